@@ -1,0 +1,134 @@
+/* The archive: one HDF5 file of a few flat datasets (docs/FORMAT.md).
+ * Writing is collective over an MPI communicator and appends in batches, so
+ * the number of collective HDF5 calls depends on the number of batches, not
+ * on the number of recordings. Reading is independent per process. */
+#ifndef OPUSARC_ARCHIVE_H
+#define OPUSARC_ARCHIVE_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "opusarc/error.h"
+#include "opusarc/opusbuild.h"
+
+#define OA_FORMAT_NAME "opusarc"
+#define OA_FORMAT_VERSION 1
+
+enum oa_rec_status { OA_REC_OK = 0, OA_REC_FAILED = 1 };
+enum oa_checkpoint_kind { OA_CP_SNAPSHOT = 0 };
+
+/* /recordings: one row per corpus entry, in name order. String fields are
+ * (offset, length) into /strings. */
+typedef struct oa_rec_row {
+  uint64_t name_off;
+  uint64_t path_off;
+  uint64_t error_off;
+  uint32_t name_len, path_len, error_len;
+  int32_t status;
+  uint64_t source_size;
+  int32_t channels, mapping_family, pre_skip, gain_q8; /* of the first link */
+  int64_t samples;         /* 48 kHz sample frames after pre-skip and trimming */
+  uint64_t first_link, link_count;
+  uint64_t first_packet, packet_count;
+  uint64_t first_checkpoint, checkpoint_count;
+  uint64_t payload_bytes;
+  int64_t failed_packet;   /* packet number within the recording, -1 if n/a */
+} oa_rec_row;
+
+/* /links: one row per chain link. */
+typedef struct oa_link_row {
+  uint64_t recording;
+  uint64_t first_packet, packet_count;
+  uint64_t first_checkpoint, checkpoint_count;
+  int64_t out_start;       /* first output sample of this link in the recording */
+  int64_t out_samples;
+  int64_t decoded_samples; /* sum of packet durations */
+  int32_t channels, mapping_family, streams, coupled, pre_skip, gain_q8;
+  uint8_t mapping[255];
+} oa_link_row;
+
+/* /packets/index: one row per packet; bytes in /packets/data. */
+typedef struct oa_packet_row {
+  uint64_t offset;
+  uint32_t size;
+  uint32_t duration;  /* 48 kHz samples */
+  int64_t link_pos;   /* decoded samples before this packet within its link */
+} oa_packet_row;
+
+/* /checkpoints/index: decoder state before `packet`; blob in /checkpoints/state. */
+typedef struct oa_checkpoint_row {
+  uint64_t link;
+  uint64_t packet;    /* global packet index */
+  int64_t link_pos;   /* == packets[packet].link_pos */
+  int32_t kind;
+  uint32_t state_size, state_raw_size, state_crc32;
+  uint64_t state_offset;
+} oa_checkpoint_row;
+
+typedef struct oa_archive_meta {
+  int32_t format_version;
+  oa_opus_build build;       /* of the indexing ranks (load range not stored) */
+  double checkpoint_every;   /* seconds */
+  uint64_t recordings;
+  char created[32];          /* ISO 8601 UTC */
+  char tool_version[32];
+} oa_archive_meta;
+
+/* Rows a rank has produced since the last append. Indexes inside are local
+ * (relative to this batch) until oa_writer_append rebases them. */
+typedef struct oa_batch {
+  uint8_t *payload; size_t payload_len, payload_cap;
+  oa_packet_row *packets; size_t npackets, packets_cap;
+  oa_link_row *links; size_t nlinks, links_cap;
+  oa_checkpoint_row *checkpoints; size_t ncheckpoints, checkpoints_cap;
+  uint8_t *state; size_t state_len, state_cap;
+  char *strings; size_t strings_len, strings_cap;
+  oa_rec_row *recs; size_t nrecs, recs_cap;
+  uint64_t *rec_index; size_t rec_index_cap; /* corpus row of each recs[i] */
+} oa_batch;
+
+void oa_batch_clear(oa_batch *b);
+void oa_batch_free(oa_batch *b);
+/* Appends a string to the batch's string blob; returns its local offset. */
+int oa_batch_add_string(oa_batch *b, const char *s, uint64_t *off, uint32_t *len);
+size_t oa_batch_bytes(const oa_batch *b);
+
+typedef struct oa_archive_writer oa_archive_writer;
+
+/* Collective. Creates PATH.partial; fails if PATH exists unless overwrite. */
+int oa_writer_create(MPI_Comm comm, const char *path, int overwrite, const oa_archive_meta *meta,
+                     oa_archive_writer **out, oa_err *err);
+/* Collective. Writes every rank's batch and clears it. */
+int oa_writer_append(oa_archive_writer *w, oa_batch *batch, oa_err *err);
+/* Collective. With ok, writes the final attributes and renames PATH.partial
+ * to PATH; otherwise removes PATH.partial. Frees w. */
+int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err);
+
+/* ---- reading ---- */
+typedef struct oa_archive oa_archive;
+
+int oa_archive_open(const char *path, oa_archive **out, oa_err *err);
+void oa_archive_close(oa_archive *a);
+const oa_archive_meta *oa_archive_get_meta(const oa_archive *a);
+uint64_t oa_archive_recording_count(const oa_archive *a);
+const oa_rec_row *oa_archive_recording(const oa_archive *a, uint64_t index);
+/* Name or path of a recording (NUL-terminated, owned by the archive). */
+const char *oa_archive_recording_name(const oa_archive *a, uint64_t index);
+const char *oa_archive_recording_path(const oa_archive *a, uint64_t index);
+const char *oa_archive_recording_error(const oa_archive *a, uint64_t index);
+int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_err *err);
+
+typedef struct oa_archive_totals {
+  uint64_t packets, payload_bytes, links, checkpoints, state_bytes, string_bytes;
+} oa_archive_totals;
+void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t);
+
+int oa_archive_read_links(oa_archive *a, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err);
+int oa_archive_read_packets(oa_archive *a, uint64_t first, uint64_t n, oa_packet_row *rows, oa_err *err);
+int oa_archive_read_checkpoints(oa_archive *a, uint64_t first, uint64_t n, oa_checkpoint_row *rows,
+                                oa_err *err);
+int oa_archive_read_payload(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err);
+int oa_archive_read_state(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err);
+
+#endif

@@ -1,0 +1,38 @@
+/* Corpus scan and partitioning. Rank 0 walks the inputs; the sorted list is
+ * broadcast; every rank computes the same byte-balanced assignment. */
+#ifndef OPUSARC_CORPUS_H
+#define OPUSARC_CORPUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "opusarc/error.h"
+
+typedef struct oa_corpus_entry {
+  char *name;   /* recording name: path relative to its directory argument */
+  char *path;   /* path to open */
+  uint64_t size;
+  char *error;  /* set when the entry already failed at scan time */
+} oa_corpus_entry;
+
+typedef struct oa_corpus {
+  oa_corpus_entry *entries;
+  size_t count, cap;
+} oa_corpus;
+
+/* Walks files and directories (recursively, *.opus / *.ogg), plus the paths
+ * listed one per line in list_file (may be NULL). Entries are sorted by name;
+ * unreadable paths and duplicate names become failed entries. Returns an
+ * error only for problems with the arguments themselves. */
+int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, oa_corpus *c,
+                   oa_err *err);
+void oa_corpus_free(oa_corpus *c);
+
+int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len);
+int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err *err);
+
+/* owner[i] = rank that indexes entry i. Largest files first, each to the
+ * rank with the fewest bytes so far (ties: lowest rank). */
+int oa_corpus_partition(const oa_corpus *c, int nranks, int *owner);
+
+#endif

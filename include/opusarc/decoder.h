@@ -1,0 +1,25 @@
+/* A multistream Opus decoder for one link (used for every mapping family,
+ * as opusfile does), with the link's header gain applied. */
+#ifndef OPUSARC_DECODER_H
+#define OPUSARC_DECODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "opusarc/error.h"
+#include "opusarc/oggdemux.h"
+
+#define OA_MAX_PACKET_FRAMES 5760 /* 120 ms at 48 kHz */
+
+typedef struct oa_decoder oa_decoder;
+
+int oa_decoder_create(const oa_opus_head *head, oa_decoder **out, oa_err *err);
+void oa_decoder_free(oa_decoder *dec);
+/* Back to the state right after creation (fresh decoder, gain set). */
+void oa_decoder_reset(oa_decoder *dec);
+/* Decodes one packet into pcm (room for OA_MAX_PACKET_FRAMES * channels
+ * floats); returns frames decoded or a negative oa_code. */
+int oa_decoder_decode(oa_decoder *dec, const uint8_t *data, size_t len, float *pcm, oa_err *err);
+int oa_decoder_channels(const oa_decoder *dec);
+
+#endif

@@ -1,0 +1,39 @@
+/* One error convention for the whole library: functions return 0 on success
+ * or a negative oa_code, and fill an oa_err with a message that names the
+ * thing and the reason. Callers print err.msg as-is. */
+#ifndef OPUSARC_ERROR_H
+#define OPUSARC_ERROR_H
+
+#include <stddef.h>
+
+enum oa_code {
+  OA_OK = 0,
+  OA_EIO = -1,        /* reading or writing a file failed */
+  OA_EFORMAT = -2,    /* input is not valid Ogg Opus / corrupt */
+  OA_EDECODE = -3,    /* libopus rejected a packet */
+  OA_ENOMEM = -4,
+  OA_EARCHIVE = -5,   /* archive unreadable, foreign or inconsistent */
+  OA_EBUILD = -6,     /* libopus build differs from the archive's */
+  OA_ERANGE = -7,     /* request outside what exists */
+  OA_EUSAGE = -8,     /* bad argument */
+  OA_ENOTFOUND = -9,
+  OA_EMPI = -10
+};
+
+#define OA_ERRMSG_MAX 1024
+
+typedef struct oa_err {
+  int code;
+  char msg[OA_ERRMSG_MAX];
+} oa_err;
+
+void oa_err_clear(oa_err *err);
+/* Sets code and message (printf-style) and returns code, so callers can
+ * write `return oa_err_set(err, OA_EIO, "...")`. err may be NULL. */
+int oa_err_set(oa_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefixes context to an existing message ("file.opus: " + msg). */
+int oa_err_prefix(oa_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,18 @@
+/* One logging macro. Every line is tagged with the MPI rank that wrote it,
+ * so interleaved job logs stay readable:  "opusarc[r3/16] error: ..." */
+#ifndef OPUSARC_LOG_H
+#define OPUSARC_LOG_H
+
+enum oa_log_level { OA_LOG_ERROR = 0, OA_LOG_WARN = 1, OA_LOG_INFO = 2, OA_LOG_DEBUG = 3 };
+
+typedef struct oa_logger {
+  int rank, size;
+  int level; /* lines above this level are dropped */
+} oa_logger;
+
+void oa_log_write(const oa_logger *lg, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define OA_LOG(lg, level, ...) oa_log_write((lg), OA_LOG_##level, __VA_ARGS__)
+
+#endif

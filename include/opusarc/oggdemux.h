@@ -1,0 +1,65 @@
+/* Ogg Opus demultiplexer (RFC 7845) on top of libogg.
+ *
+ * A file is read whole and split into links (chained streams). Each link
+ * keeps its OpusHead and its audio packets; the number of samples the link
+ * contributes is computed exactly as opusfile's linear reader presents it:
+ * the first pre_skip decoded samples are dropped, and only the final (EOS)
+ * page may trim the end, by its granule position. A recording's timeline is
+ * the concatenation of its links' outputs. */
+#ifndef OPUSARC_OGGDEMUX_H
+#define OPUSARC_OGGDEMUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "opusarc/error.h"
+
+#define OA_MAX_CHANNELS 255
+
+typedef struct oa_opus_head {
+  int version;
+  int channels;       /* 1..255 */
+  int pre_skip;       /* 48 kHz samples dropped at the link start */
+  uint32_t input_rate; /* informational only */
+  int gain_q8;        /* output gain, Q7.8 dB, applied via OPUS_SET_GAIN */
+  int mapping_family; /* 0, 1 or 255 */
+  int streams;
+  int coupled;
+  unsigned char mapping[OA_MAX_CHANNELS];
+} oa_opus_head;
+
+typedef struct oa_link {
+  oa_opus_head head;
+  uint32_t serial;
+  size_t first_packet;     /* index into the recording's packet arrays */
+  size_t packet_count;
+  int64_t decoded_samples; /* sum of the kept packets' durations */
+  int64_t out_samples;     /* samples this link contributes */
+} oa_link;
+
+/* A demuxed recording: packet bytes concatenated, per-packet arrays, links. */
+typedef struct oa_demuxed {
+  uint8_t *bytes;
+  size_t bytes_len, bytes_cap;
+  uint64_t *pkt_offset;  /* into bytes */
+  uint32_t *pkt_size;
+  uint32_t *pkt_duration; /* 48 kHz samples, from the TOC */
+  int64_t *pkt_link_pos;  /* decoded samples before this packet, in its link */
+  size_t npackets, packets_cap;
+  oa_link *links;
+  size_t nlinks, links_cap;
+  int64_t total_samples; /* sum of links' out_samples */
+  size_t ignored_streams; /* non-Opus logical streams skipped */
+} oa_demuxed;
+
+/* Parse an Ogg Opus file held in memory. On error, `out` is freed and err
+ * names the byte offset of the problem. */
+int oa_demux_memory(const uint8_t *data, size_t len, oa_demuxed *out, oa_err *err);
+/* Read `path` and parse it; *file_size receives the bytes read. */
+int oa_demux_file(const char *path, oa_demuxed *out, uint64_t *file_size, oa_err *err);
+void oa_demuxed_free(oa_demuxed *d);
+
+/* Parse an OpusHead packet; validates channel mapping rules. */
+int oa_parse_opus_head(const uint8_t *data, size_t len, oa_opus_head *head, oa_err *err);
+
+#endif

@@ -1,0 +1,27 @@
+/* Opus packet validation (RFC 6716 section 3, RFC 7845 multistream
+ * packing): every sub-packet's TOC, frame count, frame lengths, padding and
+ * duration are checked before a decoder sees the bytes. */
+#ifndef OPUSARC_PACKET_H
+#define OPUSARC_PACKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "opusarc/error.h"
+
+typedef struct oa_packet_info {
+  int duration;    /* 48 kHz samples per channel */
+  int frames;      /* frames in the first stream */
+  int config;      /* TOC config of the first stream (0..31) */
+} oa_packet_info;
+
+/* Duration in 48 kHz samples from a TOC byte and frame count. */
+int oa_packet_duration(const uint8_t *data, size_t len);
+
+/* Validate a packet carrying `streams` Opus streams (streams-1 self-delimited
+ * ones, then one undelimited). All streams must have equal duration, at most
+ * 120 ms. */
+int oa_packet_validate(const uint8_t *data, size_t len, int streams, oa_packet_info *info,
+                       oa_err *err);
+
+#endif

@@ -1,0 +1,21 @@
+/* Small helpers shared by the library modules. */
+#ifndef OPUSARC_UTIL_H
+#define OPUSARC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Grows *buf (holding *cap elements of elem_size) to hold at least `need`.
+ * Returns 0, or -1 on overflow or allocation failure (buffer untouched). */
+int oa_grow(void **buf, size_t *cap, size_t need, size_t elem_size);
+
+/* Little-endian readers for header fields. */
+static inline uint16_t oa_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t oa_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* Reads a whole file into memory. */
+int oa_read_file(const char *path, uint8_t **data, size_t *len, char *why, size_t why_len);
+
+#endif

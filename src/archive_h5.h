@@ -1,0 +1,28 @@
+/* HDF5 details shared by the archive writer and reader. */
+#ifndef OPUSARC_ARCHIVE_H5_H
+#define OPUSARC_ARCHIVE_H5_H
+
+#include <hdf5.h>
+
+#include "opusarc/archive.h"
+
+#define OA_DS_RECORDINGS "recordings"
+#define OA_DS_STRINGS "strings"
+#define OA_DS_LINKS "links"
+#define OA_DS_PACKET_INDEX "packets/index"
+#define OA_DS_PACKET_DATA "packets/data"
+#define OA_DS_CP_INDEX "checkpoints/index"
+#define OA_DS_CP_STATE "checkpoints/state"
+
+typedef struct oa_h5_types {
+  hid_t rec, link, packet, checkpoint, mapping;
+} oa_h5_types;
+
+int oa_h5_types_create(oa_h5_types *t);
+void oa_h5_types_close(oa_h5_types *t);
+
+/* Silences HDF5's own error stack printing unless OPUSARC_HDF5_DEBUG is set;
+ * opusarc reports errors itself. */
+void oa_h5_quiet(void);
+
+#endif

@@ -1,0 +1,309 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive_h5.h"
+#include "opusarc/decoder.h"
+
+struct oa_archive {
+  hid_t file;
+  hid_t recs_ds, strings_ds, links_ds, packets_ds, payload_ds, cps_ds, state_ds;
+  oa_h5_types types;
+  oa_archive_meta meta;
+  oa_archive_totals totals;
+  uint64_t nrecs;
+  oa_rec_row *recs;
+  char **names, **paths, **errors;
+  uint64_t *sorted; /* recording indexes sorted by name */
+  char *path;
+};
+
+static int get_attr(hid_t file, const char *name, hid_t type, void *value) {
+  if (H5Aexists(file, name) <= 0) return -1;
+  hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+  if (a < 0) return -1;
+  herr_t rc = H5Aread(a, type, value);
+  H5Aclose(a);
+  return rc < 0 ? -1 : 0;
+}
+
+static int get_string_attr(hid_t file, const char *name, char *buf, size_t len) {
+  if (H5Aexists(file, name) <= 0) return -1;
+  hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+  if (a < 0) return -1;
+  hid_t ftype = H5Aget_type(a);
+  size_t need = H5Tget_size(ftype);
+  int rc = -1;
+  if (H5Tget_class(ftype) == H5T_STRING && !H5Tis_variable_str(ftype) && need < len) {
+    hid_t mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mtype, need);
+    memset(buf, 0, len);
+    rc = H5Aread(a, mtype, buf) < 0 ? -1 : 0;
+    H5Tclose(mtype);
+  }
+  H5Tclose(ftype);
+  H5Aclose(a);
+  return rc;
+}
+
+static int read_meta(oa_archive *a, oa_err *err) {
+  char format[32];
+  if (get_string_attr(a->file, "format", format, sizeof format) != 0 || strcmp(format, OA_FORMAT_NAME) != 0)
+    return oa_err_set(err, OA_EARCHIVE, "%s: not an opusarc archive (no format=\"opusarc\" attribute)", a->path);
+  oa_archive_meta *m = &a->meta;
+  if (get_attr(a->file, "format_version", H5T_NATIVE_INT32, &m->format_version) != 0)
+    return oa_err_set(err, OA_EARCHIVE, "%s: format_version attribute missing", a->path);
+  if (m->format_version != OA_FORMAT_VERSION)
+    return oa_err_set(err, OA_EARCHIVE, "%s: archive format version %d is not supported (this opusarc reads %d)",
+                      a->path, m->format_version, OA_FORMAT_VERSION);
+  int32_t complete = 0;
+  int bad = 0;
+  bad |= get_attr(a->file, "complete", H5T_NATIVE_INT32, &complete);
+  bad |= get_string_attr(a->file, "libopus_version", m->build.version, sizeof m->build.version);
+  bad |= get_attr(a->file, "libopus_decoder_size_mono", H5T_NATIVE_INT32, &m->build.dec_size_mono);
+  bad |= get_attr(a->file, "libopus_decoder_size_stereo", H5T_NATIVE_INT32, &m->build.dec_size_stereo);
+  bad |= get_attr(a->file, "libopus_code_hash", H5T_NATIVE_UINT64, &m->build.code_hash);
+  bad |= get_attr(a->file, "libopus_layout_known", H5T_NATIVE_INT32, &m->build.layout_known);
+  bad |= get_attr(a->file, "libopus_arch", H5T_NATIVE_INT32, &m->build.arch);
+  bad |= get_string_attr(a->file, "cpu_features", m->build.cpu_features, sizeof m->build.cpu_features);
+  bad |= get_attr(a->file, "checkpoint_every_seconds", H5T_NATIVE_DOUBLE, &m->checkpoint_every);
+  bad |= get_attr(a->file, "recording_count", H5T_NATIVE_UINT64, &m->recordings);
+  bad |= get_string_attr(a->file, "created", m->created, sizeof m->created);
+  bad |= get_string_attr(a->file, "tool_version", m->tool_version, sizeof m->tool_version);
+  if (bad || complete != 1)
+    return oa_err_set(err, OA_EARCHIVE, "%s: archive metadata incomplete or damaged", a->path);
+  return OA_OK;
+}
+
+static int open_1d(oa_archive *a, const char *name, hid_t expect_type, hid_t *ds, uint64_t *len, oa_err *err) {
+  *ds = H5Dopen2(a->file, name, H5P_DEFAULT);
+  if (*ds < 0) return oa_err_set(err, OA_EARCHIVE, "%s: dataset /%s missing", a->path, name);
+  hid_t space = H5Dget_space(*ds);
+  hsize_t dims[1] = {0};
+  int rank = H5Sget_simple_extent_ndims(space);
+  if (rank == 1) H5Sget_simple_extent_dims(space, dims, NULL);
+  H5Sclose(space);
+  hid_t ftype = H5Dget_type(*ds);
+  /* The file's compound must convert to ours: same class and all our fields. */
+  int compatible = H5Tget_class(ftype) == H5Tget_class(expect_type);
+  if (compatible && H5Tget_class(ftype) == H5T_COMPOUND) {
+    int n = H5Tget_nmembers(expect_type);
+    for (int i = 0; i < n && compatible; i++) {
+      char *field = H5Tget_member_name(expect_type, (unsigned)i);
+      compatible = H5Tget_member_index(ftype, field) >= 0;
+      H5free_memory(field);
+    }
+  }
+  H5Tclose(ftype);
+  if (rank != 1 || !compatible)
+    return oa_err_set(err, OA_EARCHIVE, "%s: dataset /%s has an unexpected shape or type", a->path, name);
+  *len = dims[0];
+  return OA_OK;
+}
+
+static int read_rows(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf) {
+  if (n == 0) return 0;
+  hid_t fspace = H5Dget_space(ds);
+  hsize_t start[1] = {first}, count[1] = {n};
+  H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+  hid_t mspace = H5Screate_simple(1, count, NULL);
+  herr_t rc = H5Dread(ds, type, mspace, fspace, H5P_DEFAULT, buf);
+  H5Sclose(mspace);
+  H5Sclose(fspace);
+  return rc < 0 ? -1 : 0;
+}
+
+static int range_ok(uint64_t first, uint64_t n, uint64_t size) { return first <= size && n <= size - first; }
+
+static char *string_at(oa_archive *a, const char *blob, uint64_t off, uint32_t len) {
+  if (!range_ok(off, len, a->totals.string_bytes)) return NULL;
+  char *s = malloc((size_t)len + 1);
+  if (!s) return NULL;
+  memcpy(s, blob + off, len);
+  s[len] = '\0';
+  return s;
+}
+
+static int cmp_names(const void *x, const void *y, void *ctx) {
+  const oa_archive *a = ctx;
+  return strcmp(a->names[*(const uint64_t *)x], a->names[*(const uint64_t *)y]);
+}
+
+/* Every recording row is checked against the dataset sizes once, so the
+ * extraction code can index links/packets/checkpoints through them. */
+static int check_recording(const oa_archive *a, uint64_t i, oa_err *err) {
+  const oa_rec_row *r = &a->recs[i];
+  const oa_archive_totals *t = &a->totals;
+  if ((r->status != OA_REC_OK && r->status != OA_REC_FAILED) || r->samples < 0 ||
+      !range_ok(r->first_link, r->link_count, t->links) || !range_ok(r->first_packet, r->packet_count, t->packets) ||
+      !range_ok(r->first_checkpoint, r->checkpoint_count, t->checkpoints) ||
+      (r->status == OA_REC_OK && r->link_count == 0) || r->channels < 0 || r->channels > 255)
+    return oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu is inconsistent with the datasets", a->path,
+                      (unsigned long long)i);
+  return OA_OK;
+}
+
+static int load_recordings(oa_archive *a, oa_err *err) {
+  uint64_t n = a->nrecs;
+  char *blob = malloc(a->totals.string_bytes ? a->totals.string_bytes : 1);
+  a->recs = calloc(n ? n : 1, sizeof *a->recs);
+  a->names = calloc(n ? n : 1, sizeof *a->names);
+  a->paths = calloc(n ? n : 1, sizeof *a->paths);
+  a->errors = calloc(n ? n : 1, sizeof *a->errors);
+  a->sorted = malloc((n ? n : 1) * sizeof *a->sorted);
+  if (!blob || !a->recs || !a->names || !a->paths || !a->errors || !a->sorted) {
+    free(blob);
+    return oa_err_set(err, OA_ENOMEM, "out of memory loading %llu recordings", (unsigned long long)n);
+  }
+  int rc = OA_OK;
+  if (read_rows(a->strings_ds, H5T_NATIVE_UINT8, 0, a->totals.string_bytes, blob) != 0 ||
+      read_rows(a->recs_ds, a->types.rec, 0, n, a->recs) != 0)
+    rc = oa_err_set(err, OA_EARCHIVE, "%s: cannot read the recordings table", a->path);
+  for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
+    const oa_rec_row *r = &a->recs[i];
+    a->names[i] = string_at(a, blob, r->name_off, r->name_len);
+    a->paths[i] = string_at(a, blob, r->path_off, r->path_len);
+    a->errors[i] = string_at(a, blob, r->error_off, r->error_len);
+    a->sorted[i] = i;
+    if (!a->names[i] || !a->paths[i] || !a->errors[i])
+      rc = oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu has a string outside /strings", a->path,
+                      (unsigned long long)i);
+    else
+      rc = check_recording(a, i, err);
+  }
+  free(blob);
+  if (rc == OA_OK && n > 1) qsort_r(a->sorted, n, sizeof *a->sorted, cmp_names, a);
+  return rc;
+}
+
+int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
+  *out = NULL;
+  oa_h5_quiet();
+  oa_archive *a = calloc(1, sizeof *a);
+  if (!a || !(a->path = strdup(path))) {
+    free(a);
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  a->recs_ds = a->strings_ds = a->links_ds = a->packets_ds = a->payload_ds = a->cps_ds = a->state_ds = -1;
+  oa_h5_types_create(&a->types);
+  int rc = OA_OK;
+  if (H5Fis_hdf5(path) <= 0) {
+    FILE *f = fopen(path, "rb");
+    if (!f) rc = oa_err_set(err, OA_EARCHIVE, "%s: cannot open archive: %m", path);
+    else {
+      fclose(f);
+      rc = oa_err_set(err, OA_EARCHIVE, "%s: not an HDF5 file (or damaged)", path);
+    }
+  } else if ((a->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+    rc = oa_err_set(err, OA_EARCHIVE, "%s: HDF5 cannot open the file", path);
+  }
+  if (rc == OA_OK) rc = read_meta(a, err);
+  oa_archive_totals *t = &a->totals;
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_RECORDINGS, a->types.rec, &a->recs_ds, &a->nrecs, err);
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_STRINGS, H5T_NATIVE_UINT8, &a->strings_ds, &t->string_bytes, err);
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_LINKS, a->types.link, &a->links_ds, &t->links, err);
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_PACKET_INDEX, a->types.packet, &a->packets_ds, &t->packets, err);
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_PACKET_DATA, H5T_NATIVE_UINT8, &a->payload_ds, &t->payload_bytes, err);
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_CP_INDEX, a->types.checkpoint, &a->cps_ds, &t->checkpoints, err);
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_CP_STATE, H5T_NATIVE_UINT8, &a->state_ds, &t->state_bytes, err);
+  if (rc == OA_OK && a->nrecs != a->meta.recordings)
+    rc = oa_err_set(err, OA_EARCHIVE, "%s: recording_count attribute (%llu) disagrees with /recordings (%llu)",
+                    path, (unsigned long long)a->meta.recordings, (unsigned long long)a->nrecs);
+  if (rc == OA_OK) rc = load_recordings(a, err);
+  if (rc != OA_OK) {
+    oa_archive_close(a);
+    return rc;
+  }
+  *out = a;
+  return OA_OK;
+}
+
+void oa_archive_close(oa_archive *a) {
+  if (!a) return;
+  hid_t ds[] = {a->recs_ds, a->strings_ds, a->links_ds, a->packets_ds, a->payload_ds, a->cps_ds, a->state_ds};
+  for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
+    if (ds[i] >= 0) H5Dclose(ds[i]);
+  if (a->file > 0) H5Fclose(a->file);
+  oa_h5_types_close(&a->types);
+  for (uint64_t i = 0; a->names && i < a->nrecs; i++) {
+    free(a->names[i]);
+    free(a->paths[i]);
+    free(a->errors[i]);
+  }
+  free(a->names), free(a->paths), free(a->errors), free(a->sorted), free(a->recs), free(a->path);
+  free(a);
+}
+
+const oa_archive_meta *oa_archive_get_meta(const oa_archive *a) { return &a->meta; }
+uint64_t oa_archive_recording_count(const oa_archive *a) { return a->nrecs; }
+const oa_rec_row *oa_archive_recording(const oa_archive *a, uint64_t i) { return i < a->nrecs ? &a->recs[i] : NULL; }
+const char *oa_archive_recording_name(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->names[i] : NULL; }
+const char *oa_archive_recording_path(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->paths[i] : NULL; }
+const char *oa_archive_recording_error(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->errors[i] : NULL; }
+void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t) { *t = a->totals; }
+
+int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_err *err) {
+  uint64_t lo = 0, hi = a->nrecs;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(a->names[a->sorted[mid]], name);
+    if (c == 0) {
+      *index = a->sorted[mid];
+      return OA_OK;
+    }
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return oa_err_set(err, OA_ENOTFOUND, "no recording named \"%s\" in %s", name, a->path);
+}
+
+static int read_checked(oa_archive *a, hid_t ds, hid_t type, uint64_t first, uint64_t n, uint64_t size, void *buf,
+                        const char *what, oa_err *err) {
+  if (!range_ok(first, n, size))
+    return oa_err_set(err, OA_EARCHIVE, "%s: %s [%llu, +%llu) outside the dataset (%llu)", a->path, what,
+                      (unsigned long long)first, (unsigned long long)n, (unsigned long long)size);
+  if (read_rows(ds, type, first, n, buf) != 0)
+    return oa_err_set(err, OA_EARCHIVE, "%s: reading %s failed", a->path, what);
+  return OA_OK;
+}
+
+int oa_archive_read_links(oa_archive *a, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err) {
+  int rc = read_checked(a, a->links_ds, a->types.link, first, n, a->totals.links, rows, "links", err);
+  for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
+    const oa_link_row *l = &rows[i];
+    if (!range_ok(l->first_packet, l->packet_count, a->totals.packets) ||
+        !range_ok(l->first_checkpoint, l->checkpoint_count, a->totals.checkpoints) || l->channels < 1 ||
+        l->channels > 255 || l->streams < 1 || l->coupled < 0 || l->coupled > l->streams ||
+        l->streams + l->coupled > 255 || l->pre_skip < 0 || l->out_samples < 0 || l->out_start < 0 ||
+        l->gain_q8 < -32768 || l->gain_q8 > 32767)
+      rc = oa_err_set(err, OA_EARCHIVE, "%s: link row %llu is invalid", a->path, (unsigned long long)(first + i));
+  }
+  return rc;
+}
+
+int oa_archive_read_packets(oa_archive *a, uint64_t first, uint64_t n, oa_packet_row *rows, oa_err *err) {
+  int rc = read_checked(a, a->packets_ds, a->types.packet, first, n, a->totals.packets, rows, "packet index", err);
+  for (uint64_t i = 0; rc == OA_OK && i < n; i++)
+    if (!range_ok(rows[i].offset, rows[i].size, a->totals.payload_bytes) || rows[i].duration == 0 ||
+        rows[i].duration > OA_MAX_PACKET_FRAMES || rows[i].link_pos < 0)
+      rc = oa_err_set(err, OA_EARCHIVE, "%s: packet row %llu is invalid", a->path, (unsigned long long)(first + i));
+  return rc;
+}
+
+int oa_archive_read_checkpoints(oa_archive *a, uint64_t first, uint64_t n, oa_checkpoint_row *rows, oa_err *err) {
+  int rc = read_checked(a, a->cps_ds, a->types.checkpoint, first, n, a->totals.checkpoints, rows, "checkpoints", err);
+  for (uint64_t i = 0; rc == OA_OK && i < n; i++)
+    if (!range_ok(rows[i].state_offset, rows[i].state_size, a->totals.state_bytes) ||
+        rows[i].packet >= a->totals.packets || rows[i].kind != OA_CP_SNAPSHOT || rows[i].link_pos < 0)
+      rc = oa_err_set(err, OA_EARCHIVE, "%s: checkpoint row %llu is invalid", a->path,
+                      (unsigned long long)(first + i));
+  return rc;
+}
+
+int oa_archive_read_payload(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err) {
+  return read_checked(a, a->payload_ds, H5T_NATIVE_UINT8, offset, n, a->totals.payload_bytes, buf, "packet bytes", err);
+}
+
+int oa_archive_read_state(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err) {
+  return read_checked(a, a->state_ds, H5T_NATIVE_UINT8, offset, n, a->totals.state_bytes, buf, "checkpoint state", err);
+}

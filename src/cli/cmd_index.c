@@ -1,0 +1,289 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "opusarc/archive.h"
+#include "opusarc/corpus.h"
+#include "opusarc/indexer.h"
+#include "opusarc/mpiutil.h"
+
+static const char *HELP =
+    "usage: opusarc index -o ARCHIVE.h5 [options] INPUT...\n"
+    "\n"
+    "Indexes Ogg Opus recordings into one HDF5 archive. INPUTs are files or\n"
+    "directories (searched recursively for *.opus and *.ogg). A recording is named\n"
+    "by its path relative to the directory argument it was found under, or by the\n"
+    "path as given for a file argument. Ranks share the corpus balanced by bytes.\n"
+    "\n"
+    "  -o, --output FILE          archive to write (written as FILE.partial, renamed\n"
+    "                             when complete)\n"
+    "  --checkpoint-every SECONDS decoder snapshot spacing (default 10)\n"
+    "  --list FILE                also index the paths listed in FILE, one per line\n"
+    "  --batch-mb MB              per-rank memory for rows between collective writes\n"
+    "                             (default 256)\n"
+    "  --force                    replace FILE if it exists\n"
+    "  --allow-failures           exit 0 even if some recordings failed\n"
+    "  -q, --quiet                only errors and the final summary\n"
+    "  -h, --help                 this text\n"
+    "\n"
+    "A recording that cannot be indexed is kept in the archive as a failed row with\n"
+    "the reason; the others are unaffected. Exit: 0 all indexed, 3 archive written\n"
+    "but some recordings failed, 1 no archive, 2 bad command line.\n";
+
+typedef struct index_args {
+  const char *output, *list;
+  double checkpoint_every;
+  double batch_mb;
+  int force, allow_failures, quiet;
+  char **inputs;
+  int ninputs;
+} index_args;
+
+static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
+  static const struct option opts[] = {
+      {"output", required_argument, 0, 'o'}, {"checkpoint-every", required_argument, 0, 'c'},
+      {"list", required_argument, 0, 'l'},   {"batch-mb", required_argument, 0, 'b'},
+      {"force", no_argument, 0, 'f'},        {"allow-failures", no_argument, 0, 'a'},
+      {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256};
+  optind = 0;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "+o:qh", opts, NULL)) != -1) {
+    switch (c) {
+      case 'o': a->output = optarg; break;
+      case 'l': a->list = optarg; break;
+      case 'f': a->force = 1; break;
+      case 'a': a->allow_failures = 1; break;
+      case 'q': a->quiet = 1; break;
+      case 'h':
+        if (cx->rank == 0) fputs(HELP, stdout);
+        return 1;
+      case 'c':
+        if (cli_parse_double(optarg, &a->checkpoint_every) != 0 || a->checkpoint_every <= 0) {
+          cli_usage_error(cx, "index", "--checkpoint-every needs a positive number of seconds, not '%s'", optarg);
+          return -1;
+        }
+        break;
+      case 'b':
+        if (cli_parse_double(optarg, &a->batch_mb) != 0 || a->batch_mb < 1) {
+          cli_usage_error(cx, "index", "--batch-mb needs a number >= 1, not '%s'", optarg);
+          return -1;
+        }
+        break;
+      default:
+        cli_usage_error(cx, "index", "unknown or incomplete option '%s'", argv[optind - 1]);
+        return -1;
+    }
+  }
+  a->inputs = argv + optind;
+  a->ninputs = argc - optind;
+  if (!a->output) {
+    cli_usage_error(cx, "index", "-o ARCHIVE.h5 is required");
+    return -1;
+  }
+  if (a->ninputs == 0 && !a->list) {
+    cli_usage_error(cx, "index", "no INPUT files or directories given");
+    return -1;
+  }
+  return 0;
+}
+
+/* Rank 0 scans; everyone receives the same sorted corpus. */
+static int share_corpus(cli_ctx *cx, const index_args *a, oa_corpus *corpus) {
+  oa_err err;
+  oa_err_clear(&err);
+  uint8_t *buf = NULL;
+  uint64_t len = 0;
+  int ok = 1;
+  if (cx->rank == 0) {
+    ok = oa_corpus_scan((const char *const *)a->inputs, a->ninputs, a->list, corpus, &err) == OA_OK &&
+         oa_corpus_serialize(corpus, &buf, &len) == 0;
+    if (!ok) OA_LOG(&cx->log, ERROR, "%s", err.msg[0] ? err.msg : "out of memory");
+  }
+  if (!oa_mpi_agree(cx->comm, ok)) {
+    free(buf);
+    return -1;
+  }
+  ok = oa_mpi_bcast_bytes(cx->comm, 0, &buf, &len) == 0;
+  if (ok && cx->rank != 0) ok = oa_corpus_deserialize(buf, len, corpus, &err) == OA_OK;
+  free(buf);
+  if (!oa_mpi_agree(cx->comm, ok)) {
+    OA_LOG(&cx->log, ERROR, "cannot distribute the corpus list: %s", err.msg);
+    return -1;
+  }
+  return 0;
+}
+
+/* All ranks must run the same libopus: snapshots from any rank go into one
+ * archive that records one build. */
+static int check_same_build(cli_ctx *cx, const oa_opus_build *b) {
+  uint64_t lo = b->code_hash, hi = b->code_hash;
+  MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, cx->comm);
+  MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, cx->comm);
+  if (lo != hi) {
+    if (cx->rank == 0)
+      OA_LOG(&cx->log, ERROR, "ranks run different libopus builds (code fingerprints differ); an archive "
+             "must be written by one build");
+    return -1;
+  }
+  return 0;
+}
+
+static void fill_meta(cli_ctx *cx, const oa_opus_build *b, const index_args *a, uint64_t n, oa_archive_meta *m) {
+  memset(m, 0, sizeof *m);
+  m->format_version = OA_FORMAT_VERSION;
+  m->build = *b;
+  m->checkpoint_every = a->checkpoint_every;
+  m->recordings = n;
+  snprintf(m->tool_version, sizeof m->tool_version, "opusarc %s", OPUSARC_VERSION);
+  if (cx->rank == 0) {
+    time_t now = time(NULL);
+    strftime(m->created, sizeof m->created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  }
+  /* Attributes are written collectively: every rank needs identical values. */
+  MPI_Bcast(m->created, sizeof m->created, MPI_CHAR, 0, cx->comm);
+  MPI_Bcast(&m->build.arch, 1, MPI_INT32_T, 0, cx->comm);
+  MPI_Bcast(m->build.cpu_features, sizeof m->build.cpu_features, MPI_CHAR, 0, cx->comm);
+}
+
+typedef struct progress {
+  double t0, last;
+  uint64_t total;
+} progress;
+
+static void report_progress(cli_ctx *cx, const index_args *a, progress *pg, const oa_index_stats *s, int final) {
+  uint64_t mine[3] = {s->recordings_ok + s->recordings_failed, (uint64_t)s->samples, s->source_bytes};
+  uint64_t all[3];
+  MPI_Reduce(mine, all, 3, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
+  double now = MPI_Wtime();
+  if (cx->rank != 0 || a->quiet || final || now - pg->last < 2.0) return;
+  pg->last = now;
+  double hours = (double)all[1] / 48000.0 / 3600.0, el = now - pg->t0;
+  OA_LOG(&cx->log, INFO, "progress: %llu/%llu recordings, %.2f h audio, %.1f MB read, %.0fx real time",
+         (unsigned long long)all[0], (unsigned long long)pg->total, hours, (double)all[2] / 1e6,
+         el > 0 ? hours * 3600.0 / el : 0.0);
+}
+
+/* Each rank fills its batch up to the memory budget, then all ranks append
+ * together; rounds continue until every rank is out of files. */
+static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, const int *owner,
+                     const oa_opus_build *build, oa_archive_writer *w, oa_index_stats *stats) {
+  oa_index_options opt = {.checkpoint_every = a->checkpoint_every};
+  oa_batch batch;
+  memset(&batch, 0, sizeof batch);
+  const size_t budget = (size_t)(a->batch_mb * 1024 * 1024);
+  progress pg = {.t0 = MPI_Wtime(), .last = MPI_Wtime(), .total = corpus->count};
+  size_t next = 0;
+  int rc = 0;
+  for (;;) {
+    int local_ok = 1;
+    while (next < corpus->count && oa_batch_bytes(&batch) < budget) {
+      size_t i = next++;
+      if (owner[i] != cx->rank) continue;
+      char why[OA_ERRMSG_MAX] = "";
+      oa_err err;
+      oa_err_clear(&err);
+      if (oa_index_entry(&corpus->entries[i], i, &opt, build, &batch, stats, why, &err) != OA_OK) {
+        OA_LOG(&cx->log, ERROR, "%s", err.msg);
+        local_ok = 0;
+        break;
+      }
+      if (why[0]) OA_LOG(&cx->log, WARN, "%s: not indexed: %s", corpus->entries[i].path, why);
+    }
+    if (!oa_mpi_agree(cx->comm, local_ok)) {
+      rc = -1;
+      break;
+    }
+    oa_err err;
+    oa_err_clear(&err);
+    if (oa_writer_append(w, &batch, &err) != OA_OK) {
+      if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+      rc = -1;
+      break;
+    }
+    report_progress(cx, a, &pg, stats, 0);
+    int more = next < corpus->count, any_more = 0;
+    MPI_Allreduce(&more, &any_more, 1, MPI_INT, MPI_MAX, cx->comm);
+    if (!any_more) break;
+  }
+  oa_batch_free(&batch);
+  return rc;
+}
+
+static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s, double seconds) {
+  uint64_t mine[7] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
+                      s->state_bytes, s->checkpoints, s->packets};
+  uint64_t all[7];
+  MPI_Reduce(mine, all, 7, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
+  if (cx->rank != 0) return;
+  double hours = (double)all[2] / 48000.0 / 3600.0;
+  OA_LOG(&cx->log, INFO,
+         "indexed %llu, failed %llu recordings: %.3f h audio, %llu packets, %.2f MB payload, %llu checkpoints "
+         "(%.2f MB), %.1f s on %d rank%s (%.0fx real time) -> %s",
+         (unsigned long long)all[0], (unsigned long long)all[1], hours, (unsigned long long)all[6],
+         (double)all[3] / 1e6, (unsigned long long)all[5], (double)all[4] / 1e6, seconds, cx->size,
+         cx->size == 1 ? "" : "s", seconds > 0 ? hours * 3600.0 / seconds : 0.0, a->output);
+}
+
+int cmd_index(cli_ctx *cx, int argc, char **argv) {
+  index_args a;
+  int prc = parse_args(cx, argc, argv, &a);
+  if (prc != 0) return prc > 0 ? EXIT_OK : EXIT_USAGE;
+  if (a.quiet) cx->log.level = OA_LOG_WARN;
+  double t0 = MPI_Wtime();
+  oa_opus_build build;
+  oa_err err;
+  oa_err_clear(&err);
+  int ok = oa_opus_build_probe(&build, &err) == OA_OK;
+  if (!ok) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (!oa_mpi_agree(cx->comm, ok) || check_same_build(cx, &build) != 0) return EXIT_FAILED;
+  oa_corpus corpus;
+  memset(&corpus, 0, sizeof corpus);
+  if (share_corpus(cx, &a, &corpus) != 0) return EXIT_FAILED;
+  if (corpus.count == 0) {
+    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "no .opus or .ogg files found in the inputs");
+    oa_corpus_free(&corpus);
+    return EXIT_FAILED;
+  }
+  int *owner = malloc((corpus.count ? corpus.count : 1) * sizeof *owner);
+  ok = owner && oa_corpus_partition(&corpus, cx->size, owner) == 0;
+  if (!oa_mpi_agree(cx->comm, ok)) {
+    OA_LOG(&cx->log, ERROR, "out of memory partitioning %zu recordings", corpus.count);
+    free(owner);
+    oa_corpus_free(&corpus);
+    return EXIT_FAILED;
+  }
+  if (cx->rank == 0 && !a.quiet) {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < corpus.count; i++) bytes += corpus.entries[i].size;
+    OA_LOG(&cx->log, INFO, "%zu recordings, %.1f MB, on %d rank%s; libopus: %s", corpus.count, (double)bytes / 1e6,
+           cx->size, cx->size == 1 ? "" : "s", build.version);
+  }
+  oa_archive_meta meta;
+  fill_meta(cx, &build, &a, corpus.count, &meta);
+  oa_archive_writer *w;
+  int rc = EXIT_FAILED;
+  oa_index_stats stats;
+  memset(&stats, 0, sizeof stats);
+  if (oa_writer_create(cx->comm, a.output, a.force, &meta, &w, &err) != OA_OK) {
+    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  } else {
+    ok = index_all(cx, &a, &corpus, owner, &build, w, &stats) == 0;
+    if (oa_writer_finish(w, ok, &err) != OA_OK) {
+      if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg[0] ? err.msg : "archive not written");
+    } else {
+      uint64_t failed = stats.recordings_failed;
+      MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_UINT64_T, MPI_SUM, cx->comm);
+      rc = failed && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
+    }
+  }
+  if (rc != EXIT_FAILED) summarize(cx, &a, &stats, MPI_Wtime() - t0);
+  free(owner);
+  oa_corpus_free(&corpus);
+  return rc;
+}

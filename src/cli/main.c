@@ -1,0 +1,51 @@
+/* opusarc: thin front end over libopusarc. */
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *USAGE =
+    "usage: opusarc COMMAND [OPTIONS]\n"
+    "\n"
+    "Stores Ogg Opus corpora in one parallel HDF5 archive and extracts any sample\n"
+    "range bit-exactly. Runs as a plain process or under mpirun/srun.\n"
+    "\n"
+    "commands:\n"
+    "  index    build an archive from Ogg Opus files and directories\n"
+    "  extract  write sample ranges of archived recordings to files\n"
+    "  info     describe an archive\n"
+    "\n"
+    "'opusarc COMMAND --help' shows each command's options.\n"
+    "exit codes: 0 ok, 1 failure, 2 bad command line, 3 archive written but some\n"
+    "recordings failed (index).\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    fputs(USAGE, argc < 2 ? stderr : stdout);
+    return argc < 2 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    puts("opusarc " OPUSARC_VERSION);
+    return EXIT_OK;
+  }
+  int (*command)(cli_ctx *, int, char **) = NULL;
+  if (strcmp(argv[1], "index") == 0) command = cmd_index;
+  else if (strcmp(argv[1], "extract") == 0) command = cmd_extract;
+  else if (strcmp(argv[1], "info") == 0) command = cmd_info;
+  if (!command) {
+    fprintf(stderr, "opusarc: unknown command '%s'\n\n%s", argv[1], USAGE);
+    return EXIT_USAGE;
+  }
+  MPI_Init(&argc, &argv);
+  cli_ctx cx = {.comm = MPI_COMM_WORLD};
+  MPI_Comm_rank(cx.comm, &cx.rank);
+  MPI_Comm_size(cx.comm, &cx.size);
+  cx.log = (oa_logger){.rank = cx.rank, .size = cx.size, .level = OA_LOG_INFO};
+  int rc = command(&cx, argc - 1, argv + 1);
+  /* Every rank returns the same code; take the worst in case one differs. */
+  int worst = rc;
+  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, cx.comm);
+  MPI_Finalize();
+  return worst;
+}

@@ -1,0 +1,278 @@
+#include "opusarc/corpus.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "opusarc/util.h"
+
+static int add_entry(oa_corpus *c, const char *name, const char *path, uint64_t size, const char *error) {
+  if (oa_grow((void **)&c->entries, &c->cap, c->count + 1, sizeof *c->entries)) return -1;
+  oa_corpus_entry *e = &c->entries[c->count];
+  e->name = strdup(name);
+  e->path = strdup(path);
+  e->size = size;
+  e->error = error ? strdup(error) : NULL;
+  if (!e->name || !e->path || (error && !e->error)) {
+    free(e->name), free(e->path), free(e->error);
+    return -1;
+  }
+  c->count++;
+  return 0;
+}
+
+static int has_audio_extension(const char *name) {
+  const char *dot = strrchr(name, '.');
+  return dot && (strcasecmp(dot, ".opus") == 0 || strcasecmp(dot, ".ogg") == 0);
+}
+
+static char *join(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  char *s = malloc(la + lb + 2);
+  if (!s) return NULL;
+  memcpy(s, a, la);
+  size_t k = la;
+  if (k > 0 && s[k - 1] != '/') s[k++] = '/';
+  memcpy(s + k, b, lb + 1);
+  return s;
+}
+
+/* Recursive walk. `rel` is the path relative to the directory argument.
+ * Symbolic links to files are followed; links to directories are not (no
+ * loops, no double counting). */
+static int walk(oa_corpus *c, const char *dir, const char *rel) {
+  DIR *d = opendir(dir);
+  if (!d) {
+    char why[300];
+    snprintf(why, sizeof why, "cannot open directory: %s", strerror(errno));
+    return add_entry(c, rel[0] ? rel : dir, dir, 0, why);
+  }
+  int rc = 0;
+  struct dirent *de;
+  while (rc == 0 && (de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    char *path = join(dir, de->d_name);
+    char *sub = rel[0] ? join(rel, de->d_name) : strdup(de->d_name);
+    if (!path || !sub) rc = -1;
+    struct stat lst, st;
+    if (rc == 0 && lstat(path, &lst) == 0) {
+      if (S_ISDIR(lst.st_mode)) {
+        rc = walk(c, path, sub);
+      } else if (has_audio_extension(de->d_name)) {
+        if (stat(path, &st) != 0) {
+          char why[300];
+          snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
+          rc = add_entry(c, sub, path, 0, why);
+        } else if (S_ISREG(st.st_mode)) {
+          rc = add_entry(c, sub, path, (uint64_t)st.st_size, NULL);
+        }
+      }
+    }
+    free(path);
+    free(sub);
+  }
+  closedir(d);
+  return rc;
+}
+
+static int add_file_argument(oa_corpus *c, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    char why[300];
+    snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
+    return add_entry(c, path, path, 0, why);
+  }
+  if (!S_ISREG(st.st_mode)) return add_entry(c, path, path, 0, "not a regular file");
+  return add_entry(c, path, path, (uint64_t)st.st_size, NULL);
+}
+
+static int read_list(oa_corpus *c, const char *list_file, oa_err *err) {
+  FILE *f = fopen(list_file, "r");
+  if (!f) return oa_err_set(err, OA_EIO, "%s: cannot open list: %s", list_file, strerror(errno));
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  int rc = OA_OK;
+  while (rc == OA_OK && (n = getline(&line, &cap, f)) >= 0) {
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    if (n == 0 || line[0] == '#') continue;
+    if (add_file_argument(c, line) != 0) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  free(line);
+  fclose(f);
+  return rc;
+}
+
+static int by_name(const void *a, const void *b) {
+  const oa_corpus_entry *x = a, *y = b;
+  int r = strcmp(x->name, y->name);
+  return r ? r : strcmp(x->path, y->path);
+}
+
+int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, oa_corpus *c,
+                   oa_err *err) {
+  memset(c, 0, sizeof *c);
+  for (int i = 0; i < ninputs; i++) {
+    struct stat st;
+    if (stat(inputs[i], &st) != 0) {
+      oa_corpus_free(c);
+      return oa_err_set(err, OA_EUSAGE, "%s: %s", inputs[i], strerror(errno));
+    }
+    int rc = S_ISDIR(st.st_mode) ? walk(c, inputs[i], "") : add_file_argument(c, inputs[i]);
+    if (rc != 0) {
+      oa_corpus_free(c);
+      return oa_err_set(err, OA_ENOMEM, "out of memory while scanning %s", inputs[i]);
+    }
+  }
+  if (list_file && read_list(c, list_file, err) != OA_OK) {
+    oa_corpus_free(c);
+    return err->code;
+  }
+  if (c->count > 0) qsort(c->entries, c->count, sizeof *c->entries, by_name);
+  for (size_t i = 1; i < c->count; i++) {
+    if (strcmp(c->entries[i].name, c->entries[i - 1].name) != 0 || c->entries[i].error) continue;
+    char why[512];
+    snprintf(why, sizeof why, "duplicate recording name (also %s)", c->entries[i - 1].path);
+    c->entries[i].error = strdup(why);
+  }
+  return OA_OK;
+}
+
+void oa_corpus_free(oa_corpus *c) {
+  for (size_t i = 0; i < c->count; i++) {
+    free(c->entries[i].name);
+    free(c->entries[i].path);
+    free(c->entries[i].error);
+  }
+  free(c->entries);
+  memset(c, 0, sizeof *c);
+}
+
+static size_t put_str(uint8_t *p, const char *s) {
+  uint32_t n = s ? (uint32_t)strlen(s) : 0;
+  memcpy(p, &n, 4);
+  if (n) memcpy(p + 4, s, n);
+  return 4 + (size_t)n;
+}
+
+int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len) {
+  uint64_t total = 8;
+  for (size_t i = 0; i < c->count; i++) {
+    const oa_corpus_entry *e = &c->entries[i];
+    total += 8 + 12 + strlen(e->name) + strlen(e->path) + (e->error ? strlen(e->error) : 0);
+  }
+  uint8_t *p = malloc(total);
+  if (!p) return -1;
+  uint64_t n = c->count;
+  memcpy(p, &n, 8);
+  size_t pos = 8;
+  for (size_t i = 0; i < c->count; i++) {
+    const oa_corpus_entry *e = &c->entries[i];
+    memcpy(p + pos, &e->size, 8);
+    pos += 8;
+    pos += put_str(p + pos, e->name);
+    pos += put_str(p + pos, e->path);
+    pos += put_str(p + pos, e->error);
+  }
+  *buf = p;
+  *len = total;
+  return 0;
+}
+
+static char *get_str(const uint8_t *buf, uint64_t len, uint64_t *pos, int nullable) {
+  uint32_t n;
+  if (len - *pos < 4) return NULL;
+  memcpy(&n, buf + *pos, 4);
+  *pos += 4;
+  if (len - *pos < n) return NULL;
+  if (n == 0 && nullable) return NULL;
+  char *s = malloc((size_t)n + 1);
+  if (!s) return NULL;
+  memcpy(s, buf + *pos, n);
+  s[n] = '\0';
+  *pos += n;
+  return s;
+}
+
+int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err *err) {
+  memset(c, 0, sizeof *c);
+  uint64_t n, pos = 8;
+  if (len < 8) return oa_err_set(err, OA_EMPI, "corpus message truncated");
+  memcpy(&n, buf, 8);
+  c->entries = calloc(n ? n : 1, sizeof *c->entries);
+  if (!c->entries) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  c->cap = n;
+  for (uint64_t i = 0; i < n; i++) {
+    oa_corpus_entry *e = &c->entries[i];
+    if (len - pos < 8) break;
+    memcpy(&e->size, buf + pos, 8);
+    pos += 8;
+    e->name = get_str(buf, len, &pos, 0);
+    e->path = get_str(buf, len, &pos, 0);
+    e->error = get_str(buf, len, &pos, 1);
+    c->count = i + 1;
+    if (!e->name || !e->path) break;
+  }
+  if (c->count != n || (n && (!c->entries[n - 1].name || !c->entries[n - 1].path))) {
+    oa_corpus_free(c);
+    return oa_err_set(err, OA_EMPI, "corpus message corrupt");
+  }
+  return OA_OK;
+}
+
+typedef struct by_size_item {
+  uint64_t size;
+  size_t index;
+} by_size_item;
+
+static int larger_first(const void *a, const void *b) {
+  const by_size_item *x = a, *y = b;
+  if (x->size != y->size) return x->size > y->size ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Min-heap of (bytes, rank) pairs kept in two arrays. */
+static int heap_less(const uint64_t *load, const int *rank, size_t i, size_t j) {
+  return load[i] < load[j] || (load[i] == load[j] && rank[i] < rank[j]);
+}
+
+static void heap_sift_down(uint64_t *load, int *rank, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && heap_less(load, rank, l, m)) m = l;
+    if (r < n && heap_less(load, rank, r, m)) m = r;
+    if (m == i) return;
+    uint64_t tl = load[i];
+    load[i] = load[m];
+    load[m] = tl;
+    int tr = rank[i];
+    rank[i] = rank[m];
+    rank[m] = tr;
+    i = m;
+  }
+}
+
+int oa_corpus_partition(const oa_corpus *c, int nranks, int *owner) {
+  by_size_item *items = malloc((c->count ? c->count : 1) * sizeof *items);
+  uint64_t *load = calloc((size_t)nranks, sizeof *load);
+  int *rank = malloc((size_t)nranks * sizeof *rank);
+  if (!items || !load || !rank) {
+    free(items), free(load), free(rank);
+    return -1;
+  }
+  for (int r = 0; r < nranks; r++) rank[r] = r; /* all zero loads: already a heap */
+  for (size_t i = 0; i < c->count; i++) items[i] = (by_size_item){c->entries[i].size, i};
+  qsort(items, c->count, sizeof *items, larger_first);
+  for (size_t i = 0; i < c->count; i++) {
+    owner[items[i].index] = rank[0];
+    /* Small files still cost an open and a header parse. */
+    load[0] += items[i].size + 4096;
+    heap_sift_down(load, rank, (size_t)nranks, 0);
+  }
+  free(items), free(load), free(rank);
+  return 0;
+}

@@ -1,0 +1,74 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoder_internal.h"
+
+/* libopus aligns each sub-decoder to its largest basic type (8 bytes on the
+ * platforms we build for); the size checks in oa_decoder_stream_offsets
+ * reject a build where that does not hold. */
+static size_t align8(size_t x) { return (x + 7) & ~(size_t)7; }
+
+int oa_decoder_stream_offsets(const oa_decoder *dec, size_t *offsets, int max) {
+  size_t mono = align8((size_t)opus_decoder_get_size(1));
+  size_t stereo = align8((size_t)opus_decoder_get_size(2));
+  size_t header = (size_t)opus_multistream_decoder_get_size(1, 0) - mono;
+  size_t expect = header + (size_t)dec->coupled * stereo + (size_t)(dec->streams - dec->coupled) * mono;
+  if (expect != dec->size || dec->streams > max) return -1;
+  size_t pos = header;
+  for (int s = 0; s < dec->streams; s++) {
+    offsets[s] = pos;
+    pos += s < dec->coupled ? stereo : mono;
+  }
+  return dec->streams;
+}
+
+int oa_decoder_create(const oa_opus_head *head, oa_decoder **out, oa_err *err) {
+  *out = NULL;
+  oa_decoder *dec = calloc(1, sizeof *dec);
+  if (!dec) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int size = opus_multistream_decoder_get_size(head->streams, head->coupled);
+  if (size <= 0) {
+    free(dec);
+    return oa_err_set(err, OA_EFORMAT, "libopus rejects %d streams / %d coupled", head->streams, head->coupled);
+  }
+  dec->size = (size_t)size;
+  /* calloc so padding bytes are zero and snapshots are deterministic. */
+  dec->state = calloc(1, dec->size);
+  dec->fresh = malloc(dec->size);
+  if (!dec->state || !dec->fresh) {
+    oa_decoder_free(dec);
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  dec->channels = head->channels;
+  dec->streams = head->streams;
+  dec->coupled = head->coupled;
+  int rc = opus_multistream_decoder_init(dec->state, 48000, head->channels, head->streams, head->coupled,
+                                         head->mapping);
+  if (rc == OPUS_OK) rc = opus_multistream_decoder_ctl(dec->state, OPUS_SET_GAIN(head->gain_q8));
+  if (rc != OPUS_OK) {
+    oa_decoder_free(dec);
+    return oa_err_set(err, OA_EFORMAT, "cannot create decoder for %d channels: %s", head->channels,
+                      opus_strerror(rc));
+  }
+  memcpy(dec->fresh, dec->state, dec->size);
+  *out = dec;
+  return OA_OK;
+}
+
+void oa_decoder_free(oa_decoder *dec) {
+  if (!dec) return;
+  free(dec->state);
+  free(dec->fresh);
+  free(dec);
+}
+
+void oa_decoder_reset(oa_decoder *dec) { memcpy(dec->state, dec->fresh, dec->size); }
+
+int oa_decoder_decode(oa_decoder *dec, const uint8_t *data, size_t len, float *pcm, oa_err *err) {
+  if (len > 0x7fffffff) return oa_err_set(err, OA_EDECODE, "packet too large");
+  int n = opus_multistream_decode_float(dec->state, data, (opus_int32)len, pcm, OA_MAX_PACKET_FRAMES, 0);
+  if (n < 0) return oa_err_set(err, OA_EDECODE, "libopus: %s", opus_strerror(n));
+  return n;
+}
+
+int oa_decoder_channels(const oa_decoder *dec) { return dec->channels; }

@@ -1,0 +1,28 @@
+/* Decoder internals shared by decoder.c and snapshot.c only. */
+#ifndef OPUSARC_DECODER_INTERNAL_H
+#define OPUSARC_DECODER_INTERNAL_H
+
+#include <opus/opus_multistream.h>
+
+#include "opusarc/decoder.h"
+
+struct oa_decoder {
+  OpusMSDecoder *state; /* `size` bytes, position independent but for libopus pointers */
+  uint8_t *fresh;       /* copy of the state right after creation */
+  size_t size;
+  int channels, streams, coupled;
+};
+
+/* Offsets of each OpusDecoder inside a multistream decoder, derived from the
+ * public size functions (coupled streams first, then mono ones). */
+int oa_decoder_stream_offsets(const oa_decoder *dec, size_t *offsets, int max);
+
+#include "opusarc/opusbuild.h"
+
+/* Byte offsets, inside one OpusDecoder, of its four `arch` fields (decoder,
+ * CELT, two SILK channel states) for builds whose layout we have verified.
+ * `opus_dec` is a fresh OpusDecoder of this host (its first two words hold
+ * the CELT and SILK offsets). Returns 4, or 0 for an unknown layout. */
+int oa_arch_field_offsets(const oa_opus_build *build, const uint8_t *opus_dec, size_t offsets[4]);
+
+#endif

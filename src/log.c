@@ -1,0 +1,30 @@
+#include "opusarc/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static const char *level_name(int level) {
+  switch (level) {
+    case OA_LOG_ERROR: return "error: ";
+    case OA_LOG_WARN: return "warning: ";
+    case OA_LOG_DEBUG: return "debug: ";
+    default: return "";
+  }
+}
+
+void oa_log_write(const oa_logger *lg, int level, const char *fmt, ...) {
+  if (lg && level > lg->level) return;
+  char line[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  /* One fprintf per line so lines from different ranks do not interleave
+   * mid-line; errors and warnings go to stderr, the rest to stdout. */
+  FILE *out = level <= OA_LOG_WARN ? stderr : stdout;
+  if (lg && lg->size > 1)
+    fprintf(out, "opusarc[r%d/%d] %s%s\n", lg->rank, lg->size, level_name(level), line);
+  else
+    fprintf(out, "opusarc: %s%s\n", level_name(level), line);
+  fflush(out);
+}

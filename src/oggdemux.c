@@ -1,0 +1,387 @@
+#include "opusarc/oggdemux.h"
+
+#include <errno.h>
+#include <ogg/ogg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opusarc/packet.h"
+#include "opusarc/util.h"
+
+int oa_grow(void **buf, size_t *cap, size_t need, size_t elem_size) {
+  if (need <= *cap) return 0;
+  size_t next = *cap ? *cap : 16;
+  while (next < need) {
+    if (next > SIZE_MAX / 2) return -1;
+    next *= 2;
+  }
+  if (next > SIZE_MAX / elem_size) return -1;
+  void *p = realloc(*buf, next * elem_size);
+  if (!p) return -1;
+  *buf = p;
+  *cap = next;
+  return 0;
+}
+
+int oa_read_file(const char *path, uint8_t **data, size_t *len, char *why, size_t why_len) {
+  *data = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(why, why_len, "%s", strerror(errno));
+    return -1;
+  }
+  size_t cap = 0, used = 0;
+  uint8_t *buf = NULL;
+  for (;;) {
+    if (oa_grow((void **)&buf, &cap, used + 65536, 1) != 0) {
+      snprintf(why, why_len, "out of memory");
+      free(buf);
+      fclose(f);
+      return -1;
+    }
+    size_t got = fread(buf + used, 1, cap - used, f);
+    used += got;
+    if (got == 0) break;
+  }
+  int failed = ferror(f);
+  if (failed) snprintf(why, why_len, "read error: %s", strerror(errno));
+  fclose(f);
+  if (failed) {
+    free(buf);
+    return -1;
+  }
+  *data = buf;
+  *len = used;
+  return 0;
+}
+
+int oa_parse_opus_head(const uint8_t *p, size_t len, oa_opus_head *h, oa_err *err) {
+  if (len < 19 || memcmp(p, "OpusHead", 8) != 0)
+    return oa_err_set(err, OA_EFORMAT, "OpusHead packet missing or shorter than 19 bytes");
+  memset(h, 0, sizeof *h);
+  h->version = p[8];
+  if ((h->version & 0xf0) != 0)
+    return oa_err_set(err, OA_EFORMAT, "unsupported OpusHead version %d", h->version);
+  h->channels = p[9];
+  h->pre_skip = oa_le16(p + 10);
+  h->input_rate = oa_le32(p + 12);
+  h->gain_q8 = (int16_t)oa_le16(p + 16);
+  h->mapping_family = p[18];
+  if (h->channels < 1) return oa_err_set(err, OA_EFORMAT, "OpusHead has 0 channels");
+  if (h->mapping_family == 0) {
+    if (h->channels > 2)
+      return oa_err_set(err, OA_EFORMAT, "mapping family 0 with %d channels (max 2)", h->channels);
+    h->streams = 1;
+    h->coupled = h->channels - 1;
+    h->mapping[0] = 0;
+    h->mapping[1] = 1;
+    return OA_OK;
+  }
+  if (h->mapping_family != 1 && h->mapping_family != 255)
+    return oa_err_set(err, OA_EFORMAT, "unsupported channel mapping family %d", h->mapping_family);
+  if (h->mapping_family == 1 && h->channels > 8)
+    return oa_err_set(err, OA_EFORMAT, "mapping family 1 with %d channels (max 8)", h->channels);
+  if (len < 21 + (size_t)h->channels)
+    return oa_err_set(err, OA_EFORMAT, "OpusHead too short for its channel mapping table");
+  h->streams = p[19];
+  h->coupled = p[20];
+  if (h->streams < 1 || h->coupled > h->streams || h->streams + h->coupled > 255)
+    return oa_err_set(err, OA_EFORMAT, "invalid stream counts (streams %d, coupled %d)", h->streams,
+                      h->coupled);
+  for (int i = 0; i < h->channels; i++) {
+    h->mapping[i] = p[21 + i];
+    if (h->mapping[i] != 255 && h->mapping[i] >= h->streams + h->coupled)
+      return oa_err_set(err, OA_EFORMAT, "channel %d maps to missing stream channel %d", i, h->mapping[i]);
+  }
+  return OA_OK;
+}
+
+void oa_demuxed_free(oa_demuxed *d) {
+  free(d->bytes);
+  free(d->pkt_offset);
+  free(d->pkt_size);
+  free(d->pkt_duration);
+  free(d->pkt_link_pos);
+  free(d->links);
+  memset(d, 0, sizeof *d);
+}
+
+/* What the demuxer knows about the link it is in. */
+typedef struct link_state {
+  int active;          /* a link has begun */
+  int saw_data_page;   /* a non-BOS page arrived: the next BOS starts a new link */
+  int have_opus;
+  uint32_t serial;
+  ogg_stream_state os;
+  int headers;         /* 0: want OpusHead, 1: want OpusTags, 2: audio */
+  int eos;
+  int64_t prev_gp;     /* granule at the end of the previous audio page; -1 unknown */
+  int64_t decoded;     /* sum of kept packet durations */
+  int64_t kept;        /* samples kept after end trimming */
+  size_t unstamped;    /* first packet index not yet covered by a granule */
+  const char *other_codec;
+} link_state;
+
+static const char *codec_name(const unsigned char *body, long len) {
+  if (len >= 7 && memcmp(body, "\x01vorbis", 7) == 0) return "Vorbis";
+  if (len >= 5 && memcmp(body, "\x7f" "FLAC", 5) == 0) return "FLAC";
+  if (len >= 8 && memcmp(body, "Speex   ", 8) == 0) return "Speex";
+  if (len >= 7 && memcmp(body, "\x80theora", 7) == 0) return "Theora";
+  if (len >= 8 && memcmp(body, "OpusHead", 8) == 0) return "Opus";
+  return "unknown codec";
+}
+
+static int add_packet(oa_demuxed *d, const unsigned char *data, long len, int duration) {
+  size_t n = d->npackets;
+  if (oa_grow((void **)&d->bytes, &d->bytes_cap, d->bytes_len + (size_t)len, 1) ||
+      oa_grow((void **)&d->pkt_offset, &d->packets_cap, n + 1, sizeof *d->pkt_offset))
+    return -1;
+  /* The per-packet arrays share one capacity; grow them in step. */
+  size_t cap = d->packets_cap;
+  uint32_t *sz = realloc(d->pkt_size, cap * sizeof *sz);
+  if (!sz) return -1;
+  d->pkt_size = sz;
+  uint32_t *du = realloc(d->pkt_duration, cap * sizeof *du);
+  if (!du) return -1;
+  d->pkt_duration = du;
+  int64_t *lp = realloc(d->pkt_link_pos, cap * sizeof *lp);
+  if (!lp) return -1;
+  d->pkt_link_pos = lp;
+  memcpy(d->bytes + d->bytes_len, data, (size_t)len);
+  d->pkt_offset[n] = d->bytes_len;
+  d->pkt_size[n] = (uint32_t)len;
+  d->pkt_duration[n] = (uint32_t)duration;
+  d->bytes_len += (size_t)len;
+  d->npackets = n + 1;
+  return 0;
+}
+
+/* Closes the current link: computes its output length. */
+static int finish_link(oa_demuxed *d, link_state *ls, uint64_t offset, oa_err *err) {
+  if (!ls->active) return OA_OK;
+  if (!ls->have_opus)
+    return oa_err_set(err, OA_EFORMAT, "link %zu has no Opus stream (found %s), before byte offset %llu",
+                      d->nlinks, ls->other_codec ? ls->other_codec : "no stream",
+                      (unsigned long long)offset);
+  if (ls->headers < 2)
+    return oa_err_set(err, OA_EFORMAT, "link %zu ends before its OpusTags header, byte offset %llu",
+                      d->nlinks - 1, (unsigned long long)offset);
+  oa_link *lk = &d->links[d->nlinks - 1];
+  if (ls->unstamped < d->npackets && ls->prev_gp < 0)
+    return oa_err_set(err, OA_EFORMAT, "link %zu has audio but no page with a granule position",
+                      d->nlinks - 1);
+  lk->packet_count = d->npackets - lk->first_packet;
+  lk->decoded_samples = ls->decoded;
+  int64_t kept = ls->eos ? ls->kept : ls->decoded;
+  lk->out_samples = kept > lk->head.pre_skip ? kept - lk->head.pre_skip : 0;
+  d->total_samples += lk->out_samples;
+  ogg_stream_clear(&ls->os);
+  memset(ls, 0, sizeof *ls);
+  return OA_OK;
+}
+
+static int begin_link(oa_demuxed *d, link_state *ls) {
+  if (oa_grow((void **)&d->links, &d->links_cap, d->nlinks + 1, sizeof *d->links)) return -1;
+  memset(ls, 0, sizeof *ls);
+  ls->active = 1;
+  ls->prev_gp = -1;
+  ls->unstamped = d->npackets;
+  oa_link *lk = &d->links[d->nlinks++];
+  memset(lk, 0, sizeof *lk);
+  lk->first_packet = d->npackets;
+  ogg_stream_init(&ls->os, 0);
+  return 0;
+}
+
+/* Applies the page's granule position to the packets completed on it,
+ * mirroring opusfile: the start of the link is derived from the first
+ * stamped page; only an EOS page may trim, and it trims the tail. */
+static int stamp_page(oa_demuxed *d, link_state *ls, int64_t gp, int eos, uint64_t offset,
+                      oa_err *err) {
+  size_t first = ls->unstamped, n = d->npackets;
+  if (first == n) {
+    if (eos) ls->eos = 1, ls->kept = ls->decoded;
+    return OA_OK;
+  }
+  int64_t page_total = 0;
+  for (size_t i = first; i < n; i++) page_total += d->pkt_duration[i];
+  if (gp == -1 && ls->prev_gp < 0) return OA_OK; /* wait for a stamped page */
+  int64_t before = ls->decoded; /* samples of this link before `first` */
+  if (ls->prev_gp < 0) {
+    int64_t start = gp - page_total - before;
+    if (start < 0) {
+      if (!eos)
+        return oa_err_set(err, OA_EFORMAT,
+                          "granule position %lld on page at byte offset %llu is smaller than the "
+                          "%lld samples before it",
+                          (long long)gp, (unsigned long long)offset, (long long)(page_total + before));
+      start = 0;
+    }
+    ls->prev_gp = start + before;
+  } else if (gp == -1) {
+    gp = ls->prev_gp + page_total;
+  }
+  int64_t pos = before;
+  size_t keep_n = n;
+  int64_t room = gp - ls->prev_gp;
+  if (eos && room < page_total) {
+    /* End trimming: keep `room` samples of this page; packets that start
+     * after them carry no output and are dropped. */
+    if (room < 0) room = 0;
+    int64_t acc = 0;
+    keep_n = first;
+    while (keep_n < n && acc < room) acc += d->pkt_duration[keep_n++];
+    ls->kept = before + room;
+  } else {
+    ls->kept = before + page_total;
+  }
+  for (size_t i = first; i < keep_n; i++) {
+    d->pkt_link_pos[i] = pos;
+    pos += d->pkt_duration[i];
+  }
+  if (keep_n < n) {
+    d->bytes_len = d->pkt_offset[keep_n];
+    d->npackets = keep_n;
+  }
+  ls->decoded = pos;
+  ls->unstamped = d->npackets;
+  ls->prev_gp = gp;
+  if (eos) ls->eos = 1;
+  return OA_OK;
+}
+
+static int take_packets(oa_demuxed *d, link_state *ls, uint64_t offset, oa_err *err) {
+  ogg_packet op;
+  int rc;
+  while ((rc = ogg_stream_packetout(&ls->os, &op)) != 0) {
+    if (rc < 0)
+      return oa_err_set(err, OA_EFORMAT, "hole in the data (missing or corrupt page) before byte offset %llu",
+                        (unsigned long long)offset);
+    if (ls->headers == 0) {
+      oa_link *lk = &d->links[d->nlinks - 1];
+      if (oa_parse_opus_head(op.packet, (size_t)op.bytes, &lk->head, err) != OA_OK)
+        return oa_err_prefix(err, "page at byte offset %llu: ", (unsigned long long)offset);
+      lk->serial = ls->serial;
+      ls->headers = 1;
+    } else if (ls->headers == 1) {
+      if (op.bytes < 8 || memcmp(op.packet, "OpusTags", 8) != 0)
+        return oa_err_set(err, OA_EFORMAT, "second packet is not OpusTags (page at byte offset %llu)",
+                          (unsigned long long)offset);
+      ls->headers = 2;
+    } else {
+      int dur = oa_packet_duration(op.packet, (size_t)op.bytes);
+      if (dur <= 0)
+        return oa_err_set(err, OA_EFORMAT, "packet %zu (page at byte offset %llu) has no valid TOC",
+                          d->npackets - d->links[d->nlinks - 1].first_packet, (unsigned long long)offset);
+      if (add_packet(d, op.packet, op.bytes, dur) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+    }
+  }
+  return OA_OK;
+}
+
+static int on_page(oa_demuxed *d, link_state *ls, ogg_page *og, uint64_t offset, oa_err *err) {
+  uint32_t serial = (uint32_t)ogg_page_serialno(og);
+  if (ogg_page_bos(og)) {
+    if (!ls->active || ls->saw_data_page) {
+      int rc = finish_link(d, ls, offset, err);
+      if (rc != OA_OK) return rc;
+      if (begin_link(d, ls) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+    }
+    const char *codec = codec_name(og->body, og->body_len);
+    if (!ls->have_opus && strcmp(codec, "Opus") == 0) {
+      ls->have_opus = 1;
+      ls->serial = serial;
+      ogg_stream_reset_serialno(&ls->os, (int)serial);
+    } else {
+      if (!ls->other_codec) ls->other_codec = codec;
+      d->ignored_streams++;
+      return OA_OK;
+    }
+  } else {
+    if (!ls->active)
+      return oa_err_set(err, OA_EFORMAT, "not an Ogg Opus file: first page (byte offset %llu) is not a "
+                        "beginning-of-stream page", (unsigned long long)offset);
+    ls->saw_data_page = 1;
+  }
+  if (!ls->have_opus || serial != ls->serial) return OA_OK; /* another logical stream */
+  if (ls->eos)
+    return oa_err_set(err, OA_EFORMAT, "page after end of stream at byte offset %llu", (unsigned long long)offset);
+  if (ogg_stream_pagein(&ls->os, og) != 0)
+    return oa_err_set(err, OA_EFORMAT, "page at byte offset %llu rejected by libogg", (unsigned long long)offset);
+  int rc = take_packets(d, ls, offset, err);
+  if (rc != OA_OK) return rc;
+  if (ls->headers < 2) {
+    if (ogg_page_eos(og))
+      return oa_err_set(err, OA_EFORMAT, "stream ends before its headers (byte offset %llu)", (unsigned long long)offset);
+    return OA_OK;
+  }
+  return stamp_page(d, ls, ogg_page_granulepos(og), ogg_page_eos(og), offset, err);
+}
+
+static int check_links(const oa_demuxed *d, oa_err *err) {
+  if (d->nlinks == 0) return oa_err_set(err, OA_EFORMAT, "no Ogg pages found");
+  for (size_t i = 1; i < d->nlinks; i++)
+    if (d->links[i].head.channels != d->links[0].head.channels)
+      return oa_err_set(err, OA_EFORMAT, "chained links have different channel counts (%d in link 0, %d "
+                        "in link %zu); not supported", d->links[0].head.channels, d->links[i].head.channels, i);
+  return OA_OK;
+}
+
+int oa_demux_memory(const uint8_t *data, size_t len, oa_demuxed *out, oa_err *err) {
+  memset(out, 0, sizeof *out);
+  ogg_sync_state oy;
+  ogg_sync_init(&oy);
+  link_state ls;
+  memset(&ls, 0, sizeof ls);
+  size_t fed = 0;
+  uint64_t offset = 0; /* byte offset of the next page */
+  int rc = OA_OK;
+  while (rc == OA_OK) {
+    ogg_page og;
+    long got = ogg_sync_pageseek(&oy, &og);
+    if (got > 0) {
+      rc = on_page(out, &ls, &og, offset, err);
+      offset += (uint64_t)got;
+    } else if (got < 0) {
+      rc = oa_err_set(err, OA_EFORMAT, "%s at byte offset %llu (%ld bytes are not a valid Ogg page: bad "
+                      "capture pattern or CRC)", offset == 0 ? "not an Ogg file" : "corrupt data",
+                      (unsigned long long)offset, -got);
+    } else if (fed < len) {
+      size_t chunk = len - fed < 65536 ? len - fed : 65536;
+      char *buf = ogg_sync_buffer(&oy, (long)chunk);
+      if (!buf) {
+        rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+        break;
+      }
+      memcpy(buf, data + fed, chunk);
+      ogg_sync_wrote(&oy, (long)chunk);
+      fed += chunk;
+    } else {
+      if (offset < len)
+        rc = oa_err_set(err, OA_EFORMAT, "truncated: incomplete page at byte offset %llu (file ends at %zu)",
+                        (unsigned long long)offset, len);
+      break;
+    }
+  }
+  if (rc == OA_OK) rc = finish_link(out, &ls, offset, err);
+  if (rc == OA_OK) rc = check_links(out, err);
+  if (ls.active) ogg_stream_clear(&ls.os);
+  ogg_sync_clear(&oy);
+  if (rc != OA_OK) oa_demuxed_free(out);
+  return rc;
+}
+
+int oa_demux_file(const char *path, oa_demuxed *out, uint64_t *file_size, oa_err *err) {
+  uint8_t *data;
+  size_t len;
+  char why[256];
+  memset(out, 0, sizeof *out);
+  if (oa_read_file(path, &data, &len, why, sizeof why) != 0)
+    return oa_err_set(err, OA_EIO, "cannot read: %s", why);
+  if (file_size) *file_size = len;
+  int rc = oa_demux_memory(data, len, out, err);
+  free(data);
+  return rc;
+}

@@ -1,0 +1,141 @@
+#include "opusarc/pcmout.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sndfile.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct oa_pcm_writer {
+  int format, channels;
+  FILE *raw;
+  SNDFILE *snd;
+  char *path, *tmp;
+  int16_t *conv;
+  size_t conv_cap;
+};
+
+int oa_pcm_format_parse(const char *name, int *format) {
+  if (strcmp(name, "f32") == 0) *format = OA_PCM_F32;
+  else if (strcmp(name, "s16") == 0) *format = OA_PCM_S16;
+  else if (strcmp(name, "wav") == 0) *format = OA_PCM_WAV;
+  else return -1;
+  return 0;
+}
+
+const char *oa_pcm_format_extension(int format) {
+  return format == OA_PCM_F32 ? "f32" : format == OA_PCM_S16 ? "s16" : "wav";
+}
+
+short oa_float_to_s16(float x) {
+  float v = x * 32768.0f;
+  if (!(v > -32768.0f)) return -32768; /* also NaN */
+  if (v >= 32767.0f) return 32767;
+  return (short)lrintf(v);
+}
+
+static int host_little_endian(void) {
+  const uint16_t one = 1;
+  uint8_t first;
+  memcpy(&first, &one, 1);
+  return first == 1;
+}
+
+static void swap_bytes(void *buf, size_t n, size_t width) {
+  uint8_t *p = buf;
+  for (size_t i = 0; i < n; i++, p += width)
+    for (size_t k = 0; k < width / 2; k++) {
+      uint8_t t = p[k];
+      p[k] = p[width - 1 - k];
+      p[width - 1 - k] = t;
+    }
+}
+
+int oa_pcm_writer_open(const char *path, int format, int channels, oa_pcm_writer **out, oa_err *err) {
+  *out = NULL;
+  oa_pcm_writer *w = calloc(1, sizeof *w);
+  if (!w) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  w->format = format;
+  w->channels = channels;
+  w->path = strdup(path);
+  w->tmp = malloc(strlen(path) + 32);
+  if (!w->path || !w->tmp) {
+    oa_pcm_writer_close(w, 0, NULL);
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  sprintf(w->tmp, "%s.partial.%ld", path, (long)getpid());
+  if (format == OA_PCM_WAV) {
+    SF_INFO info = {.samplerate = 48000, .channels = channels, .format = SF_FORMAT_RF64 | SF_FORMAT_FLOAT};
+    w->snd = sf_open(w->tmp, SFM_WRITE, &info);
+    if (w->snd) sf_command(w->snd, SFC_RF64_AUTO_DOWNGRADE, NULL, SF_TRUE);
+  } else {
+    w->raw = fopen(w->tmp, "wb");
+  }
+  if (!w->snd && !w->raw) {
+    int e = errno;
+    const char *why = format == OA_PCM_WAV ? sf_strerror(NULL) : strerror(e);
+    oa_err_set(err, OA_EIO, "%s: cannot create output: %s", path, why);
+    oa_pcm_writer_close(w, 0, NULL);
+    return OA_EIO;
+  }
+  *out = w;
+  return OA_OK;
+}
+
+static int write_raw(oa_pcm_writer *w, const float *pcm, size_t n, oa_err *err) {
+  const void *src = pcm;
+  size_t width = 4;
+  int need_copy = !host_little_endian() || w->format == OA_PCM_S16;
+  if (need_copy) {
+    if (n > w->conv_cap) {
+      int16_t *c = realloc(w->conv, n * 4);
+      if (!c) return oa_err_set(err, OA_ENOMEM, "out of memory");
+      w->conv = c;
+      w->conv_cap = n;
+    }
+    if (w->format == OA_PCM_S16) {
+      for (size_t i = 0; i < n; i++) w->conv[i] = oa_float_to_s16(pcm[i]);
+      width = 2;
+    } else {
+      memcpy(w->conv, pcm, n * 4);
+    }
+    if (!host_little_endian()) swap_bytes(w->conv, n, width);
+    src = w->conv;
+  }
+  if (fwrite(src, width, n, w->raw) != n)
+    return oa_err_set(err, OA_EIO, "%s: write failed: %s", w->path, strerror(errno));
+  return OA_OK;
+}
+
+int oa_pcm_writer_sink(void *ctx, const float *pcm, size_t frames, int channels, oa_err *err) {
+  oa_pcm_writer *w = ctx;
+  if (channels != w->channels)
+    return oa_err_set(err, OA_EUSAGE, "%s: channel count changed from %d to %d", w->path, w->channels, channels);
+  if (w->snd) {
+    if (sf_writef_float(w->snd, pcm, (sf_count_t)frames) != (sf_count_t)frames)
+      return oa_err_set(err, OA_EIO, "%s: write failed: %s", w->path, sf_strerror(w->snd));
+    return OA_OK;
+  }
+  return write_raw(w, pcm, frames * (size_t)channels, err);
+}
+
+int oa_pcm_writer_close(oa_pcm_writer *w, int commit, oa_err *err) {
+  int rc = OA_OK;
+  if (w->snd && sf_close(w->snd) != 0 && commit)
+    rc = oa_err_set(err, OA_EIO, "%s: closing failed", w->path);
+  if (w->raw && fclose(w->raw) != 0 && commit)
+    rc = oa_err_set(err, OA_EIO, "%s: write failed: %s", w->path, strerror(errno));
+  if (w->tmp) {
+    if (commit && rc == OA_OK && rename(w->tmp, w->path) != 0)
+      rc = oa_err_set(err, OA_EIO, "%s: cannot rename into place: %s", w->path, strerror(errno));
+    if (!commit || rc != OA_OK) unlink(w->tmp);
+  }
+  free(w->conv);
+  free(w->path);
+  free(w->tmp);
+  free(w);
+  return rc;
+}
