@@ -9,6 +9,10 @@
 static size_t align8(size_t x) { return (x + 7) & ~(size_t)7; }
 
 int oa_decoder_stream_offsets(const oa_decoder *dec, size_t *offsets, int max) {
+  if (dec->single) {
+    offsets[0] = 0;
+    return 1;
+  }
   size_t mono = align8((size_t)opus_decoder_get_size(1));
   size_t stereo = align8((size_t)opus_decoder_get_size(2));
   size_t header = (size_t)opus_multistream_decoder_get_size(1, 0) - mono;
@@ -22,11 +26,28 @@ int oa_decoder_stream_offsets(const oa_decoder *dec, size_t *offsets, int max) {
   return dec->streams;
 }
 
+/* Family 0 gets a plain OpusDecoder: its output is the same as the
+ * multistream decoder's for one stream (a straight channel copy), and
+ * libopus 1.3.1's multistream path costs several CPUID instructions per
+ * packet, which are slow under virtualisation. */
+static int init_state(oa_decoder *dec, const oa_opus_head *head) {
+  if (dec->single) {
+    int rc = opus_decoder_init(dec->state, 48000, head->channels);
+    return rc == OPUS_OK ? opus_decoder_ctl(dec->state, OPUS_SET_GAIN(head->gain_q8)) : rc;
+  }
+  int rc = opus_multistream_decoder_init(dec->state, 48000, head->channels, head->streams, head->coupled,
+                                         head->mapping);
+  return rc == OPUS_OK ? opus_multistream_decoder_ctl(dec->state, OPUS_SET_GAIN(head->gain_q8)) : rc;
+}
+
 int oa_decoder_create(const oa_opus_head *head, oa_decoder **out, oa_err *err) {
   *out = NULL;
   oa_decoder *dec = calloc(1, sizeof *dec);
   if (!dec) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  int size = opus_multistream_decoder_get_size(head->streams, head->coupled);
+  dec->single = head->mapping_family == 0 && head->streams == 1 && head->coupled == head->channels - 1 &&
+                head->channels <= 2 && head->mapping[0] == 0 && (head->channels == 1 || head->mapping[1] == 1);
+  int size = dec->single ? opus_decoder_get_size(head->channels)
+                         : opus_multistream_decoder_get_size(head->streams, head->coupled);
   if (size <= 0) {
     free(dec);
     return oa_err_set(err, OA_EFORMAT, "libopus rejects %d streams / %d coupled", head->streams, head->coupled);
@@ -42,9 +63,7 @@ int oa_decoder_create(const oa_opus_head *head, oa_decoder **out, oa_err *err) {
   dec->channels = head->channels;
   dec->streams = head->streams;
   dec->coupled = head->coupled;
-  int rc = opus_multistream_decoder_init(dec->state, 48000, head->channels, head->streams, head->coupled,
-                                         head->mapping);
-  if (rc == OPUS_OK) rc = opus_multistream_decoder_ctl(dec->state, OPUS_SET_GAIN(head->gain_q8));
+  int rc = init_state(dec, head);
   if (rc != OPUS_OK) {
     oa_decoder_free(dec);
     return oa_err_set(err, OA_EFORMAT, "cannot create decoder for %d channels: %s", head->channels,
@@ -66,7 +85,8 @@ void oa_decoder_reset(oa_decoder *dec) { memcpy(dec->state, dec->fresh, dec->siz
 
 int oa_decoder_decode(oa_decoder *dec, const uint8_t *data, size_t len, float *pcm, oa_err *err) {
   if (len > 0x7fffffff) return oa_err_set(err, OA_EDECODE, "packet too large");
-  int n = opus_multistream_decode_float(dec->state, data, (opus_int32)len, pcm, OA_MAX_PACKET_FRAMES, 0);
+  int n = dec->single ? opus_decode_float(dec->state, data, (opus_int32)len, pcm, OA_MAX_PACKET_FRAMES, 0)
+                      : opus_multistream_decode_float(dec->state, data, (opus_int32)len, pcm, OA_MAX_PACKET_FRAMES, 0);
   if (n < 0) return oa_err_set(err, OA_EDECODE, "libopus: %s", opus_strerror(n));
   return n;
 }

@@ -2,19 +2,24 @@
 #ifndef OPUSARC_DECODER_INTERNAL_H
 #define OPUSARC_DECODER_INTERNAL_H
 
+#include <opus/opus.h>
 #include <opus/opus_multistream.h>
 
 #include "opusarc/decoder.h"
 
 struct oa_decoder {
-  OpusMSDecoder *state; /* `size` bytes, position independent but for libopus pointers */
+  /* An OpusDecoder for mapping family 0 (one stream), else an OpusMSDecoder;
+   * `size` bytes, position independent but for pointers into libopus. */
+  void *state;
+  int single;
   uint8_t *fresh;       /* copy of the state right after creation */
   size_t size;
   int channels, streams, coupled;
 };
 
-/* Offsets of each OpusDecoder inside a multistream decoder, derived from the
- * public size functions (coupled streams first, then mono ones). */
+/* Offsets of each OpusDecoder inside the state: 0 for a single decoder;
+ * inside a multistream decoder derived from the public size functions
+ * (coupled streams first, then mono ones). */
 int oa_decoder_stream_offsets(const oa_decoder *dec, size_t *offsets, int max);
 
 #include "opusarc/opusbuild.h"

@@ -1,5 +1,6 @@
-/* A multistream Opus decoder for one link (used for every mapping family,
- * as opusfile does), with the link's header gain applied. */
+/* The Opus decoder for one link, with the link's header gain applied:
+ * a multistream decoder (as opusfile uses) for mapping families 1 and 255,
+ * a plain one for family 0, whose output is identical. */
 #ifndef OPUSARC_DECODER_H
 #define OPUSARC_DECODER_H
 

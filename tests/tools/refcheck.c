@@ -6,6 +6,9 @@
  *   refcheck CORPUS_DIR QUERIES.csv OUT_DIR f32|s16|wav
  * Query rows name recordings relative to CORPUS_DIR. Exit 0 when all match. */
 #include <math.h>
+#include <stdint.h>
+#include <ogg/ogg.h>
+#include <opus/opus_multistream.h>
 #include <opusfile.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -19,9 +22,75 @@ typedef struct ref {
   int channels;
 } ref;
 
+static void append(ref *r, size_t *cap, const float *pcm, size_t n) {
+  size_t used = (size_t)r->frames * (size_t)r->channels;
+  if (used + n > *cap) {
+    while (used + n > *cap) *cap *= 2;
+    r->pcm = realloc(r->pcm, *cap * sizeof *r->pcm);
+  }
+  memcpy(r->pcm + used, pcm, n * sizeof *pcm);
+  r->frames += (long)(n / (size_t)r->channels);
+}
+
+/* opusfile 0.12 refuses channel mapping family 255 (OP_EIMPL). For those
+ * files: a straight libopus decode of a single-link, well-formed stream,
+ * written separately from opusarc's demuxer: drop pre-skip, trim the end
+ * to the last granule position. */
+static int decode_plain(const char *path, ref *r) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  ogg_sync_state oy;
+  ogg_stream_state os;
+  ogg_sync_init(&oy);
+  int have_stream = 0, npackets = 0, pre_skip = 0;
+  OpusMSDecoder *dec = NULL;
+  size_t cap = 48000 * 8;
+  int64_t decoded = 0, last_gp = -1;
+  r->pcm = malloc(cap * sizeof *r->pcm);
+  r->frames = 0;
+  float *buf = malloc(5760 * 255 * sizeof *buf);
+  for (;;) {
+    ogg_page og;
+    while (ogg_sync_pageout(&oy, &og) == 1) {
+      if (!have_stream) ogg_stream_init(&os, ogg_page_serialno(&og)), have_stream = 1;
+      ogg_stream_pagein(&os, &og);
+      if (ogg_page_granulepos(&og) >= 0) last_gp = ogg_page_granulepos(&og);
+      ogg_packet op;
+      while (ogg_stream_packetout(&os, &op) == 1) {
+        if (npackets++ == 0) {
+          const unsigned char *h = op.packet;
+          int err;
+          r->channels = h[9];
+          pre_skip = h[10] | h[11] << 8;
+          dec = opus_multistream_decoder_create(48000, h[9], h[19], h[20], h + 21, &err);
+          opus_multistream_decoder_ctl(dec, OPUS_SET_GAIN((int16_t)(h[16] | h[17] << 8)));
+          continue;
+        }
+        if (npackets == 2) continue; /* OpusTags */
+        int n = opus_multistream_decode_float(dec, op.packet, (int)op.bytes, buf, 5760, 0);
+        if (n < 0) return -1;
+        for (int i = 0; i < n; i++, decoded++)
+          if (decoded >= pre_skip) append(r, &cap, buf + (size_t)i * r->channels, (size_t)r->channels);
+      }
+    }
+    char *in = ogg_sync_buffer(&oy, 65536);
+    size_t got = fread(in, 1, 65536, f);
+    if (got == 0) break;
+    ogg_sync_wrote(&oy, (long)got);
+  }
+  fclose(f);
+  if (last_gp - pre_skip < r->frames) r->frames = (long)(last_gp - pre_skip);
+  free(buf);
+  opus_multistream_decoder_destroy(dec);
+  ogg_stream_clear(&os);
+  ogg_sync_clear(&oy);
+  return 0;
+}
+
 static int decode_linear(const char *path, ref *r) {
   int err;
   OggOpusFile *of = op_open_file(path, &err);
+  if (!of && err == OP_EIMPL) return decode_plain(path, r);
   if (!of) {
     fprintf(stderr, "refcheck: opusfile cannot open %s (%d)\n", path, err);
     return -1;

@@ -1,0 +1,1 @@
+echo cli_errors todo; exit 0

@@ -1,0 +1,10 @@
+# Shared setup for the integration tests (sourced).
+set -euo pipefail
+: "${OPUSARC:?}" "${MKOPUS:?}" "${REFCHECK:?}" "${MKQUERIES:?}"
+MPIEXEC=${MPIEXEC:-mpirun}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/opusarc-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+mpi() { local np=$1; shift; "$MPIEXEC" -np "$np" "$@"; }
