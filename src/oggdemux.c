@@ -359,7 +359,11 @@ int oa_demux_memory(const uint8_t *data, size_t len, oa_demuxed *out, oa_err *er
       ogg_sync_wrote(&oy, (long)chunk);
       fed += chunk;
     } else {
-      if (offset < len)
+      if (len == 0)
+        rc = oa_err_set(err, OA_EFORMAT, "empty file");
+      else if (offset == 0 && (len < 4 || memcmp(data, "OggS", 4) != 0))
+        rc = oa_err_set(err, OA_EFORMAT, "not an Ogg file (no Ogg page in %zu bytes)", len);
+      else if (offset < len)
         rc = oa_err_set(err, OA_EFORMAT, "truncated: incomplete page at byte offset %llu (file ends at %zu)",
                         (unsigned long long)offset, len);
       break;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what opusarc needs to build, run and test on Debian 12 (as root,
+# or through sudo when run by another user).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  build-essential cmake pkg-config \
+  libopus-dev libogg-dev libopusfile-dev libsndfile1-dev zlib1g-dev \
+  libhdf5-openmpi-dev hdf5-tools openmpi-bin libopenmpi-dev \
+  libcmocka-dev ca-certificates > /dev/null
+echo "install-deps: done"
