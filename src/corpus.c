@@ -183,19 +183,23 @@ int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len) {
   return 0;
 }
 
-static char *get_str(const uint8_t *buf, uint64_t len, uint64_t *pos, int nullable) {
+/* Reads a length-prefixed string; an empty one gives NULL when nullable.
+ * Returns -1 if the buffer ends early or memory runs out. */
+static int get_str(const uint8_t *buf, uint64_t len, uint64_t *pos, int nullable, char **out) {
   uint32_t n;
-  if (len - *pos < 4) return NULL;
+  *out = NULL;
+  if (len - *pos < 4) return -1;
   memcpy(&n, buf + *pos, 4);
   *pos += 4;
-  if (len - *pos < n) return NULL;
-  if (n == 0 && nullable) return NULL;
+  if (len - *pos < n) return -1;
+  if (n == 0 && nullable) return 0;
   char *s = malloc((size_t)n + 1);
-  if (!s) return NULL;
+  if (!s) return -1;
   memcpy(s, buf + *pos, n);
   s[n] = '\0';
   *pos += n;
-  return s;
+  *out = s;
+  return 0;
 }
 
 int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err *err) {
@@ -203,21 +207,24 @@ int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err
   uint64_t n, pos = 8;
   if (len < 8) return oa_err_set(err, OA_EMPI, "corpus message truncated");
   memcpy(&n, buf, 8);
+  if (n > len / 20) return oa_err_set(err, OA_EMPI, "corpus message corrupt");
   c->entries = calloc(n ? n : 1, sizeof *c->entries);
   if (!c->entries) return oa_err_set(err, OA_ENOMEM, "out of memory");
   c->cap = n;
-  for (uint64_t i = 0; i < n; i++) {
+  int bad = 0;
+  for (uint64_t i = 0; i < n && !bad; i++) {
     oa_corpus_entry *e = &c->entries[i];
-    if (len - pos < 8) break;
+    c->count = i + 1;
+    if (len - pos < 8) {
+      bad = 1;
+      break;
+    }
     memcpy(&e->size, buf + pos, 8);
     pos += 8;
-    e->name = get_str(buf, len, &pos, 0);
-    e->path = get_str(buf, len, &pos, 0);
-    e->error = get_str(buf, len, &pos, 1);
-    c->count = i + 1;
-    if (!e->name || !e->path) break;
+    bad = get_str(buf, len, &pos, 0, &e->name) || get_str(buf, len, &pos, 0, &e->path) ||
+          get_str(buf, len, &pos, 1, &e->error);
   }
-  if (c->count != n || (n && (!c->entries[n - 1].name || !c->entries[n - 1].path))) {
+  if (bad || pos != len) {
     oa_corpus_free(c);
     return oa_err_set(err, OA_EMPI, "corpus message corrupt");
   }

@@ -1,0 +1,193 @@
+/* Archive format round trip: batches written through the parallel writer
+ * (one rank) come back from the reader with every index rebased; the
+ * reader refuses inconsistent rows; the writer never leaves a partial file
+ * under the final name. */
+#include <mpi.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "opusarc/archive.h"
+
+static char dir[256];
+
+static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
+
+static oa_archive_meta meta_for(uint64_t recordings) {
+  oa_archive_meta m;
+  memset(&m, 0, sizeof m);
+  oa_err err;
+  oa_opus_build_probe(&m.build, &err);
+  m.checkpoint_every = 10;
+  m.recordings = recordings;
+  snprintf(m.created, sizeof m.created, "2026-01-01T00:00:00Z");
+  snprintf(m.tool_version, sizeof m.tool_version, "test");
+  return m;
+}
+
+/* Adds a good recording with `np` packets of `psize` bytes, one link and
+ * one checkpoint, as row `row`. */
+static void add_good(oa_batch *b, uint64_t row, const char *name, int np, int psize) {
+  oa_rec_row r = {.status = OA_REC_OK, .channels = 2, .samples = np * 960 - 312, .first_link = b->nlinks,
+                  .link_count = 1, .first_packet = b->npackets, .packet_count = (uint64_t)np,
+                  .first_checkpoint = b->ncheckpoints, .checkpoint_count = 1, .failed_packet = -1};
+  oa_batch_add_string(b, name, &r.name_off, &r.name_len);
+  oa_batch_add_string(b, "/data/x", &r.path_off, &r.path_len);
+  oa_batch_add_string(b, "", &r.error_off, &r.error_len);
+  b->links = realloc(b->links, (b->nlinks + 1) * sizeof *b->links);
+  b->links[b->nlinks] = (oa_link_row){.recording = row, .first_packet = b->npackets, .packet_count = (uint64_t)np,
+                                      .first_checkpoint = b->ncheckpoints, .checkpoint_count = 1,
+                                      .out_samples = np * 960 - 312, .decoded_samples = np * 960, .channels = 2,
+                                      .streams = 1, .coupled = 1, .pre_skip = 312};
+  b->checkpoints = realloc(b->checkpoints, (b->ncheckpoints + 1) * sizeof *b->checkpoints);
+  b->checkpoints[b->ncheckpoints++] = (oa_checkpoint_row){
+      .link = b->nlinks, .packet = b->npackets + 1, .link_pos = 960, .state_size = 5, .state_offset = b->state_len};
+  b->nlinks++;
+  b->state = realloc(b->state, b->state_len + 5);
+  memcpy(b->state + b->state_len, "STATE", 5);
+  b->state_len += 5;
+  for (int k = 0; k < np; k++) {
+    b->packets = realloc(b->packets, (b->npackets + 1) * sizeof *b->packets);
+    b->packets[b->npackets++] =
+        (oa_packet_row){.offset = b->payload_len, .size = (uint32_t)psize, .duration = 960, .link_pos = 960 * k};
+    b->payload = realloc(b->payload, b->payload_len + (size_t)psize);
+    memset(b->payload + b->payload_len, 'a' + k % 26, (size_t)psize);
+    b->payload_len += (size_t)psize;
+  }
+  b->recs = realloc(b->recs, (b->nrecs + 1) * sizeof *b->recs);
+  b->rec_index = realloc(b->rec_index, (b->nrecs + 1) * sizeof *b->rec_index);
+  b->recs[b->nrecs] = r;
+  b->rec_index[b->nrecs++] = row;
+}
+
+static void add_failed(oa_batch *b, uint64_t row, const char *name, const char *why) {
+  oa_rec_row r = {.status = OA_REC_FAILED, .first_link = b->nlinks, .first_packet = b->npackets,
+                  .first_checkpoint = b->ncheckpoints, .failed_packet = 7};
+  oa_batch_add_string(b, name, &r.name_off, &r.name_len);
+  oa_batch_add_string(b, "/data/bad", &r.path_off, &r.path_len);
+  oa_batch_add_string(b, why, &r.error_off, &r.error_len);
+  b->recs = realloc(b->recs, (b->nrecs + 1) * sizeof *b->recs);
+  b->rec_index = realloc(b->rec_index, (b->nrecs + 1) * sizeof *b->rec_index);
+  b->recs[b->nrecs] = r;
+  b->rec_index[b->nrecs++] = row;
+}
+
+static void test_round_trip(void **state) {
+  (void)state;
+  char path[512];
+  path_in(path, sizeof path, "rt.h5");
+  oa_archive_meta meta = meta_for(3);
+  oa_archive_writer *w;
+  oa_err err;
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, 0, &meta, &w, &err), OA_OK);
+  oa_batch b;
+  memset(&b, 0, sizeof b);
+  add_good(&b, 2, "zeta.opus", 4, 10);
+  add_failed(&b, 1, "middle.opus", "truncated at byte 12");
+  assert_int_equal(oa_writer_append(w, &b, &err), OA_OK);
+  assert_int_equal(b.npackets, 0); /* the batch is emptied */
+  add_good(&b, 0, "alpha.opus", 3, 7);
+  assert_int_equal(oa_writer_append(w, &b, &err), OA_OK);
+  assert_int_equal(access(path, F_OK), -1); /* not under the final name yet */
+  assert_int_equal(oa_writer_finish(w, 1, &err), OA_OK);
+  oa_batch_free(&b);
+
+  oa_archive *a;
+  assert_int_equal(oa_archive_open(path, &a, &err), OA_OK);
+  assert_int_equal(oa_archive_recording_count(a), 3);
+  assert_string_equal(oa_archive_recording_name(a, 0), "alpha.opus");
+  assert_string_equal(oa_archive_recording_error(a, 1), "truncated at byte 12");
+  assert_int_equal(oa_archive_recording(a, 1)->status, OA_REC_FAILED);
+  const oa_rec_row *alpha = oa_archive_recording(a, 0);
+  assert_int_equal(alpha->first_packet, 4); /* after zeta's 4 packets */
+  assert_int_equal(alpha->first_link, 1);
+  assert_int_equal(alpha->first_checkpoint, 1);
+  uint64_t idx;
+  assert_int_equal(oa_archive_find(a, "zeta.opus", &idx, &err), OA_OK);
+  assert_int_equal(idx, 2);
+  assert_int_equal(oa_archive_find(a, "nope", &idx, &err), OA_ENOTFOUND);
+  oa_packet_row p[3];
+  assert_int_equal(oa_archive_read_packets(a, 4, 3, p, &err), OA_OK);
+  assert_int_equal(p[0].offset, 40);
+  assert_int_equal(p[2].link_pos, 1920);
+  uint8_t bytes[7];
+  assert_int_equal(oa_archive_read_payload(a, p[1].offset, 7, bytes, &err), OA_OK);
+  assert_memory_equal(bytes, "bbbbbbb", 7);
+  oa_link_row l;
+  assert_int_equal(oa_archive_read_links(a, 1, 1, &l, &err), OA_OK);
+  assert_int_equal(l.first_packet, 4);
+  assert_int_equal(l.recording, 0);
+  oa_checkpoint_row cp;
+  assert_int_equal(oa_archive_read_checkpoints(a, 1, 1, &cp, &err), OA_OK);
+  assert_int_equal(cp.link, 1);
+  assert_int_equal(cp.packet, 5);
+  assert_int_equal(cp.state_offset, 5);
+  assert_int_equal(oa_archive_read_packets(a, 6, 2, p, &err), OA_EARCHIVE); /* past the end */
+  const oa_archive_meta *m = oa_archive_get_meta(a);
+  assert_int_equal(m->format_version, OA_FORMAT_VERSION);
+  assert_int_equal(m->build.code_hash, meta.build.code_hash);
+  assert_string_equal(m->build.version, meta.build.version);
+  oa_archive_close(a);
+
+  /* An existing archive is not replaced without overwrite. */
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, 0, &meta, &w, &err), OA_EUSAGE);
+  unlink(path);
+}
+
+static void test_failed_write_leaves_nothing(void **state) {
+  (void)state;
+  char path[512], partial[600];
+  path_in(path, sizeof path, "abandoned.h5");
+  snprintf(partial, sizeof partial, "%s.partial", path);
+  oa_archive_meta meta = meta_for(1);
+  oa_archive_writer *w;
+  oa_err err;
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, 0, &meta, &w, &err), OA_OK);
+  assert_int_equal(access(partial, F_OK), 0);
+  oa_writer_finish(w, 0, &err);
+  assert_int_equal(access(partial, F_OK), -1);
+  assert_int_equal(access(path, F_OK), -1);
+}
+
+static void test_reader_refuses_inconsistent_rows(void **state) {
+  (void)state;
+  char path[512];
+  path_in(path, sizeof path, "bad.h5");
+  oa_archive_meta meta = meta_for(1);
+  oa_archive_writer *w;
+  oa_err err;
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, 0, &meta, &w, &err), OA_OK);
+  oa_batch b;
+  memset(&b, 0, sizeof b);
+  add_good(&b, 0, "x.opus", 2, 5);
+  b.recs[0].packet_count = 99; /* more packets than exist */
+  assert_int_equal(oa_writer_append(w, &b, &err), OA_OK);
+  assert_int_equal(oa_writer_finish(w, 1, &err), OA_OK);
+  oa_batch_free(&b);
+  oa_archive *a;
+  assert_int_equal(oa_archive_open(path, &a, &err), OA_EARCHIVE);
+  assert_non_null(strstr(err.msg, "inconsistent"));
+  unlink(path);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  snprintf(dir, sizeof dir, "/tmp/opusarc-archive-XXXXXX");
+  if (!mkdtemp(dir)) return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_failed_write_leaves_nothing),
+      cmocka_unit_test(test_reader_refuses_inconsistent_rows),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  rmdir(dir);
+  MPI_Finalize();
+  return rc;
+}
