@@ -194,8 +194,15 @@ int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
       fclose(f);
       rc = oa_err_set(err, OA_EARCHIVE, "%s: not an HDF5 file (or damaged)", path);
     }
-  } else if ((a->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
-    rc = oa_err_set(err, OA_EARCHIVE, "%s: HDF5 cannot open the file", path);
+  } else {
+    /* Many readers on parallel file systems: take the shared lock where the
+     * file system supports locks, carry on where it does not (Lustre
+     * mounted without flock). */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_file_locking(fapl, 1, 1);
+    a->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (a->file < 0) rc = oa_err_set(err, OA_EARCHIVE, "%s: HDF5 cannot open the file", path);
   }
   if (rc == OA_OK) rc = read_meta(a, err);
   oa_archive_totals *t = &a->totals;

@@ -151,7 +151,11 @@ static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t lin
   }
   const uint64_t end_packet = l->first_packet + l->packet_count;
   while (rc == OA_OK && pos < to && packet < end_packet) {
-    size_t n = end_packet - packet < PACKET_CHUNK ? (size_t)(end_packet - packet) : PACKET_CHUNK;
+    /* No packet is shorter than 2.5 ms (120 samples): fetch no more rows
+     * than can still be needed. */
+    uint64_t n64 = end_packet - packet, bound = (uint64_t)(to - pos) / 120 + 1;
+    if (n64 > bound) n64 = bound;
+    size_t n = n64 < PACKET_CHUNK ? (size_t)n64 : PACKET_CHUNK;
     rc = load_chunk(x, packet, n, err);
     for (size_t i = 0; rc == OA_OK && i < n && pos < to; i++) {
       const oa_packet_row *r = &x->rows[i];
