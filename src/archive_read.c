@@ -213,6 +213,12 @@ int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
   if (rc == OA_OK) rc = open_1d(a, OA_DS_PACKET_DATA, H5T_NATIVE_UINT8, &a->payload_ds, &t->payload_bytes, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_CP_INDEX, a->types.checkpoint, &a->cps_ds, &t->checkpoints, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_CP_STATE, H5T_NATIVE_UINT8, &a->state_ds, &t->state_bytes, err);
+  if (rc == OA_OK) {
+    t->stored_payload = H5Dget_storage_size(a->payload_ds);
+    t->stored_index = H5Dget_storage_size(a->packets_ds) + H5Dget_storage_size(a->links_ds) +
+                      H5Dget_storage_size(a->recs_ds) + H5Dget_storage_size(a->strings_ds);
+    t->stored_checkpoints = H5Dget_storage_size(a->cps_ds) + H5Dget_storage_size(a->state_ds);
+  }
   if (rc == OA_OK && a->nrecs != a->meta.recordings)
     rc = oa_err_set(err, OA_EARCHIVE, "%s: recording_count attribute (%llu) disagrees with /recordings (%llu)",
                     path, (unsigned long long)a->meta.recordings, (unsigned long long)a->nrecs);

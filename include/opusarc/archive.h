@@ -121,6 +121,8 @@ int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_e
 
 typedef struct oa_archive_totals {
   uint64_t packets, payload_bytes, links, checkpoints, state_bytes, string_bytes;
+  /* Bytes the datasets occupy in the file (H5Dget_storage_size). */
+  uint64_t stored_payload, stored_index, stored_checkpoints;
 } oa_archive_totals;
 void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t);
 

@@ -42,7 +42,7 @@ static void compute_totals(const oa_archive *a, const char *path, info_totals *i
     else it->failed++;
   }
   it->index_bytes = it->t.packets * sizeof(oa_packet_row) + it->t.links * sizeof(oa_link_row) +
-                    it->t.checkpoints * sizeof(oa_checkpoint_row) + n * sizeof(oa_rec_row) + it->t.string_bytes;
+                    n * sizeof(oa_rec_row) + it->t.string_bytes;
   struct stat st;
   if (stat(path, &st) == 0) it->file_bytes = (uint64_t)st.st_size;
 }
@@ -59,10 +59,13 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
          (unsigned long long)it->ok, (unsigned long long)it->failed, (long long)it->samples,
          (double)it->samples / 48000.0 / 3600.0);
   printf(" \"packets\": %llu, \"links\": %llu, \"checkpoints\": %llu, \"payload_bytes\": %llu, "
-         "\"checkpoint_state_bytes\": %llu, \"index_bytes\": %llu, \"file_bytes\": %llu",
+         "\"checkpoint_state_bytes\": %llu, \"index_bytes\": %llu, \"stored_payload_bytes\": %llu, "
+         "\"stored_index_bytes\": %llu, \"stored_checkpoint_bytes\": %llu, \"file_bytes\": %llu",
          (unsigned long long)it->t.packets, (unsigned long long)it->t.links, (unsigned long long)it->t.checkpoints,
          (unsigned long long)it->t.payload_bytes, (unsigned long long)it->t.state_bytes,
-         (unsigned long long)it->index_bytes, (unsigned long long)it->file_bytes);
+         (unsigned long long)it->index_bytes, (unsigned long long)it->t.stored_payload,
+         (unsigned long long)it->t.stored_index, (unsigned long long)it->t.stored_checkpoints,
+         (unsigned long long)it->file_bytes);
   if (!summary_only) {
     printf(",\n \"recordings\": [");
     uint64_t n = oa_archive_recording_count(a);
@@ -101,9 +104,13 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
   printf("checkpoints  %llu snapshots every %g s, %.3f MB\n", (unsigned long long)it->t.checkpoints,
          m->checkpoint_every, (double)it->t.state_bytes / 1e6);
   double payload = (double)it->t.payload_bytes;
-  printf("bytes        payload %.3f MB; index %.3f MB (%.2f%%); checkpoints %.2f%%; file %.3f MB\n", payload / 1e6,
-         (double)it->index_bytes / 1e6, payload > 0 ? 100.0 * (double)it->index_bytes / payload : 0.0,
-         payload > 0 ? 100.0 * (double)it->t.state_bytes / payload : 0.0, (double)it->file_bytes / 1e6);
+  const oa_archive_totals *t = &it->t;
+  printf("bytes        payload %.3f MB; index %.3f MB (%.2f%% of payload); checkpoints %.3f MB (%.2f%%)\n",
+         payload / 1e6, (double)it->index_bytes / 1e6, payload > 0 ? 100.0 * (double)it->index_bytes / payload : 0.0,
+         (double)t->state_bytes / 1e6, payload > 0 ? 100.0 * (double)t->state_bytes / payload : 0.0);
+  printf("in the file  payload %.3f MB, index %.3f MB, checkpoints %.3f MB (allocated chunks); file %.3f MB\n",
+         (double)t->stored_payload / 1e6, (double)t->stored_index / 1e6, (double)t->stored_checkpoints / 1e6,
+         (double)it->file_bytes / 1e6);
   if (summary_only) return;
   printf("\n%-8s %4s %12s %6s %9s %6s  %s\n", "status", "ch", "seconds", "links", "packets", "ckpts", "name");
   uint64_t n = oa_archive_recording_count(a);
