@@ -9,6 +9,8 @@ mkdir -p "$C/good" "$C/bad"
 head -c 3000 "$C/good/a.opus" > "$C/bad/truncated.opus"
 printf 'this is not an ogg file at all' > "$C/bad/text.opus"
 : > "$C/bad/empty.opus"
+# A packet whose framing is invalid (packet 17 of the stream).
+"$MKOPUS" --channels 1 --seconds 2 --seed 3 --bad-packet 17 "$C/bad/badpacket.opus" > /dev/null
 # Flip one byte inside a page body: the page CRC no longer matches.
 cp "$C/good/a.opus" "$C/bad/crc.opus"
 printf '\x55' | dd of="$C/bad/crc.opus" bs=1 seek=5000 conv=notrunc status=none
@@ -28,10 +30,13 @@ expect_fail 3 "truncated.opus: not indexed: truncated" mpi 2 "$OPUSARC" index -o
 grep -q "text.opus: not indexed: not an Ogg file" "$WORK/err.txt" || fail "text file reason"
 grep -q "crc.opus: not indexed: corrupt data at byte offset" "$WORK/err.txt" || fail "CRC reason"
 grep -q "empty.opus: not indexed" "$WORK/err.txt" || fail "empty file reason"
-grep -q "indexed 2, failed 4" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "summary line"; }
+grep -q "badpacket.opus: not indexed: packet 17: stream 0: code-1 packet with odd payload" "$WORK/err.txt" ||
+  fail "bad packet reason"
+grep -q "indexed 2, failed 5" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "summary line"; }
 [ -f "$WORK/a.h5" ] && [ ! -e "$WORK/a.h5.partial" ] || fail "archive not renamed into place"
 "$OPUSARC" info --json "$WORK/a.h5" > "$WORK/info.json"
-[ "$(grep -o '"status": "failed"' "$WORK/info.json" | wc -l)" = 4 ] || fail "4 failed rows expected"
+[ "$(grep -o '"status": "failed"' "$WORK/info.json" | wc -l)" = 5 ] || fail "5 failed rows expected"
+grep -q '"failed_packet": 17,' "$WORK/info.json" || fail "failed packet number stored"
 grep -q '"error": "truncated' "$WORK/info.json" || fail "error text stored"
 "$OPUSARC" index -q --allow-failures -o "$WORK/b.h5" "$C" 2> /dev/null || fail "--allow-failures exit code"
 

@@ -18,7 +18,7 @@ typedef struct options {
   const char *out;
   int channels, family, bitrate, mode, links, page_packets, pre_skip, gain, complexity;
   double seconds, frame_ms;
-  long trim, start_granule;
+  long trim, start_granule, bad_packet;
   unsigned seed;
   const char *signal;
 } options;
@@ -139,6 +139,12 @@ static int write_link(const options *o, int link, FILE *f, int *mode_counts) {
       fprintf(stderr, "mkopus: encode: %s\n", opus_strerror(n));
       return -1;
     }
+    if (k == o->bad_packet) {
+      /* Valid TOC and duration, broken framing: code 1 (two equal frames)
+       * with an odd payload. */
+      packet[0] = (unsigned char)((packet[0] & 0xfc) | 1);
+      n = 4;
+    }
     int config = packet[0] >> 3;
     mode_counts[config < 12 ? 0 : config < 16 ? 1 : 2]++;
     granule += frame;
@@ -157,13 +163,14 @@ static int write_link(const options *o, int link, FILE *f, int *mode_counts) {
 
 int main(int argc, char **argv) {
   options o = {.channels = 1, .family = 0, .bitrate = 32000, .mode = MODE_AUTO, .links = 1, .page_packets = 10,
-               .pre_skip = -1, .gain = 0, .complexity = 5, .seconds = 5, .frame_ms = 20, .seed = 1,
+               .pre_skip = -1, .gain = 0, .bad_packet = -1, .complexity = 5, .seconds = 5, .frame_ms = 20, .seed = 1,
                .signal = "music"};
   static const struct option opts[] = {
       {"channels", 1, 0, 'c'}, {"family", 1, 0, 'F'}, {"bitrate", 1, 0, 'b'}, {"mode", 1, 0, 'm'},
       {"links", 1, 0, 'l'},    {"page-packets", 1, 0, 'p'}, {"pre-skip", 1, 0, 'P'}, {"gain", 1, 0, 'g'},
       {"seconds", 1, 0, 's'},  {"frame-ms", 1, 0, 'f'}, {"trim", 1, 0, 't'}, {"start-granule", 1, 0, 'G'},
-      {"seed", 1, 0, 'S'},     {"signal", 1, 0, 'x'}, {"complexity", 1, 0, 'C'}, {0, 0, 0, 0}};
+      {"seed", 1, 0, 'S'},     {"signal", 1, 0, 'x'}, {"complexity", 1, 0, 'C'}, {"bad-packet", 1, 0, 'B'},
+      {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
@@ -185,6 +192,7 @@ int main(int argc, char **argv) {
       case 'S': o.seed = (unsigned)atoi(optarg); break;
       case 'x': o.signal = optarg; break;
       case 'C': o.complexity = atoi(optarg); break;
+      case 'B': o.bad_packet = atol(optarg); break;
       default: return 2;
     }
   }
