@@ -9,13 +9,12 @@
 #define OA_DS_RECORDINGS "recordings"
 #define OA_DS_STRINGS "strings"
 #define OA_DS_LINKS "links"
-#define OA_DS_PACKET_INDEX "packets/index"
+#define OA_DS_INTERVALS "intervals"
 #define OA_DS_PACKET_DATA "packets/data"
-#define OA_DS_CP_INDEX "checkpoints/index"
 #define OA_DS_CP_STATE "checkpoints/state"
 
 typedef struct oa_h5_types {
-  hid_t rec, link, packet, checkpoint, mapping;
+  hid_t rec, link, interval, mapping;
 } oa_h5_types;
 
 int oa_h5_types_create(oa_h5_types *t);

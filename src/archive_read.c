@@ -3,11 +3,10 @@
 #include <string.h>
 
 #include "archive_h5.h"
-#include "opusarc/decoder.h"
 
 struct oa_archive {
   hid_t file;
-  hid_t recs_ds, strings_ds, links_ds, packets_ds, payload_ds, cps_ds, state_ds;
+  hid_t recs_ds, strings_ds, links_ds, data_ds, intervals_ds, state_ds;
   oa_h5_types types;
   oa_archive_meta meta;
   oa_archive_totals totals;
@@ -67,6 +66,8 @@ static int read_meta(oa_archive *a, oa_err *err) {
   bad |= get_attr(a->file, "libopus_arch", H5T_NATIVE_INT32, &m->build.arch);
   bad |= get_string_attr(a->file, "cpu_features", m->build.cpu_features, sizeof m->build.cpu_features);
   bad |= get_attr(a->file, "checkpoint_every_seconds", H5T_NATIVE_DOUBLE, &m->checkpoint_every);
+  bad |= get_string_attr(a->file, "checkpoints", m->checkpoints, sizeof m->checkpoints);
+  bad |= get_attr(a->file, "max_preroll_packets", H5T_NATIVE_INT32, &m->max_preroll);
   bad |= get_attr(a->file, "recording_count", H5T_NATIVE_UINT64, &m->recordings);
   bad |= get_string_attr(a->file, "created", m->created, sizeof m->created);
   bad |= get_string_attr(a->file, "tool_version", m->tool_version, sizeof m->tool_version);
@@ -131,15 +132,18 @@ static int cmp_names(const void *x, const void *y, void *ctx) {
 
 /* Every recording row is checked against the dataset sizes once, so the
  * extraction code can index links/packets/checkpoints through them. */
-static int check_recording(const oa_archive *a, uint64_t i, oa_err *err) {
+static int check_recording(oa_archive *a, uint64_t i, oa_err *err) {
   const oa_rec_row *r = &a->recs[i];
-  const oa_archive_totals *t = &a->totals;
+  oa_archive_totals *t = &a->totals;
   if ((r->status != OA_REC_OK && r->status != OA_REC_FAILED) || r->samples < 0 ||
-      !range_ok(r->first_link, r->link_count, t->links) || !range_ok(r->first_packet, r->packet_count, t->packets) ||
-      !range_ok(r->first_checkpoint, r->checkpoint_count, t->checkpoints) ||
-      (r->status == OA_REC_OK && r->link_count == 0) || r->channels < 0 || r->channels > 255)
+      !range_ok(r->first_link, r->link_count, t->links) ||
+      !range_ok(r->first_interval, r->interval_count, t->intervals) ||
+      !range_ok(r->data_offset, r->data_size, t->data_bytes) || (r->status == OA_REC_OK && r->link_count == 0) ||
+      r->channels < 0 || r->channels > 255)
     return oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu is inconsistent with the datasets", a->path,
                       (unsigned long long)i);
+  t->packets += r->packet_count;
+  t->payload_bytes += r->payload_bytes;
   return OA_OK;
 }
 
@@ -184,7 +188,7 @@ int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
     free(a);
     return oa_err_set(err, OA_ENOMEM, "out of memory");
   }
-  a->recs_ds = a->strings_ds = a->links_ds = a->packets_ds = a->payload_ds = a->cps_ds = a->state_ds = -1;
+  a->recs_ds = a->strings_ds = a->links_ds = a->data_ds = a->intervals_ds = a->state_ds = -1;
   oa_h5_types_create(&a->types);
   int rc = OA_OK;
   if (H5Fis_hdf5(path) <= 0) {
@@ -209,15 +213,14 @@ int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
   if (rc == OA_OK) rc = open_1d(a, OA_DS_RECORDINGS, a->types.rec, &a->recs_ds, &a->nrecs, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_STRINGS, H5T_NATIVE_UINT8, &a->strings_ds, &t->string_bytes, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_LINKS, a->types.link, &a->links_ds, &t->links, err);
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_PACKET_INDEX, a->types.packet, &a->packets_ds, &t->packets, err);
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_PACKET_DATA, H5T_NATIVE_UINT8, &a->payload_ds, &t->payload_bytes, err);
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_CP_INDEX, a->types.checkpoint, &a->cps_ds, &t->checkpoints, err);
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_PACKET_DATA, H5T_NATIVE_UINT8, &a->data_ds, &t->data_bytes, err);
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_INTERVALS, a->types.interval, &a->intervals_ds, &t->intervals, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_CP_STATE, H5T_NATIVE_UINT8, &a->state_ds, &t->state_bytes, err);
   if (rc == OA_OK) {
-    t->stored_payload = H5Dget_storage_size(a->payload_ds);
-    t->stored_index = H5Dget_storage_size(a->packets_ds) + H5Dget_storage_size(a->links_ds) +
+    t->stored_data = H5Dget_storage_size(a->data_ds);
+    t->stored_index = H5Dget_storage_size(a->intervals_ds) + H5Dget_storage_size(a->links_ds) +
                       H5Dget_storage_size(a->recs_ds) + H5Dget_storage_size(a->strings_ds);
-    t->stored_checkpoints = H5Dget_storage_size(a->cps_ds) + H5Dget_storage_size(a->state_ds);
+    t->stored_checkpoints = H5Dget_storage_size(a->state_ds);
   }
   if (rc == OA_OK && a->nrecs != a->meta.recordings)
     rc = oa_err_set(err, OA_EARCHIVE, "%s: recording_count attribute (%llu) disagrees with /recordings (%llu)",
@@ -233,7 +236,7 @@ int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
 
 void oa_archive_close(oa_archive *a) {
   if (!a) return;
-  hid_t ds[] = {a->recs_ds, a->strings_ds, a->links_ds, a->packets_ds, a->payload_ds, a->cps_ds, a->state_ds};
+  hid_t ds[] = {a->recs_ds, a->strings_ds, a->links_ds, a->data_ds, a->intervals_ds, a->state_ds};
   for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
     if (ds[i] >= 0) H5Dclose(ds[i]);
   if (a->file > 0) H5Fclose(a->file);
@@ -284,37 +287,31 @@ int oa_archive_read_links(oa_archive *a, uint64_t first, uint64_t n, oa_link_row
   int rc = read_checked(a, a->links_ds, a->types.link, first, n, a->totals.links, rows, "links", err);
   for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
     const oa_link_row *l = &rows[i];
-    if (!range_ok(l->first_packet, l->packet_count, a->totals.packets) ||
-        !range_ok(l->first_checkpoint, l->checkpoint_count, a->totals.checkpoints) || l->channels < 1 ||
+    if (!range_ok(l->data_offset, l->data_size, a->totals.data_bytes) ||
+        !range_ok(l->first_interval, l->interval_count, a->totals.intervals) || l->channels < 1 ||
         l->channels > 255 || l->streams < 1 || l->coupled < 0 || l->coupled > l->streams ||
         l->streams + l->coupled > 255 || l->pre_skip < 0 || l->out_samples < 0 || l->out_start < 0 ||
-        l->gain_q8 < -32768 || l->gain_q8 > 32767)
+        l->decoded_samples < 0 || l->gain_q8 < -32768 || l->gain_q8 > 32767)
       rc = oa_err_set(err, OA_EARCHIVE, "%s: link row %llu is invalid", a->path, (unsigned long long)(first + i));
   }
   return rc;
 }
 
-int oa_archive_read_packets(oa_archive *a, uint64_t first, uint64_t n, oa_packet_row *rows, oa_err *err) {
-  int rc = read_checked(a, a->packets_ds, a->types.packet, first, n, a->totals.packets, rows, "packet index", err);
-  for (uint64_t i = 0; rc == OA_OK && i < n; i++)
-    if (!range_ok(rows[i].offset, rows[i].size, a->totals.payload_bytes) || rows[i].duration == 0 ||
-        rows[i].duration > OA_MAX_PACKET_FRAMES || rows[i].link_pos < 0)
-      rc = oa_err_set(err, OA_EARCHIVE, "%s: packet row %llu is invalid", a->path, (unsigned long long)(first + i));
+int oa_archive_read_intervals(oa_archive *a, uint64_t first, uint64_t n, oa_interval_row *rows, oa_err *err) {
+  int rc = read_checked(a, a->intervals_ds, a->types.interval, first, n, a->totals.intervals, rows, "intervals", err);
+  for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
+    const oa_interval_row *v = &rows[i];
+    int state_ok = v->kind != OA_CP_SNAPSHOT || range_ok(v->state_offset, v->state_size, a->totals.state_bytes);
+    if (!state_ok || v->data_offset >= a->totals.data_bytes || v->preroll_offset > v->data_offset ||
+        v->link >= a->totals.links || v->link_pos < 0 || v->kind < OA_CP_START || v->kind > OA_CP_SNAPSHOT ||
+        v->packet_count == 0 || v->preroll > v->packet)
+      rc = oa_err_set(err, OA_EARCHIVE, "%s: interval row %llu is invalid", a->path, (unsigned long long)(first + i));
+  }
   return rc;
 }
 
-int oa_archive_read_checkpoints(oa_archive *a, uint64_t first, uint64_t n, oa_checkpoint_row *rows, oa_err *err) {
-  int rc = read_checked(a, a->cps_ds, a->types.checkpoint, first, n, a->totals.checkpoints, rows, "checkpoints", err);
-  for (uint64_t i = 0; rc == OA_OK && i < n; i++)
-    if (!range_ok(rows[i].state_offset, rows[i].state_size, a->totals.state_bytes) ||
-        rows[i].packet >= a->totals.packets || rows[i].kind != OA_CP_SNAPSHOT || rows[i].link_pos < 0)
-      rc = oa_err_set(err, OA_EARCHIVE, "%s: checkpoint row %llu is invalid", a->path,
-                      (unsigned long long)(first + i));
-  return rc;
-}
-
-int oa_archive_read_payload(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err) {
-  return read_checked(a, a->payload_ds, H5T_NATIVE_UINT8, offset, n, a->totals.payload_bytes, buf, "packet bytes", err);
+int oa_archive_read_data(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err) {
+  return read_checked(a, a->data_ds, H5T_NATIVE_UINT8, offset, n, a->totals.data_bytes, buf, "packet data", err);
 }
 
 int oa_archive_read_state(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err) {

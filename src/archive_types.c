@@ -24,19 +24,21 @@ int oa_h5_types_create(oa_h5_types *t) {
   FIELD(t->rec, oa_rec_row, samples, H5T_NATIVE_INT64);
   FIELD(t->rec, oa_rec_row, first_link, H5T_NATIVE_UINT64);
   FIELD(t->rec, oa_rec_row, link_count, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, first_packet, H5T_NATIVE_UINT64);
+  FIELD(t->rec, oa_rec_row, first_interval, H5T_NATIVE_UINT64);
+  FIELD(t->rec, oa_rec_row, interval_count, H5T_NATIVE_UINT64);
+  FIELD(t->rec, oa_rec_row, data_offset, H5T_NATIVE_UINT64);
+  FIELD(t->rec, oa_rec_row, data_size, H5T_NATIVE_UINT64);
   FIELD(t->rec, oa_rec_row, packet_count, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, first_checkpoint, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, checkpoint_count, H5T_NATIVE_UINT64);
   FIELD(t->rec, oa_rec_row, payload_bytes, H5T_NATIVE_UINT64);
   FIELD(t->rec, oa_rec_row, failed_packet, H5T_NATIVE_INT64);
 
   t->link = H5Tcreate(H5T_COMPOUND, sizeof(oa_link_row));
   FIELD(t->link, oa_link_row, recording, H5T_NATIVE_UINT64);
-  FIELD(t->link, oa_link_row, first_packet, H5T_NATIVE_UINT64);
+  FIELD(t->link, oa_link_row, first_interval, H5T_NATIVE_UINT64);
+  FIELD(t->link, oa_link_row, interval_count, H5T_NATIVE_UINT64);
+  FIELD(t->link, oa_link_row, data_offset, H5T_NATIVE_UINT64);
+  FIELD(t->link, oa_link_row, data_size, H5T_NATIVE_UINT64);
   FIELD(t->link, oa_link_row, packet_count, H5T_NATIVE_UINT64);
-  FIELD(t->link, oa_link_row, first_checkpoint, H5T_NATIVE_UINT64);
-  FIELD(t->link, oa_link_row, checkpoint_count, H5T_NATIVE_UINT64);
   FIELD(t->link, oa_link_row, out_start, H5T_NATIVE_INT64);
   FIELD(t->link, oa_link_row, out_samples, H5T_NATIVE_INT64);
   FIELD(t->link, oa_link_row, decoded_samples, H5T_NATIVE_INT64);
@@ -48,30 +50,29 @@ int oa_h5_types_create(oa_h5_types *t) {
   FIELD(t->link, oa_link_row, gain_q8, H5T_NATIVE_INT32);
   FIELD(t->link, oa_link_row, mapping, t->mapping);
 
-  t->packet = H5Tcreate(H5T_COMPOUND, sizeof(oa_packet_row));
-  FIELD(t->packet, oa_packet_row, offset, H5T_NATIVE_UINT64);
-  FIELD(t->packet, oa_packet_row, size, H5T_NATIVE_UINT32);
-  FIELD(t->packet, oa_packet_row, duration, H5T_NATIVE_UINT32);
-  FIELD(t->packet, oa_packet_row, link_pos, H5T_NATIVE_INT64);
+  t->interval = H5Tcreate(H5T_COMPOUND, sizeof(oa_interval_row));
+  FIELD(t->interval, oa_interval_row, link, H5T_NATIVE_UINT64);
+  FIELD(t->interval, oa_interval_row, packet, H5T_NATIVE_UINT64);
+  FIELD(t->interval, oa_interval_row, link_pos, H5T_NATIVE_INT64);
+  FIELD(t->interval, oa_interval_row, data_offset, H5T_NATIVE_UINT64);
+  FIELD(t->interval, oa_interval_row, preroll_offset, H5T_NATIVE_UINT64);
+  FIELD(t->interval, oa_interval_row, packet_count, H5T_NATIVE_UINT32);
+  FIELD(t->interval, oa_interval_row, samples, H5T_NATIVE_UINT32);
+  FIELD(t->interval, oa_interval_row, preroll, H5T_NATIVE_UINT32);
+  FIELD(t->interval, oa_interval_row, crc32, H5T_NATIVE_UINT32);
+  FIELD(t->interval, oa_interval_row, kind, H5T_NATIVE_INT32);
+  FIELD(t->interval, oa_interval_row, state_size, H5T_NATIVE_UINT32);
+  FIELD(t->interval, oa_interval_row, state_raw_size, H5T_NATIVE_UINT32);
+  FIELD(t->interval, oa_interval_row, state_crc32, H5T_NATIVE_UINT32);
+  FIELD(t->interval, oa_interval_row, state_offset, H5T_NATIVE_UINT64);
 
-  t->checkpoint = H5Tcreate(H5T_COMPOUND, sizeof(oa_checkpoint_row));
-  FIELD(t->checkpoint, oa_checkpoint_row, link, H5T_NATIVE_UINT64);
-  FIELD(t->checkpoint, oa_checkpoint_row, packet, H5T_NATIVE_UINT64);
-  FIELD(t->checkpoint, oa_checkpoint_row, link_pos, H5T_NATIVE_INT64);
-  FIELD(t->checkpoint, oa_checkpoint_row, kind, H5T_NATIVE_INT32);
-  FIELD(t->checkpoint, oa_checkpoint_row, state_size, H5T_NATIVE_UINT32);
-  FIELD(t->checkpoint, oa_checkpoint_row, state_raw_size, H5T_NATIVE_UINT32);
-  FIELD(t->checkpoint, oa_checkpoint_row, state_crc32, H5T_NATIVE_UINT32);
-  FIELD(t->checkpoint, oa_checkpoint_row, state_offset, H5T_NATIVE_UINT64);
-
-  return (t->rec < 0 || t->link < 0 || t->packet < 0 || t->checkpoint < 0 || t->mapping < 0) ? -1 : 0;
+  return (t->rec < 0 || t->link < 0 || t->interval < 0 || t->mapping < 0) ? -1 : 0;
 }
 
 void oa_h5_types_close(oa_h5_types *t) {
   H5Tclose(t->rec);
   H5Tclose(t->link);
-  H5Tclose(t->packet);
-  H5Tclose(t->checkpoint);
+  H5Tclose(t->interval);
   H5Tclose(t->mapping);
 }
 

@@ -11,15 +11,14 @@
 /* ---- batches ---- */
 
 void oa_batch_clear(oa_batch *b) {
-  b->payload_len = b->npackets = b->nlinks = b->ncheckpoints = 0;
+  b->data_len = b->nlinks = b->nintervals = 0;
   b->state_len = b->strings_len = b->nrecs = 0;
 }
 
 void oa_batch_free(oa_batch *b) {
-  free(b->payload);
-  free(b->packets);
+  free(b->data);
   free(b->links);
-  free(b->checkpoints);
+  free(b->intervals);
   free(b->state);
   free(b->strings);
   free(b->recs);
@@ -38,14 +37,13 @@ int oa_batch_add_string(oa_batch *b, const char *s, uint64_t *off, uint32_t *len
 }
 
 size_t oa_batch_bytes(const oa_batch *b) {
-  return b->payload_len + b->state_len + b->strings_len + b->npackets * sizeof(oa_packet_row) +
-         b->nlinks * sizeof(oa_link_row) + b->ncheckpoints * sizeof(oa_checkpoint_row) +
-         b->nrecs * sizeof(oa_rec_row);
+  return b->data_len + b->state_len + b->strings_len + b->nlinks * sizeof(oa_link_row) +
+         b->nintervals * sizeof(oa_interval_row) + b->nrecs * sizeof(oa_rec_row);
 }
 
 /* ---- writer ---- */
 
-enum { DS_STRINGS, DS_LINKS, DS_PACKETS, DS_PAYLOAD, DS_CHECKPOINTS, DS_STATE, DS_COUNT };
+enum { DS_STRINGS, DS_LINKS, DS_DATA, DS_INTERVALS, DS_STATE, DS_COUNT };
 
 struct oa_archive_writer {
   MPI_Comm comm;
@@ -58,15 +56,22 @@ struct oa_archive_writer {
   oa_archive_meta meta;
 };
 
-static const char *const DS_NAMES[DS_COUNT] = {OA_DS_STRINGS, OA_DS_LINKS, OA_DS_PACKET_INDEX,
-                                               OA_DS_PACKET_DATA, OA_DS_CP_INDEX, OA_DS_CP_STATE};
+static const char *const DS_NAMES[DS_COUNT] = {OA_DS_STRINGS, OA_DS_LINKS, OA_DS_PACKET_DATA, OA_DS_INTERVALS,
+                                               OA_DS_CP_STATE};
 
-static hid_t create_dataset(hid_t file, const char *name, hid_t type, hsize_t initial, hsize_t chunk) {
+static hid_t create_dataset(hid_t file, const char *name, hid_t type, hsize_t initial, hsize_t chunk,
+                            int compress) {
   hsize_t dims[1] = {initial}, maxdims[1] = {H5S_UNLIMITED}, chunks[1] = {chunk};
   hid_t space = H5Screate_simple(1, dims, maxdims);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(dcpl, 1, chunks);
   H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+  if (compress) {
+    /* Index rows are regular numbers: byte shuffling + deflate shrinks them
+     * several times. (Filters need collective writes, which we use.) */
+    H5Pset_shuffle(dcpl);
+    H5Pset_deflate(dcpl, 6);
+  }
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   hid_t ds = H5Dcreate2(file, name, type, space, lcpl, dcpl, H5P_DEFAULT);
@@ -79,8 +84,7 @@ static hid_t create_dataset(hid_t file, const char *name, hid_t type, hsize_t in
 static hid_t dataset_type(const oa_archive_writer *w, int which) {
   switch (which) {
     case DS_LINKS: return w->types.link;
-    case DS_PACKETS: return w->types.packet;
-    case DS_CHECKPOINTS: return w->types.checkpoint;
+    case DS_INTERVALS: return w->types.interval;
     default: return H5T_NATIVE_UINT8;
   }
 }
@@ -90,12 +94,11 @@ static hid_t dataset_type(const oa_archive_writer *w, int which) {
  * small archives (an unlimited dataset allocates whole chunks). */
 static hsize_t dataset_chunk(int which) {
   switch (which) {
-    case DS_PAYLOAD: return 1u << 20;
+    case DS_DATA: return 1u << 20;
     case DS_STATE: return 256u << 10;
-    case DS_STRINGS: return 64u << 10;
-    case DS_LINKS: return 1024;
-    case DS_PACKETS: return 16384;
-    default: return 4096;
+    case DS_STRINGS: return 16u << 10;
+    case DS_LINKS: return 256;
+    default: return 4096; /* intervals */
   }
 }
 
@@ -149,7 +152,6 @@ int oa_writer_create(MPI_Comm comm, const char *path, int overwrite, const oa_ar
   H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
   H5Pset_all_coll_metadata_ops(fapl, 1);
   H5Pset_coll_metadata_write(fapl, 1);
-  H5Pset_alignment(fapl, 1u << 20, 1u << 20);
   w->file = H5Fcreate(w->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
   if (!oa_mpi_agree(comm, w->file >= 0)) {
@@ -162,11 +164,12 @@ int oa_writer_create(MPI_Comm comm, const char *path, int overwrite, const oa_ar
   H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE);
   int good = 1;
   for (int i = 0; i < DS_COUNT; i++) {
-    w->ds[i] = create_dataset(w->file, DS_NAMES[i], dataset_type(w, i), 0, dataset_chunk(i));
+    w->ds[i] = create_dataset(w->file, DS_NAMES[i], dataset_type(w, i), 0, dataset_chunk(i),
+                              i == DS_LINKS || i == DS_INTERVALS);
     good &= w->ds[i] >= 0;
   }
   uint64_t nrec = meta->recordings;
-  w->recs = create_dataset(w->file, OA_DS_RECORDINGS, w->types.rec, nrec, 1024);
+  w->recs = create_dataset(w->file, OA_DS_RECORDINGS, w->types.rec, nrec, 256, 0);
   good &= w->recs >= 0;
   if (!oa_mpi_agree(comm, good)) {
     oa_writer_finish(w, 0, NULL);
@@ -223,15 +226,16 @@ static int write_recordings(oa_archive_writer *w, oa_batch *b) {
 
 /* Turns batch-local indexes into global ones. */
 static void rebase(oa_batch *b, const uint64_t *base) {
-  for (size_t i = 0; i < b->npackets; i++) b->packets[i].offset += base[DS_PAYLOAD];
   for (size_t i = 0; i < b->nlinks; i++) {
-    b->links[i].first_packet += base[DS_PACKETS];
-    b->links[i].first_checkpoint += base[DS_CHECKPOINTS];
+    b->links[i].first_interval += base[DS_INTERVALS];
+    b->links[i].data_offset += base[DS_DATA];
   }
-  for (size_t i = 0; i < b->ncheckpoints; i++) {
-    b->checkpoints[i].link += base[DS_LINKS];
-    b->checkpoints[i].packet += base[DS_PACKETS];
-    b->checkpoints[i].state_offset += base[DS_STATE];
+  for (size_t i = 0; i < b->nintervals; i++) {
+    oa_interval_row *v = &b->intervals[i];
+    v->link += base[DS_LINKS];
+    v->data_offset += base[DS_DATA];
+    v->preroll_offset += base[DS_DATA];
+    v->state_offset += base[DS_STATE];
   }
   for (size_t i = 0; i < b->nrecs; i++) {
     oa_rec_row *r = &b->recs[i];
@@ -239,18 +243,18 @@ static void rebase(oa_batch *b, const uint64_t *base) {
     r->path_off += base[DS_STRINGS];
     r->error_off += base[DS_STRINGS];
     r->first_link += base[DS_LINKS];
-    r->first_packet += base[DS_PACKETS];
-    r->first_checkpoint += base[DS_CHECKPOINTS];
+    r->first_interval += base[DS_INTERVALS];
+    r->data_offset += base[DS_DATA];
   }
 }
 
 int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
-  uint64_t local[DS_COUNT] = {b->strings_len, b->nlinks, b->npackets, b->payload_len, b->ncheckpoints, b->state_len};
+  uint64_t local[DS_COUNT] = {b->strings_len, b->nlinks, b->data_len, b->nintervals, b->state_len};
   uint64_t before[DS_COUNT], total[DS_COUNT], base[DS_COUNT];
   oa_mpi_offsets(w->comm, local, before, total, DS_COUNT);
   for (int i = 0; i < DS_COUNT; i++) base[i] = w->cur[i] + before[i];
   rebase(b, base);
-  const void *bufs[DS_COUNT] = {b->strings, b->links, b->packets, b->payload, b->checkpoints, b->state};
+  const void *bufs[DS_COUNT] = {b->strings, b->links, b->data, b->intervals, b->state};
   int ok = 1;
   for (int i = 0; i < DS_COUNT; i++) {
     /* Every rank takes part in every call; failures are agreed on after. */
@@ -299,6 +303,8 @@ static int write_meta(hid_t file, const oa_archive_meta *m) {
   rc |= put_attr(file, "libopus_arch", H5T_NATIVE_INT32, &m->build.arch);
   rc |= put_string_attr(file, "cpu_features", m->build.cpu_features);
   rc |= put_attr(file, "checkpoint_every_seconds", H5T_NATIVE_DOUBLE, &m->checkpoint_every);
+  rc |= put_string_attr(file, "checkpoints", m->checkpoints);
+  rc |= put_attr(file, "max_preroll_packets", H5T_NATIVE_INT32, &m->max_preroll);
   rc |= put_attr(file, "sample_rate", H5T_NATIVE_INT32, &rate);
   rc |= put_attr(file, "recording_count", H5T_NATIVE_UINT64, &m->recordings);
   rc |= put_string_attr(file, "created", m->created);

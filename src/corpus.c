@@ -263,8 +263,8 @@ static void heap_sift_down(uint64_t *load, int *rank, size_t n, size_t i) {
   }
 }
 
-int oa_corpus_partition(const oa_corpus *c, int nranks, int *owner) {
-  by_size_item *items = malloc((c->count ? c->count : 1) * sizeof *items);
+int oa_partition_by_size(const uint64_t *sizes, size_t n, int nranks, int *owner) {
+  by_size_item *items = malloc((n ? n : 1) * sizeof *items);
   uint64_t *load = calloc((size_t)nranks, sizeof *load);
   int *rank = malloc((size_t)nranks * sizeof *rank);
   if (!items || !load || !rank) {
@@ -272,9 +272,9 @@ int oa_corpus_partition(const oa_corpus *c, int nranks, int *owner) {
     return -1;
   }
   for (int r = 0; r < nranks; r++) rank[r] = r; /* all zero loads: already a heap */
-  for (size_t i = 0; i < c->count; i++) items[i] = (by_size_item){c->entries[i].size, i};
-  qsort(items, c->count, sizeof *items, larger_first);
-  for (size_t i = 0; i < c->count; i++) {
+  for (size_t i = 0; i < n; i++) items[i] = (by_size_item){sizes[i], i};
+  qsort(items, n, sizeof *items, larger_first);
+  for (size_t i = 0; i < n; i++) {
     owner[items[i].index] = rank[0];
     /* Small files still cost an open and a header parse. */
     load[0] += items[i].size + 4096;
@@ -282,4 +282,13 @@ int oa_corpus_partition(const oa_corpus *c, int nranks, int *owner) {
   }
   free(items), free(load), free(rank);
   return 0;
+}
+
+int oa_corpus_partition(const oa_corpus *c, int nranks, int *owner) {
+  uint64_t *sizes = malloc((c->count ? c->count : 1) * sizeof *sizes);
+  if (!sizes) return -1;
+  for (size_t i = 0; i < c->count; i++) sizes[i] = c->entries[i].size;
+  int rc = oa_partition_by_size(sizes, c->count, nranks, owner);
+  free(sizes);
+  return rc;
 }

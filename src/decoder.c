@@ -92,3 +92,7 @@ int oa_decoder_decode(oa_decoder *dec, const uint8_t *data, size_t len, float *p
 }
 
 int oa_decoder_channels(const oa_decoder *dec) { return dec->channels; }
+
+size_t oa_decoder_state_size(const oa_decoder *dec) { return dec->size; }
+
+void oa_decoder_copy_state(const oa_decoder *dec, uint8_t *out) { memcpy(out, dec->state, dec->size); }

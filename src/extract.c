@@ -5,39 +5,41 @@
 
 #include "opusarc/decoder.h"
 #include "opusarc/opusbuild.h"
+#include "opusarc/packet.h"
 #include "opusarc/snapshot.h"
+#include "opusarc/util.h"
 
-#define PACKET_CHUNK 2048           /* packet rows fetched per read */
-#define MAX_STATE_BYTES (16u << 20) /* no real snapshot comes near this */
+#define ROW_BATCH 32                  /* interval rows fetched per read */
+#define MAX_STATE_BYTES (16u << 20)   /* no real snapshot comes near this */
+#define MAX_INTERVAL_BYTES (1u << 30) /* refuse absurd rows before allocating */
 
 struct oa_extractor {
   oa_archive *archive;
   oa_opus_build host;
-  int use_snapshots;
+  int use_snapshots, verify;
   float *pcm;
   size_t pcm_cap; /* floats */
-  oa_packet_row *rows;
   uint8_t *bytes;
   size_t bytes_cap;
 };
 
-int oa_extractor_create(oa_archive *a, int decode_from_start, oa_extractor **out, oa_err *err) {
+int oa_extractor_create(oa_archive *a, int flags, oa_extractor **out, oa_err *err) {
   *out = NULL;
   oa_extractor *x = calloc(1, sizeof *x);
   if (!x) return oa_err_set(err, OA_ENOMEM, "out of memory");
   x->archive = a;
   x->use_snapshots = 1;
+  x->verify = (flags & OA_EXTRACT_VERIFY) != 0;
   int rc = oa_opus_build_probe(&x->host, err);
   if (rc == OA_OK) {
     oa_err why;
     if (oa_opus_build_compatible(&oa_archive_get_meta(a)->build, &x->host, &why) != OA_OK) {
-      if (!decode_from_start) rc = oa_err_set(err, OA_EBUILD, "%s (use --decode-from-start to decode every "
-                                              "range from its recording start instead)", why.msg);
+      if (!(flags & OA_EXTRACT_DECODE_FROM_START))
+        rc = oa_err_set(err, OA_EBUILD, "%s (use --decode-from-start to decode every range from its recording "
+                        "start instead)", why.msg);
       x->use_snapshots = 0;
     }
   }
-  x->rows = malloc(PACKET_CHUNK * sizeof *x->rows);
-  if (rc == OA_OK && !x->rows) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   if (rc != OA_OK) {
     oa_extractor_free(x);
     return rc;
@@ -49,7 +51,6 @@ int oa_extractor_create(oa_archive *a, int decode_from_start, oa_extractor **out
 void oa_extractor_free(oa_extractor *x) {
   if (!x) return;
   free(x->pcm);
-  free(x->rows);
   free(x->bytes);
   free(x);
 }
@@ -65,67 +66,160 @@ static void head_of_link(const oa_link_row *l, oa_opus_head *h) {
   memcpy(h->mapping, l->mapping, sizeof h->mapping);
 }
 
-/* The link's last checkpoint at or before decoded position `pos`, found by
- * binary search with single-row reads (a long link has thousands). */
-static int find_checkpoint(oa_extractor *x, const oa_link_row *l, uint64_t link_index, int64_t pos,
-                           oa_checkpoint_row *cp, int *found, oa_err *err) {
-  *found = 0;
-  if (!x->use_snapshots || l->checkpoint_count == 0) return OA_OK;
-  uint64_t lo = 0, hi = l->checkpoint_count; /* answer in [lo, hi) */
-  while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    oa_checkpoint_row row;
-    int rc = oa_archive_read_checkpoints(x->archive, l->first_checkpoint + mid, 1, &row, err);
-    if (rc != OA_OK) return rc;
-    if (row.link_pos <= pos) {
-      *cp = row;
-      *found = 1;
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  if (*found && (cp->link != link_index || cp->packet < l->first_packet ||
-                 cp->packet >= l->first_packet + l->packet_count))
-    return oa_err_set(err, OA_EARCHIVE, "checkpoint of link %llu points outside the link",
-                      (unsigned long long)link_index);
-  return OA_OK;
-}
+/* One link being decoded: its decoder, and whether that decoder's state is
+ * exactly the sequential decode's at (pos, offset). */
+typedef struct segment {
+  oa_extractor *x;
+  const oa_link_row *link;
+  uint64_t link_index;
+  oa_decoder *dec;
+  int exact;
+  int64_t pos;
+  uint64_t offset;
+  oa_pcm_sink sink;
+  void *ctx;
+  oa_extract_stats *st;
+} segment;
 
-static int restore(oa_extractor *x, oa_decoder *dec, const oa_checkpoint_row *cp, oa_err *err) {
-  if (cp->state_size > MAX_STATE_BYTES)
-    return oa_err_set(err, OA_EARCHIVE, "checkpoint state of %u bytes is implausible", cp->state_size);
-  uint8_t *buf = malloc(cp->state_size ? cp->state_size : 1);
+static int restore(segment *g, const oa_interval_row *v, oa_err *err) {
+  if (v->state_size > MAX_STATE_BYTES)
+    return oa_err_set(err, OA_EARCHIVE, "checkpoint state of %u bytes is implausible", v->state_size);
+  uint8_t *buf = malloc(v->state_size ? v->state_size : 1);
   if (!buf) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  int rc = oa_archive_read_state(x->archive, cp->state_offset, cp->state_size, buf, err);
+  int rc = oa_archive_read_state(g->x->archive, v->state_offset, v->state_size, buf, err);
   if (rc == OA_OK)
-    rc = oa_snapshot_restore(dec, &x->host, buf, cp->state_size, cp->state_raw_size, cp->state_crc32, err);
+    rc = oa_snapshot_restore(g->dec, &g->x->host, buf, v->state_size, v->state_raw_size, v->state_crc32, err);
   free(buf);
+  g->st->snapshots_restored++;
   return rc;
 }
 
-/* Reads packet rows [first, first+n) and their bytes, which the writer laid
- * out back to back. */
-static int load_chunk(oa_extractor *x, uint64_t first, size_t n, oa_err *err) {
-  int rc = oa_archive_read_packets(x->archive, first, n, x->rows, err);
-  if (rc != OA_OK) return rc;
-  for (size_t i = 1; i < n; i++)
-    if (x->rows[i].offset != x->rows[i - 1].offset + x->rows[i - 1].size)
-      return oa_err_set(err, OA_EARCHIVE, "packet %llu is not stored after packet %llu",
-                        (unsigned long long)(first + i), (unsigned long long)(first + i - 1));
-  uint64_t span = x->rows[n - 1].offset + x->rows[n - 1].size - x->rows[0].offset;
-  if (span > x->bytes_cap) {
-    uint8_t *b = realloc(x->bytes, span);
+static int load_bytes(oa_extractor *x, uint64_t from, uint64_t to, oa_err *err) {
+  if (to < from || to - from > MAX_INTERVAL_BYTES)
+    return oa_err_set(err, OA_EARCHIVE, "interval spans an implausible %llu bytes", (unsigned long long)(to - from));
+  size_t n = (size_t)(to - from);
+  if (n > x->bytes_cap) {
+    uint8_t *b = realloc(x->bytes, n);
     if (!b) return oa_err_set(err, OA_ENOMEM, "out of memory");
     x->bytes = b;
-    x->bytes_cap = span;
+    x->bytes_cap = n;
   }
-  return oa_archive_read_payload(x->archive, x->rows[0].offset, span, x->bytes, err);
+  return oa_archive_read_data(x->archive, from, n, x->bytes, err);
 }
 
-/* Decodes link positions [from, to) (pre-skip included) into the sink. */
-static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t link_index, int64_t from, int64_t to,
-                             oa_pcm_sink sink, void *ctx, oa_extract_stats *st, oa_err *err) {
+/* Decodes the packet at *at in x->bytes (n bytes loaded); returns frames. */
+static int decode_next(segment *g, size_t *at, size_t n, oa_err *err) {
+  uint32_t len;
+  size_t used = oa_prefix_read(g->x->bytes + *at, n - *at, &len);
+  if (used == 0 || len > n - *at - used)
+    return oa_err_set(err, OA_EARCHIVE, "packet data of link %llu is cut short", (unsigned long long)g->link_index);
+  int got = oa_decoder_decode(g->dec, g->x->bytes + *at + used, len, g->x->pcm, err);
+  *at += used + len;
+  g->st->packets_decoded++;
+  return got;
+}
+
+/* Decodes interval v (its bytes end at end_offset) and sends the part
+ * inside [from, to) to the sink. With `whole`, decodes all of it and puts
+ * the CRC of its output in *crc. */
+static int run_interval(segment *g, const oa_interval_row *v, uint64_t end_offset, int64_t from, int64_t to,
+                        int whole, uint32_t *crc, oa_err *err) {
+  int continuing = g->exact && g->pos == v->link_pos && g->offset == v->data_offset;
+  uint64_t read_from = v->data_offset;
+  uint32_t skip = 0;
+  int rc = OA_OK;
+  if (!continuing) {
+    oa_decoder_reset(g->dec);
+    g->exact = v->kind != OA_CP_PREROLL;
+    if (v->kind == OA_CP_PREROLL) {
+      read_from = v->preroll_offset, skip = v->preroll;
+      g->st->prerolls++;
+    } else if (v->kind == OA_CP_SNAPSHOT) {
+      rc = restore(g, v, err);
+    }
+  }
+  if (rc == OA_OK) rc = load_bytes(g->x, read_from, end_offset, err);
+  if (rc != OA_OK) return rc;
+  const size_t n = (size_t)(end_offset - read_from), ch = (size_t)g->link->channels;
+  size_t at = 0;
+  for (uint32_t i = 0; i < skip && rc == OA_OK; i++) {
+    int got = decode_next(g, &at, n, err);
+    if (got < 0) rc = got;
+  }
+  if (rc == OA_OK && at != v->data_offset - read_from)
+    rc = oa_err_set(err, OA_EARCHIVE, "pre-roll of link %llu does not end where its interval starts",
+                    (unsigned long long)g->link_index);
+  int64_t pos = v->link_pos;
+  uint32_t sum = oa_crc_init();
+  for (uint32_t i = 0; i < v->packet_count && rc == OA_OK && (whole || pos < to); i++) {
+    int got = decode_next(g, &at, n, err);
+    if (got < 0) {
+      rc = got;
+      break;
+    }
+    if (whole) sum = oa_crc_f32le(sum, g->x->pcm, (size_t)got * ch);
+    int64_t a = pos > from ? pos : from, b = pos + got < to ? pos + got : to;
+    if (a < b && g->sink) {
+      rc = g->sink(g->ctx, g->x->pcm + (size_t)(a - pos) * ch, (size_t)(b - a), (int)ch, err);
+      g->st->frames_out += b - a;
+    }
+    pos += got;
+  }
+  if (rc == OA_OK && whole && (at != n || pos != v->link_pos + (int64_t)v->samples))
+    rc = oa_err_set(err, OA_EARCHIVE, "interval at sample %lld of link %llu does not hold the packets its row says",
+                    (long long)v->link_pos, (unsigned long long)g->link_index);
+  g->pos = pos;
+  g->offset = read_from + at;
+  if (crc) *crc = sum;
+  return rc;
+}
+
+/* Interval rows of one link, read ROW_BATCH at a time; row(k+1) is needed
+ * to know where interval k's bytes end. */
+typedef struct row_cursor {
+  oa_archive *a;
+  const oa_link_row *l;
+  oa_interval_row rows[ROW_BATCH + 1];
+  uint64_t first; /* interval index (within the link) of rows[0] */
+  uint64_t count;
+} row_cursor;
+
+static int cursor_get(row_cursor *c, uint64_t k, oa_interval_row *v, uint64_t *end_offset, oa_err *err) {
+  if (k < c->first || k + 1 >= c->first + c->count) {
+    uint64_t n = c->l->interval_count - k < ROW_BATCH + 1 ? c->l->interval_count - k : ROW_BATCH + 1;
+    int rc = oa_archive_read_intervals(c->a, c->l->first_interval + k, n, c->rows, err);
+    if (rc != OA_OK) return rc;
+    c->first = k;
+    c->count = n;
+  }
+  *v = c->rows[k - c->first];
+  uint64_t link_end = c->l->data_offset + c->l->data_size;
+  *end_offset = k + 1 < c->l->interval_count ? c->rows[k + 1 - c->first].data_offset : link_end;
+  if (v->data_offset < c->l->data_offset || *end_offset <= v->data_offset || *end_offset > link_end ||
+      v->preroll_offset < c->l->data_offset ||
+      (k + 1 < c->l->interval_count && c->rows[k + 1 - c->first].link_pos <= v->link_pos))
+    return oa_err_set(err, OA_EARCHIVE, "interval %llu of a link is inconsistent with its neighbours",
+                      (unsigned long long)(c->l->first_interval + k));
+  return OA_OK;
+}
+
+/* The link's last interval starting at or before decoded position pos. */
+static int find_interval(row_cursor *c, int64_t pos, uint64_t *k, oa_err *err) {
+  uint64_t lo = 0, hi = c->l->interval_count;
+  *k = 0;
+  while (hi - lo > 1) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    oa_interval_row row;
+    int rc = oa_archive_read_intervals(c->a, c->l->first_interval + mid, 1, &row, err);
+    if (rc != OA_OK) return rc;
+    if (row.link_pos <= pos) lo = mid;
+    else hi = mid;
+  }
+  *k = lo;
+  return OA_OK;
+}
+
+static int open_segment(segment *g, oa_extractor *x, const oa_link_row *l, uint64_t link_index, oa_err *err) {
   oa_opus_head head;
   head_of_link(l, &head);
   size_t need = (size_t)OA_MAX_PACKET_FRAMES * (size_t)l->channels;
@@ -135,55 +229,57 @@ static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t lin
     x->pcm = p;
     x->pcm_cap = need;
   }
-  oa_decoder *dec;
-  int rc = oa_decoder_create(&head, &dec, err);
-  if (rc != OA_OK) return rc;
-  oa_checkpoint_row cp = {0};
-  int found;
-  rc = find_checkpoint(x, l, link_index, from, &cp, &found, err);
-  uint64_t packet = l->first_packet;
-  int64_t pos = 0;
-  if (rc == OA_OK && found) {
-    rc = restore(x, dec, &cp, err);
-    packet = cp.packet;
-    pos = cp.link_pos;
-    st->snapshots_restored++;
-  }
-  const uint64_t end_packet = l->first_packet + l->packet_count;
-  while (rc == OA_OK && pos < to && packet < end_packet) {
-    /* No packet is shorter than 2.5 ms (120 samples): fetch no more rows
-     * than can still be needed. */
-    uint64_t n64 = end_packet - packet, bound = (uint64_t)(to - pos) / 120 + 1;
-    if (n64 > bound) n64 = bound;
-    size_t n = n64 < PACKET_CHUNK ? (size_t)n64 : PACKET_CHUNK;
-    rc = load_chunk(x, packet, n, err);
-    for (size_t i = 0; rc == OA_OK && i < n && pos < to; i++) {
-      const oa_packet_row *r = &x->rows[i];
-      if (r->link_pos != pos) {
-        rc = oa_err_set(err, OA_EARCHIVE, "packet %llu claims position %lld, expected %lld",
-                        (unsigned long long)(packet + i), (long long)r->link_pos, (long long)pos);
-        break;
+  g->x = x;
+  g->link = l;
+  g->link_index = link_index;
+  if (l->interval_count == 0 && l->packet_count > 0)
+    return oa_err_set(err, OA_EARCHIVE, "link %llu has packets but no intervals", (unsigned long long)link_index);
+  return oa_decoder_create(&head, &g->dec, err);
+}
+
+/* Decodes link positions [from, to) (pre-skip included) into the sink. */
+static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t link_index, int64_t from, int64_t to,
+                             oa_pcm_sink sink, void *ctx, oa_extract_stats *st, oa_err *err) {
+  segment g = {.sink = sink, .ctx = ctx, .st = st};
+  int rc = open_segment(&g, x, l, link_index, err);
+  row_cursor c = {.a = x->archive, .l = l};
+  uint64_t k = 0;
+  /* Under a foreign libopus only the link start is trusted: decode from it. */
+  if (rc == OA_OK && x->use_snapshots) rc = find_interval(&c, from, &k, err);
+  for (; rc == OA_OK && k < l->interval_count; k++) {
+    oa_interval_row v;
+    uint64_t end_offset;
+    rc = cursor_get(&c, k, &v, &end_offset, err);
+    if (rc != OA_OK || v.link_pos >= to) break;
+    if (!x->use_snapshots && v.kind != OA_CP_START && !g.exact)
+      rc = oa_err_set(err, OA_EARCHIVE, "cannot continue link %llu from its start", (unsigned long long)link_index);
+    uint32_t crc = 0;
+    if (rc == OA_OK) rc = run_interval(&g, &v, end_offset, from, to, x->verify, &crc, err);
+    if (rc == OA_OK && x->verify) {
+      st->intervals_checked++;
+      if (crc != v.crc32) {
+        st->mismatches++;
+        rc = oa_err_set(err, OA_EARCHIVE, "interval at decoded sample %lld of link %llu does not match the indexed "
+                        "decode (CRC %08x, indexed %08x)", (long long)v.link_pos, (unsigned long long)link_index,
+                        crc, v.crc32);
       }
-      int got = oa_decoder_decode(dec, x->bytes + (r->offset - x->rows[0].offset), r->size, x->pcm, err);
-      st->packets_decoded++;
-      if (got < 0) rc = got;
-      else if ((uint32_t)got != r->duration)
-        rc = oa_err_set(err, OA_EARCHIVE, "packet %llu decoded to %d samples, index says %u",
-                        (unsigned long long)(packet + i), got, r->duration);
-      if (rc != OA_OK) break;
-      int64_t a = pos > from ? pos : from, b = pos + got < to ? pos + got : to;
-      if (a < b) {
-        rc = sink(ctx, x->pcm + (size_t)(a - pos) * (size_t)l->channels, (size_t)(b - a), l->channels, err);
-        st->frames_out += b - a;
-      }
-      pos += got;
     }
-    packet += n;
   }
-  if (rc == OA_OK && pos < to)
+  if (rc == OA_OK && g.pos < to)
     rc = oa_err_set(err, OA_EARCHIVE, "link %llu ends at decoded sample %lld, before %lld",
-                    (unsigned long long)link_index, (long long)pos, (long long)to);
-  oa_decoder_free(dec);
+                    (unsigned long long)link_index, (long long)g.pos, (long long)to);
+  oa_decoder_free(g.dec);
+  return rc;
+}
+
+static int read_links(oa_extractor *x, const oa_rec_row *r, const char *name, oa_link_row **out, oa_err *err) {
+  *out = malloc((r->link_count ? r->link_count : 1) * sizeof **out);
+  if (!*out) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int rc = oa_archive_read_links(x->archive, r->first_link, r->link_count, *out, err);
+  for (uint64_t i = 0; rc == OA_OK && i < r->link_count; i++)
+    if ((*out)[i].channels != r->channels)
+      rc = oa_err_set(err, OA_EARCHIVE, "link %llu of \"%s\" has %d channels, recording has %d", (unsigned long long)i,
+                      name, (*out)[i].channels, r->channels);
   return rc;
 }
 
@@ -204,23 +300,68 @@ int oa_extract_range(oa_extractor *x, uint64_t rec, int64_t start, int64_t end, 
     return oa_err_set(err, OA_ERANGE, "range [%lld, %lld) is outside recording \"%s\", which has samples [0, %lld)",
                       (long long)start, (long long)end, name, (long long)r->samples);
   const int64_t frames_before = st->frames_out;
-  oa_link_row *links = malloc(r->link_count * sizeof *links);
-  if (!links) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  int rc = oa_archive_read_links(x->archive, r->first_link, r->link_count, links, err);
+  oa_link_row *links;
+  int rc = read_links(x, r, name, &links, err);
   for (uint64_t i = 0; rc == OA_OK && i < r->link_count; i++) {
     const oa_link_row *l = &links[i];
-    if (l->channels != r->channels)
-      rc = oa_err_set(err, OA_EARCHIVE, "link %llu of \"%s\" has %d channels, recording has %d",
-                      (unsigned long long)i, name, l->channels, r->channels);
     int64_t a = start > l->out_start ? start : l->out_start;
     int64_t b = end < l->out_start + l->out_samples ? end : l->out_start + l->out_samples;
-    if (rc != OA_OK || a >= b) continue;
+    if (a >= b) continue;
     rc = decode_link_range(x, l, r->first_link + i, a - l->out_start + l->pre_skip, b - l->out_start + l->pre_skip,
                            sink, ctx, st, err);
+    if (rc != OA_OK) oa_err_prefix(err, "\"%s\": ", name);
   }
   free(links);
   if (rc == OA_OK && st->frames_out - frames_before != end - start)
     rc = oa_err_set(err, OA_EARCHIVE, "links of \"%s\" do not cover [%lld, %lld)", name, (long long)start,
                     (long long)end);
+  return rc;
+}
+
+/* Recording-timeline samples of an interval, clipped to the link's output. */
+static void interval_span(const oa_link_row *l, const oa_interval_row *v, int64_t *a, int64_t *b) {
+  *a = l->out_start + v->link_pos - l->pre_skip;
+  *b = *a + v->samples;
+  if (*a < l->out_start) *a = l->out_start;
+  if (*b > l->out_start + l->out_samples) *b = l->out_start + l->out_samples;
+  if (*b < *a) *b = *a;
+}
+
+int oa_verify_recording(oa_extractor *x, uint64_t rec, oa_mismatch_fn fn, void *ctx, oa_extract_stats *stats,
+                        oa_err *err) {
+  oa_extract_stats local = {0};
+  oa_extract_stats *st = stats ? stats : &local;
+  const oa_rec_row *r = oa_archive_recording(x->archive, rec);
+  if (!r || r->status != OA_REC_OK) return OA_OK;
+  const char *name = oa_archive_recording_name(x->archive, rec);
+  oa_link_row *links;
+  int rc = read_links(x, r, name, &links, err);
+  for (uint64_t i = 0; rc == OA_OK && i < r->link_count; i++) {
+    const oa_link_row *l = &links[i];
+    segment g = {.st = st};
+    rc = open_segment(&g, x, l, r->first_link + i, err);
+    row_cursor c = {.a = x->archive, .l = l};
+    for (uint64_t k = 0; rc == OA_OK && k < l->interval_count; k++) {
+      oa_interval_row v;
+      uint64_t end_offset;
+      uint32_t crc;
+      rc = cursor_get(&c, k, &v, &end_offset, err);
+      /* Each interval from its own checkpoint, as extraction may use it;
+       * under a foreign libopus, the link decoded straight through. */
+      if (x->use_snapshots) g.exact = 0;
+      if (rc == OA_OK) rc = run_interval(&g, &v, end_offset, 0, INT64_MAX, 1, &crc, err);
+      if (rc != OA_OK) break;
+      st->intervals_checked++;
+      if (crc != v.crc32) {
+        st->mismatches++;
+        int64_t a, b;
+        interval_span(l, &v, &a, &b);
+        if (fn) fn(ctx, rec, l->first_interval + k, a, b, crc, v.crc32);
+      }
+    }
+    oa_decoder_free(g.dec);
+    if (rc != OA_OK) oa_err_prefix(err, "\"%s\": ", name);
+  }
+  free(links);
   return rc;
 }

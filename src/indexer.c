@@ -10,102 +10,233 @@
 #include "opusarc/snapshot.h"
 #include "opusarc/util.h"
 
-/* Where the batch stood before a recording, so a failure can be undone. */
-typedef struct batch_mark {
-  size_t payload_len, npackets, nlinks, ncheckpoints, state_len;
-} batch_mark;
-
-static batch_mark mark_of(const oa_batch *b) {
-  return (batch_mark){b->payload_len, b->npackets, b->nlinks, b->ncheckpoints, b->state_len};
+int oa_checkpoint_mode_parse(const char *name, int *mode) {
+  if (strcmp(name, "auto") == 0) *mode = OA_CHECKPOINTS_AUTO;
+  else if (strcmp(name, "preroll") == 0) *mode = OA_CHECKPOINTS_PREROLL;
+  else if (strcmp(name, "snapshot") == 0) *mode = OA_CHECKPOINTS_SNAPSHOT;
+  else return -1;
+  return 0;
 }
 
+const char *oa_checkpoint_mode_name(int mode) {
+  return mode == OA_CHECKPOINTS_PREROLL ? "preroll" : mode == OA_CHECKPOINTS_SNAPSHOT ? "snapshot" : "auto";
+}
+
+/* Where the batch stood before a recording, so a failure can be undone. */
+typedef struct batch_mark {
+  size_t data_len, nlinks, nintervals, state_len;
+} batch_mark;
+
+static batch_mark mark_of(const oa_batch *b) { return (batch_mark){b->data_len, b->nlinks, b->nintervals, b->state_len}; }
+
 static void rollback(oa_batch *b, batch_mark m) {
-  b->payload_len = m.payload_len;
-  b->npackets = m.npackets;
+  b->data_len = m.data_len;
   b->nlinks = m.nlinks;
-  b->ncheckpoints = m.ncheckpoints;
+  b->nintervals = m.nintervals;
   b->state_len = m.state_len;
 }
 
-static int add_checkpoint(oa_batch *b, const oa_decoder *dec, const oa_opus_build *build, uint64_t link,
-                          uint64_t packet, int64_t link_pos, oa_err *err) {
-  oa_snapshot snap;
-  int rc = oa_snapshot_capture(dec, build, &snap, err);
-  if (rc != OA_OK) return rc;
-  if (oa_grow((void **)&b->state, &b->state_cap, b->state_len + snap.size, 1) ||
-      oa_grow((void **)&b->checkpoints, &b->checkpoints_cap, b->ncheckpoints + 1, sizeof *b->checkpoints)) {
-    oa_snapshot_free(&snap);
-    return oa_err_set(err, OA_ENOMEM, "out of memory");
+/* Everything the indexing of one link works with. The reference output of
+ * the current interval is kept so pre-roll candidates can be compared with
+ * it sample for sample. */
+typedef struct link_job {
+  const oa_demuxed *d;
+  const oa_link *lk;
+  const oa_index_options *opt;
+  const oa_opus_build *build;
+  oa_batch *b;
+  oa_index_stats *stats;
+  oa_decoder *seq, *trial;
+  uint64_t *data_off;   /* batch offset of each packet's prefix */
+  float *ref;           /* reference output of the current interval */
+  size_t ref_len, ref_cap;
+  size_t *ref_at;       /* start of each interval packet's output in ref */
+  size_t ref_at_cap;
+  float *scratch;
+  uint8_t *state;       /* sequential decoder memory at the interval start */
+  size_t p0;            /* first packet of the current interval (link-relative) */
+  uint32_t crc;
+  int last_preroll, intervals_done;
+  uint64_t link_row;
+} link_job;
+
+static const uint8_t *packet_bytes(const link_job *j, size_t k) {
+  return j->d->bytes + j->d->pkt_offset[j->lk->first_packet + k];
+}
+
+static uint32_t packet_size(const link_job *j, size_t k) { return j->d->pkt_size[j->lk->first_packet + k]; }
+
+/* Decodes packets [from, p0) into a fresh trial decoder, then [p0, end)
+ * comparing with the reference; stops at the first differing sample. */
+static int preroll_matches(link_job *j, size_t r, size_t end, oa_err *err) {
+  oa_decoder_reset(j->trial);
+  for (size_t k = j->p0 - r; k < j->p0; k++) {
+    int n = oa_decoder_decode(j->trial, packet_bytes(j, k), packet_size(j, k), j->scratch, err);
+    j->stats->search_decodes++;
+    if (n < 0) return n;
   }
-  memcpy(b->state + b->state_len, snap.data, snap.size);
-  b->checkpoints[b->ncheckpoints++] = (oa_checkpoint_row){
-      .link = link, .packet = packet, .link_pos = link_pos, .kind = OA_CP_SNAPSHOT,
-      .state_size = (uint32_t)snap.size, .state_raw_size = snap.raw_size, .state_crc32 = snap.crc32,
-      .state_offset = b->state_len};
-  b->state_len += snap.size;
-  oa_snapshot_free(&snap);
+  const int ch = j->lk->head.channels;
+  for (size_t k = j->p0; k < end; k++) {
+    int n = oa_decoder_decode(j->trial, packet_bytes(j, k), packet_size(j, k), j->scratch, err);
+    j->stats->search_decodes++;
+    if (n < 0) return n;
+    size_t at = j->ref_at[k - j->p0];
+    size_t next = k + 1 < end ? j->ref_at[k + 1 - j->p0] : j->ref_len;
+    if (next - at != (size_t)n * (size_t)ch) return 0;
+    if (memcmp(j->scratch, j->ref + at, (size_t)n * (size_t)ch * sizeof(float)) != 0) return 0;
+  }
+  return 1;
+}
+
+/* Smallest-effort search for a verified pre-roll: the previous interval's
+ * R (and, every 4th interval, half of it, so R can shrink again), then
+ * doubling up to the bound. A pre-roll reaching back to the link start is
+ * the sequential decode itself and needs no check. Returns R, or -1. */
+static long find_preroll(link_job *j, size_t end, oa_err *err) {
+  const size_t limit = (size_t)j->opt->max_preroll;
+  size_t tried[40];
+  int ntried = 0;
+  size_t r = j->last_preroll > 0 ? (size_t)j->last_preroll : 2;
+  if (j->intervals_done % 4 == 3 && r > 1) r /= 2;
+  for (;;) {
+    if (r >= j->p0) return (long)j->p0;
+    if (r > limit) r = limit;
+    int seen = 0;
+    for (int i = 0; i < ntried; i++) seen |= tried[i] == r;
+    if (!seen && ntried < 40) {
+      tried[ntried++] = r;
+      int ok = preroll_matches(j, r, end, err);
+      if (ok < 0) return -2;
+      if (ok) return (long)r;
+    }
+    if (r >= limit) return -1;
+    r = r < (size_t)j->last_preroll ? (size_t)j->last_preroll : r * 2;
+  }
+}
+
+static int add_interval(link_job *j, size_t end, oa_err *err) {
+  oa_batch *b = j->b;
+  if (oa_grow((void **)&b->intervals, &b->intervals_cap, b->nintervals + 1, sizeof *b->intervals))
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  oa_interval_row v;
+  memset(&v, 0, sizeof v);
+  v.link = j->link_row;
+  v.packet = j->p0;
+  v.link_pos = j->d->pkt_link_pos[j->lk->first_packet + j->p0];
+  v.data_offset = j->data_off[j->p0];
+  v.preroll_offset = v.data_offset;
+  v.packet_count = (uint32_t)(end - j->p0);
+  v.samples = (uint32_t)(j->ref_len / (size_t)j->lk->head.channels);
+  v.crc32 = j->crc;
+  v.kind = OA_CP_START;
+  if (j->p0 > 0 && j->opt->mode != OA_CHECKPOINTS_SNAPSHOT) {
+    long r = find_preroll(j, end, err);
+    if (r == -2) return err->code;
+    if (r < 0 && j->opt->mode == OA_CHECKPOINTS_PREROLL) r = (long)j->p0;
+    if (r >= 0) {
+      v.kind = OA_CP_PREROLL;
+      v.preroll = (uint32_t)r;
+      v.preroll_offset = j->data_off[j->p0 - (size_t)r];
+      j->last_preroll = (int)(r < j->opt->max_preroll ? r : j->opt->max_preroll);
+      j->stats->prerolls++;
+      j->stats->preroll_packets += (uint64_t)r;
+    }
+  }
+  if (j->p0 > 0 && v.kind == OA_CP_START) {
+    oa_snapshot snap;
+    int rc = oa_snapshot_capture_raw(j->state, oa_decoder_state_size(j->seq), j->build, &snap, err);
+    if (rc != OA_OK) return rc;
+    if (oa_grow((void **)&b->state, &b->state_cap, b->state_len + snap.size, 1)) {
+      oa_snapshot_free(&snap);
+      return oa_err_set(err, OA_ENOMEM, "out of memory");
+    }
+    memcpy(b->state + b->state_len, snap.data, snap.size);
+    v.kind = OA_CP_SNAPSHOT;
+    v.state_offset = b->state_len;
+    v.state_size = (uint32_t)snap.size;
+    v.state_raw_size = snap.raw_size;
+    v.state_crc32 = snap.crc32;
+    b->state_len += snap.size;
+    j->stats->snapshots++;
+    oa_snapshot_free(&snap);
+  }
+  b->intervals[b->nintervals++] = v;
+  j->stats->intervals++;
+  j->intervals_done++;
   return OA_OK;
 }
 
-/* Validates and decodes every packet of one link, adding its packet rows
- * and checkpoints. *bad_packet receives the failing packet's number within
- * the recording. Errors here are the recording's, not the batch's, except
- * OA_ENOMEM. */
-static int index_link(const oa_demuxed *d, size_t li, const oa_index_options *opt, const oa_opus_build *build,
-                      oa_batch *b, uint64_t payload_base, float *pcm, int64_t *bad_packet, oa_err *err) {
-  const oa_link *lk = &d->links[li];
-  oa_decoder *dec;
-  int rc = oa_decoder_create(&lk->head, &dec, err);
-  if (rc != OA_OK) return oa_err_prefix(err, "link %zu: ", li);
-  const int64_t interval = opt->checkpoint_every > 0 ? (int64_t)(opt->checkpoint_every * 48000.0) : INT64_MAX;
+static void begin_interval(link_job *j, size_t k) {
+  j->p0 = k;
+  j->ref_len = 0;
+  j->crc = oa_crc_init();
+  if (k > 0 && j->opt->mode != OA_CHECKPOINTS_PREROLL) oa_decoder_copy_state(j->seq, j->state);
+}
+
+/* Validates, decodes and stores one packet, extending the reference. */
+static int take_packet(link_job *j, size_t k, oa_err *err) {
+  const uint8_t *data = packet_bytes(j, k);
+  uint32_t size = packet_size(j, k);
+  oa_packet_info info;
+  int rc = oa_packet_validate(data, size, j->lk->head.streams, &info, err);
+  if (rc != OA_OK) return rc;
+  const size_t ch = (size_t)j->lk->head.channels;
+  size_t i = k - j->p0;
+  if (oa_grow((void **)&j->ref, &j->ref_cap, j->ref_len + OA_MAX_PACKET_FRAMES * ch, sizeof *j->ref) ||
+      oa_grow((void **)&j->ref_at, &j->ref_at_cap, i + 1, sizeof *j->ref_at))
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int n = oa_decoder_decode(j->seq, data, size, j->ref + j->ref_len, err);
+  if (n < 0) return n;
+  if (n != info.duration)
+    return oa_err_set(err, OA_EDECODE, "decoder returned %d samples, packet header says %d", n, info.duration);
+  j->ref_at[i] = j->ref_len;
+  j->crc = oa_crc_f32le(j->crc, j->ref + j->ref_len, (size_t)n * ch);
+  j->ref_len += (size_t)n * ch;
+  oa_batch *b = j->b;
+  if (oa_grow((void **)&b->data, &b->data_cap, b->data_len + OA_PREFIX_MAX + size, 1))
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  j->data_off[k] = b->data_len;
+  b->data_len += oa_prefix_write(b->data + b->data_len, size);
+  memcpy(b->data + b->data_len, data, size);
+  b->data_len += size;
+  return OA_OK;
+}
+
+static int run_link(link_job *j, int64_t *bad_packet, oa_err *err) {
+  const oa_link *lk = j->lk;
+  int64_t interval = (int64_t)(j->opt->checkpoint_every * 48000.0);
+  if (interval < 1) interval = 1;
   const int64_t useful_end = (int64_t)lk->head.pre_skip + lk->out_samples;
   int64_t next_cp = interval;
-  const uint64_t link_row = b->nlinks; /* batch-local; the link row is added by the caller */
+  int rc = OA_OK;
+  begin_interval(j, 0);
   for (size_t k = 0; k < lk->packet_count && rc == OA_OK; k++) {
-    size_t p = lk->first_packet + k;
-    const uint8_t *data = d->bytes + d->pkt_offset[p];
-    int64_t pos = d->pkt_link_pos[p];
-    *bad_packet = (int64_t)p;
-    if (pos >= next_cp && pos < useful_end) {
-      rc = add_checkpoint(b, dec, build, link_row, b->npackets, pos, err);
-      while (next_cp <= pos) next_cp += interval;
+    int64_t pos = j->d->pkt_link_pos[lk->first_packet + k];
+    *bad_packet = (int64_t)(lk->first_packet + k);
+    if (k > 0 && pos >= next_cp && pos < useful_end) {
+      rc = add_interval(j, k, err);
       if (rc != OA_OK) break;
+      begin_interval(j, k);
+      while (next_cp <= pos) next_cp += interval;
     }
-    oa_packet_info info;
-    rc = oa_packet_validate(data, d->pkt_size[p], lk->head.streams, &info, err);
-    if (rc == OA_OK) {
-      int n = oa_decoder_decode(dec, data, d->pkt_size[p], pcm, err);
-      if (n < 0) rc = n;
-      else if (n != info.duration)
-        rc = oa_err_set(err, OA_EDECODE, "decoder returned %d samples, packet header says %d", n, info.duration);
-    }
-    if (rc != OA_OK) {
-      if (rc != OA_ENOMEM) oa_err_prefix(err, "packet %zu: ", p);
-      break;
-    }
-    if (oa_grow((void **)&b->packets, &b->packets_cap, b->npackets + 1, sizeof *b->packets)) {
-      rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-      break;
-    }
-    b->packets[b->npackets++] = (oa_packet_row){.offset = payload_base + d->pkt_offset[p],
-                                                .size = d->pkt_size[p],
-                                                .duration = d->pkt_duration[p],
-                                                .link_pos = pos};
+    rc = take_packet(j, k, err);
+    if (rc != OA_OK && rc != OA_ENOMEM) oa_err_prefix(err, "packet %zu: ", lk->first_packet + k);
   }
-  oa_decoder_free(dec);
+  if (rc == OA_OK && lk->packet_count > 0) rc = add_interval(j, lk->packet_count, err);
   return rc;
 }
 
-static int add_link_row(oa_batch *b, const oa_link *lk, uint64_t row, uint64_t first_packet, uint64_t first_cp,
+static int add_link_row(oa_batch *b, const oa_link *lk, uint64_t row, uint64_t first_interval, uint64_t data_start,
                         int64_t out_start) {
   if (oa_grow((void **)&b->links, &b->links_cap, b->nlinks + 1, sizeof *b->links)) return -1;
   oa_link_row *l = &b->links[b->nlinks++];
   memset(l, 0, sizeof *l);
   l->recording = row;
-  l->first_packet = first_packet;
-  l->packet_count = b->npackets - first_packet;
-  l->first_checkpoint = first_cp;
-  l->checkpoint_count = b->ncheckpoints - first_cp;
+  l->first_interval = first_interval;
+  l->interval_count = b->nintervals - first_interval;
+  l->data_offset = data_start;
+  l->data_size = b->data_len - data_start;
+  l->packet_count = lk->packet_count;
   l->out_start = out_start;
   l->out_samples = lk->out_samples;
   l->decoded_samples = lk->decoded_samples;
@@ -119,28 +250,39 @@ static int add_link_row(oa_batch *b, const oa_link *lk, uint64_t row, uint64_t f
   return 0;
 }
 
-/* Decodes and checkpoints all links; on success the batch holds the
- * recording's payload, packets, links and checkpoints. */
-static int index_stream(const oa_demuxed *d, uint64_t row, const oa_index_options *opt, const oa_opus_build *build,
-                        oa_batch *b, int64_t *bad_packet, oa_err *err) {
-  if (oa_grow((void **)&b->payload, &b->payload_cap, b->payload_len + d->bytes_len, 1))
-    return oa_err_set(err, OA_ENOMEM, "out of memory");
-  const uint64_t payload_base = b->payload_len;
-  memcpy(b->payload + b->payload_len, d->bytes, d->bytes_len);
-  b->payload_len += d->bytes_len;
-  float *pcm = malloc(sizeof(float) * OA_MAX_PACKET_FRAMES * (size_t)d->links[0].head.channels);
-  if (!pcm) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  int rc = OA_OK;
-  int64_t out_start = 0;
-  for (size_t li = 0; li < d->nlinks && rc == OA_OK; li++) {
-    uint64_t first_packet = b->npackets, first_cp = b->ncheckpoints;
-    rc = index_link(d, li, opt, build, b, payload_base, pcm, bad_packet, err);
-    /* index_link numbers checkpoints' links by the batch row the link gets. */
-    if (rc == OA_OK && add_link_row(b, &d->links[li], row, first_packet, first_cp, out_start) != 0)
-      rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-    out_start += d->links[li].out_samples;
+static void free_job(link_job *j) {
+  oa_decoder_free(j->seq);
+  oa_decoder_free(j->trial);
+  free(j->data_off);
+  free(j->ref);
+  free(j->ref_at);
+  free(j->scratch);
+  free(j->state);
+}
+
+static int index_link(const oa_demuxed *d, size_t li, uint64_t row, const oa_index_options *opt,
+                      const oa_opus_build *build, oa_batch *b, oa_index_stats *stats, int *last_preroll,
+                      int64_t *bad_packet, oa_err *err) {
+  link_job j = {.d = d, .lk = &d->links[li], .opt = opt, .build = build, .b = b, .stats = stats,
+                .last_preroll = *last_preroll, .link_row = b->nlinks};
+  int rc = oa_decoder_create(&j.lk->head, &j.seq, err);
+  if (rc == OA_OK) rc = oa_decoder_create(&j.lk->head, &j.trial, err);
+  if (rc != OA_OK) {
+    free_job(&j);
+    return oa_err_prefix(err, "link %zu: ", li);
   }
-  free(pcm);
+  j.data_off = malloc((j.lk->packet_count + 1) * sizeof *j.data_off);
+  j.scratch = malloc(sizeof(float) * OA_MAX_PACKET_FRAMES * (size_t)j.lk->head.channels);
+  j.state = malloc(oa_decoder_state_size(j.seq));
+  if (!j.data_off || !j.scratch || !j.state) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  const uint64_t first_interval = b->nintervals, data_start = b->data_len;
+  if (rc == OA_OK) rc = run_link(&j, bad_packet, err);
+  *last_preroll = j.last_preroll;
+  free_job(&j);
+  int64_t out_start = 0;
+  for (size_t i = 0; i < li; i++) out_start += d->links[i].out_samples;
+  if (rc == OA_OK && add_link_row(b, &d->links[li], row, first_interval, data_start, out_start))
+    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   return rc;
 }
 
@@ -160,6 +302,8 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   r.failed_packet = -1;
   r.source_size = e->size;
   const batch_mark mark = mark_of(b);
+  oa_index_stats mine;
+  memset(&mine, 0, sizeof mine);
   oa_err why;
   oa_err_clear(&why);
   oa_demuxed d;
@@ -172,18 +316,18 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     rc = oa_demux_file(e->path, &d, &size, &why);
     r.source_size = size;
   }
-  if (rc == OA_OK) {
-    int64_t bad_packet = -1;
-    r.first_packet = b->npackets;
-    r.first_link = b->nlinks;
-    r.first_checkpoint = b->ncheckpoints;
-    rc = index_stream(&d, row, opt, build, b, &bad_packet, &why);
-    if (rc == OA_ENOMEM) {
-      oa_demuxed_free(&d);
-      rollback(b, mark);
-      return oa_err_set(err, OA_ENOMEM, "out of memory indexing %s", e->path);
-    }
-    if (rc != OA_OK) r.failed_packet = bad_packet;
+  r.first_link = b->nlinks;
+  r.first_interval = b->nintervals;
+  r.data_offset = b->data_len;
+  int64_t bad_packet = -1;
+  int last_preroll = 0;
+  for (size_t li = 0; rc == OA_OK && li < d.nlinks; li++) {
+    rc = index_link(&d, li, row, opt, build, b, &mine, &last_preroll, &bad_packet, &why);
+  }
+  if (rc == OA_ENOMEM) {
+    oa_demuxed_free(&d);
+    rollback(b, mark);
+    return oa_err_set(err, OA_ENOMEM, "out of memory indexing %s", e->path);
   }
   if (rc == OA_OK) {
     const oa_opus_head *h = &d.links[0].head;
@@ -194,23 +338,39 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     r.gain_q8 = h->gain_q8;
     r.samples = d.total_samples;
     r.link_count = d.nlinks;
-    r.packet_count = b->npackets - r.first_packet;
-    r.checkpoint_count = b->ncheckpoints - r.first_checkpoint;
+    r.interval_count = b->nintervals - r.first_interval;
+    r.data_size = b->data_len - r.data_offset;
+    r.packet_count = d.npackets;
     r.payload_bytes = d.bytes_len;
-    stats->recordings_ok++;
-    stats->packets += r.packet_count;
-    stats->payload_bytes += d.bytes_len;
-    stats->checkpoints += r.checkpoint_count;
-    stats->state_bytes += b->state_len - mark.state_len;
-    stats->samples += d.total_samples;
-    stats->source_bytes += r.source_size;
+    mine.recordings_ok = 1;
+    mine.packets = d.npackets;
+    mine.payload_bytes = d.bytes_len;
+    mine.data_bytes = r.data_size;
+    mine.state_bytes = b->state_len - mark.state_len;
+    mine.samples = d.total_samples;
+    mine.source_bytes = r.source_size;
   } else {
     rollback(b, mark);
+    memset(&mine, 0, sizeof mine);
+    mine.recordings_failed = 1;
     r.status = OA_REC_FAILED;
-    r.first_packet = b->npackets, r.first_link = b->nlinks, r.first_checkpoint = b->ncheckpoints;
-    stats->recordings_failed++;
+    r.failed_packet = d.nlinks ? bad_packet : -1;
+    r.first_link = b->nlinks, r.first_interval = b->nintervals, r.data_offset = b->data_len;
     if (failure_msg) snprintf(failure_msg, OA_ERRMSG_MAX, "%s", why.msg);
   }
+  stats->recordings_ok += mine.recordings_ok;
+  stats->recordings_failed += mine.recordings_failed;
+  stats->packets += mine.packets;
+  stats->payload_bytes += mine.payload_bytes;
+  stats->data_bytes += mine.data_bytes;
+  stats->state_bytes += mine.state_bytes;
+  stats->source_bytes += mine.source_bytes;
+  stats->samples += mine.samples;
+  stats->intervals += mine.intervals;
+  stats->prerolls += mine.prerolls;
+  stats->snapshots += mine.snapshots;
+  stats->preroll_packets += mine.preroll_packets;
+  stats->search_decodes += mine.search_decodes;
   oa_demuxed_free(&d);
   if (oa_batch_add_string(b, e->name, &r.name_off, &r.name_len) ||
       oa_batch_add_string(b, e->path, &r.path_off, &r.path_len) ||

@@ -1,6 +1,5 @@
 #include "opusarc/oggdemux.h"
 
-#include <errno.h>
 #include <ogg/ogg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,54 +7,6 @@
 
 #include "opusarc/packet.h"
 #include "opusarc/util.h"
-
-int oa_grow(void **buf, size_t *cap, size_t need, size_t elem_size) {
-  if (need <= *cap) return 0;
-  size_t next = *cap ? *cap : 16;
-  while (next < need) {
-    if (next > SIZE_MAX / 2) return -1;
-    next *= 2;
-  }
-  if (next > SIZE_MAX / elem_size) return -1;
-  void *p = realloc(*buf, next * elem_size);
-  if (!p) return -1;
-  *buf = p;
-  *cap = next;
-  return 0;
-}
-
-int oa_read_file(const char *path, uint8_t **data, size_t *len, char *why, size_t why_len) {
-  *data = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(why, why_len, "%s", strerror(errno));
-    return -1;
-  }
-  size_t cap = 0, used = 0;
-  uint8_t *buf = NULL;
-  for (;;) {
-    if (oa_grow((void **)&buf, &cap, used + 65536, 1) != 0) {
-      snprintf(why, why_len, "out of memory");
-      free(buf);
-      fclose(f);
-      return -1;
-    }
-    size_t got = fread(buf + used, 1, cap - used, f);
-    used += got;
-    if (got == 0) break;
-  }
-  int failed = ferror(f);
-  if (failed) snprintf(why, why_len, "read error: %s", strerror(errno));
-  fclose(f);
-  if (failed) {
-    free(buf);
-    return -1;
-  }
-  *data = buf;
-  *len = used;
-  return 0;
-}
 
 int oa_parse_opus_head(const uint8_t *p, size_t len, oa_opus_head *h, oa_err *err) {
   if (len < 19 || memcmp(p, "OpusHead", 8) != 0)

@@ -141,3 +141,35 @@ int oa_packet_validate(const uint8_t *data, size_t len, int streams, oa_packet_i
   }
   return OA_OK;
 }
+
+size_t oa_prefix_write(uint8_t *out, uint32_t length) {
+  if (length < 240) {
+    out[0] = (uint8_t)length;
+    return 1;
+  }
+  if (length < 240 + 16 * 256) {
+    uint32_t v = length - 240;
+    out[0] = (uint8_t)(0xF0 | (v >> 8));
+    out[1] = (uint8_t)(v & 0xff);
+    return 2;
+  }
+  out[0] = 0xFF;
+  for (int i = 0; i < 4; i++) out[1 + i] = (uint8_t)(length >> (8 * i));
+  return 5;
+}
+
+size_t oa_prefix_read(const uint8_t *p, size_t avail, uint32_t *length) {
+  if (avail < 1) return 0;
+  if (p[0] < 0xF0) {
+    *length = p[0];
+    return 1;
+  }
+  if (p[0] < 0xFF) {
+    if (avail < 2) return 0;
+    *length = 240 + ((uint32_t)(p[0] & 0x0f) << 8) + p[1];
+    return 2;
+  }
+  if (avail < 5) return 0;
+  *length = (uint32_t)p[1] | ((uint32_t)p[2] << 8) | ((uint32_t)p[3] << 16) | ((uint32_t)p[4] << 24);
+  return 5;
+}

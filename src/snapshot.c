@@ -31,20 +31,24 @@ static int is_pointer_word(const uint8_t *state, size_t off, const oa_opus_build
 
 int oa_snapshot_capture(const oa_decoder *dec, const oa_opus_build *build, oa_snapshot *snap,
                         oa_err *err) {
+  return oa_snapshot_capture_raw((const uint8_t *)dec->state, dec->size, build, snap, err);
+}
+
+int oa_snapshot_capture_raw(const uint8_t *state, size_t size, const oa_opus_build *build, oa_snapshot *snap,
+                            oa_err *err) {
   memset(snap, 0, sizeof *snap);
-  const uint8_t *state = (const uint8_t *)dec->state;
-  size_t words = dec->size / sizeof(uintptr_t), nptr = 0;
+  size_t words = size / sizeof(uintptr_t), nptr = 0;
   uintptr_t v;
   for (size_t w = 0; w < words; w++) nptr += is_pointer_word(state, w * sizeof v, build, &v);
-  size_t raw = SNAP_HEADER + 4 * nptr + dec->size;
+  size_t raw = SNAP_HEADER + 4 * nptr + size;
   uint8_t *blob = malloc(raw);
   if (!blob) return oa_err_set(err, OA_ENOMEM, "out of memory");
   memcpy(blob, SNAP_MAGIC, 4);
   put32(blob + 4, SNAP_VERSION);
-  put32(blob + 8, (uint32_t)dec->size);
+  put32(blob + 8, (uint32_t)size);
   put32(blob + 12, (uint32_t)nptr);
   uint8_t *body = blob + SNAP_HEADER + 4 * nptr;
-  memcpy(body, state, dec->size);
+  memcpy(body, state, size);
   size_t k = 0;
   for (size_t w = 0; w < words; w++) {
     size_t off = w * sizeof v;

@@ -13,10 +13,16 @@
 #include "opusarc/opusbuild.h"
 
 #define OA_FORMAT_NAME "opusarc"
-#define OA_FORMAT_VERSION 1
+#define OA_FORMAT_VERSION 2
 
 enum oa_rec_status { OA_REC_OK = 0, OA_REC_FAILED = 1 };
-enum oa_checkpoint_kind { OA_CP_SNAPSHOT = 0 };
+
+/* How the decoder for an interval is obtained (docs/FORMAT.md). */
+enum oa_checkpoint_kind {
+  OA_CP_START = 0,    /* first interval of a link: a fresh decoder */
+  OA_CP_PREROLL = 1,  /* fresh decoder fed the `preroll` packets before the interval */
+  OA_CP_SNAPSHOT = 2  /* restored full decoder snapshot */
+};
 
 /* /recordings: one row per corpus entry, in name order. String fields are
  * (offset, length) into /strings. */
@@ -30,17 +36,19 @@ typedef struct oa_rec_row {
   int32_t channels, mapping_family, pre_skip, gain_q8; /* of the first link */
   int64_t samples;         /* 48 kHz sample frames after pre-skip and trimming */
   uint64_t first_link, link_count;
-  uint64_t first_packet, packet_count;
-  uint64_t first_checkpoint, checkpoint_count;
-  uint64_t payload_bytes;
+  uint64_t first_interval, interval_count;
+  uint64_t data_offset, data_size; /* its bytes in /packets/data */
+  uint64_t packet_count;
+  uint64_t payload_bytes;  /* Opus packet bytes, without length prefixes */
   int64_t failed_packet;   /* packet number within the recording, -1 if n/a */
 } oa_rec_row;
 
 /* /links: one row per chain link. */
 typedef struct oa_link_row {
   uint64_t recording;
-  uint64_t first_packet, packet_count;
-  uint64_t first_checkpoint, checkpoint_count;
+  uint64_t first_interval, interval_count;
+  uint64_t data_offset, data_size;
+  uint64_t packet_count;
   int64_t out_start;       /* first output sample of this link in the recording */
   int64_t out_samples;
   int64_t decoded_samples; /* sum of packet durations */
@@ -48,40 +56,41 @@ typedef struct oa_link_row {
   uint8_t mapping[255];
 } oa_link_row;
 
-/* /packets/index: one row per packet; bytes in /packets/data. */
-typedef struct oa_packet_row {
-  uint64_t offset;
-  uint32_t size;
-  uint32_t duration;  /* 48 kHz samples */
-  int64_t link_pos;   /* decoded samples before this packet within its link */
-} oa_packet_row;
-
-/* /checkpoints/index: decoder state before `packet`; blob in /checkpoints/state. */
-typedef struct oa_checkpoint_row {
+/* /intervals: a link is cut into intervals of consecutive packets; each
+ * carries the checkpoint that starts it and a CRC of its reference output. */
+typedef struct oa_interval_row {
   uint64_t link;
-  uint64_t packet;    /* global packet index */
-  int64_t link_pos;   /* == packets[packet].link_pos */
-  int32_t kind;
+  uint64_t packet;         /* first packet, counted within the link */
+  int64_t link_pos;        /* decoded samples of the link before it */
+  uint64_t data_offset;    /* its first packet in /packets/data */
+  uint64_t preroll_offset; /* where decoding starts (packet - preroll) */
+  uint32_t packet_count;
+  uint32_t samples;        /* decoded samples of its packets */
+  uint32_t preroll;        /* packets decoded and discarded before it */
+  uint32_t crc32;          /* CRC-32 of its decoded float32 LE samples */
+  int32_t kind;            /* enum oa_checkpoint_kind */
   uint32_t state_size, state_raw_size, state_crc32;
-  uint64_t state_offset;
-} oa_checkpoint_row;
+  uint64_t state_offset;   /* snapshot in /checkpoints/state */
+} oa_interval_row;
 
 typedef struct oa_archive_meta {
   int32_t format_version;
   oa_opus_build build;       /* of the indexing ranks (load range not stored) */
   double checkpoint_every;   /* seconds */
+  char checkpoints[16];      /* preroll, snapshot or auto */
+  int32_t max_preroll;       /* packets */
   uint64_t recordings;
   char created[32];          /* ISO 8601 UTC */
   char tool_version[32];
 } oa_archive_meta;
 
-/* Rows a rank has produced since the last append. Indexes inside are local
- * (relative to this batch) until oa_writer_append rebases them. */
+/* Rows a rank has produced since the last append. Indexes and offsets in
+ * them are local (relative to this batch) until oa_writer_append rebases
+ * them. */
 typedef struct oa_batch {
-  uint8_t *payload; size_t payload_len, payload_cap;
-  oa_packet_row *packets; size_t npackets, packets_cap;
+  uint8_t *data; size_t data_len, data_cap;   /* length-prefixed packets */
   oa_link_row *links; size_t nlinks, links_cap;
-  oa_checkpoint_row *checkpoints; size_t ncheckpoints, checkpoints_cap;
+  oa_interval_row *intervals; size_t nintervals, intervals_cap;
   uint8_t *state; size_t state_len, state_cap;
   char *strings; size_t strings_len, strings_cap;
   oa_rec_row *recs; size_t nrecs, recs_cap;
@@ -120,17 +129,15 @@ const char *oa_archive_recording_error(const oa_archive *a, uint64_t index);
 int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_err *err);
 
 typedef struct oa_archive_totals {
-  uint64_t packets, payload_bytes, links, checkpoints, state_bytes, string_bytes;
+  uint64_t packets, data_bytes, payload_bytes, links, intervals, state_bytes, string_bytes;
   /* Bytes the datasets occupy in the file (H5Dget_storage_size). */
-  uint64_t stored_payload, stored_index, stored_checkpoints;
+  uint64_t stored_data, stored_index, stored_checkpoints;
 } oa_archive_totals;
 void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t);
 
 int oa_archive_read_links(oa_archive *a, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err);
-int oa_archive_read_packets(oa_archive *a, uint64_t first, uint64_t n, oa_packet_row *rows, oa_err *err);
-int oa_archive_read_checkpoints(oa_archive *a, uint64_t first, uint64_t n, oa_checkpoint_row *rows,
-                                oa_err *err);
-int oa_archive_read_payload(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err);
+int oa_archive_read_intervals(oa_archive *a, uint64_t first, uint64_t n, oa_interval_row *rows, oa_err *err);
+int oa_archive_read_data(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err);
 int oa_archive_read_state(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err);
 
 #endif

@@ -34,5 +34,7 @@ int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err
 /* owner[i] = rank that indexes entry i. Largest files first, each to the
  * rank with the fewest bytes so far (ties: lowest rank). */
 int oa_corpus_partition(const oa_corpus *c, int nranks, int *owner);
+/* The same rule for any list of sizes (used for archive recordings too). */
+int oa_partition_by_size(const uint64_t *sizes, size_t n, int nranks, int *owner);
 
 #endif

@@ -22,5 +22,8 @@ void oa_decoder_reset(oa_decoder *dec);
  * floats); returns frames decoded or a negative oa_code. */
 int oa_decoder_decode(oa_decoder *dec, const uint8_t *data, size_t len, float *pcm, oa_err *err);
 int oa_decoder_channels(const oa_decoder *dec);
+/* The raw decoder memory (for snapshots): its size, and a copy of it. */
+size_t oa_decoder_state_size(const oa_decoder *dec);
+void oa_decoder_copy_state(const oa_decoder *dec, uint8_t *out);
 
 #endif

@@ -1,5 +1,6 @@
 /* Indexing of one recording: demux, validate and decode every packet once,
- * take decoder checkpoints, and add the rows to a rank's batch. */
+ * cut each link into intervals, give every interval a verified checkpoint,
+ * and add the rows to a rank's batch. */
 #ifndef OPUSARC_INDEXER_H
 #define OPUSARC_INDEXER_H
 
@@ -10,17 +11,32 @@
 #include "opusarc/error.h"
 #include "opusarc/opusbuild.h"
 
-#define OA_DEFAULT_CHECKPOINT_SECONDS 10.0
+#define OA_DEFAULT_CHECKPOINT_SECONDS 2.0
+#define OA_DEFAULT_MAX_PREROLL 64
+
+enum oa_checkpoint_mode {
+  OA_CHECKPOINTS_AUTO = 0,    /* verified pre-roll where one is found, else a snapshot */
+  OA_CHECKPOINTS_PREROLL = 1, /* verified pre-roll; where none is found, pre-roll from the link start */
+  OA_CHECKPOINTS_SNAPSHOT = 2 /* full snapshots only */
+};
 
 typedef struct oa_index_options {
-  double checkpoint_every; /* seconds of decoded audio between snapshots */
+  double checkpoint_every; /* seconds of decoded audio per interval */
+  int mode;                /* enum oa_checkpoint_mode */
+  int max_preroll;         /* largest pre-roll tried, in packets */
 } oa_index_options;
 
 typedef struct oa_index_stats {
   uint64_t recordings_ok, recordings_failed;
-  uint64_t packets, payload_bytes, checkpoints, state_bytes, source_bytes;
+  uint64_t packets, payload_bytes, data_bytes, state_bytes, source_bytes;
+  uint64_t intervals, prerolls, snapshots, preroll_packets;
+  uint64_t search_decodes; /* packets decoded while verifying pre-rolls */
   int64_t samples;
 } oa_index_stats;
+
+/* Parses preroll|snapshot|auto. */
+int oa_checkpoint_mode_parse(const char *name, int *mode);
+const char *oa_checkpoint_mode_name(int mode);
 
 /* Indexes corpus entry `e` (row `row` of /recordings) into `batch`. A bad
  * recording is not an error: it becomes a failed row whose text says why,

@@ -26,6 +26,9 @@ typedef struct oa_snapshot {
 
 int oa_snapshot_capture(const oa_decoder *dec, const oa_opus_build *build, oa_snapshot *snap,
                         oa_err *err);
+/* The same from a copy of a decoder's memory (oa_decoder_copy_state). */
+int oa_snapshot_capture_raw(const uint8_t *state, size_t size, const oa_opus_build *build, oa_snapshot *snap,
+                            oa_err *err);
 int oa_snapshot_restore(oa_decoder *dec, const oa_opus_build *host, const uint8_t *data, size_t size,
                         uint32_t raw_size, uint32_t crc32, oa_err *err);
 void oa_snapshot_free(oa_snapshot *snap);

@@ -18,4 +18,9 @@ static inline uint32_t oa_le32(const uint8_t *p) {
 /* Reads a whole file into memory. */
 int oa_read_file(const char *path, uint8_t **data, size_t *len, char *why, size_t why_len);
 
+/* CRC-32 (zlib) of float samples taken as little-endian bytes: the byte
+ * order of the reference-output CRCs in the archive. */
+uint32_t oa_crc_init(void);
+uint32_t oa_crc_f32le(uint32_t crc, const float *x, size_t n);
+
 #endif

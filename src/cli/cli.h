@@ -24,6 +24,7 @@ typedef struct cli_ctx {
 int cmd_index(cli_ctx *cx, int argc, char **argv);
 int cmd_extract(cli_ctx *cx, int argc, char **argv);
 int cmd_info(cli_ctx *cx, int argc, char **argv);
+int cmd_verify(cli_ctx *cx, int argc, char **argv);
 
 int cli_parse_double(const char *s, double *out);
 int cli_parse_int64(const char *s, int64_t *out);

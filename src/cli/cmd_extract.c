@@ -32,6 +32,8 @@ static const char *HELP =
     "  --out-dir DIR        directory for --queries outputs (created if missing)\n"
     "  --decode-from-start  if this host's libopus differs from the archive's,\n"
     "                       decode from the recording start instead of refusing\n"
+    "  --verify             decode every interval a range touches in full and check\n"
+    "                       it against the CRC stored at indexing (slower)\n"
     "  -q, --quiet          only errors and the final summary\n"
     "  -h, --help           this text\n"
     "\n"
@@ -40,17 +42,18 @@ static const char *HELP =
 
 typedef struct extract_args {
   const char *archive, *recording, *start, *end, *output, *queries, *out_dir;
-  int seconds, format, decode_from_start, quiet;
+  int seconds, format, decode_from_start, verify, quiet;
 } extract_args;
 
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
-  enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS };
+  enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY };
   static const struct option opts[] = {
       {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
       {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
       {"format", required_argument, 0, O_FORMAT}, {"output", required_argument, 0, 'o'},
       {"queries", required_argument, 0, O_QUERIES}, {"out-dir", required_argument, 0, O_OUTDIR},
       {"decode-from-start", no_argument, 0, O_DFS}, {"quiet", no_argument, 0, 'q'},
+      {"verify", no_argument, 0, O_VERIFY},
       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   a->format = -1;
@@ -66,6 +69,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       case O_QUERIES: a->queries = optarg; break;
       case O_OUTDIR: a->out_dir = optarg; break;
       case O_DFS: a->decode_from_start = 1; break;
+      case O_VERIFY: a->verify = 1; break;
       case 'o': a->output = optarg; break;
       case 'q': a->quiet = 1; break;
       case O_FORMAT: format = optarg; break;
@@ -140,10 +144,11 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
     return EXIT_FAILED;
   }
   if (!a->quiet)
-    OA_LOG(&cx->log, INFO, "wrote %lld frames x %d channels of \"%s\" to %s (%llu packets decoded, %llu snapshot%s)",
+    OA_LOG(&cx->log, INFO,
+           "wrote %lld frames x %d channels of \"%s\" to %s (%llu packets decoded, %llu pre-rolls, %llu snapshots%s)",
            (long long)st.frames_out, oa_archive_recording(ar, rec)->channels, a->recording, a->output,
-           (unsigned long long)st.packets_decoded, (unsigned long long)st.snapshots_restored,
-           st.snapshots_restored == 1 ? "" : "s");
+           (unsigned long long)st.packets_decoded, (unsigned long long)st.prerolls,
+           (unsigned long long)st.snapshots_restored, a->verify ? ", every interval verified" : "");
   return EXIT_OK;
 }
 
@@ -287,7 +292,8 @@ int cmd_extract(cli_ctx *cx, int argc, char **argv) {
   oa_archive *ar = NULL;
   oa_extractor *x = NULL;
   int rc = oa_archive_open(a.archive, &ar, &err);
-  if (rc == OA_OK) rc = oa_extractor_create(ar, a.decode_from_start, &x, &err);
+  int flags = (a.decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (a.verify ? OA_EXTRACT_VERIFY : 0);
+  if (rc == OA_OK) rc = oa_extractor_create(ar, flags, &x, &err);
   if (rc != OA_OK && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
   int exit_code = EXIT_FAILED;
   int ok = rc == OA_OK, all_ok = 0;

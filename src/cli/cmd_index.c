@@ -20,7 +20,15 @@ static const char *HELP =
     "\n"
     "  -o, --output FILE          archive to write (written as FILE.partial, renamed\n"
     "                             when complete)\n"
-    "  --checkpoint-every SECONDS decoder snapshot spacing (default 10)\n"
+    "  --checkpoint-every SECONDS interval length: extraction decodes at most about\n"
+    "                             this much audio beyond a range (default 2)\n"
+    "  --checkpoints MODE         how each interval's decoder is obtained:\n"
+    "                             auto (default): a pre-roll verified at indexing to\n"
+    "                               give exact output, else a full decoder snapshot\n"
+    "                             preroll: verified pre-roll only (from the link\n"
+    "                               start where no short one is exact)\n"
+    "                             snapshot: full decoder snapshots only\n"
+    "  --max-preroll PACKETS      longest pre-roll tried before falling back (64)\n"
     "  --list FILE                also index the paths listed in FILE, one per line\n"
     "  --batch-mb MB              per-rank memory for rows between collective writes\n"
     "                             (default 256)\n"
@@ -36,6 +44,7 @@ static const char *HELP =
 typedef struct index_args {
   const char *output, *list;
   double checkpoint_every;
+  int mode, max_preroll;
   double batch_mb;
   int force, allow_failures, quiet;
   char **inputs;
@@ -48,8 +57,10 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       {"list", required_argument, 0, 'l'},   {"batch-mb", required_argument, 0, 'b'},
       {"force", no_argument, 0, 'f'},        {"allow-failures", no_argument, 0, 'a'},
       {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
+      {"checkpoints", required_argument, 0, 'm'}, {"max-preroll", required_argument, 0, 'r'},
       {0, 0, 0, 0}};
-  *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256};
+  *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256,
+                    .mode = OA_CHECKPOINTS_AUTO, .max_preroll = OA_DEFAULT_MAX_PREROLL};
   optind = 0;
   opterr = 0;
   int c;
@@ -64,17 +75,33 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
         if (cx->rank == 0) fputs(HELP, stdout);
         return 1;
       case 'c':
-        if (cli_parse_double(optarg, &a->checkpoint_every) != 0 || a->checkpoint_every <= 0) {
-          cli_usage_error(cx, "index", "--checkpoint-every needs a positive number of seconds, not '%s'", optarg);
+        if (cli_parse_double(optarg, &a->checkpoint_every) != 0 || a->checkpoint_every < 0.01 ||
+            a->checkpoint_every > 86400) {
+          cli_usage_error(cx, "index", "--checkpoint-every needs seconds from 0.01 to 86400, not '%s'", optarg);
           return -1;
         }
         break;
       case 'b':
-        if (cli_parse_double(optarg, &a->batch_mb) != 0 || a->batch_mb < 1) {
-          cli_usage_error(cx, "index", "--batch-mb needs a number >= 1, not '%s'", optarg);
+        if (cli_parse_double(optarg, &a->batch_mb) != 0 || a->batch_mb < 1 || a->batch_mb > 1024) {
+          cli_usage_error(cx, "index", "--batch-mb needs a number from 1 to 1024, not '%s'", optarg);
           return -1;
         }
         break;
+      case 'm':
+        if (oa_checkpoint_mode_parse(optarg, &a->mode) != 0) {
+          cli_usage_error(cx, "index", "--checkpoints must be auto, preroll or snapshot, not '%s'", optarg);
+          return -1;
+        }
+        break;
+      case 'r': {
+        int64_t v;
+        if (cli_parse_int64(optarg, &v) != 0 || v < 1 || v > 100000) {
+          cli_usage_error(cx, "index", "--max-preroll needs a packet count from 1 to 100000, not '%s'", optarg);
+          return -1;
+        }
+        a->max_preroll = (int)v;
+        break;
+      }
       default:
         cli_usage_error(cx, "index", "unknown or incomplete option '%s'", argv[optind - 1]);
         return -1;
@@ -139,6 +166,8 @@ static void fill_meta(cli_ctx *cx, const oa_opus_build *b, const index_args *a, 
   m->format_version = OA_FORMAT_VERSION;
   m->build = *b;
   m->checkpoint_every = a->checkpoint_every;
+  snprintf(m->checkpoints, sizeof m->checkpoints, "%s", oa_checkpoint_mode_name(a->mode));
+  m->max_preroll = a->max_preroll;
   m->recordings = n;
   snprintf(m->tool_version, sizeof m->tool_version, "opusarc %s", OPUSARC_VERSION);
   if (cx->rank == 0) {
@@ -173,7 +202,7 @@ static void report_progress(cli_ctx *cx, const index_args *a, progress *pg, cons
  * together; rounds continue until every rank is out of files. */
 static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, const int *owner,
                      const oa_opus_build *build, oa_archive_writer *w, oa_index_stats *stats) {
-  oa_index_options opt = {.checkpoint_every = a->checkpoint_every};
+  oa_index_options opt = {.checkpoint_every = a->checkpoint_every, .mode = a->mode, .max_preroll = a->max_preroll};
   oa_batch batch;
   memset(&batch, 0, sizeof batch);
   const size_t budget = (size_t)(a->batch_mb * 1024 * 1024);
@@ -216,18 +245,27 @@ static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, 
 }
 
 static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s, double seconds) {
-  uint64_t mine[7] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
-                      s->state_bytes, s->checkpoints, s->packets};
-  uint64_t all[7];
-  MPI_Reduce(mine, all, 7, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
+  enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, N };
+  uint64_t mine[N] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
+                      s->data_bytes, s->state_bytes, s->packets, s->intervals, s->prerolls, s->snapshots,
+                      s->preroll_packets, s->search_decodes};
+  uint64_t all[N];
+  MPI_Reduce(mine, all, N, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
   if (cx->rank != 0) return;
-  double hours = (double)all[2] / 48000.0 / 3600.0;
+  double hours = (double)all[SAMPLES] / 48000.0 / 3600.0;
   OA_LOG(&cx->log, INFO,
-         "indexed %llu, failed %llu recordings: %.3f h audio, %llu packets, %.2f MB payload, %llu checkpoints "
-         "(%.2f MB), %.1f s on %d rank%s (%.0fx real time) -> %s",
-         (unsigned long long)all[0], (unsigned long long)all[1], hours, (unsigned long long)all[6],
-         (double)all[3] / 1e6, (unsigned long long)all[5], (double)all[4] / 1e6, seconds, cx->size,
-         cx->size == 1 ? "" : "s", seconds > 0 ? hours * 3600.0 / seconds : 0.0, a->output);
+         "intervals: %llu (%llu link starts, %llu verified pre-rolls of %.1f packets on average, %llu snapshots "
+         "of %.2f MB); verification decoded %.2fx the packets",
+         (unsigned long long)all[INTERVALS],
+         (unsigned long long)(all[INTERVALS] - all[PREROLLS] - all[SNAPSHOTS]), (unsigned long long)all[PREROLLS],
+         all[PREROLLS] ? (double)all[RSUM] / (double)all[PREROLLS] : 0.0, (unsigned long long)all[SNAPSHOTS],
+         (double)all[STATE] / 1e6, all[PACKETS] ? (double)all[SEARCH] / (double)all[PACKETS] : 0.0);
+  OA_LOG(&cx->log, INFO,
+         "indexed %llu, failed %llu recordings: %.3f h audio, %llu packets, %.2f MB payload, %.1f s on %d rank%s "
+         "(%.0fx real time) -> %s",
+         (unsigned long long)all[OK], (unsigned long long)all[FAILED], hours, (unsigned long long)all[PACKETS],
+         (double)all[PAYLOAD] / 1e6, seconds, cx->size, cx->size == 1 ? "" : "s",
+         seconds > 0 ? hours * 3600.0 / seconds : 0.0, a->output);
 }
 
 int cmd_index(cli_ctx *cx, int argc, char **argv) {

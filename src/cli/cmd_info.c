@@ -27,12 +27,14 @@ static void json_string(FILE *out, const char *s) {
 }
 
 typedef struct info_totals {
-  uint64_t ok, failed, index_bytes, file_bytes;
+  uint64_t ok, failed, file_bytes;
+  uint64_t kinds[3]; /* intervals by checkpoint kind */
+  uint64_t preroll_packets;
   int64_t samples;
   oa_archive_totals t;
 } info_totals;
 
-static void compute_totals(const oa_archive *a, const char *path, info_totals *it) {
+static int compute_totals(oa_archive *a, const char *path, info_totals *it, oa_err *err) {
   memset(it, 0, sizeof *it);
   oa_archive_get_totals(a, &it->t);
   uint64_t n = oa_archive_recording_count(a);
@@ -41,10 +43,25 @@ static void compute_totals(const oa_archive *a, const char *path, info_totals *i
     if (r->status == OA_REC_OK) it->ok++, it->samples += r->samples;
     else it->failed++;
   }
-  it->index_bytes = it->t.packets * sizeof(oa_packet_row) + it->t.links * sizeof(oa_link_row) +
-                    n * sizeof(oa_rec_row) + it->t.string_bytes;
+  oa_interval_row rows[1024];
+  for (uint64_t k = 0; k < it->t.intervals; k += 1024) {
+    uint64_t m = it->t.intervals - k < 1024 ? it->t.intervals - k : 1024;
+    int rc = oa_archive_read_intervals(a, k, m, rows, err);
+    if (rc != OA_OK) return rc;
+    for (uint64_t j = 0; j < m; j++) {
+      it->kinds[rows[j].kind]++;
+      it->preroll_packets += rows[j].preroll;
+    }
+  }
   struct stat st;
   if (stat(path, &st) == 0) it->file_bytes = (uint64_t)st.st_size;
+  return OA_OK;
+}
+
+/* (file bytes - packet payload bytes) / payload bytes, in percent. */
+static double overhead(const info_totals *it) {
+  double p = (double)it->t.payload_bytes;
+  return p > 0 ? 100.0 * ((double)it->file_bytes - p) / p : 0.0;
 }
 
 static void print_json(const oa_archive *a, const info_totals *it, int summary_only) {
@@ -58,14 +75,20 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
   printf(" \"recordings_ok\": %llu, \"recordings_failed\": %llu, \"samples\": %lld, \"hours\": %.6f,\n",
          (unsigned long long)it->ok, (unsigned long long)it->failed, (long long)it->samples,
          (double)it->samples / 48000.0 / 3600.0);
-  printf(" \"packets\": %llu, \"links\": %llu, \"checkpoints\": %llu, \"payload_bytes\": %llu, "
-         "\"checkpoint_state_bytes\": %llu, \"index_bytes\": %llu, \"stored_payload_bytes\": %llu, "
-         "\"stored_index_bytes\": %llu, \"stored_checkpoint_bytes\": %llu, \"file_bytes\": %llu",
-         (unsigned long long)it->t.packets, (unsigned long long)it->t.links, (unsigned long long)it->t.checkpoints,
-         (unsigned long long)it->t.payload_bytes, (unsigned long long)it->t.state_bytes,
-         (unsigned long long)it->index_bytes, (unsigned long long)it->t.stored_payload,
+  printf(" \"checkpoints\": \"%s\", \"max_preroll_packets\": %d, \"packets\": %llu, \"links\": %llu, "
+         "\"intervals\": %llu, \"link_starts\": %llu, \"prerolls\": %llu, \"snapshots\": %llu, "
+         "\"preroll_packets\": %llu,\n",
+         m->checkpoints, m->max_preroll, (unsigned long long)it->t.packets, (unsigned long long)it->t.links,
+         (unsigned long long)it->t.intervals, (unsigned long long)it->kinds[OA_CP_START],
+         (unsigned long long)it->kinds[OA_CP_PREROLL], (unsigned long long)it->kinds[OA_CP_SNAPSHOT],
+         (unsigned long long)it->preroll_packets);
+  printf(" \"payload_bytes\": %llu, \"packet_data_bytes\": %llu, \"snapshot_bytes\": %llu, "
+         "\"stored_data_bytes\": %llu, \"stored_index_bytes\": %llu, \"stored_snapshot_bytes\": %llu, "
+         "\"file_bytes\": %llu, \"overhead_percent\": %.3f",
+         (unsigned long long)it->t.payload_bytes, (unsigned long long)it->t.data_bytes,
+         (unsigned long long)it->t.state_bytes, (unsigned long long)it->t.stored_data,
          (unsigned long long)it->t.stored_index, (unsigned long long)it->t.stored_checkpoints,
-         (unsigned long long)it->file_bytes);
+         (unsigned long long)it->file_bytes, overhead(it));
   if (!summary_only) {
     printf(",\n \"recordings\": [");
     uint64_t n = oa_archive_recording_count(a);
@@ -76,10 +99,10 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
       printf(", \"path\": ");
       json_string(stdout, oa_archive_recording_path(a, i));
       printf(", \"status\": \"%s\", \"channels\": %d, \"samples\": %lld, \"seconds\": %.6f, \"links\": %llu, "
-             "\"packets\": %llu, \"checkpoints\": %llu, \"payload_bytes\": %llu, \"source_bytes\": %llu",
+             "\"packets\": %llu, \"intervals\": %llu, \"payload_bytes\": %llu, \"source_bytes\": %llu",
              r->status == OA_REC_OK ? "ok" : "failed", r->channels, (long long)r->samples,
              (double)r->samples / 48000.0, (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
-             (unsigned long long)r->checkpoint_count, (unsigned long long)r->payload_bytes,
+             (unsigned long long)r->interval_count, (unsigned long long)r->payload_bytes,
              (unsigned long long)r->source_size);
       if (r->status != OA_REC_OK) {
         printf(", \"failed_packet\": %lld, \"error\": ", (long long)r->failed_packet);
@@ -101,24 +124,25 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
   printf("recordings   %llu ok, %llu failed, %.3f h of audio\n", (unsigned long long)it->ok,
          (unsigned long long)it->failed, (double)it->samples / 48000.0 / 3600.0);
   printf("packets      %llu in %llu links\n", (unsigned long long)it->t.packets, (unsigned long long)it->t.links);
-  printf("checkpoints  %llu snapshots every %g s, %.3f MB\n", (unsigned long long)it->t.checkpoints,
-         m->checkpoint_every, (double)it->t.state_bytes / 1e6);
-  double payload = (double)it->t.payload_bytes;
+  printf("intervals    %llu of %g s (%s): %llu link starts, %llu verified pre-rolls (%.1f packets on average), "
+         "%llu snapshots\n",
+         (unsigned long long)it->t.intervals, m->checkpoint_every, m->checkpoints,
+         (unsigned long long)it->kinds[OA_CP_START], (unsigned long long)it->kinds[OA_CP_PREROLL],
+         it->kinds[OA_CP_PREROLL] ? (double)it->preroll_packets / (double)it->kinds[OA_CP_PREROLL] : 0.0,
+         (unsigned long long)it->kinds[OA_CP_SNAPSHOT]);
   const oa_archive_totals *t = &it->t;
-  printf("bytes        payload %.3f MB; index %.3f MB (%.2f%% of payload); checkpoints %.3f MB (%.2f%%)\n",
-         payload / 1e6, (double)it->index_bytes / 1e6, payload > 0 ? 100.0 * (double)it->index_bytes / payload : 0.0,
-         (double)t->state_bytes / 1e6, payload > 0 ? 100.0 * (double)t->state_bytes / payload : 0.0);
-  printf("in the file  payload %.3f MB, index %.3f MB, checkpoints %.3f MB (allocated chunks); file %.3f MB\n",
-         (double)t->stored_payload / 1e6, (double)t->stored_index / 1e6, (double)t->stored_checkpoints / 1e6,
-         (double)it->file_bytes / 1e6);
+  printf("bytes        payload %.3f MB; in the file: packets %.3f MB, index %.3f MB, snapshots %.3f MB\n",
+         (double)t->payload_bytes / 1e6, (double)t->stored_data / 1e6, (double)t->stored_index / 1e6,
+         (double)t->stored_checkpoints / 1e6);
+  printf("overhead     file %.3f MB = payload + %.2f%%\n", (double)it->file_bytes / 1e6, overhead(it));
   if (summary_only) return;
-  printf("\n%-8s %4s %12s %6s %9s %6s  %s\n", "status", "ch", "seconds", "links", "packets", "ckpts", "name");
+  printf("\n%-8s %4s %12s %6s %9s %9s  %s\n", "status", "ch", "seconds", "links", "packets", "intervals", "name");
   uint64_t n = oa_archive_recording_count(a);
   for (uint64_t i = 0; i < n; i++) {
     const oa_rec_row *r = oa_archive_recording(a, i);
-    printf("%-8s %4d %12.3f %6llu %9llu %6llu  %s\n", r->status == OA_REC_OK ? "ok" : "FAILED", r->channels,
+    printf("%-8s %4d %12.3f %6llu %9llu %9llu  %s\n", r->status == OA_REC_OK ? "ok" : "FAILED", r->channels,
            (double)r->samples / 48000.0, (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
-           (unsigned long long)r->checkpoint_count, oa_archive_recording_name(a, i));
+           (unsigned long long)r->interval_count, oa_archive_recording_name(a, i));
     if (r->status != OA_REC_OK) printf("         reason: %s\n", oa_archive_recording_error(a, i));
   }
 }
@@ -152,7 +176,11 @@ int cmd_info(cli_ctx *cx, int argc, char **argv) {
     return EXIT_FAILED;
   }
   info_totals it;
-  compute_totals(a, argv[optind], &it);
+  if (compute_totals(a, argv[optind], &it, &err) != OA_OK) {
+    OA_LOG(&cx->log, ERROR, "%s", err.msg);
+    oa_archive_close(a);
+    return EXIT_FAILED;
+  }
   if (json) print_json(a, &it, summary);
   else print_text(a, argv[optind], &it, summary);
   oa_archive_close(a);

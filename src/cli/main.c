@@ -15,6 +15,7 @@ static const char *USAGE =
     "  index    build an archive from Ogg Opus files and directories\n"
     "  extract  write sample ranges of archived recordings to files\n"
     "  info     describe an archive\n"
+    "  verify   re-decode every interval and check it against the indexed decode\n"
     "\n"
     "'opusarc COMMAND --help' shows each command's options.\n"
     "exit codes: 0 ok, 1 failure, 2 bad command line, 3 archive written but some\n"
@@ -33,6 +34,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "index") == 0) command = cmd_index;
   else if (strcmp(argv[1], "extract") == 0) command = cmd_extract;
   else if (strcmp(argv[1], "info") == 0) command = cmd_info;
+  else if (strcmp(argv[1], "verify") == 0) command = cmd_verify;
   if (!command) {
     fprintf(stderr, "opusarc: unknown command '%s'\n\n%s", argv[1], USAGE);
     return EXIT_USAGE;

@@ -1,6 +1,6 @@
 /* mkqueries: writes a queries CSV aimed at the places where extraction can
  * go wrong: the first and last samples, one sample before / at / after
- * every checkpoint, across chain-link boundaries, single samples, whole
+ * every interval start (checkpoint), across chain-link boundaries, single samples, whole
  * recordings, and random ranges.
  *   mkqueries ARCHIVE.h5 RANDOM_PER_RECORDING SEED > queries.csv
  * Positions come from the archive; correctness is judged by refcheck against
@@ -55,19 +55,21 @@ int main(int argc, char **argv) {
     for (uint64_t l = 0; l < r->link_count; l++) {
       if (l > 0) emit(name, len, links[l].out_start - 700, links[l].out_start + 700);
       if (l > 0) emit(name, len, links[l].out_start - 1, links[l].out_start + 1);
-      for (uint64_t k = 0; k < links[l].checkpoint_count; k++) {
-        oa_checkpoint_row cp;
-        if (oa_archive_read_checkpoints(a, links[l].first_checkpoint + k, 1, &cp, &err) != OA_OK) return 1;
-        int64_t at = links[l].out_start + cp.link_pos - links[l].pre_skip;
+      for (uint64_t k = 1; k < links[l].interval_count; k++) {
+        oa_interval_row v;
+        if (oa_archive_read_intervals(a, links[l].first_interval + k, 1, &v, &err) != OA_OK) return 1;
+        int64_t at = links[l].out_start + v.link_pos - links[l].pre_skip;
         emit(name, len, at - 1, at + 500);
         emit(name, len, at, at + 500);
         emit(name, len, at + 1, at + 700);
+        emit(name, len, at - 1, at + 1);
       }
     }
     free(links);
     for (int k = 0; k < nrandom; k++) {
       int64_t start = (int64_t)(rnd() % (unsigned long long)len);
-      int64_t span = 1 + (int64_t)(rnd() % (3 * 48000));
+      /* Mostly up to 3 s; every fifth up to 20 s, across several intervals. */
+      int64_t span = 1 + (int64_t)(rnd() % (k % 5 == 4 ? 20 * 48000 : 3 * 48000));
       emit(name, len, start, start + span);
     }
   }

@@ -26,41 +26,48 @@ static oa_archive_meta meta_for(uint64_t recordings) {
   oa_err err;
   oa_opus_build_probe(&m.build, &err);
   m.checkpoint_every = 10;
+  snprintf(m.checkpoints, sizeof m.checkpoints, "auto");
+  m.max_preroll = 64;
   m.recordings = recordings;
   snprintf(m.created, sizeof m.created, "2026-01-01T00:00:00Z");
   snprintf(m.tool_version, sizeof m.tool_version, "test");
   return m;
 }
 
-/* Adds a good recording with `np` packets of `psize` bytes, one link and
- * one checkpoint, as row `row`. */
+/* Adds a good recording as row `row`: one link of `np` packets of `psize`
+ * bytes (each behind a one-byte length prefix), in two intervals. */
 static void add_good(oa_batch *b, uint64_t row, const char *name, int np, int psize) {
+  uint64_t data_start = b->data_len;
   oa_rec_row r = {.status = OA_REC_OK, .channels = 2, .samples = np * 960 - 312, .first_link = b->nlinks,
-                  .link_count = 1, .first_packet = b->npackets, .packet_count = (uint64_t)np,
-                  .first_checkpoint = b->ncheckpoints, .checkpoint_count = 1, .failed_packet = -1};
+                  .link_count = 1, .first_interval = b->nintervals, .interval_count = 2,
+                  .data_offset = data_start, .data_size = (uint64_t)np * (uint64_t)(psize + 1),
+                  .packet_count = (uint64_t)np, .payload_bytes = (uint64_t)(np * psize), .failed_packet = -1};
   oa_batch_add_string(b, name, &r.name_off, &r.name_len);
   oa_batch_add_string(b, "/data/x", &r.path_off, &r.path_len);
   oa_batch_add_string(b, "", &r.error_off, &r.error_len);
-  b->links = realloc(b->links, (b->nlinks + 1) * sizeof *b->links);
-  b->links[b->nlinks] = (oa_link_row){.recording = row, .first_packet = b->npackets, .packet_count = (uint64_t)np,
-                                      .first_checkpoint = b->ncheckpoints, .checkpoint_count = 1,
-                                      .out_samples = np * 960 - 312, .decoded_samples = np * 960, .channels = 2,
-                                      .streams = 1, .coupled = 1, .pre_skip = 312};
-  b->checkpoints = realloc(b->checkpoints, (b->ncheckpoints + 1) * sizeof *b->checkpoints);
-  b->checkpoints[b->ncheckpoints++] = (oa_checkpoint_row){
-      .link = b->nlinks, .packet = b->npackets + 1, .link_pos = 960, .state_size = 5, .state_offset = b->state_len};
-  b->nlinks++;
+  for (int k = 0; k < np; k++) {
+    b->data = realloc(b->data, b->data_len + 1 + (size_t)psize);
+    b->data[b->data_len++] = (uint8_t)psize;
+    memset(b->data + b->data_len, 'a' + k % 26, (size_t)psize);
+    b->data_len += (size_t)psize;
+  }
+  b->intervals = realloc(b->intervals, (b->nintervals + 2) * sizeof *b->intervals);
+  b->intervals[b->nintervals++] = (oa_interval_row){.link = b->nlinks, .data_offset = data_start,
+                                                    .preroll_offset = data_start, .packet_count = 1,
+                                                    .samples = 960, .kind = OA_CP_START};
+  b->intervals[b->nintervals++] = (oa_interval_row){
+      .link = b->nlinks, .packet = 1, .link_pos = 960, .data_offset = data_start + (uint64_t)psize + 1,
+      .preroll_offset = data_start, .preroll = 1, .packet_count = (uint32_t)np - 1,
+      .samples = (uint32_t)(np - 1) * 960, .kind = OA_CP_SNAPSHOT, .state_size = 5, .state_offset = b->state_len};
   b->state = realloc(b->state, b->state_len + 5);
   memcpy(b->state + b->state_len, "STATE", 5);
   b->state_len += 5;
-  for (int k = 0; k < np; k++) {
-    b->packets = realloc(b->packets, (b->npackets + 1) * sizeof *b->packets);
-    b->packets[b->npackets++] =
-        (oa_packet_row){.offset = b->payload_len, .size = (uint32_t)psize, .duration = 960, .link_pos = 960 * k};
-    b->payload = realloc(b->payload, b->payload_len + (size_t)psize);
-    memset(b->payload + b->payload_len, 'a' + k % 26, (size_t)psize);
-    b->payload_len += (size_t)psize;
-  }
+  b->links = realloc(b->links, (b->nlinks + 1) * sizeof *b->links);
+  b->links[b->nlinks++] = (oa_link_row){.recording = row, .first_interval = r.first_interval, .interval_count = 2,
+                                        .data_offset = data_start, .data_size = r.data_size,
+                                        .packet_count = (uint64_t)np, .out_samples = np * 960 - 312,
+                                        .decoded_samples = np * 960, .channels = 2, .streams = 1, .coupled = 1,
+                                        .pre_skip = 312};
   b->recs = realloc(b->recs, (b->nrecs + 1) * sizeof *b->recs);
   b->rec_index = realloc(b->rec_index, (b->nrecs + 1) * sizeof *b->rec_index);
   b->recs[b->nrecs] = r;
@@ -68,8 +75,8 @@ static void add_good(oa_batch *b, uint64_t row, const char *name, int np, int ps
 }
 
 static void add_failed(oa_batch *b, uint64_t row, const char *name, const char *why) {
-  oa_rec_row r = {.status = OA_REC_FAILED, .first_link = b->nlinks, .first_packet = b->npackets,
-                  .first_checkpoint = b->ncheckpoints, .failed_packet = 7};
+  oa_rec_row r = {.status = OA_REC_FAILED, .first_link = b->nlinks, .first_interval = b->nintervals,
+                  .data_offset = b->data_len, .failed_packet = 7};
   oa_batch_add_string(b, name, &r.name_off, &r.name_len);
   oa_batch_add_string(b, "/data/bad", &r.path_off, &r.path_len);
   oa_batch_add_string(b, why, &r.error_off, &r.error_len);
@@ -92,7 +99,7 @@ static void test_round_trip(void **state) {
   add_good(&b, 2, "zeta.opus", 4, 10);
   add_failed(&b, 1, "middle.opus", "truncated at byte 12");
   assert_int_equal(oa_writer_append(w, &b, &err), OA_OK);
-  assert_int_equal(b.npackets, 0); /* the batch is emptied */
+  assert_int_equal(b.data_len, 0); /* the batch is emptied */
   add_good(&b, 0, "alpha.opus", 3, 7);
   assert_int_equal(oa_writer_append(w, &b, &err), OA_OK);
   assert_int_equal(access(path, F_OK), -1); /* not under the final name yet */
@@ -106,34 +113,38 @@ static void test_round_trip(void **state) {
   assert_string_equal(oa_archive_recording_error(a, 1), "truncated at byte 12");
   assert_int_equal(oa_archive_recording(a, 1)->status, OA_REC_FAILED);
   const oa_rec_row *alpha = oa_archive_recording(a, 0);
-  assert_int_equal(alpha->first_packet, 4); /* after zeta's 4 packets */
+  assert_int_equal(alpha->data_offset, 44); /* after zeta's 4 packets of 1 + 10 bytes */
   assert_int_equal(alpha->first_link, 1);
-  assert_int_equal(alpha->first_checkpoint, 1);
+  assert_int_equal(alpha->first_interval, 2);
   uint64_t idx;
   assert_int_equal(oa_archive_find(a, "zeta.opus", &idx, &err), OA_OK);
   assert_int_equal(idx, 2);
   assert_int_equal(oa_archive_find(a, "nope", &idx, &err), OA_ENOTFOUND);
-  oa_packet_row p[3];
-  assert_int_equal(oa_archive_read_packets(a, 4, 3, p, &err), OA_OK);
-  assert_int_equal(p[0].offset, 40);
-  assert_int_equal(p[2].link_pos, 1920);
-  uint8_t bytes[7];
-  assert_int_equal(oa_archive_read_payload(a, p[1].offset, 7, bytes, &err), OA_OK);
-  assert_memory_equal(bytes, "bbbbbbb", 7);
   oa_link_row l;
   assert_int_equal(oa_archive_read_links(a, 1, 1, &l, &err), OA_OK);
-  assert_int_equal(l.first_packet, 4);
+  assert_int_equal(l.data_offset, 44);
+  assert_int_equal(l.first_interval, 2);
   assert_int_equal(l.recording, 0);
-  oa_checkpoint_row cp;
-  assert_int_equal(oa_archive_read_checkpoints(a, 1, 1, &cp, &err), OA_OK);
-  assert_int_equal(cp.link, 1);
-  assert_int_equal(cp.packet, 5);
-  assert_int_equal(cp.state_offset, 5);
-  assert_int_equal(oa_archive_read_packets(a, 6, 2, p, &err), OA_EARCHIVE); /* past the end */
+  oa_interval_row v[2];
+  assert_int_equal(oa_archive_read_intervals(a, 2, 2, v, &err), OA_OK);
+  assert_int_equal(v[0].link, 1);
+  assert_int_equal(v[1].data_offset, 44 + 8);
+  assert_int_equal(v[1].preroll_offset, 44);
+  assert_int_equal(v[1].state_offset, 5);
+  uint8_t bytes[8];
+  assert_int_equal(oa_archive_read_data(a, v[1].data_offset, 8, bytes, &err), OA_OK);
+  assert_memory_equal(bytes, "\x07" "bbbbbbb", 8);
+  assert_int_equal(oa_archive_read_intervals(a, 3, 2, v, &err), OA_EARCHIVE); /* past the end */
+  oa_archive_totals t;
+  oa_archive_get_totals(a, &t);
+  assert_int_equal(t.packets, 7);
+  assert_int_equal(t.payload_bytes, 61);
+  assert_int_equal(t.data_bytes, 68);
   const oa_archive_meta *m = oa_archive_get_meta(a);
   assert_int_equal(m->format_version, OA_FORMAT_VERSION);
   assert_int_equal(m->build.code_hash, meta.build.code_hash);
   assert_string_equal(m->build.version, meta.build.version);
+  assert_string_equal(m->checkpoints, "auto");
   oa_archive_close(a);
 
   /* An existing archive is not replaced without overwrite. */
@@ -167,7 +178,7 @@ static void test_reader_refuses_inconsistent_rows(void **state) {
   oa_batch b;
   memset(&b, 0, sizeof b);
   add_good(&b, 0, "x.opus", 2, 5);
-  b.recs[0].packet_count = 99; /* more packets than exist */
+  b.recs[0].data_size = 999; /* more bytes than exist */
   assert_int_equal(oa_writer_append(w, &b, &err), OA_OK);
   assert_int_equal(oa_writer_finish(w, 1, &err), OA_OK);
   oa_batch_free(&b);

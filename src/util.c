@@ -1,0 +1,71 @@
+#include "opusarc/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+int oa_grow(void **buf, size_t *cap, size_t need, size_t elem_size) {
+  if (need <= *cap) return 0;
+  size_t next = *cap ? *cap : 16;
+  while (next < need) {
+    if (next > SIZE_MAX / 2) return -1;
+    next *= 2;
+  }
+  if (next > SIZE_MAX / elem_size) return -1;
+  void *p = realloc(*buf, next * elem_size);
+  if (!p) return -1;
+  *buf = p;
+  *cap = next;
+  return 0;
+}
+
+int oa_read_file(const char *path, uint8_t **data, size_t *len, char *why, size_t why_len) {
+  *data = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(why, why_len, "%s", strerror(errno));
+    return -1;
+  }
+  size_t cap = 0, used = 0;
+  uint8_t *buf = NULL;
+  for (;;) {
+    if (oa_grow((void **)&buf, &cap, used + 65536, 1) != 0) {
+      snprintf(why, why_len, "out of memory");
+      free(buf);
+      fclose(f);
+      return -1;
+    }
+    size_t got = fread(buf + used, 1, cap - used, f);
+    used += got;
+    if (got == 0) break;
+  }
+  int failed = ferror(f);
+  if (failed) snprintf(why, why_len, "read error: %s", strerror(errno));
+  fclose(f);
+  if (failed) {
+    free(buf);
+    return -1;
+  }
+  *data = buf;
+  *len = used;
+  return 0;
+}
+
+uint32_t oa_crc_f32le(uint32_t crc, const float *x, size_t n) {
+  const uint16_t one = 1;
+  uint8_t little;
+  memcpy(&little, &one, 1);
+  if (little) return (uint32_t)crc32(crc, (const unsigned char *)x, (unsigned)(n * sizeof *x));
+  for (size_t i = 0; i < n; i++) {
+    uint8_t b[4], r[4];
+    memcpy(b, &x[i], 4);
+    r[0] = b[3], r[1] = b[2], r[2] = b[1], r[3] = b[0];
+    crc = (uint32_t)crc32(crc, r, 4);
+  }
+  return crc;
+}
+
+uint32_t oa_crc_init(void) { return (uint32_t)crc32(0L, NULL, 0); }
