@@ -94,8 +94,8 @@ static hid_t dataset_type(const oa_archive_writer *w, int which) {
  * small archives (an unlimited dataset allocates whole chunks). */
 static hsize_t dataset_chunk(int which) {
   switch (which) {
-    case DS_DATA: return 1u << 20;
-    case DS_STATE: return 256u << 10;
+    case DS_DATA: return 512u << 10;
+    case DS_STATE: return 64u << 10;
     case DS_STRINGS: return 16u << 10;
     case DS_LINKS: return 256;
     default: return 4096; /* intervals */

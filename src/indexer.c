@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "opusarc/decoder.h"
 #include "opusarc/oggdemux.h"
@@ -36,9 +37,10 @@ static void rollback(oa_batch *b, batch_mark m) {
   b->state_len = m.state_len;
 }
 
-/* Everything the indexing of one link works with. The reference output of
- * the current interval is kept so pre-roll candidates can be compared with
- * it sample for sample. */
+/* Everything the indexing of one link works with. The reference output is
+ * kept from `anchor` (the start of the last interval row written for this
+ * link) on, so pre-roll candidates, and extensions of that row, can be
+ * compared with it sample for sample. */
 typedef struct link_job {
   const oa_demuxed *d;
   const oa_link *lk;
@@ -48,15 +50,18 @@ typedef struct link_job {
   oa_index_stats *stats;
   oa_decoder *seq, *trial;
   uint64_t *data_off;   /* batch offset of each packet's prefix */
-  float *ref;           /* reference output of the current interval */
+  float *ref;           /* reference output of packets [anchor, current) */
   size_t ref_len, ref_cap;
-  size_t *ref_at;       /* start of each interval packet's output in ref */
+  size_t *ref_at;       /* start of packet anchor+i's output in ref */
   size_t ref_at_cap;
   float *scratch;
-  uint8_t *state;       /* sequential decoder memory at the interval start */
-  size_t p0;            /* first packet of the current interval (link-relative) */
-  uint32_t crc;
+  uint8_t *state;       /* sequential decoder memory at the start of p0 */
+  size_t anchor;        /* first packet with reference output kept */
+  size_t p0;            /* first packet of the interval being built */
+  uint32_t crc;         /* CRC of the interval being built */
   int last_preroll, intervals_done;
+  long last_row;        /* batch row of this link's last interval, -1 if none */
+  int64_t interval;     /* nominal interval length, samples */
   uint64_t link_row;
 } link_job;
 
@@ -66,32 +71,38 @@ static const uint8_t *packet_bytes(const link_job *j, size_t k) {
 
 static uint32_t packet_size(const link_job *j, size_t k) { return j->d->pkt_size[j->lk->first_packet + k]; }
 
-/* Decodes packets [from, p0) into a fresh trial decoder, then [p0, end)
- * comparing with the reference; stops at the first differing sample. */
-static int preroll_matches(link_job *j, size_t r, size_t end, oa_err *err) {
+static int64_t link_pos(const link_job *j, size_t k) {
+  return k < j->lk->packet_count ? j->d->pkt_link_pos[j->lk->first_packet + k] : j->lk->decoded_samples;
+}
+
+/* Feeds packets [start - r, start) to a fresh trial decoder, then decodes
+ * [start, end) comparing with the reference; stops at the first differing
+ * sample. 1: identical, 0: differs, <0: error. */
+static int preroll_matches(link_job *j, size_t start, size_t r, size_t end, oa_err *err) {
   oa_decoder_reset(j->trial);
-  for (size_t k = j->p0 - r; k < j->p0; k++) {
+  for (size_t k = start - r; k < start; k++) {
     int n = oa_decoder_decode(j->trial, packet_bytes(j, k), packet_size(j, k), j->scratch, err);
     j->stats->search_decodes++;
     if (n < 0) return n;
   }
-  const int ch = j->lk->head.channels;
-  for (size_t k = j->p0; k < end; k++) {
+  const size_t ch = (size_t)j->lk->head.channels;
+  for (size_t k = start; k < end; k++) {
     int n = oa_decoder_decode(j->trial, packet_bytes(j, k), packet_size(j, k), j->scratch, err);
     j->stats->search_decodes++;
     if (n < 0) return n;
-    size_t at = j->ref_at[k - j->p0];
-    size_t next = k + 1 < end ? j->ref_at[k + 1 - j->p0] : j->ref_len;
-    if (next - at != (size_t)n * (size_t)ch) return 0;
-    if (memcmp(j->scratch, j->ref + at, (size_t)n * (size_t)ch * sizeof(float)) != 0) return 0;
+    size_t at = j->ref_at[k - j->anchor];
+    size_t next = k + 1 < end ? j->ref_at[k + 1 - j->anchor] : j->ref_len;
+    if (next - at != (size_t)n * ch || memcmp(j->scratch, j->ref + at, (next - at) * sizeof(float)) != 0)
+      return 0;
   }
   return 1;
 }
 
-/* Smallest-effort search for a verified pre-roll: the previous interval's
- * R (and, every 4th interval, half of it, so R can shrink again), then
- * doubling up to the bound. A pre-roll reaching back to the link start is
- * the sequential decode itself and needs no check. Returns R, or -1. */
+/* Smallest-effort search for a verified pre-roll of the interval [p0, end):
+ * the previous interval's R (every 4th interval half of it first, so R can
+ * shrink again), then doubling up to the bound. A pre-roll reaching back to
+ * the link start is the sequential decode itself and needs no check.
+ * Returns R, -1 if none is found, -2 on error. */
 static long find_preroll(link_job *j, size_t end, oa_err *err) {
   const size_t limit = (size_t)j->opt->max_preroll;
   size_t tried[40];
@@ -105,7 +116,7 @@ static long find_preroll(link_job *j, size_t end, oa_err *err) {
     for (int i = 0; i < ntried; i++) seen |= tried[i] == r;
     if (!seen && ntried < 40) {
       tried[ntried++] = r;
-      int ok = preroll_matches(j, r, end, err);
+      int ok = preroll_matches(j, j->p0, r, end, err);
       if (ok < 0) return -2;
       if (ok) return (long)r;
     }
@@ -114,24 +125,82 @@ static long find_preroll(link_job *j, size_t end, oa_err *err) {
   }
 }
 
-static int add_interval(link_job *j, size_t end, oa_err *err) {
+/* Where no short pre-roll is exact, the link's last interval may instead
+ * grow over this one, up to 4 nominal lengths: free for a link start or a
+ * snapshot (their decoder state is exact), verified for a pre-roll. */
+static int try_extend_last(link_job *j, size_t end, oa_err *err) {
+  if (j->last_row < 0) return 0;
+  oa_interval_row *last = &j->b->intervals[j->last_row];
+  if (link_pos(j, end) - last->link_pos > 4 * j->interval) return 0;
+  if (last->kind == OA_CP_PREROLL) {
+    int ok = preroll_matches(j, (size_t)last->packet, last->preroll, end, err);
+    if (ok <= 0) return ok;
+  }
+  const size_t ch = (size_t)j->lk->head.channels;
+  size_t floats = j->ref_len - j->ref_at[j->p0 - j->anchor];
+  last->packet_count += (uint32_t)(end - j->p0);
+  last->samples += (uint32_t)(floats / ch);
+  last->crc32 = (uint32_t)crc32_combine(last->crc32, j->crc, (z_off_t)(floats * sizeof(float)));
+  j->stats->extended++;
+  return 1;
+}
+
+/* Drops the reference output before packet p, which becomes the anchor;
+ * packets [anchor, end) have reference output. */
+static void drop_reference_before(link_job *j, size_t p, size_t end) {
+  size_t skip = p - j->anchor, shift = j->ref_at[skip];
+  memmove(j->ref, j->ref + shift, (j->ref_len - shift) * sizeof *j->ref);
+  j->ref_len -= shift;
+  for (size_t i = skip; i < end - j->anchor; i++) j->ref_at[i - skip] = j->ref_at[i] - shift;
+  j->anchor = p;
+}
+
+static int add_snapshot(link_job *j, oa_interval_row *v, oa_err *err) {
   oa_batch *b = j->b;
-  if (oa_grow((void **)&b->intervals, &b->intervals_cap, b->nintervals + 1, sizeof *b->intervals))
+  oa_snapshot snap;
+  int rc = oa_snapshot_capture_raw(j->state, oa_decoder_state_size(j->seq), j->build, &snap, err);
+  if (rc != OA_OK) return rc;
+  if (oa_grow((void **)&b->state, &b->state_cap, b->state_len + snap.size, 1)) {
+    oa_snapshot_free(&snap);
     return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  memcpy(b->state + b->state_len, snap.data, snap.size);
+  v->kind = OA_CP_SNAPSHOT;
+  v->state_offset = b->state_len;
+  v->state_size = (uint32_t)snap.size;
+  v->state_raw_size = snap.raw_size;
+  v->state_crc32 = snap.crc32;
+  b->state_len += snap.size;
+  j->stats->snapshots++;
+  oa_snapshot_free(&snap);
+  return OA_OK;
+}
+
+/* Decides how the interval [p0, end) is started and writes its row (or
+ * extends the previous one). */
+static int resolve_interval(link_job *j, size_t end, oa_err *err) {
+  oa_batch *b = j->b;
+  const size_t ch = (size_t)j->lk->head.channels;
   oa_interval_row v;
   memset(&v, 0, sizeof v);
   v.link = j->link_row;
   v.packet = j->p0;
-  v.link_pos = j->d->pkt_link_pos[j->lk->first_packet + j->p0];
+  v.link_pos = link_pos(j, j->p0);
   v.data_offset = j->data_off[j->p0];
   v.preroll_offset = v.data_offset;
   v.packet_count = (uint32_t)(end - j->p0);
-  v.samples = (uint32_t)(j->ref_len / (size_t)j->lk->head.channels);
+  v.samples = (uint32_t)((j->ref_len - j->ref_at[j->p0 - j->anchor]) / ch);
   v.crc32 = j->crc;
   v.kind = OA_CP_START;
-  if (j->p0 > 0 && j->opt->mode != OA_CHECKPOINTS_SNAPSHOT) {
+  int need_snapshot = j->p0 > 0;
+  if (need_snapshot && j->opt->mode != OA_CHECKPOINTS_SNAPSHOT) {
     long r = find_preroll(j, end, err);
     if (r == -2) return err->code;
+    if (r < 0 && j->opt->mode == OA_CHECKPOINTS_AUTO) {
+      int ext = try_extend_last(j, end, err);
+      if (ext < 0) return err->code;
+      if (ext) return OA_OK;
+    }
     if (r < 0 && j->opt->mode == OA_CHECKPOINTS_PREROLL) r = (long)j->p0;
     if (r >= 0) {
       v.kind = OA_CP_PREROLL;
@@ -140,35 +209,25 @@ static int add_interval(link_job *j, size_t end, oa_err *err) {
       j->last_preroll = (int)(r < j->opt->max_preroll ? r : j->opt->max_preroll);
       j->stats->prerolls++;
       j->stats->preroll_packets += (uint64_t)r;
+      need_snapshot = 0;
     }
   }
-  if (j->p0 > 0 && v.kind == OA_CP_START) {
-    oa_snapshot snap;
-    int rc = oa_snapshot_capture_raw(j->state, oa_decoder_state_size(j->seq), j->build, &snap, err);
+  if (need_snapshot) {
+    int rc = add_snapshot(j, &v, err);
     if (rc != OA_OK) return rc;
-    if (oa_grow((void **)&b->state, &b->state_cap, b->state_len + snap.size, 1)) {
-      oa_snapshot_free(&snap);
-      return oa_err_set(err, OA_ENOMEM, "out of memory");
-    }
-    memcpy(b->state + b->state_len, snap.data, snap.size);
-    v.kind = OA_CP_SNAPSHOT;
-    v.state_offset = b->state_len;
-    v.state_size = (uint32_t)snap.size;
-    v.state_raw_size = snap.raw_size;
-    v.state_crc32 = snap.crc32;
-    b->state_len += snap.size;
-    j->stats->snapshots++;
-    oa_snapshot_free(&snap);
   }
-  b->intervals[b->nintervals++] = v;
+  if (oa_grow((void **)&b->intervals, &b->intervals_cap, b->nintervals + 1, sizeof *b->intervals))
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  b->intervals[b->nintervals] = v;
+  j->last_row = (long)b->nintervals++;
   j->stats->intervals++;
   j->intervals_done++;
+  drop_reference_before(j, j->p0, end);
   return OA_OK;
 }
 
 static void begin_interval(link_job *j, size_t k) {
   j->p0 = k;
-  j->ref_len = 0;
   j->crc = oa_crc_init();
   if (k > 0 && j->opt->mode != OA_CHECKPOINTS_PREROLL) oa_decoder_copy_state(j->seq, j->state);
 }
@@ -181,7 +240,7 @@ static int take_packet(link_job *j, size_t k, oa_err *err) {
   int rc = oa_packet_validate(data, size, j->lk->head.streams, &info, err);
   if (rc != OA_OK) return rc;
   const size_t ch = (size_t)j->lk->head.channels;
-  size_t i = k - j->p0;
+  size_t i = k - j->anchor;
   if (oa_grow((void **)&j->ref, &j->ref_cap, j->ref_len + OA_MAX_PACKET_FRAMES * ch, sizeof *j->ref) ||
       oa_grow((void **)&j->ref_at, &j->ref_at_cap, i + 1, sizeof *j->ref_at))
     return oa_err_set(err, OA_ENOMEM, "out of memory");
@@ -206,6 +265,8 @@ static int run_link(link_job *j, int64_t *bad_packet, oa_err *err) {
   const oa_link *lk = j->lk;
   int64_t interval = (int64_t)(j->opt->checkpoint_every * 48000.0);
   if (interval < 1) interval = 1;
+  j->interval = interval;
+  j->last_row = -1;
   const int64_t useful_end = (int64_t)lk->head.pre_skip + lk->out_samples;
   int64_t next_cp = interval;
   int rc = OA_OK;
@@ -214,7 +275,7 @@ static int run_link(link_job *j, int64_t *bad_packet, oa_err *err) {
     int64_t pos = j->d->pkt_link_pos[lk->first_packet + k];
     *bad_packet = (int64_t)(lk->first_packet + k);
     if (k > 0 && pos >= next_cp && pos < useful_end) {
-      rc = add_interval(j, k, err);
+      rc = resolve_interval(j, k, err);
       if (rc != OA_OK) break;
       begin_interval(j, k);
       while (next_cp <= pos) next_cp += interval;
@@ -222,7 +283,7 @@ static int run_link(link_job *j, int64_t *bad_packet, oa_err *err) {
     rc = take_packet(j, k, err);
     if (rc != OA_OK && rc != OA_ENOMEM) oa_err_prefix(err, "packet %zu: ", lk->first_packet + k);
   }
-  if (rc == OA_OK && lk->packet_count > 0) rc = add_interval(j, lk->packet_count, err);
+  if (rc == OA_OK && lk->packet_count > 0) rc = resolve_interval(j, lk->packet_count, err);
   return rc;
 }
 
@@ -371,6 +432,7 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   stats->snapshots += mine.snapshots;
   stats->preroll_packets += mine.preroll_packets;
   stats->search_decodes += mine.search_decodes;
+  stats->extended += mine.extended;
   oa_demuxed_free(&d);
   if (oa_batch_add_string(b, e->name, &r.name_off, &r.name_len) ||
       oa_batch_add_string(b, e->path, &r.path_off, &r.path_len) ||

@@ -12,7 +12,7 @@
 #include "opusarc/opusbuild.h"
 
 #define OA_DEFAULT_CHECKPOINT_SECONDS 2.0
-#define OA_DEFAULT_MAX_PREROLL 64
+#define OA_DEFAULT_MAX_PREROLL 128
 
 enum oa_checkpoint_mode {
   OA_CHECKPOINTS_AUTO = 0,    /* verified pre-roll where one is found, else a snapshot */
@@ -30,6 +30,7 @@ typedef struct oa_index_stats {
   uint64_t recordings_ok, recordings_failed;
   uint64_t packets, payload_bytes, data_bytes, state_bytes, source_bytes;
   uint64_t intervals, prerolls, snapshots, preroll_packets;
+  uint64_t extended;       /* intervals merged into the previous one instead of a snapshot */
   uint64_t search_decodes; /* packets decoded while verifying pre-rolls */
   int64_t samples;
 } oa_index_stats;

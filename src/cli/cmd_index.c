@@ -28,7 +28,9 @@ static const char *HELP =
     "                             preroll: verified pre-roll only (from the link\n"
     "                               start where no short one is exact)\n"
     "                             snapshot: full decoder snapshots only\n"
-    "  --max-preroll PACKETS      longest pre-roll tried before falling back (64)\n"
+    "  --max-preroll PACKETS      longest pre-roll tried (default 128); where none is\n"
+    "                             exact, auto lets the previous interval grow over\n"
+    "                             this one (up to 4 lengths), else stores a snapshot\n"
     "  --list FILE                also index the paths listed in FILE, one per line\n"
     "  --batch-mb MB              per-rank memory for rows between collective writes\n"
     "                             (default 256)\n"
@@ -76,8 +78,8 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
         return 1;
       case 'c':
         if (cli_parse_double(optarg, &a->checkpoint_every) != 0 || a->checkpoint_every < 0.01 ||
-            a->checkpoint_every > 86400) {
-          cli_usage_error(cx, "index", "--checkpoint-every needs seconds from 0.01 to 86400, not '%s'", optarg);
+            a->checkpoint_every > 60) {
+          cli_usage_error(cx, "index", "--checkpoint-every needs seconds from 0.01 to 60, not '%s'", optarg);
           return -1;
         }
         break;
@@ -245,21 +247,22 @@ static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, 
 }
 
 static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s, double seconds) {
-  enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, N };
+  enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, EXT, N };
   uint64_t mine[N] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
                       s->data_bytes, s->state_bytes, s->packets, s->intervals, s->prerolls, s->snapshots,
-                      s->preroll_packets, s->search_decodes};
+                      s->preroll_packets, s->search_decodes, s->extended};
   uint64_t all[N];
   MPI_Reduce(mine, all, N, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
   if (cx->rank != 0) return;
   double hours = (double)all[SAMPLES] / 48000.0 / 3600.0;
   OA_LOG(&cx->log, INFO,
          "intervals: %llu (%llu link starts, %llu verified pre-rolls of %.1f packets on average, %llu snapshots "
-         "of %.2f MB); verification decoded %.2fx the packets",
+         "of %.2f MB, %llu merged into the interval before); verification decoded %.2fx the packets",
          (unsigned long long)all[INTERVALS],
          (unsigned long long)(all[INTERVALS] - all[PREROLLS] - all[SNAPSHOTS]), (unsigned long long)all[PREROLLS],
          all[PREROLLS] ? (double)all[RSUM] / (double)all[PREROLLS] : 0.0, (unsigned long long)all[SNAPSHOTS],
-         (double)all[STATE] / 1e6, all[PACKETS] ? (double)all[SEARCH] / (double)all[PACKETS] : 0.0);
+         (double)all[STATE] / 1e6, (unsigned long long)all[EXT],
+         all[PACKETS] ? (double)all[SEARCH] / (double)all[PACKETS] : 0.0);
   OA_LOG(&cx->log, INFO,
          "indexed %llu, failed %llu recordings: %.3f h audio, %llu packets, %.2f MB payload, %.1f s on %d rank%s "
          "(%.0fx real time) -> %s",
