@@ -147,7 +147,7 @@ size_t oa_prefix_write(uint8_t *out, uint32_t length) {
     out[0] = (uint8_t)length;
     return 1;
   }
-  if (length < 240 + 16 * 256) {
+  if (length < 240 + 15 * 256) {
     uint32_t v = length - 240;
     out[0] = (uint8_t)(0xF0 | (v >> 8));
     out[1] = (uint8_t)(v & 0xff);

@@ -25,7 +25,7 @@ int oa_packet_validate(const uint8_t *data, size_t len, int streams, oa_packet_i
                        oa_err *err);
 
 /* Packets are stored back to back, each behind a length prefix: one byte
- * for lengths below 240, two for lengths below 4336, else 0xFF and four
+ * for lengths below 240, two for lengths below 4080, else 0xFF and four
  * bytes little-endian. */
 #define OA_PREFIX_MAX 5
 size_t oa_prefix_write(uint8_t *out, uint32_t length);

@@ -99,11 +99,14 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
       printf(", \"path\": ");
       json_string(stdout, oa_archive_recording_path(a, i));
       printf(", \"status\": \"%s\", \"channels\": %d, \"samples\": %lld, \"seconds\": %.6f, \"links\": %llu, "
-             "\"packets\": %llu, \"intervals\": %llu, \"payload_bytes\": %llu, \"source_bytes\": %llu",
+             "\"packets\": %llu, \"intervals\": %llu, \"payload_bytes\": %llu, \"source_bytes\": %llu, "
+             "\"first_interval\": %llu, \"data_offset\": %llu, \"data_size\": %llu",
              r->status == OA_REC_OK ? "ok" : "failed", r->channels, (long long)r->samples,
              (double)r->samples / 48000.0, (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
              (unsigned long long)r->interval_count, (unsigned long long)r->payload_bytes,
-             (unsigned long long)r->source_size);
+             (unsigned long long)r->source_size, (unsigned long long)r->first_interval,
+             (unsigned long long)r->data_offset,
+             (unsigned long long)r->data_size);
       if (r->status != OA_REC_OK) {
         printf(", \"failed_packet\": %lld, \"error\": ", (long long)r->failed_packet);
         json_string(stdout, oa_archive_recording_error(a, i));

@@ -126,11 +126,28 @@ static void test_multistream(void **state) {
   opus_multistream_decoder_destroy(dec);
 }
 
+/* Length prefixes round-trip at every boundary and are refused when cut. */
+static void test_length_prefix(void **state) {
+  (void)state;
+  const uint32_t lengths[] = {0, 1, 239, 240, 241, 4079, 4080, 65535, 70000, 0xffffffffu};
+  const size_t sizes[] = {1, 1, 1, 2, 2, 2, 5, 5, 5, 5};
+  for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+    uint8_t buf[OA_PREFIX_MAX];
+    size_t n = oa_prefix_write(buf, lengths[i]);
+    assert_int_equal(n, sizes[i]);
+    uint32_t back = 12345;
+    assert_int_equal(oa_prefix_read(buf, n, &back), n);
+    assert_int_equal(back, lengths[i]);
+    assert_int_equal(oa_prefix_read(buf, n - 1, &back), 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_codes),
       cmocka_unit_test(test_matches_libopus_parser),
       cmocka_unit_test(test_multistream),
+      cmocka_unit_test(test_length_prefix),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
