@@ -106,19 +106,26 @@ static void repack(oa_snapshot *s, const uint8_t *raw) {
   s->crc32 = (uint32_t)crc32(0, raw, s->raw_size);
 }
 
+/* A fresh decoder's snapshot, unpacked: *raw is the blob, the return value
+ * points at the state inside it, *nptr is the pointer-list length. */
+static uint8_t *snapshot_of_fresh(int channels, oa_decoder **d, oa_snapshot *s, uint8_t **raw, uint32_t *nptr) {
+  oa_opus_head h = head_for(channels);
+  oa_err err;
+  assert_int_equal(oa_decoder_create(&h, d, &err), OA_OK);
+  assert_int_equal(oa_snapshot_capture(*d, &host, s, &err), OA_OK);
+  *raw = unpack(s);
+  memcpy(nptr, *raw + 12, 4);
+  return *raw + 16 + 4 * (size_t)*nptr;
+}
+
 static void test_no_absolute_pointers_stored(void **state) {
   (void)state;
-  oa_opus_head h = head_for(2);
   oa_decoder *d;
-  oa_err err;
-  assert_int_equal(oa_decoder_create(&h, &d, &err), OA_OK);
   oa_snapshot s;
-  assert_int_equal(oa_snapshot_capture(d, &host, &s, &err), OA_OK);
-  uint8_t *raw = unpack(&s);
+  uint8_t *raw;
   uint32_t nptr;
-  memcpy(&nptr, raw + 12, 4);
+  const uint8_t *st = snapshot_of_fresh(2, &d, &s, &raw, &nptr);
   assert_true(nptr >= 1); /* at least the CELT mode pointer */
-  const uint8_t *st = raw + 16 + 4 * nptr;
   for (size_t off = 0; off + 8 <= d->size; off += 8) {
     uintptr_t v;
     memcpy(&v, st + off, sizeof v);
@@ -132,16 +139,12 @@ static void test_no_absolute_pointers_stored(void **state) {
 static void test_arch_fields_reset(void **state) {
   (void)state;
   if (!host.layout_known) skip();
-  oa_opus_head h = head_for(1);
   oa_decoder *d;
-  oa_err err;
-  assert_int_equal(oa_decoder_create(&h, &d, &err), OA_OK);
   oa_snapshot s;
-  assert_int_equal(oa_snapshot_capture(d, &host, &s, &err), OA_OK);
-  uint8_t *raw = unpack(&s);
+  uint8_t *raw;
   uint32_t nptr;
-  memcpy(&nptr, raw + 12, 4);
-  uint8_t *st = raw + 16 + 4 * nptr;
+  oa_err err;
+  uint8_t *st = snapshot_of_fresh(1, &d, &s, &raw, &nptr);
   size_t arch[4];
   assert_int_equal(oa_arch_field_offsets(&host, d->fresh, arch), 4);
   int32_t foreign = 0x5a5a;
