@@ -1,19 +1,19 @@
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "opusarc/archive.h"
 #include "opusarc/extract.h"
 #include "opusarc/pcmout.h"
+#include "opusarc/sweep.h"
 
 static const char *HELP =
     "usage: opusarc extract ARCHIVE.h5 --recording NAME --start A --end B\n"
     "                       [--units samples|seconds] --format f32|s16|wav -o OUT\n"
-    "       opusarc extract ARCHIVE.h5 --queries Q.csv --out-dir DIR --format FMT\n"
+    "       opusarc extract ARCHIVE.h5 (--queries Q.csv | --windows LEN --hop HOP)\n"
+    "                       (--out-dir DIR --format FMT | --out CLIPS.h5)\n"
     "\n"
     "Writes samples [A, B) of a recording, counted in 48 kHz sample frames from the\n"
     "first sample after pre-skip (or in seconds with --units seconds, rounded to the\n"
@@ -27,9 +27,17 @@ static const char *HELP =
     "                       s16: raw little-endian int16 (rounded, clipped)\n"
     "                       wav: WAV with float32 samples (exact)\n"
     "  -o, --output OUT     output file\n"
-    "  --queries Q.csv      many ranges: CSV with header id,recording,start,end;\n"
-    "                       writes DIR/<id>.<format>; rows are shared among ranks\n"
-    "  --out-dir DIR        directory for --queries outputs (created if missing)\n"
+    "  --queries Q.csv      many ranges: CSV with header id,recording,start,end\n"
+    "  --windows LEN        many ranges: every recording cut into windows of LEN,\n"
+    "  --hop HOP              starting every HOP (units as --units)\n"
+    "  --match GLOB         --windows only over recordings whose name matches\n"
+    "  --out-dir DIR        one file per query: DIR/<id>.<format>\n"
+    "  --out CLIPS.h5       one HDF5 file: /clips (float32, concatenated) and\n"
+    "                       /queries (id, recording, start, end, channels, offset,\n"
+    "                       length, status); with --force an existing file is replaced\n"
+    "  --piece SECONDS      queries longer than this are cut into pieces decoded by\n"
+    "                       different ranks (default 30; not for wav)\n"
+    "  --progress SECONDS   rank 0 reports progress this often (default 10, 0: off)\n"
     "  --decode-from-start  if this host's libopus differs from the archive's,\n"
     "                       decode from the recording start instead of refusing\n"
     "  --verify             decode every interval a range touches in full and check\n"
@@ -41,22 +49,29 @@ static const char *HELP =
     "all ranges written, 1 some or all failed, 2 bad command line.\n";
 
 typedef struct extract_args {
-  const char *archive, *recording, *start, *end, *output, *queries, *out_dir;
-  int seconds, format, decode_from_start, verify, quiet;
+  const char *archive, *recording, *start, *end, *output, *queries, *out_dir, *out_h5, *window, *hop, *match;
+  int seconds, format, decode_from_start, verify, quiet, force;
+  double piece, progress;
 } extract_args;
 
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
-  enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY };
+  enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY, O_OUT, O_WINDOWS,
+         O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE };
   static const struct option opts[] = {
       {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
       {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
       {"format", required_argument, 0, O_FORMAT}, {"output", required_argument, 0, 'o'},
       {"queries", required_argument, 0, O_QUERIES}, {"out-dir", required_argument, 0, O_OUTDIR},
       {"decode-from-start", no_argument, 0, O_DFS}, {"quiet", no_argument, 0, 'q'},
-      {"verify", no_argument, 0, O_VERIFY},
+      {"verify", no_argument, 0, O_VERIFY},         {"out", required_argument, 0, O_OUT},
+      {"windows", required_argument, 0, O_WINDOWS}, {"hop", required_argument, 0, O_HOP},
+      {"match", required_argument, 0, O_MATCH},     {"piece", required_argument, 0, O_PIECE},
+      {"progress", required_argument, 0, O_PROGRESS}, {"force", no_argument, 0, O_FORCE},
       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   a->format = -1;
+  a->piece = 30;
+  a->progress = 10;
   optind = 0;
   opterr = 0;
   int c;
@@ -70,6 +85,23 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       case O_OUTDIR: a->out_dir = optarg; break;
       case O_DFS: a->decode_from_start = 1; break;
       case O_VERIFY: a->verify = 1; break;
+      case O_OUT: a->out_h5 = optarg; break;
+      case O_WINDOWS: a->window = optarg; break;
+      case O_HOP: a->hop = optarg; break;
+      case O_MATCH: a->match = optarg; break;
+      case O_FORCE: a->force = 1; break;
+      case O_PIECE:
+      case O_PROGRESS: {
+        double v;
+        if (cli_parse_double(optarg, &v) != 0 || v < 0 || (c == O_PIECE && v < 1)) {
+          cli_usage_error(cx, "extract", "--%s needs a number of seconds%s, not '%s'", c == O_PIECE ? "piece" : "progress",
+                          c == O_PIECE ? " >= 1" : "", optarg);
+          return -1;
+        }
+        if (c == O_PIECE) a->piece = v;
+        else a->progress = v;
+        break;
+      }
       case 'o': a->output = optarg; break;
       case 'q': a->quiet = 1; break;
       case O_FORMAT: format = optarg; break;
@@ -93,17 +125,35 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
     return -1;
   }
   a->archive = argv[optind];
-  if (!format || oa_pcm_format_parse(format, &a->format) != 0) {
-    cli_usage_error(cx, "extract", "--format f32, s16 or wav is required");
+  int sweep = a->queries || a->window;
+  if (a->queries && a->window) {
+    cli_usage_error(cx, "extract", "--queries and --windows exclude each other");
     return -1;
   }
-  if (a->queries) {
-    if (!a->out_dir || a->recording || a->output) {
-      cli_usage_error(cx, "extract", "--queries goes with --out-dir (and not with --recording or -o)");
+  if (a->window && !a->hop) {
+    cli_usage_error(cx, "extract", "--windows needs --hop");
+    return -1;
+  }
+  if (sweep && !!a->out_dir == !!a->out_h5) {
+    cli_usage_error(cx, "extract", "--queries/--windows need exactly one of --out-dir DIR or --out CLIPS.h5");
+    return -1;
+  }
+  if (sweep && (a->recording || a->output)) {
+    cli_usage_error(cx, "extract", "--queries/--windows do not go with --recording or -o");
+    return -1;
+  }
+  if (!sweep && (!a->recording || !a->start || !a->end || !a->output)) {
+    cli_usage_error(cx, "extract", "--recording, --start, --end and -o are required (or use --queries/--windows)");
+    return -1;
+  }
+  if (a->out_h5) {
+    a->format = OA_PCM_F32;
+    if (format && strcmp(format, "f32") != 0) {
+      cli_usage_error(cx, "extract", "--out CLIPS.h5 holds float32 samples; --format must be f32 or absent");
       return -1;
     }
-  } else if (!a->recording || !a->start || !a->end || !a->output) {
-    cli_usage_error(cx, "extract", "--recording, --start, --end and -o are required (or use --queries)");
+  } else if (!format || oa_pcm_format_parse(format, &a->format) != 0) {
+    cli_usage_error(cx, "extract", "--format f32, s16 or wav is required");
     return -1;
   }
   return 0;
@@ -152,134 +202,46 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
   return EXIT_OK;
 }
 
-/* Splits one CSV line into at most 4 fields; handles "quoted, fields". */
-static int split_csv(char *line, char **fields, int max) {
-  int n = 0;
-  char *p = line;
-  while (n < max) {
-    char *out = p;
-    fields[n++] = p;
-    if (*p == '"') {
-      char *q = p + 1;
-      for (;;) {
-        if (*q == '\0') return -1;
-        if (*q == '"' && q[1] == '"') *out++ = '"', q += 2;
-        else if (*q == '"') { q++; break; }
-        else *out++ = *q++;
-      }
-      if (*q != ',' && *q != '\0') return -1;
-      char sep = *q;
-      *out = '\0';
-      if (sep == '\0') return n;
-      p = q + 1;
-    } else {
-      char *comma = strchr(p, ',');
-      if (!comma) return n;
-      *comma = '\0';
-      p = comma + 1;
-    }
-  }
-  return *p ? -1 : n;
-}
-
-static int safe_id(const char *id) {
-  return id[0] && strcmp(id, ".") != 0 && strcmp(id, "..") != 0 && !strchr(id, '/') && strlen(id) < 200;
-}
-
-static int make_dir(const char *dir) {
-  char *tmp = strdup(dir);
-  if (!tmp) return -1;
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      mkdir(tmp, 0777);
-      *p = '/';
-    }
-  int rc = mkdir(tmp, 0777) == 0 || errno == EEXIST ? 0 : -1;
-  free(tmp);
-  struct stat st;
-  return rc == 0 && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
-typedef struct sweep_counts {
-  uint64_t ok, failed;
-  int64_t frames;
-} sweep_counts;
-
-static void run_query(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_archive *ar, char *line,
-                      long lineno, sweep_counts *n) {
-  char *f[4];
-  int64_t start, end;
-  uint64_t rec;
+/* Many ranges: the sweep engine spreads them over the ranks. */
+static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
+  oa_query_list ql;
   oa_err err;
   oa_err_clear(&err);
-  int nf = split_csv(line, f, 4);
-  if (nf != 4) oa_err_set(&err, OA_EUSAGE, "expected 4 fields id,recording,start,end");
-  else if (!safe_id(f[0])) oa_err_set(&err, OA_EUSAGE, "id \"%s\" cannot be a file name", f[0]);
-  else if (cli_parse_position(f[2], a->seconds, &start) != 0 || cli_parse_position(f[3], a->seconds, &end) != 0)
-    oa_err_set(&err, OA_EUSAGE, "start/end must be %s", a->seconds ? "numbers of seconds" : "integer samples");
-  else if (oa_archive_find(ar, f[1], &rec, &err) == OA_OK) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.%s", a->out_dir, f[0], oa_pcm_format_extension(a->format));
-    oa_extract_stats st = {0};
-    if (extract_to_file(x, rec, start, end, oa_archive_recording(ar, rec)->channels, a->format, path, &st, &err) ==
-        OA_OK) {
-      n->ok++;
-      n->frames += st.frames_out;
-      return;
+  int rc;
+  if (a->queries) {
+    rc = oa_queries_from_csv(ar, a->queries, a->seconds, cx->rank == 0 ? &cx->log : NULL, &ql, &err);
+  } else {
+    int64_t len, hop;
+    if (cli_parse_position(a->window, a->seconds, &len) != 0 || cli_parse_position(a->hop, a->seconds, &hop) != 0 ||
+        len <= 0 || hop <= 0) {
+      cli_usage_error(cx, "extract", "--windows and --hop need positive %s", a->seconds ? "seconds" : "sample counts");
+      return EXIT_USAGE;
     }
+    rc = oa_queries_windows(ar, len, hop, a->match, &ql, &err);
   }
-  n->failed++;
-  OA_LOG(&cx->log, ERROR, "%s:%ld: %s", a->queries, lineno, err.msg);
-}
-
-static int run_queries(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_archive *ar) {
-  int ok = make_dir(a->out_dir) == 0;
-  FILE *f = ok ? fopen(a->queries, "r") : NULL;
-  int opened = f != NULL;
-  int all_opened = 0;
-  MPI_Allreduce(&opened, &all_opened, 1, MPI_INT, MPI_MIN, cx->comm);
-  if (!all_opened) {
-    if (f) fclose(f);
-    if (cx->rank == 0)
-      OA_LOG(&cx->log, ERROR, ok ? "%s: cannot open queries file" : "%s: cannot create output directory",
-             ok ? a->queries : a->out_dir);
+  if (rc != OA_OK) {
+    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
     return EXIT_FAILED;
   }
-  double t0 = MPI_Wtime();
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t len;
-  long lineno = 0, row = 0;
-  sweep_counts n = {0};
-  int header_ok = 0;
-  while ((len = getline(&line, &cap, f)) >= 0) {
-    lineno++;
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-    if (lineno == 1) {
-      header_ok = strcmp(line, "id,recording,start,end") == 0;
-      if (!header_ok) break;
-      continue;
-    }
-    if (len == 0) continue;
-    /* Rows are dealt round-robin; the sweep issue replaces this with
-     * dynamic scheduling. */
-    if (row++ % cx->size == cx->rank) run_query(cx, a, x, ar, line, lineno, &n);
-  }
-  free(line);
-  fclose(f);
-  if (!header_ok) {
-    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s:1: header must be exactly id,recording,start,end", a->queries);
-    return EXIT_FAILED;
-  }
-  uint64_t mine[3] = {n.ok, n.failed, (uint64_t)n.frames}, all[3];
-  MPI_Allreduce(mine, all, 3, MPI_UINT64_T, MPI_SUM, cx->comm);
-  double el = MPI_Wtime() - t0;
+  oa_sweep_options opt = {
+      .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
+      .format = a->format, .progress_every = a->quiet ? 0 : a->progress, .overwrite = a->force,
+      .flags = (a->decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (a->verify ? OA_EXTRACT_VERIFY : 0),
+      .source = a->queries ? a->queries : "windows"};
+  /* WAV files are written by one libsndfile writer each: never cut. */
+  opt.piece = a->format == OA_PCM_WAV && !a->out_h5 ? INT64_MAX / 4 : (int64_t)(a->piece * 48000.0);
+  oa_sweep_result res;
+  rc = oa_sweep_run(cx->comm, ar, &ql, &opt, &cx->log, &res, &err);
+  if (rc != OA_OK && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
   if (cx->rank == 0)
-    OA_LOG(&cx->log, INFO, "extracted %llu, failed %llu queries: %.1f s of audio in %.2f s (%.1f queries/s) -> %s",
-           (unsigned long long)all[0], (unsigned long long)all[1], (double)all[2] / 48000.0, el,
-           el > 0 ? (double)all[0] / el : 0.0, a->out_dir);
-  return all[1] ? EXIT_FAILED : EXIT_OK;
+    OA_LOG(&cx->log, INFO,
+           "extracted %llu, failed %llu queries: %.1f s of audio in %.2f s on %d rank%s (%.1f queries/s, %.0fx real "
+           "time) -> %s",
+           (unsigned long long)res.ok, (unsigned long long)res.failed, res.audio_seconds, res.wall_seconds, cx->size,
+           cx->size == 1 ? "" : "s", res.wall_seconds > 0 ? (double)res.ok / res.wall_seconds : 0.0,
+           res.wall_seconds > 0 ? res.audio_seconds / res.wall_seconds : 0.0, opt.path);
+  oa_query_list_free(&ql);
+  return rc != OA_OK || res.failed ? EXIT_FAILED : EXIT_OK;
 }
 
 int cmd_extract(cli_ctx *cx, int argc, char **argv) {
@@ -298,7 +260,7 @@ int cmd_extract(cli_ctx *cx, int argc, char **argv) {
   int exit_code = EXIT_FAILED;
   int ok = rc == OA_OK, all_ok = 0;
   MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, cx->comm);
-  if (all_ok) exit_code = a.queries ? run_queries(cx, &a, x, ar) : run_single(cx, &a, x, ar);
+  if (all_ok) exit_code = a.queries || a.window ? run_sweep(cx, &a, ar) : run_single(cx, &a, x, ar);
   MPI_Bcast(&exit_code, 1, MPI_INT, 0, cx->comm);
   oa_extractor_free(x);
   oa_archive_close(ar);

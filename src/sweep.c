@@ -1,0 +1,670 @@
+#include "opusarc/sweep.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <hdf5.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "opusarc/extract.h"
+#include "opusarc/mpiutil.h"
+#include "opusarc/pcmout.h"
+#include "opusarc/util.h"
+
+/* ---------------------------------------------------------------- queries */
+
+static int add_query(oa_query_list *l, const oa_query *q) {
+  if (oa_grow((void **)&l->q, &l->cap, l->n + 1, sizeof *l->q)) return -1;
+  l->q[l->n++] = *q;
+  return 0;
+}
+
+void oa_query_list_free(oa_query_list *l) {
+  free(l->q);
+  memset(l, 0, sizeof *l);
+}
+
+/* Splits one CSV line into at most `max` fields; handles "quoted, fields". */
+static int split_csv(char *line, char **fields, int max) {
+  int n = 0;
+  char *p = line;
+  while (n < max) {
+    char *out = p;
+    fields[n++] = p;
+    if (*p == '"') {
+      char *q = p + 1;
+      for (;;) {
+        if (*q == '\0') return -1;
+        if (*q == '"' && q[1] == '"') *out++ = '"', q += 2;
+        else if (*q == '"') {
+          q++;
+          break;
+        } else *out++ = *q++;
+      }
+      if (*q != ',' && *q != '\0') return -1;
+      char sep = *q;
+      *out = '\0';
+      if (sep == '\0') return n;
+      p = q + 1;
+    } else {
+      char *comma = strchr(p, ',');
+      if (!comma) return n;
+      *comma = '\0';
+      p = comma + 1;
+    }
+  }
+  return *p ? -1 : n;
+}
+
+static int safe_id(const char *id) {
+  return id[0] && strcmp(id, ".") != 0 && strcmp(id, "..") != 0 && !strchr(id, '/') && strlen(id) < 128;
+}
+
+static int parse_position(const char *s, int seconds, int64_t *out) {
+  char *end;
+  errno = 0;
+  if (!seconds) {
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *out = v;
+    return 0;
+  }
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || fabs(v) > 1e12) return -1;
+  *out = llround(v * 48000.0);
+  return 0;
+}
+
+/* Checks a query against the archive; fills rec and channels. */
+static int check_query(const oa_archive *a, const char *recording, oa_query *q, oa_err *err) {
+  if (oa_archive_find(a, recording, &q->rec, err) != OA_OK) return err->code;
+  const oa_rec_row *r = oa_archive_recording(a, q->rec);
+  if (r->status != OA_REC_OK)
+    return oa_err_set(err, OA_ERANGE, "recording \"%s\" failed at indexing: %s", recording,
+                      oa_archive_recording_error(a, q->rec));
+  if (q->start >= q->end)
+    return oa_err_set(err, OA_ERANGE, "empty range: start %" PRId64 " is not before end %" PRId64, q->start, q->end);
+  if (q->start < 0 || q->end > r->samples)
+    return oa_err_set(err, OA_ERANGE, "range [%" PRId64 ", %" PRId64 ") is outside recording \"%s\", which has "
+                      "samples [0, %" PRId64 ")", q->start, q->end, recording, r->samples);
+  q->channels = r->channels;
+  return OA_OK;
+}
+
+int oa_queries_from_csv(const oa_archive *a, const char *path, int seconds, const oa_logger *log,
+                        oa_query_list *out, oa_err *err) {
+  memset(out, 0, sizeof *out);
+  FILE *f = fopen(path, "r");
+  if (!f) return oa_err_set(err, OA_EIO, "%s: cannot open queries file: %s", path, strerror(errno));
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  long lineno = 0;
+  int rc = OA_OK;
+  while (rc == OA_OK && (len = getline(&line, &cap, f)) >= 0) {
+    lineno++;
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+    if (lineno == 1) {
+      if (strcmp(line, "id,recording,start,end") != 0)
+        rc = oa_err_set(err, OA_EUSAGE, "%s:1: header must be exactly id,recording,start,end", path);
+      continue;
+    }
+    if (len == 0) continue;
+    char *fld[4];
+    oa_query q = {.line = lineno};
+    oa_err why;
+    oa_err_clear(&why);
+    if (split_csv(line, fld, 4) != 4) oa_err_set(&why, OA_EUSAGE, "expected 4 fields id,recording,start,end");
+    else if (!safe_id(fld[0])) oa_err_set(&why, OA_EUSAGE, "id \"%s\" cannot be a file name", fld[0]);
+    else if (parse_position(fld[2], seconds, &q.start) || parse_position(fld[3], seconds, &q.end))
+      oa_err_set(&why, OA_EUSAGE, "start/end must be %s", seconds ? "numbers of seconds" : "integer samples");
+    else if (check_query(a, fld[1], &q, &why) == OA_OK) {
+      snprintf(q.id, sizeof q.id, "%s", fld[0]);
+      if (add_query(out, &q)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+      continue;
+    }
+    out->bad++;
+    if (log) OA_LOG(log, ERROR, "%s:%ld: %s", path, lineno, why.msg);
+  }
+  if (rc == OA_OK && lineno == 0) rc = oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", path);
+  free(line);
+  fclose(f);
+  if (rc != OA_OK) oa_query_list_free(out);
+  return rc;
+}
+
+int oa_queries_windows(const oa_archive *a, int64_t len, int64_t hop, const char *glob, oa_query_list *out,
+                       oa_err *err) {
+  memset(out, 0, sizeof *out);
+  if (len <= 0 || hop <= 0) return oa_err_set(err, OA_EUSAGE, "window length and hop must be positive");
+  for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
+    const oa_rec_row *r = oa_archive_recording(a, i);
+    const char *name = oa_archive_recording_name(a, i);
+    if (r->status != OA_REC_OK || (glob && fnmatch(glob, name, 0) != 0)) continue;
+    char stem[96];
+    snprintf(stem, sizeof stem, "%s", name);
+    for (char *p = stem; *p; p++)
+      if (*p == '/') *p = '_';
+    for (int64_t s = 0; s + len <= r->samples; s += hop) {
+      oa_query q = {.rec = i, .start = s, .end = s + len, .channels = r->channels};
+      snprintf(q.id, sizeof q.id, "%s_%" PRId64, stem, s);
+      if (add_query(out, &q)) {
+        oa_query_list_free(out);
+        return oa_err_set(err, OA_ENOMEM, "out of memory");
+      }
+    }
+  }
+  return OA_OK;
+}
+
+/* ------------------------------------------------------------------ units */
+
+/* A member of a unit: the part [from, to) of query `query`, which lands at
+ * frame `out_frame` of that query's output. */
+typedef struct member {
+  size_t query;
+  int64_t from, to, out_frame;
+} member;
+
+typedef struct unit {
+  uint64_t rec;
+  int64_t start, end;
+  size_t first, n; /* members */
+} unit;
+
+typedef struct plan {
+  unit *u;
+  size_t nu, ucap;
+  member *m;
+  size_t nm, mcap;
+  uint8_t *pieces_gt1; /* per query: cut into several units */
+} plan;
+
+static int add_member(plan *p, size_t q, int64_t from, int64_t to, int64_t out_frame) {
+  if (oa_grow((void **)&p->m, &p->mcap, p->nm + 1, sizeof *p->m)) return -1;
+  p->m[p->nm++] = (member){q, from, to, out_frame};
+  return 0;
+}
+
+static int add_unit(plan *p, uint64_t rec, int64_t start, int64_t end, size_t first) {
+  if (oa_grow((void **)&p->u, &p->ucap, p->nu + 1, sizeof *p->u)) return -1;
+  p->u[p->nu++] = (unit){rec, start, end, first, p->nm - first};
+  return 0;
+}
+
+static int by_position(const void *x, const void *y, void *ctx) {
+  const oa_query *qs = ctx;
+  const oa_query *a = &qs[*(const size_t *)x], *b = &qs[*(const size_t *)y];
+  if (a->rec != b->rec) return a->rec < b->rec ? -1 : 1;
+  if (a->start != b->start) return a->start < b->start ? -1 : 1;
+  return *(const size_t *)x < *(const size_t *)y ? -1 : 1;
+}
+
+static int by_cost(const void *x, const void *y) {
+  const unit *a = x, *b = y;
+  int64_t ca = a->end - a->start, cb = b->end - b->start;
+  if (ca != cb) return ca > cb ? -1 : 1;
+  if (a->rec != b->rec) return a->rec < b->rec ? -1 : 1;
+  return a->start < b->start ? -1 : a->start > b->start;
+}
+
+/* Groups overlapping or adjacent queries of a recording into one unit (up
+ * to `piece` samples long) and cuts longer queries into pieces. Units are
+ * then ordered longest first, which keeps self-scheduling balanced. */
+static int make_plan(const oa_query_list *ql, int64_t piece, plan *p) {
+  memset(p, 0, sizeof *p);
+  size_t *order = malloc((ql->n ? ql->n : 1) * sizeof *order);
+  p->pieces_gt1 = calloc(ql->n ? ql->n : 1, 1);
+  if (!order || !p->pieces_gt1) return free(order), -1;
+  for (size_t i = 0; i < ql->n; i++) order[i] = i;
+  qsort_r(order, ql->n, sizeof *order, by_position, ql->q);
+  int rc = 0;
+  size_t open_first = 0;
+  int64_t open_start = 0, open_end = -1;
+  uint64_t open_rec = 0;
+  for (size_t k = 0; k < ql->n && rc == 0; k++) {
+    const oa_query *q = &ql->q[order[k]];
+    int64_t len = q->end - q->start;
+    int joins = open_end >= 0 && q->rec == open_rec && q->start <= open_end &&
+                (q->end > open_end ? q->end : open_end) - open_start <= piece && len <= piece;
+    if (!joins && open_end >= 0) {
+      rc = add_unit(p, open_rec, open_start, open_end, open_first);
+      open_end = -1;
+    }
+    if (rc) break;
+    if (len > piece) { /* its own pieces */
+      p->pieces_gt1[order[k]] = 1;
+      for (int64_t s = q->start; s < q->end && rc == 0; s += piece) {
+        int64_t e = s + piece < q->end ? s + piece : q->end;
+        size_t first = p->nm;
+        rc = add_member(p, order[k], s, e, s - q->start) || add_unit(p, q->rec, s, e, first);
+      }
+      continue;
+    }
+    if (open_end < 0) {
+      open_first = p->nm, open_start = q->start, open_end = q->end, open_rec = q->rec;
+    } else if (q->end > open_end) {
+      open_end = q->end;
+    }
+    rc = add_member(p, order[k], q->start, q->end, 0);
+  }
+  if (rc == 0 && open_end >= 0) rc = add_unit(p, open_rec, open_start, open_end, open_first);
+  free(order);
+  if (rc == 0 && p->nu > 1) qsort(p->u, p->nu, sizeof *p->u, by_cost);
+  return rc;
+}
+
+static void free_plan(plan *p) {
+  free(p->u);
+  free(p->m);
+  free(p->pieces_gt1);
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+typedef struct clips_file {
+  hid_t file, clips, table, rec_type, row_type;
+  size_t name_len;
+} clips_file;
+
+typedef struct clip_row {
+  char id[128];
+  int64_t start, end;
+  int32_t channels, status;
+  uint64_t offset; /* first float in /clips */
+  int64_t length;  /* frames */
+} clip_row;
+
+static void path_of(const oa_sweep_options *opt, const oa_query *q, int partial, char *buf, size_t len) {
+  snprintf(buf, len, "%s/%s.%s%s", opt->path, q->id, oa_pcm_format_extension(opt->format), partial ? ".partial" : "");
+}
+
+/* Raw formats only: the piece's samples at their place in a shared
+ * temporary file (several ranks may write pieces of one query). */
+static int write_piece(const oa_sweep_options *opt, const oa_query *q, int64_t out_frame, const float *pcm,
+                       size_t frames, oa_err *err) {
+  char path[4096];
+  path_of(opt, q, 1, path, sizeof path);
+  int fd = open(path, O_WRONLY | O_CREAT, 0666);
+  if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", path, strerror(errno));
+  size_t n = frames * (size_t)q->channels, width = opt->format == OA_PCM_S16 ? 2 : 4;
+  void *buf = (void *)pcm;
+  short *s16 = NULL;
+  if (opt->format == OA_PCM_S16) {
+    s16 = malloc(n * sizeof *s16);
+    if (!s16) {
+      close(fd);
+      return oa_err_set(err, OA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) s16[i] = oa_float_to_s16(pcm[i]);
+    buf = s16;
+  }
+  off_t at = (off_t)((uint64_t)out_frame * (uint64_t)q->channels * width);
+  ssize_t w = pwrite(fd, buf, n * width, at);
+  int rc = w == (ssize_t)(n * width) ? OA_OK : oa_err_set(err, OA_EIO, "%s: write failed: %s", path, strerror(errno));
+  free(s16);
+  if (close(fd) != 0 && rc == OA_OK) rc = oa_err_set(err, OA_EIO, "%s: %s", path, strerror(errno));
+  return rc;
+}
+
+static int write_whole(const oa_sweep_options *opt, const oa_query *q, const float *pcm, size_t frames,
+                       oa_err *err) {
+  char path[4096];
+  path_of(opt, q, 0, path, sizeof path);
+  oa_pcm_writer *w;
+  int rc = oa_pcm_writer_open(path, opt->format, q->channels, &w, err);
+  if (rc != OA_OK) return rc;
+  rc = oa_pcm_writer_sink(w, pcm, frames, q->channels, err);
+  oa_err cerr;
+  int crc = oa_pcm_writer_close(w, rc == OA_OK, &cerr);
+  if (rc == OA_OK && crc != OA_OK) *err = cerr, rc = crc;
+  return rc;
+}
+
+static int write_clip(const clips_file *cf, const oa_query *q, int64_t out_frame, const float *pcm, size_t frames,
+                      oa_err *err) {
+  hid_t fs = H5Dget_space(cf->clips);
+  hsize_t start[1] = {q->clip_offset + (uint64_t)out_frame * (uint64_t)q->channels},
+          count[1] = {frames * (size_t)q->channels};
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  hid_t ms = H5Screate_simple(1, count, NULL);
+  herr_t rc = H5Dwrite(cf->clips, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, pcm);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  return rc < 0 ? oa_err_set(err, OA_EIO, "writing clip %s failed (disk full?)", q->id) : OA_OK;
+}
+
+/* ------------------------------------------------------------- execution */
+
+typedef struct fanout {
+  const plan *p;
+  const unit *u;
+  const oa_query_list *ql;
+  float **buf;   /* per member */
+  int64_t pos;   /* next sample the sink receives */
+} fanout;
+
+static int fanout_sink(void *ctx, const float *pcm, size_t frames, int channels, oa_err *err) {
+  (void)err;
+  fanout *f = ctx;
+  int64_t a = f->pos, b = f->pos + (int64_t)frames;
+  for (size_t i = 0; i < f->u->n; i++) {
+    const member *m = &f->p->m[f->u->first + i];
+    int64_t lo = a > m->from ? a : m->from, hi = b < m->to ? b : m->to;
+    if (lo < hi)
+      memcpy(f->buf[i] + (size_t)(lo - m->from) * (size_t)channels, pcm + (size_t)(lo - a) * (size_t)channels,
+             (size_t)(hi - lo) * (size_t)channels * sizeof(float));
+  }
+  f->pos = b;
+  return OA_OK;
+}
+
+typedef struct sweep {
+  MPI_Comm comm;
+  int rank, size;
+  oa_archive *a;
+  oa_extractor *x;
+  oa_query_list *ql;
+  const oa_sweep_options *opt;
+  const oa_logger *log;
+  plan p;
+  clips_file cf;
+  uint8_t *failed;   /* per query */
+  uint8_t *finisher; /* per query: this rank renames its file */
+  MPI_Win win;
+  int64_t *counters; /* on rank 0: next unit, frames done, units done */
+  int64_t total_frames;
+  double t0, last_report;
+} sweep;
+
+static void fail_query(sweep *s, size_t qi, const oa_err *err) {
+  if (s->failed[qi]) return;
+  s->failed[qi] = 1;
+  const oa_query *q = &s->ql->q[qi];
+  if (q->line) OA_LOG(s->log, ERROR, "%s:%ld: %s", s->opt->source, q->line, err->msg);
+  else OA_LOG(s->log, ERROR, "window %s: %s", q->id, err->msg);
+}
+
+static void run_unit(sweep *s, const unit *u) {
+  const oa_query *q0 = &s->ql->q[s->p.m[u->first].query];
+  float **buf = calloc(u->n, sizeof *buf);
+  oa_err err;
+  oa_err_clear(&err);
+  int rc = buf ? OA_OK : oa_err_set(&err, OA_ENOMEM, "out of memory");
+  for (size_t i = 0; rc == OA_OK && i < u->n; i++) {
+    const member *m = &s->p.m[u->first + i];
+    buf[i] = malloc((size_t)(m->to - m->from) * (size_t)q0->channels * sizeof(float));
+    if (!buf[i]) rc = oa_err_set(&err, OA_ENOMEM, "out of memory");
+  }
+  fanout f = {&s->p, u, s->ql, buf, u->start};
+  if (rc == OA_OK) rc = oa_extract_range(s->x, u->rec, u->start, u->end, fanout_sink, &f, NULL, &err);
+  /* A failure in a shared decode (e.g. a damaged interval under --verify)
+   * must not take down members that do not need that part: retry each
+   * member on its own. */
+  int *own = calloc(u->n, sizeof *own);
+  oa_err *own_err = calloc(u->n, sizeof *own_err);
+  for (size_t i = 0; rc != OA_OK && rc != OA_ENOMEM && u->n > 1 && own && own_err && i < u->n; i++) {
+    const member *m = &s->p.m[u->first + i];
+    unit one = {u->rec, m->from, m->to, u->first + i, 1};
+    fanout g = {&s->p, &one, s->ql, &buf[i], m->from};
+    own[i] = oa_extract_range(s->x, u->rec, m->from, m->to, fanout_sink, &g, NULL, &own_err[i]) == OA_OK ? 1 : -1;
+  }
+  for (size_t i = 0; i < u->n; i++) {
+    const member *m = &s->p.m[u->first + i];
+    const oa_query *q = &s->ql->q[m->query];
+    oa_err werr = own && own[i] < 0 ? own_err[i] : err;
+    int wrc = own && own[i] ? (own[i] > 0 ? OA_OK : werr.code) : rc;
+    size_t frames = (size_t)(m->to - m->from);
+    if (wrc == OA_OK) {
+      if (s->opt->output == OA_SWEEP_HDF5) wrc = write_clip(&s->cf, q, m->out_frame, buf[i], frames, &werr);
+      else if (s->p.pieces_gt1[m->query]) wrc = write_piece(s->opt, q, m->out_frame, buf[i], frames, &werr);
+      else wrc = write_whole(s->opt, q, buf[i], frames, &werr);
+    }
+    if (wrc != OA_OK) fail_query(s, m->query, &werr);
+    if (m->out_frame == 0 && s->p.pieces_gt1[m->query]) s->finisher[m->query] = 1;
+    if (buf) free(buf[i]);
+  }
+  free(buf);
+  free(own);
+  free(own_err);
+}
+
+static void report_progress(sweep *s, int final) {
+  if (s->rank != 0 || s->opt->progress_every <= 0) return;
+  double now = MPI_Wtime();
+  if (!final && now - s->last_report < s->opt->progress_every) return;
+  s->last_report = now;
+  int64_t zero = 0, done[2];
+  MPI_Fetch_and_op(&zero, &done[0], MPI_INT64_T, 0, 1, MPI_NO_OP, s->win);
+  MPI_Fetch_and_op(&zero, &done[1], MPI_INT64_T, 0, 2, MPI_NO_OP, s->win);
+  MPI_Win_flush(0, s->win);
+  double el = now - s->t0, audio = (double)done[0] / 48000.0;
+  double rate = el > 0 ? (double)done[0] / el : 0;
+  double eta = rate > 0 ? (double)(s->total_frames - done[0]) / rate : 0;
+  OA_LOG(s->log, INFO, "progress: %" PRId64 "/%zu units, %.1f of %.1f s audio, %.0fx real time, ETA %.0f s", done[1],
+         s->p.nu, audio, (double)s->total_frames / 48000.0, rate / 48000.0, eta);
+}
+
+/* Self-scheduling: take chunks of units from a counter on rank 0 with
+ * one-sided fetch-and-add; chunks shrink as the queue empties. */
+static void run_units(sweep *s) {
+  int64_t seen = 0;
+  for (;;) {
+    int64_t left = (int64_t)s->p.nu - seen;
+    int64_t chunk = left / (4 * (int64_t)s->size);
+    if (chunk < 1) chunk = 1;
+    if (chunk > 16) chunk = 16;
+    int64_t first;
+    MPI_Fetch_and_op(&chunk, &first, MPI_INT64_T, 0, 0, MPI_SUM, s->win);
+    MPI_Win_flush(0, s->win);
+    if (first >= (int64_t)s->p.nu) break;
+    seen = first + chunk;
+    for (int64_t k = first; k < first + chunk && k < (int64_t)s->p.nu; k++) {
+      const unit *u = &s->p.u[k];
+      run_unit(s, u);
+      int64_t add[2] = {u->end - u->start, 1}, ignore;
+      MPI_Fetch_and_op(&add[0], &ignore, MPI_INT64_T, 0, 1, MPI_SUM, s->win);
+      MPI_Fetch_and_op(&add[1], &ignore, MPI_INT64_T, 0, 2, MPI_SUM, s->win);
+      MPI_Win_flush(0, s->win);
+      report_progress(s, 0);
+    }
+  }
+}
+
+/* ------------------------------------------------------------ HDF5 clips */
+
+static int create_clips(sweep *s, oa_err *err) {
+  const oa_sweep_options *opt = s->opt;
+  clips_file *cf = &s->cf;
+  uint64_t total = 0;
+  for (size_t i = 0; i < s->ql->n; i++) {
+    s->ql->q[i].clip_offset = total;
+    total += (uint64_t)(s->ql->q[i].end - s->ql->q[i].start) * (uint64_t)s->ql->q[i].channels;
+  }
+  int exists = 0;
+  if (s->rank == 0 && !opt->overwrite) exists = access(opt->path, F_OK) == 0;
+  MPI_Bcast(&exists, 1, MPI_INT, 0, s->comm);
+  if (exists) return oa_err_set(err, OA_EUSAGE, "%s already exists (use --force to replace it)", opt->path);
+  char partial[4096];
+  snprintf(partial, sizeof partial, "%s.partial", opt->path);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, s->comm, MPI_INFO_NULL);
+  cf->file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  if (!oa_mpi_agree(s->comm, cf->file >= 0)) return oa_err_set(err, OA_EIO, "cannot create %s", partial);
+  hsize_t dims[1] = {total};
+  hid_t space = H5Screate_simple(1, dims, NULL);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+  cf->clips = H5Dcreate2(cf->file, "clips", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  size_t longest = 1;
+  for (uint64_t i = 0; i < oa_archive_recording_count(s->a); i++) {
+    size_t l = strlen(oa_archive_recording_name(s->a, i));
+    if (l > longest) longest = l;
+  }
+  cf->name_len = longest + 1;
+  cf->rec_type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(cf->rec_type, cf->name_len);
+  hid_t id_type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(id_type, 128);
+  size_t row = sizeof(clip_row) + cf->name_len;
+  cf->row_type = H5Tcreate(H5T_COMPOUND, row);
+  H5Tinsert(cf->row_type, "id", HOFFSET(clip_row, id), id_type);
+  H5Tinsert(cf->row_type, "start", HOFFSET(clip_row, start), H5T_NATIVE_INT64);
+  H5Tinsert(cf->row_type, "end", HOFFSET(clip_row, end), H5T_NATIVE_INT64);
+  H5Tinsert(cf->row_type, "channels", HOFFSET(clip_row, channels), H5T_NATIVE_INT32);
+  H5Tinsert(cf->row_type, "status", HOFFSET(clip_row, status), H5T_NATIVE_INT32);
+  H5Tinsert(cf->row_type, "offset", HOFFSET(clip_row, offset), H5T_NATIVE_UINT64);
+  H5Tinsert(cf->row_type, "length", HOFFSET(clip_row, length), H5T_NATIVE_INT64);
+  H5Tinsert(cf->row_type, "recording", sizeof(clip_row), cf->rec_type);
+  H5Tclose(id_type);
+  hsize_t rows[1] = {s->ql->n};
+  space = H5Screate_simple(1, rows, NULL);
+  cf->table = H5Dcreate2(cf->file, "queries", cf->row_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Sclose(space);
+  if (!oa_mpi_agree(s->comm, cf->clips >= 0 && cf->table >= 0))
+    return oa_err_set(err, OA_EIO, "cannot create datasets in %s", partial);
+  return OA_OK;
+}
+
+/* Collective: rank 0 writes the table, then the file is renamed. */
+static int finish_clips(sweep *s, oa_err *err) {
+  clips_file *cf = &s->cf;
+  int ok = 1;
+  size_t row = sizeof(clip_row) + cf->name_len, n = s->rank == 0 ? s->ql->n : 0;
+  uint8_t *rows = calloc(n ? n : 1, row);
+  ok = rows != NULL;
+  for (size_t i = 0; ok && i < n; i++) {
+    const oa_query *q = &s->ql->q[i];
+    clip_row r = {.start = q->start, .end = q->end, .channels = q->channels,
+                  .status = s->failed[i], .offset = q->clip_offset, .length = q->end - q->start};
+    snprintf(r.id, sizeof r.id, "%s", q->id);
+    memcpy(rows + i * row, &r, sizeof r);
+    snprintf((char *)rows + i * row + sizeof r, cf->name_len, "%s", oa_archive_recording_name(s->a, q->rec));
+  }
+  hid_t fs = H5Dget_space(cf->table);
+  hsize_t count[1] = {n};
+  hid_t ms = H5Screate_simple(1, count, NULL);
+  if (n) H5Sselect_all(fs);
+  else H5Sselect_none(fs), H5Sselect_none(ms);
+  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  if (s->ql->n && H5Dwrite(cf->table, cf->row_type, ms, fs, dxpl, rows) < 0) ok = 0;
+  H5Pclose(dxpl);
+  H5Sclose(ms), H5Sclose(fs);
+  free(rows);
+  hid_t aspace = H5Screate(H5S_SCALAR);
+  hid_t str = H5Tcopy(H5T_C_S1);
+  H5Tset_size(str, 14);
+  hid_t at = H5Acreate2(cf->file, "format", str, aspace, H5P_DEFAULT, H5P_DEFAULT);
+  if (at < 0 || H5Awrite(at, str, "opusarc-clips") < 0) ok = 0;
+  if (at >= 0) H5Aclose(at);
+  int32_t rate = 48000;
+  at = H5Acreate2(cf->file, "sample_rate", H5T_NATIVE_INT32, aspace, H5P_DEFAULT, H5P_DEFAULT);
+  if (at < 0 || H5Awrite(at, H5T_NATIVE_INT32, &rate) < 0) ok = 0;
+  if (at >= 0) H5Aclose(at);
+  H5Tclose(str), H5Sclose(aspace);
+  H5Dclose(cf->clips), H5Dclose(cf->table), H5Tclose(cf->row_type), H5Tclose(cf->rec_type);
+  if (H5Fclose(cf->file) < 0) ok = 0;
+  ok = oa_mpi_agree(s->comm, ok);
+  char partial[4096];
+  snprintf(partial, sizeof partial, "%s.partial", s->opt->path);
+  int renamed = 1;
+  if (s->rank == 0) renamed = ok ? rename(partial, s->opt->path) == 0 : (unlink(partial), 0);
+  MPI_Bcast(&renamed, 1, MPI_INT, 0, s->comm);
+  return ok && renamed ? OA_OK : oa_err_set(err, OA_EIO, "writing %s failed", s->opt->path);
+}
+
+/* Pieces of long queries were written into shared temporary files; the
+ * rank that wrote a query's first piece moves it into place, or removes it
+ * if any piece failed anywhere. */
+static void finish_files(sweep *s) {
+  for (size_t i = 0; i < s->ql->n; i++) {
+    if (!s->finisher[i]) continue;
+    char tmp[4096], final[4096];
+    path_of(s->opt, &s->ql->q[i], 1, tmp, sizeof tmp);
+    path_of(s->opt, &s->ql->q[i], 0, final, sizeof final);
+    if (s->failed[i]) unlink(tmp);
+    else if (rename(tmp, final) != 0) {
+      oa_err e;
+      oa_err_set(&e, OA_EIO, "%s: cannot rename into place: %s", final, strerror(errno));
+      fail_query(s, i, &e);
+    }
+  }
+}
+
+static int make_dir(const char *dir) {
+  char *tmp = strdup(dir);
+  if (!tmp) return -1;
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = '\0';
+      mkdir(tmp, 0777);
+      *p = '/';
+    }
+  mkdir(tmp, 0777);
+  free(tmp);
+  struct stat st;
+  return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep_options *opt,
+                 const oa_logger *log, oa_sweep_result *res, oa_err *err) {
+  memset(res, 0, sizeof *res);
+  sweep s = {.comm = comm, .a = a, .ql = ql, .opt = opt, .log = log, .t0 = MPI_Wtime()};
+  MPI_Comm_rank(comm, &s.rank);
+  MPI_Comm_size(comm, &s.size);
+  s.last_report = s.t0;
+  oa_err local;
+  oa_err_clear(&local);
+  int ok = oa_extractor_create(a, opt->flags, &s.x, &local) == OA_OK;
+  s.failed = calloc(ql->n ? ql->n : 1, 1);
+  s.finisher = calloc(ql->n ? ql->n : 1, 1);
+  ok = ok && s.failed && s.finisher && make_plan(ql, opt->piece, &s.p) == 0;
+  if (ok && opt->output == OA_SWEEP_DIR && make_dir(opt->path) != 0)
+    ok = 0, oa_err_set(&local, OA_EIO, "%s: cannot create output directory", opt->path);
+  int rc = OA_OK;
+  if (!oa_mpi_agree(comm, ok)) {
+    rc = oa_err_set(err, local.code ? local.code : OA_ENOMEM, "%s", local.msg[0] ? local.msg : "out of memory");
+  } else if (opt->output == OA_SWEEP_HDF5) {
+    rc = create_clips(&s, err);
+  }
+  if (rc == OA_OK) {
+    for (size_t i = 0; i < s.p.nu; i++) s.total_frames += s.p.u[i].end - s.p.u[i].start;
+    MPI_Win_allocate(s.rank == 0 ? 3 * sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL, comm, &s.counters,
+                     &s.win);
+    if (s.rank == 0) memset(s.counters, 0, 3 * sizeof(int64_t));
+    MPI_Barrier(comm);
+    MPI_Win_lock_all(0, s.win);
+    run_units(&s);
+    report_progress(&s, 1);
+    MPI_Win_unlock_all(s.win);
+    MPI_Win_free(&s.win);
+    /* Every rank learns which queries failed anywhere. */
+    MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
+    if (opt->output == OA_SWEEP_HDF5) rc = finish_clips(&s, err);
+    else finish_files(&s);
+    MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
+  }
+  for (size_t i = 0; i < ql->n; i++) {
+    if (s.failed[i]) res->failed++;
+    else res->ok++, res->audio_seconds += (double)(ql->q[i].end - ql->q[i].start) / 48000.0;
+  }
+  res->failed += ql->bad;
+  res->units = s.p.nu;
+  res->wall_seconds = MPI_Wtime() - s.t0;
+  free_plan(&s.p);
+  free(s.failed);
+  free(s.finisher);
+  oa_extractor_free(s.x);
+  return rc;
+}
