@@ -4,12 +4,16 @@
  * is decoded from its start by op_read_float (no seeking), and every output
  * file named in the queries CSV must equal the same samples bit for bit.
  *   refcheck CORPUS_DIR QUERIES.csv OUT_DIR f32|s16|wav
- * Query rows name recordings relative to CORPUS_DIR. Exit 0 when all match. */
+ *   refcheck CORPUS_DIR QUERIES.csv CLIPS.h5 h5
+ * Query rows name recordings relative to CORPUS_DIR; in h5 mode each row is
+ * found by id in CLIPS.h5's /queries table and its samples in /clips.
+ * Exit 0 when all match. */
 #include <math.h>
 #include <stdint.h>
 #include <ogg/ogg.h>
 #include <opus/opus_multistream.h>
 #include <opusfile.h>
+#include <hdf5.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +144,63 @@ static long file_size(FILE *f) {
   return n;
 }
 
+/* CLIPS.h5 read whole: the table's ids, offsets and lengths, and the clips. */
+typedef struct clips {
+  size_t n, row, name_len;
+  unsigned char *rows;
+  float *data;
+  hsize_t nfloats;
+} clips;
+
+static int load_clips(const char *path, clips *c) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return -1;
+  hid_t t = H5Dopen2(f, "queries", H5P_DEFAULT), d = H5Dopen2(f, "clips", H5P_DEFAULT);
+  if (t < 0 || d < 0) return -1;
+  hid_t s = H5Dget_space(t);
+  hsize_t n;
+  H5Sget_simple_extent_dims(s, &n, NULL);
+  H5Sclose(s);
+  /* Read only the fields compared here, by name, into our own layout. */
+  hid_t id = H5Tcopy(H5T_C_S1);
+  H5Tset_size(id, 128);
+  c->row = 128 + 8 + 8 + 4 + 4;
+  hid_t mt = H5Tcreate(H5T_COMPOUND, c->row);
+  H5Tinsert(mt, "id", 0, id);
+  H5Tinsert(mt, "offset", 128, H5T_NATIVE_UINT64);
+  H5Tinsert(mt, "length", 136, H5T_NATIVE_INT64);
+  H5Tinsert(mt, "channels", 144, H5T_NATIVE_INT32);
+  H5Tinsert(mt, "status", 148, H5T_NATIVE_INT32);
+  c->n = (size_t)n;
+  c->rows = malloc(c->n * c->row + 1);
+  int rc = H5Dread(t, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->rows) < 0;
+  s = H5Dget_space(d);
+  H5Sget_simple_extent_dims(s, &c->nfloats, NULL);
+  H5Sclose(s);
+  c->data = malloc(c->nfloats * sizeof(float) + 4);
+  rc |= c->nfloats && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->data) < 0;
+  H5Tclose(mt), H5Tclose(id), H5Dclose(t), H5Dclose(d), H5Fclose(f);
+  return rc ? -1 : 0;
+}
+
+static int compare_clip(const ref *r, long start, long end, const clips *c, const char *qid) {
+  for (size_t i = 0; i < c->n; i++) {
+    const unsigned char *row = c->rows + i * c->row;
+    if (strncmp((const char *)row, qid, 128) != 0) continue;
+    unsigned long long off;
+    long long len;
+    int ch, status;
+    memcpy(&off, row + 128, 8), memcpy(&len, row + 136, 8), memcpy(&ch, row + 144, 4), memcpy(&status, row + 148, 4);
+    size_t n = (size_t)(end - start) * (size_t)r->channels;
+    int bad = status != 0 || ch != r->channels || len != end - start || off + n > c->nfloats ||
+              memcmp(c->data + off, r->pcm + (size_t)start * (size_t)r->channels, n * sizeof(float)) != 0;
+    if (bad) fprintf(stderr, "refcheck: MISMATCH clip %s: %s [%ld, %ld)\n", qid, r->name, start, end);
+    return bad ? -1 : 0;
+  }
+  fprintf(stderr, "refcheck: clip %s missing\n", qid);
+  return -1;
+}
+
 static int compare(const ref *r, long start, long end, const char *path, const char *fmt) {
   if (start < 0 || end > r->frames || start >= end) {
     fprintf(stderr, "refcheck: range [%ld,%ld) outside %s (%ld frames)\n", start, end, r->name, r->frames);
@@ -188,6 +249,12 @@ int main(int argc, char **argv) {
   if (!q) return perror(argv[2]), 2;
   char line[4096];
   ref cur = {.name = ""};
+  clips cl = {0};
+  int h5 = strcmp(argv[4], "h5") == 0;
+  if (h5 && load_clips(argv[3], &cl) != 0) {
+    fprintf(stderr, "refcheck: cannot read %s\n", argv[3]);
+    return 1;
+  }
   long checked = 0, failed = 0;
   if (!fgets(line, sizeof line, q)) return 2;
   while (fgets(line, sizeof line, q)) {
@@ -205,10 +272,11 @@ int main(int argc, char **argv) {
     char out[2048];
     snprintf(out, sizeof out, "%s/%s.%s", argv[3], id, argv[4]);
     checked++;
-    if (compare(&cur, start, end, out, argv[4]) != 0) failed++;
+    if (h5 ? compare_clip(&cur, start, end, &cl, id) != 0 : compare(&cur, start, end, out, argv[4]) != 0) failed++;
   }
   fclose(q);
   free(cur.pcm);
+  free(cl.rows), free(cl.data);
   printf("refcheck: %ld ranges checked against opusfile linear decode, %ld mismatched\n", checked, failed);
   return failed || checked == 0 ? 1 : 0;
 }
