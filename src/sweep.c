@@ -655,8 +655,9 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
     else finish_files(&s);
     MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
   }
+  int ran = rc == OA_OK;
   for (size_t i = 0; i < ql->n; i++) {
-    if (s.failed[i]) res->failed++;
+    if (!ran || s.failed[i]) res->failed++;
     else res->ok++, res->audio_seconds += (double)(ql->q[i].end - ql->q[i].start) / 48000.0;
   }
   res->failed += ql->bad;
