@@ -49,8 +49,7 @@ set +e
 rc=$?
 set -e
 [ "$rc" = 1 ] && grep -q "already exists" "$WORK/err.txt" || fail "existing clips file not protected"
-grep -q "extracted 0, failed 435" "$WORK/err.txt" "$WORK/out.txt" 2> /dev/null ||
-  "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/all.csv" --out "$WORK/clips.h5" > "$WORK/out.txt" 2>&1 || true
+"$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/all.csv" --out "$WORK/clips.h5" > "$WORK/out.txt" 2>&1 || true
 grep -q "extracted 0, failed" "$WORK/out.txt" || fail "a refused sweep must not count queries as extracted"
 
 # Windows of 2 s every 1.5 s over music/*, in seconds.
