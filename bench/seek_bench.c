@@ -1,6 +1,7 @@
 /* seek_bench: random-range extraction, opusarc against opusfile seeking.
  *
  *   seek_bench ARCHIVE.h5 CORPUS_DIR QUERIES SEED SECONDS
+ *   seek_bench ARCHIVE.h5 CORPUS_DIR QUERIES.csv 0 0     (the ranges of a CSV)
  *
  * Picks QUERIES random ranges of SECONDS each (uniform over the corpus's
  * audio). In one process, in the same order, times opusarc's extraction and
@@ -141,14 +142,30 @@ int main(int argc, char **argv) {
     return 1;
   }
   int n = atoi(argv[3]);
+  query *q = NULL;
+  if (n <= 0) { /* a queries CSV: id,recording,start,end */
+    FILE *f = fopen(argv[3], "r");
+    char line[4096], name[2048];
+    long long a0, b0;
+    int cap = 1024;
+    q = calloc((size_t)cap, sizeof *q);
+    while (f && fgets(line, sizeof line, f)) {
+      if (sscanf(line, "%*[^,],%2047[^,],%lld,%lld", name, &a0, &b0) != 3) continue;
+      uint64_t rec;
+      if (oa_archive_find(a, name, &rec, &err) != OA_OK) continue;
+      if (n == cap) q = realloc(q, (size_t)(cap *= 2) * sizeof *q);
+      q[n++] = (query){.rec = rec, .start = a0, .end = b0};
+    }
+    if (f) fclose(f);
+  }
   rng += strtoull(argv[4], NULL, 10);
   int64_t len = (int64_t)(atof(argv[5]) * 48000);
   uint64_t nrec = oa_archive_recording_count(a);
   int64_t total = 0;
   for (uint64_t i = 0; i < nrec; i++)
     if (oa_archive_recording(a, i)->samples > len) total += oa_archive_recording(a, i)->samples - len;
-  query *q = calloc((size_t)n, sizeof *q);
-  for (int i = 0; i < n; i++) {
+  if (!q) q = calloc((size_t)n, sizeof *q);
+  for (int i = 0; len > 0 && total > 0 && i < n && !q[i].end; i++) {
     int64_t pick = (int64_t)(next_rand() % (uint64_t)total);
     for (uint64_t r = 0; r < nrec; r++) {
       int64_t room = oa_archive_recording(a, r)->samples - len;

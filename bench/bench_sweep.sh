@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Extraction sweeps on the real-audio corpus (bench/corpus.sh), one run:
+#   - N random 3 s ranges (default 2000): queries/s of `opusarc extract --queries`
+#     on 1 and 2 ranks, beside opusfile's op_pcm_seek + op_read_float over the same
+#     ranges in one process; exactness of the sweep's output against opusfile's
+#     linear decode; peak memory (max RSS) per rank of the 2-rank sweep
+#   - one 30 min range (a recording of the music tracks joined), on 1 and 2 ranks
+#
+#   bench/bench_sweep.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+BENCH_DIR=${BENCH_DIR:-/tmp/opusarc-bench}
+B=${BUILD_DIR:-build}
+N=${1:-2000}
+BUILD_TYPE=Release scripts/build.sh > /dev/null
+C=$(bench/corpus.sh)
+A=$BENCH_DIR/sweep.h5
+[ -f "$A" ] || "$B/opusarc" index -q -o "$A" "$C"
+
+# N random 3 s ranges, grouped by recording (refcheck decodes one at a time).
+"$B/opusarc" info --json "$A" | tr '{' '\n' | grep '"name"' |
+  sed 's/.*"name": "\([^"]*\)".*"samples": \([0-9]*\),.*/\1 \2/' > "$BENCH_DIR/lengths.txt"
+awk -v n="$N" 'BEGIN{srand(11)} {name[NR]=$1; len[NR]=$2-144000; tot+=len[NR]}
+  END{for(i=0;i<n;i++){p=int(rand()*tot); for(r=1;r<=NR;r++){if(p<len[r]){s[r]=s[r] " " p; break} p-=len[r]}}
+      print "id,recording,start,end"; k=0
+      for(r=1;r<=NR;r++){m=split(s[r],a," "); for(j=1;j<=m;j++) printf "q%05d,%s,%d,%d\n", ++k, name[r], a[j], a[j]+144000}}' \
+  "$BENCH_DIR/lengths.txt" > "$BENCH_DIR/sweep.csv"
+
+rate() { grep -o '([0-9.]* queries/s' | tr -d '(' | awk '{print $1}'; }
+rm -rf "$BENCH_DIR/s1" "$BENCH_DIR/s2"
+q1=$("$B/opusarc" extract "$A" --queries "$BENCH_DIR/sweep.csv" --out-dir "$BENCH_DIR/s1" --format f32 | rate)
+q2=$(mpirun -np 2 /usr/bin/time -f "maxrss_kb %M" "$B/opusarc" extract "$A" --queries "$BENCH_DIR/sweep.csv" \
+  --out-dir "$BENCH_DIR/s2" --format f32 2> "$BENCH_DIR/rss.txt" | rate)
+rss=$(awk '/maxrss_kb/ {printf "%s%.1f", sep, $2/1024; sep=" / "}' "$BENCH_DIR/rss.txt")
+of=$("$B/bench/seek_bench" "$A" "$C" "$BENCH_DIR/sweep.csv" 0 0 | awk '/^opusfile/ {printf "%.1f", 1000/$5}')
+exact=$("$B/tests/refcheck" "$C" "$BENCH_DIR/sweep.csv" "$BENCH_DIR/s2" f32 | grep -o '[0-9]* ranges checked.*')
+echo
+echo "$N random 3 s ranges ($(nproc) cores):"
+printf '| %-44s | %10s | %8s |\n' measure queries/s ratio
+printf '|%s|\n' "----------------------------------------------|------------|----------"
+printf '| %-44s | %10s | %8s |\n' "opusfile seek + read, 1 process" "$of" "1.00"
+printf '| %-44s | %10s | %8.2f |\n' "opusarc extract --queries, 1 rank" "$q1" "$(awk -v a="$q1" -v b="$of" 'BEGIN{print a/b}')"
+printf '| %-44s | %10s | %8.2f |\n' "opusarc extract --queries, 2 ranks" "$q2" "$(awk -v a="$q2" -v b="$of" 'BEGIN{print a/b}')"
+echo "2 ranks vs 1 rank: $(awk -v a="$q2" -v b="$q1" 'BEGIN{printf "%.2f", a/b}')x; exactness (2-rank output vs linear decode): $exact"
+echo "peak memory per rank (max RSS, 2-rank sweep): $rss MB"
+
+# One 30 min range.
+L=$BENCH_DIR/long
+if [ ! -f "$L/.done" ]; then
+  rm -rf "$L" && mkdir -p "$L/corpus" "$BENCH_DIR/tmp"
+  tracks=() total=0
+  for f in /usr/share/games/wesnoth/1.16/data/core/music/*.ogg; do
+    oggdec -Q -o "$BENCH_DIR/tmp/t${#tracks[@]}.wav" "$f"
+    tracks+=("$BENCH_DIR/tmp/t${#tracks[@]}.wav")
+    total=$(awk -v t="$total" -v d="$(soxi -D "${tracks[-1]}")" 'BEGIN{print t+d}')
+    awk -v t="$total" 'BEGIN{exit !(t >= 1860)}' && break
+  done
+  sox "${tracks[@]}" "$BENCH_DIR/tmp/long.wav"
+  opusenc --quiet --bitrate 64 "$BENCH_DIR/tmp/long.wav" "$L/corpus/long.opus"
+  rm -f "$BENCH_DIR"/tmp/*.wav
+  "$B/opusarc" index -q -o "$L/long.h5" "$L/corpus"
+  touch "$L/.done"
+fi
+printf 'id,recording,start,end\nhalfhour,long.opus,48000,%d\n' $((48000 + 1800 * 48000)) > "$L/q.csv"
+secs() { grep -o 'audio in [0-9.]* s' | awk '{print $3}'; }
+rm -rf "$L/o1" "$L/o2"
+t1=$("$B/opusarc" extract "$L/long.h5" --queries "$L/q.csv" --out-dir "$L/o1" --format f32 | secs)
+t2=$(mpirun -np 2 "$B/opusarc" extract "$L/long.h5" --queries "$L/q.csv" --out-dir "$L/o2" --format f32 | secs)
+cmp -s "$L/o1/halfhour.f32" "$L/o2/halfhour.f32" && same=identical || same=DIFFERENT
+echo
+echo "one 30 min range: 1 rank $t1 s, 2 ranks $t2 s: $(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.2f", a/b}')x faster; outputs $same"
+"$B/tests/refcheck" "$L/corpus" "$L/q.csv" "$L/o2" f32
