@@ -33,7 +33,18 @@ q1=$("$B/opusarc" extract "$A" --queries "$BENCH_DIR/sweep.csv" --out-dir "$BENC
 q2=$(mpirun -np 2 /usr/bin/time -f "maxrss_kb %M" "$B/opusarc" extract "$A" --queries "$BENCH_DIR/sweep.csv" \
   --out-dir "$BENCH_DIR/s2" --format f32 2> "$BENCH_DIR/rss.txt" | rate)
 rss=$(awk '/maxrss_kb/ {printf "%s%.1f", sep, $2/1024; sep=" / "}' "$BENCH_DIR/rss.txt")
-of=$("$B/bench/seek_bench" "$A" "$C" "$BENCH_DIR/sweep.csv" 0 0 | awk '/^opusfile/ {printf "%.1f", 1000/$5}')
+of=$("$B/bench/seek_bench" "$A" "$C" "$BENCH_DIR/sweep.csv" 0 0 | awk '/^opusfile/ {printf "%.1f", 1000/$6}')
+# The same with little output I/O (int16 into a RAM file system), where the
+# 2-core machine is not also busy writing back 2 GB of page cache.
+T=${SHM_DIR:-/dev/shm}/opusarc-bench-$$
+rm -rf "$T" && mkdir -p "$T"
+m1=$("$B/opusarc" extract "$A" --queries "$BENCH_DIR/sweep.csv" --out-dir "$T/1" --format s16 | rate)
+m2=$(mpirun -np 2 "$B/opusarc" extract "$A" --queries "$BENCH_DIR/sweep.csv" --out-dir "$T/2" --format s16 | rate)
+rm -rf "$T"
+rm -f "$BENCH_DIR/c1.h5" "$BENCH_DIR/c2.h5"
+h1=$("$B/opusarc" extract "$A" --queries "$BENCH_DIR/sweep.csv" --out "$BENCH_DIR/c1.h5" | rate)
+h2=$(mpirun -np 2 "$B/opusarc" extract "$A" --queries "$BENCH_DIR/sweep.csv" --out "$BENCH_DIR/c2.h5" | rate)
+hexact=$("$B/tests/refcheck" "$C" "$BENCH_DIR/sweep.csv" "$BENCH_DIR/c2.h5" h5 | grep -o '[0-9]* mismatched')
 exact=$("$B/tests/refcheck" "$C" "$BENCH_DIR/sweep.csv" "$BENCH_DIR/s2" f32 | grep -o '[0-9]* ranges checked.*')
 echo
 echo "$N random 3 s ranges ($(nproc) cores):"
@@ -42,7 +53,12 @@ printf '|%s|\n' "----------------------------------------------|------------|---
 printf '| %-44s | %10s | %8s |\n' "opusfile seek + read, 1 process" "$of" "1.00"
 printf '| %-44s | %10s | %8.2f |\n' "opusarc extract --queries, 1 rank" "$q1" "$(awk -v a="$q1" -v b="$of" 'BEGIN{print a/b}')"
 printf '| %-44s | %10s | %8.2f |\n' "opusarc extract --queries, 2 ranks" "$q2" "$(awk -v a="$q2" -v b="$of" 'BEGIN{print a/b}')"
-echo "2 ranks vs 1 rank: $(awk -v a="$q2" -v b="$q1" 'BEGIN{printf "%.2f", a/b}')x; exactness (2-rank output vs linear decode): $exact"
+printf '| %-44s | %10s | %8.2f |\n' "s16 files in RAM (tmpfs), 1 rank" "$m1" "$(awk -v a="$m1" -v b="$of" 'BEGIN{print a/b}')"
+printf '| %-44s | %10s | %8.2f |\n' "s16 files in RAM (tmpfs), 2 ranks" "$m2" "$(awk -v a="$m2" -v b="$of" 'BEGIN{print a/b}')"
+printf '| %-44s | %10s | %8.2f |\n' "same into one HDF5 clips file, 1 rank" "$h1" "$(awk -v a="$h1" -v b="$of" 'BEGIN{print a/b}')"
+printf '| %-44s | %10s | %8.2f |\n' "same into one HDF5 clips file, 2 ranks" "$h2" "$(awk -v a="$h2" -v b="$of" 'BEGIN{print a/b}')"
+echo "2 ranks vs 1 rank: $(awk -v a="$q2" -v b="$q1" 'BEGIN{printf "%.2f", a/b}')x (f32 files), $(awk -v a="$m2" -v b="$m1" 'BEGIN{printf "%.2f", a/b}')x (s16 in RAM), $(awk -v a="$h2" -v b="$h1" 'BEGIN{printf "%.2f", a/b}')x (HDF5)"
+echo "exactness vs linear decode: files (2 ranks): $exact; HDF5 (2 ranks): $hexact"
 echo "peak memory per rank (max RSS, 2-rank sweep): $rss MB"
 
 # One 30 min range.
