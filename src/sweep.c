@@ -435,10 +435,10 @@ static void run_unit(sweep *s, const unit *u) {
   free(own_err);
 }
 
-static void report_progress(sweep *s, int final) {
+static void report_progress(sweep *s) {
   if (s->rank != 0 || s->opt->progress_every <= 0) return;
   double now = MPI_Wtime();
-  if (!final && now - s->last_report < s->opt->progress_every) return;
+  if (now - s->last_report < s->opt->progress_every) return;
   s->last_report = now;
   int64_t zero = 0, done[2];
   MPI_Fetch_and_op(&zero, &done[0], MPI_INT64_T, 0, 1, MPI_NO_OP, s->win);
@@ -487,7 +487,7 @@ static void run_units(sweep *s) {
         publish(s, &frames, &units);
         last_publish = MPI_Wtime();
       }
-      report_progress(s, 0);
+      report_progress(s);
     }
   }
   publish(s, &frames, &units);
@@ -662,7 +662,6 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
     MPI_Barrier(comm);
     MPI_Win_lock_all(0, s.win);
     run_units(&s);
-    report_progress(&s, 1);
     MPI_Win_unlock_all(s.win);
     MPI_Win_free(&s.win);
     /* Every rank learns which queries failed anywhere. */
