@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config \
-  libopus-dev libogg-dev libopusfile-dev libsndfile1-dev zlib1g-dev \
+  libopus-dev libogg-dev libopusfile-dev libsndfile1-dev libsoxr-dev zlib1g-dev \
   libhdf5-openmpi-dev hdf5-tools openmpi-bin libopenmpi-dev \
   libcmocka-dev ca-certificates > /dev/null
 echo "install-deps: done"

@@ -12,7 +12,7 @@ struct oa_archive {
   oa_archive_totals totals;
   uint64_t nrecs;
   oa_rec_row *recs;
-  char **names, **paths, **errors;
+  char **names, **paths, **errors, **starts, **tags;
   uint64_t *sorted; /* recording indexes sorted by name */
   char *path;
 };
@@ -139,7 +139,7 @@ static int check_recording(oa_archive *a, uint64_t i, oa_err *err) {
       !range_ok(r->first_link, r->link_count, t->links) ||
       !range_ok(r->first_interval, r->interval_count, t->intervals) ||
       !range_ok(r->data_offset, r->data_size, t->data_bytes) || (r->status == OA_REC_OK && r->link_count == 0) ||
-      r->channels < 0 || r->channels > 255)
+      r->channels < 0 || r->channels > 255 || r->rate_mode < 0 || r->rate_mode > 3)
     return oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu is inconsistent with the datasets", a->path,
                       (unsigned long long)i);
   t->packets += r->packet_count;
@@ -154,8 +154,10 @@ static int load_recordings(oa_archive *a, oa_err *err) {
   a->names = calloc(n ? n : 1, sizeof *a->names);
   a->paths = calloc(n ? n : 1, sizeof *a->paths);
   a->errors = calloc(n ? n : 1, sizeof *a->errors);
+  a->starts = calloc(n ? n : 1, sizeof *a->starts);
+  a->tags = calloc(n ? n : 1, sizeof *a->tags);
   a->sorted = malloc((n ? n : 1) * sizeof *a->sorted);
-  if (!blob || !a->recs || !a->names || !a->paths || !a->errors || !a->sorted) {
+  if (!blob || !a->recs || !a->names || !a->paths || !a->errors || !a->sorted || !a->starts || !a->tags) {
     free(blob);
     return oa_err_set(err, OA_ENOMEM, "out of memory loading %llu recordings", (unsigned long long)n);
   }
@@ -168,8 +170,10 @@ static int load_recordings(oa_archive *a, oa_err *err) {
     a->names[i] = string_at(a, blob, r->name_off, r->name_len);
     a->paths[i] = string_at(a, blob, r->path_off, r->path_len);
     a->errors[i] = string_at(a, blob, r->error_off, r->error_len);
+    a->starts[i] = string_at(a, blob, r->start_off, r->start_len);
+    a->tags[i] = string_at(a, blob, r->tags_off, r->tags_len);
     a->sorted[i] = i;
-    if (!a->names[i] || !a->paths[i] || !a->errors[i])
+    if (!a->names[i] || !a->paths[i] || !a->errors[i] || !a->starts[i] || !a->tags[i])
       rc = oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu has a string outside /strings", a->path,
                       (unsigned long long)i);
     else
@@ -245,7 +249,10 @@ void oa_archive_close(oa_archive *a) {
     free(a->names[i]);
     free(a->paths[i]);
     free(a->errors[i]);
+    free(a->starts[i]);
+    free(a->tags[i]);
   }
+  free(a->starts), free(a->tags);
   free(a->names), free(a->paths), free(a->errors), free(a->sorted), free(a->recs), free(a->path);
   free(a);
 }
@@ -256,6 +263,12 @@ const oa_rec_row *oa_archive_recording(const oa_archive *a, uint64_t i) { return
 const char *oa_archive_recording_name(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->names[i] : NULL; }
 const char *oa_archive_recording_path(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->paths[i] : NULL; }
 const char *oa_archive_recording_error(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->errors[i] : NULL; }
+const char *oa_archive_recording_start(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->starts[i] : NULL; }
+const char *oa_archive_recording_tags(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->tags[i] : NULL; }
+double oa_archive_samples_per_second(const oa_archive *a, uint64_t i) {
+  const oa_rec_row *r = oa_archive_recording(a, i);
+  return r && r->rate_mode == 3 && r->source_rate > 0 ? (double)r->source_rate : 48000.0;
+}
 void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t) { *t = a->totals; }
 
 int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_err *err) {

@@ -31,6 +31,14 @@ int oa_h5_types_create(oa_h5_types *t) {
   FIELD(t->rec, oa_rec_row, packet_count, H5T_NATIVE_UINT64);
   FIELD(t->rec, oa_rec_row, payload_bytes, H5T_NATIVE_UINT64);
   FIELD(t->rec, oa_rec_row, failed_packet, H5T_NATIVE_INT64);
+  FIELD(t->rec, oa_rec_row, source_rate, H5T_NATIVE_INT32);
+  FIELD(t->rec, oa_rec_row, source_format, H5T_NATIVE_INT32);
+  FIELD(t->rec, oa_rec_row, rate_mode, H5T_NATIVE_INT32);
+  FIELD(t->rec, oa_rec_row, source_frames, H5T_NATIVE_INT64);
+  FIELD(t->rec, oa_rec_row, start_off, H5T_NATIVE_UINT64);
+  FIELD(t->rec, oa_rec_row, tags_off, H5T_NATIVE_UINT64);
+  FIELD(t->rec, oa_rec_row, start_len, H5T_NATIVE_UINT32);
+  FIELD(t->rec, oa_rec_row, tags_len, H5T_NATIVE_UINT32);
 
   t->link = H5Tcreate(H5T_COMPOUND, sizeof(oa_link_row));
   FIELD(t->link, oa_link_row, recording, H5T_NATIVE_UINT64);

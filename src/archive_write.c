@@ -242,6 +242,8 @@ static void rebase(oa_batch *b, const uint64_t *base) {
     r->name_off += base[DS_STRINGS];
     r->path_off += base[DS_STRINGS];
     r->error_off += base[DS_STRINGS];
+    r->start_off += base[DS_STRINGS];
+    r->tags_off += base[DS_STRINGS];
     r->first_link += base[DS_LINKS];
     r->first_interval += base[DS_INTERVALS];
     r->data_offset += base[DS_DATA];

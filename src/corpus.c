@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "opusarc/pcmimport.h"
 #include "opusarc/util.h"
 
 static int add_entry(oa_corpus *c, const char *name, const char *path, uint64_t size, const char *error) {
@@ -27,7 +28,7 @@ static int add_entry(oa_corpus *c, const char *name, const char *path, uint64_t 
 
 static int has_audio_extension(const char *name) {
   const char *dot = strrchr(name, '.');
-  return dot && (strcasecmp(dot, ".opus") == 0 || strcasecmp(dot, ".ogg") == 0);
+  return dot && (strcasecmp(dot, ".opus") == 0 || strcasecmp(dot, ".ogg") == 0 || oa_is_pcm_path(name));
 }
 
 static char *join(const char *a, const char *b) {

@@ -8,6 +8,7 @@
 #include "opusarc/decoder.h"
 #include "opusarc/oggdemux.h"
 #include "opusarc/packet.h"
+#include "opusarc/pcmimport.h"
 #include "opusarc/snapshot.h"
 #include "opusarc/util.h"
 
@@ -370,11 +371,13 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   oa_demuxed d;
   memset(&d, 0, sizeof d);
   int rc = OA_OK;
+  oa_source_info src = {.rate = 48000, .rate_mode = OA_RATE_OPUS};
   if (e->error) {
     rc = oa_err_set(&why, OA_EIO, "%s", e->error);
   } else {
     uint64_t size = 0;
-    rc = oa_demux_file(e->path, &d, &size, &why);
+    if (oa_is_pcm_path(e->path)) rc = oa_import_pcm(e->path, &opt->encode, &d, &src, &size, &why);
+    else rc = oa_demux_file(e->path, &d, &size, &why);
     r.source_size = size;
   }
   r.first_link = b->nlinks;
@@ -403,6 +406,10 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     r.data_size = b->data_len - r.data_offset;
     r.packet_count = d.npackets;
     r.payload_bytes = d.bytes_len;
+    r.source_rate = src.rate;
+    r.source_format = src.format;
+    r.rate_mode = src.rate_mode;
+    r.source_frames = src.rate_mode == OA_RATE_OPUS ? d.total_samples : src.frames;
     mine.recordings_ok = 1;
     mine.packets = d.npackets;
     mine.payload_bytes = d.bytes_len;
@@ -436,7 +443,13 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   oa_demuxed_free(&d);
   if (oa_batch_add_string(b, e->name, &r.name_off, &r.name_len) ||
       oa_batch_add_string(b, e->path, &r.path_off, &r.path_len) ||
-      oa_batch_add_string(b, rc == OA_OK ? "" : why.msg, &r.error_off, &r.error_len) || add_rec_row(b, row, &r))
+      oa_batch_add_string(b, rc == OA_OK ? "" : why.msg, &r.error_off, &r.error_len) ||
+      oa_batch_add_string(b, rc == OA_OK ? src.start_utc : "", &r.start_off, &r.start_len) ||
+      oa_batch_add_string(b, rc == OA_OK && src.tags ? src.tags : "", &r.tags_off, &r.tags_len) ||
+      add_rec_row(b, row, &r)) {
+    free(src.tags);
     return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  free(src.tags);
   return OA_OK;
 }

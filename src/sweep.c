@@ -66,10 +66,10 @@ static int safe_id(const char *id) {
   return id[0] && strcmp(id, ".") != 0 && strcmp(id, "..") != 0 && !strchr(id, '/') && strlen(id) < 128;
 }
 
-static int parse_position(const char *s, int seconds, int64_t *out) {
+static int parse_position(const char *s, double per_second, int64_t *out) {
   char *end;
   errno = 0;
-  if (!seconds) {
+  if (per_second <= 0) {
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end) return -1;
     *out = v;
@@ -77,7 +77,7 @@ static int parse_position(const char *s, int seconds, int64_t *out) {
   }
   double v = strtod(s, &end);
   if (errno || end == s || *end || !isfinite(v) || fabs(v) > 1e12) return -1;
-  *out = llround(v * 48000.0);
+  *out = llround(v * per_second);
   return 0;
 }
 
@@ -122,7 +122,10 @@ int oa_queries_from_csv(const oa_archive *a, const char *path, int seconds, cons
     oa_err_clear(&why);
     if (split_csv(line, fld, 4) != 4) oa_err_set(&why, OA_EUSAGE, "expected 4 fields id,recording,start,end");
     else if (!safe_id(fld[0])) oa_err_set(&why, OA_EUSAGE, "id \"%s\" cannot be a file name", fld[0]);
-    else if (parse_position(fld[2], seconds, &q.start) || parse_position(fld[3], seconds, &q.end))
+    else if (oa_archive_find(a, fld[1], &q.rec, &why) != OA_OK)
+      ;
+    else if (parse_position(fld[2], seconds ? oa_archive_samples_per_second(a, q.rec) : 0, &q.start) ||
+             parse_position(fld[3], seconds ? oa_archive_samples_per_second(a, q.rec) : 0, &q.end))
       oa_err_set(&why, OA_EUSAGE, "start/end must be %s", seconds ? "numbers of seconds" : "integer samples");
     else if (check_query(a, fld[1], &q, &why) == OA_OK) {
       snprintf(q.id, sizeof q.id, "%s", fld[0]);
@@ -139,14 +142,19 @@ int oa_queries_from_csv(const oa_archive *a, const char *path, int seconds, cons
   return rc;
 }
 
-int oa_queries_windows(const oa_archive *a, int64_t len, int64_t hop, const char *glob, oa_query_list *out,
-                       oa_err *err) {
+int oa_queries_windows(const oa_archive *a, double len_in, double hop_in, int seconds, const char *glob,
+                       oa_query_list *out, oa_err *err) {
   memset(out, 0, sizeof *out);
-  if (len <= 0 || hop <= 0) return oa_err_set(err, OA_EUSAGE, "window length and hop must be positive");
   for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
     const oa_rec_row *r = oa_archive_recording(a, i);
     const char *name = oa_archive_recording_name(a, i);
     if (r->status != OA_REC_OK || (glob && fnmatch(glob, name, 0) != 0)) continue;
+    double scale = seconds ? oa_archive_samples_per_second(a, i) : 1.0;
+    int64_t len = llround(len_in * scale), hop = llround(hop_in * scale);
+    if (len <= 0 || hop <= 0) {
+      oa_query_list_free(out);
+      return oa_err_set(err, OA_EUSAGE, "window length and hop must be at least one sample");
+    }
     char stem[96];
     snprintf(stem, sizeof stem, "%s", name);
     for (char *p = stem; *p; p++)

@@ -13,7 +13,7 @@
 #include "opusarc/opusbuild.h"
 
 #define OA_FORMAT_NAME "opusarc"
-#define OA_FORMAT_VERSION 2
+#define OA_FORMAT_VERSION 3
 
 enum oa_rec_status { OA_REC_OK = 0, OA_REC_FAILED = 1 };
 
@@ -41,6 +41,12 @@ typedef struct oa_rec_row {
   uint64_t packet_count;
   uint64_t payload_bytes;  /* Opus packet bytes, without length prefixes */
   int64_t failed_packet;   /* packet number within the recording, -1 if n/a */
+  /* The source file (docs/FORMAT.md): rate, frames, libsndfile format, how
+   * its rate was handled, start time and other metadata. */
+  int32_t source_rate, source_format, rate_mode;
+  int64_t source_frames;
+  uint64_t start_off, tags_off;
+  uint32_t start_len, tags_len;
 } oa_rec_row;
 
 /* /links: one row per chain link. */
@@ -126,6 +132,11 @@ const oa_rec_row *oa_archive_recording(const oa_archive *a, uint64_t index);
 const char *oa_archive_recording_name(const oa_archive *a, uint64_t index);
 const char *oa_archive_recording_path(const oa_archive *a, uint64_t index);
 const char *oa_archive_recording_error(const oa_archive *a, uint64_t index);
+const char *oa_archive_recording_start(const oa_archive *a, uint64_t index); /* ISO 8601 UTC or "" */
+const char *oa_archive_recording_tags(const oa_archive *a, uint64_t index);
+/* Samples per second of a recording's own time base: 48000, or the source
+ * rate of a time-expanded recording (`--units seconds` uses it). */
+double oa_archive_samples_per_second(const oa_archive *a, uint64_t index);
 int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_err *err);
 
 typedef struct oa_archive_totals {

@@ -10,6 +10,7 @@
 #include "opusarc/corpus.h"
 #include "opusarc/error.h"
 #include "opusarc/opusbuild.h"
+#include "opusarc/pcmimport.h"
 
 #define OA_DEFAULT_CHECKPOINT_SECONDS 2.0
 #define OA_DEFAULT_MAX_PREROLL 128
@@ -24,6 +25,7 @@ typedef struct oa_index_options {
   double checkpoint_every; /* seconds of decoded audio per interval */
   int mode;                /* enum oa_checkpoint_mode */
   int max_preroll;         /* largest pre-roll tried, in packets */
+  oa_encode_options encode; /* for PCM sources */
 } oa_index_options;
 
 typedef struct oa_index_stats {

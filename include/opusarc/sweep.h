@@ -40,10 +40,11 @@ typedef struct oa_query_list {
 int oa_queries_from_csv(const oa_archive *a, const char *path, int seconds, const oa_logger *log,
                         oa_query_list *out, oa_err *err);
 /* Windows [s, s+len) for s = 0, hop, 2 hop, ... over every recording whose
- * name matches glob (NULL: all); ids are the name with '/' as '_' plus
- * "_<start>". */
-int oa_queries_windows(const oa_archive *a, int64_t len, int64_t hop, const char *glob, oa_query_list *out,
-                       oa_err *err);
+ * name matches glob (NULL: all); len and hop in samples, or with `seconds`
+ * in seconds of each recording's time base. Ids are the name with '/' as
+ * '_' plus "_<start sample>". */
+int oa_queries_windows(const oa_archive *a, double len, double hop, int seconds, const char *glob,
+                       oa_query_list *out, oa_err *err);
 void oa_query_list_free(oa_query_list *l);
 
 enum oa_sweep_output { OA_SWEEP_DIR = 0, OA_SWEEP_HDF5 = 1 };

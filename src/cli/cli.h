@@ -28,8 +28,9 @@ int cmd_verify(cli_ctx *cx, int argc, char **argv);
 
 int cli_parse_double(const char *s, double *out);
 int cli_parse_int64(const char *s, int64_t *out);
-/* Converts a position given in `units` ("samples" or "seconds") to samples. */
-int cli_parse_position(const char *s, int seconds, int64_t *out);
+/* A position in samples: an integer, or with per_second > 0 a number of
+ * seconds times per_second (the recording's time base), rounded. */
+int cli_parse_position(const char *s, double per_second, int64_t *out);
 /* Prints to stderr from rank 0 only, as every rank parses the same argv. */
 void cli_usage_error(const cli_ctx *cx, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -24,11 +24,11 @@ int cli_parse_int64(const char *s, int64_t *out) {
   return 0;
 }
 
-int cli_parse_position(const char *s, int seconds, int64_t *out) {
-  if (!seconds) return cli_parse_int64(s, out);
+int cli_parse_position(const char *s, double per_second, int64_t *out) {
+  if (per_second <= 0) return cli_parse_int64(s, out);
   double v;
   if (cli_parse_double(s, &v) != 0 || fabs(v) > 1e12) return -1;
-  *out = llround(v * 48000.0);
+  *out = llround(v * per_second);
   return 0;
 }
 

@@ -178,15 +178,17 @@ static int extract_to_file(oa_extractor *x, uint64_t rec, int64_t start, int64_t
 static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_archive *ar) {
   if (cx->rank != 0) return EXIT_OK;
   int64_t start, end;
-  if (cli_parse_position(a->start, a->seconds, &start) != 0 || cli_parse_position(a->end, a->seconds, &end) != 0) {
-    OA_LOG(&cx->log, ERROR, "--start/--end must be %s", a->seconds ? "numbers of seconds" : "integer sample counts");
-    return EXIT_USAGE;
-  }
   oa_err err;
   oa_err_clear(&err);
   uint64_t rec;
   oa_extract_stats st = {0};
   int rc = oa_archive_find(ar, a->recording, &rec, &err);
+  double per_second = a->seconds && rc == OA_OK ? oa_archive_samples_per_second(ar, rec) : 0;
+  if (rc == OA_OK && (cli_parse_position(a->start, per_second, &start) != 0 ||
+                      cli_parse_position(a->end, per_second, &end) != 0)) {
+    OA_LOG(&cx->log, ERROR, "--start/--end must be %s", a->seconds ? "numbers of seconds" : "integer sample counts");
+    return EXIT_USAGE;
+  }
   if (rc == OA_OK)
     rc = extract_to_file(x, rec, start, end, oa_archive_recording(ar, rec)->channels, a->format, a->output, &st, &err);
   if (rc != OA_OK) {
@@ -211,13 +213,13 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   if (a->queries) {
     rc = oa_queries_from_csv(ar, a->queries, a->seconds, cx->rank == 0 ? &cx->log : NULL, &ql, &err);
   } else {
-    int64_t len, hop;
-    if (cli_parse_position(a->window, a->seconds, &len) != 0 || cli_parse_position(a->hop, a->seconds, &hop) != 0 ||
-        len <= 0 || hop <= 0) {
+    double len, hop;
+    if (cli_parse_double(a->window, &len) != 0 || cli_parse_double(a->hop, &hop) != 0 || len <= 0 || hop <= 0 ||
+        (!a->seconds && (len != (int64_t)len || hop != (int64_t)hop))) {
       cli_usage_error(cx, "extract", "--windows and --hop need positive %s", a->seconds ? "seconds" : "sample counts");
       return EXIT_USAGE;
     }
-    rc = oa_queries_windows(ar, len, hop, a->match, &ql, &err);
+    rc = oa_queries_windows(ar, len, hop, a->seconds, a->match, &ql, &err);
   }
   if (rc != OA_OK) {
     if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);

@@ -13,8 +13,9 @@
 static const char *HELP =
     "usage: opusarc index -o ARCHIVE.h5 [options] INPUT...\n"
     "\n"
-    "Indexes Ogg Opus recordings into one HDF5 archive. INPUTs are files or\n"
-    "directories (searched recursively for *.opus and *.ogg). A recording is named\n"
+    "Indexes recordings into one HDF5 archive. INPUTs are files or directories\n"
+    "(searched recursively for *.opus, *.ogg, *.wav, *.flac, *.w64, *.rf64, *.aif,\n"
+    "*.aiff). A recording is named\n"
     "by its path relative to the directory argument it was found under, or by the\n"
     "path as given for a file argument. Ranks share the corpus balanced by bytes.\n"
     "\n"
@@ -32,6 +33,16 @@ static const char *HELP =
     "                             exact, auto lets the previous interval grow over\n"
     "                             this one (up to 4 lengths), else stores a snapshot\n"
     "  --list FILE                also index the paths listed in FILE, one per line\n"
+    "PCM sources (WAV, RF64, W64, FLAC, AIFF) are encoded with libopus:\n"
+    "  --bitrate KBPS             per channel (default 32)\n"
+    "  --cbr                      constant bitrate (default VBR)\n"
+    "  --complexity N             encoder complexity 0-10 (default 10)\n"
+    "  --frame-ms MS              2.5, 5, 10, 20, 40 or 60 (default 20)\n"
+    "  --application A            audio (default) or voip\n"
+    "  --high-rate MODE           sources above 48 kHz: resample (low-pass to 48 kHz)\n"
+    "                             or time-expand (samples stored as if at 48 kHz; the\n"
+    "                             source rate is kept as the recording's time base);\n"
+    "                             without it such files fail\n"
     "  --batch-mb MB              per-rank memory for rows between collective writes\n"
     "                             (default 256)\n"
     "  --force                    replace FILE if it exists\n"
@@ -47,6 +58,7 @@ typedef struct index_args {
   const char *output, *list;
   double checkpoint_every;
   int mode, max_preroll;
+  oa_encode_options encode;
   double batch_mb;
   int force, allow_failures, quiet;
   char **inputs;
@@ -60,9 +72,13 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       {"force", no_argument, 0, 'f'},        {"allow-failures", no_argument, 0, 'a'},
       {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
       {"checkpoints", required_argument, 0, 'm'}, {"max-preroll", required_argument, 0, 'r'},
+      {"bitrate", required_argument, 0, 'B'},     {"cbr", no_argument, 0, 'C'},
+      {"complexity", required_argument, 0, 'X'},  {"frame-ms", required_argument, 0, 'F'},
+      {"application", required_argument, 0, 'A'}, {"high-rate", required_argument, 0, 'H'},
       {0, 0, 0, 0}};
   *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256,
                     .mode = OA_CHECKPOINTS_AUTO, .max_preroll = OA_DEFAULT_MAX_PREROLL};
+  oa_encode_options_default(&a->encode);
   optind = 0;
   opterr = 0;
   int c;
@@ -92,6 +108,36 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       case 'm':
         if (oa_checkpoint_mode_parse(optarg, &a->mode) != 0) {
           cli_usage_error(cx, "index", "--checkpoints must be auto, preroll or snapshot, not '%s'", optarg);
+          return -1;
+        }
+        break;
+      case 'B': case 'X': case 'F': {
+        double v;
+        int bad = cli_parse_double(optarg, &v) != 0;
+        if (c == 'B') bad |= v < 1 || v > 512, a->encode.bitrate = (int)(v * 1000);
+        if (c == 'X') bad |= v < 0 || v > 10 || v != (int)v, a->encode.complexity = (int)v;
+        if (c == 'F') bad |= v != 2.5 && v != 5 && v != 10 && v != 20 && v != 40 && v != 60, a->encode.frame_ms = v;
+        if (bad) {
+          cli_usage_error(cx, "index", "bad value '%s' for --%s", optarg,
+                          c == 'B' ? "bitrate (1-512 kbit/s)" : c == 'X' ? "complexity (0-10)" : "frame-ms (2.5, 5, 10, 20, 40, 60)");
+          return -1;
+        }
+        break;
+      }
+      case 'C': a->encode.vbr = 0; break;
+      case 'A':
+        if (strcmp(optarg, "audio") == 0) a->encode.application = 2049;
+        else if (strcmp(optarg, "voip") == 0) a->encode.application = 2048;
+        else {
+          cli_usage_error(cx, "index", "--application must be audio or voip, not '%s'", optarg);
+          return -1;
+        }
+        break;
+      case 'H':
+        if (strcmp(optarg, "resample") == 0) a->encode.high_rate = OA_HIGH_RATE_RESAMPLE;
+        else if (strcmp(optarg, "time-expand") == 0) a->encode.high_rate = OA_HIGH_RATE_TIME_EXPAND;
+        else {
+          cli_usage_error(cx, "index", "--high-rate must be resample or time-expand, not '%s'", optarg);
           return -1;
         }
         break;
@@ -204,7 +250,8 @@ static void report_progress(cli_ctx *cx, const index_args *a, progress *pg, cons
  * together; rounds continue until every rank is out of files. */
 static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, const int *owner,
                      const oa_opus_build *build, oa_archive_writer *w, oa_index_stats *stats) {
-  oa_index_options opt = {.checkpoint_every = a->checkpoint_every, .mode = a->mode, .max_preroll = a->max_preroll};
+  oa_index_options opt = {.checkpoint_every = a->checkpoint_every, .mode = a->mode, .max_preroll = a->max_preroll,
+                          .encode = a->encode};
   oa_batch batch;
   memset(&batch, 0, sizeof batch);
   const size_t budget = (size_t)(a->batch_mb * 1024 * 1024);

@@ -107,6 +107,13 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
              (unsigned long long)r->source_size, (unsigned long long)r->first_interval,
              (unsigned long long)r->data_offset,
              (unsigned long long)r->data_size);
+      static const char *const modes[] = {"opus", "native", "resampled", "time-expanded"};
+      printf(", \"source_rate\": %d, \"source_frames\": %lld, \"source_format\": %d, \"rate_mode\": \"%s\", "
+             "\"start_utc\": ", r->source_rate, (long long)r->source_frames, r->source_format,
+             modes[r->rate_mode & 3]);
+      json_string(stdout, oa_archive_recording_start(a, i));
+      printf(", \"tags\": ");
+      json_string(stdout, oa_archive_recording_tags(a, i));
       if (r->status != OA_REC_OK) {
         printf(", \"failed_packet\": %lld, \"error\": ", (long long)r->failed_packet);
         json_string(stdout, oa_archive_recording_error(a, i));

@@ -1,0 +1,55 @@
+/* Import of PCM recordings (WAV incl. WAVE_FORMAT_EXTENSIBLE, RF64, W64,
+ * FLAC, AIFF) read with libsndfile and encoded with libopus in the
+ * indexing rank. The result is a demuxed single-link recording, indexed
+ * exactly like an Ogg Opus file. */
+#ifndef OPUSARC_PCMIMPORT_H
+#define OPUSARC_PCMIMPORT_H
+
+#include <stdint.h>
+
+#include "opusarc/error.h"
+#include "opusarc/oggdemux.h"
+
+enum oa_high_rate { OA_HIGH_RATE_FAIL = 0, OA_HIGH_RATE_RESAMPLE = 1, OA_HIGH_RATE_TIME_EXPAND = 2 };
+
+/* How a recording's samples relate to its source's. */
+enum oa_rate_mode {
+  OA_RATE_OPUS = 0,          /* Ogg Opus input: 48 kHz by definition */
+  OA_RATE_NATIVE = 1,        /* encoded at the source rate (8/12/16/24/48 kHz) */
+  OA_RATE_RESAMPLED = 2,     /* resampled to 48 kHz (libsoxr) */
+  OA_RATE_TIME_EXPANDED = 3  /* source samples stored as if at 48 kHz */
+};
+
+typedef struct oa_encode_options {
+  int bitrate;      /* bits/s per channel */
+  int vbr;          /* 1 VBR, 0 CBR */
+  int complexity;   /* 0..10 */
+  double frame_ms;  /* 2.5, 5, 10, 20, 40 or 60 */
+  int application;  /* OPUS_APPLICATION_AUDIO or OPUS_APPLICATION_VOIP */
+  int high_rate;    /* enum oa_high_rate, for sources above 48 kHz */
+} oa_encode_options;
+
+void oa_encode_options_default(oa_encode_options *o);
+
+typedef struct oa_source_info {
+  int32_t rate;        /* source sample rate, Hz */
+  int64_t frames;      /* source sample frames */
+  int32_t format;      /* libsndfile SF_FORMAT_* (major | subtype), 0 for Ogg Opus */
+  int32_t rate_mode;   /* enum oa_rate_mode */
+  char start_utc[32];  /* recording start, ISO 8601 UTC, "" if unknown */
+  char *tags;          /* other text metadata, "key=value" lines (malloc'd, may be NULL) */
+} oa_source_info;
+
+/* Is this a PCM file opusarc imports (by name)? */
+int oa_is_pcm_path(const char *path);
+
+int oa_import_pcm(const char *path, const oa_encode_options *opt, oa_demuxed *out, oa_source_info *info,
+                  uint64_t *file_size, oa_err *err);
+
+/* Start time from metadata texts (exposed for tests): an AudioMoth comment
+ * ("Recorded at 10:00:00 21/05/2021 (UTC+1) ..."), a GUANO "Timestamp:"
+ * line, or a BWF date + time. Writes ISO 8601 UTC; returns 0 if found. */
+int oa_start_from_audiomoth(const char *comment, char *out, size_t len);
+int oa_start_from_guano(const char *guano, char *out, size_t len);
+
+#endif

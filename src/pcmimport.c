@@ -1,0 +1,334 @@
+#include "opusarc/pcmimport.h"
+
+#include <opus/opus_multistream.h>
+#include <sndfile.h>
+#include <soxr.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "opusarc/util.h"
+
+void oa_encode_options_default(oa_encode_options *o) {
+  *o = (oa_encode_options){.bitrate = 32000, .vbr = 1, .complexity = 10, .frame_ms = 20,
+                           .application = OPUS_APPLICATION_AUDIO, .high_rate = OA_HIGH_RATE_FAIL};
+}
+
+int oa_is_pcm_path(const char *path) {
+  static const char *const ext[] = {".wav", ".wave", ".flac", ".w64", ".rf64", ".aif", ".aiff", ".aifc"};
+  const char *dot = strrchr(path, '.');
+  if (!dot) return 0;
+  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+    if (strcasecmp(dot, ext[i]) == 0) return 1;
+  return 0;
+}
+
+/* ------------------------------------------------------------ start time */
+
+static int format_utc(struct tm *t, long offset_seconds, char *out, size_t len) {
+  time_t when = timegm(t) - offset_seconds;
+  struct tm u;
+  if (!gmtime_r(&when, &u)) return -1;
+  strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &u);
+  return 0;
+}
+
+int oa_start_from_audiomoth(const char *c, char *out, size_t len) {
+  const char *at = c ? strstr(c, "Recorded at ") : NULL;
+  if (!at) return -1;
+  struct tm t = {0};
+  char tz[16] = "";
+  if (sscanf(at, "Recorded at %d:%d:%d %d/%d/%d (UTC%15[^)])", &t.tm_hour, &t.tm_min, &t.tm_sec, &t.tm_mday,
+             &t.tm_mon, &t.tm_year, tz) < 6)
+    return -1;
+  t.tm_mon -= 1;
+  t.tm_year -= 1900;
+  long offset = 0;
+  if (tz[0] == '+' || tz[0] == '-') {
+    int h = 0, m = 0;
+    if (sscanf(tz + 1, "%d:%d", &h, &m) < 1) return -1;
+    offset = (tz[0] == '-' ? -1 : 1) * (h * 3600L + m * 60L);
+  }
+  return format_utc(&t, offset, out, len);
+}
+
+int oa_start_from_guano(const char *g, char *out, size_t len) {
+  const char *at = g ? strstr(g, "Timestamp:") : NULL;
+  if (!at) return -1;
+  struct tm t = {0};
+  int n = 0;
+  if (sscanf(at, "Timestamp: %d-%d-%dT%d:%d:%d%n", &t.tm_year, &t.tm_mon, &t.tm_mday, &t.tm_hour, &t.tm_min,
+             &t.tm_sec, &n) < 6)
+    return -1;
+  t.tm_year -= 1900;
+  t.tm_mon -= 1;
+  const char *p = at + n;
+  while (*p == '.' || (*p >= '0' && *p <= '9')) p++; /* fractional seconds */
+  long offset = 0;
+  if (*p == '+' || *p == '-') {
+    int h = 0, m = 0;
+    sscanf(p + 1, "%d:%d", &h, &m);
+    offset = (*p == '-' ? -1 : 1) * (h * 3600L + m * 60L);
+  }
+  /* Without a zone GUANO means local time, which we cannot know: taken as UTC. */
+  return format_utc(&t, offset, out, len);
+}
+
+/* Text metadata: the start time where a known convention gives it, and all
+ * strings and GUANO fields as "key=value" lines. */
+static void read_metadata(SNDFILE *sf, oa_source_info *info) {
+  static const struct { int id; const char *name; } strs[] = {
+      {SF_STR_TITLE, "title"},   {SF_STR_COPYRIGHT, "copyright"}, {SF_STR_SOFTWARE, "software"},
+      {SF_STR_ARTIST, "artist"}, {SF_STR_COMMENT, "comment"},     {SF_STR_DATE, "date"},
+      {SF_STR_ALBUM, "album"},   {SF_STR_LICENSE, "license"},     {SF_STR_GENRE, "genre"}};
+  size_t cap = 0, used = 0;
+  char *tags = NULL;
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+    const char *v = sf_get_string(sf, strs[i].id);
+    if (!v || !*v) continue;
+    size_t need = strlen(strs[i].name) + strlen(v) + 3;
+    if (oa_grow((void **)&tags, &cap, used + need, 1)) break;
+    used += (size_t)sprintf(tags + used, "%s=%s\n", strs[i].name, v);
+  }
+  const char *comment = sf_get_string(sf, SF_STR_COMMENT);
+  if (oa_start_from_audiomoth(comment, info->start_utc, sizeof info->start_utc) != 0) info->start_utc[0] = '\0';
+  SF_CHUNK_INFO ci = {.id = "guan", .id_size = 4};
+  SF_CHUNK_ITERATOR *it = sf_get_chunk_iterator(sf, &ci);
+  if (it && sf_get_chunk_size(it, &ci) == SF_ERR_NO_ERROR && ci.datalen > 0 && ci.datalen < (1u << 20)) {
+    ci.data = malloc(ci.datalen + 1);
+    if (ci.data && sf_get_chunk_data(it, &ci) == SF_ERR_NO_ERROR) {
+      ((char *)ci.data)[ci.datalen] = '\0';
+      if (!info->start_utc[0] && oa_start_from_guano(ci.data, info->start_utc, sizeof info->start_utc) != 0)
+        info->start_utc[0] = '\0';
+      size_t need = ci.datalen + 16;
+      if (!oa_grow((void **)&tags, &cap, used + need, 1)) used += (size_t)sprintf(tags + used, "guano=%s\n", (char *)ci.data);
+    }
+    free(ci.data);
+  }
+  SF_BROADCAST_INFO bext;
+  if (!info->start_utc[0] && sf_command(sf, SFC_GET_BROADCAST_INFO, &bext, sizeof bext) == SF_TRUE &&
+      bext.origination_date[0]) {
+    struct tm t = {0};
+    char date[11], clock[9]; /* the bext fields are not NUL-terminated */
+    memcpy(date, bext.origination_date, 10), date[10] = '\0';
+    memcpy(clock, bext.origination_time, 8), clock[8] = '\0';
+    if (sscanf(date, "%d-%d-%d", &t.tm_year, &t.tm_mon, &t.tm_mday) == 3 &&
+        sscanf(clock, "%d:%d:%d", &t.tm_hour, &t.tm_min, &t.tm_sec) >= 2) {
+      t.tm_year -= 1900, t.tm_mon -= 1;
+      format_utc(&t, 0, info->start_utc, sizeof info->start_utc); /* BWF carries no zone */
+    }
+  }
+  if (tags) tags[used] = '\0';
+  info->tags = tags;
+}
+
+/* ---------------------------------------------------------------- encode */
+
+typedef struct encoder {
+  OpusMSEncoder *enc;
+  int channels, frame;     /* frame in samples at the encoder's rate */
+  int dur48;               /* frame duration at 48 kHz */
+  float *pending;          /* samples not yet encoded */
+  size_t npending, cap;
+  oa_demuxed *d;
+  unsigned char *packet;
+} encoder;
+
+static int encode_frame(encoder *e, const float *pcm, oa_err *err) {
+  int n = opus_multistream_encode_float(e->enc, pcm, e->frame, e->packet, 1275 * 255);
+  if (n < 0) return oa_err_set(err, OA_EDECODE, "libopus encoder: %s", opus_strerror(n));
+  oa_demuxed *d = e->d;
+  if (oa_grow((void **)&d->bytes, &d->bytes_cap, d->bytes_len + (size_t)n, 1)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  size_t k = d->npackets;
+  if (k == d->packets_cap) {
+    size_t cap = d->packets_cap ? d->packets_cap * 2 : 1024;
+    uint64_t *o = realloc(d->pkt_offset, cap * sizeof *o);
+    uint32_t *s = o ? realloc(d->pkt_size, cap * sizeof *s) : NULL;
+    if (o) d->pkt_offset = o;
+    if (s) d->pkt_size = s;
+    uint32_t *du = s ? realloc(d->pkt_duration, cap * sizeof *du) : NULL;
+    if (du) d->pkt_duration = du;
+    int64_t *lp = du ? realloc(d->pkt_link_pos, cap * sizeof *lp) : NULL;
+    if (!lp) return oa_err_set(err, OA_ENOMEM, "out of memory");
+    d->pkt_link_pos = lp;
+    d->packets_cap = cap;
+  }
+  memcpy(d->bytes + d->bytes_len, e->packet, (size_t)n);
+  d->pkt_offset[k] = d->bytes_len;
+  d->pkt_size[k] = (uint32_t)n;
+  d->pkt_duration[k] = (uint32_t)e->dur48;
+  d->pkt_link_pos[k] = (int64_t)k * e->dur48;
+  d->bytes_len += (size_t)n;
+  d->npackets = k + 1;
+  return OA_OK;
+}
+
+/* Queues samples and encodes every whole frame. */
+static int feed(encoder *e, const float *pcm, size_t frames, oa_err *err) {
+  const size_t ch = (size_t)e->channels;
+  if (oa_grow((void **)&e->pending, &e->cap, (e->npending + frames) * ch, sizeof *e->pending))
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  memcpy(e->pending + e->npending * ch, pcm, frames * ch * sizeof *pcm);
+  e->npending += frames;
+  size_t done = 0;
+  int rc = OA_OK;
+  while (rc == OA_OK && e->npending - done >= (size_t)e->frame) {
+    rc = encode_frame(e, e->pending + done * ch, err);
+    done += (size_t)e->frame;
+  }
+  memmove(e->pending, e->pending + done * ch, (e->npending - done) * ch * sizeof *e->pending);
+  e->npending -= done;
+  return rc;
+}
+
+static int make_encoder(encoder *e, int rate, int channels, const oa_encode_options *o, oa_opus_head *h,
+                        oa_err *err) {
+  int family = channels <= 2 ? 0 : channels <= 8 ? 1 : 255, streams, coupled, rc;
+  unsigned char mapping[255];
+  if (family == 255) {
+    streams = channels, coupled = 0;
+    for (int c = 0; c < channels; c++) mapping[c] = (unsigned char)c;
+    e->enc = opus_multistream_encoder_create(rate, channels, streams, coupled, mapping, o->application, &rc);
+  } else {
+    e->enc = opus_multistream_surround_encoder_create(rate, channels, family, &streams, &coupled, mapping,
+                                                      o->application, &rc);
+  }
+  if (!e->enc) return oa_err_set(err, OA_EUSAGE, "libopus cannot encode %d channels: %s", channels, opus_strerror(rc));
+  opus_multistream_encoder_ctl(e->enc, OPUS_SET_BITRATE(o->bitrate * channels));
+  opus_multistream_encoder_ctl(e->enc, OPUS_SET_VBR(o->vbr));
+  opus_multistream_encoder_ctl(e->enc, OPUS_SET_COMPLEXITY(o->complexity));
+  int lookahead = 0;
+  opus_multistream_encoder_ctl(e->enc, OPUS_GET_LOOKAHEAD(&lookahead));
+  e->channels = channels;
+  e->frame = (int)(o->frame_ms * rate / 1000.0 + 0.5);
+  e->dur48 = (int)(o->frame_ms * 48 + 0.5);
+  e->packet = malloc(1275 * 255);
+  if (!e->packet) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  memset(h, 0, sizeof *h);
+  h->version = 1;
+  h->channels = channels;
+  h->pre_skip = lookahead * (48000 / rate);
+  h->input_rate = (uint32_t)rate;
+  h->mapping_family = family;
+  h->streams = streams;
+  h->coupled = coupled;
+  memcpy(h->mapping, mapping, (size_t)channels);
+  return OA_OK;
+}
+
+static const int OPUS_RATES[] = {8000, 12000, 16000, 24000, 48000};
+
+static int encoder_rate(int rate, int high_rate, int *mode, oa_err *err) {
+  for (size_t i = 0; i < sizeof OPUS_RATES / sizeof OPUS_RATES[0]; i++)
+    if (rate == OPUS_RATES[i]) return *mode = OA_RATE_NATIVE, rate;
+  if (rate < 48000) return *mode = OA_RATE_RESAMPLED, 48000;
+  if (high_rate == OA_HIGH_RATE_RESAMPLE) return *mode = OA_RATE_RESAMPLED, 48000;
+  if (high_rate == OA_HIGH_RATE_TIME_EXPAND) return *mode = OA_RATE_TIME_EXPANDED, 48000;
+  return oa_err_set(err, OA_EUSAGE, "sample rate %d Hz is above 48 kHz: choose --high-rate resample (low-pass to "
+                    "48 kHz) or --high-rate time-expand (store the samples as if at 48 kHz)", rate);
+}
+
+static int encode_all(SNDFILE *sf, const SF_INFO *si, const oa_encode_options *o, oa_demuxed *d, oa_source_info *info,
+                      oa_err *err) {
+  int mode = 0;
+  int rate = encoder_rate(si->samplerate, o->high_rate, &mode, err);
+  if (rate < 0) return rate;
+  info->rate_mode = mode;
+  encoder e = {.d = d};
+  oa_opus_head head;
+  int rc = make_encoder(&e, rate, si->channels, o, &head, err);
+  soxr_t sox = NULL;
+  if (rc == OA_OK && mode == OA_RATE_RESAMPLED) {
+    soxr_error_t se;
+    soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+    soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+    sox = soxr_create(si->samplerate, 48000, (unsigned)si->channels, &se, &io, &q, NULL);
+    if (!sox) rc = oa_err_set(err, OA_EUSAGE, "libsoxr: %s", se);
+  }
+  const size_t chunk = 4096, ch = (size_t)si->channels;
+  float *in = malloc(chunk * ch * sizeof *in);
+  size_t out_cap = (size_t)(chunk * 48000.0 / si->samplerate) + 64;
+  float *out = malloc(out_cap * ch * sizeof *out);
+  if (rc == OA_OK && (!in || !out)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  int64_t produced = 0; /* samples at the encoder's rate */
+  for (;;) {
+    if (rc != OA_OK) break;
+    sf_count_t got = sf_readf_float(sf, in, (sf_count_t)chunk);
+    if (got < 0 || (got == 0 && sf_error(sf) != SF_ERR_NO_ERROR)) {
+      rc = oa_err_set(err, OA_EFORMAT, "read error: %s", sf_strerror(sf));
+      break;
+    }
+    info->frames += got;
+    if (sox) {
+      size_t done = 0;
+      soxr_error_t se = soxr_process(sox, got ? in : NULL, (size_t)got, NULL, out, out_cap, &done);
+      if (se) rc = oa_err_set(err, OA_EDECODE, "libsoxr: %s", se);
+      else rc = feed(&e, out, done, err), produced += (int64_t)done;
+      /* At the end, keep flushing until the resampler is empty. */
+      if (got == 0 && done > 0 && rc == OA_OK) continue;
+    } else if (got > 0) {
+      rc = feed(&e, in, (size_t)got, err);
+      produced += got;
+    }
+    if (got == 0) break;
+  }
+  if (rc == OA_OK) {
+    /* Pad with silence so pre-skip + every input sample is encoded. */
+    int lookahead = head.pre_skip / (48000 / rate);
+    int64_t need = produced + lookahead, have = (int64_t)d->npackets * e.frame + (int64_t)e.npending;
+    size_t zeros = (size_t)(need > have ? need - have : 0);
+    zeros += ((size_t)e.frame - (e.npending + zeros) % (size_t)e.frame) % (size_t)e.frame;
+    float *z = calloc(zeros ? zeros * ch : 1, sizeof *z);
+    rc = z ? feed(&e, z, zeros, err) : oa_err_set(err, OA_ENOMEM, "out of memory");
+    free(z);
+  }
+  if (rc == OA_OK && oa_grow((void **)&d->links, &d->links_cap, 1, sizeof *d->links))
+    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (rc == OA_OK) {
+    oa_link *lk = &d->links[0];
+    memset(lk, 0, sizeof *lk);
+    lk->head = head;
+    lk->packet_count = d->npackets;
+    lk->decoded_samples = (int64_t)d->npackets * e.dur48;
+    lk->out_samples = produced * (48000 / rate);
+    d->nlinks = 1;
+    d->total_samples = lk->out_samples;
+  }
+  free(in);
+  free(out);
+  free(e.pending);
+  free(e.packet);
+  if (sox) soxr_delete(sox);
+  if (e.enc) opus_multistream_encoder_destroy(e.enc);
+  return rc;
+}
+
+int oa_import_pcm(const char *path, const oa_encode_options *o, oa_demuxed *out, oa_source_info *info,
+                  uint64_t *file_size, oa_err *err) {
+  memset(out, 0, sizeof *out);
+  memset(info, 0, sizeof *info);
+  struct stat st;
+  if (stat(path, &st) == 0 && file_size) *file_size = (uint64_t)st.st_size;
+  SF_INFO si = {0};
+  SNDFILE *sf = sf_open(path, SFM_READ, &si);
+  if (!sf) return oa_err_set(err, OA_EFORMAT, "cannot read as PCM audio: %s", sf_strerror(NULL));
+  info->rate = si.samplerate;
+  info->format = si.format;
+  int rc = OA_OK;
+  if (si.channels < 1 || si.channels > 255 || si.samplerate < 1000 || si.samplerate > 1536000)
+    rc = oa_err_set(err, OA_EFORMAT, "unsupported: %d channels at %d Hz", si.channels, si.samplerate);
+  if (rc == OA_OK) {
+    read_metadata(sf, info);
+    rc = encode_all(sf, &si, o, out, info, err);
+  }
+  sf_close(sf);
+  if (rc != OA_OK) {
+    oa_demuxed_free(out);
+    free(info->tags);
+    info->tags = NULL;
+  }
+  return rc;
+}
