@@ -169,6 +169,7 @@ static int encode_frame(encoder *e, const float *pcm, oa_err *err) {
 /* Queues samples and encodes every whole frame. */
 static int feed(encoder *e, const float *pcm, size_t frames, oa_err *err) {
   const size_t ch = (size_t)e->channels;
+  if (frames == 0) return OA_OK;
   if (oa_grow((void **)&e->pending, &e->cap, (e->npending + frames) * ch, sizeof *e->pending))
     return oa_err_set(err, OA_ENOMEM, "out of memory");
   memcpy(e->pending + e->npending * ch, pcm, frames * ch * sizeof *pcm);
