@@ -17,7 +17,20 @@ mkdir -p "$C"
 "$MKPCM" "$C/bat.wav" 384000 1 2 --guano "GUANO|Version: 1.0
 Timestamp: 2021-06-01T22:15:00Z
 Species Auto ID: Myotis"
+"$MKPCM" "$C/surround.wav" 48000 6 3   # libsndfile writes WAVE_FORMAT_EXTENSIBLE for 6 channels
 "$MKOPUS" --channels 2 --seconds 4 --seed 3 "$C/native.opus" > /dev/null
+# Corrupt and unsupported PCM files fail alone, with the reason.
+mkdir -p "$WORK/badpcm"
+printf 'RIFF\x10\x00\x00\x00WAVEjunkjunk' > "$WORK/badpcm/garbage.wav"
+head -c 30 "$C/moth.wav" > "$WORK/badpcm/cut.wav"
+cp "$C/phone.rf64" "$WORK/badpcm/ok.rf64"
+set +e
+"$OPUSARC" index -o "$WORK/bad.h5" "$WORK/badpcm" > "$WORK/out.txt" 2> "$WORK/err.txt"
+rc=$?
+set -e
+[ "$rc" = 3 ] && grep -q "indexed 1, failed 2" "$WORK/out.txt" || { cat "$WORK/out.txt" "$WORK/err.txt"; fail "bad PCM"; }
+grep -q "garbage.wav: not indexed: cannot read as PCM audio" "$WORK/err.txt" || fail "garbage reason"
+grep -q "cut.wav: not indexed: " "$WORK/err.txt" || fail "cut reason"
 
 set +e
 "$OPUSARC" index -o "$WORK/no_hr.h5" "$C" > /dev/null 2> "$WORK/err.txt"
@@ -38,6 +51,8 @@ field() { grep "\"name\": \"$1\"" "$WORK/rows.txt" | grep -o "\"$2\": [^,]*" | h
 [ "$(field cd.flac rate_mode)" = resampled ] && [ "$(field cd.flac source_rate)" = 44100 ] || fail "44.1 kHz"
 [ "$(field bat.wav rate_mode)" = time-expanded ] && [ "$(field bat.wav samples)" = 768000 ] || fail "time expansion"
 [ "$(field native.opus rate_mode)" = opus ] || fail "Ogg Opus beside PCM"
+[ "$(field surround.wav channels)" = 6 ] && [ "$(field surround.wav source_format)" = $((0x010000 | 0x0002)) ] ||
+  fail "6-channel WAV"
 "$OPUSARC" info --json "$WORK/r.h5" | grep -q '"rate_mode": "resampled", "start_utc": "2021-06-01T22:15:00Z"' ||
   fail "resampled bat"
 
