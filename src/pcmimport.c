@@ -128,6 +128,9 @@ static void read_metadata(SNDFILE *sf, oa_source_info *info) {
 /* ---------------------------------------------------------------- encode */
 
 typedef struct encoder {
+  /* A plain encoder for one or two channels: libopus 1.3.1's multistream
+   * entry points run CPUID on every call, slow under virtualisation. */
+  OpusEncoder *one;
   OpusMSEncoder *enc;
   int channels, frame;     /* frame in samples at the encoder's rate */
   int dur48;               /* frame duration at 48 kHz */
@@ -138,7 +141,8 @@ typedef struct encoder {
 } encoder;
 
 static int encode_frame(encoder *e, const float *pcm, oa_err *err) {
-  int n = opus_multistream_encode_float(e->enc, pcm, e->frame, e->packet, 1275 * 255);
+  int n = e->one ? opus_encode_float(e->one, pcm, e->frame, e->packet, 1275 * 255)
+                 : opus_multistream_encode_float(e->enc, pcm, e->frame, e->packet, 1275 * 255);
   if (n < 0) return oa_err_set(err, OA_EDECODE, "libopus encoder: %s", opus_strerror(n));
   oa_demuxed *d = e->d;
   if (oa_grow((void **)&d->bytes, &d->bytes_cap, d->bytes_len + (size_t)n, 1)) return oa_err_set(err, OA_ENOMEM, "out of memory");
@@ -187,9 +191,11 @@ static int feed(encoder *e, const float *pcm, size_t frames, oa_err *err) {
 
 static int make_encoder(encoder *e, int rate, int channels, const oa_encode_options *o, oa_opus_head *h,
                         oa_err *err) {
-  int family = channels <= 2 ? 0 : channels <= 8 ? 1 : 255, streams, coupled, rc;
-  unsigned char mapping[255];
-  if (family == 255) {
+  int family = channels <= 2 ? 0 : channels <= 8 ? 1 : 255, streams = 1, coupled = channels - 1, rc;
+  unsigned char mapping[255] = {0, 1};
+  if (family == 0) {
+    e->one = opus_encoder_create(rate, channels, o->application, &rc);
+  } else if (family == 255) {
     streams = channels, coupled = 0;
     for (int c = 0; c < channels; c++) mapping[c] = (unsigned char)c;
     e->enc = opus_multistream_encoder_create(rate, channels, streams, coupled, mapping, o->application, &rc);
@@ -197,12 +203,20 @@ static int make_encoder(encoder *e, int rate, int channels, const oa_encode_opti
     e->enc = opus_multistream_surround_encoder_create(rate, channels, family, &streams, &coupled, mapping,
                                                       o->application, &rc);
   }
-  if (!e->enc) return oa_err_set(err, OA_EUSAGE, "libopus cannot encode %d channels: %s", channels, opus_strerror(rc));
-  opus_multistream_encoder_ctl(e->enc, OPUS_SET_BITRATE(o->bitrate * channels));
-  opus_multistream_encoder_ctl(e->enc, OPUS_SET_VBR(o->vbr));
-  opus_multistream_encoder_ctl(e->enc, OPUS_SET_COMPLEXITY(o->complexity));
+  if (!e->enc && !e->one)
+    return oa_err_set(err, OA_EUSAGE, "libopus cannot encode %d channels: %s", channels, opus_strerror(rc));
   int lookahead = 0;
-  opus_multistream_encoder_ctl(e->enc, OPUS_GET_LOOKAHEAD(&lookahead));
+  if (e->one) {
+    opus_encoder_ctl(e->one, OPUS_SET_BITRATE(o->bitrate * channels));
+    opus_encoder_ctl(e->one, OPUS_SET_VBR(o->vbr));
+    opus_encoder_ctl(e->one, OPUS_SET_COMPLEXITY(o->complexity));
+    opus_encoder_ctl(e->one, OPUS_GET_LOOKAHEAD(&lookahead));
+  } else {
+    opus_multistream_encoder_ctl(e->enc, OPUS_SET_BITRATE(o->bitrate * channels));
+    opus_multistream_encoder_ctl(e->enc, OPUS_SET_VBR(o->vbr));
+    opus_multistream_encoder_ctl(e->enc, OPUS_SET_COMPLEXITY(o->complexity));
+    opus_multistream_encoder_ctl(e->enc, OPUS_GET_LOOKAHEAD(&lookahead));
+  }
   e->channels = channels;
   e->frame = (int)(o->frame_ms * rate / 1000.0 + 0.5);
   e->dur48 = (int)(o->frame_ms * 48 + 0.5);
@@ -304,6 +318,7 @@ static int encode_all(SNDFILE *sf, const SF_INFO *si, const oa_encode_options *o
   free(e.packet);
   if (sox) soxr_delete(sox);
   if (e.enc) opus_multistream_encoder_destroy(e.enc);
+  if (e.one) opus_encoder_destroy(e.one);
   return rc;
 }
 
