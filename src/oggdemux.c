@@ -84,7 +84,7 @@ static const char *codec_name(const unsigned char *body, long len) {
   return "unknown codec";
 }
 
-static int add_packet(oa_demuxed *d, const unsigned char *data, long len, int duration) {
+int oa_demuxed_add_packet(oa_demuxed *d, const unsigned char *data, long len, int duration) {
   size_t n = d->npackets;
   if (oa_grow((void **)&d->bytes, &d->bytes_cap, d->bytes_len + (size_t)len, 1) ||
       oa_grow((void **)&d->pkt_offset, &d->packets_cap, n + 1, sizeof *d->pkt_offset))
@@ -226,7 +226,7 @@ static int take_packets(oa_demuxed *d, link_state *ls, uint64_t offset, oa_err *
       if (dur <= 0)
         return oa_err_set(err, OA_EFORMAT, "packet %zu (page at byte offset %llu) has no valid TOC",
                           d->npackets - d->links[d->nlinks - 1].first_packet, (unsigned long long)offset);
-      if (add_packet(d, op.packet, op.bytes, dur) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+      if (oa_demuxed_add_packet(d, op.packet, op.bytes, dur) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
     }
   }
   return OA_OK;

@@ -145,28 +145,8 @@ static int encode_frame(encoder *e, const float *pcm, oa_err *err) {
                  : opus_multistream_encode_float(e->enc, pcm, e->frame, e->packet, 1275 * 255);
   if (n < 0) return oa_err_set(err, OA_EDECODE, "libopus encoder: %s", opus_strerror(n));
   oa_demuxed *d = e->d;
-  if (oa_grow((void **)&d->bytes, &d->bytes_cap, d->bytes_len + (size_t)n, 1)) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  size_t k = d->npackets;
-  if (k == d->packets_cap) {
-    size_t cap = d->packets_cap ? d->packets_cap * 2 : 1024;
-    uint64_t *o = realloc(d->pkt_offset, cap * sizeof *o);
-    uint32_t *s = o ? realloc(d->pkt_size, cap * sizeof *s) : NULL;
-    if (o) d->pkt_offset = o;
-    if (s) d->pkt_size = s;
-    uint32_t *du = s ? realloc(d->pkt_duration, cap * sizeof *du) : NULL;
-    if (du) d->pkt_duration = du;
-    int64_t *lp = du ? realloc(d->pkt_link_pos, cap * sizeof *lp) : NULL;
-    if (!lp) return oa_err_set(err, OA_ENOMEM, "out of memory");
-    d->pkt_link_pos = lp;
-    d->packets_cap = cap;
-  }
-  memcpy(d->bytes + d->bytes_len, e->packet, (size_t)n);
-  d->pkt_offset[k] = d->bytes_len;
-  d->pkt_size[k] = (uint32_t)n;
-  d->pkt_duration[k] = (uint32_t)e->dur48;
-  d->pkt_link_pos[k] = (int64_t)k * e->dur48;
-  d->bytes_len += (size_t)n;
-  d->npackets = k + 1;
+  if (oa_demuxed_add_packet(d, e->packet, n, e->dur48) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  d->pkt_link_pos[d->npackets - 1] = (int64_t)(d->npackets - 1) * e->dur48;
   return OA_OK;
 }
 

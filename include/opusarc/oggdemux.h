@@ -58,6 +58,8 @@ int oa_demux_memory(const uint8_t *data, size_t len, oa_demuxed *out, oa_err *er
 /* Read `path` and parse it; *file_size receives the bytes read. */
 int oa_demux_file(const char *path, oa_demuxed *out, uint64_t *file_size, oa_err *err);
 void oa_demuxed_free(oa_demuxed *d);
+/* Appends a packet (link position left to the caller); -1 if out of memory. */
+int oa_demuxed_add_packet(oa_demuxed *d, const unsigned char *data, long len, int duration);
 
 /* Parse an OpusHead packet; validates channel mapping rules. */
 int oa_parse_opus_head(const uint8_t *data, size_t len, oa_opus_head *head, oa_err *err);
