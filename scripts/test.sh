@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every test: once with warnings as errors, once under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer; then the libFuzzer targets
+# for a bounded, reproducible number of inputs (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -18,3 +19,6 @@ echo "== tests under ASan + UBSan =="
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j1)
+
+echo "== fuzzing (libFuzzer, ASan + UBSan, fixed seed) =="
+scripts/fuzz.sh
