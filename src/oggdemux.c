@@ -126,6 +126,9 @@ static int finish_link(oa_demuxed *d, link_state *ls, uint64_t offset, oa_err *e
   lk->packet_count = d->npackets - lk->first_packet;
   lk->decoded_samples = ls->decoded;
   int64_t kept = ls->eos ? ls->kept : ls->decoded;
+  if (lk->head.pre_skip > 0 && kept > 0 && lk->head.pre_skip >= kept)
+    return oa_err_set(err, OA_EFORMAT, "link %zu: pre-skip of %d samples covers all %lld samples of the stream",
+                      d->nlinks - 1, lk->head.pre_skip, (long long)kept);
   lk->out_samples = kept > lk->head.pre_skip ? kept - lk->head.pre_skip : 0;
   d->total_samples += lk->out_samples;
   ogg_stream_clear(&ls->os);
@@ -173,6 +176,9 @@ static int stamp_page(oa_demuxed *d, link_state *ls, int64_t gp, int eos, uint64
     ls->prev_gp = start + before;
   } else if (gp == -1) {
     gp = ls->prev_gp + page_total;
+  } else if (gp < ls->prev_gp) {
+    return oa_err_set(err, OA_EFORMAT, "granule position goes backwards (%lld after %lld) on page at byte offset %llu",
+                      (long long)gp, (long long)ls->prev_gp, (unsigned long long)offset);
   }
   int64_t pos = before;
   size_t keep_n = n;
