@@ -20,6 +20,10 @@ typedef struct oa_h5_types {
 int oa_h5_types_create(oa_h5_types *t);
 void oa_h5_types_close(oa_h5_types *t);
 
+/* Check value of a /recordings row for commit records: its fields taken
+ * one by one (struct padding is not data). */
+uint32_t oa_rec_row_check(uint64_t row, const oa_rec_row *r);
+
 /* Silences HDF5's own error stack printing unless OPUSARC_HDF5_DEBUG is set;
  * opusarc reports errors itself. */
 void oa_h5_quiet(void);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "archive_h5.h"
+#include "opusarc/mpiutil.h"
 
 struct oa_archive {
   hid_t file;
@@ -212,6 +213,7 @@ int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
     H5Pclose(fapl);
     if (a->file < 0) rc = oa_err_set(err, OA_EARCHIVE, "%s: HDF5 cannot open the file", path);
   }
+  if (rc == OA_OK && oa_fault("open")) rc = oa_err_set(err, OA_EIO, "%s: cannot open archive (injected fault)", path);
   if (rc == OA_OK) rc = read_meta(a, err);
   oa_archive_totals *t = &a->totals;
   if (rc == OA_OK) rc = open_1d(a, OA_DS_RECORDINGS, a->types.rec, &a->recs_ds, &a->nrecs, err);
@@ -291,6 +293,7 @@ static int read_checked(oa_archive *a, hid_t ds, hid_t type, uint64_t first, uin
   if (!range_ok(first, n, size))
     return oa_err_set(err, OA_EARCHIVE, "%s: %s [%llu, +%llu) outside the dataset (%llu)", a->path, what,
                       (unsigned long long)first, (unsigned long long)n, (unsigned long long)size);
+  if (oa_fault("read")) return oa_err_set(err, OA_EIO, "%s: reading %s failed (injected fault)", a->path, what);
   if (read_rows(ds, type, first, n, buf) != 0)
     return oa_err_set(err, OA_EARCHIVE, "%s: reading %s failed", a->path, what);
   return OA_OK;

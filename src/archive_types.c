@@ -1,6 +1,7 @@
 #include <stdlib.h>
 
 #include "archive_h5.h"
+#include "opusarc/journal.h"
 
 #define FIELD(t, type, name, h5) H5Tinsert(t, #name, HOFFSET(type, name), h5)
 
@@ -86,4 +87,18 @@ void oa_h5_types_close(oa_h5_types *t) {
 
 void oa_h5_quiet(void) {
   if (!getenv("OPUSARC_HDF5_DEBUG")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+uint32_t oa_rec_row_check(uint64_t row, const oa_rec_row *r) {
+  const uint64_t f[] = {r->name_off, r->path_off, r->error_off, r->name_len, r->path_len, r->error_len,
+                        (uint64_t)r->status, r->source_size, (uint64_t)r->channels, (uint64_t)r->mapping_family,
+                        (uint64_t)r->pre_skip, (uint64_t)r->gain_q8, (uint64_t)r->samples, r->first_link,
+                        r->link_count, r->first_interval, r->interval_count, r->data_offset, r->data_size,
+                        r->packet_count, r->payload_bytes, (uint64_t)r->failed_packet, (uint64_t)r->source_rate,
+                        (uint64_t)r->source_format, (uint64_t)r->rate_mode, (uint64_t)r->source_frames,
+                        r->start_off, r->tags_off, r->start_len, r->tags_len};
+  uint8_t bytes[sizeof f];
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+    for (int k = 0; k < 8; k++) bytes[8 * i + (size_t)k] = (uint8_t)(f[i] >> (8 * k));
+  return oa_commit_row_check(row, bytes, sizeof bytes);
 }

@@ -68,8 +68,9 @@ static int walk(oa_corpus *c, const char *dir, const char *rel) {
           char why[300];
           snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
           rc = add_entry(c, sub, path, 0, why);
-        } else if (S_ISREG(st.st_mode)) {
-          rc = add_entry(c, sub, path, (uint64_t)st.st_size, NULL);
+        } else {
+          rc = S_ISREG(st.st_mode) ? add_entry(c, sub, path, (uint64_t)st.st_size, NULL)
+                                   : add_entry(c, sub, path, 0, "not a regular file");
         }
       }
     }
@@ -283,6 +284,19 @@ int oa_partition_by_size(const uint64_t *sizes, size_t n, int nranks, int *owner
   }
   free(items), free(load), free(rank);
   return 0;
+}
+
+uint64_t oa_corpus_hash(const oa_corpus *c) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < c->count; i++) {
+    const oa_corpus_entry *e = &c->entries[i];
+    uint8_t size[8];
+    for (int k = 0; k < 8; k++) size[k] = (uint8_t)(e->size >> (8 * k));
+    h = oa_fnv1a(h, (const uint8_t *)e->name, strlen(e->name) + 1);
+    h = oa_fnv1a(h, (const uint8_t *)e->path, strlen(e->path) + 1);
+    h = oa_fnv1a(h, size, sizeof size);
+  }
+  return h;
 }
 
 int oa_corpus_partition(const oa_corpus *c, int nranks, int *owner) {

@@ -1,11 +1,13 @@
 #include "opusarc/indexer.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "opusarc/decoder.h"
+#include "opusarc/mpiutil.h"
 #include "opusarc/oggdemux.h"
 #include "opusarc/packet.h"
 #include "opusarc/pcmimport.h"
@@ -374,6 +376,8 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   oa_source_info src = {.rate = 48000, .rate_mode = OA_RATE_OPUS};
   if (e->error) {
     rc = oa_err_set(&why, OA_EIO, "%s", e->error);
+  } else if (oa_fault("source")) {
+    rc = oa_err_set(&why, OA_EIO, "cannot read: %s (injected fault)", strerror(EIO));
   } else {
     uint64_t size = 0;
     if (oa_is_pcm_path(e->path)) rc = oa_import_pcm(e->path, &opt->encode, &d, &src, &size, &why);

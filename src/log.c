@@ -13,7 +13,7 @@ static const char *level_name(int level) {
 }
 
 void oa_log_write(const oa_logger *lg, int level, const char *fmt, ...) {
-  if (lg && level > lg->level) return;
+  if (lg && level > lg->level && level != OA_LOG_SUMMARY) return;
   char line[2048];
   va_list ap;
   va_start(ap, fmt);

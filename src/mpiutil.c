@@ -1,5 +1,6 @@
 #include "opusarc/mpiutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,23 @@ int oa_mpi_agree(MPI_Comm comm, int local_ok) {
   int mine = local_ok ? 1 : 0, all = 0;
   MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm);
   return all;
+}
+
+int oa_mpi_agree_err(MPI_Comm comm, int local_ok, oa_err *err) {
+  int rank, size, first;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int mine = local_ok ? size : rank;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  if (first == size) return 1;
+  oa_err shared;
+  if (rank == first) {
+    shared = *err;
+    if (first != 0) oa_err_prefix(&shared, "rank %d: ", first);
+  }
+  MPI_Bcast(&shared, (int)sizeof shared, MPI_BYTE, first, comm);
+  *err = shared;
+  return 0;
 }
 
 int oa_mpi_bcast_bytes(MPI_Comm comm, int root, uint8_t **buf, uint64_t *len) {
@@ -32,4 +50,18 @@ void oa_mpi_offsets(MPI_Comm comm, const uint64_t *local, uint64_t *before, uint
   MPI_Exscan(local, before, n, MPI_UINT64_T, MPI_SUM, comm);
   if (rank == 0) memset(before, 0, (size_t)n * sizeof *before);
   MPI_Allreduce(local, total, n, MPI_UINT64_T, MPI_SUM, comm);
+}
+
+int oa_fault(const char *point) {
+  const char *spec = getenv("OPUSARC_FAULT");
+  int initialized = 0, rank = 0;
+  if (!spec || !*spec) return 0;
+  MPI_Initialized(&initialized);
+  if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  char want[64];
+  snprintf(want, sizeof want, "%s@%d", point, rank);
+  size_t n = strlen(want);
+  for (const char *p = spec; (p = strstr(p, want)) != NULL; p += n)
+    if ((p == spec || p[-1] == ',') && (p[n] == '\0' || p[n] == ',')) return 1;
+  return 0;
 }

@@ -1,4 +1,5 @@
 #include "opusarc/opusbuild.h"
+#include "opusarc/util.h"
 
 #include <dlfcn.h>
 #include <link.h>
@@ -76,11 +77,6 @@ typedef struct phdr_search {
   int found;
 } phdr_search;
 
-static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
-  return h;
-}
-
 static int on_object(struct dl_phdr_info *info, size_t size, void *arg) {
   (void)size;
   phdr_search *s = arg;
@@ -101,7 +97,7 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *arg) {
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
-      h = fnv1a(h, (const uint8_t *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz);
+      h = oa_fnv1a(h, (const uint8_t *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz);
   }
   s->hash = h;
   s->found = 1;

@@ -69,3 +69,8 @@ uint32_t oa_crc_f32le(uint32_t crc, const float *x, size_t n) {
 }
 
 uint32_t oa_crc_init(void) { return (uint32_t)crc32(0L, NULL, 0); }
+
+uint64_t oa_fnv1a(uint64_t h, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}

@@ -111,13 +111,34 @@ size_t oa_batch_bytes(const oa_batch *b);
 
 typedef struct oa_archive_writer oa_archive_writer;
 
-/* Collective. Creates PATH.partial; fails if PATH exists unless overwrite. */
-int oa_writer_create(MPI_Comm comm, const char *path, int overwrite, const oa_archive_meta *meta,
+typedef struct oa_writer_config {
+  int overwrite;          /* replace PATH and any PATH.partial */
+  int resume;             /* continue PATH.partial from its commit record */
+  uint64_t corpus_hash;   /* oa_corpus_hash of the corpus being indexed */
+  const char *options;    /* indexing options and build as text; a resume must match */
+  char *note;             /* rank 0, OA_ERRMSG_MAX bytes or NULL: what --resume did */
+} oa_writer_config;
+
+/* Collective. Creates PATH.partial, or with cfg->resume reopens it at its
+ * last commit (falling back to a new file, with a note, when there is none
+ * or it cannot be trusted). Fails if PATH exists, or PATH.partial exists
+ * without resume, unless overwrite. */
+int oa_writer_create(MPI_Comm comm, const char *path, const oa_writer_config *cfg, const oa_archive_meta *meta,
                      oa_archive_writer **out, oa_err *err);
-/* Collective. Writes every rank's batch and clears it. */
+/* Whether corpus entry `entry` was committed by the run being resumed. */
+int oa_writer_is_done(const oa_archive_writer *w, uint64_t entry);
+/* Indexed and failed recordings among those. */
+void oa_writer_resumed(const oa_archive_writer *w, uint64_t *ok, uint64_t *failed);
+/* Collective. Writes every rank's batch, flushes, and commits: rank 0
+ * replaces PATH.partial.commit. Clears the batch. */
 int oa_writer_append(oa_archive_writer *w, oa_batch *batch, oa_err *err);
+/* True after a failed collective write: HDF5 can no longer close the file
+ * collectively, so oa_writer_finish leaves it open and the process should
+ * exit without MPI_Finalize (whose HDF5 clean-up would block). */
+int oa_writer_broken(const oa_archive_writer *w);
 /* Collective. With ok, writes the final attributes and renames PATH.partial
- * to PATH; otherwise removes PATH.partial. Frees w. */
+ * to PATH; otherwise keeps PATH.partial for --resume if anything was
+ * committed (err then says so) or removes it (err untouched). Frees w. */
 int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err);
 
 /* ---- reading ---- */

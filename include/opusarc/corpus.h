@@ -31,6 +31,10 @@ void oa_corpus_free(oa_corpus *c);
 int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len);
 int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err *err);
 
+/* Fingerprint of the entries' names, paths and sizes, in order: a resumed
+ * run must see the same corpus as the run it continues. */
+uint64_t oa_corpus_hash(const oa_corpus *c);
+
 /* owner[i] = rank that indexes entry i. Largest files first, each to the
  * rank with the fewest bytes so far (ties: lowest rank). */
 int oa_corpus_partition(const oa_corpus *c, int nranks, int *owner);

@@ -3,7 +3,9 @@
 #ifndef OPUSARC_LOG_H
 #define OPUSARC_LOG_H
 
-enum oa_log_level { OA_LOG_ERROR = 0, OA_LOG_WARN = 1, OA_LOG_INFO = 2, OA_LOG_DEBUG = 3 };
+/* SUMMARY lines (final results, what a resume did) print like INFO but are
+ * never filtered: --quiet keeps them. */
+enum oa_log_level { OA_LOG_ERROR = 0, OA_LOG_WARN = 1, OA_LOG_INFO = 2, OA_LOG_DEBUG = 3, OA_LOG_SUMMARY = 4 };
 
 typedef struct oa_logger {
   int rank, size;

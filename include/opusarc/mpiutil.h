@@ -7,11 +7,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "opusarc/error.h"
+
 /* 1 on every rank iff local_ok is nonzero on every rank. */
 int oa_mpi_agree(MPI_Comm comm, int local_ok);
+/* Like oa_mpi_agree, and when some rank failed every rank's *err becomes
+ * the first failing rank's error (its message prefixed with the rank when
+ * it is not 0), so rank 0 can report it: output of a failing rank may not
+ * reach the job log before the launcher tears the job down. */
+int oa_mpi_agree_err(MPI_Comm comm, int local_ok, oa_err *err);
 /* Broadcast a byte buffer of any size from root; non-roots get a malloc'd copy. */
 int oa_mpi_bcast_bytes(MPI_Comm comm, int root, uint8_t **buf, uint64_t *len);
 /* Exclusive prefix sums (rank 0 gets zeros) and totals of n counters. */
 void oa_mpi_offsets(MPI_Comm comm, const uint64_t *local, uint64_t *before, uint64_t *total, int n);
+
+/* Test hook: true when the environment variable OPUSARC_FAULT lists
+ * `point@rank` for this process's rank in MPI_COMM_WORLD (for example
+ * "write@1,enospc@2"), so tests can make one rank fail at a chosen place. */
+int oa_fault(const char *point);
 
 #endif

@@ -15,6 +15,9 @@ static inline uint32_t oa_le32(const uint8_t *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+/* FNV-1a, 64 bit: fingerprints (not for integrity against damage). */
+uint64_t oa_fnv1a(uint64_t h, const uint8_t *p, size_t n);
+
 /* Reads a whole file into memory. */
 int oa_read_file(const char *path, uint8_t **data, size_t *len, char *why, size_t why_len);
 

@@ -19,6 +19,10 @@ typedef struct cli_ctx {
   MPI_Comm comm;
   int rank, size;
   oa_logger log;
+  /* Set when HDF5 was left unable to close a file collectively (a failed
+   * write): main then leaves without MPI_Finalize, whose HDF5 clean-up
+   * would block. */
+  int skip_finalize;
 } cli_ctx;
 
 int cmd_index(cli_ctx *cx, int argc, char **argv);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opusarc/mpiutil.h"
 #include "opusarc/archive.h"
 #include "opusarc/extract.h"
 #include "opusarc/pcmout.h"
@@ -259,10 +260,9 @@ int cmd_extract(cli_ctx *cx, int argc, char **argv) {
   int rc = oa_archive_open(a.archive, &ar, &err);
   int flags = (a.decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (a.verify ? OA_EXTRACT_VERIFY : 0);
   if (rc == OA_OK) rc = oa_extractor_create(ar, flags, &x, &err);
-  if (rc != OA_OK && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
   int exit_code = EXIT_FAILED;
-  int ok = rc == OA_OK, all_ok = 0;
-  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, cx->comm);
+  int all_ok = oa_mpi_agree_err(cx->comm, rc == OA_OK, &err);
+  if (!all_ok && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
   if (all_ok) exit_code = a.queries || a.window ? run_sweep(cx, &a, ar) : run_single(cx, &a, x, ar);
   MPI_Bcast(&exit_code, 1, MPI_INT, 0, cx->comm);
   oa_extractor_free(x);

@@ -3,11 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "opusarc/archive.h"
 #include "opusarc/corpus.h"
 #include "opusarc/indexer.h"
+#include "opusarc/journal.h"
 #include "opusarc/mpiutil.h"
 
 static const char *HELP =
@@ -43,9 +45,15 @@ static const char *HELP =
     "                             or time-expand (samples stored as if at 48 kHz; the\n"
     "                             source rate is kept as the recording's time base);\n"
     "                             without it such files fail\n"
-    "  --batch-mb MB              per-rank memory for rows between collective writes\n"
-    "                             (default 256)\n"
-    "  --force                    replace FILE if it exists\n"
+    "  --batch-mb MB              per-rank memory for rows between collective writes;\n"
+    "                             each write is a commit that --resume keeps\n"
+    "                             (default 256, from 0.01)\n"
+    "  --force                    replace FILE (and FILE.partial) if it exists\n"
+    "  --resume                   continue an interrupted run from FILE.partial: the\n"
+    "                             recordings it committed are kept, the rest are\n"
+    "                             indexed; same inputs and options required. Starts\n"
+    "                             a new archive when there is nothing to resume, so\n"
+    "                             job scripts can always pass it\n"
     "  --allow-failures           exit 0 even if some recordings failed\n"
     "  -q, --quiet                only errors and the final summary\n"
     "  -h, --help                 this text\n"
@@ -60,7 +68,7 @@ typedef struct index_args {
   int mode, max_preroll;
   oa_encode_options encode;
   double batch_mb;
-  int force, allow_failures, quiet;
+  int force, resume, allow_failures, quiet;
   char **inputs;
   int ninputs;
 } index_args;
@@ -70,6 +78,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       {"output", required_argument, 0, 'o'}, {"checkpoint-every", required_argument, 0, 'c'},
       {"list", required_argument, 0, 'l'},   {"batch-mb", required_argument, 0, 'b'},
       {"force", no_argument, 0, 'f'},        {"allow-failures", no_argument, 0, 'a'},
+      {"resume", no_argument, 0, 'R'},
       {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
       {"checkpoints", required_argument, 0, 'm'}, {"max-preroll", required_argument, 0, 'r'},
       {"bitrate", required_argument, 0, 'B'},     {"cbr", no_argument, 0, 'C'},
@@ -87,6 +96,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       case 'o': a->output = optarg; break;
       case 'l': a->list = optarg; break;
       case 'f': a->force = 1; break;
+      case 'R': a->resume = 1; break;
       case 'a': a->allow_failures = 1; break;
       case 'q': a->quiet = 1; break;
       case 'h':
@@ -100,8 +110,8 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
         }
         break;
       case 'b':
-        if (cli_parse_double(optarg, &a->batch_mb) != 0 || a->batch_mb < 1 || a->batch_mb > 1024) {
-          cli_usage_error(cx, "index", "--batch-mb needs a number from 1 to 1024, not '%s'", optarg);
+        if (cli_parse_double(optarg, &a->batch_mb) != 0 || a->batch_mb < 0.01 || a->batch_mb > 1024) {
+          cli_usage_error(cx, "index", "--batch-mb needs a number from 0.01 to 1024, not '%s'", optarg);
           return -1;
         }
         break;
@@ -159,6 +169,10 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
   a->ninputs = argc - optind;
   if (!a->output) {
     cli_usage_error(cx, "index", "-o ARCHIVE.h5 is required");
+    return -1;
+  }
+  if (a->force && a->resume) {
+    cli_usage_error(cx, "index", "--force and --resume exclude each other");
     return -1;
   }
   if (a->ninputs == 0 && !a->list) {
@@ -228,6 +242,16 @@ static void fill_meta(cli_ctx *cx, const oa_opus_build *b, const index_args *a, 
   MPI_Bcast(m->build.cpu_features, sizeof m->build.cpu_features, MPI_CHAR, 0, cx->comm);
 }
 
+/* Everything that shapes the archive's content: a resumed run must match. */
+static void options_text(const index_args *a, const oa_opus_build *b, char *out, size_t len) {
+  const oa_encode_options *e = &a->encode;
+  snprintf(out, len,
+           "checkpoint-every=%.17g checkpoints=%s max-preroll=%d bitrate=%d vbr=%d complexity=%d frame-ms=%g "
+           "application=%d high-rate=%d libopus=%s/%016llx",
+           a->checkpoint_every, oa_checkpoint_mode_name(a->mode), a->max_preroll, e->bitrate, e->vbr, e->complexity,
+           e->frame_ms, e->application, e->high_rate, b->version, (unsigned long long)b->code_hash);
+}
+
 typedef struct progress {
   double t0, last;
   uint64_t total;
@@ -262,7 +286,7 @@ static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, 
     int local_ok = 1;
     while (next < corpus->count && oa_batch_bytes(&batch) < budget) {
       size_t i = next++;
-      if (owner[i] != cx->rank) continue;
+      if (owner[i] != cx->rank || oa_writer_is_done(w, i)) continue;
       char why[OA_ERRMSG_MAX] = "";
       oa_err err;
       oa_err_clear(&err);
@@ -293,7 +317,8 @@ static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, 
   return rc;
 }
 
-static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s, double seconds) {
+static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s, const uint64_t *resumed,
+                      double seconds) {
   enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, EXT, N };
   uint64_t mine[N] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
                       s->data_bytes, s->state_bytes, s->packets, s->intervals, s->prerolls, s->snapshots,
@@ -302,6 +327,9 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s,
   MPI_Reduce(mine, all, N, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
   if (cx->rank != 0) return;
   double hours = (double)all[SAMPLES] / 48000.0 / 3600.0;
+  if (resumed[0] + resumed[1])
+    OA_LOG(&cx->log, SUMMARY, "kept from the interrupted run: %llu indexed, %llu failed recordings",
+           (unsigned long long)resumed[0], (unsigned long long)resumed[1]);
   OA_LOG(&cx->log, INFO,
          "intervals: %llu (%llu link starts, %llu verified pre-rolls of %.1f packets on average, %llu snapshots "
          "of %.2f MB, %llu merged into the interval before); verification decoded %.2fx the packets",
@@ -310,10 +338,11 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s,
          all[PREROLLS] ? (double)all[RSUM] / (double)all[PREROLLS] : 0.0, (unsigned long long)all[SNAPSHOTS],
          (double)all[STATE] / 1e6, (unsigned long long)all[EXT],
          all[PACKETS] ? (double)all[SEARCH] / (double)all[PACKETS] : 0.0);
-  OA_LOG(&cx->log, INFO,
-         "indexed %llu, failed %llu recordings: %.3f h audio, %llu packets, %.2f MB payload, %.1f s on %d rank%s "
+  OA_LOG(&cx->log, SUMMARY,
+         "indexed %llu, failed %llu recordings%s: %.3f h audio, %llu packets, %.2f MB payload, %.1f s on %d rank%s "
          "(%.0fx real time) -> %s",
-         (unsigned long long)all[OK], (unsigned long long)all[FAILED], hours, (unsigned long long)all[PACKETS],
+         (unsigned long long)(all[OK] + resumed[0]), (unsigned long long)(all[FAILED] + resumed[1]),
+         resumed[0] + resumed[1] ? " (incl. the interrupted run's)" : "", hours, (unsigned long long)all[PACKETS],
          (double)all[PAYLOAD] / 1e6, seconds, cx->size, cx->size == 1 ? "" : "s",
          seconds > 0 ? hours * 3600.0 / seconds : 0.0, a->output);
 }
@@ -354,23 +383,43 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
   }
   oa_archive_meta meta;
   fill_meta(cx, &build, &a, corpus.count, &meta);
+  char options[OA_COMMIT_OPTIONS_MAX], note[OA_ERRMSG_MAX] = "";
+  options_text(&a, &build, options, sizeof options);
+  oa_writer_config cfg = {.overwrite = a.force, .resume = a.resume, .corpus_hash = oa_corpus_hash(&corpus),
+                          .options = options, .note = note};
+  int complete = a.resume && cx->rank == 0 && access(a.output, F_OK) == 0;
+  char leftover[4096];
+  snprintf(leftover, sizeof leftover, "%s.partial.commit", a.output);
+  MPI_Bcast(&complete, 1, MPI_INT, 0, cx->comm);
+  if (complete) {
+    if (cx->rank == 0) OA_LOG(&cx->log, SUMMARY, "%s is complete: nothing to resume", a.output);
+    if (cx->rank == 0) unlink(leftover); /* the commit record of a run killed after its rename */
+    free(owner);
+    oa_corpus_free(&corpus);
+    return EXIT_OK;
+  }
   oa_archive_writer *w;
   int rc = EXIT_FAILED;
   oa_index_stats stats;
   memset(&stats, 0, sizeof stats);
-  if (oa_writer_create(cx->comm, a.output, a.force, &meta, &w, &err) != OA_OK) {
+  uint64_t resumed[2] = {0, 0};
+  if (oa_writer_create(cx->comm, a.output, &cfg, &meta, &w, &err) != OA_OK) {
     if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
   } else {
-    ok = index_all(cx, &a, &corpus, owner, &build, w, &stats) == 0;
+    if (note[0]) oa_log_write(&cx->log, strstr(note, "cannot") ? OA_LOG_WARN : OA_LOG_SUMMARY, "%s", note);
+    oa_writer_resumed(w, &resumed[0], &resumed[1]);
+    ok = index_all(cx, &a, &corpus, owner, &build, w, &stats) == 0; /* logs its own errors */
+    oa_err_clear(&err);
+    cx->skip_finalize = oa_writer_broken(w);
     if (oa_writer_finish(w, ok, &err) != OA_OK) {
-      if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg[0] ? err.msg : "archive not written");
+      if (cx->rank == 0 && err.msg[0]) oa_log_write(&cx->log, ok ? OA_LOG_ERROR : OA_LOG_SUMMARY, "%s", err.msg);
     } else {
       uint64_t failed = stats.recordings_failed;
       MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_UINT64_T, MPI_SUM, cx->comm);
-      rc = failed && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
+      rc = failed + resumed[1] && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
     }
   }
-  if (rc != EXIT_FAILED) summarize(cx, &a, &stats, MPI_Wtime() - t0);
+  if (rc != EXIT_FAILED) summarize(cx, &a, &stats, resumed, MPI_Wtime() - t0);
   free(owner);
   oa_corpus_free(&corpus);
   return rc;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opusarc/mpiutil.h"
 #include "opusarc/archive.h"
 #include "opusarc/corpus.h"
 #include "opusarc/extract.h"
@@ -83,10 +84,8 @@ int cmd_verify(cli_ctx *cx, int argc, char **argv) {
     rc = oa_extractor_create(a, decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0, &x, &err);
   int *owner = rc == OA_OK ? assign(cx, a) : NULL;
   if (rc == OA_OK && !owner) rc = oa_err_set(&err, OA_ENOMEM, "out of memory");
-  int ok = rc == OA_OK, all_ok = 0;
-  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, cx->comm);
-  if (!all_ok) {
-    if (!ok) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (!oa_mpi_agree_err(cx->comm, rc == OA_OK, &err)) {
+    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
     free(owner);
     oa_extractor_free(x);
     oa_archive_close(a);

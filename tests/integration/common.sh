@@ -5,6 +5,7 @@ MPIEXEC=${MPIEXEC:-mpirun}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/opusarc-test.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# KEEP_WORK=1 keeps the work directory for a look after a failure.
+[ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 mpi() { local np=$1; shift; "$MPIEXEC" -np "$np" "$@"; }
