@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for a
 # bounded, reproducible number of inputs (fixed seed) from a seed corpus made
-# here: Ogg Opus files from tests/tools/mkopus, snapshot blobs from them.
-#   scripts/fuzz.sh [RUNS_DEMUX] [RUNS_SNAPSHOT]
+# here: Ogg Opus files from tests/tools/mkopus, snapshot blobs from them, and
+# an archive of those files whose rows fuzz_archive edits.
+#   scripts/fuzz.sh [RUNS_DEMUX] [RUNS_SNAPSHOT] [RUNS_ARCHIVE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS_DEMUX=${1:-2000000}
 RUNS_SNAPSHOT=${2:-100000}
+RUNS_ARCHIVE=${3:-10000}
 command -v clang > /dev/null || { echo "fuzz: clang not installed" >&2; exit 1; }
 CC=clang BUILD_DIR=build-fuzz scripts/build.sh -DOPUSARC_FUZZ=ON -DOPUSARC_TESTS=ON > /dev/null
 F=build-fuzz
 S=$(mktemp -d)
 trap 'rm -rf "$S"' EXIT
-mkdir -p "$S/demux" "$S/snapshot"
+mkdir -p "$S/demux" "$S/snapshot" "$S/archive"
 "$F/tests/mkopus" --channels 1 --seconds 0.3 --seed 1 "$S/demux/mono.opus" > /dev/null
 "$F/tests/mkopus" --channels 2 --seconds 0.2 --links 2 --trim 100 --seed 2 "$S/demux/chained.opus" > /dev/null
 "$F/tests/mkopus" --channels 6 --family 1 --seconds 0.2 --seed 3 "$S/demux/surround.opus" > /dev/null
 "$F/tests/mkopus" --channels 1 --mode silk --seconds 0.3 --frame-ms 60 --seed 4 "$S/demux/silk.opus" > /dev/null
 "$F/tests/fuzz/mkseed_snapshot" "$S/snapshot" "$S/demux/mono.opus" "$S/demux/chained.opus" "$S/demux/silk.opus"
 export ASAN_OPTIONS=detect_leaks=0
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Short intervals: every checkpoint kind, many rows to edit.
+"$F/opusarc" index -q --checkpoint-every 0.05 --max-preroll 3 -o "$S/base.h5" "$S/demux" > /dev/null
+"$F/opusarc" info "$S/base.h5" | grep '^intervals'
+for i in 1 2 3 4 5 6 7 8; do "$F/tests/mkbad" random "$S/archive/seed$i" 64 "$i"; done
+export FUZZ_ARCHIVE=$S/base.h5
 export UBSAN_OPTIONS=halt_on_error=1
-run() { # run TARGET RUNS MAXLEN
+run() { # run TARGET RUNS MAXLEN [LIBFUZZER OPTIONS]
   local t0 t1
   t0=$(date +%s)
-  "$F/tests/fuzz/fuzz_$1" -seed=1 -runs="$2" -max_len="$3" "$S/$1" > "$S/$1.log" 2>&1 || {
+  "$F/tests/fuzz/fuzz_$1" -seed=1 -runs="$2" -max_len="$3" "${@:4}" "$S/$1" > "$S/$1.log" 2>&1 || {
     tail -n 40 "$S/$1.log"
     echo "fuzz_$1: FAILED"
     return 1
@@ -33,3 +41,4 @@ run() { # run TARGET RUNS MAXLEN
 }
 run demux "$RUNS_DEMUX" 65536
 run snapshot "$RUNS_SNAPSHOT" 40000
+run archive "$RUNS_ARCHIVE" 128 -len_control=0

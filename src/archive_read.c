@@ -279,7 +279,17 @@ int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_e
     uint64_t mid = lo + (hi - lo) / 2;
     int c = strcmp(a->names[a->sorted[mid]], name);
     if (c == 0) {
-      *index = a->sorted[mid];
+      /* Duplicate names: the first is indexed, the others are failed rows
+       * saying so; prefer a row that was indexed. */
+      uint64_t first = mid, last = mid;
+      while (first > 0 && strcmp(a->names[a->sorted[first - 1]], name) == 0) first--;
+      while (last + 1 < a->nrecs && strcmp(a->names[a->sorted[last + 1]], name) == 0) last++;
+      *index = a->sorted[first];
+      for (uint64_t k = first; k <= last; k++)
+        if (a->recs[a->sorted[k]].status == OA_REC_OK) {
+          *index = a->sorted[k];
+          break;
+        }
       return OA_OK;
     }
     if (c < 0) lo = mid + 1;

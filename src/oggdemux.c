@@ -114,7 +114,7 @@ static int finish_link(oa_demuxed *d, link_state *ls, uint64_t offset, oa_err *e
   if (!ls->active) return OA_OK;
   if (!ls->have_opus)
     return oa_err_set(err, OA_EFORMAT, "link %zu has no Opus stream (found %s), before byte offset %llu",
-                      d->nlinks, ls->other_codec ? ls->other_codec : "no stream",
+                      d->nlinks - 1, ls->other_codec ? ls->other_codec : "no stream",
                       (unsigned long long)offset);
   if (ls->headers < 2)
     return oa_err_set(err, OA_EFORMAT, "link %zu ends before its OpusTags header, byte offset %llu",

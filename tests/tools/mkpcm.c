@@ -1,5 +1,5 @@
 /* mkpcm: writes a test PCM file with libsndfile (format from the name:
- * .wav .flac .aiff .w64 .rf64), a deterministic chirp-plus-noise signal, and
+ * .wav .flac .aiff .w64 .rf64, .oga = Ogg Vorbis), a deterministic chirp-plus-noise signal, and
  * optionally an AudioMoth-style comment, a GUANO chunk or a BWF bext time.
  *   mkpcm OUT RATE CHANNELS SECONDS [--comment TEXT] [--guano TEXT] [--bext DATE TIME] */
 #include <math.h>
@@ -16,6 +16,7 @@ static int major_of(const char *path) {
   if (!strcmp(dot, ".aiff")) return SF_FORMAT_AIFF | SF_FORMAT_PCM_24;
   if (!strcmp(dot, ".w64")) return SF_FORMAT_W64 | SF_FORMAT_FLOAT;
   if (!strcmp(dot, ".rf64")) return SF_FORMAT_RF64 | SF_FORMAT_PCM_16;
+  if (!strcmp(dot, ".oga")) return SF_FORMAT_OGG | SF_FORMAT_VORBIS;
   return 0;
 }
 
