@@ -10,5 +10,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config \
   libopus-dev libogg-dev libopusfile-dev libsndfile1-dev libsoxr-dev zlib1g-dev \
   libhdf5-openmpi-dev hdf5-tools openmpi-bin libopenmpi-dev \
-  libcmocka-dev clang libclang-rt-14-dev ca-certificates > /dev/null
+  libcmocka-dev clang libclang-rt-14-dev ca-certificates jq \
+  slurm-wlm munge gnuplot-nox > /dev/null
 echo "install-deps: done"

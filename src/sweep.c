@@ -1,4 +1,5 @@
 #include "opusarc/sweep.h"
+#include "opusarc/progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -386,9 +387,9 @@ typedef struct sweep {
   uint8_t *failed;   /* per query */
   uint8_t *finisher; /* per query: this rank renames its file */
   MPI_Win win;
-  int64_t *counters; /* on rank 0: next unit, frames done, units done */
-  int64_t total_frames;
-  double t0, last_report;
+  int64_t *counters; /* on rank 0: the next unit */
+  oa_progress *progress;
+  double t0;
 } sweep;
 
 static void fail_query(sweep *s, size_t qi, const oa_err *err) {
@@ -443,39 +444,11 @@ static void run_unit(sweep *s, const unit *u) {
   free(own_err);
 }
 
-static void report_progress(sweep *s) {
-  if (s->rank != 0 || s->opt->progress_every <= 0) return;
-  double now = MPI_Wtime();
-  if (now - s->last_report < s->opt->progress_every) return;
-  s->last_report = now;
-  int64_t zero = 0, done[2];
-  MPI_Fetch_and_op(&zero, &done[0], MPI_INT64_T, 0, 1, MPI_NO_OP, s->win);
-  MPI_Fetch_and_op(&zero, &done[1], MPI_INT64_T, 0, 2, MPI_NO_OP, s->win);
-  MPI_Win_flush(0, s->win);
-  double el = now - s->t0, audio = (double)done[0] / 48000.0;
-  double rate = el > 0 ? (double)done[0] / el : 0;
-  double eta = rate > 0 ? (double)(s->total_frames - done[0]) / rate : 0;
-  OA_LOG(s->log, INFO, "progress: %" PRId64 "/%zu units, %.1f of %.1f s audio, %.0fx real time, ETA %.0f s", done[1],
-         s->p.nu, audio, (double)s->total_frames / 48000.0, rate / 48000.0, eta);
-}
-
-/* Adds this rank's finished work to rank 0's progress counters. */
-static void publish(sweep *s, int64_t *frames, int64_t *units) {
-  if (*units == 0) return;
-  int64_t ignore;
-  MPI_Fetch_and_op(frames, &ignore, MPI_INT64_T, 0, 1, MPI_SUM, s->win);
-  MPI_Fetch_and_op(units, &ignore, MPI_INT64_T, 0, 2, MPI_SUM, s->win);
-  MPI_Win_flush(0, s->win);
-  *frames = *units = 0;
-}
-
 /* Self-scheduling: take chunks of units from a counter on rank 0 with
- * one-sided fetch-and-add; chunks shrink as the queue empties. Progress is
- * published at most twice a second per rank, so at a thousand ranks rank 0
- * sees a few thousand atomic operations a second, not one per unit. */
+ * one-sided fetch-and-add; chunks shrink as the queue empties. Progress
+ * goes through oa_progress, published at most twice a second per rank. */
 static void run_units(sweep *s) {
-  int64_t seen = 0, frames = 0, units = 0;
-  double last_publish = MPI_Wtime();
+  int64_t seen = 0;
   for (;;) {
     int64_t left = (int64_t)s->p.nu - seen;
     int64_t chunk = left / (4 * (int64_t)s->size);
@@ -489,16 +462,10 @@ static void run_units(sweep *s) {
     for (int64_t k = first; k < first + chunk && k < (int64_t)s->p.nu; k++) {
       const unit *u = &s->p.u[k];
       run_unit(s, u);
-      frames += u->end - u->start;
-      units++;
-      if (MPI_Wtime() - last_publish > 0.5) {
-        publish(s, &frames, &units);
-        last_publish = MPI_Wtime();
-      }
-      report_progress(s);
+      oa_progress_add(s->progress, 1, 0, u->end - u->start);
+      oa_progress_poll(s->progress);
     }
   }
-  publish(s, &frames, &units);
 }
 
 /* ------------------------------------------------------------ HDF5 clips */
@@ -647,7 +614,6 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
   sweep s = {.comm = comm, .a = a, .ql = ql, .opt = opt, .log = log, .t0 = MPI_Wtime()};
   MPI_Comm_rank(comm, &s.rank);
   MPI_Comm_size(comm, &s.size);
-  s.last_report = s.t0;
   oa_err local;
   oa_err_clear(&local);
   int ok = oa_extractor_create(a, opt->flags, &s.x, &local) == OA_OK;
@@ -663,15 +629,18 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
     rc = create_clips(&s, err);
   }
   if (rc == OA_OK) {
-    for (size_t i = 0; i < s.p.nu; i++) s.total_frames += s.p.u[i].end - s.p.u[i].start;
-    MPI_Win_allocate(s.rank == 0 ? 3 * sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL, comm, &s.counters,
-                     &s.win);
-    if (s.rank == 0) memset(s.counters, 0, 3 * sizeof(int64_t));
+    oa_progress_spec spec = {.what = "work units", .total_items = (int64_t)s.p.nu, .every = opt->progress_every,
+                             .bar = opt->progress_bar};
+    for (size_t i = 0; i < s.p.nu; i++) spec.total_samples += s.p.u[i].end - s.p.u[i].start;
+    oa_progress_create(comm, &spec, log, &s.progress);
+    MPI_Win_allocate(s.rank == 0 ? sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL, comm, &s.counters, &s.win);
+    if (s.rank == 0) *s.counters = 0;
     MPI_Barrier(comm);
     MPI_Win_lock_all(0, s.win);
     run_units(&s);
     MPI_Win_unlock_all(s.win);
     MPI_Win_free(&s.win);
+    oa_progress_free(s.progress);
     /* Every rank learns which queries failed anywhere. */
     MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
     if (opt->output == OA_SWEEP_HDF5) rc = finish_clips(&s, err);

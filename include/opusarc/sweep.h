@@ -55,6 +55,7 @@ typedef struct oa_sweep_options {
   int format;           /* enum oa_pcm_format, for directories */
   int flags;            /* oa_extract_flags */
   double progress_every; /* seconds between progress lines on rank 0; <= 0: none */
+  int progress_bar;      /* redraw one line (a terminal) instead */
   int64_t piece;        /* longest unit in samples (long queries are cut) */
   int overwrite;        /* HDF5 output: replace an existing file */
   const char *source;   /* queries file, for messages */

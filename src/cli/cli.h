@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "opusarc/log.h"
 
@@ -35,6 +36,25 @@ int cli_parse_int64(const char *s, int64_t *out);
 /* A position in samples: an integer, or with per_second > 0 a number of
  * seconds times per_second (the recording's time base), rounded. */
 int cli_parse_position(const char *s, double per_second, int64_t *out);
+/* A plain process writing to a terminal (not under mpirun or srun, whose
+ * forwarded output may look like a terminal but ends up in a log). */
+int cli_is_terminal(const cli_ctx *cx);
+
+/* A JSON string literal. */
+void cli_json_string(FILE *out, const char *s);
+
+/* Collective: whether rank 0 can create `path` (tried and removed at once),
+ * so that an unwritable --summary-json fails before hours of work, not
+ * after. Logs the reason. */
+int cli_check_writable(const cli_ctx *cx, const char *path);
+
+/* --summary-json: every rank passes its seconds per phase; rank 0 writes
+ * FILE (temporary name, renamed) with the command's `fields` (a JSON object
+ * body, e.g. "\"indexed\": 5, ...") and, per phase, the largest and the
+ * mean seconds over ranks. Collective. Returns 0, or -1 (logged). */
+int cli_write_summary_json(const cli_ctx *cx, const char *path, const char *command, const char *fields,
+                           const char *const *phases, const double *seconds, int nphases, double wall);
+
 /* Prints to stderr from rank 0 only, as every rank parses the same argv. */
 void cli_usage_error(const cli_ctx *cx, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

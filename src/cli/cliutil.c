@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -40,4 +42,62 @@ void cli_usage_error(const cli_ctx *cx, const char *cmd, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   fprintf(stderr, "opusarc %s: %s\nTry 'opusarc %s --help'.\n", cmd, msg, cmd);
+}
+
+void cli_json_string(FILE *out, const char *s) {
+  fputc('"', out);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
+    else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+    else fputc(*p, out);
+  }
+  fputc('"', out);
+}
+
+int cli_write_summary_json(const cli_ctx *cx, const char *path, const char *command, const char *fields,
+                           const char *const *phases, const double *seconds, int nphases, double wall) {
+  double max[16] = {0}, sum[16] = {0};
+  if (nphases > 16) nphases = 16;
+  MPI_Reduce(seconds, max, nphases, MPI_DOUBLE, MPI_MAX, 0, cx->comm);
+  MPI_Reduce(seconds, sum, nphases, MPI_DOUBLE, MPI_SUM, 0, cx->comm);
+  int ok = 1;
+  if (cx->rank == 0) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    FILE *f = fopen(tmp, "w");
+    ok = f != NULL;
+    if (f) {
+      fprintf(f, "{\"command\": ");
+      cli_json_string(f, command);
+      fprintf(f, ", \"ranks\": %d, \"wall_seconds\": %.3f, %s,\n \"phases\": {", cx->size, wall, fields);
+      for (int i = 0; i < nphases; i++)
+        fprintf(f, "%s\n  \"%s\": {\"max_seconds\": %.3f, \"mean_seconds\": %.3f}", i ? "," : "", phases[i], max[i],
+                sum[i] / cx->size);
+      fprintf(f, "}}\n");
+      ok = fclose(f) == 0 && rename(tmp, path) == 0;
+      if (!ok) unlink(tmp);
+    }
+    if (!ok) OA_LOG(&cx->log, ERROR, "cannot write %s: %s", path, strerror(errno));
+  }
+  MPI_Bcast(&ok, 1, MPI_INT, 0, cx->comm);
+  return ok ? 0 : -1;
+}
+
+int cli_is_terminal(const cli_ctx *cx) {
+  return cx->size == 1 && isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("SLURM_JOB_ID") &&
+         !getenv("PMIX_RANK");
+}
+
+int cli_check_writable(const cli_ctx *cx, const char *path) {
+  int ok = 1;
+  if (cx->rank == 0) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    FILE *f = fopen(tmp, "w");
+    ok = f != NULL;
+    if (f) fclose(f), unlink(tmp);
+    else OA_LOG(&cx->log, ERROR, "cannot write %s: %s", path, strerror(errno));
+  }
+  MPI_Bcast(&ok, 1, MPI_INT, 0, cx->comm);
+  return ok;
 }

@@ -230,6 +230,7 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   oa_sweep_options opt = {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
       .format = a->format, .progress_every = a->quiet ? 0 : a->progress, .overwrite = a->force,
+      .progress_bar = cli_is_terminal(cx),
       .flags = (a->decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (a->verify ? OA_EXTRACT_VERIFY : 0),
       .source = a->queries ? a->queries : "windows"};
   /* WAV files are written by one libsndfile writer each: never cut. */

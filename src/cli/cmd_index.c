@@ -11,6 +11,7 @@
 #include "opusarc/indexer.h"
 #include "opusarc/journal.h"
 #include "opusarc/mpiutil.h"
+#include "opusarc/progress.h"
 
 static const char *HELP =
     "usage: opusarc index -o ARCHIVE.h5 [options] INPUT...\n"
@@ -55,6 +56,11 @@ static const char *HELP =
     "                             a new archive when there is nothing to resume, so\n"
     "                             job scripts can always pass it\n"
     "  --allow-failures           exit 0 even if some recordings failed\n"
+    "  --progress SECONDS         rank 0 reports recordings done / total, bytes, audio,\n"
+    "                             speed and ETA this often (default 10; a bar redrawn\n"
+    "                             every second on a terminal; 0: off)\n"
+    "  --summary-json FILE        also write the summary as JSON, with the seconds spent\n"
+    "                             in scan, decode, hdf5_write and metadata per rank\n"
     "  -q, --quiet                only errors and the final summary\n"
     "  -h, --help                 this text\n"
     "\n"
@@ -67,8 +73,9 @@ typedef struct index_args {
   double checkpoint_every;
   int mode, max_preroll;
   oa_encode_options encode;
-  double batch_mb;
-  int force, resume, allow_failures, quiet;
+  double batch_mb, progress;
+  const char *summary_json;
+  int force, resume, allow_failures, quiet, progress_default;
   char **inputs;
   int ninputs;
 } index_args;
@@ -78,7 +85,8 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       {"output", required_argument, 0, 'o'}, {"checkpoint-every", required_argument, 0, 'c'},
       {"list", required_argument, 0, 'l'},   {"batch-mb", required_argument, 0, 'b'},
       {"force", no_argument, 0, 'f'},        {"allow-failures", no_argument, 0, 'a'},
-      {"resume", no_argument, 0, 'R'},
+      {"resume", no_argument, 0, 'R'},       {"progress", required_argument, 0, 'P'},
+      {"summary-json", required_argument, 0, 'J'},
       {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
       {"checkpoints", required_argument, 0, 'm'}, {"max-preroll", required_argument, 0, 'r'},
       {"bitrate", required_argument, 0, 'B'},     {"cbr", no_argument, 0, 'C'},
@@ -86,7 +94,8 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       {"application", required_argument, 0, 'A'}, {"high-rate", required_argument, 0, 'H'},
       {0, 0, 0, 0}};
   *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256,
-                    .mode = OA_CHECKPOINTS_AUTO, .max_preroll = OA_DEFAULT_MAX_PREROLL};
+                    .mode = OA_CHECKPOINTS_AUTO, .max_preroll = OA_DEFAULT_MAX_PREROLL,
+                    .progress = 10, .progress_default = 1};
   oa_encode_options_default(&a->encode);
   optind = 0;
   opterr = 0;
@@ -97,6 +106,14 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       case 'l': a->list = optarg; break;
       case 'f': a->force = 1; break;
       case 'R': a->resume = 1; break;
+      case 'J': a->summary_json = optarg; break;
+      case 'P':
+        if (cli_parse_double(optarg, &a->progress) != 0 || a->progress < 0) {
+          cli_usage_error(cx, "index", "--progress needs seconds (0: off), not '%s'", optarg);
+          return -1;
+        }
+        a->progress_default = 0;
+        break;
       case 'a': a->allow_failures = 1; break;
       case 'q': a->quiet = 1; break;
       case 'h':
@@ -252,81 +269,112 @@ static void options_text(const index_args *a, const oa_opus_build *b, char *out,
            e->frame_ms, e->application, e->high_rate, b->version, (unsigned long long)b->code_hash);
 }
 
-typedef struct progress {
-  double t0, last;
-  uint64_t total;
-} progress;
+/* Seconds each rank spent per phase (for --summary-json). */
+enum { T_SCAN, T_DECODE, T_WRITE, T_META, T_COUNT };
+static const char *const PHASES[T_COUNT] = {"scan", "decode", "hdf5_write", "metadata"};
 
-static void report_progress(cli_ctx *cx, const index_args *a, progress *pg, const oa_index_stats *s, int final) {
-  uint64_t mine[3] = {s->recordings_ok + s->recordings_failed, (uint64_t)s->samples, s->source_bytes};
-  uint64_t all[3];
-  MPI_Reduce(mine, all, 3, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
-  double now = MPI_Wtime();
-  if (cx->rank != 0 || a->quiet || final || now - pg->last < 2.0) return;
-  pg->last = now;
-  double hours = (double)all[1] / 48000.0 / 3600.0, el = now - pg->t0;
-  OA_LOG(&cx->log, INFO, "progress: %llu/%llu recordings, %.2f h audio, %.1f MB read, %.0fx real time",
-         (unsigned long long)all[0], (unsigned long long)pg->total, hours, (double)all[2] / 1e6,
-         el > 0 ? hours * 3600.0 / el : 0.0);
+static oa_progress *start_progress(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, oa_archive_writer *w) {
+  oa_progress_spec spec = {.what = "recordings", .every = a->quiet ? 0 : a->progress};
+  for (size_t i = 0; i < corpus->count; i++) {
+    if (oa_writer_is_done(w, i)) continue;
+    spec.total_items++;
+    spec.total_bytes += (int64_t)corpus->entries[i].size;
+  }
+  spec.bar = cli_is_terminal(cx);
+  if (spec.bar && a->progress_default) spec.every = a->quiet ? 0 : 1.0;
+  oa_progress *pg = NULL;
+  oa_progress_create(cx->comm, &spec, &cx->log, &pg);
+  return pg;
 }
 
 /* Each rank fills its batch up to the memory budget, then all ranks append
  * together; rounds continue until every rank is out of files. */
 static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, const int *owner,
-                     const oa_opus_build *build, oa_archive_writer *w, oa_index_stats *stats) {
+                     const oa_opus_build *build, oa_archive_writer *w, oa_index_stats *stats, double *t) {
   oa_index_options opt = {.checkpoint_every = a->checkpoint_every, .mode = a->mode, .max_preroll = a->max_preroll,
                           .encode = a->encode};
   oa_batch batch;
   memset(&batch, 0, sizeof batch);
   const size_t budget = (size_t)(a->batch_mb * 1024 * 1024);
-  progress pg = {.t0 = MPI_Wtime(), .last = MPI_Wtime(), .total = corpus->count};
+  oa_progress *pg = start_progress(cx, a, corpus, w);
   size_t next = 0;
   int rc = 0;
   for (;;) {
     int local_ok = 1;
+    double t0 = MPI_Wtime();
     while (next < corpus->count && oa_batch_bytes(&batch) < budget) {
       size_t i = next++;
       if (owner[i] != cx->rank || oa_writer_is_done(w, i)) continue;
       char why[OA_ERRMSG_MAX] = "";
       oa_err err;
       oa_err_clear(&err);
+      int64_t samples_before = stats->samples;
       if (oa_index_entry(&corpus->entries[i], i, &opt, build, &batch, stats, why, &err) != OA_OK) {
         OA_LOG(&cx->log, ERROR, "%s", err.msg);
         local_ok = 0;
         break;
       }
       if (why[0]) OA_LOG(&cx->log, WARN, "%s: not indexed: %s", corpus->entries[i].path, why);
+      if (pg) oa_progress_add(pg, 1, (int64_t)corpus->entries[i].size, stats->samples - samples_before);
+      if (pg) oa_progress_poll(pg);
     }
+    double t1 = MPI_Wtime();
+    t[T_DECODE] += t1 - t0;
     if (!oa_mpi_agree(cx->comm, local_ok)) {
       rc = -1;
       break;
     }
     oa_err err;
     oa_err_clear(&err);
-    if (oa_writer_append(w, &batch, &err) != OA_OK) {
+    rc = oa_writer_append(w, &batch, &err) == OA_OK ? 0 : -1;
+    t[T_WRITE] += MPI_Wtime() - t1;
+    if (rc != 0) {
       if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
-      rc = -1;
       break;
     }
-    report_progress(cx, a, &pg, stats, 0);
+    if (pg) oa_progress_poll(pg);
     int more = next < corpus->count, any_more = 0;
     MPI_Allreduce(&more, &any_more, 1, MPI_INT, MPI_MAX, cx->comm);
     if (!any_more) break;
   }
+  /* After a failed collective write HDF5 may block in MPI: skip the
+   * progress window's collective clean-up then (the process leaves anyway). */
+  if (pg && !oa_writer_broken(w)) oa_progress_free(pg);
   oa_batch_free(&batch);
   return rc;
 }
 
+/* Collective: the summary lines, and the JSON summary if asked for. */
 static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s, const uint64_t *resumed,
-                      double seconds) {
-  enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, EXT, N };
+                      const double *t, double seconds) {
+  enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, EXT,
+         SOURCE, N };
   uint64_t mine[N] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
                       s->data_bytes, s->state_bytes, s->packets, s->intervals, s->prerolls, s->snapshots,
-                      s->preroll_packets, s->search_decodes, s->extended};
-  uint64_t all[N];
+                      s->preroll_packets, s->search_decodes, s->extended, s->source_bytes};
+  uint64_t all[N] = {0};
   MPI_Reduce(mine, all, N, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
-  if (cx->rank != 0) return;
   double hours = (double)all[SAMPLES] / 48000.0 / 3600.0;
+  if (a->summary_json) {
+    char *fields = NULL;
+    size_t flen = 0;
+    FILE *f = open_memstream(&fields, &flen);
+    fprintf(f, "\"archive\": ");
+    cli_json_string(f, a->output);
+    fprintf(f,
+            ", \"indexed\": %llu, \"failed\": %llu, \"kept_from_interrupted_run\": %llu, \"audio_hours\": %.6f, "
+            "\"samples\": %llu, \"source_bytes\": %llu, \"payload_bytes\": %llu, \"packet_data_bytes\": %llu, \"snapshot_bytes\": %llu, "
+            "\"intervals\": %llu, \"x_real_time\": %.1f",
+            (unsigned long long)(all[OK] + resumed[0]), (unsigned long long)(all[FAILED] + resumed[1]),
+            (unsigned long long)(resumed[0] + resumed[1]), hours, (unsigned long long)all[SAMPLES],
+            (unsigned long long)all[SOURCE],
+            (unsigned long long)all[PAYLOAD], (unsigned long long)all[DATA], (unsigned long long)all[STATE],
+            (unsigned long long)all[INTERVALS], seconds > 0 ? hours * 3600.0 / seconds : 0.0);
+    fclose(f);
+    cli_write_summary_json(cx, a->summary_json, "index", fields, PHASES, t, T_COUNT, seconds);
+    free(fields);
+  }
+  if (cx->rank != 0) return;
   if (resumed[0] + resumed[1])
     OA_LOG(&cx->log, SUMMARY, "kept from the interrupted run: %llu indexed, %llu failed recordings",
            (unsigned long long)resumed[0], (unsigned long long)resumed[1]);
@@ -347,79 +395,98 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s,
          seconds > 0 ? hours * 3600.0 / seconds : 0.0, a->output);
 }
 
+/* Everything before the archive: the libopus build, the corpus, its split. */
+static int prepare(cli_ctx *cx, const index_args *a, oa_opus_build *build, oa_corpus *corpus, int **owner) {
+  oa_err err;
+  oa_err_clear(&err);
+  int ok = oa_opus_build_probe(build, &err) == OA_OK;
+  if (!ok) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (!oa_mpi_agree(cx->comm, ok) || check_same_build(cx, build) != 0) return -1;
+  if (share_corpus(cx, a, corpus) != 0) return -1;
+  if (corpus->count == 0) {
+    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "no .opus or .ogg files found in the inputs");
+    return -1;
+  }
+  *owner = malloc(corpus->count * sizeof **owner);
+  ok = *owner && oa_corpus_partition(corpus, cx->size, *owner) == 0;
+  if (!oa_mpi_agree(cx->comm, ok)) {
+    OA_LOG(&cx->log, ERROR, "out of memory partitioning %zu recordings", corpus->count);
+    return -1;
+  }
+  if (cx->rank == 0 && !a->quiet) {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < corpus->count; i++) bytes += corpus->entries[i].size;
+    OA_LOG(&cx->log, INFO, "%zu recordings, %.1f MB, on %d rank%s; libopus: %s", corpus->count, (double)bytes / 1e6,
+           cx->size, cx->size == 1 ? "" : "s", build->version);
+  }
+  return 0;
+}
+
+/* With --resume on a finished archive: nothing to do (1). */
+static int already_complete(cli_ctx *cx, const index_args *a) {
+  int complete = a->resume && cx->rank == 0 && access(a->output, F_OK) == 0;
+  MPI_Bcast(&complete, 1, MPI_INT, 0, cx->comm);
+  if (complete && cx->rank == 0) {
+    char leftover[4096]; /* the commit record of a run killed after its rename */
+    snprintf(leftover, sizeof leftover, "%s.partial.commit", a->output);
+    unlink(leftover);
+    OA_LOG(&cx->log, SUMMARY, "%s is complete: nothing to resume", a->output);
+  }
+  return complete;
+}
+
 int cmd_index(cli_ctx *cx, int argc, char **argv) {
   index_args a;
   int prc = parse_args(cx, argc, argv, &a);
   if (prc != 0) return prc > 0 ? EXIT_OK : EXIT_USAGE;
   if (a.quiet) cx->log.level = OA_LOG_WARN;
-  double t0 = MPI_Wtime();
+  if (a.summary_json && !cli_check_writable(cx, a.summary_json)) return EXIT_FAILED;
+  double t0 = MPI_Wtime(), t[T_COUNT] = {0};
   oa_opus_build build;
-  oa_err err;
-  oa_err_clear(&err);
-  int ok = oa_opus_build_probe(&build, &err) == OA_OK;
-  if (!ok) OA_LOG(&cx->log, ERROR, "%s", err.msg);
-  if (!oa_mpi_agree(cx->comm, ok) || check_same_build(cx, &build) != 0) return EXIT_FAILED;
   oa_corpus corpus;
   memset(&corpus, 0, sizeof corpus);
-  if (share_corpus(cx, &a, &corpus) != 0) return EXIT_FAILED;
-  if (corpus.count == 0) {
-    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "no .opus or .ogg files found in the inputs");
-    oa_corpus_free(&corpus);
-    return EXIT_FAILED;
-  }
-  int *owner = malloc((corpus.count ? corpus.count : 1) * sizeof *owner);
-  ok = owner && oa_corpus_partition(&corpus, cx->size, owner) == 0;
-  if (!oa_mpi_agree(cx->comm, ok)) {
-    OA_LOG(&cx->log, ERROR, "out of memory partitioning %zu recordings", corpus.count);
+  int *owner = NULL, rc = EXIT_FAILED;
+  int prepared = prepare(cx, &a, &build, &corpus, &owner) == 0;
+  if (!prepared || already_complete(cx, &a)) {
+    rc = prepared ? EXIT_OK : EXIT_FAILED;
     free(owner);
     oa_corpus_free(&corpus);
-    return EXIT_FAILED;
+    return rc;
   }
-  if (cx->rank == 0 && !a.quiet) {
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < corpus.count; i++) bytes += corpus.entries[i].size;
-    OA_LOG(&cx->log, INFO, "%zu recordings, %.1f MB, on %d rank%s; libopus: %s", corpus.count, (double)bytes / 1e6,
-           cx->size, cx->size == 1 ? "" : "s", build.version);
-  }
+  t[T_SCAN] = MPI_Wtime() - t0;
   oa_archive_meta meta;
   fill_meta(cx, &build, &a, corpus.count, &meta);
   char options[OA_COMMIT_OPTIONS_MAX], note[OA_ERRMSG_MAX] = "";
   options_text(&a, &build, options, sizeof options);
   oa_writer_config cfg = {.overwrite = a.force, .resume = a.resume, .corpus_hash = oa_corpus_hash(&corpus),
                           .options = options, .note = note};
-  int complete = a.resume && cx->rank == 0 && access(a.output, F_OK) == 0;
-  char leftover[4096];
-  snprintf(leftover, sizeof leftover, "%s.partial.commit", a.output);
-  MPI_Bcast(&complete, 1, MPI_INT, 0, cx->comm);
-  if (complete) {
-    if (cx->rank == 0) OA_LOG(&cx->log, SUMMARY, "%s is complete: nothing to resume", a.output);
-    if (cx->rank == 0) unlink(leftover); /* the commit record of a run killed after its rename */
-    free(owner);
-    oa_corpus_free(&corpus);
-    return EXIT_OK;
-  }
   oa_archive_writer *w;
-  int rc = EXIT_FAILED;
   oa_index_stats stats;
   memset(&stats, 0, sizeof stats);
   uint64_t resumed[2] = {0, 0};
+  oa_err err;
+  oa_err_clear(&err);
+  double tm = MPI_Wtime();
   if (oa_writer_create(cx->comm, a.output, &cfg, &meta, &w, &err) != OA_OK) {
     if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
   } else {
+    t[T_META] += MPI_Wtime() - tm;
     if (note[0]) oa_log_write(&cx->log, strstr(note, "cannot") ? OA_LOG_WARN : OA_LOG_SUMMARY, "%s", note);
     oa_writer_resumed(w, &resumed[0], &resumed[1]);
-    ok = index_all(cx, &a, &corpus, owner, &build, w, &stats) == 0; /* logs its own errors */
+    int ok = index_all(cx, &a, &corpus, owner, &build, w, &stats, t) == 0; /* logs its own errors */
     oa_err_clear(&err);
     cx->skip_finalize = oa_writer_broken(w);
+    tm = MPI_Wtime();
     if (oa_writer_finish(w, ok, &err) != OA_OK) {
       if (cx->rank == 0 && err.msg[0]) oa_log_write(&cx->log, ok ? OA_LOG_ERROR : OA_LOG_SUMMARY, "%s", err.msg);
     } else {
+      t[T_META] += MPI_Wtime() - tm;
       uint64_t failed = stats.recordings_failed;
       MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_UINT64_T, MPI_SUM, cx->comm);
       rc = failed + resumed[1] && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
     }
   }
-  if (rc != EXIT_FAILED) summarize(cx, &a, &stats, resumed, MPI_Wtime() - t0);
+  if (rc != EXIT_FAILED) summarize(cx, &a, &stats, resumed, t, MPI_Wtime() - t0);
   free(owner);
   oa_corpus_free(&corpus);
   return rc;

@@ -16,16 +16,6 @@ static const char *HELP =
     "  --summary   totals only, no per-recording table\n"
     "  -h, --help  this text\n";
 
-static void json_string(FILE *out, const char *s) {
-  fputc('"', out);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
-    else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-    else fputc(*p, out);
-  }
-  fputc('"', out);
-}
-
 typedef struct info_totals {
   uint64_t ok, failed, file_bytes;
   uint64_t kinds[3]; /* intervals by checkpoint kind */
@@ -67,9 +57,9 @@ static double overhead(const info_totals *it) {
 static void print_json(const oa_archive *a, const info_totals *it, int summary_only) {
   const oa_archive_meta *m = oa_archive_get_meta(a);
   printf("{\"format_version\": %d, \"created\": ", m->format_version);
-  json_string(stdout, m->created);
+  cli_json_string(stdout, m->created);
   printf(", \"libopus\": ");
-  json_string(stdout, m->build.version);
+  cli_json_string(stdout, m->build.version);
   printf(", \"libopus_code_hash\": \"%016llx\", \"checkpoint_every_seconds\": %g,\n",
          (unsigned long long)m->build.code_hash, m->checkpoint_every);
   printf(" \"recordings_ok\": %llu, \"recordings_failed\": %llu, \"samples\": %lld, \"hours\": %.6f,\n",
@@ -95,9 +85,9 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
     for (uint64_t i = 0; i < n; i++) {
       const oa_rec_row *r = oa_archive_recording(a, i);
       printf("%s\n  {\"name\": ", i ? "," : "");
-      json_string(stdout, oa_archive_recording_name(a, i));
+      cli_json_string(stdout, oa_archive_recording_name(a, i));
       printf(", \"path\": ");
-      json_string(stdout, oa_archive_recording_path(a, i));
+      cli_json_string(stdout, oa_archive_recording_path(a, i));
       printf(", \"status\": \"%s\", \"channels\": %d, \"samples\": %lld, \"seconds\": %.6f, \"links\": %llu, "
              "\"packets\": %llu, \"intervals\": %llu, \"payload_bytes\": %llu, \"source_bytes\": %llu, "
              "\"first_interval\": %llu, \"data_offset\": %llu, \"data_size\": %llu",
@@ -111,12 +101,12 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
       printf(", \"source_rate\": %d, \"source_frames\": %lld, \"source_format\": %d, \"rate_mode\": \"%s\", "
              "\"start_utc\": ", r->source_rate, (long long)r->source_frames, r->source_format,
              modes[r->rate_mode & 3]);
-      json_string(stdout, oa_archive_recording_start(a, i));
+      cli_json_string(stdout, oa_archive_recording_start(a, i));
       printf(", \"tags\": ");
-      json_string(stdout, oa_archive_recording_tags(a, i));
+      cli_json_string(stdout, oa_archive_recording_tags(a, i));
       if (r->status != OA_REC_OK) {
         printf(", \"failed_packet\": %lld, \"error\": ", (long long)r->failed_packet);
-        json_string(stdout, oa_archive_recording_error(a, i));
+        cli_json_string(stdout, oa_archive_recording_error(a, i));
       }
       printf("}");
     }

@@ -5,12 +5,13 @@
 
 #include "cli.h"
 #include "opusarc/mpiutil.h"
+#include "opusarc/progress.h"
 #include "opusarc/archive.h"
 #include "opusarc/corpus.h"
 #include "opusarc/extract.h"
 
 static const char *HELP =
-    "usage: opusarc verify ARCHIVE.h5 [--decode-from-start] [-q]\n"
+    "usage: opusarc verify ARCHIVE.h5 [--decode-from-start] [--progress S] [--summary-json F] [-q]\n"
     "\n"
     "Re-decodes every interval of every recording from its own checkpoint and\n"
     "compares the output with the CRC-32 recorded at indexing. This is how a user\n"
@@ -19,11 +20,22 @@ static const char *HELP =
     "\n"
     "  --decode-from-start  if this host's libopus differs from the archive's,\n"
     "                       decode each link straight through instead of refusing\n"
+    "  --progress SECONDS   rank 0 reports recordings done / total, bytes, audio,\n"
+    "                       speed and ETA this often (default 10; a bar redrawn every\n"
+    "                       second on a terminal; 0: off)\n"
+    "  --summary-json FILE  also write the summary as JSON, with the seconds spent\n"
+    "                       in open and verify per rank\n"
     "  -q, --quiet          only mismatches and the final summary\n"
     "  -h, --help           this text\n"
     "\n"
     "Each mismatch is reported with the recording and its sample range. Exit: 0\n"
     "every interval matches, 1 mismatches or errors, 2 bad command line.\n";
+
+typedef struct verify_args {
+  int decode_from_start, quiet, progress_default;
+  double progress;
+  const char *summary_json, *archive;
+} verify_args;
 
 typedef struct report_ctx {
   cli_ctx *cx;
@@ -53,35 +65,64 @@ static int *assign(cli_ctx *cx, const oa_archive *a) {
   return owner;
 }
 
-int cmd_verify(cli_ctx *cx, int argc, char **argv) {
+static int parse_args(cli_ctx *cx, int argc, char **argv, verify_args *a) {
   static const struct option opts[] = {{"decode-from-start", no_argument, 0, 'd'}, {"quiet", no_argument, 0, 'q'},
+                                       {"progress", required_argument, 0, 'p'},
+                                       {"summary-json", required_argument, 0, 'j'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-  int decode_from_start = 0, quiet = 0, c;
+  *a = (verify_args){.progress = 10, .progress_default = 1};
+  int c;
   optind = 0;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-    if (c == 'd') decode_from_start = 1;
-    else if (c == 'q') quiet = 1;
+    if (c == 'd') a->decode_from_start = 1;
+    else if (c == 'q') a->quiet = 1;
+    else if (c == 'j') a->summary_json = optarg;
+    else if (c == 'p' && cli_parse_double(optarg, &a->progress) == 0 && a->progress >= 0) a->progress_default = 0;
     else if (c == 'h') {
       if (cx->rank == 0) fputs(HELP, stdout);
-      return EXIT_OK;
+      return 1;
     } else {
-      cli_usage_error(cx, "verify", "unknown option '%s'", argv[optind - 1]);
-      return EXIT_USAGE;
+      cli_usage_error(cx, "verify", "unknown option, or bad value, '%s'", argv[optind - 1]);
+      return -1;
     }
   }
   if (optind != argc - 1) {
     cli_usage_error(cx, "verify", "exactly one ARCHIVE.h5 expected");
-    return EXIT_USAGE;
+    return -1;
   }
-  double t0 = MPI_Wtime();
+  a->archive = argv[optind];
+  return 0;
+}
+
+static oa_progress *start_progress(cli_ctx *cx, const verify_args *va, const oa_archive *a) {
+  oa_progress_spec spec = {.what = "recordings", .every = va->quiet ? 0 : va->progress,
+                           .total_items = (int64_t)oa_archive_recording_count(a), .bar = cli_is_terminal(cx)};
+  for (uint64_t i = 0; i < oa_archive_recording_count(a); i++)
+    spec.total_bytes += (int64_t)oa_archive_recording(a, i)->data_size;
+  if (spec.bar && va->progress_default) spec.every = va->quiet ? 0 : 1.0;
+  oa_progress *pg = NULL;
+  oa_progress_create(cx->comm, &spec, &cx->log, &pg);
+  return pg;
+}
+
+enum { T_OPEN, T_VERIFY, T_COUNT };
+static const char *const PHASES[T_COUNT] = {"open", "verify"};
+
+int cmd_verify(cli_ctx *cx, int argc, char **argv) {
+  verify_args va;
+  int prc = parse_args(cx, argc, argv, &va);
+  if (prc != 0) return prc > 0 ? EXIT_OK : EXIT_USAGE;
+  if (va.quiet) cx->log.level = OA_LOG_WARN;
+  if (va.summary_json && !cli_check_writable(cx, va.summary_json)) return EXIT_FAILED;
+  double t0 = MPI_Wtime(), t[T_COUNT] = {0};
   oa_err err;
   oa_err_clear(&err);
   oa_archive *a = NULL;
   oa_extractor *x = NULL;
-  int rc = oa_archive_open(argv[optind], &a, &err);
+  int rc = oa_archive_open(va.archive, &a, &err);
   if (rc == OA_OK)
-    rc = oa_extractor_create(a, decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0, &x, &err);
+    rc = oa_extractor_create(a, va.decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0, &x, &err);
   int *owner = rc == OA_OK ? assign(cx, a) : NULL;
   if (rc == OA_OK && !owner) rc = oa_err_set(&err, OA_ENOMEM, "out of memory");
   if (!oa_mpi_agree_err(cx->comm, rc == OA_OK, &err)) {
@@ -91,6 +132,8 @@ int cmd_verify(cli_ctx *cx, int argc, char **argv) {
     oa_archive_close(a);
     return EXIT_FAILED;
   }
+  t[T_OPEN] = MPI_Wtime() - t0;
+  oa_progress *pg = start_progress(cx, &va, a);
   oa_extract_stats st = {0};
   report_ctx rctx = {cx, a};
   uint64_t errors = 0, samples = 0;
@@ -102,17 +145,30 @@ int cmd_verify(cli_ctx *cx, int argc, char **argv) {
       OA_LOG(&cx->log, ERROR, "%s", e.msg);
       errors++;
     }
-    samples += (uint64_t)oa_archive_recording(a, i)->samples;
+    const oa_rec_row *r = oa_archive_recording(a, i);
+    samples += (uint64_t)r->samples;
+    if (pg) oa_progress_add(pg, 1, (int64_t)r->data_size, r->samples);
+    if (pg) oa_progress_poll(pg);
   }
-  uint64_t mine[5] = {st.intervals_checked, st.mismatches, errors, samples, st.packets_decoded}, all[5];
+  t[T_VERIFY] = MPI_Wtime() - t0 - t[T_OPEN];
+  if (pg) oa_progress_free(pg);
+  uint64_t mine[5] = {st.intervals_checked, st.mismatches, errors, samples, st.packets_decoded}, all[5] = {0};
   MPI_Allreduce(mine, all, 5, MPI_UINT64_T, MPI_SUM, cx->comm);
-  double el = MPI_Wtime() - t0;
-  if (cx->rank == 0 && (!quiet || all[1] || all[2]))
-    OA_LOG(&cx->log, INFO, "verified %llu intervals of %.3f h audio: %llu mismatched, %llu recordings unreadable; "
+  double el = MPI_Wtime() - t0, hours = (double)all[3] / 48000.0 / 3600.0;
+  if (cx->rank == 0)
+    OA_LOG(&cx->log, SUMMARY, "verified %llu intervals of %.3f h audio: %llu mismatched, %llu recordings unreadable; "
            "%.1f s on %d rank%s (%.0fx real time)",
-           (unsigned long long)all[0], (double)all[3] / 48000.0 / 3600.0, (unsigned long long)all[1],
-           (unsigned long long)all[2], el, cx->size, cx->size == 1 ? "" : "s",
-           el > 0 ? (double)all[3] / 48000.0 / el : 0.0);
+           (unsigned long long)all[0], hours, (unsigned long long)all[1], (unsigned long long)all[2], el, cx->size,
+           cx->size == 1 ? "" : "s", el > 0 ? hours * 3600.0 / el : 0.0);
+  if (va.summary_json) {
+    char fields[512];
+    snprintf(fields, sizeof fields,
+             "\"intervals\": %llu, \"mismatched\": %llu, \"recordings_unreadable\": %llu, \"audio_hours\": %.6f, "
+             "\"packets_decoded\": %llu, \"x_real_time\": %.1f",
+             (unsigned long long)all[0], (unsigned long long)all[1], (unsigned long long)all[2], hours,
+             (unsigned long long)all[4], el > 0 ? hours * 3600.0 / el : 0.0);
+    if (cli_write_summary_json(cx, va.summary_json, "verify", fields, PHASES, t, T_COUNT, el) != 0) all[2]++;
+  }
   free(owner);
   oa_extractor_free(x);
   oa_archive_close(a);
