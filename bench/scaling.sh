@@ -59,6 +59,7 @@ record_index() { # record_index PREFIX NP: CSV rows from $W/PREFIX_npNP.json
   row "$1_x_real_time_np$2" "$(jq .x_real_time "$j")" x
   row "$1_audio_hours_np$2" "$(jq .audio_hours "$j")" h
   row "$1_archive_bytes_np$2" "$(stat -c %s "$W/$1_np$2.h5")" B
+  row "$1_commits_np$2" "$(jq .commits "$j")" count
   for p in scan decode hdf5_write metadata; do row "$1_${p}_max_np$2" "$(jq ".phases.$p.max_seconds" "$j")" s; done
 }
 
@@ -68,6 +69,16 @@ for np in $RANKS; do
   record_index index_strong "$np"
   echo "index strong np $np: $(jq .wall_seconds "$W/index_strong_np$np.json") s" >&2
 done
+
+# The cost of a commit round: the whole corpus at the largest rank count with
+# 1 MB batches (many rounds) against the strong run (one or few rounds).
+top=${RANKS##* }
+"${LAUNCH[@]}" "$top" "$OPUSARC" index -q --force --allow-failures --batch-mb 1 --summary-json "$W/rounds.json" \
+  -o "$W/rounds.h5" "$C" > /dev/null
+row "rounds_commits_np$top" "$(jq .commits "$W/rounds.json")" count
+row "rounds_hdf5_write_max_np$top" "$(jq .phases.hdf5_write.max_seconds "$W/rounds.json")" s
+row "rounds_wall_np$top" "$(jq .wall_seconds "$W/rounds.json")" s
+rm -f "$W/rounds.h5"
 
 # Weak scaling: np copies of the same WEAK files (symlinks; names differ by copy).
 mapfile -t base < <(find -L "$C" -type f \( -name '*.opus' -o -name '*.ogg' \) | sort | head -n "$WEAK")

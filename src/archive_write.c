@@ -378,6 +378,8 @@ int oa_writer_is_done(const oa_archive_writer *w, uint64_t entry) {
   return entry < w->commit.entries && oa_commit_is_done(&w->commit, entry);
 }
 
+uint64_t oa_writer_commits(const oa_archive_writer *w) { return w->commit.rounds; }
+
 void oa_writer_resumed(const oa_archive_writer *w, uint64_t *ok, uint64_t *failed) {
   *ok = w->resumed_ok;
   *failed = w->resumed_failed;

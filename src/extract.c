@@ -276,10 +276,20 @@ static int read_links(oa_extractor *x, const oa_rec_row *r, const char *name, oa
   *out = malloc((r->link_count ? r->link_count : 1) * sizeof **out);
   if (!*out) return oa_err_set(err, OA_ENOMEM, "out of memory");
   int rc = oa_archive_read_links(x->archive, r->first_link, r->link_count, *out, err);
-  for (uint64_t i = 0; rc == OA_OK && i < r->link_count; i++)
-    if ((*out)[i].channels != r->channels)
+  for (uint64_t i = 0; rc == OA_OK && i < r->link_count; i++) {
+    const oa_link_row *l = &(*out)[i];
+    if (l->channels != r->channels)
       rc = oa_err_set(err, OA_EARCHIVE, "link %llu of \"%s\" has %d channels, recording has %d", (unsigned long long)i,
-                      name, (*out)[i].channels, r->channels);
+                      name, l->channels, r->channels);
+    /* Its output must lie inside the recording and come from its own
+     * decoded samples (the reader checked that none is negative). */
+    else if (l->out_start > r->samples || l->out_samples > r->samples - l->out_start ||
+             l->pre_skip > l->decoded_samples || l->out_samples > l->decoded_samples - l->pre_skip)
+      rc = oa_err_set(err, OA_EARCHIVE, "link %llu of \"%s\": output samples [%lld, +%lld) do not fit the recording "
+                      "(%lld samples) or the link's %lld decoded samples", (unsigned long long)i, name,
+                      (long long)l->out_start, (long long)l->out_samples, (long long)r->samples,
+                      (long long)l->decoded_samples);
+  }
   return rc;
 }
 

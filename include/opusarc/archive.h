@@ -129,6 +129,8 @@ int oa_writer_create(MPI_Comm comm, const char *path, const oa_writer_config *cf
 int oa_writer_is_done(const oa_archive_writer *w, uint64_t entry);
 /* Indexed and failed recordings among those. */
 void oa_writer_resumed(const oa_archive_writer *w, uint64_t *ok, uint64_t *failed);
+/* Commits (collective write rounds) of this archive so far, resumed ones included. */
+uint64_t oa_writer_commits(const oa_archive_writer *w);
 /* Collective. Writes every rank's batch, flushes, and commits: rank 0
  * replaces PATH.partial.commit. Clears the batch. */
 int oa_writer_append(oa_archive_writer *w, oa_batch *batch, oa_err *err);

@@ -346,7 +346,7 @@ static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, 
 
 /* Collective: the summary lines, and the JSON summary if asked for. */
 static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s, const uint64_t *resumed,
-                      const double *t, double seconds) {
+                      uint64_t commits, const double *t, double seconds) {
   enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, EXT,
          SOURCE, N };
   uint64_t mine[N] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
@@ -364,12 +364,12 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s,
     fprintf(f,
             ", \"indexed\": %llu, \"failed\": %llu, \"kept_from_interrupted_run\": %llu, \"audio_hours\": %.6f, "
             "\"samples\": %llu, \"source_bytes\": %llu, \"payload_bytes\": %llu, \"packet_data_bytes\": %llu, \"snapshot_bytes\": %llu, "
-            "\"intervals\": %llu, \"x_real_time\": %.1f",
+            "\"intervals\": %llu, \"commits\": %llu, \"x_real_time\": %.1f",
             (unsigned long long)(all[OK] + resumed[0]), (unsigned long long)(all[FAILED] + resumed[1]),
             (unsigned long long)(resumed[0] + resumed[1]), hours, (unsigned long long)all[SAMPLES],
             (unsigned long long)all[SOURCE],
             (unsigned long long)all[PAYLOAD], (unsigned long long)all[DATA], (unsigned long long)all[STATE],
-            (unsigned long long)all[INTERVALS], seconds > 0 ? hours * 3600.0 / seconds : 0.0);
+            (unsigned long long)all[INTERVALS], (unsigned long long)commits, seconds > 0 ? hours * 3600.0 / seconds : 0.0);
     fclose(f);
     cli_write_summary_json(cx, a->summary_json, "index", fields, PHASES, t, T_COUNT, seconds);
     free(fields);
@@ -463,7 +463,7 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
   oa_archive_writer *w;
   oa_index_stats stats;
   memset(&stats, 0, sizeof stats);
-  uint64_t resumed[2] = {0, 0};
+  uint64_t resumed[2] = {0, 0}, commits = 0;
   oa_err err;
   oa_err_clear(&err);
   double tm = MPI_Wtime();
@@ -476,6 +476,7 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
     int ok = index_all(cx, &a, &corpus, owner, &build, w, &stats, t) == 0; /* logs its own errors */
     oa_err_clear(&err);
     cx->skip_finalize = oa_writer_broken(w);
+    commits = oa_writer_commits(w);
     tm = MPI_Wtime();
     if (oa_writer_finish(w, ok, &err) != OA_OK) {
       if (cx->rank == 0 && err.msg[0]) oa_log_write(&cx->log, ok ? OA_LOG_ERROR : OA_LOG_SUMMARY, "%s", err.msg);
@@ -486,7 +487,7 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
       rc = failed + resumed[1] && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
     }
   }
-  if (rc != EXIT_FAILED) summarize(cx, &a, &stats, resumed, t, MPI_Wtime() - t0);
+  if (rc != EXIT_FAILED) summarize(cx, &a, &stats, resumed, commits, t, MPI_Wtime() - t0);
   free(owner);
   oa_corpus_free(&corpus);
   return rc;
