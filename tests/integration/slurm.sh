@@ -4,7 +4,9 @@
 # end), 2 tasks each, configured only through the environment of sbatch (as a
 # user would by editing the two lines at their top):
 #   index.sbatch   -> archive complete, summary JSON, job log with summary;
-#                     killed mid-run by scancel and submitted again: resumes
+#                     killed mid-run by scancel and submitted again: resumes;
+#                     as an array of 2 tasks run one after the other
+#   a copy of verify.sbatch with its ARCHIVE line edited, as a new user would
 #   extract.sbatch -> every query exact against opusfile's linear decode
 #   verify.sbatch  -> 0 mismatched
 #   scaling.sbatch -> the scaling study's CSV and plots, at 1 and 2 ranks
@@ -48,6 +50,22 @@ log=opusarc-index-$id2.out
 grep -Eq "resuming .* [0-9]+ of 10 recordings|is complete: nothing to resume" "$log" || { cat "$log"; fail "second index job did not resume"; }
 jq -e '.ranks == 2 and .indexed == 10 and .failed == 0' "$ARCHIVE.summary.json" > /dev/null ||
   { cat "$log"; fail "index summary JSON"; }
+
+# The pattern for corpora too large for one allocation: an array whose tasks
+# run one after another, each resuming; here the first finishes the archive
+# and the second finds it complete.
+arr=$(sbatch --parsable --wait --array=1-2%1 --export=ALL,ARCHIVE="$WORK/out/chained.h5" "$ROOT/jobs/index.sbatch") || true
+for t in 1 2; do
+  [ "$(job_state "${arr}_$t")" = COMPLETED ] || fail "array task $t: $(job_state "${arr}_$t")"
+done
+[ -f "$WORK/out/chained.h5" ] || fail "array: no archive"
+cat opusarc-index-*.out | grep -q "chained.h5 is complete: nothing to resume" || fail "array: second task did not find the archive complete"
+
+# A new user's way: copy a script, edit its two lines, submit.
+sed -e "s|^ARCHIVE=.*|ARCHIVE=$ARCHIVE|" "$ROOT/jobs/verify.sbatch" > "$WORK/my-verify.sbatch"
+grep -q "^ARCHIVE=$ARCHIVE\$" "$WORK/my-verify.sbatch" || fail "the ARCHIVE line of verify.sbatch is not where a user edits it"
+id=$(sbatch --parsable --wait "$WORK/my-verify.sbatch") || true
+[ "$(job_state "$id")" = COMPLETED ] || { cat opusarc-verify-"$id".out; fail "edited verify.sbatch: $(job_state "$id")"; }
 
 # extract: interval edges and random ranges, checked against opusfile.
 "$MKQUERIES" "$ARCHIVE" 5 7 > "$WORK/q.csv"
