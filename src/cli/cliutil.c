@@ -54,6 +54,14 @@ void cli_json_string(FILE *out, const char *s) {
   fputc('"', out);
 }
 
+/* PATH.partial opened for writing; its name in tmp. Logs the reason if not. */
+static FILE *open_partial(const cli_ctx *cx, const char *path, char *tmp, size_t len) {
+  snprintf(tmp, len, "%s.partial", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) OA_LOG(&cx->log, ERROR, "cannot write %s: %s", path, strerror(errno));
+  return f;
+}
+
 int cli_write_summary_json(const cli_ctx *cx, const char *path, const char *command, const char *fields,
                            const char *const *phases, const double *seconds, int nphases, double wall) {
   double max[16] = {0}, sum[16] = {0};
@@ -63,8 +71,7 @@ int cli_write_summary_json(const cli_ctx *cx, const char *path, const char *comm
   int ok = 1;
   if (cx->rank == 0) {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = open_partial(cx, path, tmp, sizeof tmp);
     ok = f != NULL;
     if (f) {
       fprintf(f, "{\"command\": ");
@@ -75,9 +82,9 @@ int cli_write_summary_json(const cli_ctx *cx, const char *path, const char *comm
                 sum[i] / cx->size);
       fprintf(f, "}}\n");
       ok = fclose(f) == 0 && rename(tmp, path) == 0;
+      if (!ok) OA_LOG(&cx->log, ERROR, "cannot write %s: %s", path, strerror(errno));
       if (!ok) unlink(tmp);
     }
-    if (!ok) OA_LOG(&cx->log, ERROR, "cannot write %s: %s", path, strerror(errno));
   }
   MPI_Bcast(&ok, 1, MPI_INT, 0, cx->comm);
   return ok ? 0 : -1;
@@ -92,11 +99,9 @@ int cli_check_writable(const cli_ctx *cx, const char *path) {
   int ok = 1;
   if (cx->rank == 0) {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = open_partial(cx, path, tmp, sizeof tmp);
     ok = f != NULL;
     if (f) fclose(f), unlink(tmp);
-    else OA_LOG(&cx->log, ERROR, "cannot write %s: %s", path, strerror(errno));
   }
   MPI_Bcast(&ok, 1, MPI_INT, 0, cx->comm);
   return ok;
