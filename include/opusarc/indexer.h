@@ -26,6 +26,10 @@ typedef struct oa_index_options {
   int mode;                /* enum oa_checkpoint_mode */
   int max_preroll;         /* largest pre-roll tried, in packets */
   oa_encode_options encode; /* for PCM sources */
+  /* Called after each interval with its decoded samples, so progress can
+   * move during long recordings; may be NULL. */
+  void (*on_interval)(void *ctx, int64_t samples);
+  void *on_interval_ctx;
 } oa_index_options;
 
 typedef struct oa_index_stats {
