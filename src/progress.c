@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "opusarc/mpiutil.h"
+
 enum { ITEMS, BYTES, SAMPLES, NCOUNTERS };
 
 struct oa_progress {
@@ -19,7 +21,11 @@ struct oa_progress {
 
 int oa_progress_create(MPI_Comm comm, const oa_progress_spec *spec, const oa_logger *log, oa_progress **out) {
   oa_progress *p = calloc(1, sizeof *p);
-  if (!p) return -1;
+  *out = NULL;
+  if (!oa_mpi_agree(comm, p != NULL)) { /* every rank or none enters the collective calls below */
+    free(p);
+    return -1;
+  }
   p->comm = comm;
   MPI_Comm_rank(comm, &p->rank);
   p->spec = *spec;

@@ -24,6 +24,9 @@ typedef struct cli_ctx {
    * write): main then leaves without MPI_Finalize, whose HDF5 clean-up
    * would block. */
   int skip_finalize;
+  /* Started by a launcher (mpirun, srun), told apart before MPI_Init: a
+   * singleton's MPI_Init sets some of the same variables. */
+  int launched;
 } cli_ctx;
 
 int cmd_index(cli_ctx *cx, int argc, char **argv);
@@ -39,6 +42,13 @@ int cli_parse_position(const char *s, double per_second, int64_t *out);
 /* A plain process writing to a terminal (not under mpirun or srun, whose
  * forwarded output may look like a terminal but ends up in a log). */
 int cli_is_terminal(const cli_ctx *cx);
+
+/* Collective. Starts progress for `spec` (totals filled in by the caller):
+ * lines every `every` seconds, or on a terminal a bar redrawn every second
+ * unless --progress was given; none with --quiet. NULL if it cannot. */
+struct oa_progress_spec;
+struct oa_progress *cli_start_progress(cli_ctx *cx, struct oa_progress_spec *spec, int quiet, double every,
+                                       int every_given);
 
 /* A JSON string literal. */
 void cli_json_string(FILE *out, const char *s);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opusarc/progress.h"
 
 int cli_parse_double(const char *s, double *out) {
   char *end;
@@ -91,8 +92,7 @@ int cli_write_summary_json(const cli_ctx *cx, const char *path, const char *comm
 }
 
 int cli_is_terminal(const cli_ctx *cx) {
-  return cx->size == 1 && isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("SLURM_JOB_ID") &&
-         !getenv("PMIX_RANK");
+  return cx->size == 1 && !cx->launched && isatty(fileno(stdout)) && !getenv("SLURM_JOB_ID");
 }
 
 int cli_check_writable(const cli_ctx *cx, const char *path) {
@@ -105,4 +105,12 @@ int cli_check_writable(const cli_ctx *cx, const char *path) {
   }
   MPI_Bcast(&ok, 1, MPI_INT, 0, cx->comm);
   return ok;
+}
+
+oa_progress *cli_start_progress(cli_ctx *cx, oa_progress_spec *spec, int quiet, double every, int every_given) {
+  spec->bar = cli_is_terminal(cx);
+  spec->every = quiet ? 0 : spec->bar && !every_given ? 1.0 : every;
+  oa_progress *pg = NULL;
+  oa_progress_create(cx->comm, spec, &cx->log, &pg);
+  return pg;
 }

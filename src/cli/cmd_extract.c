@@ -39,7 +39,8 @@ static const char *HELP =
     "                       length, status); with --force an existing file is replaced\n"
     "  --piece SECONDS      queries longer than this are cut into pieces decoded by\n"
     "                       different ranks (default 30; not for wav)\n"
-    "  --progress SECONDS   rank 0 reports progress this often (default 10, 0: off)\n"
+    "  --progress SECONDS   rank 0 reports progress this often (default 10; a bar\n"
+    "                       redrawn every second on a terminal; 0: off)\n"
     "  --decode-from-start  if this host's libopus differs from the archive's,\n"
     "                       decode from the recording start instead of refusing\n"
     "  --verify             decode every interval a range touches in full and check\n"
@@ -54,6 +55,7 @@ typedef struct extract_args {
   const char *archive, *recording, *start, *end, *output, *queries, *out_dir, *out_h5, *window, *hop, *match;
   int seconds, format, decode_from_start, verify, quiet, force;
   double piece, progress;
+  int progress_given;
 } extract_args;
 
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
@@ -101,7 +103,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
           return -1;
         }
         if (c == O_PIECE) a->piece = v;
-        else a->progress = v;
+        else a->progress = v, a->progress_given = 1;
         break;
       }
       case 'o': a->output = optarg; break;
@@ -229,10 +231,10 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   }
   oa_sweep_options opt = {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
-      .format = a->format, .progress_every = a->quiet ? 0 : a->progress, .overwrite = a->force,
-      .progress_bar = cli_is_terminal(cx),
+      .format = a->format, .overwrite = a->force, .progress_bar = cli_is_terminal(cx),
       .flags = (a->decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (a->verify ? OA_EXTRACT_VERIFY : 0),
       .source = a->queries ? a->queries : "windows"};
+  opt.progress_every = a->quiet ? 0 : opt.progress_bar && !a->progress_given ? 1.0 : a->progress;
   /* WAV files are written by one libsndfile writer each: never cut. */
   opt.piece = a->format == OA_PCM_WAV && !a->out_h5 ? INT64_MAX / 4 : (int64_t)(a->piece * 48000.0);
   oa_sweep_result res;

@@ -274,17 +274,13 @@ enum { T_SCAN, T_DECODE, T_WRITE, T_META, T_COUNT };
 static const char *const PHASES[T_COUNT] = {"scan", "decode", "hdf5_write", "metadata"};
 
 static oa_progress *start_progress(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, oa_archive_writer *w) {
-  oa_progress_spec spec = {.what = "recordings", .every = a->quiet ? 0 : a->progress};
+  oa_progress_spec spec = {.what = "recordings"};
   for (size_t i = 0; i < corpus->count; i++) {
     if (oa_writer_is_done(w, i)) continue;
     spec.total_items++;
     spec.total_bytes += (int64_t)corpus->entries[i].size;
   }
-  spec.bar = cli_is_terminal(cx);
-  if (spec.bar && a->progress_default) spec.every = a->quiet ? 0 : 1.0;
-  oa_progress *pg = NULL;
-  oa_progress_create(cx->comm, &spec, &cx->log, &pg);
-  return pg;
+  return cli_start_progress(cx, &spec, a->quiet, a->progress, !a->progress_default);
 }
 
 /* Each rank fills its batch up to the memory budget, then all ranks append

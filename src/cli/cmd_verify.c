@@ -96,14 +96,10 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, verify_args *a) {
 }
 
 static oa_progress *start_progress(cli_ctx *cx, const verify_args *va, const oa_archive *a) {
-  oa_progress_spec spec = {.what = "recordings", .every = va->quiet ? 0 : va->progress,
-                           .total_items = (int64_t)oa_archive_recording_count(a), .bar = cli_is_terminal(cx)};
+  oa_progress_spec spec = {.what = "recordings", .total_items = (int64_t)oa_archive_recording_count(a)};
   for (uint64_t i = 0; i < oa_archive_recording_count(a); i++)
     spec.total_bytes += (int64_t)oa_archive_recording(a, i)->data_size;
-  if (spec.bar && va->progress_default) spec.every = va->quiet ? 0 : 1.0;
-  oa_progress *pg = NULL;
-  oa_progress_create(cx->comm, &spec, &cx->log, &pg);
-  return pg;
+  return cli_start_progress(cx, &spec, va->quiet, va->progress, !va->progress_default);
 }
 
 enum { T_OPEN, T_VERIFY, T_COUNT };

@@ -1,6 +1,7 @@
 /* opusarc: thin front end over libopusarc. */
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,8 +41,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "opusarc: unknown command '%s'\n\n%s", argv[1], USAGE);
     return EXIT_USAGE;
   }
+  int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("SLURM_STEP_ID");
   MPI_Init(&argc, &argv);
-  cli_ctx cx = {.comm = MPI_COMM_WORLD};
+  cli_ctx cx = {.comm = MPI_COMM_WORLD, .launched = launched};
   MPI_Comm_rank(cx.comm, &cx.rank);
   MPI_Comm_size(cx.comm, &cx.size);
   cx.log = (oa_logger){.rank = cx.rank, .size = cx.size, .level = OA_LOG_INFO};
