@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "opusarc/archive.h"
+#include "opusarc/extract.h"
 
 static char dir[256];
 
@@ -190,6 +191,39 @@ static void test_reader_refuses_inconsistent_rows(void **state) {
   unlink(path);
 }
 
+/* A link row whose output lies outside its recording (here: so far out that
+ * out_start + out_samples overflows) is refused, not decoded (found by fuzz_archive). */
+static int no_sink(void *ctx, const float *pcm, size_t frames, int channels, oa_err *err) {
+  (void)ctx, (void)pcm, (void)frames, (void)channels, (void)err;
+  return 0;
+}
+
+static void test_extract_refuses_link_outside_recording(void **state) {
+  (void)state;
+  char path[512];
+  path_in(path, sizeof path, "link.h5");
+  oa_archive_meta meta = meta_for(1);
+  oa_archive_writer *w;
+  oa_err err;
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &err), OA_OK);
+  oa_batch b;
+  memset(&b, 0, sizeof b);
+  add_good(&b, 0, "x.opus", 2, 5);
+  b.links[0].out_start = INT64_MAX - 10;
+  assert_int_equal(oa_writer_append(w, &b, &err), OA_OK);
+  assert_int_equal(oa_writer_finish(w, 1, &err), OA_OK);
+  oa_batch_free(&b);
+  oa_archive *a;
+  assert_int_equal(oa_archive_open(path, &a, &err), OA_OK);
+  oa_extractor *x;
+  assert_int_equal(oa_extractor_create(a, OA_EXTRACT_DECODE_FROM_START, &x, &err), OA_OK);
+  assert_int_equal(oa_extract_range(x, 0, 0, 100, no_sink, NULL, NULL, &err), OA_EARCHIVE);
+  assert_non_null(strstr(err.msg, "do not fit the recording"));
+  oa_extractor_free(x);
+  oa_archive_close(a);
+  unlink(path);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   snprintf(dir, sizeof dir, "/tmp/opusarc-archive-XXXXXX");
@@ -198,6 +232,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_failed_write_leaves_nothing),
       cmocka_unit_test(test_reader_refuses_inconsistent_rows),
+      cmocka_unit_test(test_extract_refuses_link_outside_recording),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   rmdir(dir);
