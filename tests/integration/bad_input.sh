@@ -66,7 +66,7 @@ for np in 2 3; do
 done
 "$OPUSARC" info --json "$WORK/a.h5" > "$WORK/info.json"
 reason() { # reason NAME PATTERN: the failed row of NAME carries PATTERN
-  grep -F "\"name\": \"$1\"" "$WORK/info.json" | grep -q '"status": "failed".*"error": "[^"]*'"$2" ||
+  grep -F "\"name\": \"$1\"" "$WORK/info.json" | grep '"status": "failed".*"error": "[^"]*'"$2" ||
     { grep -F "\"name\": \"$1\"" "$WORK/info.json"; fail "$1: no failed row with reason '$2'"; }
   grep -F "\"name\": \"$1\"" "$WORK/info.json" | grep "\"status\": \"failed\"" | sed -E 's/.*"error": "([^"]*)".*/| `'"$1"'` | \1 |/' >> "$WORK/table.md"
 }

@@ -59,7 +59,7 @@ expect_fail 1 "failed at indexing" "${X[@]}" --recording bad/truncated.opus --st
 expect_fail 2 "integer sample" "${X[@]}" --recording good/a.opus --start 1.5 --end 10
 expect_fail 2 "format" "$OPUSARC" extract "$WORK/a.h5" --recording good/a.opus --start 0 --end 10 -o "$WORK/o.f32"
 [ ! -e "$WORK/o.f32" ] || fail "output left behind by a failed extract"
-ls "$WORK" | grep -q partial && fail "temporary file left behind"
+ls "$WORK" | grep partial > /dev/null && fail "temporary file left behind"
 expect_fail 1 "not an HDF5 file" "$OPUSARC" extract "$C/good/a.opus" --recording x --start 0 --end 1 --format f32 -o "$WORK/o.f32"
 expect_fail 1 "cannot open archive" "$OPUSARC" info "$WORK/missing.h5"
 # A foreign HDF5 file (a copy of one dataset, no opusarc attributes).

@@ -59,7 +59,7 @@ for t in 1 2; do
   [ "$(job_state "${arr}_$t")" = COMPLETED ] || fail "array task $t: $(job_state "${arr}_$t")"
 done
 [ -f "$WORK/out/chained.h5" ] || fail "array: no archive"
-cat opusarc-index-*.out | grep -q "chained.h5 is complete: nothing to resume" || fail "array: second task did not find the archive complete"
+grep -q "chained.h5 is complete: nothing to resume" opusarc-index-*.out || fail "array: second task did not find the archive complete"
 
 # A new user's way: copy a script, edit its two lines, submit.
 sed -e "s|^ARCHIVE=.*|ARCHIVE=$ARCHIVE|" "$ROOT/jobs/verify.sbatch" > "$WORK/my-verify.sbatch"

@@ -15,9 +15,9 @@ for mode in auto preroll snapshot; do
   "$OPUSARC" index -q -o "$WORK/$mode.h5" --checkpoints "$mode" --checkpoint-every 1 "$C" || fail "index --checkpoints $mode"
   "$OPUSARC" info "$WORK/$mode.h5" | grep -E '^intervals'
 done
-"$OPUSARC" info "$WORK/snapshot.h5" | grep -q " 0 verified pre-rolls" || fail "snapshot mode stored pre-rolls"
-"$OPUSARC" info "$WORK/preroll.h5" | grep -q ", 0 snapshots" || fail "preroll mode stored snapshots"
-"$OPUSARC" info "$WORK/auto.h5" | grep -qv " 0 verified pre-rolls" || fail "auto mode found no pre-rolls"
+"$OPUSARC" info "$WORK/snapshot.h5" | grep " 0 verified pre-rolls" > /dev/null || fail "snapshot mode stored pre-rolls"
+"$OPUSARC" info "$WORK/preroll.h5" | grep ", 0 snapshots" > /dev/null || fail "preroll mode stored snapshots"
+"$OPUSARC" info "$WORK/auto.h5" | grep -v " 0 verified pre-rolls" > /dev/null || fail "auto mode found no pre-rolls"
 
 "$MKQUERIES" "$WORK/auto.h5" 30 5 > "$WORK/q.csv"
 for mode in auto preroll snapshot; do
