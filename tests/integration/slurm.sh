@@ -38,8 +38,15 @@ submit_wait() { # submit_wait SCRIPT [sbatch options]: runs it to the end, print
 
 # index: killed once it has committed something, then submitted again.
 id=$(sbatch --parsable --export=ALL,INDEX_OPTS=--batch-mb=0.05 "$ROOT/jobs/index.sbatch")
-for _ in $(seq 1 300); do [ -e "$ARCHIVE.partial.commit" ] && break; sleep 0.05; done
-[ -e "$ARCHIVE.partial.commit" ] || fail "index job $id never committed (log: $(cat opusarc-index-"$id".out 2> /dev/null))"
+# Polls until the first commit; a slow machine may take a while to start the
+# job, a fast one may finish it between two polls (then resume is still checked).
+for _ in $(seq 1 1200); do
+  [ -e "$ARCHIVE.partial.commit" ] || [ -e "$ARCHIVE" ] && break
+  case $(job_state "$id") in FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) break ;; esac
+  sleep 0.05
+done
+[ -e "$ARCHIVE.partial.commit" ] || [ -e "$ARCHIVE" ] ||
+  fail "index job $id never committed: $(job_state "$id") (log: $(cat opusarc-index-"$id".out 2> /dev/null))"
 scancel --signal=KILL "$id"
 for _ in $(seq 1 100); do case $(job_state "$id") in RUNNING|PENDING|COMPLETING|"") sleep 0.1 ;; *) break ;; esac; done
 [ ! -e "$ARCHIVE" ] || echo "slurm: the index job finished before scancel reached it (resume still checked below)"
