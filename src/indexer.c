@@ -195,7 +195,9 @@ static int resolve_interval(link_job *j, size_t end, oa_err *err) {
   v.samples = (uint32_t)((j->ref_len - j->ref_at[j->p0 - j->anchor]) / ch);
   v.crc32 = j->crc;
   v.kind = OA_CP_START;
-  if (j->opt->on_interval) j->opt->on_interval(j->opt->on_interval_ctx, v.samples);
+  if (j->opt->on_interval)
+    j->opt->on_interval(j->opt->on_interval_ctx, v.samples,
+                        (double)(j->lk->first_packet + end) / (double)j->d->npackets);
   int need_snapshot = j->p0 > 0;
   if (need_snapshot && j->opt->mode != OA_CHECKPOINTS_SNAPSHOT) {
     long r = find_preroll(j, end, err);

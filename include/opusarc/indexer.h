@@ -26,9 +26,10 @@ typedef struct oa_index_options {
   int mode;                /* enum oa_checkpoint_mode */
   int max_preroll;         /* largest pre-roll tried, in packets */
   oa_encode_options encode; /* for PCM sources */
-  /* Called after each interval with its decoded samples, so progress can
-   * move during long recordings; may be NULL. */
-  void (*on_interval)(void *ctx, int64_t samples);
+  /* Called after each interval with its decoded samples and the share of
+   * the recording's packets done so far (0..1), so progress can move during
+   * long recordings; may be NULL. */
+  void (*on_interval)(void *ctx, int64_t samples, double share_done);
   void *on_interval_ctx;
 } oa_index_options;
 

@@ -285,24 +285,30 @@ static oa_progress *start_progress(cli_ctx *cx, const index_args *a, const oa_co
 
 /* Each rank fills its batch up to the memory budget, then all ranks append
  * together; rounds continue until every rank is out of files. */
-/* Progress inside a recording: its intervals' samples as they are done;
- * corrected when the recording ends (a failed one counts nothing). */
+/* Progress inside a recording: its intervals' samples, and its file bytes
+ * in proportion to the packets done, as they are done; corrected when the
+ * recording ends (a failed one counts nothing). */
 typedef struct interval_tick {
   oa_progress *pg;
-  int64_t reported;
+  int64_t file_size;
+  int64_t samples_reported, bytes_reported;
 } interval_tick;
 
-static void on_interval(void *ctx, int64_t samples) {
+static void on_interval(void *ctx, int64_t samples, double share_done) {
   interval_tick *tick = ctx;
-  tick->reported += samples;
-  oa_progress_add(tick->pg, 0, 0, samples);
+  if (share_done > 1) share_done = 1;
+  int64_t bytes_now = (int64_t)(share_done * (double)tick->file_size);
+  int64_t bytes = bytes_now > tick->bytes_reported ? bytes_now - tick->bytes_reported : 0;
+  tick->samples_reported += samples;
+  tick->bytes_reported += bytes;
+  oa_progress_add(tick->pg, 0, bytes, samples);
   oa_progress_poll(tick->pg);
 }
 
 static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, const int *owner,
                      const oa_opus_build *build, oa_archive_writer *w, oa_index_stats *stats, double *t) {
   oa_progress *pg = start_progress(cx, a, corpus, w);
-  interval_tick tick = {pg, 0};
+  interval_tick tick = {pg, 0, 0, 0};
   oa_index_options opt = {.checkpoint_every = a->checkpoint_every, .mode = a->mode, .max_preroll = a->max_preroll,
                           .encode = a->encode, .on_interval = pg ? on_interval : NULL, .on_interval_ctx = &tick};
   oa_batch batch;
@@ -320,14 +326,16 @@ static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, 
       oa_err err;
       oa_err_clear(&err);
       int64_t samples_before = stats->samples;
-      tick.reported = 0;
+      tick = (interval_tick){pg, (int64_t)corpus->entries[i].size, 0, 0};
       if (oa_index_entry(&corpus->entries[i], i, &opt, build, &batch, stats, why, &err) != OA_OK) {
         OA_LOG(&cx->log, ERROR, "%s", err.msg);
         local_ok = 0;
         break;
       }
       if (why[0]) OA_LOG(&cx->log, WARN, "%s: not indexed: %s", corpus->entries[i].path, why);
-      if (pg) oa_progress_add(pg, 1, (int64_t)corpus->entries[i].size, stats->samples - samples_before - tick.reported);
+      if (pg)
+        oa_progress_add(pg, 1, tick.file_size - tick.bytes_reported,
+                        stats->samples - samples_before - tick.samples_reported);
       if (pg) oa_progress_poll(pg);
     }
     double t1 = MPI_Wtime();

@@ -17,6 +17,8 @@ grep -Eq "progress: [0-9]+/13 recordings \([0-9.]+%\), [0-9.]+ of [0-9.]+ MB, [0
 # Counts never go down and stay within the total.
 sed -E 's/.*progress: ([0-9]+)\/13.*/\1/' "$WORK/p.txt" | awk 'p > $1 || $1 > 13 { exit 1 } { p = $1 }' ||
   fail "progress counts go backwards or beyond the total"
+sed -E 's/.*, ([0-9.]+) of ([0-9.]+) MB.*/\1 \2/' "$WORK/p.txt" | awk 'p > $1 || $1 > $2 { exit 1 } { p = $1 }' ||
+  fail "progress bytes go backwards or beyond the total"
 grep -q "indexed 12, failed 1 recordings" "$WORK/out.txt" || fail "summary line"
 jq -e '.command == "index" and .ranks == 2 and .indexed == 12 and .failed == 1 and .audio_hours > 0
        and (.phases | keys | sort) == ["decode", "hdf5_write", "metadata", "scan"]
