@@ -562,7 +562,11 @@ int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
   return rc;
 }
 
+/* Replaces an attribute of that name: a run killed while closing the file
+ * may have left the attributes in a .partial that --resume then finishes. */
 static int put_attr(hid_t obj, const char *name, hid_t type, const void *value) {
+  htri_t exists = H5Aexists(obj, name);
+  if (exists < 0 || (exists > 0 && H5Adelete(obj, name) < 0)) return -1;
   hid_t space = H5Screate(H5S_SCALAR);
   hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
   herr_t rc = a >= 0 ? H5Awrite(a, type, value) : -1;
@@ -607,7 +611,8 @@ int oa_writer_broken(const oa_archive_writer *w) { return w->broken; }
 
 int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err) {
   if (w->broken) ok = 0;
-  if (ok) ok = oa_mpi_agree(w->comm, write_meta(w->file, &w->meta) == 0);
+  int meta_ok = 1;
+  if (ok) ok = meta_ok = oa_mpi_agree(w->comm, write_meta(w->file, &w->meta) == 0);
   /* After a failed collective write HDF5's ranks disagree about the file's
    * metadata and closing it would block: leave it open (the process must
    * then exit without MPI_Finalize). Its committed part is still valid. */
@@ -616,6 +621,7 @@ int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err) {
   int renamed = 1;
   if (w->rank == 0) {
     if (ok) {
+      if (oa_fault("rename")) _exit(137); /* a kill between closing and renaming */
       renamed = rename(w->partial, w->path) == 0;
       if (renamed) unlink(w->commit_path);
     } else if (w->commit.rounds == 0) {
@@ -625,7 +631,10 @@ int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err) {
   MPI_Bcast(&renamed, 1, MPI_INT, 0, w->comm);
   if (!ok) {
     rc = OA_EIO;
-    if (w->commit.rounds > 0)
+    if (!meta_ok)
+      oa_err_set(err, rc, "cannot write the attributes of %s%s", w->partial,
+                 w->commit.rounds > 0 ? " (kept: rerun with --resume to finish it)" : "");
+    else if (w->commit.rounds > 0)
       oa_err_set(err, rc, "%s kept with %llu committed recordings: rerun with --resume to continue", w->partial,
                  (unsigned long long)oa_commit_done_count(&w->commit));
   } else if (!renamed) {

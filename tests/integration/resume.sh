@@ -64,6 +64,16 @@ run_once() {
   return $rc
 }
 
+# A kill in the narrowest window: the archive closed with its attributes,
+# not yet renamed. The resumed run must finish it (it once failed silently
+# because the attributes already existed).
+OPUSARC_FAULT=rename@0 mpi 2 "$OPUSARC" "${IDX[@]}" -o "$WORK/k.h5" "$C" > /dev/null 2>&1 && fail "the rename fault did not stop the run"
+[ -e "$WORK/k.h5.partial" ] && [ ! -e "$WORK/k.h5" ] || fail "rename fault: expected only k.h5.partial"
+mpi 2 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/k.h5" "$C" > "$WORK/run.out" 2> "$WORK/run.err" ||
+  { cat "$WORK/run.out" "$WORK/run.err"; fail "resume after a kill before the rename failed"; }
+rows "$WORK/k.h5" | diff -q "$WORK/ref.rows" - > /dev/null || fail "resume after a kill before the rename: recordings differ"
+"$OPUSARC" verify -q "$WORK/k.h5" > /dev/null || fail "resume after a kill before the rename: verify found damage"
+
 RANDOM=${RESUME_SEED:-1}
 trials=${RESUME_TRIALS:-24}
 kills=0 kept=0 fresh=0
@@ -78,7 +88,7 @@ for t in $(seq 1 "$trials"); do
       kills=$((kills + 1))
       run_once "$np" "$delay" "$victim" || true
     else
-      run_once "$np" -1 none || { cat "$WORK/run.err"; fail "trial $t: resumed run failed"; }
+      run_once "$np" -1 none || { cat "$WORK/run.out" "$WORK/run.err"; fail "trial $t: resumed run failed"; }
     fi
     if [ "$attempt" -gt 1 ]; then
       grep -q "resuming .*: [1-9][0-9]* of" "$WORK/run.out" "$WORK/run.err" && kept=$((kept + 1))
