@@ -623,6 +623,7 @@ int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err) {
     if (ok) {
       if (oa_fault("rename")) _exit(137); /* a kill between closing and renaming */
       renamed = rename(w->partial, w->path) == 0;
+      if (renamed && oa_fault("renamed")) _exit(137); /* a kill before the commit record is removed */
       if (renamed) unlink(w->commit_path);
     } else if (w->commit.rounds == 0) {
       unlink(w->partial); /* nothing committed: nothing to resume */

@@ -74,6 +74,14 @@ mpi 2 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/k.h5" "$C" > "$WORK/run.out" 2> 
 rows "$WORK/k.h5" | diff -q "$WORK/ref.rows" - > /dev/null || fail "resume after a kill before the rename: recordings differ"
 "$OPUSARC" verify -q "$WORK/k.h5" > /dev/null || fail "resume after a kill before the rename: verify found damage"
 
+# Killed after the rename, before the commit record is removed: the archive
+# is complete and the next --resume says so and removes the record.
+OPUSARC_FAULT=renamed@0 mpi 2 "$OPUSARC" "${IDX[@]}" -o "$WORK/k2.h5" "$C" > /dev/null 2>&1 && fail "the renamed fault did not stop the run"
+[ -e "$WORK/k2.h5" ] && [ -e "$WORK/k2.h5.partial.commit" ] || fail "renamed fault: expected k2.h5 and its commit record"
+"$OPUSARC" "${IDX[@]}" --resume -o "$WORK/k2.h5" "$C" 2>&1 | grep "is complete: nothing to resume" > /dev/null ||
+  fail "--resume did not find k2.h5 complete"
+[ ! -e "$WORK/k2.h5.partial.commit" ] || fail "the stale commit record of k2.h5 was not removed"
+
 RANDOM=${RESUME_SEED:-1}
 trials=${RESUME_TRIALS:-24}
 kills=0 kept=0 fresh=0
@@ -97,6 +105,12 @@ for t in $(seq 1 "$trials"); do
     [ -f "$WORK/x.h5" ] && break
   done
   [ -f "$WORK/x.h5" ] || fail "trial $t: no archive after resuming"
+  if [ -e "$WORK/x.h5.partial.commit" ] && [ ! -e "$WORK/x.h5.partial" ]; then
+    # Killed between the rename and removing the commit record: the next
+    # --resume finds the archive complete and removes the record.
+    run_once 1 -1 none || fail "trial $t: --resume on a complete archive failed"
+    grep -q "is complete: nothing to resume" "$WORK/run.out" "$WORK/run.err" || fail "trial $t: a complete archive was not recognised"
+  fi
   [ ! -e "$WORK/x.h5.partial" ] && [ ! -e "$WORK/x.h5.partial.commit" ] || fail "trial $t: leftovers"
   rows "$WORK/x.h5" > "$WORK/x.rows"
   diff "$WORK/ref.rows" "$WORK/x.rows" > /dev/null || { diff "$WORK/ref.rows" "$WORK/x.rows" | head; fail "trial $t: recordings differ"; }
