@@ -150,7 +150,7 @@ static int open_transfer(oa_archive_writer *w) {
 
 /* Collective. A new, empty PATH.partial. */
 static int create_fresh(oa_archive_writer *w, oa_err *err) {
-  if (w->rank == 0) unlink(w->commit_path); /* a record of an older run vouches for nothing here */
+  if (w->rank == 0) oa_commit_remove(w->commit_path); /* a record of an older run vouches for nothing here */
   hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
   /* Never reuse freed file space: blocks a commit record vouches for are
    * then never overwritten by later writes, so a killed run leaves them
@@ -624,7 +624,7 @@ int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err) {
       if (oa_fault("rename")) _exit(137); /* a kill between closing and renaming */
       renamed = rename(w->partial, w->path) == 0;
       if (renamed && oa_fault("renamed")) _exit(137); /* a kill before the commit record is removed */
-      if (renamed) unlink(w->commit_path);
+      if (renamed) oa_commit_remove(w->commit_path);
     } else if (w->commit.rounds == 0) {
       unlink(w->partial); /* nothing committed: nothing to resume */
     }

@@ -113,18 +113,25 @@ int oa_commit_decode(const uint8_t *buf, uint64_t len, oa_commit *c, oa_err *err
   return OA_OK;
 }
 
+/* PATH.tmp, where a record is written before it replaces PATH. */
+static char *temp_path(const char *path) {
+  size_t plen = strlen(path);
+  char *tmp = malloc(plen + 5);
+  if (!tmp) return NULL;
+  memcpy(tmp, path, plen);
+  memcpy(tmp + plen, ".tmp", 5);
+  return tmp;
+}
+
 int oa_commit_save(const char *path, const oa_commit *c, oa_err *err) {
   uint8_t *buf;
   uint64_t len;
   if (oa_commit_encode(c, &buf, &len) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 5);
+  char *tmp = temp_path(path);
   if (!tmp) {
     free(buf);
     return oa_err_set(err, OA_ENOMEM, "out of memory");
   }
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp", 5);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   int ok = fd >= 0;
   for (uint64_t done = 0; ok && done < len;) {
@@ -155,4 +162,11 @@ int oa_commit_load(const char *path, oa_commit *c, oa_err *err) {
   free(buf);
   if (rc != OA_OK) oa_err_prefix(err, "%s: ", path);
   return rc;
+}
+
+void oa_commit_remove(const char *path) {
+  unlink(path);
+  char *tmp = temp_path(path);
+  if (tmp) unlink(tmp); /* left by a run killed while saving */
+  free(tmp);
 }

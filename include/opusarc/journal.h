@@ -35,6 +35,8 @@ uint32_t oa_commit_row_check(uint64_t row, const void *bytes, size_t len);
 
 /* Writes PATH atomically (temporary file, fsync, rename). */
 int oa_commit_save(const char *path, const oa_commit *c, oa_err *err);
+/* Removes PATH and a temporary file a killed save may have left. */
+void oa_commit_remove(const char *path);
 /* Reads and checks PATH (size, magic, version, CRC); OA_ENOTFOUND if absent. */
 int oa_commit_load(const char *path, oa_commit *c, oa_err *err);
 

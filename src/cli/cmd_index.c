@@ -449,7 +449,7 @@ static int already_complete(cli_ctx *cx, const index_args *a) {
   if (complete && cx->rank == 0) {
     char leftover[4096]; /* the commit record of a run killed after its rename */
     snprintf(leftover, sizeof leftover, "%s.partial.commit", a->output);
-    unlink(leftover);
+    oa_commit_remove(leftover);
     OA_LOG(&cx->log, SUMMARY, "%s is complete: nothing to resume", a->output);
   }
   return complete;

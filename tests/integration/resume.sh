@@ -86,7 +86,7 @@ RANDOM=${RESUME_SEED:-1}
 trials=${RESUME_TRIALS:-24}
 kills=0 kept=0 fresh=0
 for t in $(seq 1 "$trials"); do
-  rm -rf "$WORK/x.h5" "$WORK/x.h5.partial" "$WORK/x.h5.partial.commit" "$WORK/x.out"
+  rm -rf "$WORK"/x.h5 "$WORK"/x.h5.* "$WORK/x.out"
   nkill=$((1 + RANDOM % 2))
   for attempt in 1 2 3 4; do
     np=$((1 + RANDOM % 3))
@@ -111,7 +111,8 @@ for t in $(seq 1 "$trials"); do
     run_once 1 -1 none || fail "trial $t: --resume on a complete archive failed"
     grep -q "is complete: nothing to resume" "$WORK/run.out" "$WORK/run.err" || fail "trial $t: a complete archive was not recognised"
   fi
-  [ ! -e "$WORK/x.h5.partial" ] && [ ! -e "$WORK/x.h5.partial.commit" ] || fail "trial $t: leftovers"
+  left=$(cd "$WORK" && ls -d x.h5.* 2> /dev/null || true)
+  [ -z "$left" ] || fail "trial $t: leftovers: $left"
   rows "$WORK/x.h5" > "$WORK/x.rows"
   diff "$WORK/ref.rows" "$WORK/x.rows" > /dev/null || { diff "$WORK/ref.rows" "$WORK/x.rows" | head; fail "trial $t: recordings differ"; }
   "$OPUSARC" extract -q "$WORK/x.h5" --queries "$WORK/q.csv" --out-dir "$WORK/x.out" --format f32
