@@ -25,7 +25,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Short intervals: every checkpoint kind, many rows to edit.
 "$F/opusarc" index -q --checkpoint-every 0.05 --max-preroll 3 -o "$S/base.h5" "$S/demux" > /dev/null
 "$F/opusarc" info "$S/base.h5" | grep '^intervals'
-for i in 1 2 3 4 5 6 7 8; do "$F/tests/mkbad" random "$S/archive/seed$i" 64 "$i"; done
+for i in 1 2 3 4 5 6 7 8; do "$F/tests/mkbad" random "$S/archive/seed$i" $((64 + i % 2)) "$i"; done
 export FUZZ_ARCHIVE=$S/base.h5
 export UBSAN_OPTIONS=halt_on_error=1
 run() { # run TARGET RUNS MAXLEN [LIBFUZZER OPTIONS]

@@ -16,7 +16,8 @@
 struct oa_extractor {
   oa_archive *archive;
   oa_opus_build host;
-  int use_snapshots, verify;
+  int use_checkpoints; /* 0 under a foreign libopus: every link from its start */
+  int trust_snapshots, verify;
   float *pcm;
   size_t pcm_cap; /* floats */
   uint8_t *bytes;
@@ -28,7 +29,8 @@ int oa_extractor_create(oa_archive *a, int flags, oa_extractor **out, oa_err *er
   oa_extractor *x = calloc(1, sizeof *x);
   if (!x) return oa_err_set(err, OA_ENOMEM, "out of memory");
   x->archive = a;
-  x->use_snapshots = 1;
+  x->use_checkpoints = 1;
+  x->trust_snapshots = (flags & OA_EXTRACT_NO_SNAPSHOTS) == 0;
   x->verify = (flags & OA_EXTRACT_VERIFY) != 0;
   int rc = oa_opus_build_probe(&x->host, err);
   if (rc == OA_OK) {
@@ -37,7 +39,7 @@ int oa_extractor_create(oa_archive *a, int flags, oa_extractor **out, oa_err *er
       if (!(flags & OA_EXTRACT_DECODE_FROM_START))
         rc = oa_err_set(err, OA_EBUILD, "%s (use --decode-from-start to decode every range from its recording "
                         "start instead)", why.msg);
-      x->use_snapshots = 0;
+      x->use_checkpoints = 0;
     }
   }
   if (rc != OA_OK) {
@@ -82,6 +84,9 @@ typedef struct segment {
 } segment;
 
 static int restore(segment *g, const oa_interval_row *v, oa_err *err) {
+  if (!g->x->trust_snapshots)
+    return oa_err_set(err, OA_EARCHIVE, "link %llu would need a snapshot, and snapshots are not trusted",
+                      (unsigned long long)g->link_index);
   if (v->state_size > MAX_STATE_BYTES)
     return oa_err_set(err, OA_EARCHIVE, "checkpoint state of %u bytes is implausible", v->state_size);
   uint8_t *buf = malloc(v->state_size ? v->state_size : 1);
@@ -219,6 +224,24 @@ static int find_interval(row_cursor *c, int64_t pos, uint64_t *k, oa_err *err) {
   return OA_OK;
 }
 
+/* Without trusted snapshots, a range that meets a snapshot interval before
+ * it ends is decoded from the link start (interval 0), which continues
+ * exactly through every interval; one without keeps its start k. */
+static int start_without_snapshots(row_cursor *c, int64_t to, uint64_t *k, oa_err *err) {
+  for (uint64_t j = *k; j < c->l->interval_count; j++) {
+    oa_interval_row v;
+    uint64_t end_offset;
+    int rc = cursor_get(c, j, &v, &end_offset, err);
+    if (rc != OA_OK) return rc;
+    if (v.link_pos >= to) break;
+    if (v.kind == OA_CP_SNAPSHOT) {
+      *k = 0;
+      break;
+    }
+  }
+  return OA_OK;
+}
+
 static int open_segment(segment *g, oa_extractor *x, const oa_link_row *l, uint64_t link_index, oa_err *err) {
   oa_opus_head head;
   head_of_link(l, &head);
@@ -245,13 +268,15 @@ static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t lin
   row_cursor c = {.a = x->archive, .l = l};
   uint64_t k = 0;
   /* Under a foreign libopus only the link start is trusted: decode from it. */
-  if (rc == OA_OK && x->use_snapshots) rc = find_interval(&c, from, &k, err);
+  if (rc == OA_OK && x->use_checkpoints) rc = find_interval(&c, from, &k, err);
+  if (rc == OA_OK && k > 0 && !x->trust_snapshots) rc = start_without_snapshots(&c, to, &k, err);
   for (; rc == OA_OK && k < l->interval_count; k++) {
     oa_interval_row v;
     uint64_t end_offset;
     rc = cursor_get(&c, k, &v, &end_offset, err);
     if (rc != OA_OK || v.link_pos >= to) break;
-    if (!x->use_snapshots && v.kind != OA_CP_START && !g.exact)
+    int forbidden = (!x->use_checkpoints && v.kind != OA_CP_START) || (!x->trust_snapshots && v.kind == OA_CP_SNAPSHOT);
+    if (forbidden && !g.exact)
       rc = oa_err_set(err, OA_EARCHIVE, "cannot continue link %llu from its start", (unsigned long long)link_index);
     uint32_t crc = 0;
     if (rc == OA_OK) rc = run_interval(&g, &v, end_offset, from, to, x->verify, &crc, err);
@@ -348,19 +373,28 @@ int oa_verify_recording(oa_extractor *x, uint64_t rec, oa_mismatch_fn fn, void *
   int rc = read_links(x, r, name, &links, err);
   for (uint64_t i = 0; rc == OA_OK && i < r->link_count; i++) {
     const oa_link_row *l = &links[i];
-    segment g = {.st = st};
+    /* g: each interval from its own checkpoint, as extraction may use it.
+     * s: the link straight through, for the intervals whose checkpoint is
+     * not used (all under a foreign libopus, snapshots when not trusted). */
+    segment g = {.st = st}, s = {.st = st};
     rc = open_segment(&g, x, l, r->first_link + i, err);
+    if (rc == OA_OK) rc = open_segment(&s, x, l, r->first_link + i, err);
     row_cursor c = {.a = x->archive, .l = l};
     for (uint64_t k = 0; rc == OA_OK && k < l->interval_count; k++) {
       oa_interval_row v;
       uint64_t end_offset;
-      uint32_t crc;
+      uint32_t crc = 0, straight_crc = 0;
       rc = cursor_get(&c, k, &v, &end_offset, err);
-      /* Each interval from its own checkpoint, as extraction may use it;
-       * under a foreign libopus, the link decoded straight through. */
-      if (x->use_snapshots) g.exact = 0;
-      if (rc == OA_OK) rc = run_interval(&g, &v, end_offset, 0, INT64_MAX, 1, &crc, err);
       if (rc != OA_OK) break;
+      int own = x->use_checkpoints && (x->trust_snapshots || v.kind != OA_CP_SNAPSHOT);
+      int straight = !x->use_checkpoints || !x->trust_snapshots;
+      if (own) {
+        g.exact = 0;
+        rc = run_interval(&g, &v, end_offset, 0, INT64_MAX, 1, &crc, err);
+      }
+      if (rc == OA_OK && straight) rc = run_interval(&s, &v, end_offset, 0, INT64_MAX, 1, &straight_crc, err);
+      if (rc != OA_OK) break;
+      if (!own || (straight && straight_crc != v.crc32)) crc = straight_crc;
       st->intervals_checked++;
       if (crc != v.crc32) {
         st->mismatches++;
@@ -370,6 +404,7 @@ int oa_verify_recording(oa_extractor *x, uint64_t rec, oa_mismatch_fn fn, void *
       }
     }
     oa_decoder_free(g.dec);
+    oa_decoder_free(s.dec);
     if (rc != OA_OK) oa_err_prefix(err, "\"%s\": ", name);
   }
   free(links);

@@ -31,7 +31,12 @@ enum oa_extract_flags {
   OA_EXTRACT_DECODE_FROM_START = 1,
   /* Decode every interval a range touches completely and check it against
    * its stored CRC. */
-  OA_EXTRACT_VERIFY = 2
+  OA_EXTRACT_VERIFY = 2,
+  /* Never load decoder memory from the archive (for archives from a source
+   * you do not trust: a forged snapshot with a matching CRC is raw libopus
+   * state). Ranges that would start from a snapshot are decoded from their
+   * link's start; pre-roll checkpoints (packets only) are still used. */
+  OA_EXTRACT_NO_SNAPSHOTS = 4
 };
 
 typedef struct oa_extractor oa_extractor;
@@ -50,7 +55,8 @@ typedef void (*oa_mismatch_fn)(void *ctx, uint64_t rec, uint64_t interval, int64
                                uint32_t got, uint32_t want);
 
 /* Re-decodes every interval of recording `rec` from its own checkpoint and
- * compares it with the stored CRC. Mismatches are counted in stats and
+ * compares it with the stored CRC (with OA_EXTRACT_NO_SNAPSHOTS, snapshot
+ * intervals are checked by decoding the link straight through instead). Mismatches are counted in stats and
  * reported through fn; the return value is an error only when the archive
  * cannot be read or decoded. */
 int oa_verify_recording(oa_extractor *x, uint64_t rec, oa_mismatch_fn fn, void *ctx, oa_extract_stats *stats,

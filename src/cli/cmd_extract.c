@@ -45,6 +45,9 @@ static const char *HELP =
     "                       decode from the recording start instead of refusing\n"
     "  --verify             decode every interval a range touches in full and check\n"
     "                       it against the CRC stored at indexing (slower)\n"
+    "  --no-snapshots       never load decoder memory from the archive: ranges that\n"
+    "                       would start from a snapshot are decoded from their link\n"
+    "                       start (for archives from a source you do not trust)\n"
     "  -q, --quiet          only errors and the final summary\n"
     "  -h, --help           this text\n"
     "\n"
@@ -53,14 +56,19 @@ static const char *HELP =
 
 typedef struct extract_args {
   const char *archive, *recording, *start, *end, *output, *queries, *out_dir, *out_h5, *window, *hop, *match;
-  int seconds, format, decode_from_start, verify, quiet, force;
+  int seconds, format, decode_from_start, verify, no_snapshots, quiet, force;
   double piece, progress;
   int progress_given;
 } extract_args;
 
+static int extractor_flags(const extract_args *a) {
+  return (a->decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (a->verify ? OA_EXTRACT_VERIFY : 0) |
+         (a->no_snapshots ? OA_EXTRACT_NO_SNAPSHOTS : 0);
+}
+
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY, O_OUT, O_WINDOWS,
-         O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE };
+         O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS };
   static const struct option opts[] = {
       {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
       {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
@@ -71,6 +79,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       {"windows", required_argument, 0, O_WINDOWS}, {"hop", required_argument, 0, O_HOP},
       {"match", required_argument, 0, O_MATCH},     {"piece", required_argument, 0, O_PIECE},
       {"progress", required_argument, 0, O_PROGRESS}, {"force", no_argument, 0, O_FORCE},
+      {"no-snapshots", no_argument, 0, O_NO_SNAPSHOTS},
       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   a->format = -1;
@@ -89,6 +98,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       case O_OUTDIR: a->out_dir = optarg; break;
       case O_DFS: a->decode_from_start = 1; break;
       case O_VERIFY: a->verify = 1; break;
+      case O_NO_SNAPSHOTS: a->no_snapshots = 1; break;
       case O_OUT: a->out_h5 = optarg; break;
       case O_WINDOWS: a->window = optarg; break;
       case O_HOP: a->hop = optarg; break;
@@ -232,7 +242,7 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   oa_sweep_options opt = {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
       .format = a->format, .overwrite = a->force, .progress_bar = cli_is_terminal(cx),
-      .flags = (a->decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (a->verify ? OA_EXTRACT_VERIFY : 0),
+      .flags = extractor_flags(a),
       .source = a->queries ? a->queries : "windows"};
   opt.progress_every = a->quiet ? 0 : opt.progress_bar && !a->progress_given ? 1.0 : a->progress;
   /* WAV files are written by one libsndfile writer each: never cut. */
@@ -261,8 +271,7 @@ int cmd_extract(cli_ctx *cx, int argc, char **argv) {
   oa_archive *ar = NULL;
   oa_extractor *x = NULL;
   int rc = oa_archive_open(a.archive, &ar, &err);
-  int flags = (a.decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (a.verify ? OA_EXTRACT_VERIFY : 0);
-  if (rc == OA_OK) rc = oa_extractor_create(ar, flags, &x, &err);
+  if (rc == OA_OK) rc = oa_extractor_create(ar, extractor_flags(&a), &x, &err);
   int exit_code = EXIT_FAILED;
   int all_ok = oa_mpi_agree_err(cx->comm, rc == OA_OK, &err);
   if (!all_ok && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);

@@ -11,7 +11,8 @@
 #include "opusarc/extract.h"
 
 static const char *HELP =
-    "usage: opusarc verify ARCHIVE.h5 [--decode-from-start] [--progress S] [--summary-json F] [-q]\n"
+    "usage: opusarc verify ARCHIVE.h5 [--decode-from-start] [--no-snapshots] [--progress S]\n"
+    "                      [--summary-json F] [-q]\n"
     "\n"
     "Re-decodes every interval of every recording from its own checkpoint and\n"
     "compares the output with the CRC-32 recorded at indexing. This is how a user\n"
@@ -20,6 +21,9 @@ static const char *HELP =
     "\n"
     "  --decode-from-start  if this host's libopus differs from the archive's,\n"
     "                       decode each link straight through instead of refusing\n"
+    "  --no-snapshots       never load decoder memory from the archive: intervals\n"
+    "                       that start from a snapshot are checked by decoding their\n"
+    "                       link straight through (for archives you do not trust)\n"
     "  --progress SECONDS   rank 0 reports recordings done / total, bytes, audio,\n"
     "                       speed and ETA this often (default 10; a bar redrawn every\n"
     "                       second on a terminal; 0: off)\n"
@@ -32,7 +36,7 @@ static const char *HELP =
     "every interval matches, 1 mismatches or errors, 2 bad command line.\n";
 
 typedef struct verify_args {
-  int decode_from_start, quiet, progress_default;
+  int decode_from_start, no_snapshots, quiet, progress_default;
   double progress;
   const char *summary_json, *archive;
 } verify_args;
@@ -67,6 +71,7 @@ static int *assign(cli_ctx *cx, const oa_archive *a) {
 
 static int parse_args(cli_ctx *cx, int argc, char **argv, verify_args *a) {
   static const struct option opts[] = {{"decode-from-start", no_argument, 0, 'd'}, {"quiet", no_argument, 0, 'q'},
+                                       {"no-snapshots", no_argument, 0, 'n'},
                                        {"progress", required_argument, 0, 'p'},
                                        {"summary-json", required_argument, 0, 'j'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -76,6 +81,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, verify_args *a) {
   opterr = 0;
   while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
     if (c == 'd') a->decode_from_start = 1;
+    else if (c == 'n') a->no_snapshots = 1;
     else if (c == 'q') a->quiet = 1;
     else if (c == 'j') a->summary_json = optarg;
     else if (c == 'p' && cli_parse_double(optarg, &a->progress) == 0 && a->progress >= 0) a->progress_default = 0;
@@ -116,9 +122,9 @@ int cmd_verify(cli_ctx *cx, int argc, char **argv) {
   oa_err_clear(&err);
   oa_archive *a = NULL;
   oa_extractor *x = NULL;
+  int flags = (va.decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (va.no_snapshots ? OA_EXTRACT_NO_SNAPSHOTS : 0);
   int rc = oa_archive_open(va.archive, &a, &err);
-  if (rc == OA_OK)
-    rc = oa_extractor_create(a, va.decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0, &x, &err);
+  if (rc == OA_OK) rc = oa_extractor_create(a, flags, &x, &err);
   int *owner = rc == OA_OK ? assign(cx, a) : NULL;
   if (rc == OA_OK && !owner) rc = oa_err_set(&err, OA_ENOMEM, "out of memory");
   if (!oa_mpi_agree_err(cx->comm, rc == OA_OK, &err)) {

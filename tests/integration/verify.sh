@@ -3,7 +3,8 @@
 # preroll and snapshot all extract exactly; `verify` (with 1 and 2 ranks)
 # passes on them, and after one payload byte is damaged it names the
 # recording and sample range; `extract --verify` refuses ranges touching the
-# damaged interval while other ranges still extract.
+# damaged interval while other ranges still extract; a forged snapshot is
+# found by verify and never loaded with --no-snapshots.
 source "$(dirname "$0")/common.sh"
 C=$WORK/corpus
 mkdir -p "$C"
@@ -47,6 +48,33 @@ cat "$WORK/v.err"
 grep -q 'MISMATCH "music.opus" samples \[[0-9]*, [0-9]*) (interval '"$((first + 5))"')' "$WORK/v.err" ||
   fail "mismatch not named with its range"
 grep -q "1 mismatched" "$WORK/v.txt" || fail "summary counts the mismatch"
+
+# A forged snapshot: interval 4 of music.opus gets the (valid, CRC-correct)
+# snapshot of its interval 12. Extraction trusts it and goes wrong; verify
+# finds it; --no-snapshots never loads it and stays exact.
+cp "$WORK/snapshot.h5" "$WORK/forged.h5"
+row=$("$OPUSARC" info --json "$WORK/forged.h5" | tr '{' '\n' | grep '"name": "music.opus"')
+first=$(echo "$row" | grep -o '"first_interval": [0-9]*' | grep -o '[0-9]*$')
+"$H5TAMPER" "$WORK/forged.h5" --copy-state $((first + 4)) $((first + 12)) || fail "h5tamper --copy-state"
+printf 'id,recording,start,end\nf,music.opus,206400,230400\n' > "$WORK/qf.csv"
+"$OPUSARC" extract -q "$WORK/forged.h5" --queries "$WORK/qf.csv" --out-dir "$WORK/out_forged" --format f32
+"$REFCHECK" "$C" "$WORK/qf.csv" "$WORK/out_forged" f32 > /dev/null 2>&1 &&
+  fail "the forged snapshot made no difference (the test would prove nothing)"
+"$OPUSARC" extract -q --no-snapshots "$WORK/forged.h5" --queries "$WORK/qf.csv" --out-dir "$WORK/out_nosnap" --format f32
+"$REFCHECK" "$C" "$WORK/qf.csv" "$WORK/out_nosnap" f32 || fail "extract --no-snapshots differs from opusfile"
+set +e
+"$OPUSARC" verify "$WORK/forged.h5" > /dev/null 2> "$WORK/v.err"
+rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q 'MISMATCH "music.opus" .*(interval '"$((first + 4))"')' "$WORK/v.err" ||
+  { cat "$WORK/v.err"; fail "verify did not find the forged snapshot"; }
+"$OPUSARC" verify --no-snapshots "$WORK/forged.h5" > "$WORK/v.txt" || fail "verify --no-snapshots on the forged archive"
+grep -q "0 mismatched" "$WORK/v.txt" || fail "verify --no-snapshots summary"
+# Every mode's archive stays exact without snapshots, over all the queries.
+for mode in auto snapshot; do
+  "$OPUSARC" extract -q --no-snapshots "$WORK/$mode.h5" --queries "$WORK/q.csv" --out-dir "$WORK/ns_$mode" --format f32
+  "$REFCHECK" "$C" "$WORK/q.csv" "$WORK/ns_$mode" f32 || fail "extract --no-snapshots from $mode differs from opusfile"
+done
 
 # A damaged packet byte: either a mismatch or a decode error, named.
 cp "$WORK/snapshot.h5" "$WORK/bytes.h5"
