@@ -8,7 +8,7 @@
 #                     as an array of 2 tasks run one after the other
 #   a copy of verify.sbatch with its ARCHIVE line edited, as a new user would
 #   extract.sbatch -> every query exact against opusfile's linear decode
-#   verify.sbatch  -> 0 mismatched
+#   verify.sbatch  -> 0 mismatched (with VERIFY_OPTS=--no-snapshots)
 #   scaling.sbatch -> the scaling study's CSV and plots, at 1 and 2 ranks
 source "$(dirname "$0")/common.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -83,7 +83,7 @@ grep -q "extracted $nq, failed 0" opusarc-extract-"$id".out || { cat opusarc-ext
 "$REFCHECK" "$C" "$WORK/q.csv" "$WORK/clips" f32 > /dev/null || fail "extraction under Slurm is not exact"
 
 # verify.
-id=$(submit_wait verify.sbatch)
+id=$(submit_wait verify.sbatch --export=ALL,VERIFY_OPTS=--no-snapshots)
 [ "$(job_state "$id")" = COMPLETED ] || { cat opusarc-verify-"$id".out; fail "verify job $id: $(job_state "$id")"; }
 grep -q "0 mismatched, 0 recordings unreadable" opusarc-verify-"$id".out || fail "verify summary"
 grep -q "on 2 ranks" opusarc-verify-"$id".out || fail "verify did not run on 2 ranks"
