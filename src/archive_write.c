@@ -8,6 +8,7 @@
 
 #include "archive_h5.h"
 #include "opusarc/journal.h"
+#include "opusarc/watchdog.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/util.h"
 
@@ -59,6 +60,8 @@ struct oa_archive_writer {
   oa_archive_meta meta;
   oa_commit commit;       /* what the last flush made durable (bitmap on every rank) */
   int broken;             /* a collective write failed: HDF5 cannot close the file */
+  double io_timeout;      /* seconds a collective write round may take (plus 1 s per 10 MB) */
+  oa_watchdog *watchdog;  /* ends the process when a round is stuck */
   uint64_t resumed_ok, resumed_failed;
 };
 
@@ -120,6 +123,7 @@ static void writer_close_handles(oa_archive_writer *w) {
 }
 
 static void writer_free(oa_archive_writer *w) {
+  oa_watchdog_stop(w->watchdog);
   oa_h5_types_close(&w->types);
   oa_commit_free(&w->commit);
   free(w->path);
@@ -370,8 +374,35 @@ int oa_writer_create(MPI_Comm comm, const char *path, const oa_writer_config *cf
       return rc;
     }
   }
+  w->io_timeout = cfg->io_timeout;
+  if (w->io_timeout > 0) {
+    int size;
+    MPI_Comm_size(comm, &size);
+    oa_logger lg = {.rank = w->rank, .size = size, .level = OA_LOG_ERROR};
+    oa_watchdog_start(&lg, &w->watchdog);
+  }
   *out = w;
   return OA_OK;
+}
+
+/* Arms the watchdog for one collective step that writes `bytes`. Rank 0
+ * (which holds the commit record) says why; the others end silently a
+ * little later, in case the launcher does not stop them. */
+static void watch_step(oa_archive_writer *w, const char *what, uint64_t bytes) {
+  if (!w->watchdog) return;
+  double limit = w->io_timeout + (double)bytes / 10e6;
+  char msg[1024] = "";
+  if (w->rank != 0)
+    oa_watchdog_arm(w->watchdog, limit + 10, "");
+  else if (w->commit.rounds > 0)
+    snprintf(msg, sizeof msg, "%s %s has not finished after %.0f s (a collective HDF5 call is stuck, e.g. after an "
+             "I/O error on some rank); %s kept with %llu committed recordings: rerun with --resume (--io-timeout sets "
+             "this limit)", what, w->partial, limit, w->partial, (unsigned long long)oa_commit_done_count(&w->commit));
+  else
+    snprintf(msg, sizeof msg, "%s %s has not finished after %.0f s (a collective HDF5 call is stuck, e.g. after an "
+             "I/O error on some rank); nothing was committed yet: rerun with --resume, which starts over (--io-timeout sets "
+             "this limit)", what, w->partial, limit);
+  if (w->rank == 0) oa_watchdog_arm(w->watchdog, limit, msg);
 }
 
 int oa_writer_is_done(const oa_archive_writer *w, uint64_t entry) {
@@ -538,6 +569,7 @@ int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
    * are out of step, and the next collective call would hang. */
   int worst = 0;
   errno = 0;
+  watch_step(w, "writing to", bytes);
   for (int i = 0; i <= DS_COUNT + 1 && !worst; i++) {
     int failed;
     if (i < DS_COUNT) {
@@ -558,6 +590,7 @@ int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
   }
   else
     rc = commit_round(w, b, err);
+  oa_watchdog_disarm(w->watchdog);
   oa_batch_clear(b);
   return rc;
 }
@@ -612,6 +645,7 @@ int oa_writer_broken(const oa_archive_writer *w) { return w->broken; }
 int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err) {
   if (w->broken) ok = 0;
   int meta_ok = 1;
+  watch_step(w, "closing", 0);
   if (ok) ok = meta_ok = oa_mpi_agree(w->comm, write_meta(w->file, &w->meta) == 0);
   /* After a failed collective write HDF5's ranks disagree about the file's
    * metadata and closing it would block: leave it open (the process must
@@ -630,6 +664,7 @@ int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err) {
     }
   }
   MPI_Bcast(&renamed, 1, MPI_INT, 0, w->comm);
+  oa_watchdog_disarm(w->watchdog);
   if (!ok) {
     rc = OA_EIO;
     if (!meta_ok)

@@ -117,6 +117,8 @@ typedef struct oa_writer_config {
   uint64_t corpus_hash;   /* oa_corpus_hash of the corpus being indexed */
   const char *options;    /* indexing options and build as text; a resume must match */
   char *note;             /* rank 0, OA_ERRMSG_MAX bytes or NULL: what --resume did */
+  double io_timeout;      /* > 0: a collective write round taking longer than this (plus 1 s
+                           * per 10 MB it writes) ends the process with a message; 0: never */
 } oa_writer_config;
 
 /* Collective. Creates PATH.partial, or with cfg->resume reopens it at its

@@ -49,6 +49,10 @@ static const char *HELP =
     "  --batch-mb MB              per-rank memory for rows between collective writes;\n"
     "                             each write is a commit that --resume keeps\n"
     "                             (default 256, from 0.01)\n"
+    "  --io-timeout SECONDS       a collective write round that takes longer than this\n"
+    "                             (plus 1 s per 10 MB it writes) is stuck: end the job\n"
+    "                             with a message; committed work stays resumable\n"
+    "                             (default 900; 0: wait forever)\n"
     "  --force                    replace FILE (and FILE.partial) if it exists\n"
     "  --resume                   continue an interrupted run from FILE.partial: the\n"
     "                             recordings it committed are kept, the rest are\n"
@@ -73,7 +77,7 @@ typedef struct index_args {
   double checkpoint_every;
   int mode, max_preroll;
   oa_encode_options encode;
-  double batch_mb, progress;
+  double batch_mb, progress, io_timeout;
   const char *summary_json;
   int force, resume, allow_failures, quiet, progress_default;
   char **inputs;
@@ -86,14 +90,14 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       {"list", required_argument, 0, 'l'},   {"batch-mb", required_argument, 0, 'b'},
       {"force", no_argument, 0, 'f'},        {"allow-failures", no_argument, 0, 'a'},
       {"resume", no_argument, 0, 'R'},       {"progress", required_argument, 0, 'P'},
-      {"summary-json", required_argument, 0, 'J'},
+      {"summary-json", required_argument, 0, 'J'}, {"io-timeout", required_argument, 0, 'T'},
       {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
       {"checkpoints", required_argument, 0, 'm'}, {"max-preroll", required_argument, 0, 'r'},
       {"bitrate", required_argument, 0, 'B'},     {"cbr", no_argument, 0, 'C'},
       {"complexity", required_argument, 0, 'X'},  {"frame-ms", required_argument, 0, 'F'},
       {"application", required_argument, 0, 'A'}, {"high-rate", required_argument, 0, 'H'},
       {0, 0, 0, 0}};
-  *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256,
+  *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256, .io_timeout = 900,
                     .mode = OA_CHECKPOINTS_AUTO, .max_preroll = OA_DEFAULT_MAX_PREROLL,
                     .progress = 10, .progress_default = 1};
   oa_encode_options_default(&a->encode);
@@ -129,6 +133,12 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       case 'b':
         if (cli_parse_double(optarg, &a->batch_mb) != 0 || a->batch_mb < 0.01 || a->batch_mb > 1024) {
           cli_usage_error(cx, "index", "--batch-mb needs a number from 0.01 to 1024, not '%s'", optarg);
+          return -1;
+        }
+        break;
+      case 'T':
+        if (cli_parse_double(optarg, &a->io_timeout) != 0 || a->io_timeout < 0) {
+          cli_usage_error(cx, "index", "--io-timeout needs seconds (0: none), not '%s'", optarg);
           return -1;
         }
         break;
@@ -479,7 +489,7 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
   char options[OA_COMMIT_OPTIONS_MAX], note[OA_ERRMSG_MAX] = "";
   options_text(&a, &build, options, sizeof options);
   oa_writer_config cfg = {.overwrite = a.force, .resume = a.resume, .corpus_hash = oa_corpus_hash(&corpus),
-                          .options = options, .note = note};
+                          .options = options, .note = note, .io_timeout = a.io_timeout};
   oa_archive_writer *w;
   oa_index_stats stats;
   memset(&stats, 0, sizeof stats);
