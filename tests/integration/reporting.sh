@@ -20,6 +20,12 @@ sed -E 's/.*progress: ([0-9]+)\/13.*/\1/' "$WORK/p.txt" | awk 'p > $1 || $1 > 13
 sed -E 's/.*, ([0-9.]+) of ([0-9.]+) MB.*/\1 \2/' "$WORK/p.txt" | awk 'p > $1 || $1 > $2 { exit 1 } { p = $1 }' ||
   fail "progress bytes go backwards or beyond the total"
 grep -q "indexed 12, failed 1 recordings" "$WORK/out.txt" || fail "summary line"
+# Within one long recording the share done (from bytes) moves before it ends.
+mkdir -p "$WORK/long"
+"$MKOPUS" --seconds 240 --seed 5 "$WORK/long/long.opus" > /dev/null
+"$OPUSARC" index --progress 0.001 -o "$WORK/long.h5" "$WORK/long" > "$WORK/long.txt"
+grep -Eq "progress: 0/1 recordings \([0-9.]*[1-9][0-9.]*%\), [0-9.]+ of" "$WORK/long.txt" ||
+  { cat "$WORK/long.txt"; fail "progress stands still during a long recording"; }
 jq -e '.command == "index" and .ranks == 2 and .indexed == 12 and .failed == 1 and .audio_hours > 0
        and (.phases | keys | sort) == ["decode", "hdf5_write", "metadata", "scan"]
        and ([.phases[].max_seconds] | all(. >= 0)) and .phases.decode.max_seconds <= .wall_seconds' \
