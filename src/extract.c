@@ -377,8 +377,9 @@ int oa_verify_recording(oa_extractor *x, uint64_t rec, oa_mismatch_fn fn, void *
      * s: the link straight through, for the intervals whose checkpoint is
      * not used (all under a foreign libopus, snapshots when not trusted). */
     segment g = {.st = st}, s = {.st = st};
+    const int straight = !x->use_checkpoints || !x->trust_snapshots;
     rc = open_segment(&g, x, l, r->first_link + i, err);
-    if (rc == OA_OK) rc = open_segment(&s, x, l, r->first_link + i, err);
+    if (rc == OA_OK && straight) rc = open_segment(&s, x, l, r->first_link + i, err);
     row_cursor c = {.a = x->archive, .l = l};
     for (uint64_t k = 0; rc == OA_OK && k < l->interval_count; k++) {
       oa_interval_row v;
@@ -387,7 +388,6 @@ int oa_verify_recording(oa_extractor *x, uint64_t rec, oa_mismatch_fn fn, void *
       rc = cursor_get(&c, k, &v, &end_offset, err);
       if (rc != OA_OK) break;
       int own = x->use_checkpoints && (x->trust_snapshots || v.kind != OA_CP_SNAPSHOT);
-      int straight = !x->use_checkpoints || !x->trust_snapshots;
       if (own) {
         g.exact = 0;
         rc = run_interval(&g, &v, end_offset, 0, INT64_MAX, 1, &crc, err);
