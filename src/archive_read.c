@@ -53,9 +53,9 @@ static int read_meta(oa_archive *a, oa_err *err) {
   oa_archive_meta *m = &a->meta;
   if (get_attr(a->file, "format_version", H5T_NATIVE_INT32, &m->format_version) != 0)
     return oa_err_set(err, OA_EARCHIVE, "%s: format_version attribute missing", a->path);
-  if (m->format_version != OA_FORMAT_VERSION)
-    return oa_err_set(err, OA_EARCHIVE, "%s: archive format version %d is not supported (this opusarc reads %d)",
-                      a->path, m->format_version, OA_FORMAT_VERSION);
+  if (m->format_version < OA_FORMAT_VERSION_OLDEST || m->format_version > OA_FORMAT_VERSION)
+    return oa_err_set(err, OA_EARCHIVE, "%s: archive format version %d is not supported (this opusarc reads %d to %d)",
+                      a->path, m->format_version, OA_FORMAT_VERSION_OLDEST, OA_FORMAT_VERSION);
   int32_t complete = 0;
   int bad = 0;
   bad |= get_attr(a->file, "complete", H5T_NATIVE_INT32, &complete);
@@ -115,6 +115,10 @@ static int read_rows(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf
   return rc < 0 ? -1 : 0;
 }
 
+static hid_t rec_type_of(const oa_archive *a) {
+  return a->meta.format_version == 3 ? a->types.rec_v3 : a->types.rec;
+}
+
 static int range_ok(uint64_t first, uint64_t n, uint64_t size) { return first <= size && n <= size - first; }
 
 static char *string_at(oa_archive *a, const char *blob, uint64_t off, uint32_t len) {
@@ -164,7 +168,7 @@ static int load_recordings(oa_archive *a, oa_err *err) {
   }
   int rc = OA_OK;
   if (read_rows(a->strings_ds, H5T_NATIVE_UINT8, 0, a->totals.string_bytes, blob) != 0 ||
-      read_rows(a->recs_ds, a->types.rec, 0, n, a->recs) != 0)
+      read_rows(a->recs_ds, rec_type_of(a), 0, n, a->recs) != 0)
     rc = oa_err_set(err, OA_EARCHIVE, "%s: cannot read the recordings table", a->path);
   for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
     const oa_rec_row *r = &a->recs[i];
@@ -216,7 +220,7 @@ int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
   if (rc == OA_OK && oa_fault("open")) rc = oa_err_set(err, OA_EIO, "%s: cannot open archive (injected fault)", path);
   if (rc == OA_OK) rc = read_meta(a, err);
   oa_archive_totals *t = &a->totals;
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_RECORDINGS, a->types.rec, &a->recs_ds, &a->nrecs, err);
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_RECORDINGS, rec_type_of(a), &a->recs_ds, &a->nrecs, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_STRINGS, H5T_NATIVE_UINT8, &a->strings_ds, &t->string_bytes, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_LINKS, a->types.link, &a->links_ds, &t->links, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_PACKET_DATA, H5T_NATIVE_UINT8, &a->data_ds, &t->data_bytes, err);

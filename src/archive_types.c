@@ -5,41 +5,52 @@
 
 #define FIELD(t, type, name, h5) H5Tinsert(t, #name, HOFFSET(type, name), h5)
 
+/* /recordings rows; format 3 had no source identity (mtime, inode). */
+static hid_t rec_type(int with_identity) {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(oa_rec_row));
+  FIELD(t, oa_rec_row, name_off, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, path_off, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, error_off, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, name_len, H5T_NATIVE_UINT32);
+  FIELD(t, oa_rec_row, path_len, H5T_NATIVE_UINT32);
+  FIELD(t, oa_rec_row, error_len, H5T_NATIVE_UINT32);
+  FIELD(t, oa_rec_row, status, H5T_NATIVE_INT32);
+  FIELD(t, oa_rec_row, source_size, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, channels, H5T_NATIVE_INT32);
+  FIELD(t, oa_rec_row, mapping_family, H5T_NATIVE_INT32);
+  FIELD(t, oa_rec_row, pre_skip, H5T_NATIVE_INT32);
+  FIELD(t, oa_rec_row, gain_q8, H5T_NATIVE_INT32);
+  FIELD(t, oa_rec_row, samples, H5T_NATIVE_INT64);
+  FIELD(t, oa_rec_row, first_link, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, link_count, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, first_interval, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, interval_count, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, data_offset, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, data_size, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, packet_count, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, payload_bytes, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, failed_packet, H5T_NATIVE_INT64);
+  FIELD(t, oa_rec_row, source_rate, H5T_NATIVE_INT32);
+  FIELD(t, oa_rec_row, source_format, H5T_NATIVE_INT32);
+  FIELD(t, oa_rec_row, rate_mode, H5T_NATIVE_INT32);
+  FIELD(t, oa_rec_row, source_frames, H5T_NATIVE_INT64);
+  FIELD(t, oa_rec_row, start_off, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, tags_off, H5T_NATIVE_UINT64);
+  FIELD(t, oa_rec_row, start_len, H5T_NATIVE_UINT32);
+  FIELD(t, oa_rec_row, tags_len, H5T_NATIVE_UINT32);
+  if (with_identity) {
+    FIELD(t, oa_rec_row, source_mtime_ns, H5T_NATIVE_INT64);
+    FIELD(t, oa_rec_row, source_inode, H5T_NATIVE_UINT64);
+  }
+  return t;
+}
+
 int oa_h5_types_create(oa_h5_types *t) {
   hsize_t map_dim[1] = {255};
   t->mapping = H5Tarray_create2(H5T_NATIVE_UINT8, 1, map_dim);
 
-  t->rec = H5Tcreate(H5T_COMPOUND, sizeof(oa_rec_row));
-  FIELD(t->rec, oa_rec_row, name_off, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, path_off, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, error_off, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, name_len, H5T_NATIVE_UINT32);
-  FIELD(t->rec, oa_rec_row, path_len, H5T_NATIVE_UINT32);
-  FIELD(t->rec, oa_rec_row, error_len, H5T_NATIVE_UINT32);
-  FIELD(t->rec, oa_rec_row, status, H5T_NATIVE_INT32);
-  FIELD(t->rec, oa_rec_row, source_size, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, channels, H5T_NATIVE_INT32);
-  FIELD(t->rec, oa_rec_row, mapping_family, H5T_NATIVE_INT32);
-  FIELD(t->rec, oa_rec_row, pre_skip, H5T_NATIVE_INT32);
-  FIELD(t->rec, oa_rec_row, gain_q8, H5T_NATIVE_INT32);
-  FIELD(t->rec, oa_rec_row, samples, H5T_NATIVE_INT64);
-  FIELD(t->rec, oa_rec_row, first_link, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, link_count, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, first_interval, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, interval_count, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, data_offset, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, data_size, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, packet_count, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, payload_bytes, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, failed_packet, H5T_NATIVE_INT64);
-  FIELD(t->rec, oa_rec_row, source_rate, H5T_NATIVE_INT32);
-  FIELD(t->rec, oa_rec_row, source_format, H5T_NATIVE_INT32);
-  FIELD(t->rec, oa_rec_row, rate_mode, H5T_NATIVE_INT32);
-  FIELD(t->rec, oa_rec_row, source_frames, H5T_NATIVE_INT64);
-  FIELD(t->rec, oa_rec_row, start_off, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, tags_off, H5T_NATIVE_UINT64);
-  FIELD(t->rec, oa_rec_row, start_len, H5T_NATIVE_UINT32);
-  FIELD(t->rec, oa_rec_row, tags_len, H5T_NATIVE_UINT32);
+  t->rec = rec_type(1);
+  t->rec_v3 = rec_type(0);
 
   t->link = H5Tcreate(H5T_COMPOUND, sizeof(oa_link_row));
   FIELD(t->link, oa_link_row, recording, H5T_NATIVE_UINT64);
@@ -75,11 +86,12 @@ int oa_h5_types_create(oa_h5_types *t) {
   FIELD(t->interval, oa_interval_row, state_crc32, H5T_NATIVE_UINT32);
   FIELD(t->interval, oa_interval_row, state_offset, H5T_NATIVE_UINT64);
 
-  return (t->rec < 0 || t->link < 0 || t->interval < 0 || t->mapping < 0) ? -1 : 0;
+  return (t->rec < 0 || t->rec_v3 < 0 || t->link < 0 || t->interval < 0 || t->mapping < 0) ? -1 : 0;
 }
 
 void oa_h5_types_close(oa_h5_types *t) {
   H5Tclose(t->rec);
+  H5Tclose(t->rec_v3);
   H5Tclose(t->link);
   H5Tclose(t->interval);
   H5Tclose(t->mapping);
@@ -96,7 +108,8 @@ uint32_t oa_rec_row_check(uint64_t row, const oa_rec_row *r) {
                         r->link_count, r->first_interval, r->interval_count, r->data_offset, r->data_size,
                         r->packet_count, r->payload_bytes, (uint64_t)r->failed_packet, (uint64_t)r->source_rate,
                         (uint64_t)r->source_format, (uint64_t)r->rate_mode, (uint64_t)r->source_frames,
-                        r->start_off, r->tags_off, r->start_len, r->tags_len};
+                        r->start_off, r->tags_off, r->start_len, r->tags_len, (uint64_t)r->source_mtime_ns,
+                        r->source_inode};
   uint8_t bytes[sizeof f];
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
     for (int k = 0; k < 8; k++) bytes[8 * i + (size_t)k] = (uint8_t)(f[i] >> (8 * k));

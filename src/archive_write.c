@@ -11,6 +11,9 @@
 #include "opusarc/watchdog.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/util.h"
+#include "archlock.h"
+#include "inputdiff.h"
+#include "outfile.h"
 
 /* ---- batches ---- */
 
@@ -62,7 +65,8 @@ struct oa_archive_writer {
   int broken;             /* a collective write failed: HDF5 cannot close the file */
   double io_timeout;      /* seconds a collective write round may take (plus 1 s per 10 MB) */
   oa_watchdog *watchdog;  /* ends the process when a round is stuck */
-  uint64_t resumed_ok, resumed_failed;
+  oa_archlock *lock;      /* rank 0: PATH.lock, held until the writer is freed */
+  oa_resumed_totals resumed;
 };
 
 static const char *const DS_NAMES[DS_COUNT] = {OA_DS_STRINGS, OA_DS_LINKS, OA_DS_PACKET_DATA, OA_DS_INTERVALS,
@@ -124,6 +128,7 @@ static void writer_close_handles(oa_archive_writer *w) {
 
 static void writer_free(oa_archive_writer *w) {
   oa_watchdog_stop(w->watchdog);
+  oa_archlock_release(w->lock);
   oa_h5_types_close(&w->types);
   oa_commit_free(&w->commit);
   free(w->path);
@@ -154,7 +159,19 @@ static int open_transfer(oa_archive_writer *w) {
 
 /* Collective. A new, empty PATH.partial. */
 static int create_fresh(oa_archive_writer *w, oa_err *err) {
-  if (w->rank == 0) oa_commit_remove(w->commit_path); /* a record of an older run vouches for nothing here */
+  int made = 1, e = 0;
+  if (w->rank == 0) {
+    oa_commit_remove(w->commit_path); /* a record of an older run vouches for nothing here */
+    /* The name is ours (we hold the lock): whatever is there, a file or a
+     * planted symlink, goes; the new file is created, never followed. */
+    unlink(w->partial);
+    int fd = open(w->partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    made = fd >= 0;
+    e = errno;
+    if (fd >= 0) close(fd);
+  }
+  MPI_Bcast(&e, 1, MPI_INT, 0, w->comm);
+  if (!oa_mpi_agree(w->comm, made)) return oa_err_set(err, OA_EIO, "cannot create %s: %s", w->partial, strerror(e));
   hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
   /* Never reuse freed file space: blocks a commit record vouches for are
    * then never overwritten by later writes, so a killed run leaves them
@@ -163,7 +180,7 @@ static int create_fresh(oa_archive_writer *w, oa_err *err) {
   hid_t fapl = file_access(w->comm);
   errno = 0;
   w->file = H5Fcreate(w->partial, H5F_ACC_TRUNC, fcpl, fapl);
-  int e = errno;
+  e = errno;
   H5Pclose(fapl);
   H5Pclose(fcpl);
   if (!oa_mpi_agree(w->comm, w->file >= 0))
@@ -181,8 +198,30 @@ static int create_fresh(oa_archive_writer *w, oa_err *err) {
   return OA_OK;
 }
 
-/* Rank 0 loads the commit record and checks it belongs to this run; every
- * rank receives it. */
+/* The first option that differs between two "--name=value;..." texts, as
+ * "--bitrate: 32 in the interrupted run, 64 now". */
+static void option_difference(const char *then, const char *now, char *out, size_t len) {
+  char a[OA_COMMIT_OPTIONS_MAX], b[OA_COMMIT_OPTIONS_MAX];
+  snprintf(a, sizeof a, "%s", then);
+  snprintf(b, sizeof b, "%s", now);
+  char *sa, *sb;
+  char *ta = strtok_r(a, ";", &sa), *tb = strtok_r(b, ";", &sb);
+  for (; ta && tb; ta = strtok_r(NULL, ";", &sa), tb = strtok_r(NULL, ";", &sb)) {
+    if (strcmp(ta, tb) == 0) continue;
+    char *ea = strchr(ta, '='), *eb = strchr(tb, '=');
+    if (ea && eb && ea - ta == eb - tb && strncmp(ta, tb, (size_t)(ea - ta)) == 0) {
+      snprintf(out, len, "%.*s: %s in the interrupted run, %s now", (int)(ea - ta), ta, ea + 1, eb + 1);
+      return;
+    }
+    break;
+  }
+  snprintf(out, len, "the interrupted run used \"%.200s\"", then);
+}
+
+/* Rank 0 loads the commit record and checks the options are this run's;
+ * every rank receives it. A record from other options is refused: going
+ * on would mix two settings in one archive, starting over would discard
+ * committed work the user did not ask to discard. */
 static int load_commit(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
   uint8_t *buf = NULL;
   uint64_t len = 0;
@@ -190,19 +229,20 @@ static int load_commit(oa_archive_writer *w, const oa_writer_config *cfg, oa_err
   int ok = 1;
   if (w->rank == 0) {
     ok = oa_commit_load(w->commit_path, &c, err) == OA_OK;
-    if (ok && (c.corpus_hash != cfg->corpus_hash || c.entries != w->meta.recordings)) {
-      oa_err_set(err, OA_EUSAGE, "the corpus differs from the interrupted run's (files added, removed or resized)");
-      ok = 0;
-    } else if (ok && strcmp(c.options, cfg->options) != 0) {
-      oa_err_set(err, OA_EUSAGE, "options differ from the interrupted run's (%s)", c.options);
+    if (ok && strcmp(c.options, cfg->options) != 0) {
+      char diff[600];
+      option_difference(c.options, cfg->options, diff, sizeof diff);
+      oa_err_set(err, OA_EUSAGE, "cannot resume %s: the options differ from the interrupted run's (%s); rerun with "
+                 "the same options, or use --force to start over and discard its %llu committed recordings",
+                 w->partial, diff, (unsigned long long)oa_commit_done_count(&c));
       ok = 0;
     }
     if (ok) ok = oa_commit_encode(&c, &buf, &len) == 0;
     if (ok || c.done) oa_commit_free(&c);
   }
-  if (!oa_mpi_agree(w->comm, ok)) {
+  if (!oa_mpi_agree_err(w->comm, ok, err)) {
     free(buf);
-    return OA_EARCHIVE;
+    return err->code ? err->code : OA_EARCHIVE;
   }
   ok = oa_mpi_bcast_bytes(w->comm, 0, &buf, &len) == 0;
   oa_commit_free(&w->commit);
@@ -220,43 +260,101 @@ static uint64_t dataset_length(hid_t ds) {
   return dims[0];
 }
 
-/* Rank 0 reads every /recordings row back and checks the committed ones
- * against the record: same check value, offsets inside committed data. */
-static int check_committed_rows(oa_archive_writer *w, oa_err *err) {
-  uint64_t n = w->meta.recordings;
-  int root = w->rank == 0;
-  oa_rec_row *rows = malloc((root && n ? n : 1) * sizeof *rows);
-  hid_t fspace = H5Dget_space(w->recs);
-  hsize_t count[1] = {root ? n : 0};
+/* Collective read of the first n elements of a dataset into rank 0's buf
+ * (the others select nothing, unless all). With `all` every rank reads the
+ * same: a chunked dataset whose chunk index only rank 0 looked up leaves
+ * HDF5's metadata caches out of step, and cutting that dataset back then
+ * hung H5Fclose (integration_resume found it). */
+static int read_on_root(oa_archive_writer *w, hid_t ds, hid_t type, uint64_t n, void *buf, int all) {
+  int root = w->rank == 0 || all;
+  hid_t fspace = H5Dget_space(ds);
+  hsize_t start[1] = {0}, count[1] = {root ? n : 0};
   hid_t mspace = H5Screate_simple(1, count, NULL);
-  if (!root || n == 0) H5Sselect_none(fspace), H5Sselect_none(mspace);
-  int ok = rows && H5Dread(w->recs, w->types.rec, mspace, fspace, w->dxpl, rows) >= 0;
+  if (root && n) H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+  else H5Sselect_none(fspace), H5Sselect_none(mspace);
+  herr_t rc = H5Dread(ds, type, mspace, fspace, w->dxpl, buf);
   H5Sclose(mspace);
   H5Sclose(fspace);
-  uint64_t counts[2] = {0, 0};
-  if (root && ok) {
-    uint32_t check = 0;
-    const uint64_t *ext = w->commit.extent;
-    for (uint64_t i = 0; i < n && ok; i++) {
-      if (!oa_commit_is_done(&w->commit, i)) continue;
-      const oa_rec_row *r = &rows[i];
-      check ^= oa_rec_row_check(i, r);
-      counts[r->status == OA_REC_OK ? 0 : 1]++;
-      ok = r->first_link <= ext[DS_LINKS] && r->link_count <= ext[DS_LINKS] - r->first_link &&
-           r->first_interval <= ext[DS_INTERVALS] && r->interval_count <= ext[DS_INTERVALS] - r->first_interval &&
-           r->data_offset <= ext[DS_DATA] && r->data_size <= ext[DS_DATA] - r->data_offset &&
-           r->name_off <= ext[DS_STRINGS] && r->name_len <= ext[DS_STRINGS] - r->name_off;
-    }
-    if (ok && check != w->commit.rows_check) ok = 0;
-    if (!ok) oa_err_set(err, OA_EARCHIVE, "committed /recordings rows do not match the commit record");
-  } else if (root) {
-    oa_err_set(err, OA_EARCHIVE, "cannot read /recordings");
+  return rc < 0 ? -1 : 0;
+}
+
+/* Rank 0: the committed rows check out against the record; their totals. */
+static int verify_rows(oa_archive_writer *w, const oa_rec_row *rows, oa_err *err) {
+  uint32_t check = 0;
+  const uint64_t *ext = w->commit.extent;
+  oa_resumed_totals *t = &w->resumed;
+  for (uint64_t i = 0; i < w->meta.recordings; i++) {
+    if (!oa_commit_is_done(&w->commit, i)) continue;
+    const oa_rec_row *r = &rows[i];
+    check ^= oa_rec_row_check(i, r);
+    int fits = r->first_link <= ext[DS_LINKS] && r->link_count <= ext[DS_LINKS] - r->first_link &&
+               r->first_interval <= ext[DS_INTERVALS] && r->interval_count <= ext[DS_INTERVALS] - r->first_interval &&
+               r->data_offset <= ext[DS_DATA] && r->data_size <= ext[DS_DATA] - r->data_offset &&
+               r->name_off <= ext[DS_STRINGS] && r->name_len <= ext[DS_STRINGS] - r->name_off &&
+               r->path_off <= ext[DS_STRINGS] && r->path_len <= ext[DS_STRINGS] - r->path_off;
+    if (!fits) return oa_err_set(err, OA_EARCHIVE, "committed /recordings row %llu points outside the committed data",
+                                 (unsigned long long)i);
+    if (r->status == OA_REC_OK) t->ok++;
+    else t->failed++;
+    t->samples += r->samples, t->packets += r->packet_count, t->payload_bytes += r->payload_bytes;
+    t->data_bytes += r->data_size, t->intervals += r->interval_count;
   }
+  if (check != w->commit.rows_check)
+    return oa_err_set(err, OA_EARCHIVE, "committed /recordings rows do not match the commit record");
+  return OA_OK;
+}
+
+/* Rank 0: the committed sources against the inputs of this run. */
+static int compare_inputs(oa_archive_writer *w, const oa_writer_config *cfg, const oa_rec_row *rows,
+                          const char *strings, oa_err *err) {
+  uint64_t n = w->meta.recordings, k = 0;
+  oa_recorded_source *rec = calloc(n ? n : 1, sizeof *rec);
+  char **names = calloc(2 * (n ? n : 1), sizeof *names);
+  int rc = rec && names ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
+  for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
+    if (!oa_commit_is_done(&w->commit, i)) continue;
+    const oa_rec_row *r = &rows[i];
+    names[2 * k] = strndup(strings + r->name_off, r->name_len);
+    names[2 * k + 1] = strndup(strings + r->path_off, r->path_len);
+    if (!names[2 * k] || !names[2 * k + 1]) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+    else rec[k] = (oa_recorded_source){names[2 * k], names[2 * k + 1], r}, k++;
+  }
+  if (rc == OA_OK) {
+    char diff[900];
+    uint64_t nd = oa_input_diff(cfg->corpus, rec, k, 0, diff, sizeof diff);
+    if (nd || cfg->corpus_hash != w->commit.corpus_hash || cfg->corpus->count != w->commit.entries)
+      rc = oa_err_set(err, OA_EUSAGE, "cannot resume %s: the inputs differ from the interrupted run's (%llu "
+                      "recordings then, %zu now%s%s); rerun with the same inputs, or use --force to start over and "
+                      "discard its %llu committed recordings", w->partial, (unsigned long long)w->commit.entries,
+                      cfg->corpus->count, nd ? "; " : "", nd ? diff : "", (unsigned long long)k);
+  }
+  for (uint64_t i = 0; names && i < 2 * k; i++) free(names[i]);
+  free(names);
+  free(rec);
+  return rc;
+}
+
+/* Rank 0 reads every /recordings row back and checks the committed ones
+ * against the record (check value, offsets inside committed data) and
+ * their sources against this run's inputs. */
+static int check_committed_rows(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
+  uint64_t n = w->meta.recordings, nstr = w->commit.extent[DS_STRINGS];
+  int root = w->rank == 0;
+  oa_rec_row *rows = malloc((root && n ? n : 1) * sizeof *rows);
+  char *strings = malloc(nstr ? nstr : 1);
+  int ok = rows && strings;
+  ok = oa_mpi_agree(w->comm, ok);
+  if (ok) ok = read_on_root(w, w->recs, w->types.rec, n, rows, 0) == 0;
+  if (oa_mpi_agree(w->comm, ok)) ok = read_on_root(w, w->ds[DS_STRINGS], H5T_NATIVE_UINT8, nstr, strings, 1) == 0;
+  else ok = 0;
+  memset(&w->resumed, 0, sizeof w->resumed);
+  if (root && !ok) oa_err_set(err, OA_EARCHIVE, "cannot read /recordings");
+  if (root && ok) ok = verify_rows(w, rows, err) == OA_OK;
+  if (root && ok) ok = compare_inputs(w, cfg, rows, strings, err) == OA_OK;
   free(rows);
-  MPI_Bcast(counts, 2, MPI_UINT64_T, 0, w->comm);
-  w->resumed_ok = counts[0];
-  w->resumed_failed = counts[1];
-  return oa_mpi_agree(w->comm, ok) ? OA_OK : OA_EARCHIVE;
+  free(strings);
+  MPI_Bcast(&w->resumed, (int)sizeof w->resumed, MPI_BYTE, 0, w->comm);
+  return oa_mpi_agree_err(w->comm, ok, err) ? OA_OK : err->code;
 }
 
 /* Collective. Opens PATH.partial and its datasets, each at least as long as
@@ -284,7 +382,7 @@ static int open_partial(oa_archive_writer *w, oa_err *err) {
 static int reopen_partial(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
   int rc = load_commit(w, cfg, err);
   if (rc == OA_OK) rc = open_partial(w, err);
-  if (rc == OA_OK) rc = check_committed_rows(w, err);
+  if (rc == OA_OK) rc = check_committed_rows(w, cfg, err);
   if (rc != OA_OK) return rc;
   int good = 1;
   for (int i = 0; i < DS_COUNT; i++) {
@@ -316,63 +414,170 @@ static int writer_alloc(MPI_Comm comm, const char *path, const oa_archive_meta *
   return w->path && w->partial && w->commit_path && oa_commit_init(&w->commit, meta->recordings) == 0;
 }
 
-/* Rank 0 checks what exists on disk; every rank gets the verdict. */
-static int check_existing(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
-  int state[2] = {0, 0}; /* PATH exists, PATH.partial exists */
-  if (w->rank == 0) state[0] = access(w->path, F_OK) == 0, state[1] = access(w->partial, F_OK) == 0;
-  MPI_Bcast(state, 2, MPI_INT, 0, w->comm);
-  if (cfg->overwrite) return OA_OK;
-  if (state[0]) return oa_err_set(err, OA_EUSAGE, "%s already exists (use --force to replace it)", w->path);
-  if (state[1] && !cfg->resume)
-    return oa_err_set(err, OA_EUSAGE, "%s exists, left by an interrupted run: use --resume to continue it or "
-                      "--force to start over", w->partial);
+enum start_action { START_FRESH, START_RESUME, START_CHECK_COMPLETE };
+
+/* Rank 0: PATH and PATH.partial are not inputs and not directories etc. */
+static int check_not_inputs(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
+  const oa_corpus *c = cfg->corpus;
+  size_t n = c ? c->count : 0;
+  oa_file_id *ids = calloc(n ? n : 1, sizeof *ids);
+  if (!ids) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  for (size_t i = 0; i < n; i++) ids[i] = (oa_file_id){c->entries[i].dev, c->entries[i].ino};
+  int rc = oa_out_check(w->path, 1, ids, n, "-o", err);
+  if (rc == OA_OK) rc = oa_out_check(w->partial, 1, ids, n, "-o", err);
+  free(ids);
+  return rc;
+}
+
+/* Rank 0 looks at what exists on disk (under the lock) and chooses. */
+static int choose_start(oa_archive_writer *w, const oa_writer_config *cfg, int *action, oa_err *err) {
+  int have_path = access(w->path, F_OK) == 0;
+  struct stat st;
+  int have_partial = lstat(w->partial, &st) == 0; /* a planted symlink counts: it is replaced, never followed */
+  int have_record = access(w->commit_path, F_OK) == 0;
+  *action = START_FRESH;
+  if (!cfg->resume && !cfg->overwrite) {
+    if (have_path) return oa_err_set(err, OA_EUSAGE, "%s already exists (use --force to replace it)", w->path);
+    if (have_partial)
+      return oa_err_set(err, OA_EUSAGE, "%s exists, left by an interrupted run: use --resume to continue it or "
+                        "--force to start over", w->partial);
+    return OA_OK;
+  }
+  if (!cfg->resume) return OA_OK; /* --force: a rebuild */
+  if (have_partial && have_record) {
+    if (have_path && !cfg->overwrite)
+      return oa_err_set(err, OA_EUSAGE, "%s exists and %s holds an interrupted rebuild (--force) of it: rerun with "
+                        "--force --resume to finish the rebuild (it replaces %s when complete), or remove %s to keep "
+                        "the archive as it is", w->path, w->partial, w->path, w->partial);
+    *action = START_RESUME;
+  } else if (have_path && !cfg->overwrite) {
+    *action = START_CHECK_COMPLETE;
+  }
   return OA_OK;
 }
 
+/* Rank 0: PATH is complete; does it hold exactly these inputs? */
+static int compare_complete(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
+  oa_archive *a;
+  int rc = oa_archive_open(w->path, &a, err);
+  if (rc != OA_OK) return oa_err_set(err, OA_EUSAGE, "%s exists but cannot be read (%s); it was not changed", w->path,
+                                     err->msg);
+  uint64_t n = oa_archive_recording_count(a);
+  oa_recorded_source *rec = calloc(n ? n : 1, sizeof *rec);
+  if (!rec) {
+    oa_archive_close(a);
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  for (uint64_t i = 0; i < n; i++)
+    rec[i] = (oa_recorded_source){oa_archive_recording_name(a, i), oa_archive_recording_path(a, i),
+                                  oa_archive_recording(a, i)};
+  char diff[900];
+  uint64_t nd = oa_input_diff(cfg->corpus, rec, n, 1, diff, sizeof diff);
+  if (nd)
+    rc = oa_err_set(err, OA_EUSAGE, "%s is complete, but the inputs differ from what it holds: %s. It was not "
+                    "changed. Index the new recordings into another archive (-o OTHER.h5), or rebuild this one with "
+                    "--force (appending to an archive is not available yet)", w->path, diff);
+  free(rec);
+  oa_archive_close(a);
+  return rc;
+}
+
+/* Collective: the lock, then the verdict on what is on disk. */
+static int start_checks(oa_archive_writer *w, const oa_writer_config *cfg, int *action, int *complete, oa_err *err) {
+  int ok = 1;
+  char lock_note[OA_ERRMSG_MAX] = "";
+  if (w->rank == 0) {
+    ok = oa_archlock_acquire(w->path, &w->lock, lock_note, err) == OA_OK;
+    if (ok && oa_fault("stall")) sleep(600); /* tests: a job that holds the lock */
+    if (ok) ok = check_not_inputs(w, cfg, err) == OA_OK;
+    if (ok) ok = choose_start(w, cfg, action, err) == OA_OK;
+    if (ok && *action == START_CHECK_COMPLETE) {
+      ok = compare_complete(w, cfg, err) == OA_OK;
+      if (ok) {
+        *complete = 1;
+        oa_commit_remove(w->commit_path); /* the record of a run killed after its rename */
+        if (access(w->partial, F_OK) == 0) unlink(w->partial); /* a rebuild killed before its first commit */
+      }
+    }
+    if (lock_note[0] && cfg->note) snprintf(cfg->note, OA_ERRMSG_MAX, "%s", lock_note);
+  }
+  if (!oa_mpi_agree_err(w->comm, ok, err)) return err->code ? err->code : OA_EUSAGE;
+  MPI_Bcast(action, 1, MPI_INT, 0, w->comm);
+  MPI_Bcast(complete, 1, MPI_INT, 0, w->comm);
+  return OA_OK;
+}
+
+static void resume_note(oa_archive_writer *w, const oa_writer_config *cfg, int resumed, const oa_err *why) {
+  if (w->rank != 0 || !cfg->note) return;
+  size_t k = strlen(cfg->note);
+  char *out = cfg->note + k;
+  size_t room = OA_ERRMSG_MAX - k;
+  const char *sep = k ? "; " : "";
+  if (resumed)
+    snprintf(out, room, "%sresuming %.600s: %llu of %llu recordings were committed by the interrupted run", sep,
+             w->partial, (unsigned long long)oa_commit_done_count(&w->commit), (unsigned long long)w->meta.recordings);
+  else if (!why)
+    snprintf(out, room, "%snothing to resume (no commit record %.600s); starting a new archive", sep, w->commit_path);
+  else
+    snprintf(out, room, "%scannot resume %.300s: %.600s; starting over", sep, w->partial, why->msg);
+}
+
+/* Collective: a new, empty commit record and PATH.partial. */
+static int start_fresh(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
+  writer_close_handles(w);
+  oa_commit_free(&w->commit);
+  memset(&w->resumed, 0, sizeof w->resumed);
+  int ok = oa_commit_init(&w->commit, w->meta.recordings) == 0;
+  if (ok) {
+    snprintf(w->commit.options, sizeof w->commit.options, "%s", cfg->options ? cfg->options : "");
+    w->commit.corpus_hash = cfg->corpus_hash;
+  }
+  int rc = oa_mpi_agree(w->comm, ok) ? create_fresh(w, err) : oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (rc != OA_OK) {
+    writer_close_handles(w);
+    if (w->rank == 0) unlink(w->partial);
+  }
+  return rc;
+}
+
 int oa_writer_create(MPI_Comm comm, const char *path, const oa_writer_config *cfg, const oa_archive_meta *meta,
-                     oa_archive_writer **out, oa_err *err) {
+                     oa_archive_writer **out, int *complete, oa_err *err) {
   *out = NULL;
+  *complete = 0;
   oa_h5_quiet();
   oa_archive_writer *w;
   if (!oa_mpi_agree(comm, writer_alloc(comm, path, meta, &w))) {
     if (w) writer_free(w);
     return oa_err_set(err, OA_ENOMEM, "out of memory");
   }
-  int rc = check_existing(w, cfg, err);
-  if (rc != OA_OK) {
+  if (cfg->note) cfg->note[0] = '\0';
+  int action = START_FRESH;
+  int rc = start_checks(w, cfg, &action, complete, err);
+  if (rc != OA_OK || *complete) {
     writer_free(w);
     return rc;
   }
   snprintf(w->commit.options, sizeof w->commit.options, "%s", cfg->options ? cfg->options : "");
   w->commit.corpus_hash = cfg->corpus_hash;
-  oa_err why;
-  oa_err_clear(&why);
-  int resumed = cfg->resume && reopen_partial(w, cfg, &why) == OA_OK;
-  if (cfg->resume && w->rank == 0 && cfg->note) {
-    if (resumed)
-      snprintf(cfg->note, OA_ERRMSG_MAX, "resuming %.600s: %llu of %llu recordings were committed by the interrupted run",
-               w->partial, (unsigned long long)oa_commit_done_count(&w->commit), (unsigned long long)meta->recordings);
-    else if (why.code == OA_ENOTFOUND)
-      snprintf(cfg->note, OA_ERRMSG_MAX, "nothing to resume (no commit record %.600s); starting a new archive",
-               w->commit_path);
-    else
-      snprintf(cfg->note, OA_ERRMSG_MAX, "cannot resume %.300s: %.600s; starting over", w->partial, why.msg);
-  }
-  if (!resumed) {
-    writer_close_handles(w);
-    oa_commit_free(&w->commit);
-    int ok = oa_commit_init(&w->commit, meta->recordings) == 0;
-    if (ok) {
-      snprintf(w->commit.options, sizeof w->commit.options, "%s", cfg->options ? cfg->options : "");
-      w->commit.corpus_hash = cfg->corpus_hash;
-    }
-    rc = oa_mpi_agree(comm, ok) ? create_fresh(w, err) : oa_err_set(err, OA_ENOMEM, "out of memory");
-    if (rc != OA_OK) {
+  int resumed = 0;
+  if (action == START_RESUME) {
+    oa_err why;
+    oa_err_clear(&why);
+    rc = reopen_partial(w, cfg, &why);
+    resumed = rc == OA_OK;
+    if (rc == OA_EUSAGE) { /* other inputs or options: refused, nothing touched */
       writer_close_handles(w);
-      if (w->rank == 0) unlink(w->partial);
+      *err = why;
       writer_free(w);
       return rc;
     }
+    resume_note(w, cfg, resumed, resumed ? NULL : &why);
+  } else if (cfg->resume) {
+    resume_note(w, cfg, 0, NULL);
+  }
+  if (!resumed && (rc = start_fresh(w, cfg, err)) != OA_OK) {
+    writer_free(w);
+    return rc;
   }
   w->io_timeout = cfg->io_timeout;
   if (w->io_timeout > 0) {
@@ -411,10 +616,7 @@ int oa_writer_is_done(const oa_archive_writer *w, uint64_t entry) {
 
 uint64_t oa_writer_commits(const oa_archive_writer *w) { return w->commit.rounds; }
 
-void oa_writer_resumed(const oa_archive_writer *w, uint64_t *ok, uint64_t *failed) {
-  *ok = w->resumed_ok;
-  *failed = w->resumed_failed;
-}
+void oa_writer_resumed(const oa_archive_writer *w, oa_resumed_totals *t) { *t = w->resumed; }
 
 /* Grows one dataset by `total` elements and writes this rank's `local`
  * elements at `cur + before`. Every rank calls it, even with nothing. */
@@ -522,6 +724,10 @@ static int commit_round(oa_archive_writer *w, const oa_batch *b, oa_err *err) {
   return OA_OK;
 }
 
+/* The round's bytes plus room for rewritten compressed chunks and HDF5
+ * metadata (measured: well under 1/8 plus 64 KiB). */
+static uint64_t reserve_bytes(uint64_t bytes) { return bytes + bytes / 8 + (64u << 10); }
+
 /* Rank 0 reserves the round's bytes (plus room for rewritten compressed
  * chunks and metadata) at the end of PATH.partial before any collective
  * write. A full disk or quota is then found here, where all ranks can stop
@@ -533,7 +739,7 @@ static int reserve_space(oa_archive_writer *w, uint64_t bytes) {
     int fd = open(w->partial, O_WRONLY);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) e = errno;
-    else e = posix_fallocate(fd, st.st_size, (off_t)(bytes + bytes / 4 + (4u << 20)));
+    else e = posix_fallocate(fd, st.st_size, (off_t)reserve_bytes(bytes));
     if (fd >= 0) close(fd);
     if (e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) e = 0; /* cannot reserve here: carry on */
     if (oa_fault("reserve")) e = ENOSPC;
@@ -561,8 +767,9 @@ int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
   int e = reserve_space(w, bytes);
   if (e) {
     oa_batch_clear(b);
-    return oa_err_set(err, OA_EIO, "cannot write %s: %s (%.1f MB more needed for this batch)", w->partial,
-                      strerror(e), (double)bytes / 1e6);
+    return oa_err_set(err, OA_EIO, "cannot write %s: %s (this batch needs %.2f MB: %.2f MB of rows and packets "
+                      "plus room for HDF5 metadata)", w->partial, strerror(e), (double)reserve_bytes(bytes) / 1e6,
+                      (double)bytes / 1e6);
   }
   /* Every rank takes part in every collective call, and all agree after
    * each one: after a failed call (a full disk on one rank) HDF5's ranks

@@ -11,12 +11,18 @@
 #include "opusarc/pcmimport.h"
 #include "opusarc/util.h"
 
-static int add_entry(oa_corpus *c, const char *name, const char *path, uint64_t size, const char *error) {
+static int add_entry(oa_corpus *c, const char *name, const char *path, const struct stat *st, const char *error) {
   if (oa_grow((void **)&c->entries, &c->cap, c->count + 1, sizeof *c->entries)) return -1;
   oa_corpus_entry *e = &c->entries[c->count];
+  memset(e, 0, sizeof *e);
   e->name = strdup(name);
   e->path = strdup(path);
-  e->size = size;
+  if (st) {
+    e->size = error ? 0 : (uint64_t)st->st_size;
+    e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    e->dev = (uint64_t)st->st_dev;
+    e->ino = (uint64_t)st->st_ino;
+  }
   e->error = error ? strdup(error) : NULL;
   if (!e->name || !e->path || (error && !e->error)) {
     free(e->name), free(e->path), free(e->error);
@@ -50,7 +56,7 @@ static int walk(oa_corpus *c, const char *dir, const char *rel) {
   if (!d) {
     char why[300];
     snprintf(why, sizeof why, "cannot open directory: %s", strerror(errno));
-    return add_entry(c, rel[0] ? rel : dir, dir, 0, why);
+    return add_entry(c, rel[0] ? rel : dir, dir, NULL, why);
   }
   int rc = 0;
   struct dirent *de;
@@ -67,10 +73,9 @@ static int walk(oa_corpus *c, const char *dir, const char *rel) {
         if (stat(path, &st) != 0) {
           char why[300];
           snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
-          rc = add_entry(c, sub, path, 0, why);
+          rc = add_entry(c, sub, path, NULL, why);
         } else {
-          rc = S_ISREG(st.st_mode) ? add_entry(c, sub, path, (uint64_t)st.st_size, NULL)
-                                   : add_entry(c, sub, path, 0, "not a regular file");
+          rc = add_entry(c, sub, path, &st, S_ISREG(st.st_mode) ? NULL : "not a regular file");
         }
       }
     }
@@ -86,10 +91,9 @@ static int add_file_argument(oa_corpus *c, const char *path) {
   if (stat(path, &st) != 0) {
     char why[300];
     snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
-    return add_entry(c, path, path, 0, why);
+    return add_entry(c, path, path, NULL, why);
   }
-  if (!S_ISREG(st.st_mode)) return add_entry(c, path, path, 0, "not a regular file");
-  return add_entry(c, path, path, (uint64_t)st.st_size, NULL);
+  return add_entry(c, path, path, &st, S_ISREG(st.st_mode) ? NULL : "not a regular file");
 }
 
 static int read_list(oa_corpus *c, const char *list_file, oa_err *err) {
@@ -113,6 +117,43 @@ static int by_name(const void *a, const void *b) {
   const oa_corpus_entry *x = a, *y = b;
   int r = strcmp(x->name, y->name);
   return r ? r : strcmp(x->path, y->path);
+}
+
+static int by_file(const void *a, const void *b, void *ctx) {
+  const oa_corpus_entry *e = ctx;
+  const oa_corpus_entry *x = &e[*(const size_t *)a], *y = &e[*(const size_t *)b];
+  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+  if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+  return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* One file reached under two names (a.opus and ./a.opus, a hard link, a
+ * symlink to a file of the corpus): indexed once, under the name that
+ * sorts first; the others become failed entries that say so. */
+static int mark_same_files(oa_corpus *c) {
+  size_t *order = malloc((c->count ? c->count : 1) * sizeof *order);
+  if (!order) return -1;
+  for (size_t i = 0; i < c->count; i++) order[i] = i;
+  qsort_r(order, c->count, sizeof *order, by_file, c->entries);
+  size_t base = 0; /* first entry of the current run of one file */
+  for (size_t k = 1; k < c->count; k++) {
+    const oa_corpus_entry *first = &c->entries[order[base]];
+    oa_corpus_entry *e = &c->entries[order[k]];
+    if (e->ino == 0 || e->dev != first->dev || e->ino != first->ino) {
+      base = k;
+      continue;
+    }
+    if (e->error || first->error) continue;
+    char why[512];
+    snprintf(why, sizeof why, "the same file as %s (given twice; indexed once)", first->name);
+    e->error = strdup(why);
+    if (!e->error) {
+      free(order);
+      return -1;
+    }
+  }
+  free(order);
+  return 0;
 }
 
 int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, oa_corpus *c,
@@ -141,6 +182,11 @@ int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file
     snprintf(why, sizeof why, "duplicate recording name (also %s)", c->entries[i - 1].path);
     c->entries[i].error = strdup(why);
   }
+  if (mark_same_files(c) != 0) {
+    oa_corpus_free(c);
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+
   return OA_OK;
 }
 
@@ -165,7 +211,7 @@ int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len) {
   uint64_t total = 8;
   for (size_t i = 0; i < c->count; i++) {
     const oa_corpus_entry *e = &c->entries[i];
-    total += 8 + 12 + strlen(e->name) + strlen(e->path) + (e->error ? strlen(e->error) : 0);
+    total += 32 + 12 + strlen(e->name) + strlen(e->path) + (e->error ? strlen(e->error) : 0);
   }
   uint8_t *p = malloc(total);
   if (!p) return -1;
@@ -175,7 +221,10 @@ int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len) {
   for (size_t i = 0; i < c->count; i++) {
     const oa_corpus_entry *e = &c->entries[i];
     memcpy(p + pos, &e->size, 8);
-    pos += 8;
+    memcpy(p + pos + 8, &e->mtime_ns, 8);
+    memcpy(p + pos + 16, &e->dev, 8);
+    memcpy(p + pos + 24, &e->ino, 8);
+    pos += 32;
     pos += put_str(p + pos, e->name);
     pos += put_str(p + pos, e->path);
     pos += put_str(p + pos, e->error);
@@ -209,7 +258,7 @@ int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err
   uint64_t n, pos = 8;
   if (len < 8) return oa_err_set(err, OA_EMPI, "corpus message truncated");
   memcpy(&n, buf, 8);
-  if (n > len / 20) return oa_err_set(err, OA_EMPI, "corpus message corrupt");
+  if (n > len / 44) return oa_err_set(err, OA_EMPI, "corpus message corrupt");
   c->entries = calloc(n ? n : 1, sizeof *c->entries);
   if (!c->entries) return oa_err_set(err, OA_ENOMEM, "out of memory");
   c->cap = n;
@@ -217,12 +266,15 @@ int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err
   for (uint64_t i = 0; i < n && !bad; i++) {
     oa_corpus_entry *e = &c->entries[i];
     c->count = i + 1;
-    if (len - pos < 8) {
+    if (len - pos < 32) {
       bad = 1;
       break;
     }
     memcpy(&e->size, buf + pos, 8);
-    pos += 8;
+    memcpy(&e->mtime_ns, buf + pos + 8, 8);
+    memcpy(&e->dev, buf + pos + 16, 8);
+    memcpy(&e->ino, buf + pos + 24, 8);
+    pos += 32;
     bad = get_str(buf, len, &pos, 0, &e->name) || get_str(buf, len, &pos, 0, &e->path) ||
           get_str(buf, len, &pos, 1, &e->error);
   }
@@ -290,8 +342,12 @@ uint64_t oa_corpus_hash(const oa_corpus *c) {
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < c->count; i++) {
     const oa_corpus_entry *e = &c->entries[i];
-    uint8_t size[8];
-    for (int k = 0; k < 8; k++) size[k] = (uint8_t)(e->size >> (8 * k));
+    uint8_t size[24];
+    for (int k = 0; k < 8; k++) {
+      size[k] = (uint8_t)(e->size >> (8 * k));
+      size[8 + k] = (uint8_t)((uint64_t)e->mtime_ns >> (8 * k));
+      size[16 + k] = (uint8_t)(e->ino >> (8 * k));
+    }
     h = oa_fnv1a(h, (const uint8_t *)e->name, strlen(e->name) + 1);
     h = oa_fnv1a(h, (const uint8_t *)e->path, strlen(e->path) + 1);
     h = oa_fnv1a(h, size, sizeof size);

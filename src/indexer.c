@@ -368,6 +368,8 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   memset(&r, 0, sizeof r);
   r.failed_packet = -1;
   r.source_size = e->size;
+  r.source_mtime_ns = e->mtime_ns;
+  r.source_inode = e->ino;
   const batch_mark mark = mark_of(b);
   oa_index_stats mine;
   memset(&mine, 0, sizeof mine);
@@ -385,7 +387,11 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     uint64_t size = 0;
     if (oa_is_pcm_path(e->path)) rc = oa_import_pcm(e->path, &opt->encode, &d, &src, &size, &why);
     else rc = oa_demux_file(e->path, &d, &size, &why);
-    r.source_size = size;
+    /* A file still being copied or written: what was read is not what the
+     * scan saw (and what --resume will compare against). */
+    if (rc == OA_OK && size != e->size)
+      rc = oa_err_set(&why, OA_EIO, "changed while being indexed (%llu bytes at the scan, %llu when read)",
+                      (unsigned long long)e->size, (unsigned long long)size);
   }
   r.first_link = b->nlinks;
   r.first_interval = b->nintervals;

@@ -3,6 +3,7 @@
 #include <opus/opus_multistream.h>
 #include <sndfile.h>
 #include <soxr.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,13 @@ static int encode_all(SNDFILE *sf, const SF_INFO *si, const oa_encode_options *o
       rc = oa_err_set(err, OA_EFORMAT, "read error: %s", sf_strerror(sf));
       break;
     }
+    for (size_t i = 0; i < (size_t)got * ch; i++)
+      if (!isfinite(in[i])) {
+        rc = oa_err_set(err, OA_EFORMAT, "sample frame %lld, channel %zu is %s: not audio", (long long)info->frames +
+                        (long long)(i / ch), i % ch + 1, isnan(in[i]) ? "NaN" : "infinite");
+        break;
+      }
+    if (rc != OA_OK) break;
     info->frames += got;
     if (sox) {
       size_t done = 0;
@@ -270,6 +278,7 @@ static int encode_all(SNDFILE *sf, const SF_INFO *si, const oa_encode_options *o
     }
     if (got == 0) break;
   }
+  if (rc == OA_OK && info->frames == 0) rc = oa_err_set(err, OA_EFORMAT, "no audio: the file holds 0 sample frames");
   if (rc == OA_OK) {
     /* Pad with silence so pre-skip + every input sample is encoded. */
     int lookahead = head.pre_skip / (48000 / rate);
@@ -302,6 +311,25 @@ static int encode_all(SNDFILE *sf, const SF_INFO *si, const oa_encode_options *o
   return rc;
 }
 
+/* libsndfile reads a file whose header promises more audio than it holds
+ * (a recorder that lost power, a copy cut short) as a shorter file and
+ * says so only in its log: "data : 32000 (should be 15978)". */
+static int check_promised_length(SNDFILE *sf, const SF_INFO *si, oa_err *err) {
+  char log[8192] = "";
+  sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log);
+  for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+    long long said, real;
+    char chunk[8];
+    if (sscanf(line, " %4s : %lld (should be %lld)", chunk, &said, &real) != 3) continue;
+    if (strcmp(chunk, "data") != 0 && strcmp(chunk, "SSND") != 0) continue;
+    if (real >= said) continue;
+    return oa_err_set(err, OA_EFORMAT, "truncated: the header promises %lld bytes of audio, the file holds %lld "
+                      "(%lld of %lld sample frames)", said, real, (long long)si->frames,
+                      si->frames * said / (real > 0 ? real : 1));
+  }
+  return OA_OK;
+}
+
 int oa_import_pcm(const char *path, const oa_encode_options *o, oa_demuxed *out, oa_source_info *info,
                   uint64_t *file_size, oa_err *err) {
   memset(out, 0, sizeof *out);
@@ -316,6 +344,7 @@ int oa_import_pcm(const char *path, const oa_encode_options *o, oa_demuxed *out,
   int rc = OA_OK;
   if (si.channels < 1 || si.channels > 255 || si.samplerate < 1000 || si.samplerate > 1536000)
     rc = oa_err_set(err, OA_EFORMAT, "unsupported: %d channels at %d Hz", si.channels, si.samplerate);
+  if (rc == OA_OK) rc = check_promised_length(sf, &si, err);
   if (rc == OA_OK) {
     read_metadata(sf, info);
     rc = encode_all(sf, &si, o, out, info, err);

@@ -9,8 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "outfile.h"
+
 struct oa_pcm_writer {
-  int format, channels;
+  int format, channels, force;
   FILE *raw;
   SNDFILE *snd;
   char *path, *tmp;
@@ -54,30 +56,39 @@ static void swap_bytes(void *buf, size_t n, size_t width) {
     }
 }
 
-int oa_pcm_writer_open(const char *path, int format, int channels, oa_pcm_writer **out, oa_err *err) {
+int oa_pcm_writer_open(const char *path, int format, int channels, int force, oa_pcm_writer **out, oa_err *err) {
   *out = NULL;
   oa_pcm_writer *w = calloc(1, sizeof *w);
   if (!w) return oa_err_set(err, OA_ENOMEM, "out of memory");
   w->format = format;
   w->channels = channels;
+  w->force = force;
   w->path = strdup(path);
-  w->tmp = malloc(strlen(path) + 32);
+  size_t tmp_len = strlen(path) + 64;
+  w->tmp = malloc(tmp_len);
   if (!w->path || !w->tmp) {
     oa_pcm_writer_close(w, 0, NULL);
     return oa_err_set(err, OA_ENOMEM, "out of memory");
   }
-  sprintf(w->tmp, "%s.partial.%ld", path, (long)getpid());
+  int fd = oa_out_create_temp(path, w->tmp, tmp_len, err);
+  if (fd < 0) {
+    free(w->tmp);
+    w->tmp = NULL; /* nothing was created */
+    oa_pcm_writer_close(w, 0, NULL);
+    return err->code;
+  }
   if (format == OA_PCM_WAV) {
     SF_INFO info = {.samplerate = 48000, .channels = channels, .format = SF_FORMAT_RF64 | SF_FORMAT_FLOAT};
-    w->snd = sf_open(w->tmp, SFM_WRITE, &info);
+    w->snd = sf_open_fd(fd, SFM_WRITE, &info, SF_TRUE);
     if (w->snd) sf_command(w->snd, SFC_RF64_AUTO_DOWNGRADE, NULL, SF_TRUE);
   } else {
-    w->raw = fopen(w->tmp, "wb");
+    w->raw = fdopen(fd, "wb");
   }
   if (!w->snd && !w->raw) {
     int e = errno;
     const char *why = format == OA_PCM_WAV ? sf_strerror(NULL) : strerror(e);
     oa_err_set(err, OA_EIO, "%s: cannot create output: %s", path, why);
+    if (format != OA_PCM_WAV) close(fd);
     oa_pcm_writer_close(w, 0, NULL);
     return OA_EIO;
   }
@@ -129,8 +140,7 @@ int oa_pcm_writer_close(oa_pcm_writer *w, int commit, oa_err *err) {
   if (w->raw && fclose(w->raw) != 0 && commit)
     rc = oa_err_set(err, OA_EIO, "%s: write failed: %s", w->path, strerror(errno));
   if (w->tmp) {
-    if (commit && rc == OA_OK && rename(w->tmp, w->path) != 0)
-      rc = oa_err_set(err, OA_EIO, "%s: cannot rename into place: %s", w->path, strerror(errno));
+    if (commit && rc == OA_OK) rc = oa_out_publish(w->tmp, w->path, w->force, err);
     if (!commit || rc != OA_OK) unlink(w->tmp);
   }
   free(w->conv);

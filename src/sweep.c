@@ -17,6 +17,9 @@
 #include "opusarc/mpiutil.h"
 #include "opusarc/pcmout.h"
 #include "opusarc/util.h"
+#include "opusarc/watchdog.h"
+#include "outfile.h"
+#include "stop.h"
 
 /* ---------------------------------------------------------------- queries */
 
@@ -31,11 +34,14 @@ void oa_query_list_free(oa_query_list *l) {
   memset(l, 0, sizeof *l);
 }
 
-/* Splits one CSV line into at most `max` fields; handles "quoted, fields". */
+/* Splits one CSV line into fields; handles "quoted, fields". Returns the
+ * number of fields (a trailing comma starts an empty one), or -1 if there
+ * are more than `max` or a quote is not closed. */
 static int split_csv(char *line, char **fields, int max) {
   int n = 0;
   char *p = line;
-  while (n < max) {
+  for (;;) {
+    if (n == max) return -1;
     char *out = p;
     fields[n++] = p;
     if (*p == '"') {
@@ -60,7 +66,6 @@ static int split_csv(char *line, char **fields, int max) {
       p = comma + 1;
     }
   }
-  return *p ? -1 : n;
 }
 
 static int safe_id(const char *id) {
@@ -98,78 +103,172 @@ static int check_query(const oa_archive *a, const char *recording, oa_query *q, 
   return OA_OK;
 }
 
-int oa_queries_from_csv(const oa_archive *a, const char *path, int seconds, const oa_logger *log,
-                        oa_query_list *out, oa_err *err) {
+static int by_id(const void *x, const void *y) {
+  const oa_query *a = *(const oa_query *const *)x, *b = *(const oa_query *const *)y;
+  int r = strcmp(a->id, b->id);
+  return r ? r : (a->line > b->line) - (a->line < b->line);
+}
+
+int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *err) {
+  if (l->n < 2) return OA_OK;
+  const oa_query **order = malloc(l->n * sizeof *order);
+  if (!order) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  for (size_t i = 0; i < l->n; i++) order[i] = &l->q[i];
+  qsort(order, l->n, sizeof *order, by_id);
+  int rc = OA_OK;
+  for (size_t i = 1; i < l->n && rc == OA_OK; i++) {
+    const oa_query *a = order[i - 1], *b = order[i];
+    if (strcmp(a->id, b->id) != 0) continue;
+    if (a->line)
+      rc = oa_err_set(err, OA_EUSAGE, "%s:%ld and %s:%ld: duplicate id \"%s\" (an id names the query's output and "
+                      "must be unique); nothing was extracted", source, a->line, source, b->line, a->id);
+    else
+      rc = oa_err_set(err, OA_EUSAGE, "two windows have the id \"%s\"; nothing was extracted", a->id);
+  }
+  free(order);
+  return rc;
+}
+
+/* Next line of text[pos..len) without its line end; NULL at the end. The
+ * line is copied into *buf (grown as needed). */
+static char *next_line(const char *text, size_t len, size_t *pos, char **buf, size_t *cap) {
+  if (*pos >= len) return NULL;
+  const char *start = text + *pos, *nl = memchr(start, '\n', len - *pos);
+  size_t n = nl ? (size_t)(nl - start) : len - *pos;
+  *pos += n + (nl ? 1 : 0);
+  while (n > 0 && start[n - 1] == '\r') n--;
+  if (oa_grow((void **)buf, cap, n + 1, 1) != 0) return NULL;
+  memcpy(*buf, start, n);
+  (*buf)[n] = '\0';
+  return *buf;
+}
+
+static void parse_row(const oa_archive *a, char *line, long lineno, int seconds, oa_query *q, oa_err *why) {
+  char *fld[4];
+  int nf = split_csv(line, fld, 4);
+  *q = (oa_query){.line = lineno};
+  if (nf != 4) {
+    oa_err_set(why, OA_EUSAGE, "expected 4 fields id,recording,start,end, found %s", nf < 0 ? "more (or an "
+               "unclosed quote)" : nf == 1 ? "1" : nf == 2 ? "2" : "3");
+    return;
+  }
+  if (!safe_id(fld[0])) {
+    oa_err_set(why, OA_EUSAGE, "id \"%s\" cannot be a file name", fld[0]);
+    return;
+  }
+  if (oa_archive_find(a, fld[1], &q->rec, why) != OA_OK) return;
+  double per_second = seconds ? oa_archive_samples_per_second(a, q->rec) : 0;
+  if (parse_position(fld[2], per_second, &q->start) || parse_position(fld[3], per_second, &q->end)) {
+    oa_err_set(why, OA_EUSAGE, "start/end must be %s", seconds ? "numbers of seconds" : "integer samples");
+    return;
+  }
+  if (check_query(a, fld[1], q, why) == OA_OK) snprintf(q->id, sizeof q->id, "%s", fld[0]);
+}
+
+int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, int seconds,
+                        const oa_logger *log, oa_query_list *out, oa_err *err) {
   memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "r");
-  if (!f) return oa_err_set(err, OA_EIO, "%s: cannot open queries file: %s", path, strerror(errno));
+  size_t pos = 0;
+  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) pos = 3; /* UTF-8 byte-order mark (Excel "CSV UTF-8") */
   char *line = NULL;
   size_t cap = 0;
-  ssize_t len;
   long lineno = 0;
   int rc = OA_OK;
-  while (rc == OA_OK && (len = getline(&line, &cap, f)) >= 0) {
+  while (rc == OA_OK && next_line(text, len, &pos, &line, &cap)) {
     lineno++;
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
     if (lineno == 1) {
       if (strcmp(line, "id,recording,start,end") != 0)
-        rc = oa_err_set(err, OA_EUSAGE, "%s:1: header must be exactly id,recording,start,end", path);
+        rc = oa_err_set(err, OA_EUSAGE, "%s:1: header must be exactly id,recording,start,end (found \"%.60s\")",
+                        source, line);
       continue;
     }
-    if (len == 0) continue;
-    char *fld[4];
-    oa_query q = {.line = lineno};
+    if (line[0] == '\0') continue;
+    oa_query q;
     oa_err why;
     oa_err_clear(&why);
-    if (split_csv(line, fld, 4) != 4) oa_err_set(&why, OA_EUSAGE, "expected 4 fields id,recording,start,end");
-    else if (!safe_id(fld[0])) oa_err_set(&why, OA_EUSAGE, "id \"%s\" cannot be a file name", fld[0]);
-    else if (oa_archive_find(a, fld[1], &q.rec, &why) != OA_OK)
-      ;
-    else if (parse_position(fld[2], seconds ? oa_archive_samples_per_second(a, q.rec) : 0, &q.start) ||
-             parse_position(fld[3], seconds ? oa_archive_samples_per_second(a, q.rec) : 0, &q.end))
-      oa_err_set(&why, OA_EUSAGE, "start/end must be %s", seconds ? "numbers of seconds" : "integer samples");
-    else if (check_query(a, fld[1], &q, &why) == OA_OK) {
-      snprintf(q.id, sizeof q.id, "%s", fld[0]);
+    parse_row(a, line, lineno, seconds, &q, &why);
+    if (!why.msg[0]) {
       if (add_query(out, &q)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
       continue;
     }
     out->bad++;
-    if (log) OA_LOG(log, ERROR, "%s:%ld: %s", path, lineno, why.msg);
+    if (log) OA_LOG(log, ERROR, "%s:%ld: %s", source, lineno, why.msg);
   }
-  if (rc == OA_OK && lineno == 0) rc = oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", path);
+  if (rc == OA_OK && lineno == 0) rc = oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", source);
+  if (rc == OA_OK) rc = oa_queries_check_unique(out, source, err);
   free(line);
-  fclose(f);
   if (rc != OA_OK) oa_query_list_free(out);
   return rc;
 }
 
-int oa_queries_windows(const oa_archive *a, double len_in, double hop_in, int seconds, const char *glob,
-                       oa_query_list *out, oa_err *err) {
+/* A window's id: the recording name made a file name one to one ('/' as
+ * '~'; '~', '%' and control bytes as %XX), then "_<start sample>". A name
+ * too long for that keeps its start and a fingerprint of the whole name. */
+static void window_stem(const char *name, char *stem, size_t len) {
+  char enc[1024];
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)name; *p && k + 4 < sizeof enc; p++) {
+    if (*p == '/') enc[k++] = '~';
+    else if (*p == '~' || *p == '%' || *p < 0x20 || *p == 0x7f) k += (size_t)snprintf(enc + k, 4, "%%%02X", *p);
+    else enc[k++] = (char)*p;
+  }
+  enc[k] = '\0';
+  size_t room = len - 1;
+  if (k <= room && strlen(name) * 3 + 4 < sizeof enc) {
+    snprintf(stem, len, "%s", enc);
+    return;
+  }
+  uint64_t h = oa_fnv1a(1469598103934665603ull, (const uint8_t *)name, strlen(name));
+  snprintf(stem, len, "%.*s~%016" PRIx64, (int)(room - 17), enc, h);
+}
+
+int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_list *out, oa_window_stats *st,
+                       oa_err *err) {
+  const oa_query q0 = {0};
   memset(out, 0, sizeof *out);
-  for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
-    const oa_rec_row *r = oa_archive_recording(a, i);
-    const char *name = oa_archive_recording_name(a, i);
-    if (r->status != OA_REC_OK || (glob && fnmatch(glob, name, 0) != 0)) continue;
-    double scale = seconds ? oa_archive_samples_per_second(a, i) : 1.0;
-    int64_t len = llround(len_in * scale), hop = llround(hop_in * scale);
-    if (len <= 0 || hop <= 0) {
-      oa_query_list_free(out);
-      return oa_err_set(err, OA_EUSAGE, "window length and hop must be at least one sample");
-    }
-    char stem[96];
-    snprintf(stem, sizeof stem, "%s", name);
-    for (char *p = stem; *p; p++)
-      if (*p == '/') *p = '_';
-    for (int64_t s = 0; s + len <= r->samples; s += hop) {
-      oa_query q = {.rec = i, .start = s, .end = s + len, .channels = r->channels};
-      snprintf(q.id, sizeof q.id, "%s_%" PRId64, stem, s);
-      if (add_query(out, &q)) {
+  memset(st, 0, sizeof *st);
+  uint64_t total = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
+      const oa_rec_row *r = oa_archive_recording(a, i);
+      const char *name = oa_archive_recording_name(a, i);
+      if (r->status != OA_REC_OK || (w->glob && fnmatch(w->glob, name, 0) != 0)) continue;
+      double scale = w->seconds ? oa_archive_samples_per_second(a, i) : 1.0;
+      int64_t len = llround(w->length * scale), hop = llround(w->hop * scale);
+      if (len <= 0 || hop <= 0) {
         oa_query_list_free(out);
-        return oa_err_set(err, OA_ENOMEM, "out of memory");
+        return oa_err_set(err, OA_EUSAGE, "window length and hop must be at least one sample");
+      }
+      if (pass == 0) {
+        st->recordings++;
+        int64_t n = r->samples >= len ? (r->samples - len) / hop + 1 : 0;
+        int64_t covered = n ? (n - 1) * hop + len : 0;
+        total += (uint64_t)n;
+        if (n == 0) st->short_recordings++, st->uncovered_seconds += (double)r->samples / scale;
+        else if (covered < r->samples) st->tails++, st->uncovered_seconds += (double)(r->samples - covered) / scale;
+        continue;
+      }
+      char stem[sizeof q0.id - 22]; /* room for "_" and 20 digits of the start */
+      window_stem(name, stem, sizeof stem);
+      for (int64_t s = 0; s + len <= r->samples; s += hop) {
+        oa_query q = {.rec = i, .start = s, .end = s + len, .channels = r->channels};
+        snprintf(q.id, sizeof q.id, "%s_%" PRId64, stem, s);
+        if (add_query(out, &q)) {
+          oa_query_list_free(out);
+          return oa_err_set(err, OA_ENOMEM, "out of memory for %" PRIu64 " windows", total);
+        }
       }
     }
+    if (pass == 0 && st->recordings == 0)
+      return oa_err_set(err, OA_EUSAGE, w->glob ? "--match '%s' matches no indexed recording" :
+                        "the archive holds no indexed recording%s", w->glob ? w->glob : "");
+    if (pass == 0 && w->max_windows && total > w->max_windows)
+      return oa_err_set(err, OA_EUSAGE, "%" PRIu64 " windows (about %.0f MB of query list on every rank) is more "
+                        "than --max-windows %" PRIu64 ": use a longer hop, --match, or raise --max-windows", total,
+                        (double)total * (sizeof(oa_query) + 64) / 1e6, w->max_windows);
+    st->windows = total;
   }
-  return OA_OK;
+  return oa_queries_check_unique(out, "windows", err);
 }
 
 /* ------------------------------------------------------------------ units */
@@ -290,17 +389,21 @@ typedef struct clip_row {
   int64_t length;  /* frames */
 } clip_row;
 
-static void path_of(const oa_sweep_options *opt, const oa_query *q, int partial, char *buf, size_t len) {
-  snprintf(buf, len, "%s/%s.%s%s", opt->path, q->id, oa_pcm_format_extension(opt->format), partial ? ".partial" : "");
+/* DIR/ID.FMT, or the shared temporary file of a pieced query,
+ * DIR/ID.FMT.partial.<tag> (tag: rank 0's process id, so no run meets
+ * another's file). */
+static void path_of(const oa_sweep_options *opt, const oa_query *q, long tag, char *buf, size_t len) {
+  int n = snprintf(buf, len, "%s/%s.%s", opt->path, q->id, oa_pcm_format_extension(opt->format));
+  if (tag && n >= 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, ".partial.%ld", tag);
 }
 
 /* Raw formats only: the piece's samples at their place in a shared
  * temporary file (several ranks may write pieces of one query). */
-static int write_piece(const oa_sweep_options *opt, const oa_query *q, int64_t out_frame, const float *pcm,
-                       size_t frames, oa_err *err) {
+static int write_piece(const oa_sweep_options *opt, long tag, const oa_query *q, int64_t out_frame,
+                       const float *pcm, size_t frames, oa_err *err) {
   char path[4096];
-  path_of(opt, q, 1, path, sizeof path);
-  int fd = open(path, O_WRONLY | O_CREAT, 0666);
+  path_of(opt, q, tag, path, sizeof path);
+  int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC); /* created by rank 0 before the sweep */
   if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", path, strerror(errno));
   size_t n = frames * (size_t)q->channels, width = opt->format == OA_PCM_S16 ? 2 : 4;
   void *buf = (void *)pcm;
@@ -327,7 +430,7 @@ static int write_whole(const oa_sweep_options *opt, const oa_query *q, const flo
   char path[4096];
   path_of(opt, q, 0, path, sizeof path);
   oa_pcm_writer *w;
-  int rc = oa_pcm_writer_open(path, opt->format, q->channels, &w, err);
+  int rc = oa_pcm_writer_open(path, opt->format, q->channels, opt->overwrite, &w, err);
   if (rc != OA_OK) return rc;
   rc = oa_pcm_writer_sink(w, pcm, frames, q->channels, err);
   oa_err cerr;
@@ -385,11 +488,14 @@ typedef struct sweep {
   plan p;
   clips_file cf;
   uint8_t *failed;   /* per query */
-  uint8_t *finisher; /* per query: this rank renames its file */
   MPI_Win win;
   int64_t *counters; /* on rank 0: the next unit */
   oa_progress *progress;
   double t0;
+  long tag;             /* rank 0's process id: names this run's temporary files */
+  char clips_tmp[4096]; /* the clips file's temporary name */
+  oa_watchdog *watchdog;
+  uint8_t *unit_done;   /* per unit: it ran (on any rank, after mark_not_run) */
 } sweep;
 
 static void fail_query(sweep *s, size_t qi, const oa_err *err) {
@@ -432,11 +538,10 @@ static void run_unit(sweep *s, const unit *u) {
     size_t frames = (size_t)(m->to - m->from);
     if (wrc == OA_OK) {
       if (s->opt->output == OA_SWEEP_HDF5) wrc = write_clip(&s->cf, q, m->out_frame, buf[i], frames, &werr);
-      else if (s->p.pieces_gt1[m->query]) wrc = write_piece(s->opt, q, m->out_frame, buf[i], frames, &werr);
+      else if (s->p.pieces_gt1[m->query]) wrc = write_piece(s->opt, s->tag, q, m->out_frame, buf[i], frames, &werr);
       else wrc = write_whole(s->opt, q, buf[i], frames, &werr);
     }
     if (wrc != OA_OK) fail_query(s, m->query, &werr);
-    if (m->out_frame == 0 && s->p.pieces_gt1[m->query]) s->finisher[m->query] = 1;
     if (buf) free(buf[i]);
   }
   free(buf);
@@ -446,10 +551,11 @@ static void run_unit(sweep *s, const unit *u) {
 
 /* Self-scheduling: take chunks of units from a counter on rank 0 with
  * one-sided fetch-and-add; chunks shrink as the queue empties. Progress
- * goes through oa_progress, published at most twice a second per rank. */
+ * goes through oa_progress, published at most twice a second per rank.
+ * After SIGTERM/SIGINT a rank takes no more units. */
 static void run_units(sweep *s) {
   int64_t seen = 0;
-  for (;;) {
+  while (!oa_stop_requested()) {
     int64_t left = (int64_t)s->p.nu - seen;
     int64_t chunk = left / (4 * (int64_t)s->size);
     if (chunk < 1) chunk = 1;
@@ -461,34 +567,96 @@ static void run_units(sweep *s) {
     seen = first + chunk;
     for (int64_t k = first; k < first + chunk && k < (int64_t)s->p.nu; k++) {
       const unit *u = &s->p.u[k];
+      if (oa_stop_requested()) break;
       run_unit(s, u);
+      s->unit_done[k] = 1;
+      if (oa_fault("slow")) usleep(50000); /* tests: a sweep long enough to be signalled */
       oa_progress_add(s->progress, 1, 0, u->end - u->start);
       oa_progress_poll(s->progress);
     }
   }
 }
 
+/* Every rank learns which units ran anywhere; queries with a part in a unit
+ * that did not run (a stop) are not written. Returns how many. */
+static uint64_t mark_not_run(sweep *s) {
+  MPI_Allreduce(MPI_IN_PLACE, s->unit_done, (int)s->p.nu, MPI_UINT8_T, MPI_MAX, s->comm);
+  uint64_t n = 0;
+  for (size_t k = 0; k < s->p.nu; k++) {
+    if (s->unit_done[k]) continue;
+    const unit *u = &s->p.u[k];
+    for (size_t i = 0; i < u->n; i++) {
+      size_t q = s->p.m[u->first + i].query;
+      if (!s->failed[q]) s->failed[q] = 1, n++;
+    }
+  }
+  return n;
+}
+
 /* ------------------------------------------------------------ HDF5 clips */
 
+/* Arms the watchdog around a collective step of the clips file: after an
+ * I/O error on one rank HDF5's ranks can block in different calls. */
+static void watch_clips(sweep *s, const char *what) {
+  if (!s->watchdog) return;
+  char msg[8192];
+  snprintf(msg, sizeof msg, "%s %s has not finished after %.0f s (a collective HDF5 call is stuck, e.g. after an "
+           "I/O error on some rank); the clips file was not written", what, s->clips_tmp, s->opt->io_timeout);
+  oa_watchdog_arm(s->watchdog, s->opt->io_timeout + (s->rank ? 10 : 0), s->rank ? "" : msg);
+}
+
+/* Rank 0 creates the temporary clips file afresh (O_EXCL|O_NOFOLLOW: a name
+ * planted in advance is never followed) and reserves the bytes the clips
+ * and the table will take, so a full disk stops all ranks here, in step,
+ * and not inside a collective write. Returns 0 or an errno value, the same
+ * on every rank. */
+static int prepare_clips_file(sweep *s, uint64_t bytes, oa_err *err) {
+  int e = 0;
+  if (s->rank == 0) {
+    oa_err why;
+    oa_err_clear(&why);
+    int fd = oa_out_create_temp(s->opt->path, s->clips_tmp, sizeof s->clips_tmp, &why);
+    if (fd < 0) e = errno ? errno : EIO;
+    else {
+      e = posix_fallocate(fd, 0, (off_t)(bytes + bytes / 64 + (1u << 20)));
+      if (e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) e = 0; /* cannot reserve here: carry on */
+      if (oa_fault("reserve")) e = ENOSPC;
+      close(fd);
+      if (e) unlink(s->clips_tmp);
+    }
+  }
+  MPI_Bcast(&e, 1, MPI_INT, 0, s->comm);
+  MPI_Bcast(s->clips_tmp, sizeof s->clips_tmp, MPI_CHAR, 0, s->comm);
+  if (e) oa_err_set(err, OA_EIO, "cannot write %s: %s (%.1f MB needed)", s->opt->path, strerror(e),
+                    (double)bytes / 1e6);
+  return e;
+}
+
 static int create_clips(sweep *s, oa_err *err) {
-  const oa_sweep_options *opt = s->opt;
   clips_file *cf = &s->cf;
   uint64_t total = 0;
   for (size_t i = 0; i < s->ql->n; i++) {
     s->ql->q[i].clip_offset = total;
     total += (uint64_t)(s->ql->q[i].end - s->ql->q[i].start) * (uint64_t)s->ql->q[i].channels;
   }
-  int exists = 0;
-  if (s->rank == 0 && !opt->overwrite) exists = access(opt->path, F_OK) == 0;
-  MPI_Bcast(&exists, 1, MPI_INT, 0, s->comm);
-  if (exists) return oa_err_set(err, OA_EUSAGE, "%s already exists (use --force to replace it)", opt->path);
-  char partial[4096];
-  snprintf(partial, sizeof partial, "%s.partial", opt->path);
+  size_t longest = 1;
+  for (uint64_t i = 0; i < oa_archive_recording_count(s->a); i++) {
+    size_t l = strlen(oa_archive_recording_name(s->a, i));
+    if (l > longest) longest = l;
+  }
+  cf->name_len = longest + 1;
+  if (prepare_clips_file(s, total * sizeof(float) + s->ql->n * (sizeof(clip_row) + cf->name_len), err))
+    return OA_EIO;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, s->comm, MPI_INFO_NULL);
-  cf->file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  watch_clips(s, "creating");
+  cf->file = H5Fcreate(s->clips_tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
-  if (!oa_mpi_agree(s->comm, cf->file >= 0)) return oa_err_set(err, OA_EIO, "cannot create %s", partial);
+  if (!oa_mpi_agree(s->comm, cf->file >= 0)) {
+    oa_watchdog_disarm(s->watchdog);
+    if (s->rank == 0) unlink(s->clips_tmp);
+    return oa_err_set(err, OA_EIO, "cannot create %s", s->clips_tmp);
+  }
   hsize_t dims[1] = {total};
   hid_t space = H5Screate_simple(1, dims, NULL);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
@@ -497,12 +665,6 @@ static int create_clips(sweep *s, oa_err *err) {
   cf->clips = H5Dcreate2(cf->file, "clips", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   H5Pclose(dcpl);
   H5Sclose(space);
-  size_t longest = 1;
-  for (uint64_t i = 0; i < oa_archive_recording_count(s->a); i++) {
-    size_t l = strlen(oa_archive_recording_name(s->a, i));
-    if (l > longest) longest = l;
-  }
-  cf->name_len = longest + 1;
   cf->rec_type = H5Tcopy(H5T_C_S1);
   H5Tset_size(cf->rec_type, cf->name_len);
   hid_t id_type = H5Tcopy(H5T_C_S1);
@@ -522,18 +684,17 @@ static int create_clips(sweep *s, oa_err *err) {
   space = H5Screate_simple(1, rows, NULL);
   cf->table = H5Dcreate2(cf->file, "queries", cf->row_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   H5Sclose(space);
-  if (!oa_mpi_agree(s->comm, cf->clips >= 0 && cf->table >= 0))
-    return oa_err_set(err, OA_EIO, "cannot create datasets in %s", partial);
+  int ok = oa_mpi_agree(s->comm, cf->clips >= 0 && cf->table >= 0);
+  oa_watchdog_disarm(s->watchdog);
+  if (!ok) return oa_err_set(err, OA_EIO, "cannot create datasets in %s", s->clips_tmp);
   return OA_OK;
 }
 
-/* Collective: rank 0 writes the table, then the file is renamed. */
-static int finish_clips(sweep *s, oa_err *err) {
+static int write_clip_table(sweep *s) {
   clips_file *cf = &s->cf;
-  int ok = 1;
   size_t row = sizeof(clip_row) + cf->name_len, n = s->rank == 0 ? s->ql->n : 0;
   uint8_t *rows = calloc(n ? n : 1, row);
-  ok = rows != NULL;
+  int ok = rows != NULL;
   for (size_t i = 0; ok && i < n; i++) {
     const oa_query *q = &s->ql->q[i];
     clip_row r = {.start = q->start, .end = q->end, .channels = q->channels,
@@ -541,6 +702,12 @@ static int finish_clips(sweep *s, oa_err *err) {
     snprintf(r.id, sizeof r.id, "%s", q->id);
     memcpy(rows + i * row, &r, sizeof r);
     snprintf((char *)rows + i * row + sizeof r, cf->name_len, "%s", oa_archive_recording_name(s->a, q->rec));
+  }
+  /* Agree before the collective write: a rank without memory must not
+   * leave the others inside it. */
+  if (!oa_mpi_agree(s->comm, ok)) {
+    free(rows);
+    return 0;
   }
   hid_t fs = H5Dget_space(cf->table);
   hsize_t count[1] = {n};
@@ -553,6 +720,11 @@ static int finish_clips(sweep *s, oa_err *err) {
   H5Pclose(dxpl);
   H5Sclose(ms), H5Sclose(fs);
   free(rows);
+  return oa_mpi_agree(s->comm, ok);
+}
+
+static int write_clip_attrs(const clips_file *cf) {
+  int ok = 1;
   hid_t aspace = H5Screate(H5S_SCALAR);
   hid_t str = H5Tcopy(H5T_C_S1);
   H5Tset_size(str, 14);
@@ -564,48 +736,145 @@ static int finish_clips(sweep *s, oa_err *err) {
   if (at < 0 || H5Awrite(at, H5T_NATIVE_INT32, &rate) < 0) ok = 0;
   if (at >= 0) H5Aclose(at);
   H5Tclose(str), H5Sclose(aspace);
+  return ok;
+}
+
+/* Collective: the table and attributes are written, the file closed and
+ * given its name. A rank whose collective step failed ends the process
+ * without MPI_Finalize (sets *broken): HDF5 could not close the file. */
+static int finish_clips(sweep *s, int *broken, oa_err *err) {
+  clips_file *cf = &s->cf;
+  watch_clips(s, "finishing");
+  int ok = write_clip_table(s);
+  ok = oa_mpi_agree(s->comm, ok && write_clip_attrs(cf));
   H5Dclose(cf->clips), H5Dclose(cf->table), H5Tclose(cf->row_type), H5Tclose(cf->rec_type);
-  if (H5Fclose(cf->file) < 0) ok = 0;
-  ok = oa_mpi_agree(s->comm, ok);
-  char partial[4096];
-  snprintf(partial, sizeof partial, "%s.partial", s->opt->path);
-  int renamed = 1;
-  if (s->rank == 0) renamed = ok ? rename(partial, s->opt->path) == 0 : (unlink(partial), 0);
-  MPI_Bcast(&renamed, 1, MPI_INT, 0, s->comm);
-  return ok && renamed ? OA_OK : oa_err_set(err, OA_EIO, "writing %s failed", s->opt->path);
+  if (ok) ok = oa_mpi_agree(s->comm, H5Fclose(cf->file) >= 0);
+  else *broken = 1; /* the file stays open: closing it collectively could block */
+  oa_watchdog_disarm(s->watchdog);
+  oa_err why;
+  oa_err_clear(&why);
+  int published = 1;
+  if (s->rank == 0) {
+    published = ok && oa_out_publish(s->clips_tmp, s->opt->path, s->opt->overwrite, &why) == OA_OK;
+    if (!published) unlink(s->clips_tmp);
+  }
+  if (!oa_mpi_agree_err(s->comm, published, &why))
+    return oa_err_set(err, OA_EIO, "%s: %s", s->opt->path, why.msg[0] ? why.msg : "writing the clips file failed");
+  return OA_OK;
 }
 
 /* Pieces of long queries were written into shared temporary files; the
- * rank that wrote a query's first piece moves it into place, or removes it
- * if any piece failed anywhere. */
+ * rank 0 moves each into place, or removes it if any piece failed (or did
+ * not run) anywhere. */
 static void finish_files(sweep *s) {
   for (size_t i = 0; i < s->ql->n; i++) {
-    if (!s->finisher[i]) continue;
+    if (!s->p.pieces_gt1[i] || s->rank != 0) continue;
     char tmp[4096], final[4096];
-    path_of(s->opt, &s->ql->q[i], 1, tmp, sizeof tmp);
+    path_of(s->opt, &s->ql->q[i], s->tag, tmp, sizeof tmp);
     path_of(s->opt, &s->ql->q[i], 0, final, sizeof final);
+    oa_err e;
+    oa_err_clear(&e);
+    if (!s->failed[i] && oa_out_publish(tmp, final, s->opt->overwrite, &e) != OA_OK) fail_query(s, i, &e);
     if (s->failed[i]) unlink(tmp);
-    else if (rename(tmp, final) != 0) {
-      oa_err e;
-      oa_err_set(&e, OA_EIO, "%s: cannot rename into place: %s", final, strerror(errno));
-      fail_query(s, i, &e);
-    }
   }
 }
 
-static int make_dir(const char *dir) {
-  char *tmp = strdup(dir);
-  if (!tmp) return -1;
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      mkdir(tmp, 0777);
-      *p = '/';
+/* Rank 0, before any decoding: the output directory exists and takes
+ * files; no output would replace the archive or an existing file (unless
+ * --force); the shared temporary files of pieced queries are created
+ * afresh at full size. */
+static int check_dir_outputs(sweep *s, oa_err *err) {
+  const oa_sweep_options *opt = s->opt;
+  int rc = oa_out_dir_ready(opt->path, err);
+  oa_file_id input;
+  size_t ninputs = opt->archive_path && oa_file_id_of(opt->archive_path, &input) == 0;
+  uint64_t existing = 0;
+  char first[4096] = "";
+  for (size_t i = 0; rc == OA_OK && i < s->ql->n; i++) {
+    char path[4096];
+    path_of(opt, &s->ql->q[i], 0, path, sizeof path);
+    oa_err why;
+    oa_err_clear(&why);
+    if (oa_out_check(path, opt->overwrite, &input, ninputs, "output", &why) == OA_OK) continue;
+    if (opt->overwrite || !strstr(why.msg, "already exists")) rc = oa_err_set(err, why.code, "%s", why.msg);
+    else if (existing++ == 0) snprintf(first, sizeof first, "%s", path);
+  }
+  if (rc == OA_OK && existing)
+    rc = oa_err_set(err, OA_EUSAGE, "%s already exists%s%llu other output%s (use --force to replace them); nothing "
+                    "was extracted", first, existing > 1 ? " and so do " : "", (unsigned long long)(existing - 1),
+                    existing == 2 ? "" : "s");
+  if (existing == 1 && rc != OA_OK) snprintf(err->msg, sizeof err->msg, "%s already exists (use --force to replace "
+                                              "it); nothing was extracted", first);
+  for (size_t i = 0; rc == OA_OK && i < s->ql->n; i++) {
+    if (!s->p.pieces_gt1[i]) continue;
+    const oa_query *q = &s->ql->q[i];
+    char tmp[4096];
+    path_of(opt, q, s->tag, tmp, sizeof tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    off_t size = (off_t)((uint64_t)(q->end - q->start) * (uint64_t)q->channels * (opt->format == OA_PCM_S16 ? 2 : 4));
+    if (fd < 0 || ftruncate(fd, size) != 0) rc = oa_err_set(err, OA_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (fd >= 0) close(fd);
+  }
+  return rc;
+}
+
+static void remove_piece_files(sweep *s) {
+  for (size_t i = 0; i < s->ql->n; i++) {
+    if (!s->p.pieces_gt1[i]) continue;
+    char tmp[4096];
+    path_of(s->opt, &s->ql->q[i], s->tag, tmp, sizeof tmp);
+    unlink(tmp);
+  }
+}
+
+/* Everything before the first decode; collective. */
+static int sweep_prepare(sweep *s, oa_err *err) {
+  const oa_sweep_options *opt = s->opt;
+  oa_err local;
+  oa_err_clear(&local);
+  int ok = oa_extractor_create(s->a, opt->flags, &s->x, &local) == OA_OK;
+  size_t n = s->ql->n ? s->ql->n : 1;
+  s->failed = calloc(n, 1);
+  if (ok && !(s->failed && make_plan(s->ql, opt->piece, &s->p) == 0))
+    ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
+  s->unit_done = calloc(s->p.nu ? s->p.nu : 1, 1);
+  if (ok && !s->unit_done) ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
+  if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
+  long tag = (long)getpid();
+  MPI_Bcast(&tag, 1, MPI_LONG, 0, s->comm);
+  s->tag = tag;
+  if (opt->io_timeout > 0) oa_watchdog_start(s->log, &s->watchdog);
+  if (opt->output == OA_SWEEP_HDF5) {
+    ok = 1;
+    if (s->rank == 0) {
+      oa_file_id input;
+      size_t ninputs = opt->archive_path && oa_file_id_of(opt->archive_path, &input) == 0;
+      ok = oa_out_check(opt->path, opt->overwrite, &input, ninputs, "--out", &local) == OA_OK;
     }
-  mkdir(tmp, 0777);
-  free(tmp);
-  struct stat st;
-  return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+    if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
+    return create_clips(s, err);
+  }
+  ok = s->rank != 0 || check_dir_outputs(s, &local) == OA_OK;
+  if (!oa_mpi_agree_err(s->comm, ok, &local)) {
+    if (s->rank == 0) remove_piece_files(s);
+    return oa_err_set(err, local.code, "%s", local.msg);
+  }
+  return OA_OK;
+}
+
+static void sweep_execute(sweep *s) {
+  oa_progress_spec spec = {.what = "work units", .total_items = (int64_t)s->p.nu, .every = s->opt->progress_every,
+                           .bar = s->opt->progress_bar};
+  for (size_t i = 0; i < s->p.nu; i++) spec.total_samples += s->p.u[i].end - s->p.u[i].start;
+  oa_progress_create(s->comm, &spec, s->log, &s->progress);
+  MPI_Win_allocate(s->rank == 0 ? sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL, s->comm, &s->counters, &s->win);
+  if (s->rank == 0) *s->counters = 0;
+  MPI_Barrier(s->comm);
+  MPI_Win_lock_all(0, s->win);
+  run_units(s);
+  MPI_Win_unlock_all(s->win);
+  MPI_Win_free(&s->win);
+  oa_progress_free(s->progress);
 }
 
 int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep_options *opt,
@@ -614,36 +883,17 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
   sweep s = {.comm = comm, .a = a, .ql = ql, .opt = opt, .log = log, .t0 = MPI_Wtime()};
   MPI_Comm_rank(comm, &s.rank);
   MPI_Comm_size(comm, &s.size);
-  oa_err local;
-  oa_err_clear(&local);
-  int ok = oa_extractor_create(a, opt->flags, &s.x, &local) == OA_OK;
-  s.failed = calloc(ql->n ? ql->n : 1, 1);
-  s.finisher = calloc(ql->n ? ql->n : 1, 1);
-  ok = ok && s.failed && s.finisher && make_plan(ql, opt->piece, &s.p) == 0;
-  if (ok && opt->output == OA_SWEEP_DIR && make_dir(opt->path) != 0)
-    ok = 0, oa_err_set(&local, OA_EIO, "%s: cannot create output directory", opt->path);
-  int rc = OA_OK;
-  if (!oa_mpi_agree(comm, ok)) {
-    rc = oa_err_set(err, local.code ? local.code : OA_ENOMEM, "%s", local.msg[0] ? local.msg : "out of memory");
-  } else if (opt->output == OA_SWEEP_HDF5) {
-    rc = create_clips(&s, err);
-  }
+  oa_stop_install();
+  int rc = sweep_prepare(&s, err);
   if (rc == OA_OK) {
-    oa_progress_spec spec = {.what = "work units", .total_items = (int64_t)s.p.nu, .every = opt->progress_every,
-                             .bar = opt->progress_bar};
-    for (size_t i = 0; i < s.p.nu; i++) spec.total_samples += s.p.u[i].end - s.p.u[i].start;
-    oa_progress_create(comm, &spec, log, &s.progress);
-    MPI_Win_allocate(s.rank == 0 ? sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL, comm, &s.counters, &s.win);
-    if (s.rank == 0) *s.counters = 0;
-    MPI_Barrier(comm);
-    MPI_Win_lock_all(0, s.win);
-    run_units(&s);
-    MPI_Win_unlock_all(s.win);
-    MPI_Win_free(&s.win);
-    oa_progress_free(s.progress);
-    /* Every rank learns which queries failed anywhere. */
+    sweep_execute(&s);
+    /* Every rank learns which queries failed, or did not run, anywhere. */
     MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
-    if (opt->output == OA_SWEEP_HDF5) rc = finish_clips(&s, err);
+    res->not_run = mark_not_run(&s);
+    int stop = oa_stop_requested();
+    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, comm);
+    res->stopped = stop;
+    if (opt->output == OA_SWEEP_HDF5) rc = finish_clips(&s, &res->broken, err);
     else finish_files(&s);
     MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
   }
@@ -655,9 +905,10 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
   res->failed += ql->bad;
   res->units = s.p.nu;
   res->wall_seconds = MPI_Wtime() - s.t0;
+  if (!res->broken) oa_watchdog_stop(s.watchdog);
   free_plan(&s.p);
   free(s.failed);
-  free(s.finisher);
+  free(s.unit_done);
   oa_extractor_free(s.x);
   return rc;
 }

@@ -9,11 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "opusarc/corpus.h"
 #include "opusarc/error.h"
 #include "opusarc/opusbuild.h"
 
 #define OA_FORMAT_NAME "opusarc"
-#define OA_FORMAT_VERSION 3
+#define OA_FORMAT_VERSION 4
+#define OA_FORMAT_VERSION_OLDEST 3 /* still read: no source mtime and inode */
 
 enum oa_rec_status { OA_REC_OK = 0, OA_REC_FAILED = 1 };
 
@@ -47,6 +49,10 @@ typedef struct oa_rec_row {
   int64_t source_frames;
   uint64_t start_off, tags_off;
   uint32_t start_len, tags_len;
+  /* Identity of the source when indexed (format 4): --resume and the
+   * complete-archive check compare it with the inputs. 0 if unknown. */
+  int64_t source_mtime_ns;
+  uint64_t source_inode;
 } oa_rec_row;
 
 /* /links: one row per chain link. */
@@ -114,23 +120,37 @@ typedef struct oa_archive_writer oa_archive_writer;
 typedef struct oa_writer_config {
   int overwrite;          /* replace PATH and any PATH.partial */
   int resume;             /* continue PATH.partial from its commit record */
+  const oa_corpus *corpus; /* the inputs: no output may be one of them; --resume compares them */
   uint64_t corpus_hash;   /* oa_corpus_hash of the corpus being indexed */
-  const char *options;    /* indexing options and build as text; a resume must match */
+  const char *options;    /* indexing options as "--name=value;..." and the build; a resume must match */
   char *note;             /* rank 0, OA_ERRMSG_MAX bytes or NULL: what --resume did */
   double io_timeout;      /* > 0: a collective write round taking longer than this (plus 1 s
                            * per 10 MB it writes) ends the process with a message; 0: never */
 } oa_writer_config;
 
-/* Collective. Creates PATH.partial, or with cfg->resume reopens it at its
- * last commit (falling back to a new file, with a note, when there is none
- * or it cannot be trusted). Fails if PATH exists, or PATH.partial exists
- * without resume, unless overwrite. */
+/* Collective. Takes the archive's lock (PATH.lock, see src/archlock.h),
+ * then creates PATH.partial, or with cfg->resume reopens it at its last
+ * commit. The rules (docs/FORMAT.md, "Interrupted runs"):
+ * - PATH or PATH.partial existing is refused unless resume or overwrite;
+ *   no output is ever one of the inputs (same device and inode).
+ * - resume: a PATH.partial with a commit record is continued; refused
+ *   (OA_EUSAGE, message naming what differs) when the options or the inputs
+ *   differ from the interrupted run's or a committed source changed, and
+ *   when PATH also exists (an interrupted --force rebuild) without
+ *   overwrite. A partial that cannot be trusted is started over (note).
+ * - resume without such a partial, PATH existing: when PATH holds exactly
+ *   these inputs, OA_OK with *out NULL and *complete set; otherwise
+ *   refused, naming the recordings that are new, gone or changed. */
 int oa_writer_create(MPI_Comm comm, const char *path, const oa_writer_config *cfg, const oa_archive_meta *meta,
-                     oa_archive_writer **out, oa_err *err);
+                     oa_archive_writer **out, int *complete, oa_err *err);
 /* Whether corpus entry `entry` was committed by the run being resumed. */
 int oa_writer_is_done(const oa_archive_writer *w, uint64_t entry);
-/* Indexed and failed recordings among those. */
-void oa_writer_resumed(const oa_archive_writer *w, uint64_t *ok, uint64_t *failed);
+/* What the committed rows of the resumed run hold (zeros for a new run). */
+typedef struct oa_resumed_totals {
+  uint64_t ok, failed, packets, payload_bytes, data_bytes, intervals;
+  int64_t samples;
+} oa_resumed_totals;
+void oa_writer_resumed(const oa_archive_writer *w, oa_resumed_totals *t);
 /* Commits (collective write rounds) of this archive so far, resumed ones included. */
 uint64_t oa_writer_commits(const oa_archive_writer *w);
 /* Collective. Writes every rank's batch, flushes, and commits: rank 0

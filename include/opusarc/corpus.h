@@ -12,6 +12,8 @@ typedef struct oa_corpus_entry {
   char *name;   /* recording name: path relative to its directory argument */
   char *path;   /* path to open */
   uint64_t size;
+  int64_t mtime_ns;   /* modification time, ns since the epoch (0 if unknown) */
+  uint64_t dev, ino;  /* device and inode: the same file under two names is one file */
   char *error;  /* set when the entry already failed at scan time */
 } oa_corpus_entry;
 
@@ -21,8 +23,10 @@ typedef struct oa_corpus {
 } oa_corpus;
 
 /* Walks files and directories (recursively, *.opus / *.ogg), plus the paths
- * listed one per line in list_file (may be NULL). Entries are sorted by name;
- * unreadable paths and duplicate names become failed entries. Returns an
+ * listed one per line in list_file (may be NULL; empty lines and lines
+ * starting with '#' are skipped, a path starting with '#' can be given as
+ * ./#name). Entries are sorted by name; unreadable paths, duplicate names
+ * and a file reached twice (same device and inode) become failed entries. Returns an
  * error only for problems with the arguments themselves. */
 int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, oa_corpus *c,
                    oa_err *err);
@@ -31,7 +35,7 @@ void oa_corpus_free(oa_corpus *c);
 int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len);
 int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err *err);
 
-/* Fingerprint of the entries' names, paths and sizes, in order: a resumed
+/* Fingerprint of the entries' names, paths, sizes, mtimes and inodes, in order: a resumed
  * run must see the same corpus as the run it continues. */
 uint64_t oa_corpus_hash(const oa_corpus *c);
 

@@ -19,7 +19,9 @@ const char *oa_pcm_format_extension(int format);
 
 typedef struct oa_pcm_writer oa_pcm_writer;
 
-int oa_pcm_writer_open(const char *path, int format, int channels, oa_pcm_writer **out, oa_err *err);
+/* Creates a fresh temporary file beside PATH (never follows or reuses a
+ * planted name); force: the final rename may replace an existing PATH. */
+int oa_pcm_writer_open(const char *path, int format, int channels, int force, oa_pcm_writer **out, oa_err *err);
 /* An oa_pcm_sink: ctx is the writer. */
 int oa_pcm_writer_sink(void *ctx, const float *pcm, size_t frames, int channels, oa_err *err);
 /* commit: rename into place; otherwise remove the temporary file. */

@@ -34,17 +34,38 @@ typedef struct oa_query_list {
   uint64_t bad; /* rows rejected while parsing */
 } oa_query_list;
 
-/* Parses a queries CSV (header id,recording,start,end); bad rows are logged
- * with their line number and counted, not returned. Returns an error only if
- * the file cannot be read or its header is wrong. */
-int oa_queries_from_csv(const oa_archive *a, const char *path, int seconds, const oa_logger *log,
-                        oa_query_list *out, oa_err *err);
-/* Windows [s, s+len) for s = 0, hop, 2 hop, ... over every recording whose
- * name matches glob (NULL: all); len and hop in samples, or with `seconds`
- * in seconds of each recording's time base. Ids are the name with '/' as
- * '_' plus "_<start sample>". */
-int oa_queries_windows(const oa_archive *a, double len, double hop, int seconds, const char *glob,
-                       oa_query_list *out, oa_err *err);
+/* Parses queries CSV text (header id,recording,start,end; a UTF-8
+ * byte-order mark is skipped); `source` names it in messages. Bad rows are
+ * logged with their line number and counted, not returned. Returns an
+ * error if the header is wrong or two accepted rows share an id (both
+ * lines named). Every rank parses the same text: rank 0 reads the file and
+ * broadcasts it, so stdin and files only rank 0 can read work. */
+int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, int seconds,
+                        const oa_logger *log, oa_query_list *out, oa_err *err);
+
+typedef struct oa_window_spec {
+  double length, hop;     /* in samples, or with `seconds` in seconds of each recording's time base */
+  int seconds;
+  const char *glob;       /* only recordings whose name matches; NULL: all */
+  uint64_t max_windows;   /* refuse more than this (0: no limit) */
+} oa_window_spec;
+
+typedef struct oa_window_stats {
+  uint64_t windows, recordings;   /* windows made, recordings matched */
+  uint64_t short_recordings;      /* shorter than one window: no window */
+  uint64_t tails;                 /* recordings whose last samples no window covers */
+  double uncovered_seconds;       /* audio no window covers, in those two */
+} oa_window_stats;
+
+/* Windows [s, s+len) for s = 0, hop, 2 hop, ... over every matching
+ * recording. Ids are unique by construction: the name with '/' as '~' (and
+ * '~', '%', control bytes as %XX) plus "_<start sample>"; over-long names
+ * keep their start and a fingerprint of the whole name. Fails when nothing
+ * matches or when there would be more than max_windows. */
+int oa_queries_windows(const oa_archive *a, const oa_window_spec *spec, oa_query_list *out, oa_window_stats *st,
+                       oa_err *err);
+/* OA_EUSAGE naming both CSV lines when two queries share an id. */
+int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *err);
 void oa_query_list_free(oa_query_list *l);
 
 enum oa_sweep_output { OA_SWEEP_DIR = 0, OA_SWEEP_HDF5 = 1 };
@@ -57,14 +78,19 @@ typedef struct oa_sweep_options {
   double progress_every; /* seconds between progress lines on rank 0; <= 0: none */
   int progress_bar;      /* redraw one line (a terminal) instead */
   int64_t piece;        /* longest unit in samples (long queries are cut) */
-  int overwrite;        /* HDF5 output: replace an existing file */
+  int overwrite;        /* --force: replace existing outputs (never the archive, never a non-regular file) */
   const char *source;   /* queries file, for messages */
+  const char *archive_path; /* the input: no output may be it */
+  double io_timeout;    /* > 0: a collective step of the clips file that takes longer ends the process */
 } oa_sweep_options;
 
 typedef struct oa_sweep_result {
   uint64_t ok, failed;  /* queries (failed includes rows rejected while parsing) */
   double audio_seconds, wall_seconds;
   uint64_t units;
+  int stopped;          /* a signal (SIGTERM, SIGINT) stopped the sweep early: its number */
+  uint64_t not_run;     /* queries not extracted because of that stop (counted in failed) */
+  int broken;           /* a collective HDF5 step failed: leave without MPI_Finalize */
 } oa_sweep_result;
 
 /* Collective over comm. Every rank passes the same query list. */

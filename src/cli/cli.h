@@ -50,8 +50,13 @@ struct oa_progress_spec;
 struct oa_progress *cli_start_progress(cli_ctx *cx, struct oa_progress_spec *spec, int quiet, double every,
                                        int every_given);
 
-/* A JSON string literal. */
+/* A JSON string literal: always valid JSON (bytes that are not UTF-8
+ * become U+FFFD). */
 void cli_json_string(FILE *out, const char *s);
+/* Text for a terminal: control bytes (ESC, C1 controls) and bytes that are
+ * not UTF-8 are written as \xNN, so a recording name cannot move the
+ * cursor or recolour the screen. */
+void cli_text_safe(FILE *out, const char *s);
 
 /* Collective: whether rank 0 can create `path` (tried and removed at once),
  * so that an unwritable --summary-json fails before hours of work, not

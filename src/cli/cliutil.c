@@ -45,14 +45,43 @@ void cli_usage_error(const cli_ctx *cx, const char *cmd, const char *fmt, ...) {
   fprintf(stderr, "opusarc %s: %s\nTry 'opusarc %s --help'.\n", cmd, msg, cmd);
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0: overlong forms,
+ * surrogates and code points past U+10FFFF are invalid. */
+static size_t utf8_length(const unsigned char *p) {
+  if (p[0] < 0x80) return 1;
+  size_t n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+  if (n == 0 || p[0] > 0xF4) return 0;
+  for (size_t k = 1; k < n; k++)
+    if ((p[k] & 0xC0) != 0x80) return 0;
+  if (n == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0))) return 0;
+  if (n == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))) return 0;
+  return n;
+}
+
 void cli_json_string(FILE *out, const char *s) {
   fputc('"', out);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    size_t n = utf8_length(p);
     if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
-    else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-    else fputc(*p, out);
+    else if (*p < 0x20 || *p == 0x7f) fprintf(out, "\\u%04x", *p);
+    else if (n == 0) fputs("\\ufffd", out); /* not UTF-8: JSON cannot carry the byte */
+    else fwrite(p, 1, n, out);
+    p += n ? n : 1;
   }
   fputc('"', out);
+}
+
+void cli_text_safe(FILE *out, const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    size_t n = utf8_length(p);
+    int c1 = n == 2 && p[0] == 0xC2 && p[1] < 0xA0; /* C1 controls, e.g. CSI */
+    if (*p < 0x20 || *p == 0x7f || n == 0 || c1) {
+      for (size_t k = 0; k < (n ? n : 1); k++) fprintf(out, "\\x%02X", p[k]);
+    } else {
+      fwrite(p, 1, n, out);
+    }
+    p += n ? n : 1;
+  }
 }
 
 /* PATH.partial opened for writing; its name in tmp. Logs the reason if not. */

@@ -9,6 +9,9 @@
 #include "opusarc/extract.h"
 #include "opusarc/pcmout.h"
 #include "opusarc/sweep.h"
+#include "opusarc/util.h"
+#include "../outfile.h"
+#include "../stop.h"
 
 static const char *HELP =
     "usage: opusarc extract ARCHIVE.h5 --recording NAME --start A --end B\n"
@@ -28,15 +31,23 @@ static const char *HELP =
     "  --format F           f32: raw little-endian float32, interleaved (exact)\n"
     "                       s16: raw little-endian int16 (rounded, clipped)\n"
     "                       wav: WAV with float32 samples (exact)\n"
-    "  -o, --output OUT     output file\n"
+    "  -o, --output OUT     output file (an existing file is replaced only with\n"
+    "                       --force; never the archive; not a directory or FIFO)\n"
     "  --queries Q.csv      many ranges: CSV with header id,recording,start,end\n"
     "  --windows LEN        many ranges: every recording cut into windows of LEN,\n"
     "  --hop HOP              starting every HOP (units as --units)\n"
     "  --match GLOB         --windows only over recordings whose name matches\n"
-    "  --out-dir DIR        one file per query: DIR/<id>.<format>\n"
+    "  --max-windows N      refuse --windows that would make more than N queries\n"
+    "                       (default 5000000; each costs ~240 bytes on every rank)\n"
+    "  --out-dir DIR        one file per query: DIR/<id>.<format> (ids must be unique;\n"
+    "                       window ids: the name with '/' as '~', '_<start sample>')\n"
     "  --out CLIPS.h5       one HDF5 file: /clips (float32, concatenated) and\n"
     "                       /queries (id, recording, start, end, channels, offset,\n"
-    "                       length, status); with --force an existing file is replaced\n"
+    "                       length, status)\n"
+    "  --force              replace existing outputs (never the archive itself)\n"
+    "  --io-timeout SECONDS --out: a collective step of the clips file that takes\n"
+    "                       longer is stuck (an I/O error on some rank): end the\n"
+    "                       job with a message (default 900; 0: wait forever)\n"
     "  --piece SECONDS      queries longer than this are cut into pieces decoded by\n"
     "                       different ranks (default 30; not for wav)\n"
     "  --progress SECONDS   rank 0 reports progress this often (default 10; a bar\n"
@@ -51,14 +62,19 @@ static const char *HELP =
     "  -q, --quiet          only errors and the final summary\n"
     "  -h, --help           this text\n"
     "\n"
-    "Outputs are written under a temporary name and renamed when complete. Exit: 0\n"
-    "all ranges written, 1 some or all failed, 2 bad command line.\n";
+    "Outputs are written under a temporary name and renamed when complete; an\n"
+    "existing output is an error before any decoding, unless --force. SIGTERM or\n"
+    "SIGINT stops a sweep after the work units in progress: complete queries are\n"
+    "kept, temporary files removed. Exit: 0 all ranges written, 1 some or all\n"
+    "failed (or stopped), 2 bad command line.\n";
 
 typedef struct extract_args {
   const char *archive, *recording, *start, *end, *output, *queries, *out_dir, *out_h5, *window, *hop, *match;
   int seconds, format, decode_from_start, verify, no_snapshots, quiet, force;
   double piece, progress;
   int progress_given;
+  int64_t max_windows;
+  double io_timeout;
 } extract_args;
 
 static int extractor_flags(const extract_args *a) {
@@ -68,7 +84,7 @@ static int extractor_flags(const extract_args *a) {
 
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY, O_OUT, O_WINDOWS,
-         O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS };
+         O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS, O_MAX_WINDOWS, O_IO_TIMEOUT };
   static const struct option opts[] = {
       {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
       {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
@@ -79,12 +95,15 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       {"windows", required_argument, 0, O_WINDOWS}, {"hop", required_argument, 0, O_HOP},
       {"match", required_argument, 0, O_MATCH},     {"piece", required_argument, 0, O_PIECE},
       {"progress", required_argument, 0, O_PROGRESS}, {"force", no_argument, 0, O_FORCE},
-      {"no-snapshots", no_argument, 0, O_NO_SNAPSHOTS},
+      {"no-snapshots", no_argument, 0, O_NO_SNAPSHOTS}, {"max-windows", required_argument, 0, O_MAX_WINDOWS},
+      {"io-timeout", required_argument, 0, O_IO_TIMEOUT},
       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   a->format = -1;
   a->piece = 30;
   a->progress = 10;
+  a->max_windows = 5000000;
+  a->io_timeout = 900;
   optind = 0;
   opterr = 0;
   int c;
@@ -104,6 +123,18 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       case O_HOP: a->hop = optarg; break;
       case O_MATCH: a->match = optarg; break;
       case O_FORCE: a->force = 1; break;
+      case O_IO_TIMEOUT:
+        if (cli_parse_double(optarg, &a->io_timeout) != 0 || a->io_timeout < 0) {
+          cli_usage_error(cx, "extract", "--io-timeout needs seconds (0: none), not '%s'", optarg);
+          return -1;
+        }
+        break;
+      case O_MAX_WINDOWS:
+        if (cli_parse_int64(optarg, &a->max_windows) != 0 || a->max_windows < 1) {
+          cli_usage_error(cx, "extract", "--max-windows needs a positive count, not '%s'", optarg);
+          return -1;
+        }
+        break;
       case O_PIECE:
       case O_PROGRESS: {
         double v;
@@ -175,9 +206,9 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
 
 /* Extracts one range into a file; the file exists only if this succeeds. */
 static int extract_to_file(oa_extractor *x, uint64_t rec, int64_t start, int64_t end, int channels, int format,
-                           const char *path, oa_extract_stats *st, oa_err *err) {
+                           int force, const char *path, oa_extract_stats *st, oa_err *err) {
   oa_pcm_writer *w;
-  int rc = oa_pcm_writer_open(path, format, channels, &w, err);
+  int rc = oa_pcm_writer_open(path, format, channels, force, &w, err);
   if (rc != OA_OK) return rc;
   rc = oa_extract_range(x, rec, start, end, oa_pcm_writer_sink, w, st, err);
   oa_err close_err;
@@ -196,6 +227,12 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
   oa_err_clear(&err);
   uint64_t rec;
   oa_extract_stats st = {0};
+  oa_file_id input;
+  size_t ninputs = oa_file_id_of(a->archive, &input) == 0;
+  if (oa_out_check(a->output, a->force, &input, ninputs, "-o", &err) != OA_OK) {
+    OA_LOG(&cx->log, ERROR, "%s", err.msg);
+    return EXIT_FAILED;
+  }
   int rc = oa_archive_find(ar, a->recording, &rec, &err);
   double per_second = a->seconds && rc == OA_OK ? oa_archive_samples_per_second(ar, rec) : 0;
   if (rc == OA_OK && (cli_parse_position(a->start, per_second, &start) != 0 ||
@@ -204,7 +241,8 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
     return EXIT_USAGE;
   }
   if (rc == OA_OK)
-    rc = extract_to_file(x, rec, start, end, oa_archive_recording(ar, rec)->channels, a->format, a->output, &st, &err);
+    rc = extract_to_file(x, rec, start, end, oa_archive_recording(ar, rec)->channels, a->format, a->force, a->output,
+                         &st, &err);
   if (rc != OA_OK) {
     OA_LOG(&cx->log, ERROR, "%s", err.msg);
     return EXIT_FAILED;
@@ -218,45 +256,94 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
   return EXIT_OK;
 }
 
+/* Rank 0 reads the queries file (stdin, a FIFO, a file only it can see)
+ * and every rank receives the same bytes: ranks never read it apart. */
+static int share_queries_text(cli_ctx *cx, const char *path, uint8_t **text, uint64_t *len, oa_err *err) {
+  *text = NULL;
+  *len = 0;
+  int ok = 1;
+  if (cx->rank == 0) {
+    size_t n = 0;
+    char why[256];
+    ok = oa_read_file(path, text, &n, why, sizeof why) == 0;
+    if (!ok) oa_err_set(err, OA_EIO, "%s: cannot read queries file: %s", path, why);
+    *len = n;
+  }
+  if (!oa_mpi_agree_err(cx->comm, ok, err)) {
+    free(*text);
+    *text = NULL;
+    return OA_EIO;
+  }
+  if (oa_mpi_bcast_bytes(cx->comm, 0, text, len) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  return OA_OK;
+}
+
+static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_query_list *ql, oa_err *err) {
+  if (a->queries) {
+    uint8_t *text;
+    uint64_t len;
+    if (share_queries_text(cx, a->queries, &text, &len, err) != OA_OK) return EXIT_FAILED;
+    int rc = oa_queries_from_csv(ar, a->queries, (const char *)text, (size_t)len, a->seconds,
+                                 cx->rank == 0 ? &cx->log : NULL, ql, err);
+    free(text);
+    return rc == OA_OK ? EXIT_OK : EXIT_FAILED;
+  }
+  oa_window_spec spec = {.seconds = a->seconds, .glob = a->match, .max_windows = (uint64_t)a->max_windows};
+  if (cli_parse_double(a->window, &spec.length) != 0 || cli_parse_double(a->hop, &spec.hop) != 0 ||
+      spec.length <= 0 || spec.hop <= 0 ||
+      (!a->seconds && (spec.length != (int64_t)spec.length || spec.hop != (int64_t)spec.hop))) {
+    cli_usage_error(cx, "extract", "--windows and --hop need positive %s", a->seconds ? "seconds" : "sample counts");
+    return EXIT_USAGE;
+  }
+  oa_window_stats st;
+  if (oa_queries_windows(ar, &spec, ql, &st, err) != OA_OK) return EXIT_FAILED;
+  if (cx->rank == 0 && (st.short_recordings || st.tails))
+    OA_LOG(&cx->log, SUMMARY, "windows: %llu over %llu recordings; not covered: %llu recording%s shorter than a "
+           "window and the tails of %llu (%.1f s of audio in all)", (unsigned long long)st.windows,
+           (unsigned long long)st.recordings, (unsigned long long)st.short_recordings,
+           st.short_recordings == 1 ? "" : "s", (unsigned long long)st.tails, st.uncovered_seconds);
+  if (st.windows == 0) {
+    oa_err_set(err, OA_EUSAGE, "no window fits: every matching recording is shorter than %s %s", a->window,
+               a->seconds ? "s" : "samples");
+    oa_query_list_free(ql);
+    return EXIT_FAILED;
+  }
+  return EXIT_OK;
+}
+
 /* Many ranges: the sweep engine spreads them over the ranks. */
 static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   oa_query_list ql;
   oa_err err;
   oa_err_clear(&err);
-  int rc;
-  if (a->queries) {
-    rc = oa_queries_from_csv(ar, a->queries, a->seconds, cx->rank == 0 ? &cx->log : NULL, &ql, &err);
-  } else {
-    double len, hop;
-    if (cli_parse_double(a->window, &len) != 0 || cli_parse_double(a->hop, &hop) != 0 || len <= 0 || hop <= 0 ||
-        (!a->seconds && (len != (int64_t)len || hop != (int64_t)hop))) {
-      cli_usage_error(cx, "extract", "--windows and --hop need positive %s", a->seconds ? "seconds" : "sample counts");
-      return EXIT_USAGE;
-    }
-    rc = oa_queries_windows(ar, len, hop, a->seconds, a->match, &ql, &err);
-  }
-  if (rc != OA_OK) {
-    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
-    return EXIT_FAILED;
+  int rc = make_queries(cx, a, ar, &ql, &err);
+  if (rc != EXIT_OK) {
+    if (cx->rank == 0 && err.msg[0]) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+    return rc;
   }
   oa_sweep_options opt = {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
       .format = a->format, .overwrite = a->force, .progress_bar = cli_is_terminal(cx),
-      .flags = extractor_flags(a),
+      .flags = extractor_flags(a), .archive_path = a->archive, .io_timeout = a->io_timeout,
       .source = a->queries ? a->queries : "windows"};
   opt.progress_every = a->quiet ? 0 : opt.progress_bar && !a->progress_given ? 1.0 : a->progress;
   /* WAV files are written by one libsndfile writer each: never cut. */
   opt.piece = a->format == OA_PCM_WAV && !a->out_h5 ? INT64_MAX / 4 : (int64_t)(a->piece * 48000.0);
   oa_sweep_result res;
   rc = oa_sweep_run(cx->comm, ar, &ql, &opt, &cx->log, &res, &err);
+  cx->skip_finalize = res.broken;
   if (rc != OA_OK && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (cx->rank == 0 && res.stopped)
+    OA_LOG(&cx->log, SUMMARY, "stopped by %s: %llu queries written, %llu not extracted (temporary files removed)",
+           oa_stop_name(res.stopped), (unsigned long long)res.ok, (unsigned long long)res.not_run);
   if (cx->rank == 0)
-    OA_LOG(&cx->log, INFO,
+    OA_LOG(&cx->log, SUMMARY,
            "extracted %llu, failed %llu queries: %.1f s of audio in %.2f s on %d rank%s (%.1f queries/s, %.0fx real "
            "time) -> %s",
            (unsigned long long)res.ok, (unsigned long long)res.failed, res.audio_seconds, res.wall_seconds, cx->size,
            cx->size == 1 ? "" : "s", res.wall_seconds > 0 ? (double)res.ok / res.wall_seconds : 0.0,
-           res.wall_seconds > 0 ? res.audio_seconds / res.wall_seconds : 0.0, opt.path);
+           res.wall_seconds > 0 ? res.audio_seconds / res.wall_seconds : 0.0,
+           rc == OA_OK ? opt.path : "nothing written");
   oa_query_list_free(&ql);
   return rc != OA_OK || res.failed ? EXIT_FAILED : EXIT_OK;
 }

@@ -12,6 +12,8 @@
 #include "opusarc/journal.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/progress.h"
+#include "../outfile.h"
+#include "../stop.h"
 
 static const char *HELP =
     "usage: opusarc index -o ARCHIVE.h5 [options] INPUT...\n"
@@ -53,12 +55,18 @@ static const char *HELP =
     "                             (plus 1 s per 10 MB it writes) is stuck: end the job\n"
     "                             with a message; committed work stays resumable\n"
     "                             (default 900; 0: wait forever)\n"
-    "  --force                    replace FILE (and FILE.partial) if it exists\n"
+    "  --force                    replace FILE (and FILE.partial) if it exists (never\n"
+    "                             an input)\n"
     "  --resume                   continue an interrupted run from FILE.partial: the\n"
     "                             recordings it committed are kept, the rest are\n"
-    "                             indexed; same inputs and options required. Starts\n"
-    "                             a new archive when there is nothing to resume, so\n"
-    "                             job scripts can always pass it\n"
+    "                             indexed; the same inputs (unchanged: size, mtime,\n"
+    "                             inode) and options are required, else it refuses and\n"
+    "                             says what differs. Starts a new archive when there\n"
+    "                             is nothing to resume; with FILE complete it checks\n"
+    "                             that FILE holds exactly these inputs (exit 0) or\n"
+    "                             names what is new, gone or changed (exit 1). Job\n"
+    "                             scripts can always pass it. --force --resume: a\n"
+    "                             rebuild that continues if interrupted\n"
     "  --allow-failures           exit 0 even if some recordings failed\n"
     "  --progress SECONDS         rank 0 reports recordings done / total, bytes, audio,\n"
     "                             speed and ETA this often (default 10; a bar redrawn\n"
@@ -68,6 +76,10 @@ static const char *HELP =
     "  -q, --quiet                only errors and the final summary\n"
     "  -h, --help                 this text\n"
     "\n"
+    "One job writes an archive at a time: a second one on the same FILE refuses,\n"
+    "naming the holder of FILE.lock (host, pid, Slurm job). SIGTERM/SIGINT stop at\n"
+    "the next commit; FILE.partial is kept for --resume. --list FILE: one path per\n"
+    "line; empty lines and lines starting with '#' are skipped.\n"
     "A recording that cannot be indexed is kept in the archive as a failed row with\n"
     "the reason; the others are unaffected. Exit: 0 all indexed, 3 archive written\n"
     "but some recordings failed, 1 no archive, 2 bad command line.\n";
@@ -198,10 +210,6 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
     cli_usage_error(cx, "index", "-o ARCHIVE.h5 is required");
     return -1;
   }
-  if (a->force && a->resume) {
-    cli_usage_error(cx, "index", "--force and --resume exclude each other");
-    return -1;
-  }
   if (a->ninputs == 0 && !a->list) {
     cli_usage_error(cx, "index", "no INPUT files or directories given");
     return -1;
@@ -269,14 +277,18 @@ static void fill_meta(cli_ctx *cx, const oa_opus_build *b, const index_args *a, 
   MPI_Bcast(m->build.cpu_features, sizeof m->build.cpu_features, MPI_CHAR, 0, cx->comm);
 }
 
-/* Everything that shapes the archive's content: a resumed run must match. */
+/* Everything that shapes the archive's content, as the user types it: a
+ * resumed run must match, and a difference is named option by option. */
 static void options_text(const index_args *a, const oa_opus_build *b, char *out, size_t len) {
   const oa_encode_options *e = &a->encode;
+  const char *high = e->high_rate == OA_HIGH_RATE_RESAMPLE ? "resample"
+                     : e->high_rate == OA_HIGH_RATE_TIME_EXPAND ? "time-expand" : "(none)";
   snprintf(out, len,
-           "checkpoint-every=%.17g checkpoints=%s max-preroll=%d bitrate=%d vbr=%d complexity=%d frame-ms=%g "
-           "application=%d high-rate=%d libopus=%s/%016llx",
-           a->checkpoint_every, oa_checkpoint_mode_name(a->mode), a->max_preroll, e->bitrate, e->vbr, e->complexity,
-           e->frame_ms, e->application, e->high_rate, b->version, (unsigned long long)b->code_hash);
+           "--checkpoint-every=%g;--checkpoints=%s;--max-preroll=%d;--bitrate=%g;--cbr=%s;--complexity=%d;"
+           "--frame-ms=%g;--application=%s;--high-rate=%s;libopus build=%s/%016llx",
+           a->checkpoint_every, oa_checkpoint_mode_name(a->mode), a->max_preroll, e->bitrate / 1000.0,
+           e->vbr ? "no" : "yes", e->complexity, e->frame_ms, e->application == 2048 ? "voip" : "audio", high,
+           b->version, (unsigned long long)b->code_hash);
 }
 
 /* Seconds each rank spent per phase (for --summary-json). */
@@ -316,7 +328,8 @@ static void on_interval(void *ctx, int64_t samples, double share_done) {
 }
 
 static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, const int *owner,
-                     const oa_opus_build *build, oa_archive_writer *w, oa_index_stats *stats, double *t) {
+                     const oa_opus_build *build, oa_archive_writer *w, oa_index_stats *stats, double *t,
+                     int *stopped) {
   oa_progress *pg = start_progress(cx, a, corpus, w);
   interval_tick tick = {pg, 0, 0, 0};
   oa_index_options opt = {.checkpoint_every = a->checkpoint_every, .mode = a->mode, .max_preroll = a->max_preroll,
@@ -329,7 +342,7 @@ static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, 
   for (;;) {
     int local_ok = 1;
     double t0 = MPI_Wtime();
-    while (next < corpus->count && oa_batch_bytes(&batch) < budget) {
+    while (next < corpus->count && oa_batch_bytes(&batch) < budget && !oa_stop_requested()) {
       size_t i = next++;
       if (owner[i] != cx->rank || oa_writer_is_done(w, i)) continue;
       char why[OA_ERRMSG_MAX] = "";
@@ -343,6 +356,7 @@ static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, 
         break;
       }
       if (why[0]) OA_LOG(&cx->log, WARN, "%s: not indexed: %s", corpus->entries[i].path, why);
+      if (oa_fault("slow")) usleep(200000); /* tests: a run long enough to be signalled */
       if (pg)
         oa_progress_add(pg, 1, tick.file_size - tick.bytes_reported,
                         stats->samples - samples_before - tick.samples_reported);
@@ -363,9 +377,15 @@ static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, 
       break;
     }
     if (pg) oa_progress_poll(pg);
-    int more = next < corpus->count, any_more = 0;
-    MPI_Allreduce(&more, &any_more, 1, MPI_INT, MPI_MAX, cx->comm);
-    if (!any_more) break;
+    /* A signal on any rank stops every rank here, after a commit. */
+    int state[2] = {next < corpus->count, oa_stop_requested()}, any[2] = {0, 0};
+    MPI_Allreduce(state, any, 2, MPI_INT, MPI_MAX, cx->comm);
+    if (any[1]) {
+      *stopped = any[1];
+      rc = -1;
+      break;
+    }
+    if (!any[0]) break;
   }
   /* After a failed collective write HDF5 may block in MPI: skip the
    * progress window's collective clean-up then (the process leaves anyway). */
@@ -375,7 +395,7 @@ static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, 
 }
 
 /* Collective: the summary lines, and the JSON summary if asked for. */
-static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s, const uint64_t *resumed,
+static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s, const oa_resumed_totals *kept,
                       uint64_t commits, const double *t, double seconds) {
   enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, EXT,
          SOURCE, N };
@@ -384,7 +404,12 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s,
                       s->preroll_packets, s->search_decodes, s->extended, s->source_bytes};
   uint64_t all[N] = {0};
   MPI_Reduce(mine, all, N, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
-  double hours = (double)all[SAMPLES] / 48000.0 / 3600.0;
+  /* The archive's totals: this run's rows plus those kept from the
+   * interrupted run (the rates are this run's own work). */
+  const uint64_t resumed[2] = {kept->ok, kept->failed};
+  double run_hours = (double)all[SAMPLES] / 48000.0 / 3600.0;
+  double hours = (double)(all[SAMPLES] + (uint64_t)kept->samples) / 48000.0 / 3600.0;
+  uint64_t packets = all[PACKETS] + kept->packets, payload = all[PAYLOAD] + kept->payload_bytes;
   if (a->summary_json) {
     char *fields = NULL;
     size_t flen = 0;
@@ -399,7 +424,8 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s,
             (unsigned long long)(resumed[0] + resumed[1]), hours, (unsigned long long)all[SAMPLES],
             (unsigned long long)all[SOURCE],
             (unsigned long long)all[PAYLOAD], (unsigned long long)all[DATA], (unsigned long long)all[STATE],
-            (unsigned long long)all[INTERVALS], (unsigned long long)commits, seconds > 0 ? hours * 3600.0 / seconds : 0.0);
+            (unsigned long long)all[INTERVALS], (unsigned long long)commits,
+            seconds > 0 ? run_hours * 3600.0 / seconds : 0.0);
     fclose(f);
     cli_write_summary_json(cx, a->summary_json, "index", fields, PHASES, t, T_COUNT, seconds);
     free(fields);
@@ -417,12 +443,12 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s,
          (double)all[STATE] / 1e6, (unsigned long long)all[EXT],
          all[PACKETS] ? (double)all[SEARCH] / (double)all[PACKETS] : 0.0);
   OA_LOG(&cx->log, SUMMARY,
-         "indexed %llu, failed %llu recordings%s: %.3f h audio, %llu packets, %.2f MB payload, %.1f s on %d rank%s "
-         "(%.0fx real time) -> %s",
+         "indexed %llu, failed %llu recordings%s: %.3f h audio, %llu packets, %.2f MB payload; this run %.3f h in "
+         "%.1f s on %d rank%s (%.0fx real time) -> %s",
          (unsigned long long)(all[OK] + resumed[0]), (unsigned long long)(all[FAILED] + resumed[1]),
-         resumed[0] + resumed[1] ? " (incl. the interrupted run's)" : "", hours, (unsigned long long)all[PACKETS],
-         (double)all[PAYLOAD] / 1e6, seconds, cx->size, cx->size == 1 ? "" : "s",
-         seconds > 0 ? hours * 3600.0 / seconds : 0.0, a->output);
+         resumed[0] + resumed[1] ? " (incl. the interrupted run's)" : "", hours, (unsigned long long)packets,
+         (double)payload / 1e6, run_hours, seconds, cx->size, cx->size == 1 ? "" : "s",
+         seconds > 0 ? run_hours * 3600.0 / seconds : 0.0, a->output);
 }
 
 /* Everything before the archive: the libopus build, the corpus, its split. */
@@ -452,17 +478,27 @@ static int prepare(cli_ctx *cx, const index_args *a, oa_opus_build *build, oa_co
   return 0;
 }
 
-/* With --resume on a finished archive: nothing to do (1). */
-static int already_complete(cli_ctx *cx, const index_args *a) {
-  int complete = a->resume && cx->rank == 0 && access(a->output, F_OK) == 0;
-  MPI_Bcast(&complete, 1, MPI_INT, 0, cx->comm);
-  if (complete && cx->rank == 0) {
-    char leftover[4096]; /* the commit record of a run killed after its rename */
-    snprintf(leftover, sizeof leftover, "%s.partial.commit", a->output);
-    oa_commit_remove(leftover);
-    OA_LOG(&cx->log, SUMMARY, "%s is complete: nothing to resume", a->output);
-  }
-  return complete;
+/* Before the scan: -o can be written (its directory exists and takes
+ * files, it is not a directory), so a mistake costs no corpus walk. */
+static int check_output_early(cli_ctx *cx, const index_args *a) {
+  oa_err err;
+  oa_err_clear(&err);
+  int ok = cx->rank != 0 || oa_out_check(a->output, 1, NULL, 0, "-o", &err) == OA_OK;
+  if (!ok) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  return oa_mpi_agree(cx->comm, ok);
+}
+
+/* After the run: keep or rename the archive, and say which. */
+static int finish(cli_ctx *cx, const index_args *a, oa_archive_writer *w, int ok, int stopped, oa_err *err) {
+  if (oa_writer_finish(w, ok, err) == OA_OK) return 0;
+  if (cx->rank != 0) return -1;
+  if (stopped)
+    OA_LOG(&cx->log, SUMMARY, "stopped by %s at a commit: %s", oa_stop_name(stopped),
+           err->msg[0] ? err->msg : "nothing was committed");
+  else if (err->msg[0])
+    oa_log_write(&cx->log, ok ? OA_LOG_ERROR : OA_LOG_SUMMARY, "%s", err->msg);
+  (void)a;
+  return -1;
 }
 
 int cmd_index(cli_ctx *cx, int argc, char **argv) {
@@ -471,53 +507,60 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
   if (prc != 0) return prc > 0 ? EXIT_OK : EXIT_USAGE;
   if (a.quiet) cx->log.level = OA_LOG_WARN;
   if (a.summary_json && !cli_check_writable(cx, a.summary_json)) return EXIT_FAILED;
+  if (!check_output_early(cx, &a)) return EXIT_FAILED;
+  oa_stop_install();
   double t0 = MPI_Wtime(), t[T_COUNT] = {0};
   oa_opus_build build;
   oa_corpus corpus;
   memset(&corpus, 0, sizeof corpus);
   int *owner = NULL, rc = EXIT_FAILED;
-  int prepared = prepare(cx, &a, &build, &corpus, &owner) == 0;
-  if (!prepared || already_complete(cx, &a)) {
-    rc = prepared ? EXIT_OK : EXIT_FAILED;
+  if (prepare(cx, &a, &build, &corpus, &owner) != 0) {
     free(owner);
     oa_corpus_free(&corpus);
-    return rc;
+    return EXIT_FAILED;
   }
   t[T_SCAN] = MPI_Wtime() - t0;
   oa_archive_meta meta;
   fill_meta(cx, &build, &a, corpus.count, &meta);
   char options[OA_COMMIT_OPTIONS_MAX], note[OA_ERRMSG_MAX] = "";
   options_text(&a, &build, options, sizeof options);
-  oa_writer_config cfg = {.overwrite = a.force, .resume = a.resume, .corpus_hash = oa_corpus_hash(&corpus),
-                          .options = options, .note = note, .io_timeout = a.io_timeout};
+  oa_writer_config cfg = {.overwrite = a.force, .resume = a.resume, .corpus = &corpus,
+                          .corpus_hash = oa_corpus_hash(&corpus), .options = options, .note = note,
+                          .io_timeout = a.io_timeout};
   oa_archive_writer *w;
   oa_index_stats stats;
   memset(&stats, 0, sizeof stats);
-  uint64_t resumed[2] = {0, 0}, commits = 0;
+  oa_resumed_totals kept;
+  memset(&kept, 0, sizeof kept);
+  uint64_t commits = 0;
   oa_err err;
   oa_err_clear(&err);
   double tm = MPI_Wtime();
-  if (oa_writer_create(cx->comm, a.output, &cfg, &meta, &w, &err) != OA_OK) {
+  int complete = 0;
+  if (oa_writer_create(cx->comm, a.output, &cfg, &meta, &w, &complete, &err) != OA_OK) {
     if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  } else if (complete) {
+    if (cx->rank == 0) OA_LOG(&cx->log, SUMMARY, "%s is complete: nothing to resume (it holds exactly these inputs)",
+                              a.output);
+    rc = EXIT_OK;
   } else {
     t[T_META] += MPI_Wtime() - tm;
     if (note[0]) oa_log_write(&cx->log, strstr(note, "cannot") ? OA_LOG_WARN : OA_LOG_SUMMARY, "%s", note);
-    oa_writer_resumed(w, &resumed[0], &resumed[1]);
-    int ok = index_all(cx, &a, &corpus, owner, &build, w, &stats, t) == 0; /* logs its own errors */
+    oa_writer_resumed(w, &kept);
+    int stopped = 0;
+    int ok = index_all(cx, &a, &corpus, owner, &build, w, &stats, t, &stopped) == 0; /* logs its own errors */
     oa_err_clear(&err);
     cx->skip_finalize = oa_writer_broken(w);
     commits = oa_writer_commits(w);
     tm = MPI_Wtime();
-    if (oa_writer_finish(w, ok, &err) != OA_OK) {
-      if (cx->rank == 0 && err.msg[0]) oa_log_write(&cx->log, ok ? OA_LOG_ERROR : OA_LOG_SUMMARY, "%s", err.msg);
-    } else {
+    if (finish(cx, &a, w, ok, stopped, &err) == 0) {
       t[T_META] += MPI_Wtime() - tm;
       uint64_t failed = stats.recordings_failed;
       MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_UINT64_T, MPI_SUM, cx->comm);
-      rc = failed + resumed[1] && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
+      rc = failed + kept.failed && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
     }
   }
-  if (rc != EXIT_FAILED) summarize(cx, &a, &stats, resumed, commits, t, MPI_Wtime() - t0);
+  if (rc != EXIT_FAILED && !complete) summarize(cx, &a, &stats, &kept, commits, t, MPI_Wtime() - t0);
   free(owner);
   oa_corpus_free(&corpus);
   return rc;

@@ -140,10 +140,16 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
   uint64_t n = oa_archive_recording_count(a);
   for (uint64_t i = 0; i < n; i++) {
     const oa_rec_row *r = oa_archive_recording(a, i);
-    printf("%-8s %4d %12.3f %6llu %9llu %9llu  %s\n", r->status == OA_REC_OK ? "ok" : "FAILED", r->channels,
+    printf("%-8s %4d %12.3f %6llu %9llu %9llu  ", r->status == OA_REC_OK ? "ok" : "FAILED", r->channels,
            (double)r->samples / 48000.0, (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
-           (unsigned long long)r->interval_count, oa_archive_recording_name(a, i));
-    if (r->status != OA_REC_OK) printf("         reason: %s\n", oa_archive_recording_error(a, i));
+           (unsigned long long)r->interval_count);
+    cli_text_safe(stdout, oa_archive_recording_name(a, i));
+    putchar('\n');
+    if (r->status != OA_REC_OK) {
+      fputs("         reason: ", stdout);
+      cli_text_safe(stdout, oa_archive_recording_error(a, i));
+      putchar('\n');
+    }
   }
 }
 

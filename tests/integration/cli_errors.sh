@@ -46,7 +46,7 @@ expect_fail 2 "checkpoint-every" "$OPUSARC" index -o "$WORK/x.h5" --checkpoint-e
 expect_fail 2 "no INPUT" "$OPUSARC" index -o "$WORK/x.h5"
 expect_fail 1 "No such file or directory" "$OPUSARC" index -o "$WORK/x.h5" "$WORK/missing"
 expect_fail 1 "already exists" "$OPUSARC" index -o "$WORK/a.h5" "$C/good"
-expect_fail 1 "cannot create" "$OPUSARC" index -o "$WORK/nodir/x.h5" "$C/good"
+expect_fail 1 "nodir: No such file or directory" "$OPUSARC" index -o "$WORK/nodir/x.h5" "$C/good"
 [ ! -e "$WORK/x.h5" ] && [ ! -e "$WORK/x.h5.partial" ] || fail "output left behind by a failed index"
 
 # Extract errors: no output file may remain.

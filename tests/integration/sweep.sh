@@ -58,7 +58,7 @@ mpi 2 "$OPUSARC" extract "$WORK/a.h5" --windows 2 --hop 1.5 --units seconds --ma
 {
   echo "id,recording,start,end"
   grep '^music/' "$WORK/lengths.txt" | while read -r name len; do
-    stem=${name//\//_}
+    stem=${name//\//\~}
     for ((s = 0; s + 96000 <= len; s += 72000)); do echo "${stem}_$s,$name,$s,$((s + 96000))"; done
   done
 } > "$WORK/win.csv"

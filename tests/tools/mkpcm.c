@@ -1,7 +1,9 @@
 /* mkpcm: writes a test PCM file with libsndfile (format from the name:
  * .wav .flac .aiff .w64 .rf64, .oga = Ogg Vorbis), a deterministic chirp-plus-noise signal, and
  * optionally an AudioMoth-style comment, a GUANO chunk or a BWF bext time.
- *   mkpcm OUT RATE CHANNELS SECONDS [--comment TEXT] [--guano TEXT] [--bext DATE TIME] */
+ *   mkpcm OUT RATE CHANNELS SECONDS [--comment TEXT] [--guano TEXT] [--bext DATE TIME]
+ *         [--float] [--nan-at FRAME]
+ * --float writes 32-bit float samples; --nan-at puts a NaN at that frame. */
 #include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -26,6 +28,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   SF_INFO info = {.samplerate = atoi(argv[2]), .channels = atoi(argv[3]), .format = major_of(argv[1])};
+  long nan_at = -1;
+  for (int i = 5; i < argc; i++) {
+    if (!strcmp(argv[i], "--float")) info.format = (info.format & SF_FORMAT_TYPEMASK) | SF_FORMAT_FLOAT;
+    if (!strcmp(argv[i], "--nan-at") && i + 1 < argc) nan_at = atol(argv[i + 1]);
+  }
   SNDFILE *sf = sf_open(argv[1], SFM_WRITE, &info);
   if (!sf) {
     fprintf(stderr, "mkpcm: %s\n", sf_strerror(NULL));
@@ -57,6 +64,7 @@ int main(int argc, char **argv) {
         seed = seed * 1664525u + 1013904223u;
         double f = 200.0 * (1 + c) + 0.2 * info.samplerate * fmod(t, 2.0) / 4.0;
         buf[k * info.channels + c] = (float)(0.3 * sin(2 * M_PI * f * t) + 0.02 * ((seed >> 8) / 16777216.0 - 0.5));
+        if (done + k == nan_at) buf[k * info.channels + c] = NAN;
       }
     }
     sf_writef_float(sf, buf, n);

@@ -22,6 +22,7 @@ static char dir[256];
 static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
 
 static const oa_writer_config cfg = {.options = "test"};
+static int complete; /* set by oa_writer_create when resume finds a complete archive */
 
 static oa_archive_meta meta_for(uint64_t recordings) {
   oa_archive_meta m;
@@ -96,7 +97,7 @@ static void test_round_trip(void **state) {
   oa_archive_meta meta = meta_for(3);
   oa_archive_writer *w;
   oa_err err;
-  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &err), OA_OK);
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &complete, &err), OA_OK);
   oa_batch b;
   memset(&b, 0, sizeof b);
   add_good(&b, 2, "zeta.opus", 4, 10);
@@ -151,7 +152,7 @@ static void test_round_trip(void **state) {
   oa_archive_close(a);
 
   /* An existing archive is not replaced without overwrite. */
-  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &err), OA_EUSAGE);
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &complete, &err), OA_EUSAGE);
   unlink(path);
 }
 
@@ -163,7 +164,7 @@ static void test_failed_write_leaves_nothing(void **state) {
   oa_archive_meta meta = meta_for(1);
   oa_archive_writer *w;
   oa_err err;
-  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &err), OA_OK);
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &complete, &err), OA_OK);
   assert_int_equal(access(partial, F_OK), 0);
   oa_writer_finish(w, 0, &err);
   assert_int_equal(access(partial, F_OK), -1);
@@ -177,7 +178,7 @@ static void test_reader_refuses_inconsistent_rows(void **state) {
   oa_archive_meta meta = meta_for(1);
   oa_archive_writer *w;
   oa_err err;
-  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &err), OA_OK);
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &complete, &err), OA_OK);
   oa_batch b;
   memset(&b, 0, sizeof b);
   add_good(&b, 0, "x.opus", 2, 5);
@@ -205,7 +206,7 @@ static void test_extract_refuses_link_outside_recording(void **state) {
   oa_archive_meta meta = meta_for(1);
   oa_archive_writer *w;
   oa_err err;
-  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &err), OA_OK);
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &complete, &err), OA_OK);
   oa_batch b;
   memset(&b, 0, sizeof b);
   add_good(&b, 0, "x.opus", 2, 5);
