@@ -132,7 +132,8 @@ int oa_commit_save(const char *path, const oa_commit *c, oa_err *err) {
     free(buf);
     return oa_err_set(err, OA_ENOMEM, "out of memory");
   }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  unlink(tmp); /* left by a killed save, or planted: never followed */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   int ok = fd >= 0;
   for (uint64_t done = 0; ok && done < len;) {
     ssize_t n = write(fd, buf + done, len - done);

@@ -779,6 +779,15 @@ static void finish_files(sweep *s) {
   }
 }
 
+/* The sweep's inputs, which no output may be: the archive and the
+ * queries file. */
+static size_t sweep_inputs(const oa_sweep_options *opt, oa_file_id *ids) {
+  size_t n = 0;
+  if (opt->archive_path && oa_file_id_of(opt->archive_path, &ids[n]) == 0) n++;
+  if (opt->queries_path && oa_file_id_of(opt->queries_path, &ids[n]) == 0) n++;
+  return n;
+}
+
 /* Rank 0, before any decoding: the output directory exists and takes
  * files; no output would replace the archive or an existing file (unless
  * --force); the shared temporary files of pieced queries are created
@@ -786,8 +795,8 @@ static void finish_files(sweep *s) {
 static int check_dir_outputs(sweep *s, oa_err *err) {
   const oa_sweep_options *opt = s->opt;
   int rc = oa_out_dir_ready(opt->path, err);
-  oa_file_id input;
-  size_t ninputs = opt->archive_path && oa_file_id_of(opt->archive_path, &input) == 0;
+  oa_file_id input[2];
+  size_t ninputs = sweep_inputs(opt, input);
   uint64_t existing = 0;
   char first[4096] = "";
   for (size_t i = 0; rc == OA_OK && i < s->ql->n; i++) {
@@ -795,7 +804,7 @@ static int check_dir_outputs(sweep *s, oa_err *err) {
     path_of(opt, &s->ql->q[i], 0, path, sizeof path);
     oa_err why;
     oa_err_clear(&why);
-    if (oa_out_check(path, opt->overwrite, &input, ninputs, "output", &why) == OA_OK) continue;
+    if (oa_out_check(path, opt->overwrite, input, ninputs, "output", &why) == OA_OK) continue;
     if (opt->overwrite || !strstr(why.msg, "already exists")) rc = oa_err_set(err, why.code, "%s", why.msg);
     else if (existing++ == 0) snprintf(first, sizeof first, "%s", path);
   }
@@ -847,9 +856,9 @@ static int sweep_prepare(sweep *s, oa_err *err) {
   if (opt->output == OA_SWEEP_HDF5) {
     ok = 1;
     if (s->rank == 0) {
-      oa_file_id input;
-      size_t ninputs = opt->archive_path && oa_file_id_of(opt->archive_path, &input) == 0;
-      ok = oa_out_check(opt->path, opt->overwrite, &input, ninputs, "--out", &local) == OA_OK;
+      oa_file_id input[2];
+      size_t ninputs = sweep_inputs(opt, input);
+      ok = oa_out_check(opt->path, opt->overwrite, input, ninputs, "--out", &local) == OA_OK;
     }
     if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
     return create_clips(s, err);

@@ -80,7 +80,8 @@ typedef struct oa_sweep_options {
   int64_t piece;        /* longest unit in samples (long queries are cut) */
   int overwrite;        /* --force: replace existing outputs (never the archive, never a non-regular file) */
   const char *source;   /* queries file, for messages */
-  const char *archive_path; /* the input: no output may be it */
+  const char *archive_path; /* the inputs: no output may be one of them */
+  const char *queries_path; /* NULL for windows */
   double io_timeout;    /* > 0: a collective step of the clips file that takes longer ends the process */
 } oa_sweep_options;
 

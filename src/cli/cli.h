@@ -70,6 +70,11 @@ int cli_check_writable(const cli_ctx *cx, const char *path);
 int cli_write_summary_json(const cli_ctx *cx, const char *path, const char *command, const char *fields,
                            const char *const *phases, const double *seconds, int nphases, double wall);
 
+/* Collective: every rank sees the same file at PATH (inode, size, mtime);
+ * otherwise rank 0 says so and all return 0. Ranks that read different
+ * archives would produce outputs that match neither. */
+int cli_same_file_everywhere(const cli_ctx *cx, const char *path);
+
 /* Prints to stderr from rank 0 only, as every rank parses the same argv. */
 void cli_usage_error(const cli_ctx *cx, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "opusarc/progress.h"
+#include "opusarc/util.h"
+#include "../outfile.h"
 
 int cli_parse_double(const char *s, double *out) {
   char *end;
@@ -84,11 +87,20 @@ void cli_text_safe(FILE *out, const char *s) {
   }
 }
 
-/* PATH.partial opened for writing; its name in tmp. Logs the reason if not. */
+/* A new temporary file beside PATH (never a planted name); its name in
+ * tmp. PATH itself may be replaced (a report rewritten by each resubmitted
+ * job) but must not be a directory, a FIFO or one of the inputs. Logs the
+ * reason if not. */
 static FILE *open_partial(const cli_ctx *cx, const char *path, char *tmp, size_t len) {
-  snprintf(tmp, len, "%s.partial", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) OA_LOG(&cx->log, ERROR, "cannot write %s: %s", path, strerror(errno));
+  oa_err err;
+  oa_err_clear(&err);
+  int fd = oa_out_check(path, 1, NULL, 0, "--summary-json", &err) == OA_OK ? oa_out_create_temp(path, tmp, len, &err)
+                                                                          : -1;
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (!f) {
+    if (fd >= 0) close(fd), unlink(tmp);
+    OA_LOG(&cx->log, ERROR, "%s", err.msg[0] ? err.msg : strerror(errno));
+  }
   return f;
 }
 
@@ -142,4 +154,22 @@ oa_progress *cli_start_progress(cli_ctx *cx, oa_progress_spec *spec, int quiet, 
   oa_progress *pg = NULL;
   oa_progress_create(cx->comm, spec, &cx->log, &pg);
   return pg;
+}
+
+int cli_same_file_everywhere(const cli_ctx *cx, const char *path) {
+  struct stat st;
+  uint64_t fp[2] = {0, 0};
+  if (stat(path, &st) == 0) {
+    uint64_t v[3] = {(uint64_t)st.st_ino, (uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+                     (uint64_t)st.st_mtim.tv_nsec};
+    fp[0] = fp[1] = oa_fnv1a(1469598103934665603ull, (const uint8_t *)v, sizeof v);
+  }
+  uint64_t lo = 0, hi = 0;
+  MPI_Allreduce(&fp[0], &lo, 1, MPI_UINT64_T, MPI_MIN, cx->comm);
+  MPI_Allreduce(&fp[1], &hi, 1, MPI_UINT64_T, MPI_MAX, cx->comm);
+  if (lo == hi) return 1;
+  if (cx->rank == 0)
+    OA_LOG(&cx->log, ERROR, "%s: the ranks opened different files under this name (replaced or changed while the "
+           "job started?); nothing was done", path);
+  return 0;
 }

@@ -324,7 +324,7 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   oa_sweep_options opt = {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
       .format = a->format, .overwrite = a->force, .progress_bar = cli_is_terminal(cx),
-      .flags = extractor_flags(a), .archive_path = a->archive, .io_timeout = a->io_timeout,
+      .flags = extractor_flags(a), .archive_path = a->archive, .queries_path = a->queries, .io_timeout = a->io_timeout,
       .source = a->queries ? a->queries : "windows"};
   opt.progress_every = a->quiet ? 0 : opt.progress_bar && !a->progress_given ? 1.0 : a->progress;
   /* WAV files are written by one libsndfile writer each: never cut. */
@@ -362,6 +362,7 @@ int cmd_extract(cli_ctx *cx, int argc, char **argv) {
   int exit_code = EXIT_FAILED;
   int all_ok = oa_mpi_agree_err(cx->comm, rc == OA_OK, &err);
   if (!all_ok && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (all_ok && cx->size > 1) all_ok = cli_same_file_everywhere(cx, a.archive);
   if (all_ok) exit_code = a.queries || a.window ? run_sweep(cx, &a, ar) : run_single(cx, &a, x, ar);
   MPI_Bcast(&exit_code, 1, MPI_INT, 0, cx->comm);
   oa_extractor_free(x);

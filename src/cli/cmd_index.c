@@ -483,7 +483,9 @@ static int prepare(cli_ctx *cx, const index_args *a, oa_opus_build *build, oa_co
 static int check_output_early(cli_ctx *cx, const index_args *a) {
   oa_err err;
   oa_err_clear(&err);
-  int ok = cx->rank != 0 || oa_out_check(a->output, 1, NULL, 0, "-o", &err) == OA_OK;
+  oa_file_id list;
+  size_t nlist = a->list && oa_file_id_of(a->list, &list) == 0;
+  int ok = cx->rank != 0 || oa_out_check(a->output, 1, &list, nlist, "-o", &err) == OA_OK;
   if (!ok) OA_LOG(&cx->log, ERROR, "%s", err.msg);
   return oa_mpi_agree(cx->comm, ok);
 }

@@ -127,8 +127,10 @@ int cmd_verify(cli_ctx *cx, int argc, char **argv) {
   if (rc == OA_OK) rc = oa_extractor_create(a, flags, &x, &err);
   int *owner = rc == OA_OK ? assign(cx, a) : NULL;
   if (rc == OA_OK && !owner) rc = oa_err_set(&err, OA_ENOMEM, "out of memory");
-  if (!oa_mpi_agree_err(cx->comm, rc == OA_OK, &err)) {
-    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  int opened = oa_mpi_agree_err(cx->comm, rc == OA_OK, &err);
+  if (!opened && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (opened && cx->size > 1 && !cli_same_file_everywhere(cx, va.archive)) opened = 0;
+  if (!opened) {
     free(owner);
     oa_extractor_free(x);
     oa_archive_close(a);

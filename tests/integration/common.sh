@@ -9,3 +9,14 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/opusarc-test.XXXXXX")
 [ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 mpi() { local np=$1; shift; "$MPIEXEC" -np "$np" "$@"; }
+# expect CODE PATTERN CMD...: CMD exits with CODE and PATTERN is in its
+# output (stdout and stderr, kept in $WORK/log.txt).
+expect() { # expect CODE PATTERN CMD...: exit code CODE and PATTERN in the output
+  local code=$1 pattern=$2; shift 2
+  set +e
+  "$@" > "$WORK/log.txt" 2>&1
+  local got=$?
+  set -e
+  [ "$got" = "$code" ] || { cat "$WORK/log.txt"; fail "exit $got, expected $code: $*"; }
+  grep -q -- "$pattern" "$WORK/log.txt" || { cat "$WORK/log.txt"; fail "no '$pattern' in the output of: $*"; }
+}

@@ -14,15 +14,6 @@ done
 "$MKOPUS" --channels 1 --seconds 3 --seed 40 "$C/b/new.opus" > /dev/null
 IDX=(index -q --batch-mb 0.02)
 
-expect() { # expect CODE PATTERN CMD...: exit code CODE and PATTERN in the output
-  local code=$1 pattern=$2; shift 2
-  set +e
-  "$@" > "$WORK/log.txt" 2>&1
-  local got=$?
-  set -e
-  [ "$got" = "$code" ] || { cat "$WORK/log.txt"; fail "exit $got, expected $code: $*"; }
-  grep -q -- "$pattern" "$WORK/log.txt" || { cat "$WORK/log.txt"; fail "no '$pattern' in the output of: $*"; }
-}
 rows() { "$OPUSARC" info "$1" | sed -n '/^status/,$p'; }
 wait_for() { # wait_for FILE PATTERN: up to 30 s
   for _ in $(seq 300); do grep -q "$2" "$1" 2> /dev/null && return 0; sleep 0.1; done
@@ -86,6 +77,7 @@ ln -s "$WORK/fifo.f32" "$WORK/to-fifo"
 expect 1 "is a FIFO" "$OPUSARC" extract "$WORK/ref.h5" --recording r1.opus --start 0 --end 100 --format f32 \
   -o "$WORK/to-fifo"
 ln -s "$WORK/victim" "$WORK/p.h5.partial"
+ln -s "$WORK/victim" "$WORK/p.h5.partial.commit.tmp"
 "$OPUSARC" "${IDX[@]}" --force -o "$WORK/p.h5" "$C/a" || fail "index with a planted .partial"
 [ "$(cat "$WORK/victim")" = victim ] || fail "index wrote through a planted symlink"
 mkdir -p "$WORK/sw"
@@ -107,6 +99,12 @@ ln -s "$WORK/ref.h5" "$WORK/alias.h5"
 expect 1 "is an input of this command" "$OPUSARC" extract "$WORK/ref.h5" --queries "$WORK/q.csv" --force \
   --out "$WORK/alias.h5"
 cmp -s "$WORK/ref.h5" "$WORK/ref.copy" || fail "--out through a symlink destroyed the archive"
+cp "$WORK/q.csv" "$WORK/q.copy"
+expect 1 "is an input of this command" "$OPUSARC" extract "$WORK/ref.h5" --queries "$WORK/q.csv" --force \
+  --out "$WORK/q.csv"
+cmp -s "$WORK/q.csv" "$WORK/q.copy" || fail "--out replaced the queries file"
+ls "$C/a"/*.opus > "$WORK/list.txt"
+expect 1 "is an input of this command" "$OPUSARC" "${IDX[@]}" --force -o "$WORK/list.txt" --list "$WORK/list.txt"
 ls "$WORK/sw" | grep -v '^long.f32$\|^short.f32$\|^long.f32.partial$\|^short.f32.partial$' && fail "files left in sw"
 
 # 4. --resume on a complete archive compares the inputs with what it holds.

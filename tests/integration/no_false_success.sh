@@ -17,16 +17,6 @@ long=$(printf 'n%.0s' {1..40})
 "$MKOPUS" --channels 1 --seconds 3 --seed 5 "$C/deep/$(printf 'd%.0s' {1..60})/$(printf 'e%.0s' {1..60})/${long}2.opus" > /dev/null
 mpi 2 "$OPUSARC" index -q -o "$WORK/a.h5" "$C"
 
-expect() { # expect CODE PATTERN CMD...: exit code CODE and PATTERN in the output
-  local code=$1 pattern=$2; shift 2
-  set +e
-  "$@" > "$WORK/log.txt" 2>&1
-  local got=$?
-  set -e
-  [ "$got" = "$code" ] || { cat "$WORK/log.txt"; fail "exit $got, expected $code: $*"; }
-  grep -q -- "$pattern" "$WORK/log.txt" || { cat "$WORK/log.txt"; fail "no '$pattern' in the output of: $*"; }
-}
-
 # 6. Duplicate query ids: refused before the sweep, both lines named.
 cat > "$WORK/dup.csv" << CSV
 id,recording,start,end
