@@ -7,13 +7,9 @@
 
 #include "cli.h"
 #include "opusarc/archive.h"
-#include "opusarc/corpus.h"
-#include "opusarc/indexer.h"
 #include "opusarc/journal.h"
 #include "opusarc/mpiutil.h"
-#include "opusarc/progress.h"
-#include "../outfile.h"
-#include "../stop.h"
+#include "opusarc/indexjob.h"
 
 static const char *HELP =
     "usage: opusarc index -o ARCHIVE.h5 [options] INPUT...\n"
@@ -217,66 +213,6 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
   return 0;
 }
 
-/* Rank 0 scans; everyone receives the same sorted corpus. */
-static int share_corpus(cli_ctx *cx, const index_args *a, oa_corpus *corpus) {
-  oa_err err;
-  oa_err_clear(&err);
-  uint8_t *buf = NULL;
-  uint64_t len = 0;
-  int ok = 1;
-  if (cx->rank == 0) {
-    ok = oa_corpus_scan((const char *const *)a->inputs, a->ninputs, a->list, corpus, &err) == OA_OK &&
-         oa_corpus_serialize(corpus, &buf, &len) == 0;
-    if (!ok) OA_LOG(&cx->log, ERROR, "%s", err.msg[0] ? err.msg : "out of memory");
-  }
-  if (!oa_mpi_agree(cx->comm, ok)) {
-    free(buf);
-    return -1;
-  }
-  ok = oa_mpi_bcast_bytes(cx->comm, 0, &buf, &len) == 0;
-  if (ok && cx->rank != 0) ok = oa_corpus_deserialize(buf, len, corpus, &err) == OA_OK;
-  free(buf);
-  if (!oa_mpi_agree(cx->comm, ok)) {
-    OA_LOG(&cx->log, ERROR, "cannot distribute the corpus list: %s", err.msg);
-    return -1;
-  }
-  return 0;
-}
-
-/* All ranks must run the same libopus: snapshots from any rank go into one
- * archive that records one build. */
-static int check_same_build(cli_ctx *cx, const oa_opus_build *b) {
-  uint64_t lo = b->code_hash, hi = b->code_hash;
-  MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, cx->comm);
-  MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, cx->comm);
-  if (lo != hi) {
-    if (cx->rank == 0)
-      OA_LOG(&cx->log, ERROR, "ranks run different libopus builds (code fingerprints differ); an archive "
-             "must be written by one build");
-    return -1;
-  }
-  return 0;
-}
-
-static void fill_meta(cli_ctx *cx, const oa_opus_build *b, const index_args *a, uint64_t n, oa_archive_meta *m) {
-  memset(m, 0, sizeof *m);
-  m->format_version = OA_FORMAT_VERSION;
-  m->build = *b;
-  m->checkpoint_every = a->checkpoint_every;
-  snprintf(m->checkpoints, sizeof m->checkpoints, "%s", oa_checkpoint_mode_name(a->mode));
-  m->max_preroll = a->max_preroll;
-  m->recordings = n;
-  snprintf(m->tool_version, sizeof m->tool_version, "opusarc %s", OPUSARC_VERSION);
-  if (cx->rank == 0) {
-    time_t now = time(NULL);
-    strftime(m->created, sizeof m->created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-  }
-  /* Attributes are written collectively: every rank needs identical values. */
-  MPI_Bcast(m->created, sizeof m->created, MPI_CHAR, 0, cx->comm);
-  MPI_Bcast(&m->build.arch, 1, MPI_INT32_T, 0, cx->comm);
-  MPI_Bcast(m->build.cpu_features, sizeof m->build.cpu_features, MPI_CHAR, 0, cx->comm);
-}
-
 /* Everything that shapes the archive's content, as the user types it: a
  * resumed run must match, and a difference is named option by option. */
 static void options_text(const index_args *a, const oa_opus_build *b, char *out, size_t len) {
@@ -291,112 +227,15 @@ static void options_text(const index_args *a, const oa_opus_build *b, char *out,
            b->version, (unsigned long long)b->code_hash);
 }
 
-/* Seconds each rank spent per phase (for --summary-json). */
-enum { T_SCAN, T_DECODE, T_WRITE, T_META, T_COUNT };
-static const char *const PHASES[T_COUNT] = {"scan", "decode", "hdf5_write", "metadata"};
-
-static oa_progress *start_progress(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, oa_archive_writer *w) {
-  oa_progress_spec spec = {.what = "recordings"};
-  for (size_t i = 0; i < corpus->count; i++) {
-    if (oa_writer_is_done(w, i)) continue;
-    spec.total_items++;
-    spec.total_bytes += (int64_t)corpus->entries[i].size;
-  }
-  return cli_start_progress(cx, &spec, a->quiet, a->progress, !a->progress_default);
-}
-
-/* Each rank fills its batch up to the memory budget, then all ranks append
- * together; rounds continue until every rank is out of files. */
-/* Progress inside a recording: its intervals' samples, and its file bytes
- * in proportion to the packets done, as they are done; corrected when the
- * recording ends (a failed one counts nothing). */
-typedef struct interval_tick {
-  oa_progress *pg;
-  int64_t file_size;
-  int64_t samples_reported, bytes_reported;
-} interval_tick;
-
-static void on_interval(void *ctx, int64_t samples, double share_done) {
-  interval_tick *tick = ctx;
-  if (share_done > 1) share_done = 1;
-  int64_t bytes_now = (int64_t)(share_done * (double)tick->file_size);
-  int64_t bytes = bytes_now > tick->bytes_reported ? bytes_now - tick->bytes_reported : 0;
-  tick->samples_reported += samples;
-  tick->bytes_reported += bytes;
-  oa_progress_add(tick->pg, 0, bytes, samples);
-  oa_progress_poll(tick->pg);
-}
-
-static int index_all(cli_ctx *cx, const index_args *a, const oa_corpus *corpus, const int *owner,
-                     const oa_opus_build *build, oa_archive_writer *w, oa_index_stats *stats, double *t,
-                     int *stopped) {
-  oa_progress *pg = start_progress(cx, a, corpus, w);
-  interval_tick tick = {pg, 0, 0, 0};
-  oa_index_options opt = {.checkpoint_every = a->checkpoint_every, .mode = a->mode, .max_preroll = a->max_preroll,
-                          .encode = a->encode, .on_interval = pg ? on_interval : NULL, .on_interval_ctx = &tick};
-  oa_batch batch;
-  memset(&batch, 0, sizeof batch);
-  const size_t budget = (size_t)(a->batch_mb * 1024 * 1024);
-  size_t next = 0;
-  int rc = 0;
-  for (;;) {
-    int local_ok = 1;
-    double t0 = MPI_Wtime();
-    while (next < corpus->count && oa_batch_bytes(&batch) < budget && !oa_stop_requested()) {
-      size_t i = next++;
-      if (owner[i] != cx->rank || oa_writer_is_done(w, i)) continue;
-      char why[OA_ERRMSG_MAX] = "";
-      oa_err err;
-      oa_err_clear(&err);
-      int64_t samples_before = stats->samples;
-      tick = (interval_tick){pg, (int64_t)corpus->entries[i].size, 0, 0};
-      if (oa_index_entry(&corpus->entries[i], i, &opt, build, &batch, stats, why, &err) != OA_OK) {
-        OA_LOG(&cx->log, ERROR, "%s", err.msg);
-        local_ok = 0;
-        break;
-      }
-      if (why[0]) OA_LOG(&cx->log, WARN, "%s: not indexed: %s", corpus->entries[i].path, why);
-      if (oa_fault("slow")) usleep(200000); /* tests: a run long enough to be signalled */
-      if (pg)
-        oa_progress_add(pg, 1, tick.file_size - tick.bytes_reported,
-                        stats->samples - samples_before - tick.samples_reported);
-      if (pg) oa_progress_poll(pg);
-    }
-    double t1 = MPI_Wtime();
-    t[T_DECODE] += t1 - t0;
-    if (!oa_mpi_agree(cx->comm, local_ok)) {
-      rc = -1;
-      break;
-    }
-    oa_err err;
-    oa_err_clear(&err);
-    rc = oa_writer_append(w, &batch, &err) == OA_OK ? 0 : -1;
-    t[T_WRITE] += MPI_Wtime() - t1;
-    if (rc != 0) {
-      if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
-      break;
-    }
-    if (pg) oa_progress_poll(pg);
-    /* A signal on any rank stops every rank here, after a commit. */
-    int state[2] = {next < corpus->count, oa_stop_requested()}, any[2] = {0, 0};
-    MPI_Allreduce(state, any, 2, MPI_INT, MPI_MAX, cx->comm);
-    if (any[1]) {
-      *stopped = any[1];
-      rc = -1;
-      break;
-    }
-    if (!any[0]) break;
-  }
-  /* After a failed collective write HDF5 may block in MPI: skip the
-   * progress window's collective clean-up then (the process leaves anyway). */
-  if (pg && !oa_writer_broken(w)) oa_progress_free(pg);
-  oa_batch_free(&batch);
-  return rc;
-}
+/* Seconds each rank spent per phase (for --summary-json), in the order of OA_PHASE_*. */
+static const char *const PHASES[OA_PHASE_COUNT] = {"scan", "decode", "hdf5_write", "metadata"};
 
 /* Collective: the summary lines, and the JSON summary if asked for. */
-static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s, const oa_resumed_totals *kept,
-                      uint64_t commits, const double *t, double seconds) {
+static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *res, double seconds) {
+  const oa_index_stats *s = &res->stats;
+  const oa_resumed_totals *kept = &res->kept;
+  const uint64_t commits = res->commits;
+  const double *t = res->seconds;
   enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, EXT,
          SOURCE, N };
   uint64_t mine[N] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
@@ -427,7 +266,7 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s,
             (unsigned long long)all[INTERVALS], (unsigned long long)commits,
             seconds > 0 ? run_hours * 3600.0 / seconds : 0.0);
     fclose(f);
-    cli_write_summary_json(cx, a->summary_json, "index", fields, PHASES, t, T_COUNT, seconds);
+    cli_write_summary_json(cx, a->summary_json, "index", fields, PHASES, t, OA_PHASE_COUNT, seconds);
     free(fields);
   }
   if (cx->rank != 0) return;
@@ -451,119 +290,36 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_stats *s,
          seconds > 0 ? run_hours * 3600.0 / seconds : 0.0, a->output);
 }
 
-/* Everything before the archive: the libopus build, the corpus, its split. */
-static int prepare(cli_ctx *cx, const index_args *a, oa_opus_build *build, oa_corpus *corpus, int **owner) {
-  oa_err err;
-  oa_err_clear(&err);
-  int ok = oa_opus_build_probe(build, &err) == OA_OK;
-  if (!ok) OA_LOG(&cx->log, ERROR, "%s", err.msg);
-  if (!oa_mpi_agree(cx->comm, ok) || check_same_build(cx, build) != 0) return -1;
-  if (share_corpus(cx, a, corpus) != 0) return -1;
-  if (corpus->count == 0) {
-    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "no .opus or .ogg files found in the inputs");
-    return -1;
-  }
-  *owner = malloc(corpus->count * sizeof **owner);
-  ok = *owner && oa_corpus_partition(corpus, cx->size, *owner) == 0;
-  if (!oa_mpi_agree(cx->comm, ok)) {
-    OA_LOG(&cx->log, ERROR, "out of memory partitioning %zu recordings", corpus->count);
-    return -1;
-  }
-  if (cx->rank == 0 && !a->quiet) {
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < corpus->count; i++) bytes += corpus->entries[i].size;
-    OA_LOG(&cx->log, INFO, "%zu recordings, %.1f MB, on %d rank%s; libopus: %s", corpus->count, (double)bytes / 1e6,
-           cx->size, cx->size == 1 ? "" : "s", build->version);
-  }
-  return 0;
-}
-
-/* Before the scan: -o can be written (its directory exists and takes
- * files, it is not a directory), so a mistake costs no corpus walk. */
-static int check_output_early(cli_ctx *cx, const index_args *a) {
-  oa_err err;
-  oa_err_clear(&err);
-  oa_file_id list;
-  size_t nlist = a->list && oa_file_id_of(a->list, &list) == 0;
-  int ok = cx->rank != 0 || oa_out_check(a->output, 1, &list, nlist, "-o", &err) == OA_OK;
-  if (!ok) OA_LOG(&cx->log, ERROR, "%s", err.msg);
-  return oa_mpi_agree(cx->comm, ok);
-}
-
-/* After the run: keep or rename the archive, and say which. */
-static int finish(cli_ctx *cx, const index_args *a, oa_archive_writer *w, int ok, int stopped, oa_err *err) {
-  if (oa_writer_finish(w, ok, err) == OA_OK) return 0;
-  if (cx->rank != 0) return -1;
-  if (stopped)
-    OA_LOG(&cx->log, SUMMARY, "stopped by %s at a commit: %s", oa_stop_name(stopped),
-           err->msg[0] ? err->msg : "nothing was committed");
-  else if (err->msg[0])
-    oa_log_write(&cx->log, ok ? OA_LOG_ERROR : OA_LOG_SUMMARY, "%s", err->msg);
-  (void)a;
-  return -1;
-}
-
 int cmd_index(cli_ctx *cx, int argc, char **argv) {
   index_args a;
   int prc = parse_args(cx, argc, argv, &a);
   if (prc != 0) return prc > 0 ? EXIT_OK : EXIT_USAGE;
   if (a.quiet) cx->log.level = OA_LOG_WARN;
   if (a.summary_json && !cli_check_writable(cx, a.summary_json)) return EXIT_FAILED;
-  if (!check_output_early(cx, &a)) return EXIT_FAILED;
-  oa_stop_install();
-  double t0 = MPI_Wtime(), t[T_COUNT] = {0};
+  double t0 = MPI_Wtime();
   oa_opus_build build;
-  oa_corpus corpus;
-  memset(&corpus, 0, sizeof corpus);
-  int *owner = NULL, rc = EXIT_FAILED;
-  if (prepare(cx, &a, &build, &corpus, &owner) != 0) {
-    free(owner);
-    oa_corpus_free(&corpus);
-    return EXIT_FAILED;
-  }
-  t[T_SCAN] = MPI_Wtime() - t0;
-  oa_archive_meta meta;
-  fill_meta(cx, &build, &a, corpus.count, &meta);
-  char options[OA_COMMIT_OPTIONS_MAX], note[OA_ERRMSG_MAX] = "";
-  options_text(&a, &build, options, sizeof options);
-  oa_writer_config cfg = {.overwrite = a.force, .resume = a.resume, .corpus = &corpus,
-                          .corpus_hash = oa_corpus_hash(&corpus), .options = options, .note = note,
-                          .io_timeout = a.io_timeout};
-  oa_archive_writer *w;
-  oa_index_stats stats;
-  memset(&stats, 0, sizeof stats);
-  oa_resumed_totals kept;
-  memset(&kept, 0, sizeof kept);
-  uint64_t commits = 0;
   oa_err err;
   oa_err_clear(&err);
-  double tm = MPI_Wtime();
-  int complete = 0;
-  if (oa_writer_create(cx->comm, a.output, &cfg, &meta, &w, &complete, &err) != OA_OK) {
-    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
-  } else if (complete) {
-    if (cx->rank == 0) OA_LOG(&cx->log, SUMMARY, "%s is complete: nothing to resume (it holds exactly these inputs)",
-                              a.output);
-    rc = EXIT_OK;
-  } else {
-    t[T_META] += MPI_Wtime() - tm;
-    if (note[0]) oa_log_write(&cx->log, strstr(note, "cannot") ? OA_LOG_WARN : OA_LOG_SUMMARY, "%s", note);
-    oa_writer_resumed(w, &kept);
-    int stopped = 0;
-    int ok = index_all(cx, &a, &corpus, owner, &build, w, &stats, t, &stopped) == 0; /* logs its own errors */
-    oa_err_clear(&err);
-    cx->skip_finalize = oa_writer_broken(w);
-    commits = oa_writer_commits(w);
-    tm = MPI_Wtime();
-    if (finish(cx, &a, w, ok, stopped, &err) == 0) {
-      t[T_META] += MPI_Wtime() - tm;
-      uint64_t failed = stats.recordings_failed;
-      MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_UINT64_T, MPI_SUM, cx->comm);
-      rc = failed + kept.failed && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
-    }
+  if (!oa_mpi_agree(cx->comm, oa_opus_build_probe(&build, &err) == OA_OK)) {
+    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg[0] ? err.msg : "cannot probe libopus");
+    return EXIT_FAILED;
   }
-  if (rc != EXIT_FAILED && !complete) summarize(cx, &a, &stats, &kept, commits, t, MPI_Wtime() - t0);
-  free(owner);
-  oa_corpus_free(&corpus);
-  return rc;
+  char options[OA_COMMIT_OPTIONS_MAX];
+  options_text(&a, &build, options, sizeof options);
+  oa_index_job job = {.output = a.output, .inputs = (const char *const *)a.inputs, .ninputs = a.ninputs,
+                      .list = a.list, .batch_mb = a.batch_mb, .io_timeout = a.io_timeout, .force = a.force,
+                      .resume = a.resume, .options_text = options, .quiet = a.quiet,
+                      .index = {.checkpoint_every = a.checkpoint_every, .mode = a.mode, .max_preroll = a.max_preroll,
+                                .encode = a.encode}};
+  job.progress_bar = cli_is_terminal(cx);
+  job.progress_every = a.quiet ? 0 : job.progress_bar && a.progress_default ? 1.0 : a.progress;
+  oa_index_result res;
+  int rc = oa_index_run(cx->comm, &job, &cx->log, &res, &err); /* logs its own errors */
+  cx->skip_finalize = res.broken;
+  if (rc != OA_OK) return EXIT_FAILED;
+  if (res.complete) return EXIT_OK;
+  summarize(cx, &a, &res, MPI_Wtime() - t0);
+  uint64_t failed = res.stats.recordings_failed;
+  MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_UINT64_T, MPI_SUM, cx->comm);
+  return failed + res.kept.failed && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
 }

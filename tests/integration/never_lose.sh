@@ -157,6 +157,20 @@ totals=$(grep -o 'indexed 6, failed 0 recordings: [^;]*' "$WORK/plain.txt" | sed
 grep -qF "indexed 6, failed 0 recordings (incl. the interrupted run's)$totals;" "$WORK/resumed.txt" ||
   { cat "$WORK/plain.txt" "$WORK/resumed.txt"; fail "resumed summary does not describe the archive"; }
 
+# --list: empty lines and '#' comments are skipped (documented); a file
+# whose name starts with '#' is given as ./#name.
+cp "$C/a/r1.opus" "$WORK/#hash.opus"
+printf '# my recorders\n\n%s\n%s\n./#hash.opus\n' "$C/a/r2.opus" "$C/a/r3.opus" > "$WORK/files.txt"
+(cd "$WORK" && "$OPUSARC" "${IDX[@]}" -o "$WORK/list.h5" --list files.txt) || fail "index --list"
+[ "$("$OPUSARC" info "$WORK/list.h5" | grep -c '^ok ')" = 3 ] || fail "--list: 3 recordings expected"
+
+# The disk-space reservation asks for what a batch needs, not a fixed
+# 4 MiB more: an archive that fits a 1 MiB file system is written.
+if mkdir -p "$WORK/small" && mount -t tmpfs -o size=1m tmpfs "$WORK/small" 2> /dev/null; then
+  "$OPUSARC" "${IDX[@]}" -o "$WORK/small/s.h5" "$C/a" || { umount "$WORK/small"; fail "a batch that fits was refused"; }
+  umount "$WORK/small"
+fi
+
 # 13. SIGTERM (Slurm's time limit, scancel) stops index at a commit, says
 # so, and --resume continues to the same archive; under mpirun too.
 for launch in plain mpirun; do

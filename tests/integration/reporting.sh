@@ -61,5 +61,5 @@ set +e
 "$OPUSARC" verify -q --summary-json "$WORK/nodir/v.json" "$WORK/a.h5" 2> "$WORK/err.txt"
 rc=$?
 set -e
-[ "$rc" != 0 ] && grep -q "cannot write .*nodir/v.json" "$WORK/err.txt" || fail "unwritable summary not reported"
+[ "$rc" != 0 ] && grep -q "nodir/v.json: directory .*nodir: No such file or directory" "$WORK/err.txt" || fail "unwritable summary not reported"
 echo "reporting: progress lines, --quiet and --summary-json behave"

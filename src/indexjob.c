@@ -1,0 +1,287 @@
+#include "opusarc/indexjob.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "opusarc/corpus.h"
+#include "opusarc/mpiutil.h"
+#include "opusarc/progress.h"
+#include "outfile.h"
+#include "stop.h"
+
+/* What one job works with; lives for one oa_index_run. */
+typedef struct job_ctx {
+  MPI_Comm comm;
+  int rank, size;
+  const oa_index_job *job;
+  const oa_logger *log;
+  oa_opus_build build;
+  oa_corpus corpus;
+  int *owner; /* rank that indexes each corpus entry */
+  oa_index_result *res;
+} job_ctx;
+
+/* Before the scan: the archive can be written (its directory exists and
+ * takes files, it is not a directory nor the --list file), so a mistake
+ * costs no corpus walk. */
+static int check_output_early(job_ctx *j, oa_err *err) {
+  oa_file_id list;
+  size_t nlist = j->job->list && oa_file_id_of(j->job->list, &list) == 0;
+  int ok = j->rank != 0 || oa_out_check(j->job->output, 1, &list, nlist, "-o", err) == OA_OK;
+  return oa_mpi_agree_err(j->comm, ok, err) ? OA_OK : OA_EUSAGE;
+}
+
+/* Rank 0 scans; everyone receives the same sorted corpus. */
+static int share_corpus(job_ctx *j, oa_err *err) {
+  uint8_t *buf = NULL;
+  uint64_t len = 0;
+  int ok = 1;
+  if (j->rank == 0) {
+    ok = oa_corpus_scan(j->job->inputs, j->job->ninputs, j->job->list, &j->corpus, err) == OA_OK;
+    if (ok && oa_corpus_serialize(&j->corpus, &buf, &len) != 0) ok = oa_err_set(err, OA_ENOMEM, "out of memory") == 0;
+  }
+  if (!oa_mpi_agree_err(j->comm, ok, err)) {
+    free(buf);
+    return err->code ? err->code : OA_EUSAGE;
+  }
+  ok = oa_mpi_bcast_bytes(j->comm, 0, &buf, &len) == 0;
+  if (ok && j->rank != 0) ok = oa_corpus_deserialize(buf, len, &j->corpus, err) == OA_OK;
+  free(buf);
+  if (!oa_mpi_agree_err(j->comm, ok, err)) return oa_err_prefix(err, "cannot distribute the corpus list: "), OA_EMPI;
+  return OA_OK;
+}
+
+/* All ranks must run the same libopus: snapshots from any rank go into one
+ * archive that records one build. */
+static int check_same_build(job_ctx *j, oa_err *err) {
+  uint64_t lo = j->build.code_hash, hi = j->build.code_hash;
+  MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, j->comm);
+  MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, j->comm);
+  if (lo != hi)
+    return oa_err_set(err, OA_EUSAGE, "ranks run different libopus builds (code fingerprints differ); an archive "
+                      "must be written by one build");
+  return OA_OK;
+}
+
+/* Everything before the archive: the libopus build, the corpus, its split. */
+static int prepare(job_ctx *j, oa_err *err) {
+  int ok = oa_opus_build_probe(&j->build, err) == OA_OK;
+  if (!oa_mpi_agree_err(j->comm, ok, err)) return err->code;
+  int rc = check_same_build(j, err);
+  if (rc == OA_OK) rc = share_corpus(j, err);
+  if (rc != OA_OK) return rc;
+  if (j->corpus.count == 0) return oa_err_set(err, OA_EUSAGE, "no .opus or .ogg files found in the inputs");
+  j->owner = malloc(j->corpus.count * sizeof *j->owner);
+  ok = j->owner && oa_corpus_partition(&j->corpus, j->size, j->owner) == 0;
+  if (!oa_mpi_agree(j->comm, ok))
+    return oa_err_set(err, OA_ENOMEM, "out of memory partitioning %zu recordings", j->corpus.count);
+  if (j->rank == 0 && !j->job->quiet) {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < j->corpus.count; i++) bytes += j->corpus.entries[i].size;
+    OA_LOG(j->log, INFO, "%zu recordings, %.1f MB, on %d rank%s; libopus: %s", j->corpus.count, (double)bytes / 1e6,
+           j->size, j->size == 1 ? "" : "s", j->build.version);
+  }
+  return OA_OK;
+}
+
+static void fill_meta(job_ctx *j, oa_archive_meta *m) {
+  const oa_index_options *o = &j->job->index;
+  memset(m, 0, sizeof *m);
+  m->format_version = OA_FORMAT_VERSION;
+  m->build = j->build;
+  m->checkpoint_every = o->checkpoint_every;
+  snprintf(m->checkpoints, sizeof m->checkpoints, "%s", oa_checkpoint_mode_name(o->mode));
+  m->max_preroll = o->max_preroll;
+  m->recordings = j->corpus.count;
+  snprintf(m->tool_version, sizeof m->tool_version, "opusarc %s", OPUSARC_VERSION);
+  if (j->rank == 0) {
+    time_t now = time(NULL);
+    strftime(m->created, sizeof m->created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  }
+  /* Attributes are written collectively: every rank needs identical values. */
+  MPI_Bcast(m->created, sizeof m->created, MPI_CHAR, 0, j->comm);
+  MPI_Bcast(&m->build.arch, 1, MPI_INT32_T, 0, j->comm);
+  MPI_Bcast(m->build.cpu_features, sizeof m->build.cpu_features, MPI_CHAR, 0, j->comm);
+}
+
+static oa_progress *start_progress(job_ctx *j, oa_archive_writer *w) {
+  oa_progress_spec spec = {.what = "recordings", .every = j->job->progress_every, .bar = j->job->progress_bar};
+  for (size_t i = 0; i < j->corpus.count; i++) {
+    if (oa_writer_is_done(w, i)) continue;
+    spec.total_items++;
+    spec.total_bytes += (int64_t)j->corpus.entries[i].size;
+  }
+  oa_progress *pg = NULL;
+  oa_progress_create(j->comm, &spec, j->log, &pg);
+  return pg;
+}
+
+/* Progress inside a recording: its intervals' samples, and its file bytes
+ * in proportion to the packets done, as they are done; corrected when the
+ * recording ends (a failed one counts nothing). */
+typedef struct interval_tick {
+  oa_progress *pg;
+  int64_t file_size;
+  int64_t samples_reported, bytes_reported;
+} interval_tick;
+
+static void on_interval(void *ctx, int64_t samples, double share_done) {
+  interval_tick *tick = ctx;
+  if (share_done > 1) share_done = 1;
+  int64_t bytes_now = (int64_t)(share_done * (double)tick->file_size);
+  int64_t bytes = bytes_now > tick->bytes_reported ? bytes_now - tick->bytes_reported : 0;
+  tick->samples_reported += samples;
+  tick->bytes_reported += bytes;
+  oa_progress_add(tick->pg, 0, bytes, samples);
+  oa_progress_poll(tick->pg);
+}
+
+/* This rank's entries from `*next` on, until the batch is full: 0, or -1
+ * when the batch cannot grow (logged). */
+static int fill_batch(job_ctx *j, oa_archive_writer *w, oa_batch *batch, size_t *next, oa_progress *pg,
+                      interval_tick *tick, const oa_index_options *opt) {
+  const size_t budget = (size_t)(j->job->batch_mb * 1024 * 1024);
+  oa_index_stats *stats = &j->res->stats;
+  while (*next < j->corpus.count && oa_batch_bytes(batch) < budget && !oa_stop_requested()) {
+    size_t i = (*next)++;
+    if (j->owner[i] != j->rank || oa_writer_is_done(w, i)) continue;
+    const oa_corpus_entry *e = &j->corpus.entries[i];
+    char why[OA_ERRMSG_MAX] = "";
+    oa_err err;
+    oa_err_clear(&err);
+    int64_t samples_before = stats->samples;
+    *tick = (interval_tick){pg, (int64_t)e->size, 0, 0};
+    if (oa_index_entry(e, i, opt, &j->build, batch, stats, why, &err) != OA_OK) {
+      OA_LOG(j->log, ERROR, "%s", err.msg);
+      return -1;
+    }
+    if (why[0]) OA_LOG(j->log, WARN, "%s: not indexed: %s", e->path, why);
+    if (oa_fault("slow")) usleep(200000); /* tests: a run long enough to be signalled */
+    if (pg) {
+      oa_progress_add(pg, 1, tick->file_size - tick->bytes_reported,
+                      stats->samples - samples_before - tick->samples_reported);
+      oa_progress_poll(pg);
+    }
+  }
+  return 0;
+}
+
+/* Each rank fills its batch up to the memory budget, then all ranks append
+ * together (a commit); rounds continue until every rank is out of files,
+ * or a signal on any rank stops every rank after a commit. */
+static int index_all(job_ctx *j, oa_archive_writer *w, oa_err *err) {
+  oa_progress *pg = start_progress(j, w);
+  interval_tick tick = {pg, 0, 0, 0};
+  oa_index_options opt = j->job->index;
+  opt.on_interval = pg ? on_interval : NULL;
+  opt.on_interval_ctx = &tick;
+  oa_batch batch;
+  memset(&batch, 0, sizeof batch);
+  double *t = j->res->seconds;
+  size_t next = 0;
+  int rc = OA_OK;
+  for (;;) {
+    double t0 = MPI_Wtime();
+    int local_ok = fill_batch(j, w, &batch, &next, pg, &tick, &opt) == 0;
+    double t1 = MPI_Wtime();
+    t[OA_PHASE_DECODE] += t1 - t0;
+    if (!oa_mpi_agree(j->comm, local_ok)) {
+      rc = oa_err_set(err, OA_ENOMEM, "a rank ran out of memory");
+      break;
+    }
+    rc = oa_writer_append(w, &batch, err);
+    t[OA_PHASE_WRITE] += MPI_Wtime() - t1;
+    if (rc != OA_OK) {
+      if (j->rank == 0) OA_LOG(j->log, ERROR, "%s", err->msg);
+      break;
+    }
+    if (pg) oa_progress_poll(pg);
+    int state[2] = {next < j->corpus.count, oa_stop_requested()}, any[2] = {0, 0};
+    MPI_Allreduce(state, any, 2, MPI_INT, MPI_MAX, j->comm);
+    if (any[1]) {
+      j->res->stopped = any[1];
+      rc = OA_EIO;
+      break;
+    }
+    if (!any[0]) break;
+  }
+  /* After a failed collective write HDF5 may block in MPI: skip the
+   * progress window's collective clean-up then (the process leaves anyway). */
+  if (pg && !oa_writer_broken(w)) oa_progress_free(pg);
+  oa_batch_free(&batch);
+  return rc;
+}
+
+/* After the rounds: rename the archive into place, or keep the partial
+ * for --resume, and say which. */
+static int finish(job_ctx *j, oa_archive_writer *w, int ok, oa_err *err) {
+  oa_err why;
+  oa_err_clear(&why);
+  double tm = MPI_Wtime();
+  int rc = oa_writer_finish(w, ok, &why);
+  j->res->seconds[OA_PHASE_META] += MPI_Wtime() - tm;
+  if (rc == OA_OK) {
+    j->res->written = 1;
+    return OA_OK;
+  }
+  if (j->res->stopped) {
+    oa_err_set(err, OA_EIO, "stopped by %s at a commit: %s", oa_stop_name(j->res->stopped),
+               why.msg[0] ? why.msg : "nothing was committed");
+    if (j->rank == 0) OA_LOG(j->log, SUMMARY, "%s", err->msg);
+  } else if (why.msg[0]) {
+    *err = why;
+    if (j->rank == 0) oa_log_write(j->log, ok ? OA_LOG_ERROR : OA_LOG_SUMMARY, "%s", why.msg);
+  }
+  return rc;
+}
+
+/* The archive, and the rounds into it. */
+static int write_archive(job_ctx *j, oa_err *err) {
+  oa_archive_meta meta;
+  fill_meta(j, &meta);
+  char note[OA_ERRMSG_MAX] = "";
+  const oa_index_job *job = j->job;
+  oa_writer_config cfg = {.overwrite = job->force, .resume = job->resume, .corpus = &j->corpus,
+                          .corpus_hash = oa_corpus_hash(&j->corpus), .options = job->options_text, .note = note,
+                          .io_timeout = job->io_timeout};
+  oa_archive_writer *w;
+  double tm = MPI_Wtime();
+  int rc = oa_writer_create(j->comm, job->output, &cfg, &meta, &w, &j->res->complete, err);
+  j->res->seconds[OA_PHASE_META] += MPI_Wtime() - tm;
+  if (rc != OA_OK) {
+    if (j->rank == 0) OA_LOG(j->log, ERROR, "%s", err->msg);
+    return rc;
+  }
+  if (j->res->complete) {
+    if (j->rank == 0)
+      OA_LOG(j->log, SUMMARY, "%s is complete: nothing to resume (it holds exactly these inputs)", job->output);
+    return OA_OK;
+  }
+  if (note[0] && j->rank == 0) oa_log_write(j->log, strstr(note, "cannot") ? OA_LOG_WARN : OA_LOG_SUMMARY, "%s", note);
+  oa_writer_resumed(w, &j->res->kept);
+  rc = index_all(j, w, err);
+  j->res->broken = oa_writer_broken(w);
+  j->res->commits = oa_writer_commits(w);
+  int frc = finish(j, w, rc == OA_OK, err);
+  return rc != OA_OK ? rc : frc;
+}
+
+int oa_index_run(MPI_Comm comm, const oa_index_job *job, const oa_logger *log, oa_index_result *res, oa_err *err) {
+  memset(res, 0, sizeof *res);
+  job_ctx j = {.comm = comm, .job = job, .log = log, .res = res};
+  MPI_Comm_rank(comm, &j.rank);
+  MPI_Comm_size(comm, &j.size);
+  oa_stop_install();
+  double t0 = MPI_Wtime();
+  int rc = check_output_early(&j, err);
+  if (rc == OA_OK) rc = prepare(&j, err);
+  res->seconds[OA_PHASE_SCAN] = MPI_Wtime() - t0;
+  if (rc != OA_OK && j.rank == 0) OA_LOG(log, ERROR, "%s", err->msg);
+  if (rc == OA_OK) rc = write_archive(&j, err);
+  free(j.owner);
+  oa_corpus_free(&j.corpus);
+  return rc;
+}
