@@ -302,6 +302,45 @@ int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_e
   return oa_err_set(err, OA_ENOTFOUND, "no recording named \"%s\" in %s", name, a->path);
 }
 
+/* Edit distance of a and b if it is at most k, else k + 1. */
+static size_t bounded_distance(const char *a, const char *b, size_t k) {
+  size_t la = strlen(a), lb = strlen(b);
+  if ((la > lb ? la - lb : lb - la) > k || lb > 1023) return k + 1;
+  size_t row[1024], next[1024];
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    next[0] = i;
+    size_t best = next[0];
+    for (size_t j = 1; j <= lb; j++) {
+      size_t sub = row[j - 1] + (a[i - 1] != b[j - 1]), del = row[j] + 1, ins = next[j - 1] + 1;
+      next[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+      if (next[j] < best) best = next[j];
+    }
+    if (best > k) return k + 1;
+    memcpy(row, next, (lb + 1) * sizeof *row);
+  }
+  return row[lb];
+}
+
+static const char *base_of(const char *name) {
+  const char *slash = strrchr(name, '/');
+  return slash ? slash + 1 : name;
+}
+
+void oa_archive_suggest(const oa_archive *a, const char *name, char *out, size_t len) {
+  out[0] = '\0';
+  size_t k = strlen(name) / 4 > 2 ? strlen(name) / 4 : 2, found = 0, used = 0;
+  int small = a->nrecs <= 20000; /* edit distances cost ~L^2 each: only for small archives */
+  for (uint64_t i = 0; i < a->nrecs && found < 3; i++) {
+    const char *cand = a->names[a->sorted[i]];
+    int near = strcmp(base_of(cand), base_of(name)) == 0 || (small && bounded_distance(cand, name, k) <= k);
+    if (!near || used >= len) continue;
+    used += (size_t)snprintf(out + used, len - used, "%s\"%s\"", found ? ", " : "; did you mean ", cand);
+    found++;
+  }
+  if (found && used < len) snprintf(out + used, len - used, "?");
+}
+
 static int read_checked(oa_archive *a, hid_t ds, hid_t type, uint64_t first, uint64_t n, uint64_t size, void *buf,
                         const char *what, oa_err *err) {
   if (!range_ok(first, n, size))

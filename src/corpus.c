@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,8 +157,57 @@ static int mark_same_files(oa_corpus *c) {
   return 0;
 }
 
-int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, oa_corpus *c,
-                   oa_err *err) {
+/* The directory part of PATH resolved (symlinks, "..", "."), the file name
+ * kept: a file reached through a directory link is named where it is
+ * seen, but the same file always gets the same name. NULL on failure. */
+static char *resolved_path(const char *path) {
+  char *copy = strdup(path), *copy2 = strdup(path);
+  char *real = copy ? realpath(dirname(copy), NULL) : NULL;
+  const char *base = copy2 ? basename(copy2) : NULL;
+  char *out = real && base ? join(real, base) : NULL;
+  free(copy), free(copy2), free(real);
+  return out;
+}
+
+/* --root and --prefix: names are paths below ROOT (whatever the arguments
+ * were), then PREFIX in front. An entry outside ROOT fails with a reason. */
+static int apply_naming(oa_corpus *c, const oa_corpus_naming *nm, oa_err *err) {
+  char *root = NULL;
+  if (nm->root && !(root = realpath(nm->root, NULL)))
+    return oa_err_set(err, OA_EUSAGE, "--root %s: %s", nm->root, strerror(errno));
+  size_t rlen = root ? strlen(root) : 0;
+  int rc = OA_OK;
+  for (size_t i = 0; rc == OA_OK && i < c->count; i++) {
+    oa_corpus_entry *e = &c->entries[i];
+    const char *rel = e->name;
+    char *full = NULL;
+    if (root) {
+      full = resolved_path(e->path);
+      int under = full && strncmp(full, root, rlen) == 0 && (full[rlen] == '/' || (rlen == 1 && root[0] == '/'));
+      if (under) rel = full + rlen + (rlen == 1 ? 0 : 1);
+      else if (!e->error) {
+        char why[600];
+        snprintf(why, sizeof why, "not below --root %s", nm->root);
+        e->error = strdup(why);
+      }
+    }
+    const char *prefix = nm->prefix ? nm->prefix : "";
+    char *name = malloc(strlen(prefix) + strlen(rel) + 1);
+    if (!name) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+    else {
+      strcpy(name, prefix);
+      strcat(name, rel);
+      free(e->name);
+      e->name = name;
+    }
+    free(full);
+  }
+  free(root);
+  return rc;
+}
+
+int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, const oa_corpus_naming *naming,
+                   oa_corpus *c, oa_err *err) {
   memset(c, 0, sizeof *c);
   for (int i = 0; i < ninputs; i++) {
     struct stat st;
@@ -172,6 +222,10 @@ int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file
     }
   }
   if (list_file && read_list(c, list_file, err) != OA_OK) {
+    oa_corpus_free(c);
+    return err->code;
+  }
+  if (naming && (naming->root || naming->prefix) && apply_naming(c, naming, err) != OA_OK) {
     oa_corpus_free(c);
     return err->code;
   }

@@ -40,7 +40,8 @@ static int share_corpus(job_ctx *j, oa_err *err) {
   uint64_t len = 0;
   int ok = 1;
   if (j->rank == 0) {
-    ok = oa_corpus_scan(j->job->inputs, j->job->ninputs, j->job->list, &j->corpus, err) == OA_OK;
+    oa_corpus_naming naming = {j->job->root, j->job->prefix};
+    ok = oa_corpus_scan(j->job->inputs, j->job->ninputs, j->job->list, &naming, &j->corpus, err) == OA_OK;
     if (ok && oa_corpus_serialize(&j->corpus, &buf, &len) != 0) ok = oa_err_set(err, OA_ENOMEM, "out of memory") == 0;
   }
   if (!oa_mpi_agree_err(j->comm, ok, err)) {

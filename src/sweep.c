@@ -143,7 +143,8 @@ static char *next_line(const char *text, size_t len, size_t *pos, char **buf, si
   return *buf;
 }
 
-static void parse_row(const oa_archive *a, char *line, long lineno, int seconds, oa_query *q, oa_err *why) {
+static void parse_row(const oa_archive *a, char *line, long lineno, int seconds, int *hints_left, oa_query *q,
+                      oa_err *why) {
   char *fld[4];
   int nf = split_csv(line, fld, 4);
   *q = (oa_query){.line = lineno};
@@ -156,7 +157,16 @@ static void parse_row(const oa_archive *a, char *line, long lineno, int seconds,
     oa_err_set(why, OA_EUSAGE, "id \"%s\" cannot be a file name", fld[0]);
     return;
   }
-  if (oa_archive_find(a, fld[1], &q->rec, why) != OA_OK) return;
+  if (oa_archive_find(a, fld[1], &q->rec, why) != OA_OK) {
+    if (why->code == OA_ENOTFOUND && *hints_left > 0) { /* suggestions scan every name: the first few rows only */
+      (*hints_left)--;
+      char hint[700];
+      oa_archive_suggest(a, fld[1], hint, sizeof hint);
+      size_t n = strlen(why->msg);
+      snprintf(why->msg + n, sizeof why->msg - n, "%s", hint);
+    }
+    return;
+  }
   double per_second = seconds ? oa_archive_samples_per_second(a, q->rec) : 0;
   if (parse_position(fld[2], per_second, &q->start) || parse_position(fld[3], per_second, &q->end)) {
     oa_err_set(why, OA_EUSAGE, "start/end must be %s", seconds ? "numbers of seconds" : "integer samples");
@@ -173,7 +183,7 @@ int oa_queries_from_csv(const oa_archive *a, const char *source, const char *tex
   char *line = NULL;
   size_t cap = 0;
   long lineno = 0;
-  int rc = OA_OK;
+  int rc = OA_OK, hints_left = 5;
   while (rc == OA_OK && next_line(text, len, &pos, &line, &cap)) {
     lineno++;
     if (lineno == 1) {
@@ -186,7 +196,7 @@ int oa_queries_from_csv(const oa_archive *a, const char *source, const char *tex
     oa_query q;
     oa_err why;
     oa_err_clear(&why);
-    parse_row(a, line, lineno, seconds, &q, &why);
+    parse_row(a, line, lineno, seconds, &hints_left, &q, &why);
     if (!why.msg[0]) {
       if (add_query(out, &q)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
       continue;

@@ -183,6 +183,10 @@ const char *oa_archive_recording_tags(const oa_archive *a, uint64_t index);
  * rate of a time-expanded recording (`--units seconds` uses it). */
 double oa_archive_samples_per_second(const oa_archive *a, uint64_t index);
 int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_err *err);
+/* For a name that is not in the archive: "; did you mean "a", "b"?" with up
+ * to 3 names that share its file name or (archives up to 20,000
+ * recordings) lie within a few edits; "" when none. */
+void oa_archive_suggest(const oa_archive *a, const char *name, char *out, size_t len);
 
 typedef struct oa_archive_totals {
   uint64_t packets, data_bytes, payload_bytes, links, intervals, state_bytes, string_bytes;

@@ -28,8 +28,18 @@ typedef struct oa_corpus {
  * ./#name). Entries are sorted by name; unreadable paths, duplicate names
  * and a file reached twice (same device and inode) become failed entries. Returns an
  * error only for problems with the arguments themselves. */
-int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, oa_corpus *c,
-                   oa_err *err);
+/* How recordings are named. By default a file found in a directory
+ * argument is named by its path below that directory, a file argument (or
+ * a --list line) by the path as given. With root, every name is the path
+ * below ROOT (directories resolved), whatever the arguments, so
+ * `index small/site*` and `index small` agree; prefix goes in front. */
+typedef struct oa_corpus_naming {
+  const char *root;   /* NULL: the default rule */
+  const char *prefix; /* NULL: none */
+} oa_corpus_naming;
+
+int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, const oa_corpus_naming *naming,
+                   oa_corpus *c, oa_err *err);
 void oa_corpus_free(oa_corpus *c);
 
 int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len);

@@ -19,6 +19,7 @@ typedef struct oa_index_job {
   const char *const *inputs;      /* files and directories */
   int ninputs;
   const char *list;               /* file of paths, one a line (NULL: none) */
+  const char *root, *prefix;      /* naming (oa_corpus_naming); NULL: the default rule */
   oa_index_options index;         /* checkpoints and PCM encoding (on_interval is set by the job) */
   double batch_mb;                /* per-rank rows between commits */
   double io_timeout;              /* seconds a collective round may take (0: no limit) */

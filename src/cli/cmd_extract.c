@@ -234,6 +234,12 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
     return EXIT_FAILED;
   }
   int rc = oa_archive_find(ar, a->recording, &rec, &err);
+  if (rc == OA_ENOTFOUND) {
+    char hint[700];
+    oa_archive_suggest(ar, a->recording, hint, sizeof hint);
+    size_t n = strlen(err.msg);
+    snprintf(err.msg + n, sizeof err.msg - n, "%s", hint);
+  }
   double per_second = a->seconds && rc == OA_OK ? oa_archive_samples_per_second(ar, rec) : 0;
   if (rc == OA_OK && (cli_parse_position(a->start, per_second, &start) != 0 ||
                       cli_parse_position(a->end, per_second, &end) != 0)) {

@@ -34,6 +34,10 @@ static const char *HELP =
     "                             exact, auto lets the previous interval grow over\n"
     "                             this one (up to 4 lengths), else stores a snapshot\n"
     "  --list FILE                also index the paths listed in FILE, one per line\n"
+    "  --root DIR                 name every recording by its path below DIR, whatever\n"
+    "                             the arguments (index small/* and index small then\n"
+    "                             agree); a file outside DIR is a failed row\n"
+    "  --prefix P                 put P in front of every name (e.g. card07/)\n"
     "PCM sources (WAV, RF64, W64, FLAC, AIFF) are encoded with libopus:\n"
     "  --bitrate KBPS             per channel (default 32)\n"
     "  --cbr                      constant bitrate (default VBR)\n"
@@ -81,7 +85,7 @@ static const char *HELP =
     "but some recordings failed, 1 no archive, 2 bad command line.\n";
 
 typedef struct index_args {
-  const char *output, *list;
+  const char *output, *list, *root, *prefix;
   double checkpoint_every;
   int mode, max_preroll;
   oa_encode_options encode;
@@ -104,6 +108,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       {"bitrate", required_argument, 0, 'B'},     {"cbr", no_argument, 0, 'C'},
       {"complexity", required_argument, 0, 'X'},  {"frame-ms", required_argument, 0, 'F'},
       {"application", required_argument, 0, 'A'}, {"high-rate", required_argument, 0, 'H'},
+      {"root", required_argument, 0, 'D'},        {"prefix", required_argument, 0, 'p'},
       {0, 0, 0, 0}};
   *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256, .io_timeout = 900,
                     .mode = OA_CHECKPOINTS_AUTO, .max_preroll = OA_DEFAULT_MAX_PREROLL,
@@ -116,6 +121,8 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
     switch (c) {
       case 'o': a->output = optarg; break;
       case 'l': a->list = optarg; break;
+      case 'D': a->root = optarg; break;
+      case 'p': a->prefix = optarg; break;
       case 'f': a->force = 1; break;
       case 'R': a->resume = 1; break;
       case 'J': a->summary_json = optarg; break;
@@ -307,7 +314,7 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
   char options[OA_COMMIT_OPTIONS_MAX];
   options_text(&a, &build, options, sizeof options);
   oa_index_job job = {.output = a.output, .inputs = (const char *const *)a.inputs, .ninputs = a.ninputs,
-                      .list = a.list, .batch_mb = a.batch_mb, .io_timeout = a.io_timeout, .force = a.force,
+                      .list = a.list, .root = a.root, .prefix = a.prefix, .batch_mb = a.batch_mb, .io_timeout = a.io_timeout, .force = a.force,
                       .resume = a.resume, .options_text = options, .quiet = a.quiet,
                       .index = {.checkpoint_every = a.checkpoint_every, .mode = a.mode, .max_preroll = a.max_preroll,
                                 .encode = a.encode}};

@@ -56,7 +56,7 @@ static void test_scan_directory(void **state) {
   oa_corpus c;
   oa_err err;
   const char *in[] = {root};
-  assert_int_equal(oa_corpus_scan(in, 1, NULL, &c, &err), OA_OK);
+  assert_int_equal(oa_corpus_scan(in, 1, NULL, NULL, &c, &err), OA_OK);
   assert_int_equal(c.count, 3);
   assert_string_equal(c.entries[0].name, "site1/a.opus");
   assert_string_equal(c.entries[1].name, "site1/deep/b.OGG");
@@ -78,7 +78,7 @@ static void test_files_lists_and_duplicates(void **state) {
   oa_corpus c;
   oa_err err;
   const char *in[] = {a};
-  assert_int_equal(oa_corpus_scan(in, 1, list, &c, &err), OA_OK);
+  assert_int_equal(oa_corpus_scan(in, 1, list, NULL, &c, &err), OA_OK);
   assert_int_equal(c.count, 3);
   /* The file given twice: the second copy fails as a duplicate name. */
   int dups = 0, missing_seen = 0;
@@ -107,12 +107,12 @@ static void test_files_lists_and_duplicates(void **state) {
   free(buf);
   oa_corpus_free(&c);
   const char *bad[] = {missing}; /* a missing command-line argument is a usage error */
-  assert_int_equal(oa_corpus_scan(bad, 1, NULL, &c, &err), OA_EUSAGE);
+  assert_int_equal(oa_corpus_scan(bad, 1, NULL, NULL, &c, &err), OA_EUSAGE);
   assert_non_null(strstr(err.msg, "gone.opus"));
   char nodir[600];
   snprintf(nodir, sizeof nodir, "%s/nodir/", root);
   const char *bad_dir[] = {nodir};
-  assert_int_equal(oa_corpus_scan(bad_dir, 1, NULL, &c, &err), OA_EUSAGE);
+  assert_int_equal(oa_corpus_scan(bad_dir, 1, NULL, NULL, &c, &err), OA_EUSAGE);
 }
 
 static void test_partition_balances_bytes(void **state) {
