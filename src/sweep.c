@@ -818,12 +818,12 @@ static int check_dir_outputs(sweep *s, oa_err *err) {
     if (opt->overwrite || !strstr(why.msg, "already exists")) rc = oa_err_set(err, why.code, "%s", why.msg);
     else if (existing++ == 0) snprintf(first, sizeof first, "%s", path);
   }
-  if (rc == OA_OK && existing)
-    rc = oa_err_set(err, OA_EUSAGE, "%s already exists%s%llu other output%s (use --force to replace them); nothing "
-                    "was extracted", first, existing > 1 ? " and so do " : "", (unsigned long long)(existing - 1),
+  if (rc == OA_OK && existing == 1)
+    rc = oa_err_set(err, OA_EUSAGE, "%s already exists (use --force to replace it); nothing was extracted", first);
+  else if (rc == OA_OK && existing)
+    rc = oa_err_set(err, OA_EUSAGE, "%s already exists and so do %llu other output%s (use --force to replace "
+                    "them); nothing was extracted", first, (unsigned long long)(existing - 1),
                     existing == 2 ? "" : "s");
-  if (existing == 1 && rc != OA_OK) snprintf(err->msg, sizeof err->msg, "%s already exists (use --force to replace "
-                                              "it); nothing was extracted", first);
   for (size_t i = 0; rc == OA_OK && i < s->ql->n; i++) {
     if (!s->p.pieces_gt1[i]) continue;
     const oa_query *q = &s->ql->q[i];
