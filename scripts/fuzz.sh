@@ -14,7 +14,7 @@ CC=clang BUILD_DIR=build-fuzz scripts/build.sh -DOPUSARC_FUZZ=ON -DOPUSARC_TESTS
 F=build-fuzz
 S=$(mktemp -d)
 trap 'rm -rf "$S"' EXIT
-mkdir -p "$S/demux" "$S/snapshot" "$S/archive"
+mkdir -p "$S/demux" "$S/snapshot" "$S/archive" "$S/seglist"
 "$F/tests/mkopus" --channels 1 --seconds 0.3 --seed 1 "$S/demux/mono.opus" > /dev/null
 "$F/tests/mkopus" --channels 2 --seconds 0.2 --links 2 --trim 100 --seed 2 "$S/demux/chained.opus" > /dev/null
 "$F/tests/mkopus" --channels 6 --family 1 --seconds 0.2 --seed 3 "$S/demux/surround.opus" > /dev/null
@@ -27,6 +27,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 "$F/opusarc" info "$S/base.h5" | grep '^intervals'
 for i in 1 2 3 4 5 6 7 8; do "$F/tests/mkbad" random "$S/archive/seed$i" $((64 + i % 2)) "$i"; done
 export FUZZ_ARCHIVE=$S/base.h5
+# Segment lists: a body (first byte: the count the end line will carry).
+printf '\001opusarc-segments 1\nbase 00000000000000ab 1234 2026-01-01T00:00:00Z\nseg a.seg-0001.h5\n' > "$S/seglist/one"
+printf '\002opusarc-segments 1\nbase 1 2 3\nseg x.seg-0001.h5\nseg x.seg-0002.h5\n' > "$S/seglist/two"
 export UBSAN_OPTIONS=halt_on_error=1
 run() { # run TARGET RUNS MAXLEN [LIBFUZZER OPTIONS]
   local t0 t1
@@ -42,3 +45,4 @@ run() { # run TARGET RUNS MAXLEN [LIBFUZZER OPTIONS]
 run demux "$RUNS_DEMUX" 65536
 run snapshot "$RUNS_SNAPSHOT" 40000
 run archive "$RUNS_ARCHIVE" 128 -len_control=0
+run seglist "${RUNS_SEGLIST:-200000}" 4096

@@ -1,241 +1,160 @@
+/* The archive as readers see it: the file `index` made plus, after
+ * `index --append`, the segments its list names (src/segments.h), as one
+ * archive. Each file is read by src/archive_seg.c; here its rows are
+ * rebased so that recording, link, interval, packet and checkpoint
+ * positions run on across the files, and every read is routed to the one
+ * file that holds it. An archive that was never appended to is one file
+ * with every base at zero. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive_h5.h"
-#include "opusarc/mpiutil.h"
+#include "archive_seg.h"
+#include "segments.h"
+
+/* Where a file's rows start in the union. */
+typedef struct seg_base {
+  uint64_t recs, links, intervals, data, state;
+} seg_base;
 
 struct oa_archive {
-  hid_t file;
-  hid_t recs_ds, strings_ds, links_ds, data_ds, intervals_ds, state_ds;
-  oa_h5_types types;
+  oa_seg **seg;
+  size_t nseg;
+  seg_base *base; /* nseg + 1 entries: the last is the union's totals */
+  size_t stale;   /* segments of a list left by an archive this one replaced */
   oa_archive_meta meta;
   oa_archive_totals totals;
   uint64_t nrecs;
-  oa_rec_row *recs;
-  char **names, **paths, **errors, **starts, **tags;
   uint64_t *sorted; /* recording indexes sorted by name */
   char *path;
 };
 
-static int get_attr(hid_t file, const char *name, hid_t type, void *value) {
-  if (H5Aexists(file, name) <= 0) return -1;
-  hid_t a = H5Aopen(file, name, H5P_DEFAULT);
-  if (a < 0) return -1;
-  herr_t rc = H5Aread(a, type, value);
-  H5Aclose(a);
-  return rc < 0 ? -1 : 0;
-}
-
-static int get_string_attr(hid_t file, const char *name, char *buf, size_t len) {
-  if (H5Aexists(file, name) <= 0) return -1;
-  hid_t a = H5Aopen(file, name, H5P_DEFAULT);
-  if (a < 0) return -1;
-  hid_t ftype = H5Aget_type(a);
-  size_t need = H5Tget_size(ftype);
-  int rc = -1;
-  if (H5Tget_class(ftype) == H5T_STRING && !H5Tis_variable_str(ftype) && need < len) {
-    hid_t mtype = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mtype, need);
-    memset(buf, 0, len);
-    rc = H5Aread(a, mtype, buf) < 0 ? -1 : 0;
-    H5Tclose(mtype);
-  }
-  H5Tclose(ftype);
-  H5Aclose(a);
-  return rc;
-}
-
-static int read_meta(oa_archive *a, oa_err *err) {
-  char format[32];
-  if (get_string_attr(a->file, "format", format, sizeof format) != 0 || strcmp(format, OA_FORMAT_NAME) != 0)
-    return oa_err_set(err, OA_EARCHIVE, "%s: not an opusarc archive (no format=\"opusarc\" attribute)", a->path);
-  oa_archive_meta *m = &a->meta;
-  if (get_attr(a->file, "format_version", H5T_NATIVE_INT32, &m->format_version) != 0)
-    return oa_err_set(err, OA_EARCHIVE, "%s: format_version attribute missing", a->path);
-  if (m->format_version < OA_FORMAT_VERSION_OLDEST || m->format_version > OA_FORMAT_VERSION)
-    return oa_err_set(err, OA_EARCHIVE, "%s: archive format version %d is not supported (this opusarc reads %d to %d)",
-                      a->path, m->format_version, OA_FORMAT_VERSION_OLDEST, OA_FORMAT_VERSION);
-  int32_t complete = 0;
-  int bad = 0;
-  bad |= get_attr(a->file, "complete", H5T_NATIVE_INT32, &complete);
-  bad |= get_string_attr(a->file, "libopus_version", m->build.version, sizeof m->build.version);
-  bad |= get_attr(a->file, "libopus_decoder_size_mono", H5T_NATIVE_INT32, &m->build.dec_size_mono);
-  bad |= get_attr(a->file, "libopus_decoder_size_stereo", H5T_NATIVE_INT32, &m->build.dec_size_stereo);
-  bad |= get_attr(a->file, "libopus_code_hash", H5T_NATIVE_UINT64, &m->build.code_hash);
-  bad |= get_attr(a->file, "libopus_layout_known", H5T_NATIVE_INT32, &m->build.layout_known);
-  bad |= get_attr(a->file, "libopus_arch", H5T_NATIVE_INT32, &m->build.arch);
-  bad |= get_string_attr(a->file, "cpu_features", m->build.cpu_features, sizeof m->build.cpu_features);
-  bad |= get_attr(a->file, "checkpoint_every_seconds", H5T_NATIVE_DOUBLE, &m->checkpoint_every);
-  bad |= get_string_attr(a->file, "checkpoints", m->checkpoints, sizeof m->checkpoints);
-  bad |= get_attr(a->file, "max_preroll_packets", H5T_NATIVE_INT32, &m->max_preroll);
-  bad |= get_attr(a->file, "recording_count", H5T_NATIVE_UINT64, &m->recordings);
-  bad |= get_string_attr(a->file, "created", m->created, sizeof m->created);
-  bad |= get_string_attr(a->file, "tool_version", m->tool_version, sizeof m->tool_version);
-  if (bad || complete != 1)
-    return oa_err_set(err, OA_EARCHIVE, "%s: archive metadata incomplete or damaged", a->path);
-  return OA_OK;
-}
-
-static int open_1d(oa_archive *a, const char *name, hid_t expect_type, hid_t *ds, uint64_t *len, oa_err *err) {
-  *ds = H5Dopen2(a->file, name, H5P_DEFAULT);
-  if (*ds < 0) return oa_err_set(err, OA_EARCHIVE, "%s: dataset /%s missing", a->path, name);
-  hid_t space = H5Dget_space(*ds);
-  hsize_t dims[1] = {0};
-  int rank = H5Sget_simple_extent_ndims(space);
-  if (rank == 1) H5Sget_simple_extent_dims(space, dims, NULL);
-  H5Sclose(space);
-  hid_t ftype = H5Dget_type(*ds);
-  /* The file's compound must convert to ours: same class and all our fields. */
-  int compatible = H5Tget_class(ftype) == H5Tget_class(expect_type);
-  if (compatible && H5Tget_class(ftype) == H5T_COMPOUND) {
-    int n = H5Tget_nmembers(expect_type);
-    for (int i = 0; i < n && compatible; i++) {
-      char *field = H5Tget_member_name(expect_type, (unsigned)i);
-      compatible = H5Tget_member_index(ftype, field) >= 0;
-      H5free_memory(field);
-    }
-  }
-  H5Tclose(ftype);
-  if (rank != 1 || !compatible)
-    return oa_err_set(err, OA_EARCHIVE, "%s: dataset /%s has an unexpected shape or type", a->path, name);
-  *len = dims[0];
-  return OA_OK;
-}
-
-static int read_rows(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf) {
-  if (n == 0) return 0;
-  hid_t fspace = H5Dget_space(ds);
-  hsize_t start[1] = {first}, count[1] = {n};
-  H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-  hid_t mspace = H5Screate_simple(1, count, NULL);
-  herr_t rc = H5Dread(ds, type, mspace, fspace, H5P_DEFAULT, buf);
-  H5Sclose(mspace);
-  H5Sclose(fspace);
-  return rc < 0 ? -1 : 0;
-}
-
-static hid_t rec_type_of(const oa_archive *a) {
-  return a->meta.format_version == 3 ? a->types.rec_v3 : a->types.rec;
-}
-
 static int range_ok(uint64_t first, uint64_t n, uint64_t size) { return first <= size && n <= size - first; }
 
-static char *string_at(oa_archive *a, const char *blob, uint64_t off, uint32_t len) {
-  if (!range_ok(off, len, a->totals.string_bytes)) return NULL;
-  char *s = malloc((size_t)len + 1);
-  if (!s) return NULL;
-  memcpy(s, blob + off, len);
-  s[len] = '\0';
-  return s;
+/* The file holding union position `pos` of the field at `offset` in seg_base. */
+static size_t seg_of(const oa_archive *a, size_t field, uint64_t pos) {
+  size_t lo = 0, hi = a->nseg - 1;
+  while (lo < hi) {
+    size_t mid = (lo + hi + 1) / 2;
+    if (*(const uint64_t *)((const char *)&a->base[mid] + field) <= pos) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+#define SEG_OF(a, f, pos) seg_of(a, offsetof(seg_base, f), pos)
+
+static const oa_seg *rec_seg(const oa_archive *a, uint64_t i, uint64_t *local) {
+  size_t k = SEG_OF(a, recs, i);
+  *local = i - a->base[k].recs;
+  return a->seg[k];
+}
+
+/* Files appended to one archive must describe their checkpoints alike:
+ * one libopus build and one checkpoint rule for the whole archive. */
+static int check_alike(const oa_seg *first, const oa_seg *s, const char *identity, oa_err *err) {
+  const oa_archive_meta *m = &first->meta, *n = &s->meta;
+  const char *what = NULL;
+  if (strcmp(n->segment_of, identity) != 0) what = "it belongs to another archive";
+  else if (n->build.code_hash != m->build.code_hash || strcmp(n->build.version, m->build.version) != 0)
+    what = "it was written by another libopus build";
+  else if (n->checkpoint_every != m->checkpoint_every || strcmp(n->checkpoints, m->checkpoints) != 0 ||
+           n->max_preroll != m->max_preroll)
+    what = "its checkpoint settings differ";
+  if (!what) return OA_OK;
+  return oa_err_set(err, OA_EARCHIVE, "%s: segment %s cannot be read with it: %s", first->path, s->path, what);
+}
+
+static int add_seg(oa_archive *a, oa_seg *s) {
+  oa_seg **grown = realloc(a->seg, (a->nseg + 1) * sizeof *grown);
+  if (!grown) return -1;
+  a->seg = grown;
+  a->seg[a->nseg++] = s;
+  return 0;
+}
+
+/* The segments the list names, when it is this base file's list. */
+static int open_segments(oa_archive *a, oa_err *err) {
+  oa_seglist list;
+  int found = 0;
+  int rc = oa_seglist_load(a->path, &list, &found, err);
+  if (rc != OA_OK || !found) return rc;
+  char identity[128];
+  rc = oa_base_identity(a->path, &a->seg[0]->meta, identity, sizeof identity, err);
+  if (rc == OA_OK && strcmp(identity, list.base) != 0) {
+    a->stale = list.n; /* the list of an archive since replaced under this name */
+    oa_seglist_free(&list);
+    return OA_OK;
+  }
+  for (size_t i = 0; rc == OA_OK && i < list.n; i++) {
+    char path[4096];
+    oa_segment_in_dir(a->path, list.names[i], path, sizeof path);
+    oa_seg *s = NULL;
+    rc = oa_seg_open(path, &s, err);
+    if (rc != OA_OK) {
+      oa_err_prefix(err, "%s: segment %s listed in %s.segments cannot be read: ", a->path, list.names[i], a->path);
+      break;
+    }
+    rc = check_alike(a->seg[0], s, identity, err);
+    if (rc == OA_OK && add_seg(a, s) != 0) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+    if (rc != OA_OK) oa_seg_close(s);
+  }
+  oa_seglist_free(&list);
+  return rc;
 }
 
 static int cmp_names(const void *x, const void *y, void *ctx) {
   const oa_archive *a = ctx;
-  return strcmp(a->names[*(const uint64_t *)x], a->names[*(const uint64_t *)y]);
+  return strcmp(oa_archive_recording_name(a, *(const uint64_t *)x), oa_archive_recording_name(a, *(const uint64_t *)y));
 }
 
-/* Every recording row is checked against the dataset sizes once, so the
- * extraction code can index links/packets/checkpoints through them. */
-static int check_recording(oa_archive *a, uint64_t i, oa_err *err) {
-  const oa_rec_row *r = &a->recs[i];
+/* Bases of each file, the union's totals, and its recordings rows moved
+ * onto union positions. */
+static int build_union(oa_archive *a, oa_err *err) {
+  a->base = calloc(a->nseg + 1, sizeof *a->base);
+  if (!a->base) return oa_err_set(err, OA_ENOMEM, "out of memory");
   oa_archive_totals *t = &a->totals;
-  if ((r->status != OA_REC_OK && r->status != OA_REC_FAILED) || r->samples < 0 ||
-      !range_ok(r->first_link, r->link_count, t->links) ||
-      !range_ok(r->first_interval, r->interval_count, t->intervals) ||
-      !range_ok(r->data_offset, r->data_size, t->data_bytes) || (r->status == OA_REC_OK && r->link_count == 0) ||
-      r->channels < 0 || r->channels > 255 || r->rate_mode < 0 || r->rate_mode > 3)
-    return oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu is inconsistent with the datasets", a->path,
-                      (unsigned long long)i);
-  t->packets += r->packet_count;
-  t->payload_bytes += r->payload_bytes;
+  for (size_t k = 0; k < a->nseg; k++) {
+    oa_seg *s = a->seg[k];
+    const oa_archive_totals *st = &s->totals;
+    seg_base b = a->base[k];
+    for (uint64_t i = 0; i < s->nrecs; i++) {
+      oa_rec_row *r = &s->recs[i];
+      r->first_link += b.links, r->first_interval += b.intervals, r->data_offset += b.data;
+    }
+    a->base[k + 1] = (seg_base){b.recs + s->nrecs, b.links + st->links, b.intervals + st->intervals,
+                                b.data + st->data_bytes, b.state + st->state_bytes};
+    t->packets += st->packets, t->data_bytes += st->data_bytes, t->payload_bytes += st->payload_bytes;
+    t->links += st->links, t->intervals += st->intervals, t->state_bytes += st->state_bytes;
+    t->string_bytes += st->string_bytes, t->stored_data += st->stored_data;
+    t->stored_index += st->stored_index, t->stored_checkpoints += st->stored_checkpoints;
+  }
+  a->nrecs = a->base[a->nseg].recs;
+  a->meta = a->seg[0]->meta;
+  a->meta.recordings = a->nrecs;
+  a->sorted = malloc((a->nrecs ? a->nrecs : 1) * sizeof *a->sorted);
+  if (!a->sorted) return oa_err_set(err, OA_ENOMEM, "out of memory sorting %llu names", (unsigned long long)a->nrecs);
+  for (uint64_t i = 0; i < a->nrecs; i++) a->sorted[i] = i;
+  if (a->nrecs > 1) qsort_r(a->sorted, a->nrecs, sizeof *a->sorted, cmp_names, a);
   return OA_OK;
-}
-
-static int load_recordings(oa_archive *a, oa_err *err) {
-  uint64_t n = a->nrecs;
-  char *blob = malloc(a->totals.string_bytes ? a->totals.string_bytes : 1);
-  a->recs = calloc(n ? n : 1, sizeof *a->recs);
-  a->names = calloc(n ? n : 1, sizeof *a->names);
-  a->paths = calloc(n ? n : 1, sizeof *a->paths);
-  a->errors = calloc(n ? n : 1, sizeof *a->errors);
-  a->starts = calloc(n ? n : 1, sizeof *a->starts);
-  a->tags = calloc(n ? n : 1, sizeof *a->tags);
-  a->sorted = malloc((n ? n : 1) * sizeof *a->sorted);
-  if (!blob || !a->recs || !a->names || !a->paths || !a->errors || !a->sorted || !a->starts || !a->tags) {
-    free(blob);
-    return oa_err_set(err, OA_ENOMEM, "out of memory loading %llu recordings", (unsigned long long)n);
-  }
-  int rc = OA_OK;
-  if (read_rows(a->strings_ds, H5T_NATIVE_UINT8, 0, a->totals.string_bytes, blob) != 0 ||
-      read_rows(a->recs_ds, rec_type_of(a), 0, n, a->recs) != 0)
-    rc = oa_err_set(err, OA_EARCHIVE, "%s: cannot read the recordings table", a->path);
-  for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
-    const oa_rec_row *r = &a->recs[i];
-    a->names[i] = string_at(a, blob, r->name_off, r->name_len);
-    a->paths[i] = string_at(a, blob, r->path_off, r->path_len);
-    a->errors[i] = string_at(a, blob, r->error_off, r->error_len);
-    a->starts[i] = string_at(a, blob, r->start_off, r->start_len);
-    a->tags[i] = string_at(a, blob, r->tags_off, r->tags_len);
-    a->sorted[i] = i;
-    if (!a->names[i] || !a->paths[i] || !a->errors[i] || !a->starts[i] || !a->tags[i])
-      rc = oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu has a string outside /strings", a->path,
-                      (unsigned long long)i);
-    else
-      rc = check_recording(a, i, err);
-  }
-  free(blob);
-  if (rc == OA_OK && n > 1) qsort_r(a->sorted, n, sizeof *a->sorted, cmp_names, a);
-  return rc;
 }
 
 int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
   *out = NULL;
-  oa_h5_quiet();
   oa_archive *a = calloc(1, sizeof *a);
   if (!a || !(a->path = strdup(path))) {
     free(a);
     return oa_err_set(err, OA_ENOMEM, "out of memory");
   }
-  a->recs_ds = a->strings_ds = a->links_ds = a->data_ds = a->intervals_ds = a->state_ds = -1;
-  oa_h5_types_create(&a->types);
-  int rc = OA_OK;
-  if (H5Fis_hdf5(path) <= 0) {
-    FILE *f = fopen(path, "rb");
-    if (!f) rc = oa_err_set(err, OA_EARCHIVE, "%s: cannot open archive: %m", path);
-    else {
-      fclose(f);
-      rc = oa_err_set(err, OA_EARCHIVE, "%s: not an HDF5 file (or damaged)", path);
-    }
-  } else {
-    /* Many readers on parallel file systems: take the shared lock where the
-     * file system supports locks, carry on where it does not (Lustre
-     * mounted without flock). */
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_file_locking(fapl, 1, 1);
-    a->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    H5Pclose(fapl);
-    if (a->file < 0) rc = oa_err_set(err, OA_EARCHIVE, "%s: HDF5 cannot open the file", path);
+  oa_seg *first = NULL;
+  int rc = oa_seg_open(path, &first, err);
+  if (rc == OA_OK && add_seg(a, first) != 0) {
+    oa_seg_close(first);
+    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   }
-  if (rc == OA_OK && oa_fault("open")) rc = oa_err_set(err, OA_EIO, "%s: cannot open archive (injected fault)", path);
-  if (rc == OA_OK) rc = read_meta(a, err);
-  oa_archive_totals *t = &a->totals;
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_RECORDINGS, rec_type_of(a), &a->recs_ds, &a->nrecs, err);
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_STRINGS, H5T_NATIVE_UINT8, &a->strings_ds, &t->string_bytes, err);
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_LINKS, a->types.link, &a->links_ds, &t->links, err);
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_PACKET_DATA, H5T_NATIVE_UINT8, &a->data_ds, &t->data_bytes, err);
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_INTERVALS, a->types.interval, &a->intervals_ds, &t->intervals, err);
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_CP_STATE, H5T_NATIVE_UINT8, &a->state_ds, &t->state_bytes, err);
-  if (rc == OA_OK) {
-    t->stored_data = H5Dget_storage_size(a->data_ds);
-    t->stored_index = H5Dget_storage_size(a->intervals_ds) + H5Dget_storage_size(a->links_ds) +
-                      H5Dget_storage_size(a->recs_ds) + H5Dget_storage_size(a->strings_ds);
-    t->stored_checkpoints = H5Dget_storage_size(a->state_ds);
-  }
-  if (rc == OA_OK && a->nrecs != a->meta.recordings)
-    rc = oa_err_set(err, OA_EARCHIVE, "%s: recording_count attribute (%llu) disagrees with /recordings (%llu)",
-                    path, (unsigned long long)a->meta.recordings, (unsigned long long)a->nrecs);
-  if (rc == OA_OK) rc = load_recordings(a, err);
+  /* A segment opened by its own name is read alone. */
+  if (rc == OA_OK && !first->meta.segment_of[0]) rc = open_segments(a, err);
+  if (rc == OA_OK) rc = build_union(a, err);
   if (rc != OA_OK) {
     oa_archive_close(a);
     return rc;
@@ -246,51 +165,61 @@ int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
 
 void oa_archive_close(oa_archive *a) {
   if (!a) return;
-  hid_t ds[] = {a->recs_ds, a->strings_ds, a->links_ds, a->data_ds, a->intervals_ds, a->state_ds};
-  for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
-    if (ds[i] >= 0) H5Dclose(ds[i]);
-  if (a->file > 0) H5Fclose(a->file);
-  oa_h5_types_close(&a->types);
-  for (uint64_t i = 0; a->names && i < a->nrecs; i++) {
-    free(a->names[i]);
-    free(a->paths[i]);
-    free(a->errors[i]);
-    free(a->starts[i]);
-    free(a->tags[i]);
-  }
-  free(a->starts), free(a->tags);
-  free(a->names), free(a->paths), free(a->errors), free(a->sorted), free(a->recs), free(a->path);
+  for (size_t k = 0; k < a->nseg; k++) oa_seg_close(a->seg[k]);
+  free(a->seg), free(a->base), free(a->sorted), free(a->path);
   free(a);
 }
 
+size_t oa_archive_segment_count(const oa_archive *a) { return a->nseg - 1; }
+size_t oa_archive_stale_segments(const oa_archive *a) { return a->stale; }
+const char *oa_archive_file(const oa_archive *a, size_t k) { return k < a->nseg ? a->seg[k]->path : NULL; }
+uint64_t oa_archive_file_recordings(const oa_archive *a, size_t k) { return k < a->nseg ? a->seg[k]->nrecs : 0; }
+
 const oa_archive_meta *oa_archive_get_meta(const oa_archive *a) { return &a->meta; }
 uint64_t oa_archive_recording_count(const oa_archive *a) { return a->nrecs; }
-const oa_rec_row *oa_archive_recording(const oa_archive *a, uint64_t i) { return i < a->nrecs ? &a->recs[i] : NULL; }
-const char *oa_archive_recording_name(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->names[i] : NULL; }
-const char *oa_archive_recording_path(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->paths[i] : NULL; }
-const char *oa_archive_recording_error(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->errors[i] : NULL; }
-const char *oa_archive_recording_start(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->starts[i] : NULL; }
-const char *oa_archive_recording_tags(const oa_archive *a, uint64_t i) { return i < a->nrecs ? a->tags[i] : NULL; }
+
+const oa_rec_row *oa_archive_recording(const oa_archive *a, uint64_t i) {
+  if (i >= a->nrecs) return NULL;
+  uint64_t local;
+  const oa_seg *s = rec_seg(a, i, &local);
+  return &s->recs[local];
+}
+
+#define STRING_ACCESSOR(fn, field)                     \
+  const char *fn(const oa_archive *a, uint64_t i) {    \
+    if (i >= a->nrecs) return NULL;                    \
+    uint64_t local;                                    \
+    const oa_seg *s = rec_seg(a, i, &local);           \
+    return s->field[local];                            \
+  }
+STRING_ACCESSOR(oa_archive_recording_name, names)
+STRING_ACCESSOR(oa_archive_recording_path, paths)
+STRING_ACCESSOR(oa_archive_recording_error, errors)
+STRING_ACCESSOR(oa_archive_recording_start, starts)
+STRING_ACCESSOR(oa_archive_recording_tags, tags)
+
 double oa_archive_samples_per_second(const oa_archive *a, uint64_t i) {
   const oa_rec_row *r = oa_archive_recording(a, i);
   return r && r->rate_mode == 3 && r->source_rate > 0 ? (double)r->source_rate : 48000.0;
 }
 void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t) { *t = a->totals; }
 
+static const char *name_at(const oa_archive *a, uint64_t k) { return oa_archive_recording_name(a, a->sorted[k]); }
+
 int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_err *err) {
   uint64_t lo = 0, hi = a->nrecs;
   while (lo < hi) {
     uint64_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(a->names[a->sorted[mid]], name);
+    int c = strcmp(name_at(a, mid), name);
     if (c == 0) {
       /* Duplicate names: the first is indexed, the others are failed rows
        * saying so; prefer a row that was indexed. */
       uint64_t first = mid, last = mid;
-      while (first > 0 && strcmp(a->names[a->sorted[first - 1]], name) == 0) first--;
-      while (last + 1 < a->nrecs && strcmp(a->names[a->sorted[last + 1]], name) == 0) last++;
+      while (first > 0 && strcmp(name_at(a, first - 1), name) == 0) first--;
+      while (last + 1 < a->nrecs && strcmp(name_at(a, last + 1), name) == 0) last++;
       *index = a->sorted[first];
       for (uint64_t k = first; k <= last; k++)
-        if (a->recs[a->sorted[k]].status == OA_REC_OK) {
+        if (oa_archive_recording(a, a->sorted[k])->status == OA_REC_OK) {
           *index = a->sorted[k];
           break;
         }
@@ -332,7 +261,7 @@ void oa_archive_suggest(const oa_archive *a, const char *name, char *out, size_t
   size_t k = strlen(name) / 4 > 2 ? strlen(name) / 4 : 2, found = 0, used = 0;
   int small = a->nrecs <= 20000; /* edit distances cost ~L^2 each: only for small archives */
   for (uint64_t i = 0; i < a->nrecs && found < 3; i++) {
-    const char *cand = a->names[a->sorted[i]];
+    const char *cand = name_at(a, i);
     int near = strcmp(base_of(cand), base_of(name)) == 0 || (small && bounded_distance(cand, name, k) <= k);
     if (!near || used >= len) continue;
     used += (size_t)snprintf(out + used, len - used, "%s\"%s\"", found ? ", " : "; did you mean ", cand);
@@ -341,48 +270,71 @@ void oa_archive_suggest(const oa_archive *a, const char *name, char *out, size_t
   if (found && used < len) snprintf(out + used, len - used, "?");
 }
 
-static int read_checked(oa_archive *a, hid_t ds, hid_t type, uint64_t first, uint64_t n, uint64_t size, void *buf,
-                        const char *what, oa_err *err) {
-  if (!range_ok(first, n, size))
-    return oa_err_set(err, OA_EARCHIVE, "%s: %s [%llu, +%llu) outside the dataset (%llu)", a->path, what,
-                      (unsigned long long)first, (unsigned long long)n, (unsigned long long)size);
-  if (oa_fault("read")) return oa_err_set(err, OA_EIO, "%s: reading %s failed (injected fault)", a->path, what);
-  if (read_rows(ds, type, first, n, buf) != 0)
-    return oa_err_set(err, OA_EARCHIVE, "%s: reading %s failed", a->path, what);
+static int outside(const oa_archive *a, const char *what, uint64_t first, uint64_t n, uint64_t size, oa_err *err) {
+  return oa_err_set(err, OA_EARCHIVE, "%s: %s [%llu, +%llu) outside the dataset (%llu)", a->path, what,
+                    (unsigned long long)first, (unsigned long long)n, (unsigned long long)size);
+}
+
+/* Rows [first, first + n) may span files: each file's part is read from it
+ * and moved onto union positions. */
+int oa_archive_read_links(oa_archive *a, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err) {
+  if (!range_ok(first, n, a->totals.links)) return outside(a, "links", first, n, a->totals.links, err);
+  for (uint64_t done = 0; done < n;) {
+    size_t k = SEG_OF(a, links, first + done);
+    const seg_base *b = &a->base[k];
+    uint64_t here = b[1].links - (first + done);
+    if (here > n - done) here = n - done;
+    int rc = oa_seg_read_links(a->seg[k], first + done - b->links, here, rows + done, err);
+    if (rc != OA_OK) return rc;
+    for (uint64_t i = done; i < done + here; i++)
+      rows[i].recording += b->recs, rows[i].first_interval += b->intervals, rows[i].data_offset += b->data;
+    done += here;
+  }
   return OA_OK;
 }
 
-int oa_archive_read_links(oa_archive *a, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err) {
-  int rc = read_checked(a, a->links_ds, a->types.link, first, n, a->totals.links, rows, "links", err);
-  for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
-    const oa_link_row *l = &rows[i];
-    if (!range_ok(l->data_offset, l->data_size, a->totals.data_bytes) ||
-        !range_ok(l->first_interval, l->interval_count, a->totals.intervals) || l->channels < 1 ||
-        l->channels > 255 || l->streams < 1 || l->coupled < 0 || l->coupled > l->streams ||
-        l->streams + l->coupled > 255 || l->pre_skip < 0 || l->out_samples < 0 || l->out_start < 0 ||
-        l->decoded_samples < 0 || l->gain_q8 < -32768 || l->gain_q8 > 32767)
-      rc = oa_err_set(err, OA_EARCHIVE, "%s: link row %llu is invalid", a->path, (unsigned long long)(first + i));
+int oa_archive_read_intervals(oa_archive *a, uint64_t first, uint64_t n, oa_interval_row *rows, oa_err *err) {
+  if (!range_ok(first, n, a->totals.intervals)) return outside(a, "intervals", first, n, a->totals.intervals, err);
+  for (uint64_t done = 0; done < n;) {
+    size_t k = SEG_OF(a, intervals, first + done);
+    const seg_base *b = &a->base[k];
+    uint64_t here = b[1].intervals - (first + done);
+    if (here > n - done) here = n - done;
+    int rc = oa_seg_read_intervals(a->seg[k], first + done - b->intervals, here, rows + done, err);
+    if (rc != OA_OK) return rc;
+    for (uint64_t i = done; i < done + here; i++) {
+      oa_interval_row *v = &rows[i];
+      v->link += b->links, v->data_offset += b->data, v->preroll_offset += b->data, v->state_offset += b->state;
+    }
+    done += here;
   }
-  return rc;
+  return OA_OK;
 }
 
-int oa_archive_read_intervals(oa_archive *a, uint64_t first, uint64_t n, oa_interval_row *rows, oa_err *err) {
-  int rc = read_checked(a, a->intervals_ds, a->types.interval, first, n, a->totals.intervals, rows, "intervals", err);
-  for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
-    const oa_interval_row *v = &rows[i];
-    int state_ok = v->kind != OA_CP_SNAPSHOT || range_ok(v->state_offset, v->state_size, a->totals.state_bytes);
-    if (!state_ok || v->data_offset >= a->totals.data_bytes || v->preroll_offset > v->data_offset ||
-        v->link >= a->totals.links || v->link_pos < 0 || v->kind < OA_CP_START || v->kind > OA_CP_SNAPSHOT ||
-        v->packet_count == 0 || v->preroll > v->packet)
-      rc = oa_err_set(err, OA_EARCHIVE, "%s: interval row %llu is invalid", a->path, (unsigned long long)(first + i));
+typedef int (*byte_reader)(oa_seg *, uint64_t, uint64_t, uint8_t *, oa_err *);
+
+static int read_bytes(oa_archive *a, size_t field, byte_reader fn, uint64_t offset, uint64_t n, uint64_t size,
+                      uint8_t *buf, const char *what, oa_err *err) {
+  if (!range_ok(offset, n, size)) return outside(a, what, offset, n, size, err);
+  for (uint64_t done = 0; done < n;) {
+    size_t k = seg_of(a, field, offset + done);
+    uint64_t start = *(const uint64_t *)((const char *)&a->base[k] + field);
+    uint64_t end = *(const uint64_t *)((const char *)&a->base[k + 1] + field);
+    uint64_t here = end - (offset + done);
+    if (here > n - done) here = n - done;
+    int rc = fn(a->seg[k], offset + done - start, here, buf + done, err);
+    if (rc != OA_OK) return rc;
+    done += here;
   }
-  return rc;
+  return OA_OK;
 }
 
 int oa_archive_read_data(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err) {
-  return read_checked(a, a->data_ds, H5T_NATIVE_UINT8, offset, n, a->totals.data_bytes, buf, "packet data", err);
+  return read_bytes(a, offsetof(seg_base, data), oa_seg_read_data, offset, n, a->totals.data_bytes, buf,
+                    "packet data", err);
 }
 
 int oa_archive_read_state(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err) {
-  return read_checked(a, a->state_ds, H5T_NATIVE_UINT8, offset, n, a->totals.state_bytes, buf, "checkpoint state", err);
+  return read_bytes(a, offsetof(seg_base, state), oa_seg_read_state, offset, n, a->totals.state_bytes, buf,
+                    "checkpoint state", err);
 }

@@ -475,8 +475,8 @@ static int compare_complete(oa_archive_writer *w, const oa_writer_config *cfg, o
   uint64_t nd = oa_input_diff(cfg->corpus, rec, n, 1, diff, sizeof diff);
   if (nd)
     rc = oa_err_set(err, OA_EUSAGE, "%s is complete, but the inputs differ from what it holds: %s. It was not "
-                    "changed. Index the new recordings into another archive (-o OTHER.h5), or rebuild this one with "
-                    "--force (appending to an archive is not available yet)", w->path, diff);
+                    "changed. Add the new recordings with index --append -o %s, or rebuild it with --force", w->path, diff,
+                    w->path);
   free(rec);
   oa_archive_close(a);
   return rc;
@@ -843,6 +843,8 @@ static int write_meta(hid_t file, const oa_archive_meta *m) {
   rc |= put_attr(file, "recording_count", H5T_NATIVE_UINT64, &m->recordings);
   rc |= put_string_attr(file, "created", m->created);
   rc |= put_string_attr(file, "tool_version", m->tool_version);
+  if (m->segment_of[0]) rc |= put_string_attr(file, "segment_of", m->segment_of);
+  rc |= put_attr(file, "archive_id", H5T_NATIVE_UINT64, &m->archive_id);
   rc |= put_attr(file, "complete", H5T_NATIVE_INT32, &complete);
   return rc;
 }

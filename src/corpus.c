@@ -254,6 +254,20 @@ void oa_corpus_free(oa_corpus *c) {
   memset(c, 0, sizeof *c);
 }
 
+void oa_corpus_keep(oa_corpus *c, const uint8_t *keep) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->count; i++) {
+    if (keep[i]) {
+      c->entries[n++] = c->entries[i];
+      continue;
+    }
+    free(c->entries[i].name);
+    free(c->entries[i].path);
+    free(c->entries[i].error);
+  }
+  c->count = n;
+}
+
 static size_t put_str(uint8_t *p, const char *s) {
   uint32_t n = s ? (uint32_t)strlen(s) : 0;
   memcpy(p, &n, 4);

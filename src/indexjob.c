@@ -6,10 +6,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archlock.h"
+#include "inputdiff.h"
 #include "opusarc/corpus.h"
+#include "opusarc/journal.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/progress.h"
+#include "opusarc/util.h"
 #include "outfile.h"
+#include "segments.h"
 #include "stop.h"
 
 /* What one job works with; lives for one oa_index_run. */
@@ -22,6 +27,7 @@ typedef struct job_ctx {
   oa_corpus corpus;
   int *owner; /* rank that indexes each corpus entry */
   oa_index_result *res;
+  char segment_of[128]; /* --append: identity of the archive extended ("" otherwise) */
 } job_ctx;
 
 /* Before the scan: the archive can be written (its directory exists and
@@ -98,12 +104,15 @@ static void fill_meta(job_ctx *j, oa_archive_meta *m) {
   m->max_preroll = o->max_preroll;
   m->recordings = j->corpus.count;
   snprintf(m->tool_version, sizeof m->tool_version, "opusarc %s", OPUSARC_VERSION);
+  snprintf(m->segment_of, sizeof m->segment_of, "%s", j->segment_of);
   if (j->rank == 0) {
     time_t now = time(NULL);
     strftime(m->created, sizeof m->created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    m->archive_id = oa_random_id();
   }
   /* Attributes are written collectively: every rank needs identical values. */
   MPI_Bcast(m->created, sizeof m->created, MPI_CHAR, 0, j->comm);
+  MPI_Bcast(&m->archive_id, 1, MPI_UINT64_T, 0, j->comm);
   MPI_Bcast(&m->build.arch, 1, MPI_INT32_T, 0, j->comm);
   MPI_Bcast(m->build.cpu_features, sizeof m->build.cpu_features, MPI_CHAR, 0, j->comm);
 }
@@ -270,6 +279,209 @@ static int write_archive(job_ctx *j, oa_err *err) {
   return rc != OA_OK ? rc : frc;
 }
 
+/* ---- --append: a new segment beside the archive (src/segments.h) ---- */
+
+/* What rank 0 decides before the segment is written; shared with all. */
+typedef struct append_plan {
+  oa_archlock *lock;   /* rank 0: the archive's own lock, held for the whole append */
+  oa_seglist list;     /* rank 0: the segments listed, adopted ones included */
+  oa_archive *archive; /* rank 0: the archive as it stands */
+  unsigned number;     /* of the segment this run writes */
+  uint8_t *keep;       /* corpus entries to add */
+} append_plan;
+
+/* An append keeps the archive's checkpoint rules and libopus build: one
+ * archive, one way its checkpoints are read. */
+static int check_settings(const job_ctx *j, const oa_archive_meta *m, oa_err *err) {
+  const oa_index_options *o = &j->job->index;
+  const char *out = j->job->output;
+  if (m->checkpoint_every != o->checkpoint_every)
+    return oa_err_set(err, OA_EUSAGE, "cannot append to %s: it was indexed with --checkpoint-every %g, this run "
+                      "asks for %g; an append must use the archive's settings", out, m->checkpoint_every,
+                      o->checkpoint_every);
+  if (strcmp(m->checkpoints, oa_checkpoint_mode_name(o->mode)) != 0)
+    return oa_err_set(err, OA_EUSAGE, "cannot append to %s: it was indexed with --checkpoints %s, this run asks "
+                      "for %s; an append must use the archive's settings", out, m->checkpoints,
+                      oa_checkpoint_mode_name(o->mode));
+  if (m->max_preroll != o->max_preroll)
+    return oa_err_set(err, OA_EUSAGE, "cannot append to %s: it was indexed with --max-preroll %d, this run asks "
+                      "for %d; an append must use the archive's settings", out, m->max_preroll, o->max_preroll);
+  if (m->build.code_hash != j->build.code_hash || strcmp(m->build.version, j->build.version) != 0)
+    return oa_err_set(err, OA_EUSAGE, "cannot append to %s: it was indexed with libopus %s (fingerprint %016llx), "
+                      "this run has %s (%016llx); checkpoints are only valid for the build that made them", out,
+                      m->build.version, (unsigned long long)m->build.code_hash, j->build.version,
+                      (unsigned long long)j->build.code_hash);
+  return OA_OK;
+}
+
+/* Rank 0: the archive and its list, with the segment a killed append
+ * finished but did not list added to the list (adopted). Segment names a
+ * replaced archive left behind are passed over. */
+static int open_for_append(job_ctx *j, append_plan *p, oa_err *err) {
+  const char *out = j->job->output;
+  int rc = oa_archive_open(out, &p->archive, err);
+  if (rc != OA_OK) {
+    if (access(out, F_OK) != 0)
+      return oa_err_set(err, OA_EUSAGE, "cannot append to %s: no such archive (make it first with index -o %s, "
+                        "without --append)", out, out);
+    return oa_err_prefix(err, "cannot append: "), rc;
+  }
+  if (oa_archive_get_meta(p->archive)->segment_of[0])
+    return oa_err_set(err, OA_EUSAGE, "cannot append to %s: it is a segment of another archive; append to that "
+                      "archive", out);
+  rc = check_settings(j, oa_archive_get_meta(p->archive), err);
+  if (rc == OA_OK) rc = oa_base_identity(out, oa_archive_get_meta(p->archive), j->segment_of, sizeof j->segment_of, err);
+  int found = 0;
+  if (rc == OA_OK) rc = oa_seglist_load(out, &p->list, &found, err);
+  if (rc == OA_OK && found && strcmp(p->list.base, j->segment_of) != 0) {
+    OA_LOG(j->log, WARN, "%s.segments belonged to an archive since replaced under this name: a new list is begun",
+           out);
+    oa_seglist_free(&p->list);
+  }
+  if (rc == OA_OK && !p->list.names) snprintf(p->list.base, sizeof p->list.base, "%s", j->segment_of);
+  for (p->number = (unsigned)p->list.n + 1; rc == OA_OK; p->number++) {
+    char path[4096];
+    oa_segment_path(out, p->number, path, sizeof path);
+    if (access(path, F_OK) != 0) break;
+    oa_archive *seg = NULL;
+    rc = oa_archive_open(path, &seg, err);
+    if (rc != OA_OK) {
+      rc = oa_err_set(err, OA_EUSAGE, "cannot append to %s: %s exists but cannot be read (%s); move it away", out,
+                      path, err->msg);
+      break;
+    }
+    int ours = strcmp(oa_archive_get_meta(seg)->segment_of, j->segment_of) == 0;
+    oa_archive_close(seg);
+    if (!ours) continue;
+    const char *slash = strrchr(path, '/');
+    if (oa_seglist_add(&p->list, slash ? slash + 1 : path) != 0) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+    if (rc == OA_OK) rc = oa_seglist_save(out, &p->list, err);
+    if (rc == OA_OK) {
+      OA_LOG(j->log, SUMMARY, "%s: segment finished by an interrupted append, now listed", path);
+      j->res->adopted++;
+      oa_archive_close(p->archive);
+      rc = oa_archive_open(out, &p->archive, err);
+    }
+  }
+  return rc;
+}
+
+/* Rank 0: which inputs are new. A name already in the archive is skipped
+ * when its source is unchanged and is a conflict (reported, not added)
+ * when its size, modification time or inode changed. */
+static int classify(job_ctx *j, append_plan *p, oa_err *err) {
+  p->keep = calloc(j->corpus.count ? j->corpus.count : 1, 1);
+  if (!p->keep) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  j->res->held = oa_archive_recording_count(p->archive);
+  for (size_t i = 0; i < j->corpus.count; i++) {
+    const oa_corpus_entry *e = &j->corpus.entries[i];
+    uint64_t at;
+    oa_err none;
+    if (oa_archive_find(p->archive, e->name, &at, &none) != OA_OK) {
+      p->keep[i] = 1;
+      continue;
+    }
+    /* A copy elsewhere (another path) has another inode by nature: then
+     * size and modification time say whether it is the same recording. */
+    oa_rec_row was = *oa_archive_recording(p->archive, at);
+    if (strcmp(oa_archive_recording_path(p->archive, at), e->path) != 0) was.source_inode = 0;
+    char what[300];
+    oa_source_changes(e, &was, what, sizeof what);
+    if (!what[0]) {
+      j->res->skipped++;
+      continue;
+    }
+    j->res->conflicts++;
+    OA_LOG(j->log, WARN, "%s: not added: a recording of this name is in %s and its source changed since "
+           "(%s); nothing was replaced", e->name, j->job->output, what);
+  }
+  return OA_OK;
+}
+
+/* Every rank: the decision of rank 0, and the corpus cut down to it. */
+static int share_plan(job_ctx *j, append_plan *p, int ok, oa_err *err) {
+  if (!oa_mpi_agree_err(j->comm, ok, err)) return err->code ? err->code : OA_EUSAGE;
+  uint64_t nums[5] = {p->number, j->res->held, j->res->skipped, j->res->conflicts, j->res->adopted};
+  MPI_Bcast(nums, 5, MPI_UINT64_T, 0, j->comm);
+  p->number = (unsigned)nums[0], j->res->held = nums[1], j->res->skipped = nums[2];
+  j->res->conflicts = nums[3], j->res->adopted = nums[4];
+  MPI_Bcast(j->segment_of, sizeof j->segment_of, MPI_CHAR, 0, j->comm);
+  uint64_t len = j->corpus.count;
+  ok = oa_mpi_bcast_bytes(j->comm, 0, &p->keep, &len) == 0 && len == j->corpus.count;
+  if (!oa_mpi_agree(j->comm, ok)) return oa_err_set(err, OA_EMPI, "cannot share the append plan");
+  oa_corpus_keep(&j->corpus, p->keep);
+  j->res->added = j->corpus.count;
+  ok = oa_corpus_partition(&j->corpus, j->size, j->owner) == 0;
+  if (!oa_mpi_agree(j->comm, ok)) return oa_err_set(err, OA_ENOMEM, "out of memory partitioning the new recordings");
+  return OA_OK;
+}
+
+/* Rank 0, after the segment is complete: list it. Until this rename the
+ * archive reads as before; a job killed here leaves a complete unlisted
+ * segment, which the next append adopts. */
+static int list_segment(job_ctx *j, append_plan *p, oa_err *err) {
+  if (oa_fault("list")) _exit(137); /* tests: killed between the segment and the list */
+  const char *slash = strrchr(j->res->segment, '/');
+  if (oa_seglist_add(&p->list, slash ? slash + 1 : j->res->segment) != 0)
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int rc = oa_seglist_save(j->job->output, &p->list, err);
+  if (rc != OA_OK)
+    oa_err_prefix(err, "%s is complete but not listed (rerun the same command to list it): ", j->res->segment);
+  return rc;
+}
+
+static int append_segment(job_ctx *j, append_plan *p, oa_err *err) {
+  oa_index_job seg_job = *j->job;
+  char options[OA_COMMIT_OPTIONS_MAX];
+  /* A resumed segment must extend the same archive as the interrupted one. */
+  snprintf(options, sizeof options, "%s;appended to=%s", j->job->options_text ? j->job->options_text : "",
+           j->segment_of);
+  seg_job.output = j->res->segment;
+  seg_job.options_text = options;
+  seg_job.append = 0;
+  const oa_index_job *outer = j->job;
+  j->job = &seg_job;
+  int rc = write_archive(j, err);
+  j->job = outer;
+  if (rc != OA_OK || !j->res->written) return rc;
+  int ok = j->rank != 0 || list_segment(j, p, err) == OA_OK;
+  if (!oa_mpi_agree_err(j->comm, ok, err)) {
+    if (j->rank == 0) OA_LOG(j->log, ERROR, "%s", err->msg);
+    j->res->written = 0;
+    return OA_EIO;
+  }
+  return OA_OK;
+}
+
+static int run_append(job_ctx *j, oa_err *err) {
+  append_plan p = {0};
+  int ok = 1;
+  if (j->rank == 0) {
+    char note[OA_ERRMSG_MAX] = "";
+    ok = oa_archlock_acquire(j->job->output, &p.lock, note, err) == OA_OK;
+    if (note[0]) OA_LOG(j->log, WARN, "%s", note);
+    ok = ok && open_for_append(j, &p, err) == OA_OK && classify(j, &p, err) == OA_OK;
+    oa_archive_close(p.archive); /* not needed while the segment is written */
+    p.archive = NULL;
+  }
+  int rc = share_plan(j, &p, ok, err);
+  if (rc == OA_OK) oa_segment_path(j->job->output, p.number, j->res->segment, sizeof j->res->segment);
+  if (rc == OA_OK && j->corpus.count == 0) {
+    j->res->complete = 1;
+    j->res->segment[0] = '\0';
+  } else if (rc == OA_OK) {
+    rc = append_segment(j, &p, err);
+  } else if (j->rank == 0) {
+    OA_LOG(j->log, ERROR, "%s", err->msg);
+  }
+  if (j->rank == 0) {
+    oa_seglist_free(&p.list);
+    oa_archlock_release(p.lock);
+  }
+  free(p.keep);
+  return rc;
+}
+
 int oa_index_run(MPI_Comm comm, const oa_index_job *job, const oa_logger *log, oa_index_result *res, oa_err *err) {
   memset(res, 0, sizeof *res);
   job_ctx j = {.comm = comm, .job = job, .log = log, .res = res};
@@ -281,7 +493,7 @@ int oa_index_run(MPI_Comm comm, const oa_index_job *job, const oa_logger *log, o
   if (rc == OA_OK) rc = prepare(&j, err);
   res->seconds[OA_PHASE_SCAN] = MPI_Wtime() - t0;
   if (rc != OA_OK && j.rank == 0) OA_LOG(log, ERROR, "%s", err->msg);
-  if (rc == OA_OK) rc = write_archive(&j, err);
+  if (rc == OA_OK) rc = job->append ? run_append(&j, err) : write_archive(&j, err);
   free(j.owner);
   oa_corpus_free(&j.corpus);
   return rc;

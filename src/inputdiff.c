@@ -30,8 +30,7 @@ static int key_cmp(const oa_corpus_entry *e, const oa_recorded_source *r) {
   return c ? c : strcmp(e->path, r->path);
 }
 
-/* Which identity fields changed, as words; "" if none. */
-static void changes(const oa_corpus_entry *e, const oa_rec_row *r, char *out, size_t len) {
+void oa_source_changes(const oa_corpus_entry *e, const oa_rec_row *r, char *out, size_t len) {
   out[0] = '\0';
   size_t k = 0;
   if (e->size != r->source_size)
@@ -65,7 +64,7 @@ uint64_t oa_input_diff(const oa_corpus *c, const oa_recorded_source *rec, size_t
       j++;
     } else {
       char what[256], item[600];
-      changes(&c->entries[i], sorted[j].row, what, sizeof what);
+      oa_source_changes(&c->entries[i], sorted[j].row, what, sizeof what);
       if (what[0]) {
         snprintf(item, sizeof item, "%s: %s", c->entries[i].name, what);
         note(&changed, item);

@@ -26,4 +26,9 @@ typedef struct oa_recorded_source {
 uint64_t oa_input_diff(const oa_corpus *c, const oa_recorded_source *rec, size_t n, int all_recorded, char *msg,
                        size_t len);
 
+/* Which of the source's size, modification time and inode differ from
+ * what row recorded, as words ("size 10 -> 12 bytes, modification time");
+ * "" when none does (fields not recorded are not compared). */
+void oa_source_changes(const oa_corpus_entry *e, const oa_rec_row *r, char *out, size_t len);
+
 #endif

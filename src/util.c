@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 int oa_grow(void **buf, size_t *cap, size_t need, size_t elem_size) {
@@ -73,4 +75,15 @@ uint32_t oa_crc_init(void) { return (uint32_t)crc32(0L, NULL, 0); }
 uint64_t oa_fnv1a(uint64_t h, const uint8_t *p, size_t n) {
   for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
   return h;
+}
+
+uint64_t oa_random_id(void) {
+  uint64_t id = 0;
+  FILE *f = fopen("/dev/urandom", "rb");
+  if (!f || fread(&id, sizeof id, 1, f) != 1) id = 0;
+  if (f) fclose(f);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  id ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32);
+  return id ? id : 1;
 }

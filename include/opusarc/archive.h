@@ -94,6 +94,10 @@ typedef struct oa_archive_meta {
   uint64_t recordings;
   char created[32];          /* ISO 8601 UTC */
   char tool_version[32];
+  /* A segment added by --append: "INODE SIZE CREATED" of the archive file
+   * it extends ("" for an archive made by index without --append). */
+  char segment_of[128];
+  uint64_t archive_id;       /* random, set when the file is made (0: older files) */
 } oa_archive_meta;
 
 /* Rows a rank has produced since the last append. Indexes and offsets in
@@ -168,8 +172,20 @@ int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err);
 /* ---- reading ---- */
 typedef struct oa_archive oa_archive;
 
+/* Opens PATH and the segments its list (PATH.segments) names, as one
+ * archive (docs/FORMAT.md, "Appends"): recordings, links, intervals and
+ * byte offsets run on from file to file. A listed segment that is missing,
+ * damaged or unlike the first file is an error, never left out. */
 int oa_archive_open(const char *path, oa_archive **out, oa_err *err);
 void oa_archive_close(oa_archive *a);
+/* Segments read with the first file (0: an archive never appended to). */
+size_t oa_archive_segment_count(const oa_archive *a);
+/* Segments of a list that belongs to an earlier archive of this name
+ * (rebuilt with --force since): ignored. */
+size_t oa_archive_stale_segments(const oa_archive *a);
+/* File k (0: the first, then the segments) and its recordings. */
+const char *oa_archive_file(const oa_archive *a, size_t k);
+uint64_t oa_archive_file_recordings(const oa_archive *a, size_t k);
 const oa_archive_meta *oa_archive_get_meta(const oa_archive *a);
 uint64_t oa_archive_recording_count(const oa_archive *a);
 const oa_rec_row *oa_archive_recording(const oa_archive *a, uint64_t index);

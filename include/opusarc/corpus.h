@@ -41,6 +41,8 @@ typedef struct oa_corpus_naming {
 int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, const oa_corpus_naming *naming,
                    oa_corpus *c, oa_err *err);
 void oa_corpus_free(oa_corpus *c);
+/* Keeps the entries i with keep[i] set, in order; frees the others. */
+void oa_corpus_keep(oa_corpus *c, const uint8_t *keep);
 
 int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len);
 int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err *err);

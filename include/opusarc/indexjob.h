@@ -24,6 +24,7 @@ typedef struct oa_index_job {
   double batch_mb;                /* per-rank rows between commits */
   double io_timeout;              /* seconds a collective round may take (0: no limit) */
   int force, resume;
+  int append;                     /* add to the existing archive `output` as a new segment (docs/FORMAT.md) */
   const char *options_text;       /* what shapes the archive, as the user typed it: a resume must match */
   double progress_every;          /* seconds between reports (0: none) */
   int progress_bar;               /* a redrawn line on a terminal */
@@ -41,10 +42,17 @@ typedef struct oa_index_result {
   int stopped;                    /* the signal that stopped the run at a commit, or 0 */
   int broken;                     /* a collective write failed: leave without MPI_Finalize */
   double seconds[OA_PHASE_COUNT]; /* this rank's time per phase */
+  /* --append (same on every rank): */
+  uint64_t held;                  /* recordings in the archive before this run */
+  uint64_t skipped;               /* inputs already in it, unchanged */
+  uint64_t conflicts;             /* inputs whose name is in it but whose source changed: not added */
+  uint64_t adopted;               /* segments an interrupted append had finished, now listed */
+  uint64_t added;                 /* recordings in the new segment (indexed or failed rows) */
+  char segment[4096];             /* the segment written ("" if none) */
 } oa_index_result;
 
 /* Collective. OA_OK when the archive is written (res->written) or found
- * complete (res->complete); otherwise an error, already logged on rank 0
+ * complete (res->complete; with append: nothing new to add); otherwise an error, already logged on rank 0
  * (err holds it too). Every rank returns the same code. */
 int oa_index_run(MPI_Comm comm, const oa_index_job *job, const oa_logger *log, oa_index_result *res, oa_err *err);
 

@@ -15,6 +15,11 @@ static inline uint32_t oa_le32(const uint8_t *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+/* A random non-zero 64-bit number (/dev/urandom mixed with the time and
+ * pid): the archive_id that tells an archive file from an earlier one of
+ * the same name. */
+uint64_t oa_random_id(void);
+
 /* FNV-1a, 64 bit: fingerprints (not for integrity against damage). */
 uint64_t oa_fnv1a(uint64_t h, const uint8_t *p, size_t n);
 

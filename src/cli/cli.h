@@ -13,7 +13,8 @@ enum {
   EXIT_OK = 0,
   EXIT_FAILED = 1,      /* the command failed, or some queries failed */
   EXIT_USAGE = 2,       /* bad command line */
-  EXIT_PARTIAL = 3      /* index: archive written, but some recordings failed */
+  EXIT_PARTIAL = 3,     /* index: archive written, but some recordings failed */
+  EXIT_CONFLICT = 4     /* index --append: some inputs conflict with recordings of the same name */
 };
 
 typedef struct cli_ctx {
@@ -33,6 +34,7 @@ int cmd_index(cli_ctx *cx, int argc, char **argv);
 int cmd_extract(cli_ctx *cx, int argc, char **argv);
 int cmd_info(cli_ctx *cx, int argc, char **argv);
 int cmd_verify(cli_ctx *cx, int argc, char **argv);
+int cmd_merge(cli_ctx *cx, int argc, char **argv);
 
 int cli_parse_double(const char *s, double *out);
 int cli_parse_int64(const char *s, int64_t *out);

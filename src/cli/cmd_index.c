@@ -55,8 +55,17 @@ static const char *HELP =
     "                             (plus 1 s per 10 MB it writes) is stuck: end the job\n"
     "                             with a message; committed work stays resumable\n"
     "                             (default 900; 0: wait forever)\n"
+    "  --append                   add the recordings of INPUT to the existing archive\n"
+    "                             FILE as a new segment file beside it (FILE without\n"
+    "                             .h5, then .seg-NNNN.h5) listed in FILE.segments;\n"
+    "                             FILE itself is never rewritten. A name already in\n"
+    "                             FILE is skipped if its source is unchanged and is a\n"
+    "                             conflict (reported, not added; exit 4) if its size,\n"
+    "                             mtime or inode changed. Checkpoint options must be\n"
+    "                             FILE's. Killed: rerun with --resume\n"
     "  --force                    replace FILE (and FILE.partial) if it exists (never\n"
-    "                             an input)\n"
+    "                             an input); with --append: discard an interrupted\n"
+    "                             append's partial segment (FILE is never replaced)\n"
     "  --resume                   continue an interrupted run from FILE.partial: the\n"
     "                             recordings it committed are kept, the rest are\n"
     "                             indexed; the same inputs (unchanged: size, mtime,\n"
@@ -82,7 +91,8 @@ static const char *HELP =
     "line; empty lines and lines starting with '#' are skipped.\n"
     "A recording that cannot be indexed is kept in the archive as a failed row with\n"
     "the reason; the others are unaffected. Exit: 0 all indexed, 3 archive written\n"
-    "but some recordings failed, 1 no archive, 2 bad command line.\n";
+    "but some recordings failed, 4 (--append) some inputs conflict with recordings\n"
+    "already in the archive, 1 no archive, 2 bad command line.\n";
 
 typedef struct index_args {
   const char *output, *list, *root, *prefix;
@@ -91,7 +101,7 @@ typedef struct index_args {
   oa_encode_options encode;
   double batch_mb, progress, io_timeout;
   const char *summary_json;
-  int force, resume, allow_failures, quiet, progress_default;
+  int force, resume, append, allow_failures, quiet, progress_default;
   char **inputs;
   int ninputs;
 } index_args;
@@ -109,6 +119,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       {"complexity", required_argument, 0, 'X'},  {"frame-ms", required_argument, 0, 'F'},
       {"application", required_argument, 0, 'A'}, {"high-rate", required_argument, 0, 'H'},
       {"root", required_argument, 0, 'D'},        {"prefix", required_argument, 0, 'p'},
+      {"append", no_argument, 0, 'N'},
       {0, 0, 0, 0}};
   *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256, .io_timeout = 900,
                     .mode = OA_CHECKPOINTS_AUTO, .max_preroll = OA_DEFAULT_MAX_PREROLL,
@@ -125,6 +136,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       case 'p': a->prefix = optarg; break;
       case 'f': a->force = 1; break;
       case 'R': a->resume = 1; break;
+      case 'N': a->append = 1; break;
       case 'J': a->summary_json = optarg; break;
       case 'P':
         if (cli_parse_double(optarg, &a->progress) != 0 || a->progress < 0) {
@@ -272,6 +284,14 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
             (unsigned long long)all[PAYLOAD], (unsigned long long)all[DATA], (unsigned long long)all[STATE],
             (unsigned long long)all[INTERVALS], (unsigned long long)commits,
             seconds > 0 ? run_hours * 3600.0 / seconds : 0.0);
+    if (a->append) {
+      fprintf(f, ", \"segment\": ");
+      cli_json_string(f, res->segment);
+      fprintf(f, ", \"added\": %llu, \"skipped\": %llu, \"conflicts\": %llu, \"held_before\": %llu, "
+              "\"holds_now\": %llu", (unsigned long long)res->added, (unsigned long long)res->skipped,
+              (unsigned long long)res->conflicts, (unsigned long long)res->held,
+              (unsigned long long)(res->held + res->added));
+    }
     fclose(f);
     cli_write_summary_json(cx, a->summary_json, "index", fields, PHASES, t, OA_PHASE_COUNT, seconds);
     free(fields);
@@ -297,6 +317,22 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
          seconds > 0 ? run_hours * 3600.0 / seconds : 0.0, a->output);
 }
 
+/* Rank 0: what an append found, before the usual summary of what it wrote. */
+static void say_append(cli_ctx *cx, const index_args *a, const oa_index_result *res) {
+  if (cx->rank != 0) return;
+  if (res->complete)
+    OA_LOG(&cx->log, SUMMARY, "nothing to append to %s: %llu input%s already in it and unchanged, %llu "
+           "conflict%s; it holds %llu recordings", a->output, (unsigned long long)res->skipped,
+           res->skipped == 1 ? "" : "s", (unsigned long long)res->conflicts, res->conflicts == 1 ? "" : "s",
+           (unsigned long long)res->held);
+  else
+    OA_LOG(&cx->log, SUMMARY, "appended %llu recordings to %s as %s: %llu skipped (already in it, unchanged), "
+           "%llu conflict%s (not added); it holds %llu recordings now, %llu before", (unsigned long long)res->added,
+           a->output, res->segment, (unsigned long long)res->skipped, (unsigned long long)res->conflicts,
+           res->conflicts == 1 ? "" : "s", (unsigned long long)(res->held + res->added),
+           (unsigned long long)res->held);
+}
+
 int cmd_index(cli_ctx *cx, int argc, char **argv) {
   index_args a;
   int prc = parse_args(cx, argc, argv, &a);
@@ -315,7 +351,7 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
   options_text(&a, &build, options, sizeof options);
   oa_index_job job = {.output = a.output, .inputs = (const char *const *)a.inputs, .ninputs = a.ninputs,
                       .list = a.list, .root = a.root, .prefix = a.prefix, .batch_mb = a.batch_mb, .io_timeout = a.io_timeout, .force = a.force,
-                      .resume = a.resume, .options_text = options, .quiet = a.quiet,
+                      .resume = a.resume, .append = a.append, .options_text = options, .quiet = a.quiet,
                       .index = {.checkpoint_every = a.checkpoint_every, .mode = a.mode, .max_preroll = a.max_preroll,
                                 .encode = a.encode}};
   job.progress_bar = cli_is_terminal(cx);
@@ -324,9 +360,11 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
   int rc = oa_index_run(cx->comm, &job, &cx->log, &res, &err); /* logs its own errors */
   cx->skip_finalize = res.broken;
   if (rc != OA_OK) return EXIT_FAILED;
-  if (res.complete) return EXIT_OK;
+  if (a.append) say_append(cx, &a, &res);
+  if (res.complete) return res.conflicts ? EXIT_CONFLICT : EXIT_OK;
   summarize(cx, &a, &res, MPI_Wtime() - t0);
   uint64_t failed = res.stats.recordings_failed;
   MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_UINT64_T, MPI_SUM, cx->comm);
+  if (res.conflicts) return EXIT_CONFLICT;
   return failed + res.kept.failed && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
 }

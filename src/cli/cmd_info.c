@@ -43,8 +43,11 @@ static int compute_totals(oa_archive *a, const char *path, info_totals *it, oa_e
       it->preroll_packets += rows[j].preroll;
     }
   }
-  struct stat st;
-  if (stat(path, &st) == 0) it->file_bytes = (uint64_t)st.st_size;
+  (void)path;
+  for (size_t k = 0; k <= oa_archive_segment_count(a); k++) {
+    struct stat st;
+    if (stat(oa_archive_file(a, k), &st) == 0) it->file_bytes += (uint64_t)st.st_size;
+  }
   return OA_OK;
 }
 
@@ -74,11 +77,11 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
          (unsigned long long)it->preroll_packets);
   printf(" \"payload_bytes\": %llu, \"packet_data_bytes\": %llu, \"snapshot_bytes\": %llu, "
          "\"stored_data_bytes\": %llu, \"stored_index_bytes\": %llu, \"stored_snapshot_bytes\": %llu, "
-         "\"file_bytes\": %llu, \"overhead_percent\": %.3f",
+         "\"file_bytes\": %llu, \"overhead_percent\": %.3f, \"segments\": %zu",
          (unsigned long long)it->t.payload_bytes, (unsigned long long)it->t.data_bytes,
          (unsigned long long)it->t.state_bytes, (unsigned long long)it->t.stored_data,
          (unsigned long long)it->t.stored_index, (unsigned long long)it->t.stored_checkpoints,
-         (unsigned long long)it->file_bytes, overhead(it));
+         (unsigned long long)it->file_bytes, overhead(it), oa_archive_segment_count(a));
   if (!summary_only) {
     printf(",\n \"recordings\": [");
     uint64_t n = oa_archive_recording_count(a);
@@ -134,7 +137,18 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
   printf("bytes        payload %.3f MB; in the file: packets %.3f MB, index %.3f MB, snapshots %.3f MB\n",
          (double)t->payload_bytes / 1e6, (double)t->stored_data / 1e6, (double)t->stored_index / 1e6,
          (double)t->stored_checkpoints / 1e6);
-  printf("overhead     file %.3f MB = payload + %.2f%%\n", (double)it->file_bytes / 1e6, overhead(it));
+  printf("overhead     file%s %.3f MB = payload + %.2f%%\n", oa_archive_segment_count(a) ? "s" : "",
+         (double)it->file_bytes / 1e6, overhead(it));
+  size_t nseg = oa_archive_segment_count(a);
+  if (nseg) {
+    printf("segments     %zu appended (%s.segments):", nseg, path);
+    for (size_t k = 1; k <= nseg; k++)
+      printf(" %s (%llu)", oa_archive_file(a, k), (unsigned long long)oa_archive_file_recordings(a, k));
+    printf("\n");
+  }
+  if (oa_archive_stale_segments(a))
+    printf("segments     %s.segments is stale (it lists %zu segments of an archive since replaced under this "
+           "name): ignored\n", path, oa_archive_stale_segments(a));
   if (summary_only) return;
   printf("\n%-8s %4s %12s %6s %9s %9s  %s\n", "status", "ch", "seconds", "links", "packets", "intervals", "name");
   uint64_t n = oa_archive_recording_count(a);

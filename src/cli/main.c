@@ -18,10 +18,12 @@ static const char *USAGE =
     "  extract  write sample ranges of archived recordings to files\n"
     "  info     describe an archive\n"
     "  verify   re-decode every interval and check it against the indexed decode\n"
+    "  merge    merge archives indexed separately into one (no re-decode)\n"
     "\n"
     "'opusarc COMMAND --help' shows each command's options.\n"
     "exit codes: 0 ok, 1 failure, 2 bad command line, 3 archive written but some\n"
-    "recordings failed (index).\n";
+    "recordings failed (index), 4 some inputs conflict with recordings already in\n"
+    "the archive (index --append).\n";
 
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -37,6 +39,7 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "extract") == 0) command = cmd_extract;
   else if (strcmp(argv[1], "info") == 0) command = cmd_info;
   else if (strcmp(argv[1], "verify") == 0) command = cmd_verify;
+  else if (strcmp(argv[1], "merge") == 0) command = cmd_merge;
   if (!command) {
     fprintf(stderr, "opusarc: unknown command '%s'\n\n%s", argv[1], USAGE);
     return EXIT_USAGE;

@@ -20,3 +20,18 @@ expect() { # expect CODE PATTERN CMD...: exit code CODE and PATTERN in the outpu
   [ "$got" = "$code" ] || { cat "$WORK/log.txt"; fail "exit $got, expected $code: $*"; }
   grep -q -- "$pattern" "$WORK/log.txt" || { cat "$WORK/log.txt"; fail "no '$pattern' in the output of: $*"; }
 }
+
+descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done; }
+# kill_run PID DELAY_MS all|one: after DELAY_MS, kill -9 every process of
+# the run started as PID (mpirun and its ranks), or one of its ranks.
+kill_run() {
+  local pid=$1 delay_ms=$2 victim=$3 all ranks
+  sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+  all=$(descendants "$pid")
+  ranks=$(for p in $all; do [ "$(cat /proc/"$p"/comm 2> /dev/null)" = opusarc ] && echo "$p"; done || true)
+  if [ "$victim" = all ]; then
+    kill -9 $all 2> /dev/null || true
+  else
+    kill -9 $(echo "$ranks" | shuf -n 1 --random-source=<(yes "$delay_ms")) 2> /dev/null || true
+  fi
+}

@@ -36,7 +36,6 @@ rows_to_queries < "$WORK/ref.rows" > "$WORK/q.csv"
 # The reference itself is checked against opusfile's linear decode.
 "$REFCHECK" "$C" "$WORK/q.csv" "$WORK/ref.out" f32 > /dev/null || fail "reference extraction not exact"
 
-descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done; }
 
 # Starts a run in the background; after `delay_ms` kills every process of it
 # or one rank, or (delay_ms < 0) lets it finish. Returns the run's exit code.
@@ -44,17 +43,7 @@ run_once() {
   local np=$1 delay_ms=$2 victim=$3 out=${4:-$WORK/x.h5}
   mpi "$np" "$OPUSARC" "${IDX[@]}" --resume -o "$out" "$C" > "$WORK/run.out" 2> "$WORK/run.err" &
   local pid=$!
-  if [ "$delay_ms" -ge 0 ]; then
-    sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
-    local all ranks
-    all=$(descendants "$pid")
-    ranks=$(for p in $all; do [ "$(cat /proc/"$p"/comm 2> /dev/null)" = opusarc ] && echo "$p"; done || true)
-    if [ "$victim" = all ]; then
-      kill -9 $all 2> /dev/null || true
-    else
-      kill -9 $(echo "$ranks" | shuf -n 1 --random-source=<(yes "$delay_ms")) 2> /dev/null || true
-    fi
-  fi
+  [ "$delay_ms" -lt 0 ] || kill_run "$pid" "$delay_ms" "$victim"
   local rc=0
   wait "$pid" || rc=$?
   # Ranks orphaned by a killed mpirun die with it or finish on their own;
