@@ -21,6 +21,7 @@ typedef struct info_totals {
   uint64_t kinds[3]; /* intervals by checkpoint kind */
   uint64_t preroll_packets;
   int64_t samples;
+  double seconds; /* real seconds: a time-expanded recording counts at its source rate */
   oa_archive_totals t;
 } info_totals;
 
@@ -30,7 +31,8 @@ static int compute_totals(oa_archive *a, const char *path, info_totals *it, oa_e
   uint64_t n = oa_archive_recording_count(a);
   for (uint64_t i = 0; i < n; i++) {
     const oa_rec_row *r = oa_archive_recording(a, i);
-    if (r->status == OA_REC_OK) it->ok++, it->samples += r->samples;
+    if (r->status == OA_REC_OK)
+      it->ok++, it->samples += r->samples, it->seconds += (double)r->samples / oa_archive_samples_per_second(a, i);
     else it->failed++;
   }
   oa_interval_row rows[1024];
@@ -67,7 +69,7 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
          (unsigned long long)m->build.code_hash, m->checkpoint_every);
   printf(" \"recordings_ok\": %llu, \"recordings_failed\": %llu, \"samples\": %lld, \"hours\": %.6f,\n",
          (unsigned long long)it->ok, (unsigned long long)it->failed, (long long)it->samples,
-         (double)it->samples / 48000.0 / 3600.0);
+         it->seconds / 3600.0);
   printf(" \"checkpoints\": \"%s\", \"max_preroll_packets\": %d, \"packets\": %llu, \"links\": %llu, "
          "\"intervals\": %llu, \"link_starts\": %llu, \"prerolls\": %llu, \"snapshots\": %llu, "
          "\"preroll_packets\": %llu,\n",
@@ -95,7 +97,7 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
              "\"packets\": %llu, \"intervals\": %llu, \"payload_bytes\": %llu, \"source_bytes\": %llu, "
              "\"first_interval\": %llu, \"data_offset\": %llu, \"data_size\": %llu",
              r->status == OA_REC_OK ? "ok" : "failed", r->channels, (long long)r->samples,
-             (double)r->samples / 48000.0, (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
+             (double)r->samples / oa_archive_samples_per_second(a, i), (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
              (unsigned long long)r->interval_count, (unsigned long long)r->payload_bytes,
              (unsigned long long)r->source_size, (unsigned long long)r->first_interval,
              (unsigned long long)r->data_offset,
@@ -125,7 +127,7 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
          m->build.dec_size_mono, m->build.dec_size_stereo, (unsigned long long)m->build.code_hash, m->build.arch,
          m->build.cpu_features);
   printf("recordings   %llu ok, %llu failed, %.3f h of audio\n", (unsigned long long)it->ok,
-         (unsigned long long)it->failed, (double)it->samples / 48000.0 / 3600.0);
+         (unsigned long long)it->failed, it->seconds / 3600.0);
   printf("packets      %llu in %llu links\n", (unsigned long long)it->t.packets, (unsigned long long)it->t.links);
   printf("intervals    %llu of %g s (%s): %llu link starts, %llu verified pre-rolls (%.1f packets on average), "
          "%llu snapshots\n",
@@ -155,8 +157,8 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
   for (uint64_t i = 0; i < n; i++) {
     const oa_rec_row *r = oa_archive_recording(a, i);
     printf("%-8s %4d %12.3f %6llu %9llu %9llu  ", r->status == OA_REC_OK ? "ok" : "FAILED", r->channels,
-           (double)r->samples / 48000.0, (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
-           (unsigned long long)r->interval_count);
+           (double)r->samples / oa_archive_samples_per_second(a, i), (unsigned long long)r->link_count,
+           (unsigned long long)r->packet_count, (unsigned long long)r->interval_count);
     cli_text_safe(stdout, oa_archive_recording_name(a, i));
     putchar('\n');
     if (r->status != OA_REC_OK) {

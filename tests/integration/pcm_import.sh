@@ -50,6 +50,8 @@ field() { grep "\"name\": \"$1\"" "$WORK/rows.txt" | grep -o "\"$2\": [^,]*" | s
 [ "$(field moth.wav rate_mode)" = native ] && [ "$(field moth.wav samples)" = 288000 ] || fail "16 kHz native"
 [ "$(field cd.flac rate_mode)" = resampled ] && [ "$(field cd.flac source_rate)" = 44100 ] || fail "44.1 kHz"
 [ "$(field bat.wav rate_mode)" = time-expanded ] && [ "$(field bat.wav samples)" = 768000 ] || fail "time expansion"
+# info gives real seconds for a time-expanded recording (2 s at 384 kHz), not 768000 / 48000.
+[ "$(field bat.wav seconds)" = 2.000000 ] || fail "info seconds of a time-expanded recording: $(field bat.wav seconds)"
 [ "$(field native.opus rate_mode)" = opus ] || fail "Ogg Opus beside PCM"
 [ "$(field surround.wav channels)" = 6 ] && [ "$(field surround.wav source_format)" = $((0x010000 | 0x0002)) ] ||
   fail "6-channel WAV"
