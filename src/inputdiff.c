@@ -9,14 +9,19 @@ typedef struct tally {
   char examples[600];
 } tally;
 
+/* Appends to the examples, cut at their size (a long name is shortened, not an error). */
+static void append_example(tally *t, const char *sep, const char *what) {
+  size_t k = strlen(t->examples), room = sizeof t->examples - 1 - k;
+  size_t ns = strlen(sep) < room ? strlen(sep) : room;
+  memcpy(t->examples + k, sep, ns);
+  size_t nw = strlen(what) < room - ns ? strlen(what) : room - ns;
+  memcpy(t->examples + k + ns, what, nw);
+  t->examples[k + ns + nw] = '\0';
+}
+
 static void note(tally *t, const char *what) {
-  if (t->n++ < 3) {
-    size_t k = strlen(t->examples);
-    snprintf(t->examples + k, sizeof t->examples - k, "%s%s", k ? ", " : "", what);
-  } else if (t->n == 4) {
-    size_t k = strlen(t->examples);
-    snprintf(t->examples + k, sizeof t->examples - k, ", ...");
-  }
+  if (t->n++ < 3) append_example(t, t->examples[0] ? ", " : "", what);
+  else if (t->n == 4) append_example(t, ", ...", "");
 }
 
 static int by_key(const void *x, const void *y) {
