@@ -14,7 +14,7 @@ CC=clang BUILD_DIR=build-fuzz scripts/build.sh -DOPUSARC_FUZZ=ON -DOPUSARC_TESTS
 F=build-fuzz
 S=$(mktemp -d)
 trap 'rm -rf "$S"' EXIT
-mkdir -p "$S/demux" "$S/snapshot" "$S/archive" "$S/seglist"
+mkdir -p "$S/demux" "$S/snapshot" "$S/archive" "$S/seglist" "$S/clock"
 "$F/tests/mkopus" --channels 1 --seconds 0.3 --seed 1 "$S/demux/mono.opus" > /dev/null
 "$F/tests/mkopus" --channels 2 --seconds 0.2 --links 2 --trim 100 --seed 2 "$S/demux/chained.opus" > /dev/null
 "$F/tests/mkopus" --channels 6 --family 1 --seconds 0.2 --seed 3 "$S/demux/surround.opus" > /dev/null
@@ -30,6 +30,12 @@ export FUZZ_ARCHIVE=$S/base.h5
 # Segment lists: a body (first byte: the count the end line will carry).
 printf '\001opusarc-segments 1\nbase 00000000000000ab 1234 2026-01-01T00:00:00Z\nseg a.seg-0001.h5\n' > "$S/seglist/one"
 printf '\002opusarc-segments 1\nbase 1 2 3\nseg x.seg-0001.h5\nseg x.seg-0002.h5\n' > "$S/seglist/two"
+# Start-time texts (first byte: which parser).
+printf '\000Recorded at 05:00:00 01/05/2021 (UTC+1) by AudioMoth 24E1' > "$S/clock/moth"
+printf '\001GUANO|Version: 1.0\nMake: X\nSerial: 7\nTimestamp: 2021-06-01T22:15:00.5-04:00\n' > "$S/clock/guano"
+printf '\002vendor=x\nDATE=2021-05-01T05:00:00+01:00\nARTIST=AudioMoth 9\n' > "$S/clock/tags"
+printf '\004%%Y%%m%%d_%%H%%M%%S|a/20210501_050000.wav' > "$S/clock/name"
+printf '\0052021-05-01T05:00:00Z' > "$S/clock/iso"
 export UBSAN_OPTIONS=halt_on_error=1
 run() { # run TARGET RUNS MAXLEN [LIBFUZZER OPTIONS]
   local t0 t1
@@ -46,3 +52,4 @@ run demux "$RUNS_DEMUX" 65536
 run snapshot "$RUNS_SNAPSHOT" 40000
 run archive "$RUNS_ARCHIVE" 128 -len_control=0
 run seglist "${RUNS_SEGLIST:-200000}" 4096
+run clock "${RUNS_CLOCK:-500000}" 512

@@ -197,10 +197,11 @@ STRING_ACCESSOR(oa_archive_recording_path, paths)
 STRING_ACCESSOR(oa_archive_recording_error, errors)
 STRING_ACCESSOR(oa_archive_recording_start, starts)
 STRING_ACCESSOR(oa_archive_recording_tags, tags)
+STRING_ACCESSOR(oa_archive_recording_recorder, recorders)
 
 double oa_archive_samples_per_second(const oa_archive *a, uint64_t i) {
   const oa_rec_row *r = oa_archive_recording(a, i);
-  return r && r->rate_mode == 3 && r->source_rate > 0 ? (double)r->source_rate : 48000.0;
+  return r ? oa_rec_row_rate(r) : 48000.0;
 }
 void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t) { *t = a->totals; }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "archive_seg.h"
+#include "opusarc/clock.h"
 #include "opusarc/mpiutil.h"
 
 static int get_attr(hid_t file, const char *name, hid_t type, void *value) {
@@ -107,7 +108,7 @@ static int read_rows(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf
 }
 
 static hid_t rec_type_of(const oa_seg *a) {
-  return a->meta.format_version == 3 ? a->types.rec_v3 : a->types.rec;
+  return a->meta.format_version == 3 ? a->types.rec_v3 : a->meta.format_version == 4 ? a->types.rec_v4 : a->types.rec;
 }
 
 static int range_ok(uint64_t first, uint64_t n, uint64_t size) { return first <= size && n <= size - first; }
@@ -121,6 +122,16 @@ static char *string_at(oa_seg *a, const char *blob, uint64_t off, uint32_t len) 
   return s;
 }
 
+/* Archives before format 5 hold the start only as a UTC string. */
+static void derive_start(oa_rec_row *r, const char *start) {
+  int64_t us;
+  int zone;
+  int32_t off;
+  r->start_zone = OA_ZONE_NONE;
+  if (!start[0] || oa_time_parse(start, &us, &zone, &off) != 0 || !zone) return;
+  r->start_us = us, r->utc_offset_s = 0, r->start_zone = OA_ZONE_KNOWN, r->start_source = OA_START_FORMAT4;
+}
+
 /* Every recording row is checked against the dataset sizes once, so the
  * extraction code can index links/packets/checkpoints through them. */
 static int check_recording(oa_seg *a, uint64_t i, oa_err *err) {
@@ -130,7 +141,10 @@ static int check_recording(oa_seg *a, uint64_t i, oa_err *err) {
       !range_ok(r->first_link, r->link_count, t->links) ||
       !range_ok(r->first_interval, r->interval_count, t->intervals) ||
       !range_ok(r->data_offset, r->data_size, t->data_bytes) || (r->status == OA_REC_OK && r->link_count == 0) ||
-      r->channels < 0 || r->channels > 255 || r->rate_mode < 0 || r->rate_mode > 3)
+      r->channels < 0 || r->channels > 255 || r->rate_mode < 0 || r->rate_mode > 3 ||
+      r->start_zone < OA_ZONE_NONE || r->start_zone > OA_ZONE_LOCAL || r->start_source < OA_START_NONE ||
+      r->start_source > OA_START_FORMAT4 || r->utc_offset_s < -50400 || r->utc_offset_s > 50400 ||
+      r->start_us < -OA_US_PER_DAY * 800000 || r->start_us > OA_US_PER_DAY * 3000000)
     return oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu is inconsistent with the datasets", a->path,
                       (unsigned long long)i);
   t->packets += r->packet_count;
@@ -147,7 +161,8 @@ static int load_recordings(oa_seg *a, oa_err *err) {
   a->errors = calloc(n ? n : 1, sizeof *a->errors);
   a->starts = calloc(n ? n : 1, sizeof *a->starts);
   a->tags = calloc(n ? n : 1, sizeof *a->tags);
-  if (!blob || !a->recs || !a->names || !a->paths || !a->errors || !a->starts || !a->tags) {
+  a->recorders = calloc(n ? n : 1, sizeof *a->recorders);
+  if (!blob || !a->recs || !a->names || !a->paths || !a->errors || !a->starts || !a->tags || !a->recorders) {
     free(blob);
     return oa_err_set(err, OA_ENOMEM, "out of memory loading %llu recordings", (unsigned long long)n);
   }
@@ -162,7 +177,9 @@ static int load_recordings(oa_seg *a, oa_err *err) {
     a->errors[i] = string_at(a, blob, r->error_off, r->error_len);
     a->starts[i] = string_at(a, blob, r->start_off, r->start_len);
     a->tags[i] = string_at(a, blob, r->tags_off, r->tags_len);
-    if (!a->names[i] || !a->paths[i] || !a->errors[i] || !a->starts[i] || !a->tags[i])
+    a->recorders[i] = string_at(a, blob, r->recorder_off, r->recorder_len);
+    if (a->meta.format_version < 5 && a->starts[i]) derive_start(&a->recs[i], a->starts[i]);
+    if (!a->names[i] || !a->paths[i] || !a->errors[i] || !a->starts[i] || !a->tags[i] || !a->recorders[i])
       rc = oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu has a string outside /strings", a->path,
                       (unsigned long long)i);
     else
@@ -240,8 +257,9 @@ void oa_seg_close(oa_seg *a) {
     free(a->errors[i]);
     free(a->starts[i]);
     free(a->tags[i]);
+    free(a->recorders[i]);
   }
-  free(a->starts), free(a->tags);
+  free(a->starts), free(a->tags), free(a->recorders);
   free(a->names), free(a->paths), free(a->errors), free(a->recs), free(a->path);
   free(a);
 }

@@ -17,7 +17,7 @@ typedef struct oa_seg {
   oa_archive_totals totals;
   uint64_t nrecs;
   oa_rec_row *recs; /* offsets within this file when loaded; the union rebases them */
-  char **names, **paths, **errors, **starts, **tags;
+  char **names, **paths, **errors, **starts, **tags, **recorders;
   char *path;
 } oa_seg;
 

@@ -5,8 +5,9 @@
 
 #define FIELD(t, type, name, h5) H5Tinsert(t, #name, HOFFSET(type, name), h5)
 
-/* /recordings rows; format 3 had no source identity (mtime, inode). */
-static hid_t rec_type(int with_identity) {
+/* /recordings rows of format `version`: 3 had no source identity (mtime,
+ * inode), 3 and 4 no start fields. */
+static hid_t rec_type(int version) {
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(oa_rec_row));
   FIELD(t, oa_rec_row, name_off, H5T_NATIVE_UINT64);
   FIELD(t, oa_rec_row, path_off, H5T_NATIVE_UINT64);
@@ -38,19 +39,32 @@ static hid_t rec_type(int with_identity) {
   FIELD(t, oa_rec_row, tags_off, H5T_NATIVE_UINT64);
   FIELD(t, oa_rec_row, start_len, H5T_NATIVE_UINT32);
   FIELD(t, oa_rec_row, tags_len, H5T_NATIVE_UINT32);
-  if (with_identity) {
+  if (version >= 4) {
     FIELD(t, oa_rec_row, source_mtime_ns, H5T_NATIVE_INT64);
     FIELD(t, oa_rec_row, source_inode, H5T_NATIVE_UINT64);
   }
+  if (version >= 5) {
+    FIELD(t, oa_rec_row, start_us, H5T_NATIVE_INT64);
+    FIELD(t, oa_rec_row, utc_offset_s, H5T_NATIVE_INT32);
+    FIELD(t, oa_rec_row, start_zone, H5T_NATIVE_INT32);
+    FIELD(t, oa_rec_row, start_source, H5T_NATIVE_INT32);
+    FIELD(t, oa_rec_row, recorder_len, H5T_NATIVE_UINT32);
+    FIELD(t, oa_rec_row, recorder_off, H5T_NATIVE_UINT64);
+  }
   return t;
+}
+
+double oa_rec_row_rate(const oa_rec_row *r) {
+  return r->rate_mode == 3 && r->source_rate > 0 ? (double)r->source_rate : 48000.0;
 }
 
 int oa_h5_types_create(oa_h5_types *t) {
   hsize_t map_dim[1] = {255};
   t->mapping = H5Tarray_create2(H5T_NATIVE_UINT8, 1, map_dim);
 
-  t->rec = rec_type(1);
-  t->rec_v3 = rec_type(0);
+  t->rec = rec_type(OA_FORMAT_VERSION);
+  t->rec_v3 = rec_type(3);
+  t->rec_v4 = rec_type(4);
 
   t->link = H5Tcreate(H5T_COMPOUND, sizeof(oa_link_row));
   FIELD(t->link, oa_link_row, recording, H5T_NATIVE_UINT64);
@@ -86,12 +100,13 @@ int oa_h5_types_create(oa_h5_types *t) {
   FIELD(t->interval, oa_interval_row, state_crc32, H5T_NATIVE_UINT32);
   FIELD(t->interval, oa_interval_row, state_offset, H5T_NATIVE_UINT64);
 
-  return (t->rec < 0 || t->rec_v3 < 0 || t->link < 0 || t->interval < 0 || t->mapping < 0) ? -1 : 0;
+  return (t->rec < 0 || t->rec_v3 < 0 || t->rec_v4 < 0 || t->link < 0 || t->interval < 0 || t->mapping < 0) ? -1 : 0;
 }
 
 void oa_h5_types_close(oa_h5_types *t) {
   H5Tclose(t->rec);
   H5Tclose(t->rec_v3);
+  H5Tclose(t->rec_v4);
   H5Tclose(t->link);
   H5Tclose(t->interval);
   H5Tclose(t->mapping);
@@ -109,7 +124,8 @@ uint32_t oa_rec_row_check(uint64_t row, const oa_rec_row *r) {
                         r->packet_count, r->payload_bytes, (uint64_t)r->failed_packet, (uint64_t)r->source_rate,
                         (uint64_t)r->source_format, (uint64_t)r->rate_mode, (uint64_t)r->source_frames,
                         r->start_off, r->tags_off, r->start_len, r->tags_len, (uint64_t)r->source_mtime_ns,
-                        r->source_inode};
+                        r->source_inode, (uint64_t)r->start_us, (uint64_t)r->utc_offset_s,
+                        (uint64_t)r->start_zone, (uint64_t)r->start_source, r->recorder_len, r->recorder_off};
   uint8_t bytes[sizeof f];
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
     for (int k = 0; k < 8; k++) bytes[8 * i + (size_t)k] = (uint8_t)(f[i] >> (8 * k));

@@ -297,6 +297,7 @@ static int verify_rows(oa_archive_writer *w, const oa_rec_row *rows, oa_err *err
     if (r->status == OA_REC_OK) t->ok++;
     else t->failed++;
     t->samples += r->samples, t->packets += r->packet_count, t->payload_bytes += r->payload_bytes;
+    t->seconds += (double)r->samples / oa_rec_row_rate(r);
     t->data_bytes += r->data_size, t->intervals += r->interval_count;
   }
   if (check != w->commit.rows_check)
@@ -683,6 +684,7 @@ static void rebase(oa_batch *b, const uint64_t *base) {
     r->error_off += base[DS_STRINGS];
     r->start_off += base[DS_STRINGS];
     r->tags_off += base[DS_STRINGS];
+    r->recorder_off += base[DS_STRINGS];
     r->first_link += base[DS_LINKS];
     r->first_interval += base[DS_INTERVALS];
     r->data_offset += base[DS_DATA];

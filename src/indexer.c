@@ -362,8 +362,44 @@ static int add_rec_row(oa_batch *b, uint64_t row, const oa_rec_row *r) {
   return 0;
 }
 
+/* The recording's start: from its metadata (PCM: read by the importer;
+ * Ogg Opus: its comments), else from its file name when a pattern was
+ * given; a wall-clock start gets --start-tz's zone; a clock never set is
+ * refused (warning_msg says so). */
+static void find_start(const oa_corpus_entry *e, const oa_demuxed *d, const oa_index_options *opt,
+                       oa_source_info *src, char *warning_msg) {
+  oa_start *st = &src->start;
+  if (st->zone == OA_ZONE_NONE && d->tags) oa_start_from_comments(d->tags, st);
+  if (st->zone == OA_ZONE_NONE && opt->start_from_name) oa_start_from_name(e->name, opt->start_from_name, st);
+  if (opt->start_tz_set) oa_start_assume_zone(st, opt->start_tz);
+  if (oa_start_refuse_unset_clock(st) && warning_msg)
+    snprintf(warning_msg, OA_ERRMSG_MAX, "start time %s is before 2000 (a recorder clock that was never set): "
+             "stored as unknown", st->refused);
+}
+
+/* Stores the start in the row; its text form goes to /strings with the
+ * recorder id by the caller. */
+static void row_start(oa_rec_row *r, const oa_start *st, char *text, size_t len) {
+  r->start_us = st->us;
+  r->utc_offset_s = st->offset_s;
+  r->start_zone = st->zone;
+  r->start_source = st->source;
+  oa_time_format(st->us, st->offset_s, st->zone, text, len);
+}
+
+/* Ogg Opus comments become the row's tags (a PCM source's are its own). */
+static char *tags_of(const oa_source_info *src, const oa_demuxed *d) {
+  const char *t = src->tags ? src->tags : d->tags;
+  const char *refused = src->start.refused;
+  size_t n = (t ? strlen(t) : 0) + strlen(refused) + 32;
+  char *out = malloc(n);
+  if (out) snprintf(out, n, "%s%s%s%s", t ? t : "", refused[0] ? "start_refused=" : "", refused,
+                    refused[0] ? " (clock never set)\n" : "");
+  return out;
+}
+
 int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_options *opt, const oa_opus_build *build,
-                   oa_batch *b, oa_index_stats *stats, char *failure_msg, oa_err *err) {
+                   oa_batch *b, oa_index_stats *stats, char *failure_msg, char *warning_msg, oa_err *err) {
   oa_rec_row r;
   memset(&r, 0, sizeof r);
   r.failed_packet = -1;
@@ -423,7 +459,12 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     r.source_format = src.format;
     r.rate_mode = src.rate_mode;
     r.source_frames = src.rate_mode == OA_RATE_OPUS ? d.total_samples : src.frames;
+    find_start(e, &d, opt, &src, warning_msg);
     mine.recordings_ok = 1;
+    mine.seconds = (double)d.total_samples / oa_rec_row_rate(&r);
+    mine.starts_known = src.start.zone == OA_ZONE_KNOWN;
+    mine.starts_local = src.start.zone == OA_ZONE_LOCAL;
+    mine.starts_refused = src.start.refused[0] != '\0';
     mine.packets = d.npackets;
     mine.payload_bytes = d.bytes_len;
     mine.data_bytes = r.data_size;
@@ -447,22 +488,28 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   stats->state_bytes += mine.state_bytes;
   stats->source_bytes += mine.source_bytes;
   stats->samples += mine.samples;
+  stats->seconds += mine.seconds;
+  stats->starts_known += mine.starts_known;
+  stats->starts_local += mine.starts_local;
+  stats->starts_refused += mine.starts_refused;
   stats->intervals += mine.intervals;
   stats->prerolls += mine.prerolls;
   stats->snapshots += mine.snapshots;
   stats->preroll_packets += mine.preroll_packets;
   stats->search_decodes += mine.search_decodes;
   stats->extended += mine.extended;
+  char start[64] = "";
+  char *tags = rc == OA_OK ? tags_of(&src, &d) : NULL;
+  if (rc == OA_OK) row_start(&r, &src.start, start, sizeof start);
   oa_demuxed_free(&d);
-  if (oa_batch_add_string(b, e->name, &r.name_off, &r.name_len) ||
-      oa_batch_add_string(b, e->path, &r.path_off, &r.path_len) ||
-      oa_batch_add_string(b, rc == OA_OK ? "" : why.msg, &r.error_off, &r.error_len) ||
-      oa_batch_add_string(b, rc == OA_OK ? src.start_utc : "", &r.start_off, &r.start_len) ||
-      oa_batch_add_string(b, rc == OA_OK && src.tags ? src.tags : "", &r.tags_off, &r.tags_len) ||
-      add_rec_row(b, row, &r)) {
-    free(src.tags);
-    return oa_err_set(err, OA_ENOMEM, "out of memory");
-  }
+  int grown = (rc != OA_OK || tags) && !oa_batch_add_string(b, e->name, &r.name_off, &r.name_len) &&
+              !oa_batch_add_string(b, e->path, &r.path_off, &r.path_len) &&
+              !oa_batch_add_string(b, rc == OA_OK ? "" : why.msg, &r.error_off, &r.error_len) &&
+              !oa_batch_add_string(b, start, &r.start_off, &r.start_len) &&
+              !oa_batch_add_string(b, tags ? tags : "", &r.tags_off, &r.tags_len) &&
+              !oa_batch_add_string(b, rc == OA_OK ? src.start.recorder : "", &r.recorder_off, &r.recorder_len) &&
+              !add_rec_row(b, row, &r);
   free(src.tags);
-  return OA_OK;
+  free(tags);
+  return grown ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
 }

@@ -159,16 +159,17 @@ static int fill_batch(job_ctx *j, oa_archive_writer *w, oa_batch *batch, size_t 
     size_t i = (*next)++;
     if (j->owner[i] != j->rank || oa_writer_is_done(w, i)) continue;
     const oa_corpus_entry *e = &j->corpus.entries[i];
-    char why[OA_ERRMSG_MAX] = "";
+    char why[OA_ERRMSG_MAX] = "", warning[OA_ERRMSG_MAX] = "";
     oa_err err;
     oa_err_clear(&err);
     int64_t samples_before = stats->samples;
     *tick = (interval_tick){pg, (int64_t)e->size, 0, 0};
-    if (oa_index_entry(e, i, opt, &j->build, batch, stats, why, &err) != OA_OK) {
+    if (oa_index_entry(e, i, opt, &j->build, batch, stats, why, warning, &err) != OA_OK) {
       OA_LOG(j->log, ERROR, "%s", err.msg);
       return -1;
     }
     if (why[0]) OA_LOG(j->log, WARN, "%s: not indexed: %s", e->path, why);
+    if (warning[0]) OA_LOG(j->log, WARN, "%s: %s", e->path, warning);
     if (oa_fault("slow")) usleep(200000); /* tests: a run long enough to be signalled */
     if (pg) {
       oa_progress_add(pg, 1, tick->file_size - tick->bytes_reported,

@@ -229,6 +229,7 @@ static int copy_recording(oa_archive *a, const char *input, uint64_t i, uint64_t
       oa_batch_add_string(b, oa_archive_recording_error(a, i), &r.error_off, &r.error_len) ||
       oa_batch_add_string(b, oa_archive_recording_start(a, i), &r.start_off, &r.start_len) ||
       oa_batch_add_string(b, oa_archive_recording_tags(a, i), &r.tags_off, &r.tags_len) ||
+      oa_batch_add_string(b, oa_archive_recording_recorder(a, i), &r.recorder_off, &r.recorder_len) ||
       oa_grow((void **)&b->recs, &b->recs_cap, b->nrecs + 1, sizeof *b->recs) ||
       oa_grow((void **)&b->rec_index, &b->rec_index_cap, b->nrecs + 1, sizeof *b->rec_index))
     return oa_err_set(err, OA_ENOMEM, "out of memory");

@@ -56,6 +56,7 @@ void oa_demuxed_free(oa_demuxed *d) {
   free(d->pkt_duration);
   free(d->pkt_link_pos);
   free(d->links);
+  free(d->tags);
   memset(d, 0, sizeof *d);
 }
 
@@ -209,6 +210,47 @@ static int stamp_page(oa_demuxed *d, link_state *ls, int64_t gp, int eos, uint64
   return OA_OK;
 }
 
+static uint32_t le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Appends "key" + text (n bytes; line breaks as spaces) + '\n' while it fits. */
+static void add_tag_line(char *out, size_t *used, size_t cap, const char *key, const uint8_t *text, size_t n) {
+  size_t k = strlen(key);
+  if (*used + k + n + 2 > cap) return;
+  memcpy(out + *used, key, k);
+  *used += k;
+  for (size_t i = 0; i < n; i++) out[(*used)++] = text[i] == '\n' || text[i] == '\r' || !text[i] ? ' ' : (char)text[i];
+  out[(*used)++] = '\n';
+  out[*used] = '\0';
+}
+
+char *oa_parse_opus_tags(const uint8_t *p, size_t len) {
+  const size_t cap = 64 * 1024;
+  if (len < 16 || memcmp(p, "OpusTags", 8) != 0) return NULL;
+  size_t at = 8;
+  uint32_t vendor = le32(p + at);
+  at += 4;
+  if (vendor > len - at || len - at - vendor < 4) return NULL;
+  char *out = malloc(cap);
+  if (!out) return NULL;
+  size_t used = 0;
+  out[0] = '\0';
+  add_tag_line(out, &used, cap, "vendor=", p + at, vendor);
+  at += vendor;
+  uint32_t count = le32(p + at);
+  at += 4;
+  for (uint32_t i = 0; i < count; i++) {
+    if (len - at < 4) break;
+    uint32_t n = le32(p + at);
+    at += 4;
+    if (n > len - at) break;
+    add_tag_line(out, &used, cap, "", p + at, n);
+    at += n;
+  }
+  return out;
+}
+
 static int take_packets(oa_demuxed *d, link_state *ls, uint64_t offset, oa_err *err) {
   ogg_packet op;
   int rc;
@@ -226,6 +268,7 @@ static int take_packets(oa_demuxed *d, link_state *ls, uint64_t offset, oa_err *
       if (op.bytes < 8 || memcmp(op.packet, "OpusTags", 8) != 0)
         return oa_err_set(err, OA_EFORMAT, "second packet is not OpusTags (page at byte offset %llu)",
                           (unsigned long long)offset);
+      if (d->nlinks == 1 && !d->tags) d->tags = oa_parse_opus_tags(op.packet, (size_t)op.bytes);
       ls->headers = 2;
     } else {
       int dur = oa_packet_duration(op.packet, (size_t)op.bytes);

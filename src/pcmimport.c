@@ -9,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "opusarc/util.h"
 
@@ -25,57 +24,6 @@ int oa_is_pcm_path(const char *path) {
   for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
     if (strcasecmp(dot, ext[i]) == 0) return 1;
   return 0;
-}
-
-/* ------------------------------------------------------------ start time */
-
-static int format_utc(struct tm *t, long offset_seconds, char *out, size_t len) {
-  time_t when = timegm(t) - offset_seconds;
-  struct tm u;
-  if (!gmtime_r(&when, &u)) return -1;
-  strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &u);
-  return 0;
-}
-
-int oa_start_from_audiomoth(const char *c, char *out, size_t len) {
-  const char *at = c ? strstr(c, "Recorded at ") : NULL;
-  if (!at) return -1;
-  struct tm t = {0};
-  char tz[16] = "";
-  if (sscanf(at, "Recorded at %d:%d:%d %d/%d/%d (UTC%15[^)])", &t.tm_hour, &t.tm_min, &t.tm_sec, &t.tm_mday,
-             &t.tm_mon, &t.tm_year, tz) < 6)
-    return -1;
-  t.tm_mon -= 1;
-  t.tm_year -= 1900;
-  long offset = 0;
-  if (tz[0] == '+' || tz[0] == '-') {
-    int h = 0, m = 0;
-    if (sscanf(tz + 1, "%d:%d", &h, &m) < 1) return -1;
-    offset = (tz[0] == '-' ? -1 : 1) * (h * 3600L + m * 60L);
-  }
-  return format_utc(&t, offset, out, len);
-}
-
-int oa_start_from_guano(const char *g, char *out, size_t len) {
-  const char *at = g ? strstr(g, "Timestamp:") : NULL;
-  if (!at) return -1;
-  struct tm t = {0};
-  int n = 0;
-  if (sscanf(at, "Timestamp: %d-%d-%dT%d:%d:%d%n", &t.tm_year, &t.tm_mon, &t.tm_mday, &t.tm_hour, &t.tm_min,
-             &t.tm_sec, &n) < 6)
-    return -1;
-  t.tm_year -= 1900;
-  t.tm_mon -= 1;
-  const char *p = at + n;
-  while (*p == '.' || (*p >= '0' && *p <= '9')) p++; /* fractional seconds */
-  long offset = 0;
-  if (*p == '+' || *p == '-') {
-    int h = 0, m = 0;
-    sscanf(p + 1, "%d:%d", &h, &m);
-    offset = (*p == '-' ? -1 : 1) * (h * 3600L + m * 60L);
-  }
-  /* Without a zone GUANO means local time, which we cannot know: taken as UTC. */
-  return format_utc(&t, offset, out, len);
 }
 
 /* Text metadata: the start time where a known convention gives it, and all
@@ -94,33 +42,28 @@ static void read_metadata(SNDFILE *sf, oa_source_info *info) {
     if (oa_grow((void **)&tags, &cap, used + need, 1)) break;
     used += (size_t)sprintf(tags + used, "%s=%s\n", strs[i].name, v);
   }
-  const char *comment = sf_get_string(sf, SF_STR_COMMENT);
-  if (oa_start_from_audiomoth(comment, info->start_utc, sizeof info->start_utc) != 0) info->start_utc[0] = '\0';
+  oa_start *st = &info->start;
+  if (oa_start_from_audiomoth(sf_get_string(sf, SF_STR_COMMENT), st) == 0 && !st->recorder[0])
+    oa_recorder_from_artist(sf_get_string(sf, SF_STR_ARTIST), st->recorder, sizeof st->recorder);
   SF_CHUNK_INFO ci = {.id = "guan", .id_size = 4};
   SF_CHUNK_ITERATOR *it = sf_get_chunk_iterator(sf, &ci);
   if (it && sf_get_chunk_size(it, &ci) == SF_ERR_NO_ERROR && ci.datalen > 0 && ci.datalen < (1u << 20)) {
     ci.data = malloc(ci.datalen + 1);
     if (ci.data && sf_get_chunk_data(it, &ci) == SF_ERR_NO_ERROR) {
       ((char *)ci.data)[ci.datalen] = '\0';
-      if (!info->start_utc[0] && oa_start_from_guano(ci.data, info->start_utc, sizeof info->start_utc) != 0)
-        info->start_utc[0] = '\0';
+      if (st->zone == OA_ZONE_NONE) oa_start_from_guano(ci.data, st);
       size_t need = ci.datalen + 16;
       if (!oa_grow((void **)&tags, &cap, used + need, 1)) used += (size_t)sprintf(tags + used, "guano=%s\n", (char *)ci.data);
     }
     free(ci.data);
   }
   SF_BROADCAST_INFO bext;
-  if (!info->start_utc[0] && sf_command(sf, SFC_GET_BROADCAST_INFO, &bext, sizeof bext) == SF_TRUE &&
+  if (st->zone == OA_ZONE_NONE && sf_command(sf, SFC_GET_BROADCAST_INFO, &bext, sizeof bext) == SF_TRUE &&
       bext.origination_date[0]) {
-    struct tm t = {0};
     char date[11], clock[9]; /* the bext fields are not NUL-terminated */
     memcpy(date, bext.origination_date, 10), date[10] = '\0';
     memcpy(clock, bext.origination_time, 8), clock[8] = '\0';
-    if (sscanf(date, "%d-%d-%d", &t.tm_year, &t.tm_mon, &t.tm_mday) == 3 &&
-        sscanf(clock, "%d:%d:%d", &t.tm_hour, &t.tm_min, &t.tm_sec) >= 2) {
-      t.tm_year -= 1900, t.tm_mon -= 1;
-      format_utc(&t, 0, info->start_utc, sizeof info->start_utc); /* BWF carries no zone */
-    }
+    oa_start_from_bext(date, clock, st); /* BWF carries no zone: a wall-clock time */
   }
   if (tags) tags[used] = '\0';
   info->tags = tags;

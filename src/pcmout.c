@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "opusarc/clock.h"
 #include "outfile.h"
 
 struct oa_pcm_writer {
@@ -56,7 +57,38 @@ static void swap_bytes(void *buf, size_t n, size_t width) {
     }
 }
 
-int oa_pcm_writer_open(const char *path, int format, int channels, int force, oa_pcm_writer **out, oa_err *err) {
+/* BWF bext (origination: the start's wall-clock date and time, as BWF
+ * means local time; time reference: samples since that midnight) and a
+ * GUANO chunk with the Timestamp in ISO 8601 with its zone. */
+static void write_wav_meta(SNDFILE *snd, const oa_pcm_meta *m) {
+  if (!m || m->zone == OA_ZONE_NONE) return;
+  int64_t wall = m->start_us + (m->zone == OA_ZONE_KNOWN ? (int64_t)m->offset_s * OA_US_PER_S : 0);
+  char iso[64], local[64];
+  oa_time_format(m->start_us, m->offset_s, m->zone, iso, sizeof iso);
+  oa_time_format(wall, 0, OA_ZONE_LOCAL, local, sizeof local);
+  SF_BROADCAST_INFO b;
+  memset(&b, 0, sizeof b);
+  snprintf(b.description, sizeof b.description, "opusarc: %.150s from sample %lld, start %s",
+           m->recording ? m->recording : "", (long long)m->start_sample, iso);
+  memcpy(b.originator, "opusarc", 7);
+  memcpy(b.origination_date, local, 10);
+  memcpy(b.origination_time, local + 11, 8);
+  int64_t day_us = wall - (wall / OA_US_PER_DAY - (wall % OA_US_PER_DAY < 0)) * OA_US_PER_DAY;
+  uint64_t ref = (uint64_t)llround((double)day_us / 1e6 * 48000.0);
+  b.time_reference_low = (uint32_t)ref, b.time_reference_high = (uint32_t)(ref >> 32);
+  b.version = 1;
+  sf_command(snd, SFC_SET_BROADCAST_INFO, &b, sizeof b);
+  char guano[512];
+  int n = snprintf(guano, sizeof guano, "GUANO|Version: 1.0\nTimestamp: %s\nSamplerate: 48000\n"
+                   "OPUSARC|Recording: %.300s\nOPUSARC|Start sample: %lld\n", iso,
+                   m->recording ? m->recording : "", (long long)m->start_sample);
+  while (n > 0 && (size_t)n < sizeof guano - 1 && n % 2) guano[n++] = ' '; /* even length, as GUANO asks */
+  SF_CHUNK_INFO ci = {.id = "guan", .id_size = 4, .datalen = (unsigned)n, .data = guano};
+  sf_set_chunk(snd, &ci);
+}
+
+int oa_pcm_writer_open(const char *path, int format, int channels, int force, const oa_pcm_meta *meta,
+                       oa_pcm_writer **out, oa_err *err) {
   *out = NULL;
   oa_pcm_writer *w = calloc(1, sizeof *w);
   if (!w) return oa_err_set(err, OA_ENOMEM, "out of memory");
@@ -81,6 +113,7 @@ int oa_pcm_writer_open(const char *path, int format, int channels, int force, oa
     SF_INFO info = {.samplerate = 48000, .channels = channels, .format = SF_FORMAT_RF64 | SF_FORMAT_FLOAT};
     w->snd = sf_open_fd(fd, SFM_WRITE, &info, SF_TRUE);
     if (w->snd) sf_command(w->snd, SFC_RF64_AUTO_DOWNGRADE, NULL, SF_TRUE);
+    if (w->snd) write_wav_meta(w->snd, meta);
   } else {
     w->raw = fdopen(fd, "wb");
   }

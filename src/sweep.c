@@ -13,63 +13,45 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "opusarc/clock.h"
 #include "opusarc/extract.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/pcmout.h"
 #include "opusarc/util.h"
 #include "opusarc/watchdog.h"
 #include "outfile.h"
+#include "querytext.h"
 #include "stop.h"
 
 /* ---------------------------------------------------------------- queries */
 
-static int add_query(oa_query_list *l, const oa_query *q) {
-  if (oa_grow((void **)&l->q, &l->cap, l->n + 1, sizeof *l->q)) return -1;
-  l->q[l->n++] = *q;
+int oa_query_list_add(oa_query_list *l, const oa_query *q, const oa_query_part *parts, size_t nparts) {
+  if (oa_grow((void **)&l->q, &l->cap, l->n + 1, sizeof *l->q) ||
+      (nparts && oa_grow((void **)&l->parts, &l->parts_cap, l->nparts + nparts, sizeof *l->parts)))
+    return -1;
+  l->q[l->n] = *q;
+  l->q[l->n].first_part = l->nparts;
+  l->q[l->n].nparts = nparts;
+  if (nparts) memcpy(l->parts + l->nparts, parts, nparts * sizeof *parts);
+  l->nparts += nparts;
+  l->n++;
   return 0;
 }
 
+static int add_query(oa_query_list *l, const oa_query *q) { return oa_query_list_add(l, q, NULL, 0); }
+
 void oa_query_list_free(oa_query_list *l) {
   free(l->q);
+  free(l->parts);
   memset(l, 0, sizeof *l);
 }
 
-/* Splits one CSV line into fields; handles "quoted, fields". Returns the
- * number of fields (a trailing comma starts an empty one), or -1 if there
- * are more than `max` or a quote is not closed. */
-static int split_csv(char *line, char **fields, int max) {
-  int n = 0;
-  char *p = line;
-  for (;;) {
-    if (n == max) return -1;
-    char *out = p;
-    fields[n++] = p;
-    if (*p == '"') {
-      char *q = p + 1;
-      for (;;) {
-        if (*q == '\0') return -1;
-        if (*q == '"' && q[1] == '"') *out++ = '"', q += 2;
-        else if (*q == '"') {
-          q++;
-          break;
-        } else *out++ = *q++;
-      }
-      if (*q != ',' && *q != '\0') return -1;
-      char sep = *q;
-      *out = '\0';
-      if (sep == '\0') return n;
-      p = q + 1;
-    } else {
-      char *comma = strchr(p, ',');
-      if (!comma) return n;
-      *comma = '\0';
-      p = comma + 1;
-    }
-  }
-}
-
-static int safe_id(const char *id) {
-  return id[0] && strcmp(id, ".") != 0 && strcmp(id, "..") != 0 && !strchr(id, '/') && strlen(id) < 128;
+void oa_query_set_clock(const oa_archive *a, oa_query *q) {
+  const oa_rec_row *r = oa_archive_recording(a, q->rec);
+  q->start_zone = r->start_zone;
+  q->start_offset_s = r->utc_offset_s;
+  q->start_us = r->start_zone == OA_ZONE_NONE ? 0
+                : r->start_us + llround((double)q->start / oa_archive_samples_per_second(a, q->rec) * 1e6);
 }
 
 static int parse_position(const char *s, double per_second, int64_t *out) {
@@ -100,6 +82,8 @@ static int check_query(const oa_archive *a, const char *recording, oa_query *q, 
     return oa_err_set(err, OA_ERANGE, "range [%" PRId64 ", %" PRId64 ") is outside recording \"%s\", which has "
                       "samples [0, %" PRId64 ")", q->start, q->end, recording, r->samples);
   q->channels = r->channels;
+  q->frames = q->end - q->start;
+  oa_query_set_clock(a, q);
   return OA_OK;
 }
 
@@ -129,31 +113,17 @@ int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *
   return rc;
 }
 
-/* Next line of text[pos..len) without its line end; NULL at the end. The
- * line is copied into *buf (grown as needed). */
-static char *next_line(const char *text, size_t len, size_t *pos, char **buf, size_t *cap) {
-  if (*pos >= len) return NULL;
-  const char *start = text + *pos, *nl = memchr(start, '\n', len - *pos);
-  size_t n = nl ? (size_t)(nl - start) : len - *pos;
-  *pos += n + (nl ? 1 : 0);
-  while (n > 0 && start[n - 1] == '\r') n--;
-  if (oa_grow((void **)buf, cap, n + 1, 1) != 0) return NULL;
-  memcpy(*buf, start, n);
-  (*buf)[n] = '\0';
-  return *buf;
-}
-
 static void parse_row(const oa_archive *a, char *line, long lineno, int seconds, int *hints_left, oa_query *q,
                       oa_err *why) {
   char *fld[4];
-  int nf = split_csv(line, fld, 4);
+  int nf = oa_csv_split(line, fld, 4);
   *q = (oa_query){.line = lineno};
   if (nf != 4) {
     oa_err_set(why, OA_EUSAGE, "expected 4 fields id,recording,start,end, found %s", nf < 0 ? "more (or an "
                "unclosed quote)" : nf == 1 ? "1" : nf == 2 ? "2" : "3");
     return;
   }
-  if (!safe_id(fld[0])) {
+  if (!oa_id_is_safe(fld[0])) {
     oa_err_set(why, OA_EUSAGE, "id \"%s\" cannot be a file name", fld[0]);
     return;
   }
@@ -184,7 +154,7 @@ int oa_queries_from_csv(const oa_archive *a, const char *source, const char *tex
   size_t cap = 0;
   long lineno = 0;
   int rc = OA_OK, hints_left = 5;
-  while (rc == OA_OK && next_line(text, len, &pos, &line, &cap)) {
+  while (rc == OA_OK && oa_csv_next_line(text, len, &pos, &line, &cap)) {
     lineno++;
     if (lineno == 1) {
       if (strcmp(line, "id,recording,start,end") != 0)
@@ -209,27 +179,6 @@ int oa_queries_from_csv(const oa_archive *a, const char *source, const char *tex
   free(line);
   if (rc != OA_OK) oa_query_list_free(out);
   return rc;
-}
-
-/* A window's id: the recording name made a file name one to one ('/' as
- * '~'; '~', '%' and control bytes as %XX), then "_<start sample>". A name
- * too long for that keeps its start and a fingerprint of the whole name. */
-static void window_stem(const char *name, char *stem, size_t len) {
-  char enc[1024];
-  size_t k = 0;
-  for (const unsigned char *p = (const unsigned char *)name; *p && k + 4 < sizeof enc; p++) {
-    if (*p == '/') enc[k++] = '~';
-    else if (*p == '~' || *p == '%' || *p < 0x20 || *p == 0x7f) k += (size_t)snprintf(enc + k, 4, "%%%02X", *p);
-    else enc[k++] = (char)*p;
-  }
-  enc[k] = '\0';
-  size_t room = len - 1;
-  if (k <= room && strlen(name) * 3 + 4 < sizeof enc) {
-    snprintf(stem, len, "%s", enc);
-    return;
-  }
-  uint64_t h = oa_fnv1a(1469598103934665603ull, (const uint8_t *)name, strlen(name));
-  snprintf(stem, len, "%.*s~%016" PRIx64, (int)(room - 17), enc, h);
 }
 
 int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_list *out, oa_window_stats *st,
@@ -259,9 +208,10 @@ int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_li
         continue;
       }
       char stem[sizeof q0.id - 22]; /* room for "_" and 20 digits of the start */
-      window_stem(name, stem, sizeof stem);
+      oa_name_stem(name, stem, sizeof stem);
       for (int64_t s = 0; s + len <= r->samples; s += hop) {
-        oa_query q = {.rec = i, .start = s, .end = s + len, .channels = r->channels};
+        oa_query q = {.rec = i, .start = s, .end = s + len, .frames = len, .channels = r->channels};
+        oa_query_set_clock(a, &q);
         snprintf(q.id, sizeof q.id, "%s_%" PRId64, stem, s);
         if (add_query(out, &q)) {
           oa_query_list_free(out);
@@ -316,12 +266,39 @@ static int add_unit(plan *p, uint64_t rec, int64_t start, int64_t end, size_t fi
   return 0;
 }
 
-static int by_position(const void *x, const void *y, void *ctx) {
-  const oa_query *qs = ctx;
-  const oa_query *a = &qs[*(const size_t *)x], *b = &qs[*(const size_t *)y];
+/* One range to decode for a query: a whole plain query, or one part of a
+ * joined one (rec OA_GAP_REC: silence). */
+typedef struct seg {
+  size_t query;
+  uint64_t rec;
+  int64_t start, end, out;
+} seg;
+
+static int by_position(const void *x, const void *y) {
+  const seg *a = x, *b = y;
   if (a->rec != b->rec) return a->rec < b->rec ? -1 : 1;
   if (a->start != b->start) return a->start < b->start ? -1 : 1;
-  return *(const size_t *)x < *(const size_t *)y ? -1 : 1;
+  return a->query < b->query ? -1 : a->query > b->query;
+}
+
+/* Every query's ranges, sorted by recording and position. */
+static seg *collect_segs(const oa_query_list *ql, size_t *n) {
+  size_t total = 0;
+  for (size_t i = 0; i < ql->n; i++) total += ql->q[i].nparts ? ql->q[i].nparts : 1;
+  seg *s = malloc((total ? total : 1) * sizeof *s);
+  if (!s) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < ql->n; i++) {
+    const oa_query *q = &ql->q[i];
+    if (!q->nparts) s[k++] = (seg){i, q->rec, q->start, q->end, 0};
+    for (size_t j = 0; j < q->nparts; j++) {
+      const oa_query_part *p = &ql->parts[q->first_part + j];
+      s[k++] = (seg){i, p->rec, p->start, p->end, p->out_frame};
+    }
+  }
+  qsort(s, total, sizeof *s, by_position);
+  *n = total;
+  return s;
 }
 
 static int by_cost(const void *x, const void *y) {
@@ -337,31 +314,31 @@ static int by_cost(const void *x, const void *y) {
  * then ordered longest first, which keeps self-scheduling balanced. */
 static int make_plan(const oa_query_list *ql, int64_t piece, plan *p) {
   memset(p, 0, sizeof *p);
-  size_t *order = malloc((ql->n ? ql->n : 1) * sizeof *order);
+  size_t n = 0;
+  seg *segs = collect_segs(ql, &n);
   p->pieces_gt1 = calloc(ql->n ? ql->n : 1, 1);
-  if (!order || !p->pieces_gt1) return free(order), -1;
-  for (size_t i = 0; i < ql->n; i++) order[i] = i;
-  qsort_r(order, ql->n, sizeof *order, by_position, ql->q);
+  if (!segs || !p->pieces_gt1) return free(segs), -1;
+  for (size_t i = 0; i < ql->n; i++) p->pieces_gt1[i] = ql->q[i].nparts > 1;
   int rc = 0;
   size_t open_first = 0;
   int64_t open_start = 0, open_end = -1;
   uint64_t open_rec = 0;
-  for (size_t k = 0; k < ql->n && rc == 0; k++) {
-    const oa_query *q = &ql->q[order[k]];
+  for (size_t k = 0; k < n && rc == 0; k++) {
+    const seg *q = &segs[k];
     int64_t len = q->end - q->start;
-    int joins = open_end >= 0 && q->rec == open_rec && q->start <= open_end &&
+    int joins = open_end >= 0 && q->rec == open_rec && q->rec != OA_GAP_REC && q->start <= open_end &&
                 (q->end > open_end ? q->end : open_end) - open_start <= piece && len <= piece;
     if (!joins && open_end >= 0) {
       rc = add_unit(p, open_rec, open_start, open_end, open_first);
       open_end = -1;
     }
     if (rc) break;
-    if (len > piece) { /* its own pieces */
-      p->pieces_gt1[order[k]] = 1;
+    if (len > piece || q->rec == OA_GAP_REC) { /* its own pieces */
+      p->pieces_gt1[q->query] |= len > piece;
       for (int64_t s = q->start; s < q->end && rc == 0; s += piece) {
         int64_t e = s + piece < q->end ? s + piece : q->end;
         size_t first = p->nm;
-        rc = add_member(p, order[k], s, e, s - q->start) || add_unit(p, q->rec, s, e, first);
+        rc = add_member(p, q->query, s, e, q->out + s - q->start) || add_unit(p, q->rec, s, e, first);
       }
       continue;
     }
@@ -370,10 +347,10 @@ static int make_plan(const oa_query_list *ql, int64_t piece, plan *p) {
     } else if (q->end > open_end) {
       open_end = q->end;
     }
-    rc = add_member(p, order[k], q->start, q->end, 0);
+    rc = add_member(p, q->query, q->start, q->end, q->out);
   }
   if (rc == 0 && open_end >= 0) rc = add_unit(p, open_rec, open_start, open_end, open_first);
-  free(order);
+  free(segs);
   if (rc == 0 && p->nu > 1) qsort(p->u, p->nu, sizeof *p->u, by_cost);
   return rc;
 }
@@ -397,6 +374,11 @@ typedef struct clip_row {
   int32_t channels, status;
   uint64_t offset; /* first float in /clips */
   int64_t length;  /* frames */
+  /* The clip's absolute start (docs/FORMAT.md, "Clips files"). */
+  char start_time[48], start_utc[40];
+  int64_t start_utc_us;
+  int32_t start_zone, parts, gaps, pad_;
+  int64_t gap_frames;
 } clip_row;
 
 /* DIR/ID.FMT, or the shared temporary file of a pieced query,
@@ -435,12 +417,18 @@ static int write_piece(const oa_sweep_options *opt, long tag, const oa_query *q,
   return rc;
 }
 
-static int write_whole(const oa_sweep_options *opt, const oa_query *q, const float *pcm, size_t frames,
-                       oa_err *err) {
+static oa_pcm_meta meta_of(const oa_archive *a, const oa_query *q) {
+  return (oa_pcm_meta){.start_us = q->start_us, .zone = q->start_zone, .offset_s = q->start_offset_s,
+                       .recording = oa_archive_recording_name(a, q->rec), .start_sample = q->start};
+}
+
+static int write_whole(const oa_archive *a, const oa_sweep_options *opt, const oa_query *q, const float *pcm,
+                       size_t frames, oa_err *err) {
   char path[4096];
   path_of(opt, q, 0, path, sizeof path);
   oa_pcm_writer *w;
-  int rc = oa_pcm_writer_open(path, opt->format, q->channels, opt->overwrite, &w, err);
+  oa_pcm_meta meta = meta_of(a, q);
+  int rc = oa_pcm_writer_open(path, opt->format, q->channels, opt->overwrite, &meta, &w, err);
   if (rc != OA_OK) return rc;
   rc = oa_pcm_writer_sink(w, pcm, frames, q->channels, err);
   oa_err cerr;
@@ -524,11 +512,14 @@ static void run_unit(sweep *s, const unit *u) {
   int rc = buf ? OA_OK : oa_err_set(&err, OA_ENOMEM, "out of memory");
   for (size_t i = 0; rc == OA_OK && i < u->n; i++) {
     const member *m = &s->p.m[u->first + i];
-    buf[i] = malloc((size_t)(m->to - m->from) * (size_t)q0->channels * sizeof(float));
+    size_t n = (size_t)(m->to - m->from) * (size_t)q0->channels;
+    buf[i] = u->rec == OA_GAP_REC ? calloc(n ? n : 1, sizeof(float)) : malloc(n * sizeof(float));
     if (!buf[i]) rc = oa_err_set(&err, OA_ENOMEM, "out of memory");
   }
   fanout f = {&s->p, u, s->ql, buf, u->start};
-  if (rc == OA_OK) rc = oa_extract_range(s->x, u->rec, u->start, u->end, fanout_sink, &f, NULL, &err);
+  /* A gap between the files of a joined output is silence: nothing to decode. */
+  if (rc == OA_OK && u->rec != OA_GAP_REC)
+    rc = oa_extract_range(s->x, u->rec, u->start, u->end, fanout_sink, &f, NULL, &err);
   /* A failure in a shared decode (e.g. a damaged interval under --verify)
    * must not take down members that do not need that part: retry each
    * member on its own. */
@@ -549,7 +540,7 @@ static void run_unit(sweep *s, const unit *u) {
     if (wrc == OA_OK) {
       if (s->opt->output == OA_SWEEP_HDF5) wrc = write_clip(&s->cf, q, m->out_frame, buf[i], frames, &werr);
       else if (s->p.pieces_gt1[m->query]) wrc = write_piece(s->opt, s->tag, q, m->out_frame, buf[i], frames, &werr);
-      else wrc = write_whole(s->opt, q, buf[i], frames, &werr);
+      else wrc = write_whole(s->a, s->opt, q, buf[i], frames, &werr);
     }
     if (wrc != OA_OK) fail_query(s, m->query, &werr);
     if (buf) free(buf[i]);
@@ -647,7 +638,7 @@ static int create_clips(sweep *s, oa_err *err) {
   uint64_t total = 0;
   for (size_t i = 0; i < s->ql->n; i++) {
     s->ql->q[i].clip_offset = total;
-    total += (uint64_t)(s->ql->q[i].end - s->ql->q[i].start) * (uint64_t)s->ql->q[i].channels;
+    total += (uint64_t)s->ql->q[i].frames * (uint64_t)s->ql->q[i].channels;
   }
   size_t longest = 1;
   for (uint64_t i = 0; i < oa_archive_recording_count(s->a); i++) {
@@ -688,8 +679,18 @@ static int create_clips(sweep *s, oa_err *err) {
   H5Tinsert(cf->row_type, "status", HOFFSET(clip_row, status), H5T_NATIVE_INT32);
   H5Tinsert(cf->row_type, "offset", HOFFSET(clip_row, offset), H5T_NATIVE_UINT64);
   H5Tinsert(cf->row_type, "length", HOFFSET(clip_row, length), H5T_NATIVE_INT64);
+  hid_t time_type = H5Tcopy(H5T_C_S1), utc_type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(time_type, sizeof ((clip_row *)0)->start_time);
+  H5Tset_size(utc_type, sizeof ((clip_row *)0)->start_utc);
+  H5Tinsert(cf->row_type, "start_time", HOFFSET(clip_row, start_time), time_type);
+  H5Tinsert(cf->row_type, "start_utc", HOFFSET(clip_row, start_utc), utc_type);
+  H5Tinsert(cf->row_type, "start_utc_us", HOFFSET(clip_row, start_utc_us), H5T_NATIVE_INT64);
+  H5Tinsert(cf->row_type, "start_zone", HOFFSET(clip_row, start_zone), H5T_NATIVE_INT32);
+  H5Tinsert(cf->row_type, "parts", HOFFSET(clip_row, parts), H5T_NATIVE_INT32);
+  H5Tinsert(cf->row_type, "gaps", HOFFSET(clip_row, gaps), H5T_NATIVE_INT32);
+  H5Tinsert(cf->row_type, "gap_frames", HOFFSET(clip_row, gap_frames), H5T_NATIVE_INT64);
   H5Tinsert(cf->row_type, "recording", sizeof(clip_row), cf->rec_type);
-  H5Tclose(id_type);
+  H5Tclose(id_type), H5Tclose(time_type), H5Tclose(utc_type);
   hsize_t rows[1] = {s->ql->n};
   space = H5Screate_simple(1, rows, NULL);
   cf->table = H5Dcreate2(cf->file, "queries", cf->row_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -707,9 +708,13 @@ static int write_clip_table(sweep *s) {
   int ok = rows != NULL;
   for (size_t i = 0; ok && i < n; i++) {
     const oa_query *q = &s->ql->q[i];
-    clip_row r = {.start = q->start, .end = q->end, .channels = q->channels,
-                  .status = s->failed[i], .offset = q->clip_offset, .length = q->end - q->start};
+    clip_row r = {.start = q->start, .end = q->end, .channels = q->channels, .status = s->failed[i],
+                  .offset = q->clip_offset, .length = q->frames, .start_utc_us = q->start_us,
+                  .start_zone = q->start_zone, .parts = q->nparts ? (int32_t)q->nparts : 1, .gaps = (int32_t)q->gaps,
+                  .gap_frames = q->gap_frames};
     snprintf(r.id, sizeof r.id, "%s", q->id);
+    oa_time_format(q->start_us, q->start_offset_s, q->start_zone, r.start_time, sizeof r.start_time);
+    if (q->start_zone == OA_ZONE_KNOWN) oa_time_format_utc(q->start_us, r.start_utc, sizeof r.start_utc);
     memcpy(rows + i * row, &r, sizeof r);
     snprintf((char *)rows + i * row + sizeof r, cf->name_len, "%s", oa_archive_recording_name(s->a, q->rec));
   }
@@ -773,6 +778,34 @@ static int finish_clips(sweep *s, int *broken, oa_err *err) {
   return OA_OK;
 }
 
+/* A WAV query written in pieces: its temporary file holds the raw float32
+ * samples; they become the WAV file (with its start time) here. */
+static int publish_wav(const sweep *s, const oa_query *q, const char *tmp, const char *final, oa_err *err) {
+  int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", tmp, strerror(errno));
+  oa_pcm_writer *w = NULL;
+  oa_pcm_meta meta = meta_of(s->a, q);
+  int rc = oa_pcm_writer_open(final, OA_PCM_WAV, q->channels, s->opt->overwrite, &meta, &w, err);
+  const size_t chunk = 65536, ch = (size_t)q->channels;
+  float *buf = rc == OA_OK ? malloc(chunk * ch * sizeof *buf) : NULL;
+  if (rc == OA_OK && !buf) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  for (int64_t done = 0; rc == OA_OK && done < q->frames;) {
+    size_t want = (size_t)(q->frames - done < (int64_t)chunk ? q->frames - done : (int64_t)chunk);
+    ssize_t got = pread(fd, buf, want * ch * sizeof *buf, (off_t)((uint64_t)done * ch * sizeof *buf));
+    if (got != (ssize_t)(want * ch * sizeof *buf))
+      rc = oa_err_set(err, OA_EIO, "%s: read failed: %s", tmp, got < 0 ? strerror(errno) : "short file");
+    else rc = oa_pcm_writer_sink(w, buf, want, q->channels, err), done += (int64_t)want;
+  }
+  free(buf);
+  close(fd);
+  if (w || rc == OA_OK) {
+    oa_err cerr;
+    int crc = oa_pcm_writer_close(w, rc == OA_OK, &cerr);
+    if (rc == OA_OK && crc != OA_OK) *err = cerr, rc = crc;
+  }
+  return rc;
+}
+
 /* Pieces of long queries were written into shared temporary files; the
  * rank 0 moves each into place, or removes it if any piece failed (or did
  * not run) anywhere. */
@@ -784,7 +817,11 @@ static void finish_files(sweep *s) {
     path_of(s->opt, &s->ql->q[i], 0, final, sizeof final);
     oa_err e;
     oa_err_clear(&e);
-    if (!s->failed[i] && oa_out_publish(tmp, final, s->opt->overwrite, &e) != OA_OK) fail_query(s, i, &e);
+    int rc = s->failed[i] ? OA_OK
+             : s->opt->format == OA_PCM_WAV ? publish_wav(s, &s->ql->q[i], tmp, final, &e)
+             : oa_out_publish(tmp, final, s->opt->overwrite, &e);
+    if (rc != OA_OK) fail_query(s, i, &e);
+    if (s->opt->format == OA_PCM_WAV) unlink(tmp);
     if (s->failed[i]) unlink(tmp);
   }
 }
@@ -830,7 +867,7 @@ static int check_dir_outputs(sweep *s, oa_err *err) {
     char tmp[4096];
     path_of(opt, q, s->tag, tmp, sizeof tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-    off_t size = (off_t)((uint64_t)(q->end - q->start) * (uint64_t)q->channels * (opt->format == OA_PCM_S16 ? 2 : 4));
+    off_t size = (off_t)((uint64_t)q->frames * (uint64_t)q->channels * (opt->format == OA_PCM_S16 ? 2 : 4));
     if (fd < 0 || ftruncate(fd, size) != 0) rc = oa_err_set(err, OA_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     if (fd >= 0) close(fd);
   }
@@ -919,7 +956,7 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
   int ran = rc == OA_OK;
   for (size_t i = 0; i < ql->n; i++) {
     if (!ran || s.failed[i]) res->failed++;
-    else res->ok++, res->audio_seconds += (double)(ql->q[i].end - ql->q[i].start) / 48000.0;
+    else res->ok++, res->audio_seconds += (double)ql->q[i].frames / oa_archive_samples_per_second(a, ql->q[i].rec);
   }
   res->failed += ql->bad;
   res->units = s.p.nu;

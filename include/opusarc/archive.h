@@ -14,8 +14,8 @@
 #include "opusarc/opusbuild.h"
 
 #define OA_FORMAT_NAME "opusarc"
-#define OA_FORMAT_VERSION 4
-#define OA_FORMAT_VERSION_OLDEST 3 /* still read: no source mtime and inode */
+#define OA_FORMAT_VERSION 5
+#define OA_FORMAT_VERSION_OLDEST 3 /* still read: 3 has no source mtime and inode, 3-4 no start fields */
 
 enum oa_rec_status { OA_REC_OK = 0, OA_REC_FAILED = 1 };
 
@@ -53,6 +53,13 @@ typedef struct oa_rec_row {
    * complete-archive check compare it with the inputs. 0 if unknown. */
   int64_t source_mtime_ns;
   uint64_t source_inode;
+  /* Start time and recorder (format 5; docs/FORMAT.md, "Start times"):
+   * an oa_start (opusarc/clock.h) with the recorder id in /strings. For
+   * older archives the reader derives them from the UTC start string. */
+  int64_t start_us;
+  int32_t utc_offset_s, start_zone, start_source;
+  uint32_t recorder_len;
+  uint64_t recorder_off;
 } oa_rec_row;
 
 /* /links: one row per chain link. */
@@ -113,6 +120,9 @@ typedef struct oa_batch {
   uint64_t *rec_index; size_t rec_index_cap; /* corpus row of each recs[i] */
 } oa_batch;
 
+/* Real seconds per sample of a row: 48000, or a time-expanded source's rate. */
+double oa_rec_row_rate(const oa_rec_row *r);
+
 void oa_batch_clear(oa_batch *b);
 void oa_batch_free(oa_batch *b);
 /* Appends a string to the batch's string blob; returns its local offset. */
@@ -153,6 +163,7 @@ int oa_writer_is_done(const oa_archive_writer *w, uint64_t entry);
 typedef struct oa_resumed_totals {
   uint64_t ok, failed, packets, payload_bytes, data_bytes, intervals;
   int64_t samples;
+  double seconds; /* real seconds */
 } oa_resumed_totals;
 void oa_writer_resumed(const oa_archive_writer *w, oa_resumed_totals *t);
 /* Commits (collective write rounds) of this archive so far, resumed ones included. */
@@ -193,8 +204,11 @@ const oa_rec_row *oa_archive_recording(const oa_archive *a, uint64_t index);
 const char *oa_archive_recording_name(const oa_archive *a, uint64_t index);
 const char *oa_archive_recording_path(const oa_archive *a, uint64_t index);
 const char *oa_archive_recording_error(const oa_archive *a, uint64_t index);
-const char *oa_archive_recording_start(const oa_archive *a, uint64_t index); /* ISO 8601 UTC or "" */
+/* ISO 8601 as the source gave it ("...+01:00", "...Z", or a wall-clock time
+ * without a zone), "" if unknown; the numbers are in the row. */
+const char *oa_archive_recording_start(const oa_archive *a, uint64_t index);
 const char *oa_archive_recording_tags(const oa_archive *a, uint64_t index);
+const char *oa_archive_recording_recorder(const oa_archive *a, uint64_t index); /* "" if unknown */
 /* Samples per second of a recording's own time base: 48000, or the source
  * rate of a time-expanded recording (`--units seconds` uses it). */
 double oa_archive_samples_per_second(const oa_archive *a, uint64_t index);

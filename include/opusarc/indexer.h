@@ -26,6 +26,11 @@ typedef struct oa_index_options {
   int mode;                /* enum oa_checkpoint_mode */
   int max_preroll;         /* largest pre-roll tried, in packets */
   oa_encode_options encode; /* for PCM sources */
+  /* Start times (docs/FORMAT.md, "Start times"): a file-name pattern for
+   * files whose metadata gives none, and the zone of wall-clock starts. */
+  const char *start_from_name; /* NULL: none */
+  int start_tz_set;
+  int32_t start_tz;            /* seconds east of UTC */
   /* Called after each interval with its decoded samples and the share of
    * the recording's packets done so far (0..1), so progress can move during
    * long recordings; may be NULL. */
@@ -40,6 +45,8 @@ typedef struct oa_index_stats {
   uint64_t extended;       /* intervals merged into the previous one instead of a snapshot */
   uint64_t search_decodes; /* packets decoded while verifying pre-rolls */
   int64_t samples;
+  double seconds;          /* real seconds (a time-expanded recording at its source rate) */
+  uint64_t starts_known, starts_local, starts_refused; /* start in UTC, wall clock only, before 2000 */
 } oa_index_stats;
 
 /* Parses preroll|snapshot|auto. */
@@ -48,10 +55,11 @@ const char *oa_checkpoint_mode_name(int mode);
 
 /* Indexes corpus entry `e` (row `row` of /recordings) into `batch`. A bad
  * recording is not an error: it becomes a failed row whose text says why,
- * and *failure_msg (if non-NULL, OA_ERRMSG_MAX bytes) receives that text.
- * Returns an error only if the batch cannot grow. */
+ * and *failure_msg (if non-NULL, OA_ERRMSG_MAX bytes) receives that text;
+ * *warning_msg (likewise) what was stored but deserves a word (a start
+ * time refused). Returns an error only if the batch cannot grow. */
 int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_options *opt,
                    const oa_opus_build *build, oa_batch *batch, oa_index_stats *stats, char *failure_msg,
-                   oa_err *err);
+                   char *warning_msg, oa_err *err);
 
 #endif

@@ -50,6 +50,7 @@ typedef struct oa_demuxed {
   size_t nlinks, links_cap;
   int64_t total_samples; /* sum of links' out_samples */
   size_t ignored_streams; /* non-Opus logical streams skipped */
+  char *tags;            /* the first link's OpusTags: "vendor=..." and "KEY=value" lines, or NULL */
 } oa_demuxed;
 
 /* Parse an Ogg Opus file held in memory. On error, `out` is freed and err
@@ -60,6 +61,12 @@ int oa_demux_file(const char *path, oa_demuxed *out, uint64_t *file_size, oa_err
 void oa_demuxed_free(oa_demuxed *d);
 /* Appends a packet (link position left to the caller); -1 if out of memory. */
 int oa_demuxed_add_packet(oa_demuxed *d, const unsigned char *data, long len, int duration);
+
+/* The comments of an OpusTags packet as "vendor=..." then "KEY=value"
+ * lines (line breaks inside values become spaces; at most 64 KiB kept).
+ * NULL when the packet is not well formed: its comments are then ignored,
+ * as they carry no audio. */
+char *oa_parse_opus_tags(const uint8_t *data, size_t len);
 
 /* Parse an OpusHead packet; validates channel mapping rules. */
 int oa_parse_opus_head(const uint8_t *data, size_t len, oa_opus_head *head, oa_err *err);

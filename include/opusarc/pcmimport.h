@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "opusarc/clock.h"
 #include "opusarc/error.h"
 #include "opusarc/oggdemux.h"
 
@@ -36,7 +37,7 @@ typedef struct oa_source_info {
   int64_t frames;      /* source sample frames */
   int32_t format;      /* libsndfile SF_FORMAT_* (major | subtype), 0 for Ogg Opus */
   int32_t rate_mode;   /* enum oa_rate_mode */
-  char start_utc[32];  /* recording start, ISO 8601 UTC, "" if unknown */
+  oa_start start;      /* recording start and recorder, where the source says them */
   char *tags;          /* other text metadata, "key=value" lines (malloc'd, may be NULL) */
 } oa_source_info;
 
@@ -45,11 +46,5 @@ int oa_is_pcm_path(const char *path);
 
 int oa_import_pcm(const char *path, const oa_encode_options *opt, oa_demuxed *out, oa_source_info *info,
                   uint64_t *file_size, oa_err *err);
-
-/* Start time from metadata texts (exposed for tests): an AudioMoth comment
- * ("Recorded at 10:00:00 21/05/2021 (UTC+1) ..."), a GUANO "Timestamp:"
- * line, or a BWF date + time. Writes ISO 8601 UTC; returns 0 if found. */
-int oa_start_from_audiomoth(const char *comment, char *out, size_t len);
-int oa_start_from_guano(const char *guano, char *out, size_t len);
 
 #endif

@@ -5,6 +5,7 @@
 #define OPUSARC_PCMOUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "opusarc/error.h"
 
@@ -19,9 +20,21 @@ const char *oa_pcm_format_extension(int format);
 
 typedef struct oa_pcm_writer oa_pcm_writer;
 
+/* What a WAV output says of itself: the absolute start of its first sample
+ * (a BWF bext origination date, time and time reference, and a GUANO
+ * Timestamp; zone as enum oa_start_zone, 0: none) and where it came from. */
+typedef struct oa_pcm_meta {
+  int64_t start_us;
+  int32_t zone, offset_s;
+  const char *recording; /* NULL: not said */
+  int64_t start_sample;
+} oa_pcm_meta;
+
 /* Creates a fresh temporary file beside PATH (never follows or reuses a
- * planted name); force: the final rename may replace an existing PATH. */
-int oa_pcm_writer_open(const char *path, int format, int channels, int force, oa_pcm_writer **out, oa_err *err);
+ * planted name); force: the final rename may replace an existing PATH.
+ * meta (may be NULL) is written into WAV files. */
+int oa_pcm_writer_open(const char *path, int format, int channels, int force, const oa_pcm_meta *meta,
+                       oa_pcm_writer **out, oa_err *err);
 /* An oa_pcm_sink: ctx is the writer. */
 int oa_pcm_writer_sink(void *ctx, const float *pcm, size_t frames, int channels, oa_err *err);
 /* commit: rename into place; otherwise remove the temporary file. */

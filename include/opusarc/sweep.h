@@ -19,27 +19,55 @@
 #include "opusarc/error.h"
 #include "opusarc/log.h"
 
+/* A part of a joined output (extract --join): samples [start, end) of
+ * recording `rec` at frame `out_frame` of the output, or, with rec
+ * OA_GAP_REC, end - start frames of silence filling a gap between files. */
+#define OA_GAP_REC UINT64_MAX
+typedef struct oa_query_part {
+  uint64_t rec;
+  int64_t start, end, out_frame;
+} oa_query_part;
+
 typedef struct oa_query {
   char id[128];
-  uint64_t rec;
-  int64_t start, end; /* samples */
-  long line;          /* CSV line, 0 for windows */
+  uint64_t rec;       /* a joined output: its first recording */
+  int64_t start, end; /* samples of rec (a joined output: its first part) */
+  int64_t frames;     /* frames of the output (end - start unless joined) */
+  long line;          /* CSV line, 0 for windows and time spans */
   int channels;
   uint64_t clip_offset; /* HDF5 output: first float in /clips */
+  /* Absolute start of the output where the recording's start is known
+   * (zone as enum oa_start_zone: UTC, or a wall-clock time). */
+  int64_t start_us;
+  int32_t start_zone, start_offset_s;
+  /* A joined output: parts[first_part .. first_part + nparts) of the
+   * list, in output order (0: the single range above). */
+  size_t first_part, nparts;
+  uint32_t gaps;      /* gaps filled with silence */
+  int64_t gap_frames; /* their frames */
 } oa_query;
 
 typedef struct oa_query_list {
   oa_query *q;
   size_t n, cap;
+  oa_query_part *parts;
+  size_t nparts, parts_cap;
   uint64_t bad; /* rows rejected while parsing */
 } oa_query_list;
+
+/* Appends a query (and for a joined one, its parts: q->first_part is set). */
+int oa_query_list_add(oa_query_list *l, const oa_query *q, const oa_query_part *parts, size_t nparts);
+/* Sets q's absolute start from its recording's start and q->start. */
+void oa_query_set_clock(const oa_archive *a, oa_query *q);
 
 /* Parses queries CSV text (header id,recording,start,end; a UTF-8
  * byte-order mark is skipped); `source` names it in messages. Bad rows are
  * logged with their line number and counted, not returned. Returns an
  * error if the header is wrong or two accepted rows share an id (both
  * lines named). Every rank parses the same text: rank 0 reads the file and
- * broadcasts it, so stdin and files only rank 0 can read work. */
+ * broadcasts it, so stdin and files only rank 0 can read work. A header
+ * id,recording,start_utc,end_utc or id,start_utc,end_utc is a time CSV:
+ * see oa_time_csv (opusarc/timequery.h). */
 int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, int seconds,
                         const oa_logger *log, oa_query_list *out, oa_err *err);
 

@@ -9,6 +9,8 @@
 #include "opusarc/extract.h"
 #include "opusarc/pcmout.h"
 #include "opusarc/sweep.h"
+#include "opusarc/timequery.h"
+#include "opusarc/clock.h"
 #include "opusarc/util.h"
 #include "../outfile.h"
 #include "../stop.h"
@@ -18,6 +20,9 @@ static const char *HELP =
     "                       [--units samples|seconds] --format f32|s16|wav -o OUT\n"
     "       opusarc extract ARCHIVE.h5 (--queries Q.csv | --windows LEN --hop HOP)\n"
     "                       (--out-dir DIR --format FMT | --out CLIPS.h5)\n"
+    "       opusarc extract ARCHIVE.h5 (--from T --to T | --daily HH:MM-HH:MM\n"
+    "                       [--days D1..D2] [--tz OFFSET|recording]) [--match GLOB]\n"
+    "                       [--join[=strict]] (-o OUT | --out-dir DIR | --out CLIPS.h5)\n"
     "\n"
     "Writes samples [A, B) of a recording, counted in 48 kHz sample frames from the\n"
     "first sample after pre-skip (or in seconds with --units seconds, rounded to the\n"
@@ -36,7 +41,29 @@ static const char *HELP =
     "  --queries Q.csv      many ranges: CSV with header id,recording,start,end\n"
     "  --windows LEN        many ranges: every recording cut into windows of LEN,\n"
     "  --hop HOP              starting every HOP (units as --units)\n"
-    "  --match GLOB         --windows only over recordings whose name matches\n"
+    "  --match GLOB         --windows and time queries: only recordings whose name\n"
+    "                       matches\n"
+    "Time queries use each recording's start time (opusarc info shows them):\n"
+    "  --from T, --to T     the span [T, T2): ISO 8601 with a zone, e.g.\n"
+    "                       2021-05-01T05:00:00+01:00 or 2021-05-01T04:00:00Z\n"
+    "  --daily HH:MM-HH:MM  the same window every day (past midnight if the end is\n"
+    "                       not after the start), on the days of --days\n"
+    "  --days D1..D2        first and last day (YYYY-MM-DD) of --daily windows\n"
+    "                       (default: every day some matching recording covers)\n"
+    "  --tz Z|+01:00|recording  the clock of --daily: a UTC offset, or each\n"
+    "                       recording's own local time (default: recording; also\n"
+    "                       reaches recordings whose zone is unknown)\n"
+    "  Each overlap of the span with a recording is one output, named\n"
+    "  <recording, '/' as '~'>@<start, e.g. 20210501T040000Z>. A queries CSV with\n"
+    "  the header id,recording,start_utc,end_utc (or id,start_utc,end_utc, or an\n"
+    "  empty recording: every matching recording) gives spans too.\n"
+    "  --join[=strict]      consecutive files of one recorder (same recorder id, else\n"
+    "                       the same directory) that together cover a span are one\n"
+    "                       output; gaps between files are filled with silence of\n"
+    "                       the exact length and reported (strict: refused); a\n"
+    "                       file that starts before the previous ends cuts it\n"
+    "  --max-gap SECONDS    a longer gap between files ends a joined output and\n"
+    "                       starts the next (default 10)\n"
     "  --max-windows N      refuse --windows that would make more than N queries\n"
     "                       (default 5000000; each costs ~240 bytes on every rank)\n"
     "  --out-dir DIR        one file per query: DIR/<id>.<format> (ids must be unique;\n"
@@ -75,16 +102,38 @@ typedef struct extract_args {
   int progress_given;
   int64_t max_windows;
   double io_timeout;
+  const char *from, *to, *daily, *days, *tz;
+  int join;
+  double max_gap;
 } extract_args;
+
+static int time_mode(const extract_args *a) { return a->from || a->to || a->daily; }
 
 static int extractor_flags(const extract_args *a) {
   return (a->decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (a->verify ? OA_EXTRACT_VERIFY : 0) |
          (a->no_snapshots ? OA_EXTRACT_NO_SNAPSHOTS : 0);
 }
 
+/* The time options go together in a few ways only. */
+static int check_time_args(cli_ctx *cx, const extract_args *a) {
+  const char *why = NULL;
+  if ((a->from || a->to) && a->daily) why = "--from/--to and --daily exclude each other";
+  else if (!!a->from != !!a->to) why = "--from and --to go together";
+  else if ((a->days || a->tz) && !a->daily) why = "--days and --tz go with --daily";
+  else if (time_mode(a) && (a->recording || a->start || a->end || a->queries || a->window))
+    why = "time queries do not go with --recording/--start/--end, --queries or --windows";
+  else if ((a->join || a->max_gap != 10) && !time_mode(a) && !a->queries)
+    why = "--join and --max-gap go with time queries (--from/--to, --daily, or a start_utc CSV)";
+  else if (time_mode(a) && !a->output && !a->out_dir && !a->out_h5)
+    why = "a time query needs -o OUT (one output), --out-dir DIR or --out CLIPS.h5";
+  if (why) cli_usage_error(cx, "extract", "%s", why);
+  return why ? -1 : 0;
+}
+
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY, O_OUT, O_WINDOWS,
-         O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS, O_MAX_WINDOWS, O_IO_TIMEOUT };
+         O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS, O_MAX_WINDOWS, O_IO_TIMEOUT, O_FROM, O_TO,
+         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP };
   static const struct option opts[] = {
       {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
       {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
@@ -97,6 +146,10 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       {"progress", required_argument, 0, O_PROGRESS}, {"force", no_argument, 0, O_FORCE},
       {"no-snapshots", no_argument, 0, O_NO_SNAPSHOTS}, {"max-windows", required_argument, 0, O_MAX_WINDOWS},
       {"io-timeout", required_argument, 0, O_IO_TIMEOUT},
+      {"from", required_argument, 0, O_FROM},       {"to", required_argument, 0, O_TO},
+      {"daily", required_argument, 0, O_DAILY},     {"days", required_argument, 0, O_DAYS},
+      {"tz", required_argument, 0, O_TZ},           {"join", optional_argument, 0, O_JOIN},
+      {"max-gap", required_argument, 0, O_MAX_GAP},
       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   a->format = -1;
@@ -104,6 +157,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   a->progress = 10;
   a->max_windows = 5000000;
   a->io_timeout = 900;
+  a->max_gap = 10;
   optind = 0;
   opterr = 0;
   int c;
@@ -123,6 +177,25 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       case O_HOP: a->hop = optarg; break;
       case O_MATCH: a->match = optarg; break;
       case O_FORCE: a->force = 1; break;
+      case O_FROM: a->from = optarg; break;
+      case O_TO: a->to = optarg; break;
+      case O_DAILY: a->daily = optarg; break;
+      case O_DAYS: a->days = optarg; break;
+      case O_TZ: a->tz = optarg; break;
+      case O_JOIN:
+        if (!optarg) a->join = OA_JOIN_FILL;
+        else if (strcmp(optarg, "strict") == 0) a->join = OA_JOIN_STRICT;
+        else {
+          cli_usage_error(cx, "extract", "--join takes no value or =strict, not '%s'", optarg);
+          return -1;
+        }
+        break;
+      case O_MAX_GAP:
+        if (cli_parse_double(optarg, &a->max_gap) != 0 || a->max_gap < 0) {
+          cli_usage_error(cx, "extract", "--max-gap needs seconds (>= 0), not '%s'", optarg);
+          return -1;
+        }
+        break;
       case O_IO_TIMEOUT:
         if (cli_parse_double(optarg, &a->io_timeout) != 0 || a->io_timeout < 0) {
           cli_usage_error(cx, "extract", "--io-timeout needs seconds (0: none), not '%s'", optarg);
@@ -170,7 +243,8 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
     return -1;
   }
   a->archive = argv[optind];
-  int sweep = a->queries || a->window;
+  if (check_time_args(cx, a) != 0) return -1;
+  int sweep = a->queries || a->window || (time_mode(a) && !a->output);
   if (a->queries && a->window) {
     cli_usage_error(cx, "extract", "--queries and --windows exclude each other");
     return -1;
@@ -187,7 +261,11 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
     cli_usage_error(cx, "extract", "--queries/--windows do not go with --recording or -o");
     return -1;
   }
-  if (!sweep && (!a->recording || !a->start || !a->end || !a->output)) {
+  if (time_mode(a) && a->output && (a->out_dir || a->out_h5)) {
+    cli_usage_error(cx, "extract", "a time query writes to one of -o OUT, --out-dir DIR or --out CLIPS.h5");
+    return -1;
+  }
+  if (!sweep && !time_mode(a) && (!a->recording || !a->start || !a->end || !a->output)) {
     cli_usage_error(cx, "extract", "--recording, --start, --end and -o are required (or use --queries/--windows)");
     return -1;
   }
@@ -204,13 +282,34 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   return 0;
 }
 
-/* Extracts one range into a file; the file exists only if this succeeds. */
-static int extract_to_file(oa_extractor *x, uint64_t rec, int64_t start, int64_t end, int channels, int format,
-                           int force, const char *path, oa_extract_stats *st, oa_err *err) {
+/* Silence for a gap between the files of a joined output. */
+static int write_silence(oa_pcm_writer *w, int64_t frames, int channels, oa_err *err) {
+  const size_t chunk = 4800;
+  float *zeros = calloc(chunk * (size_t)channels, sizeof *zeros);
+  if (!zeros) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int rc = OA_OK;
+  for (int64_t done = 0; rc == OA_OK && done < frames; done += (int64_t)chunk)
+    rc = oa_pcm_writer_sink(w, zeros, (size_t)(frames - done < (int64_t)chunk ? frames - done : (int64_t)chunk),
+                            channels, err);
+  free(zeros);
+  return rc;
+}
+
+/* Extracts one query (a range, or the parts of a joined output) into a
+ * file; the file exists only if this succeeds. */
+static int extract_to_file(oa_extractor *x, const oa_archive *ar, const oa_query_list *ql, const oa_query *q,
+                           int format, int force, const char *path, oa_extract_stats *st, oa_err *err) {
   oa_pcm_writer *w;
-  int rc = oa_pcm_writer_open(path, format, channels, force, &w, err);
+  oa_pcm_meta meta = {.start_us = q->start_us, .zone = q->start_zone, .offset_s = q->start_offset_s,
+                      .recording = oa_archive_recording_name(ar, q->rec), .start_sample = q->start};
+  int rc = oa_pcm_writer_open(path, format, q->channels, force, &meta, &w, err);
   if (rc != OA_OK) return rc;
-  rc = oa_extract_range(x, rec, start, end, oa_pcm_writer_sink, w, st, err);
+  if (!q->nparts) rc = oa_extract_range(x, q->rec, q->start, q->end, oa_pcm_writer_sink, w, st, err);
+  for (size_t i = 0; rc == OA_OK && i < q->nparts; i++) {
+    const oa_query_part *p = &ql->parts[q->first_part + i];
+    rc = p->rec == OA_GAP_REC ? write_silence(w, p->end - p->start, q->channels, err)
+                              : oa_extract_range(x, p->rec, p->start, p->end, oa_pcm_writer_sink, w, st, err);
+  }
   oa_err close_err;
   int crc = oa_pcm_writer_close(w, rc == OA_OK, &close_err);
   if (rc == OA_OK && crc != OA_OK) {
@@ -246,9 +345,12 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
     OA_LOG(&cx->log, ERROR, "--start/--end must be %s", a->seconds ? "numbers of seconds" : "integer sample counts");
     return EXIT_USAGE;
   }
-  if (rc == OA_OK)
-    rc = extract_to_file(x, rec, start, end, oa_archive_recording(ar, rec)->channels, a->format, a->force, a->output,
-                         &st, &err);
+  if (rc == OA_OK) {
+    oa_query q = {.rec = rec, .start = start, .end = end, .frames = end - start,
+                  .channels = oa_archive_recording(ar, rec)->channels};
+    oa_query_set_clock(ar, &q);
+    rc = extract_to_file(x, ar, NULL, &q, a->format, a->force, a->output, &st, &err);
+  }
   if (rc != OA_OK) {
     OA_LOG(&cx->log, ERROR, "%s", err.msg);
     return EXIT_FAILED;
@@ -284,13 +386,138 @@ static int share_queries_text(cli_ctx *cx, const char *path, uint8_t **text, uin
   return OA_OK;
 }
 
+/* --daily HH:MM-HH:MM over --days (default: the days matching recordings
+ * cover) on the clock of --tz. */
+static int daily_spans(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_time_span **spans, size_t *n,
+                       oa_err *err) {
+  char from[16] = "", to[16] = "";
+  const char *dash = strchr(a->daily, '-');
+  int64_t c0, c1, d0, d1;
+  int32_t tz = 0;
+  int wall = !a->tz || strcmp(a->tz, "recording") == 0;
+  if (dash && dash - a->daily < (long)sizeof from) snprintf(from, sizeof from, "%.*s", (int)(dash - a->daily), a->daily);
+  if (dash) snprintf(to, sizeof to, "%s", dash + 1);
+  if (oa_clock_parse(from, &c0) || oa_clock_parse(to, &c1) || c0 == c1 || c0 >= OA_US_PER_DAY) {
+    cli_usage_error(cx, "extract", "--daily needs HH:MM-HH:MM (two different times of day), not '%s'", a->daily);
+    return EXIT_USAGE;
+  }
+  if (!wall && oa_offset_parse(a->tz, &tz) != 0) {
+    cli_usage_error(cx, "extract", "--tz needs a UTC offset (Z, +01:00, -0500) or 'recording', not '%s'", a->tz);
+    return EXIT_USAGE;
+  }
+  if (a->days) {
+    char first[16] = "";
+    const char *dots = strstr(a->days, "..");
+    if (dots && dots - a->days < (long)sizeof first) snprintf(first, sizeof first, "%.*s", (int)(dots - a->days), a->days);
+    if (dots ? oa_date_parse(first, &d0) || oa_date_parse(dots + 2, &d1) : oa_date_parse(a->days, &d0)) {
+      cli_usage_error(cx, "extract", "--days needs YYYY-MM-DD..YYYY-MM-DD (or one day), not '%s'", a->days);
+      return EXIT_USAGE;
+    }
+    if (!dots) d1 = d0;
+  } else if (oa_time_days_covered(ar, a->match, wall, tz, &d0, &d1) != 0) {
+    oa_err_set(err, OA_EUSAGE, "no %srecording has a start time%s: --daily has no days to cover (opusarc info "
+               "shows start times)", a->match ? "matching " : "", wall ? "" : " in UTC (give --tz recording for "
+               "recordings whose zone is unknown)");
+    return EXIT_FAILED;
+  } else if (c1 <= c0) {
+    d0--; /* a window past midnight that ends on the first day starts the day before */
+  }
+  return oa_daily_spans(d0, d1, c0, c1, wall, tz, spans, n, err) == OA_OK ? EXIT_OK
+         : err->code == OA_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
+}
+
+/* --from/--to: one span in UTC. */
+static int from_to_span(cli_ctx *cx, const extract_args *a, oa_time_span **spans, size_t *n) {
+  int64_t f, t;
+  int zf, zt;
+  int32_t off;
+  if (oa_time_parse(a->from, &f, &zf, &off) || !zf || oa_time_parse(a->to, &t, &zt, &off) || !zt) {
+    cli_usage_error(cx, "extract", "--from and --to need ISO 8601 times with a zone, e.g. 2021-05-01T05:00:00+01:00 "
+                    "or 2021-05-01T04:00:00Z (found '%s', '%s')", a->from, a->to);
+    return EXIT_USAGE;
+  }
+  if (t <= f) {
+    cli_usage_error(cx, "extract", "--to %s is not after --from %s", a->to, a->from);
+    return EXIT_USAGE;
+  }
+  *spans = calloc(1, sizeof **spans);
+  if (!*spans) return EXIT_FAILED;
+  (*spans)[0] = (oa_time_span){.from_us = f, .to_us = t, .rec = -1};
+  *n = 1;
+  return EXIT_OK;
+}
+
+/* Rank 0: what the spans found, for the summary. */
+static void say_time_stats(cli_ctx *cx, const oa_time_stats *st, int wall_clock) {
+  if (cx->rank != 0) return;
+  OA_LOG(&cx->log, SUMMARY, "time spans: %llu, giving %llu outputs (%llu spans overlap no recording)",
+         (unsigned long long)st->spans, (unsigned long long)st->outputs, (unsigned long long)st->spans_empty);
+  if (st->zone_unknown && !wall_clock)
+    OA_LOG(&cx->log, SUMMARY, "%llu matching recordings have a wall-clock start without a zone and cannot be placed "
+           "in UTC: use --daily ... --tz recording, or index them with --start-tz", (unsigned long long)st->zone_unknown);
+  if (st->no_start)
+    OA_LOG(&cx->log, SUMMARY, "%llu matching recordings have no start time (not searched)",
+           (unsigned long long)st->no_start);
+  if (st->gaps || st->overlaps || st->refused)
+    OA_LOG(&cx->log, SUMMARY, "joined outputs: %llu gaps (%lld samples in all) filled with silence, %llu overlaps "
+           "(%lld samples) cut, %llu outputs refused (--join=strict)", (unsigned long long)st->gaps,
+           (long long)st->gap_frames, (unsigned long long)st->overlaps, (long long)st->overlap_frames,
+           (unsigned long long)st->refused);
+}
+
+/* Time queries: spans from --from/--to, --daily or a time CSV become
+ * queries (each overlap, or with --join each run of a recorder's files). */
+static int make_time_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_time_span *spans, size_t n,
+                             oa_query_list *ql, oa_err *err) {
+  oa_time_options o = {.glob = a->match, .join = a->join, .max_gap = a->max_gap};
+  oa_time_stats st;
+  int rc = oa_time_queries(ar, spans, n, &o, cx->rank == 0 ? &cx->log : NULL, ql, &st, err);
+  if (rc != OA_OK) return EXIT_FAILED;
+  int wall = n > 0 && spans[0].wall_clock;
+  say_time_stats(cx, &st, wall);
+  if (ql->n == 0) {
+    oa_err_set(err, OA_EUSAGE, "no %srecording overlaps the time span%s: nothing to extract", a->match ? "matching " : "",
+               n == 1 ? "" : "s");
+    return EXIT_FAILED;
+  }
+  return oa_queries_check_unique(ql, a->queries ? a->queries : "time spans", err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+}
+
 static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_query_list *ql, oa_err *err) {
+  memset(ql, 0, sizeof *ql);
+  oa_time_span *spans = NULL;
+  size_t nspans = 0;
+  if (time_mode(a)) {
+    int rc = a->from ? from_to_span(cx, a, &spans, &nspans) : daily_spans(cx, a, ar, &spans, &nspans, err);
+    if (rc == EXIT_OK) rc = make_time_queries(cx, a, ar, spans, nspans, ql, err);
+    free(spans);
+    return rc;
+  }
   if (a->queries) {
     uint8_t *text;
     uint64_t len;
     if (share_queries_text(cx, a->queries, &text, &len, err) != OA_OK) return EXIT_FAILED;
-    int rc = oa_queries_from_csv(ar, a->queries, (const char *)text, (size_t)len, a->seconds,
-                                 cx->rank == 0 ? &cx->log : NULL, ql, err);
+    uint64_t bad = 0;
+    int rc = oa_time_csv(ar, a->queries, (const char *)text, (size_t)len, cx->rank == 0 ? &cx->log : NULL, &spans,
+                         &nspans, &bad, err);
+    if (rc == 1) {
+      free(text);
+      rc = make_time_queries(cx, a, ar, spans, nspans, ql, err);
+      ql->bad += bad;
+      free(spans);
+      return rc;
+    }
+    if (rc < 0) {
+      free(text);
+      return EXIT_FAILED;
+    }
+    if (a->join || a->max_gap != 10) {
+      free(text);
+      oa_err_set(err, OA_EUSAGE, "%s: --join needs a time CSV (header id,recording,start_utc,end_utc)", a->queries);
+      return EXIT_USAGE;
+    }
+    rc = oa_queries_from_csv(ar, a->queries, (const char *)text, (size_t)len, a->seconds,
+                             cx->rank == 0 ? &cx->log : NULL, ql, err);
     free(text);
     return rc == OA_OK ? EXIT_OK : EXIT_FAILED;
   }
@@ -315,6 +542,36 @@ static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_q
     return EXIT_FAILED;
   }
   return EXIT_OK;
+}
+
+/* A time query with -o: it must give exactly one output (rank 0). */
+static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_archive *ar) {
+  if (cx->rank != 0) return EXIT_OK;
+  oa_query_list ql;
+  oa_err err;
+  oa_err_clear(&err);
+  int rc = make_queries(cx, a, ar, &ql, &err);
+  oa_file_id input;
+  size_t ninputs = oa_file_id_of(a->archive, &input) == 0;
+  if (rc == EXIT_OK && ql.n != 1)
+    rc = EXIT_FAILED, oa_err_set(&err, OA_EUSAGE, "the time span gives %zu outputs (the first: %s): -o writes one; "
+                                 "use --out-dir DIR or --out CLIPS.h5 (or narrow it with --match, or --join)", ql.n,
+                                 ql.q[0].id);
+  if (rc == EXIT_OK && oa_out_check(a->output, a->force, &input, ninputs, "-o", &err) != OA_OK) rc = EXIT_FAILED;
+  oa_extract_stats st = {0};
+  if (rc == EXIT_OK &&
+      extract_to_file(x, ar, &ql, &ql.q[0], a->format, a->force, a->output, &st, &err) != OA_OK)
+    rc = EXIT_FAILED;
+  if (rc != EXIT_OK && err.msg[0]) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (rc == EXIT_OK && !a->quiet) {
+    char when[64];
+    oa_time_format(ql.q[0].start_us, ql.q[0].start_offset_s, ql.q[0].start_zone, when, sizeof when);
+    OA_LOG(&cx->log, INFO, "wrote %lld frames x %d channels (%s, starting %s, %u gap%s filled) to %s",
+           (long long)ql.q[0].frames, ql.q[0].channels, ql.q[0].id, when, ql.q[0].gaps, ql.q[0].gaps == 1 ? "" : "s",
+           a->output);
+  }
+  oa_query_list_free(&ql);
+  return rc;
 }
 
 /* Many ranges: the sweep engine spreads them over the ranks. */
@@ -369,7 +626,9 @@ int cmd_extract(cli_ctx *cx, int argc, char **argv) {
   int all_ok = oa_mpi_agree_err(cx->comm, rc == OA_OK, &err);
   if (!all_ok && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
   if (all_ok && cx->size > 1) all_ok = cli_same_file_everywhere(cx, a.archive);
-  if (all_ok) exit_code = a.queries || a.window ? run_sweep(cx, &a, ar) : run_single(cx, &a, x, ar);
+  if (all_ok)
+    exit_code = a.queries || a.window || (time_mode(&a) && !a.output) ? run_sweep(cx, &a, ar)
+                : time_mode(&a) ? run_time_single(cx, &a, x, ar) : run_single(cx, &a, x, ar);
   MPI_Bcast(&exit_code, 1, MPI_INT, 0, cx->comm);
   oa_extractor_free(x);
   oa_archive_close(ar);

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "opusarc/archive.h"
+#include "opusarc/clock.h"
 #include "opusarc/journal.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/indexjob.h"
@@ -38,6 +39,16 @@ static const char *HELP =
     "                             the arguments (index small/* and index small then\n"
     "                             agree); a file outside DIR is a failed row\n"
     "  --prefix P                 put P in front of every name (e.g. card07/)\n"
+    "Start times are read from AudioMoth comments, GUANO, BWF bext and Ogg Opus\n"
+    "comments (DATE=2021-05-01T05:00:00+01:00, or an AudioMoth text); a start\n"
+    "before 2000 (a clock never set) is stored as unknown, with a warning:\n"
+    "  --start-from-name PATTERN  for files whose metadata gives no start: read it\n"
+    "                             from the file name, e.g. '%Y%m%d_%H%M%S' (fields\n"
+    "                             %Y %m %d %H %M %S, '*' any text, %% a percent)\n"
+    "  --start-tz OFFSET          the zone of starts given as a wall-clock time only\n"
+    "                             (GUANO without a zone, bext, file names): Z, +01:00,\n"
+    "                             -0500; without it their zone stays unknown: found\n"
+    "                             by local time (extract --tz recording), not by UTC\n"
     "PCM sources (WAV, RF64, W64, FLAC, AIFF) are encoded with libopus:\n"
     "  --bitrate KBPS             per channel (default 32)\n"
     "  --cbr                      constant bitrate (default VBR)\n"
@@ -101,6 +112,9 @@ typedef struct index_args {
   oa_encode_options encode;
   double batch_mb, progress, io_timeout;
   const char *summary_json;
+  const char *start_from_name;
+  int start_tz_set;
+  int32_t start_tz;
   int force, resume, append, allow_failures, quiet, progress_default;
   char **inputs;
   int ninputs;
@@ -120,6 +134,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       {"application", required_argument, 0, 'A'}, {"high-rate", required_argument, 0, 'H'},
       {"root", required_argument, 0, 'D'},        {"prefix", required_argument, 0, 'p'},
       {"append", no_argument, 0, 'N'},
+      {"start-from-name", required_argument, 0, 'S'}, {"start-tz", required_argument, 0, 'Z'},
       {0, 0, 0, 0}};
   *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256, .io_timeout = 900,
                     .mode = OA_CHECKPOINTS_AUTO, .max_preroll = OA_DEFAULT_MAX_PREROLL,
@@ -138,6 +153,22 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       case 'R': a->resume = 1; break;
       case 'N': a->append = 1; break;
       case 'J': a->summary_json = optarg; break;
+      case 'S': {
+        char why[160];
+        if (oa_name_pattern_check(optarg, why, sizeof why) != 0) {
+          cli_usage_error(cx, "index", "--start-from-name '%s': %s", optarg, why);
+          return -1;
+        }
+        a->start_from_name = optarg;
+        break;
+      }
+      case 'Z':
+        if (oa_offset_parse(optarg, &a->start_tz) != 0) {
+          cli_usage_error(cx, "index", "--start-tz needs a UTC offset such as Z, +01:00 or -0500, not '%s'", optarg);
+          return -1;
+        }
+        a->start_tz_set = 1;
+        break;
       case 'P':
         if (cli_parse_double(optarg, &a->progress) != 0 || a->progress < 0) {
           cli_usage_error(cx, "index", "--progress needs seconds (0: off), not '%s'", optarg);
@@ -238,12 +269,14 @@ static void options_text(const index_args *a, const oa_opus_build *b, char *out,
   const oa_encode_options *e = &a->encode;
   const char *high = e->high_rate == OA_HIGH_RATE_RESAMPLE ? "resample"
                      : e->high_rate == OA_HIGH_RATE_TIME_EXPAND ? "time-expand" : "(none)";
+  char tz[16] = "(none)";
+  if (a->start_tz_set) oa_offset_format(a->start_tz, tz, sizeof tz);
   snprintf(out, len,
            "--checkpoint-every=%g;--checkpoints=%s;--max-preroll=%d;--bitrate=%g;--cbr=%s;--complexity=%d;"
-           "--frame-ms=%g;--application=%s;--high-rate=%s;libopus build=%s/%016llx",
+           "--frame-ms=%g;--application=%s;--high-rate=%s;--start-from-name=%s;--start-tz=%s;libopus build=%s/%016llx",
            a->checkpoint_every, oa_checkpoint_mode_name(a->mode), a->max_preroll, e->bitrate / 1000.0,
            e->vbr ? "no" : "yes", e->complexity, e->frame_ms, e->application == 2048 ? "voip" : "audio", high,
-           b->version, (unsigned long long)b->code_hash);
+           a->start_from_name ? a->start_from_name : "(none)", tz, b->version, (unsigned long long)b->code_hash);
 }
 
 /* Seconds each rank spent per phase (for --summary-json), in the order of OA_PHASE_*. */
@@ -256,17 +289,20 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
   const uint64_t commits = res->commits;
   const double *t = res->seconds;
   enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, EXT,
-         SOURCE, N };
+         SOURCE, KNOWN, LOCAL, REFUSED, N };
   uint64_t mine[N] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
                       s->data_bytes, s->state_bytes, s->packets, s->intervals, s->prerolls, s->snapshots,
-                      s->preroll_packets, s->search_decodes, s->extended, s->source_bytes};
+                      s->preroll_packets, s->search_decodes, s->extended, s->source_bytes, s->starts_known,
+                      s->starts_local, s->starts_refused};
   uint64_t all[N] = {0};
   MPI_Reduce(mine, all, N, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
+  double run_seconds = 0; /* real seconds of audio (time-expanded recordings at their source rate) */
+  MPI_Reduce(&s->seconds, &run_seconds, 1, MPI_DOUBLE, MPI_SUM, 0, cx->comm);
   /* The archive's totals: this run's rows plus those kept from the
    * interrupted run (the rates are this run's own work). */
   const uint64_t resumed[2] = {kept->ok, kept->failed};
-  double run_hours = (double)all[SAMPLES] / 48000.0 / 3600.0;
-  double hours = (double)(all[SAMPLES] + (uint64_t)kept->samples) / 48000.0 / 3600.0;
+  double run_hours = run_seconds / 3600.0;
+  double hours = (run_seconds + kept->seconds) / 3600.0;
   uint64_t packets = all[PACKETS] + kept->packets, payload = all[PAYLOAD] + kept->payload_bytes;
   if (a->summary_json) {
     char *fields = NULL;
@@ -277,13 +313,15 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
     fprintf(f,
             ", \"indexed\": %llu, \"failed\": %llu, \"kept_from_interrupted_run\": %llu, \"audio_hours\": %.6f, "
             "\"samples\": %llu, \"source_bytes\": %llu, \"payload_bytes\": %llu, \"packet_data_bytes\": %llu, \"snapshot_bytes\": %llu, "
-            "\"intervals\": %llu, \"commits\": %llu, \"x_real_time\": %.1f",
+            "\"intervals\": %llu, \"commits\": %llu, \"x_real_time\": %.1f, \"starts_utc\": %llu, "
+            "\"starts_local_only\": %llu, \"starts_refused\": %llu",
             (unsigned long long)(all[OK] + resumed[0]), (unsigned long long)(all[FAILED] + resumed[1]),
             (unsigned long long)(resumed[0] + resumed[1]), hours, (unsigned long long)all[SAMPLES],
             (unsigned long long)all[SOURCE],
             (unsigned long long)all[PAYLOAD], (unsigned long long)all[DATA], (unsigned long long)all[STATE],
             (unsigned long long)all[INTERVALS], (unsigned long long)commits,
-            seconds > 0 ? run_hours * 3600.0 / seconds : 0.0);
+            seconds > 0 ? run_hours * 3600.0 / seconds : 0.0, (unsigned long long)all[KNOWN],
+            (unsigned long long)all[LOCAL], (unsigned long long)all[REFUSED]);
     if (a->append) {
       fprintf(f, ", \"segment\": ");
       cli_json_string(f, res->segment);
@@ -308,6 +346,11 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
          all[PREROLLS] ? (double)all[RSUM] / (double)all[PREROLLS] : 0.0, (unsigned long long)all[SNAPSHOTS],
          (double)all[STATE] / 1e6, (unsigned long long)all[EXT],
          all[PACKETS] ? (double)all[SEARCH] / (double)all[PACKETS] : 0.0);
+  if (all[OK])
+    OA_LOG(&cx->log, INFO, "start times (this run): %llu in UTC, %llu wall-clock only (zone "
+           "unknown: give --start-tz), %llu refused (before 2000: a clock never set), %llu none",
+           (unsigned long long)all[KNOWN], (unsigned long long)all[LOCAL], (unsigned long long)all[REFUSED],
+           (unsigned long long)(all[OK] - all[KNOWN] - all[LOCAL] - all[REFUSED]));
   OA_LOG(&cx->log, SUMMARY,
          "indexed %llu, failed %llu recordings%s: %.3f h audio, %llu packets, %.2f MB payload; this run %.3f h in "
          "%.1f s on %d rank%s (%.0fx real time) -> %s",
@@ -353,7 +396,8 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
                       .list = a.list, .root = a.root, .prefix = a.prefix, .batch_mb = a.batch_mb, .io_timeout = a.io_timeout, .force = a.force,
                       .resume = a.resume, .append = a.append, .options_text = options, .quiet = a.quiet,
                       .index = {.checkpoint_every = a.checkpoint_every, .mode = a.mode, .max_preroll = a.max_preroll,
-                                .encode = a.encode}};
+                                .encode = a.encode, .start_from_name = a.start_from_name,
+                                .start_tz_set = a.start_tz_set, .start_tz = a.start_tz}};
   job.progress_bar = cli_is_terminal(cx);
   job.progress_every = a.quiet ? 0 : job.progress_bar && a.progress_default ? 1.0 : a.progress;
   oa_index_result res;

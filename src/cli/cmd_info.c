@@ -1,16 +1,22 @@
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
 #include "opusarc/archive.h"
+#include "opusarc/clock.h"
 
 static const char *HELP =
     "usage: opusarc info ARCHIVE.h5 [--json] [--summary]\n"
     "\n"
     "Describes an archive: its libopus build, recordings, durations, packets,\n"
-    "checkpoints, and bytes of audio payload against bytes of index.\n"
+    "checkpoints, and bytes of audio payload against bytes of index. Per\n"
+    "recording: real seconds (a time-expanded file at its source rate), start and\n"
+    "end in the recording's own wall-clock time and its UTC offset ('unknown' for\n"
+    "a wall-clock start without a zone, '-' for no start); --json adds start and\n"
+    "end in UTC, where the start came from, and the recorder id.\n"
     "\n"
     "  --json      machine-readable output\n"
     "  --summary   totals only, no per-recording table\n"
@@ -51,6 +57,35 @@ static int compute_totals(oa_archive *a, const char *path, info_totals *it, oa_e
     if (stat(oa_archive_file(a, k), &st) == 0) it->file_bytes += (uint64_t)st.st_size;
   }
   return OA_OK;
+}
+
+static const char *const START_SOURCES[] = {"none", "audiomoth", "guano", "bext", "name", "opus-tags", "format-4"};
+
+/* A recording's start and end in its own wall-clock time, its UTC offset,
+ * and (zone known) both in UTC; "" where unknown. */
+typedef struct rec_times {
+  char start_local[48], end_local[48], offset[16], start_utc[48], end_utc[48];
+} rec_times;
+
+static void times_of(const oa_archive *a, uint64_t i, rec_times *t) {
+  const oa_rec_row *r = oa_archive_recording(a, i);
+  memset(t, 0, sizeof *t);
+  if (r->start_zone == OA_ZONE_NONE) return;
+  int64_t end = r->start_us + (int64_t)llround((double)r->samples / oa_archive_samples_per_second(a, i) * 1e6);
+  int zone_known = r->start_zone == OA_ZONE_KNOWN;
+  int64_t shift = zone_known ? (int64_t)r->utc_offset_s * OA_US_PER_S : 0;
+  oa_time_format(r->start_us + shift, 0, OA_ZONE_LOCAL, t->start_local, sizeof t->start_local);
+  oa_time_format(end + shift, 0, OA_ZONE_LOCAL, t->end_local, sizeof t->end_local);
+  if (!zone_known) return;
+  oa_offset_format(r->utc_offset_s, t->offset, sizeof t->offset);
+  oa_time_format_utc(r->start_us, t->start_utc, sizeof t->start_utc);
+  oa_time_format_utc(end, t->end_utc, sizeof t->end_utc);
+}
+
+/* "null" for an empty text, else a JSON string. */
+static void json_or_null(const char *s) {
+  if (s[0]) cli_json_string(stdout, s);
+  else fputs("null", stdout);
 }
 
 /* (file bytes - packet payload bytes) / payload bytes, in percent. */
@@ -103,10 +138,24 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
              (unsigned long long)r->data_offset,
              (unsigned long long)r->data_size);
       static const char *const modes[] = {"opus", "native", "resampled", "time-expanded"};
-      printf(", \"source_rate\": %d, \"source_frames\": %lld, \"source_format\": %d, \"rate_mode\": \"%s\", "
-             "\"start_utc\": ", r->source_rate, (long long)r->source_frames, r->source_format,
-             modes[r->rate_mode & 3]);
+      printf(", \"source_rate\": %d, \"source_frames\": %lld, \"source_format\": %d, \"rate_mode\": \"%s\"",
+             r->source_rate, (long long)r->source_frames, r->source_format, modes[r->rate_mode & 3]);
+      rec_times tm;
+      times_of(a, i, &tm);
+      printf(", \"start\": ");
       cli_json_string(stdout, oa_archive_recording_start(a, i));
+      printf(", \"start_utc\": ");
+      json_or_null(tm.start_utc);
+      printf(", \"end_utc\": ");
+      json_or_null(tm.end_utc);
+      printf(", \"start_local\": ");
+      json_or_null(tm.start_local);
+      printf(", \"end_local\": ");
+      json_or_null(tm.end_local);
+      printf(", \"utc_offset\": ");
+      json_or_null(tm.offset);
+      printf(", \"start_source\": \"%s\", \"recorder\": ", START_SOURCES[r->start_source]);
+      cli_json_string(stdout, oa_archive_recording_recorder(a, i));
       printf(", \"tags\": ");
       cli_json_string(stdout, oa_archive_recording_tags(a, i));
       if (r->status != OA_REC_OK) {
@@ -152,13 +201,18 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
     printf("segments     %s.segments is stale (it lists %zu segments of an archive since replaced under this "
            "name): ignored\n", path, oa_archive_stale_segments(a));
   if (summary_only) return;
-  printf("\n%-8s %4s %12s %6s %9s %9s  %s\n", "status", "ch", "seconds", "links", "packets", "intervals", "name");
+  printf("\n%-8s %4s %12s %-23s %-23s %-7s %6s %9s %9s  %s\n", "status", "ch", "seconds", "start (local)",
+         "end (local)", "offset", "links", "packets", "intervals", "name");
   uint64_t n = oa_archive_recording_count(a);
   for (uint64_t i = 0; i < n; i++) {
     const oa_rec_row *r = oa_archive_recording(a, i);
-    printf("%-8s %4d %12.3f %6llu %9llu %9llu  ", r->status == OA_REC_OK ? "ok" : "FAILED", r->channels,
-           (double)r->samples / oa_archive_samples_per_second(a, i), (unsigned long long)r->link_count,
-           (unsigned long long)r->packet_count, (unsigned long long)r->interval_count);
+    rec_times tm;
+    times_of(a, i, &tm);
+    printf("%-8s %4d %12.3f %-23s %-23s %-7s %6llu %9llu %9llu  ", r->status == OA_REC_OK ? "ok" : "FAILED",
+           r->channels, (double)r->samples / oa_archive_samples_per_second(a, i), tm.start_local[0] ? tm.start_local : "-",
+           tm.end_local[0] ? tm.end_local : "-", tm.offset[0] ? tm.offset : tm.start_local[0] ? "unknown" : "-",
+           (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
+           (unsigned long long)r->interval_count);
     cli_text_safe(stdout, oa_archive_recording_name(a, i));
     putchar('\n');
     if (r->status != OA_REC_OK) {

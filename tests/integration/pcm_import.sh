@@ -46,7 +46,15 @@ mpi 2 "$OPUSARC" index -q -o "$WORK/a.h5" --high-rate time-expand --bitrate 48 "
 field() { grep "\"name\": \"$1\"" "$WORK/rows.txt" | grep -o "\"$2\": [^,]*" | sed -n 1p | sed 's/^[^:]*: //; s/"//g'; }
 [ "$(field moth.wav start_utc)" = "2021-05-21T08:00:00Z" ] || fail "AudioMoth start time: $(field moth.wav start_utc)"
 [ "$(field bat.wav start_utc)" = "2021-06-01T22:15:00Z" ] || fail "GUANO start time"
-[ "$(field bext.wav start_utc)" = "2020-01-02T03:04:05Z" ] || fail "bext start time"
+# bext carries a wall-clock time without a zone: kept as local, its UTC unknown.
+[ "$(field bext.wav start_local)" = "2020-01-02T03:04:05" ] && [ "$(field bext.wav start_utc)" = null ] &&
+  [ "$(field bext.wav utc_offset)" = null ] || fail "bext start time: $(field bext.wav start_local)"
+[ "$(field moth.wav utc_offset)" = "+02:00" ] && [ "$(field moth.wav start_local)" = "2021-05-21T10:00:00" ] ||
+  fail "AudioMoth offset kept"
+[ "$(field moth.wav start_source)" = audiomoth ] && [ "$(field bat.wav start_source)" = guano ] &&
+  [ "$(field bext.wav start_source)" = bext ] && [ "$(field cd.flac start_source)" = none ] || fail "start sources"
+# Real seconds for the time-expanded bat file: it ends 2 s after it starts.
+[ "$(field bat.wav end_utc)" = "2021-06-01T22:15:02Z" ] || fail "bat end time: $(field bat.wav end_utc)"
 [ "$(field moth.wav rate_mode)" = native ] && [ "$(field moth.wav samples)" = 288000 ] || fail "16 kHz native"
 [ "$(field cd.flac rate_mode)" = resampled ] && [ "$(field cd.flac source_rate)" = 44100 ] || fail "44.1 kHz"
 [ "$(field bat.wav rate_mode)" = time-expanded ] && [ "$(field bat.wav samples)" = 768000 ] || fail "time expansion"
@@ -55,7 +63,7 @@ field() { grep "\"name\": \"$1\"" "$WORK/rows.txt" | grep -o "\"$2\": [^,]*" | s
 [ "$(field native.opus rate_mode)" = opus ] || fail "Ogg Opus beside PCM"
 [ "$(field surround.wav channels)" = 6 ] && [ "$(field surround.wav source_format)" = $((0x010000 | 0x0002)) ] ||
   fail "6-channel WAV"
-"$OPUSARC" info --json "$WORK/r.h5" | grep '"rate_mode": "resampled", "start_utc": "2021-06-01T22:15:00Z"' ||
+"$OPUSARC" info --json "$WORK/r.h5" | grep '"rate_mode": "resampled", "start": "2021-06-01T22:15:00Z", "start_utc": "2021-06-01T22:15:00Z"' ||
   fail "resampled bat"
 
 # Every range equals a straight decode of the stored packets (pktdecode).

@@ -21,6 +21,8 @@ typedef struct options {
   long trim, start_granule, bad_packet;
   unsigned seed;
   const char *signal;
+  const char *comments[8]; /* --comment KEY=VALUE, into OpusTags */
+  int ncomments;
 } options;
 
 enum { MODE_AUTO, MODE_SILK, MODE_HYBRID, MODE_CELT };
@@ -121,8 +123,19 @@ static int write_link(const options *o, int link, FILE *f, int *mode_counts) {
   ogg_packet op = {.packet = head, .bytes = (long)head_len, .b_o_s = 1, .packetno = 0};
   ogg_stream_packetin(&os, &op);
   write_pages(&os, f, 1);
-  unsigned char tags[] = "OpusTags\x06\0\0\0mkopus\0\0\0\0";
-  op = (ogg_packet){.packet = tags, .bytes = 8 + 4 + 6 + 4, .packetno = 1};
+  unsigned char tags[4096];
+  size_t tl = 0;
+  memcpy(tags, "OpusTags", 8), tl = 8;
+  put32(tags + tl, 6), tl += 4;
+  memcpy(tags + tl, "mkopus", 6), tl += 6;
+  put32(tags + tl, (uint32_t)o->ncomments), tl += 4;
+  for (int i = 0; i < o->ncomments; i++) {
+    size_t n = strlen(o->comments[i]);
+    if (tl + 4 + n > sizeof tags) break;
+    put32(tags + tl, (uint32_t)n), tl += 4;
+    memcpy(tags + tl, o->comments[i], n), tl += n;
+  }
+  op = (ogg_packet){.packet = tags, .bytes = (long)tl, .packetno = 1};
   ogg_stream_packetin(&os, &op);
   write_pages(&os, f, 1);
 
@@ -170,6 +183,7 @@ int main(int argc, char **argv) {
       {"links", 1, 0, 'l'},    {"page-packets", 1, 0, 'p'}, {"pre-skip", 1, 0, 'P'}, {"gain", 1, 0, 'g'},
       {"seconds", 1, 0, 's'},  {"frame-ms", 1, 0, 'f'}, {"trim", 1, 0, 't'}, {"start-granule", 1, 0, 'G'},
       {"seed", 1, 0, 'S'},     {"signal", 1, 0, 'x'}, {"complexity", 1, 0, 'C'}, {"bad-packet", 1, 0, 'B'},
+      {"comment", 1, 0, 'K'},
       {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -193,6 +207,9 @@ int main(int argc, char **argv) {
       case 'x': o.signal = optarg; break;
       case 'C': o.complexity = atoi(optarg); break;
       case 'B': o.bad_packet = atol(optarg); break;
+      case 'K':
+        if (o.ncomments < 8) o.comments[o.ncomments++] = optarg;
+        break;
       default: return 2;
     }
   }

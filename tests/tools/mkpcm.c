@@ -2,8 +2,9 @@
  * .wav .flac .aiff .w64 .rf64, .oga = Ogg Vorbis), a deterministic chirp-plus-noise signal, and
  * optionally an AudioMoth-style comment, a GUANO chunk or a BWF bext time.
  *   mkpcm OUT RATE CHANNELS SECONDS [--comment TEXT] [--guano TEXT] [--bext DATE TIME]
- *         [--float] [--nan-at FRAME]
- * --float writes 32-bit float samples; --nan-at puts a NaN at that frame. */
+ *         [--float] [--nan-at FRAME] [--artist TEXT] [--seed N]
+ * --float writes 32-bit float samples; --nan-at puts a NaN at that frame;
+ * --seed N changes the signal (its pitch and noise), so files differ. */
 #include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -29,10 +30,14 @@ int main(int argc, char **argv) {
   }
   SF_INFO info = {.samplerate = atoi(argv[2]), .channels = atoi(argv[3]), .format = major_of(argv[1])};
   long nan_at = -1;
+  unsigned variant = 0;
   for (int i = 5; i < argc; i++) {
     if (!strcmp(argv[i], "--float")) info.format = (info.format & SF_FORMAT_TYPEMASK) | SF_FORMAT_FLOAT;
     if (!strcmp(argv[i], "--nan-at") && i + 1 < argc) nan_at = atol(argv[i + 1]);
+    if (!strcmp(argv[i], "--seed") && i + 1 < argc) variant = (unsigned)atoi(argv[i + 1]);
   }
+  const double base = 200.0 + 37.0 * (variant % 16);
+  unsigned seed = 5 + variant;
   SNDFILE *sf = sf_open(argv[1], SFM_WRITE, &info);
   if (!sf) {
     fprintf(stderr, "mkpcm: %s\n", sf_strerror(NULL));
@@ -40,6 +45,7 @@ int main(int argc, char **argv) {
   }
   for (int i = 5; i < argc; i++) {
     if (!strcmp(argv[i], "--comment") && i + 1 < argc) sf_set_string(sf, SF_STR_COMMENT, argv[++i]);
+    else if (!strcmp(argv[i], "--artist") && i + 1 < argc) sf_set_string(sf, SF_STR_ARTIST, argv[++i]);
     else if (!strcmp(argv[i], "--guano") && i + 1 < argc) {
       const char *t = argv[++i];
       SF_CHUNK_INFO c = {.id = "guan", .id_size = 4, .datalen = (unsigned)strlen(t), .data = (void *)t};
@@ -55,14 +61,13 @@ int main(int argc, char **argv) {
   }
   long frames = (long)(atof(argv[4]) * info.samplerate);
   float *buf = malloc(sizeof(float) * 1024 * (size_t)info.channels);
-  unsigned seed = 5;
   for (long done = 0; done < frames;) {
     long n = frames - done < 1024 ? frames - done : 1024;
     for (long k = 0; k < n; k++) {
       double t = (double)(done + k) / info.samplerate;
       for (int c = 0; c < info.channels; c++) {
         seed = seed * 1664525u + 1013904223u;
-        double f = 200.0 * (1 + c) + 0.2 * info.samplerate * fmod(t, 2.0) / 4.0;
+        double f = base * (1 + c) + 0.2 * info.samplerate * fmod(t, 2.0) / 4.0;
         buf[k * info.channels + c] = (float)(0.3 * sin(2 * M_PI * f * t) + 0.02 * ((seed >> 8) / 16777216.0 - 0.5));
         if (done + k == nan_at) buf[k * info.channels + c] = NAN;
       }

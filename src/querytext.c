@@ -1,0 +1,83 @@
+/* Query text: CSV lines and fields, ids that are file names. */
+#include "querytext.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opusarc/util.h"
+
+/* Splits one CSV line into fields; handles "quoted, fields". Returns the
+ * number of fields (a trailing comma starts an empty one), or -1 if there
+ * are more than `max` or a quote is not closed. */
+int oa_csv_split(char *line, char **fields, int max) {
+  int n = 0;
+  char *p = line;
+  for (;;) {
+    if (n == max) return -1;
+    char *out = p;
+    fields[n++] = p;
+    if (*p == '"') {
+      char *q = p + 1;
+      for (;;) {
+        if (*q == '\0') return -1;
+        if (*q == '"' && q[1] == '"') *out++ = '"', q += 2;
+        else if (*q == '"') {
+          q++;
+          break;
+        } else *out++ = *q++;
+      }
+      if (*q != ',' && *q != '\0') return -1;
+      char sep = *q;
+      *out = '\0';
+      if (sep == '\0') return n;
+      p = q + 1;
+    } else {
+      char *comma = strchr(p, ',');
+      if (!comma) return n;
+      *comma = '\0';
+      p = comma + 1;
+    }
+  }
+}
+
+int oa_id_is_safe(const char *id) {
+  return id[0] && strcmp(id, ".") != 0 && strcmp(id, "..") != 0 && !strchr(id, '/') && strlen(id) < 128;
+}
+
+/* Next line of text[pos..len) without its line end; NULL at the end. The
+ * line is copied into *buf (grown as needed). */
+char *oa_csv_next_line(const char *text, size_t len, size_t *pos, char **buf, size_t *cap) {
+  if (*pos >= len) return NULL;
+  const char *start = text + *pos, *nl = memchr(start, '\n', len - *pos);
+  size_t n = nl ? (size_t)(nl - start) : len - *pos;
+  *pos += n + (nl ? 1 : 0);
+  while (n > 0 && start[n - 1] == '\r') n--;
+  if (oa_grow((void **)buf, cap, n + 1, 1) != 0) return NULL;
+  memcpy(*buf, start, n);
+  (*buf)[n] = '\0';
+  return *buf;
+}
+
+/* A window's id: the recording name made a file name one to one ('/' as
+ * '~'; '~', '%' and control bytes as %XX), then "_<start sample>". A name
+ * too long for that keeps its start and a fingerprint of the whole name. */
+void oa_name_stem(const char *name, char *stem, size_t len) {
+  char enc[1024];
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)name; *p && k + 4 < sizeof enc; p++) {
+    if (*p == '/') enc[k++] = '~';
+    else if (*p == '~' || *p == '%' || *p < 0x20 || *p == 0x7f) k += (size_t)snprintf(enc + k, 4, "%%%02X", *p);
+    else enc[k++] = (char)*p;
+  }
+  enc[k] = '\0';
+  size_t room = len - 1;
+  if (k <= room && strlen(name) * 3 + 4 < sizeof enc) {
+    snprintf(stem, len, "%s", enc);
+    return;
+  }
+  uint64_t h = oa_fnv1a(1469598103934665603ull, (const uint8_t *)name, strlen(name));
+  snprintf(stem, len, "%.*s~%016" PRIx64, (int)(room - 17), enc, h);
+}
+

@@ -1,0 +1,22 @@
+/* Query text (internal): CSV lines and fields, and ids that are file names
+ * (sweep.c, timequery.c). */
+#ifndef OPUSARC_QUERYTEXT_H
+#define OPUSARC_QUERYTEXT_H
+
+#include <stddef.h>
+
+/* Splits one CSV line in place into fields; handles "quoted, fields".
+ * Returns the number of fields (a trailing comma starts an empty one), or
+ * -1 if there are more than `max` or a quote is not closed. */
+int oa_csv_split(char *line, char **fields, int max);
+/* Next line of text[pos..len) without its line end (CR LF too); NULL at
+ * the end. The line is copied into *buf (grown as needed). */
+char *oa_csv_next_line(const char *text, size_t len, size_t *pos, char **buf, size_t *cap);
+/* An id can name a file: not empty, ".", "..", no '/', under 128 bytes. */
+int oa_id_is_safe(const char *id);
+/* A recording name made a file name one to one ('/' as '~'; '~', '%' and
+ * control bytes as %XX); a name too long for `len` keeps its start and a
+ * fingerprint of the whole name. */
+void oa_name_stem(const char *name, char *stem, size_t len);
+
+#endif
