@@ -141,6 +141,7 @@ int cmd_verify(cli_ctx *cx, int argc, char **argv) {
   oa_extract_stats st = {0};
   report_ctx rctx = {cx, a};
   uint64_t errors = 0, samples = 0;
+  double seconds = 0; /* real seconds: a time-expanded recording at its source rate */
   for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
     if (owner[i] != cx->rank) continue;
     oa_err e;
@@ -151,14 +152,17 @@ int cmd_verify(cli_ctx *cx, int argc, char **argv) {
     }
     const oa_rec_row *r = oa_archive_recording(a, i);
     samples += (uint64_t)r->samples;
-    if (pg) oa_progress_add(pg, 1, (int64_t)r->data_size, r->samples);
+    seconds += (double)r->samples / oa_rec_row_rate(r);
+    /* Progress counts 48 kHz samples of real time. */
+    if (pg) oa_progress_add(pg, 1, (int64_t)r->data_size, (int64_t)((double)r->samples * 48000.0 / oa_rec_row_rate(r)));
     if (pg) oa_progress_poll(pg);
   }
   t[T_VERIFY] = MPI_Wtime() - t0 - t[T_OPEN];
   if (pg) oa_progress_free(pg);
   uint64_t mine[5] = {st.intervals_checked, st.mismatches, errors, samples, st.packets_decoded}, all[5] = {0};
   MPI_Allreduce(mine, all, 5, MPI_UINT64_T, MPI_SUM, cx->comm);
-  double el = MPI_Wtime() - t0, hours = (double)all[3] / 48000.0 / 3600.0;
+  MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_SUM, cx->comm);
+  double el = MPI_Wtime() - t0, hours = seconds / 3600.0;
   if (cx->rank == 0)
     OA_LOG(&cx->log, SUMMARY, "verified %llu intervals of %.3f h audio: %llu mismatched, %llu recordings unreadable; "
            "%.1f s on %d rank%s (%.0fx real time)",
