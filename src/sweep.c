@@ -389,10 +389,11 @@ static void path_of(const oa_sweep_options *opt, const oa_query *q, long tag, ch
   if (tag && n >= 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, ".partial.%ld", tag);
 }
 
-/* Raw formats only: the piece's samples at their place in a shared
- * temporary file (several ranks may write pieces of one query). */
+/* The piece's samples at their place in a shared temporary file (several
+ * ranks may write pieces of one query): s16 as such, every other format as
+ * raw float32 (a file format is made from it at the end). */
 static int write_piece(const oa_sweep_options *opt, long tag, const oa_query *q, int64_t out_frame,
-                       const float *pcm, size_t frames, oa_err *err) {
+                       const float *pcm, size_t frames, uint64_t *clipped, oa_err *err) {
   char path[4096];
   path_of(opt, q, tag, path, sizeof path);
   int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC); /* created by rank 0 before the sweep */
@@ -406,7 +407,11 @@ static int write_piece(const oa_sweep_options *opt, long tag, const oa_query *q,
       close(fd);
       return oa_err_set(err, OA_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < n; i++) s16[i] = oa_float_to_s16(pcm[i]);
+    for (size_t i = 0; i < n; i++) {
+      int32_t v;
+      *clipped += oa_float_to_int(&pcm[i], 1, 16, &v);
+      s16[i] = (short)v;
+    }
     buf = s16;
   }
   off_t at = (off_t)((uint64_t)out_frame * (uint64_t)q->channels * width);
@@ -419,11 +424,12 @@ static int write_piece(const oa_sweep_options *opt, long tag, const oa_query *q,
 
 static oa_pcm_meta meta_of(const oa_archive *a, const oa_query *q) {
   return (oa_pcm_meta){.start_us = q->start_us, .zone = q->start_zone, .offset_s = q->start_offset_s,
-                       .recording = oa_archive_recording_name(a, q->rec), .start_sample = q->start};
+                       .recording = oa_archive_recording_name(a, q->rec), .start_sample = q->start,
+                       .rate = (int32_t)oa_archive_samples_per_second(a, q->rec)};
 }
 
 static int write_whole(const oa_archive *a, const oa_sweep_options *opt, const oa_query *q, const float *pcm,
-                       size_t frames, oa_err *err) {
+                       size_t frames, uint64_t *clipped, oa_err *err) {
   char path[4096];
   path_of(opt, q, 0, path, sizeof path);
   oa_pcm_writer *w;
@@ -431,6 +437,7 @@ static int write_whole(const oa_archive *a, const oa_sweep_options *opt, const o
   int rc = oa_pcm_writer_open(path, opt->format, q->channels, opt->overwrite, &meta, &w, err);
   if (rc != OA_OK) return rc;
   rc = oa_pcm_writer_sink(w, pcm, frames, q->channels, err);
+  *clipped += oa_pcm_writer_clipped(w);
   oa_err cerr;
   int crc = oa_pcm_writer_close(w, rc == OA_OK, &cerr);
   if (rc == OA_OK && crc != OA_OK) *err = cerr, rc = crc;
@@ -494,6 +501,7 @@ typedef struct sweep {
   char clips_tmp[4096]; /* the clips file's temporary name */
   oa_watchdog *watchdog;
   uint8_t *unit_done;   /* per unit: it ran (on any rank, after mark_not_run) */
+  uint64_t clipped;     /* samples clipped by an integer format, this rank */
 } sweep;
 
 static void fail_query(sweep *s, size_t qi, const oa_err *err) {
@@ -539,8 +547,9 @@ static void run_unit(sweep *s, const unit *u) {
     size_t frames = (size_t)(m->to - m->from);
     if (wrc == OA_OK) {
       if (s->opt->output == OA_SWEEP_HDF5) wrc = write_clip(&s->cf, q, m->out_frame, buf[i], frames, &werr);
-      else if (s->p.pieces_gt1[m->query]) wrc = write_piece(s->opt, s->tag, q, m->out_frame, buf[i], frames, &werr);
-      else wrc = write_whole(s->a, s->opt, q, buf[i], frames, &werr);
+      else if (s->p.pieces_gt1[m->query])
+        wrc = write_piece(s->opt, s->tag, q, m->out_frame, buf[i], frames, &s->clipped, &werr);
+      else wrc = write_whole(s->a, s->opt, q, buf[i], frames, &s->clipped, &werr);
     }
     if (wrc != OA_OK) fail_query(s, m->query, &werr);
     if (buf) free(buf[i]);
@@ -778,14 +787,14 @@ static int finish_clips(sweep *s, int *broken, oa_err *err) {
   return OA_OK;
 }
 
-/* A WAV query written in pieces: its temporary file holds the raw float32
- * samples; they become the WAV file (with its start time) here. */
-static int publish_wav(const sweep *s, const oa_query *q, const char *tmp, const char *final, oa_err *err) {
+/* A query in a file format written in pieces: its temporary file holds the
+ * raw float32 samples; they become the file (with its start time) here. */
+static int publish_file(sweep *s, const oa_query *q, const char *tmp, const char *final, oa_err *err) {
   int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", tmp, strerror(errno));
   oa_pcm_writer *w = NULL;
   oa_pcm_meta meta = meta_of(s->a, q);
-  int rc = oa_pcm_writer_open(final, OA_PCM_WAV, q->channels, s->opt->overwrite, &meta, &w, err);
+  int rc = oa_pcm_writer_open(final, s->opt->format, q->channels, s->opt->overwrite, &meta, &w, err);
   const size_t chunk = 65536, ch = (size_t)q->channels;
   float *buf = rc == OA_OK ? malloc(chunk * ch * sizeof *buf) : NULL;
   if (rc == OA_OK && !buf) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
@@ -798,6 +807,7 @@ static int publish_wav(const sweep *s, const oa_query *q, const char *tmp, const
   }
   free(buf);
   close(fd);
+  if (w) s->clipped += oa_pcm_writer_clipped(w);
   if (w || rc == OA_OK) {
     oa_err cerr;
     int crc = oa_pcm_writer_close(w, rc == OA_OK, &cerr);
@@ -818,10 +828,10 @@ static void finish_files(sweep *s) {
     oa_err e;
     oa_err_clear(&e);
     int rc = s->failed[i] ? OA_OK
-             : s->opt->format == OA_PCM_WAV ? publish_wav(s, &s->ql->q[i], tmp, final, &e)
+             : oa_pcm_format_is_file(s->opt->format) ? publish_file(s, &s->ql->q[i], tmp, final, &e)
              : oa_out_publish(tmp, final, s->opt->overwrite, &e);
     if (rc != OA_OK) fail_query(s, i, &e);
-    if (s->opt->format == OA_PCM_WAV) unlink(tmp);
+    if (oa_pcm_format_is_file(s->opt->format)) unlink(tmp);
     if (s->failed[i]) unlink(tmp);
   }
 }
@@ -952,6 +962,7 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
     if (opt->output == OA_SWEEP_HDF5) rc = finish_clips(&s, &res->broken, err);
     else finish_files(&s);
     MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
+    MPI_Allreduce(&s.clipped, &res->clipped, 1, MPI_UINT64_T, MPI_SUM, comm);
   }
   int ran = rc == OA_OK;
   for (size_t i = 0; i < ql->n; i++) {

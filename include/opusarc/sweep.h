@@ -119,6 +119,7 @@ typedef struct oa_sweep_result {
   uint64_t units;
   int stopped;          /* a signal (SIGTERM, SIGINT) stopped the sweep early: its number */
   uint64_t not_run;     /* queries not extracted because of that stop (counted in failed) */
+  uint64_t clipped;     /* samples clipped by an integer format (s16, wav16, wav24, flac) */
   int broken;           /* a collective HDF5 step failed: leave without MPI_Finalize */
 } oa_sweep_result;
 

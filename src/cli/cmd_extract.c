@@ -34,13 +34,19 @@ static const char *HELP =
     "  --start A, --end B   range, A < B\n"
     "  --units U            samples (default) or seconds\n"
     "  --format F           f32: raw little-endian float32, interleaved (exact)\n"
-    "                       s16: raw little-endian int16 (rounded, clipped)\n"
+    "                       s16: raw little-endian int16\n"
     "                       wav: WAV with float32 samples (exact)\n"
+    "                       wav16, wav24: WAV with 16/24-bit PCM\n"
+    "                       flac, flac24: FLAC, 16/24-bit\n"
+    "                       Integer formats: x * 2^15 (2^23) rounded to nearest,\n"
+    "                       clipped to the range; clipped samples are counted and\n"
+    "                       reported. WAV/FLAC headers give the recording's time\n"
+    "                       base: 48000, or a time-expanded recording's source rate\n"
     "  -o, --output OUT     output file (an existing file is replaced only with\n"
     "                       --force; never the archive; not a directory or FIFO)\n"
     "  --queries Q.csv      many ranges: CSV with header id,recording,start,end\n"
     "  --windows LEN        many ranges: every recording cut into windows of LEN,\n"
-    "  --hop HOP              starting every HOP (units as --units)\n"
+    "  --hop HOP              starting every HOP (units as --units; default LEN)\n"
     "  --match GLOB         --windows and time queries: only recordings whose name\n"
     "                       matches\n"
     "Time queries use each recording's start time (opusarc info shows them):\n"
@@ -249,10 +255,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
     cli_usage_error(cx, "extract", "--queries and --windows exclude each other");
     return -1;
   }
-  if (a->window && !a->hop) {
-    cli_usage_error(cx, "extract", "--windows needs --hop");
-    return -1;
-  }
+  if (a->window && !a->hop) a->hop = a->window; /* back to back */
   if (sweep && !!a->out_dir == !!a->out_h5) {
     cli_usage_error(cx, "extract", "--queries/--windows need exactly one of --out-dir DIR or --out CLIPS.h5");
     return -1;
@@ -276,7 +279,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       return -1;
     }
   } else if (!format || oa_pcm_format_parse(format, &a->format) != 0) {
-    cli_usage_error(cx, "extract", "--format f32, s16 or wav is required");
+    cli_usage_error(cx, "extract", "--format f32, s16, wav, wav16, wav24, flac or flac24 is required");
     return -1;
   }
   return 0;
@@ -298,10 +301,12 @@ static int write_silence(oa_pcm_writer *w, int64_t frames, int channels, oa_err 
 /* Extracts one query (a range, or the parts of a joined output) into a
  * file; the file exists only if this succeeds. */
 static int extract_to_file(oa_extractor *x, const oa_archive *ar, const oa_query_list *ql, const oa_query *q,
-                           int format, int force, const char *path, oa_extract_stats *st, oa_err *err) {
+                           int format, int force, const char *path, oa_extract_stats *st, uint64_t *clipped,
+                           oa_err *err) {
   oa_pcm_writer *w;
   oa_pcm_meta meta = {.start_us = q->start_us, .zone = q->start_zone, .offset_s = q->start_offset_s,
-                      .recording = oa_archive_recording_name(ar, q->rec), .start_sample = q->start};
+                      .recording = oa_archive_recording_name(ar, q->rec), .start_sample = q->start,
+                      .rate = (int32_t)oa_archive_samples_per_second(ar, q->rec)};
   int rc = oa_pcm_writer_open(path, format, q->channels, force, &meta, &w, err);
   if (rc != OA_OK) return rc;
   if (!q->nparts) rc = oa_extract_range(x, q->rec, q->start, q->end, oa_pcm_writer_sink, w, st, err);
@@ -310,6 +315,7 @@ static int extract_to_file(oa_extractor *x, const oa_archive *ar, const oa_query
     rc = p->rec == OA_GAP_REC ? write_silence(w, p->end - p->start, q->channels, err)
                               : oa_extract_range(x, p->rec, p->start, p->end, oa_pcm_writer_sink, w, st, err);
   }
+  *clipped = oa_pcm_writer_clipped(w);
   oa_err close_err;
   int crc = oa_pcm_writer_close(w, rc == OA_OK, &close_err);
   if (rc == OA_OK && crc != OA_OK) {
@@ -317,6 +323,13 @@ static int extract_to_file(oa_extractor *x, const oa_archive *ar, const oa_query
     rc = crc;
   }
   return rc;
+}
+
+/* Rank 0, after a file was written: clipping is said, never silent. */
+static void say_clipped(cli_ctx *cx, const extract_args *a, uint64_t clipped) {
+  if (clipped)
+    OA_LOG(&cx->log, SUMMARY, "%llu samples clipped to the %d-bit range (|x| >= 1.0 in the decode)",
+           (unsigned long long)clipped, oa_pcm_format_bits(a->format));
 }
 
 static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_archive *ar) {
@@ -349,7 +362,9 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
     oa_query q = {.rec = rec, .start = start, .end = end, .frames = end - start,
                   .channels = oa_archive_recording(ar, rec)->channels};
     oa_query_set_clock(ar, &q);
-    rc = extract_to_file(x, ar, NULL, &q, a->format, a->force, a->output, &st, &err);
+    uint64_t clipped = 0;
+    rc = extract_to_file(x, ar, NULL, &q, a->format, a->force, a->output, &st, &clipped, &err);
+    if (rc == OA_OK) say_clipped(cx, a, clipped);
   }
   if (rc != OA_OK) {
     OA_LOG(&cx->log, ERROR, "%s", err.msg);
@@ -559,9 +574,11 @@ static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, 
                                  ql.q[0].id);
   if (rc == EXIT_OK && oa_out_check(a->output, a->force, &input, ninputs, "-o", &err) != OA_OK) rc = EXIT_FAILED;
   oa_extract_stats st = {0};
+  uint64_t clipped = 0;
   if (rc == EXIT_OK &&
-      extract_to_file(x, ar, &ql, &ql.q[0], a->format, a->force, a->output, &st, &err) != OA_OK)
+      extract_to_file(x, ar, &ql, &ql.q[0], a->format, a->force, a->output, &st, &clipped, &err) != OA_OK)
     rc = EXIT_FAILED;
+  if (rc == EXIT_OK) say_clipped(cx, a, clipped);
   if (rc != EXIT_OK && err.msg[0]) OA_LOG(&cx->log, ERROR, "%s", err.msg);
   if (rc == EXIT_OK && !a->quiet) {
     char when[64];
@@ -590,12 +607,16 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
       .flags = extractor_flags(a), .archive_path = a->archive, .queries_path = a->queries, .io_timeout = a->io_timeout,
       .source = a->queries ? a->queries : "windows"};
   opt.progress_every = a->quiet ? 0 : opt.progress_bar && !a->progress_given ? 1.0 : a->progress;
-  /* WAV files are written by one libsndfile writer each: never cut. */
-  opt.piece = a->format == OA_PCM_WAV && !a->out_h5 ? INT64_MAX / 4 : (int64_t)(a->piece * 48000.0);
+  /* WAV and FLAC files are written by one libsndfile writer each: never cut
+   * (a joined query is assembled from its parts at the end). */
+  opt.piece = oa_pcm_format_is_file(a->format) && !a->out_h5 ? INT64_MAX / 4 : (int64_t)(a->piece * 48000.0);
   oa_sweep_result res;
   rc = oa_sweep_run(cx->comm, ar, &ql, &opt, &cx->log, &res, &err);
   cx->skip_finalize = res.broken;
   if (rc != OA_OK && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (cx->rank == 0 && res.clipped)
+    OA_LOG(&cx->log, SUMMARY, "%llu samples clipped to the %d-bit range (|x| >= 1.0 in the decode)",
+           (unsigned long long)res.clipped, oa_pcm_format_bits(a->format));
   if (cx->rank == 0 && res.stopped)
     OA_LOG(&cx->log, SUMMARY, "stopped by %s: %llu queries written, %llu not extracted (temporary files removed)",
            oa_stop_name(res.stopped), (unsigned long long)res.ok, (unsigned long long)res.not_run);

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Output formats (issue 14, first part): wav16, wav24, flac, flac24 hold the
+# exact decode rounded to nearest and clipped, checked sample by sample by an
+# independent conversion (tests/tools/pcmcheck, reading with libsndfile),
+# with the right header (rate, channels, bits); clipped samples are counted
+# and the count said; a time-expanded recording's file says its source rate;
+# sweeps (2 ranks) and joined queries write the same files.
+source "$(dirname "$0")/common.sh"
+: "${MKPCM:?}" "${PCMCHECK:?}"
+C=$WORK/c
+mkdir -p "$C"
+# +15 dB of header gain: the decode goes past full scale, so integer formats clip.
+"$MKOPUS" --channels 2 --seconds 6 --seed 3 --gain 3840 "$C/loud.opus" > /dev/null
+"$MKOPUS" --channels 1 --seconds 6 --seed 4 "$C/quiet.opus" > /dev/null
+"$MKPCM" "$C/bat.wav" 384000 1 1 --seed 2
+"$OPUSARC" index -q -o "$WORK/a.h5" --high-rate time-expand "$C"
+
+ref() { "$OPUSARC" extract -q "$WORK/a.h5" --recording "$1" --start "$2" --end "$3" --units seconds --format f32 --force -o "$4"; }
+ref loud.opus 1 4 "$WORK/loud.f32"
+for spec in wav16:wav:16 wav24:wav:24 flac:flac:16 flac24:flac:24; do
+  IFS=: read -r fmt ext bits <<< "$spec"
+  "$OPUSARC" extract "$WORK/a.h5" --recording loud.opus --start 1 --end 4 --units seconds --format "$fmt" \
+    -o "$WORK/loud.$fmt.$ext" > "$WORK/out.txt" 2>&1 || { cat "$WORK/out.txt"; fail "extract $fmt"; }
+  n=$("$PCMCHECK" "$WORK/loud.f32" "$WORK/loud.$fmt.$ext" 2 "$bits" 48000 | sed 's/clipped //') || fail "$fmt differs"
+  [ "$n" -gt 0 ] || fail "$fmt: the loud file should clip (the test needs it)"
+  grep -q "$n samples clipped to the $bits-bit range" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "$fmt: clip count $n not said"; }
+done
+# A file that does not clip says nothing of clipping.
+ref quiet.opus 0 5.5 "$WORK/quiet.f32"
+"$OPUSARC" extract "$WORK/a.h5" --recording quiet.opus --start 0 --end 5.5 --units seconds --format flac -o "$WORK/q.flac" \
+  > "$WORK/out.txt" 2>&1
+[ "$("$PCMCHECK" "$WORK/quiet.f32" "$WORK/q.flac" 1 16 48000)" = "clipped 0" ] || fail "quiet flac"
+if grep -q clipped "$WORK/out.txt"; then fail "clipping said where there was none"; fi
+# s16 counts its clipping too.
+expect 0 "samples clipped to the 16-bit range" "$OPUSARC" extract "$WORK/a.h5" --recording loud.opus --start 1 \
+  --end 4 --units seconds --format s16 -o "$WORK/loud.s16"
+
+# The time-expanded bat file: its WAV says 384000 Hz, real time as in its source.
+ref bat.wav 0.25 0.75 "$WORK/bat.f32"
+"$OPUSARC" extract -q "$WORK/a.h5" --recording bat.wav --start 0.25 --end 0.75 --units seconds --format wav24 \
+  -o "$WORK/bat.wav"
+"$PCMCHECK" "$WORK/bat.f32" "$WORK/bat.wav" 1 24 384000 > /dev/null || fail "time-expanded WAV header or samples"
+
+# A sweep at 2 ranks writes the same flac files as single extractions.
+printf 'id,recording,start,end\nl1,loud.opus,1,4\nq1,quiet.opus,0,5.5\nl2,loud.opus,0.5,5.5\n' > "$WORK/q.csv"
+mpi 2 "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/q.csv" --units seconds --format flac --out-dir "$WORK/o" \
+  > "$WORK/out.txt" 2>&1 || { cat "$WORK/out.txt"; fail "flac sweep"; }
+"$PCMCHECK" "$WORK/loud.f32" "$WORK/o/l1.flac" 2 16 48000 > /dev/null || fail "sweep l1"
+"$PCMCHECK" "$WORK/quiet.f32" "$WORK/o/q1.flac" 1 16 48000 > /dev/null || fail "sweep q1"
+ref loud.opus 0.5 5.5 "$WORK/l2.f32"
+n1=$("$PCMCHECK" "$WORK/loud.f32" "$WORK/o/l1.flac" 2 16 48000 | sed 's/clipped //')
+n2=$("$PCMCHECK" "$WORK/l2.f32" "$WORK/o/l2.flac" 2 16 48000 | sed 's/clipped //') || fail "sweep l2"
+grep -q "$((n1 + n2)) samples clipped to the 16-bit range" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "sweep clip count"; }
+# --hop defaults to the window length: the same windows as --hop LEN.
+"$OPUSARC" extract -q "$WORK/a.h5" --windows 1 --units seconds --match 'quiet.opus' --format f32 --out-dir "$WORK/w1"
+"$OPUSARC" extract -q "$WORK/a.h5" --windows 1 --hop 1 --units seconds --match 'quiet.opus' --format f32 --out-dir "$WORK/w2"
+[ "$(ls "$WORK/w1" | wc -l)" = 5 ] && diff -r "$WORK/w1" "$WORK/w2" > /dev/null || fail "--hop default"
+echo "formats: all checks passed"
