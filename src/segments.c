@@ -1,5 +1,6 @@
 #include "segments.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -156,9 +157,30 @@ static int sync_dir_of(const char *path) {
   return rc;
 }
 
+/* Temporary lists left by a writer killed between creating and renaming
+ * one (PATH.partial.PID.K). Only the holder of the archive's lock writes the
+ * list, so any such file found by the holder is stale. */
+static void remove_stale_temporaries(const char *path) {
+  char copy[4096], dir[4096];
+  snprintf(copy, sizeof copy, "%s", path);
+  snprintf(dir, sizeof dir, "%s", path);
+  const char *base = basename(copy);
+  size_t blen = strlen(base);
+  DIR *d = opendir(dirname(dir));
+  if (!d) return;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    if (strncmp(e->d_name, base, blen) != 0 || strncmp(e->d_name + blen, ".partial.", 9) != 0) continue;
+    char victim[8192];
+    oa_segment_in_dir(path, e->d_name, victim, sizeof victim);
+    unlink(victim);
+  }
+  closedir(d);
+}
+
 int oa_seglist_save(const char *archive, const oa_seglist *l, oa_err *err) {
   char path[4096], tmp[4200];
   oa_seglist_path(archive, path, sizeof path);
+  remove_stale_temporaries(path);
   size_t len;
   char *body = body_of(l, &len);
   if (!body) return oa_err_set(err, OA_ENOMEM, "out of memory");

@@ -40,7 +40,9 @@ void oa_segment_in_dir(const char *archive, const char *name, char *out, size_t 
  * a name with '/' or too long, count disagreeing). */
 int oa_seglist_load(const char *archive, oa_seglist *l, int *found, oa_err *err);
 /* Writes the list to a new temporary file beside it (O_EXCL|O_NOFOLLOW),
- * flushes it, renames it over ARCHIVE.segments and flushes the directory. */
+ * flushes it, renames it over ARCHIVE.segments and flushes the directory.
+ * Call only while holding the archive's lock: temporaries of the list left
+ * by a killed writer (ARCHIVE.segments.partial.*) are removed first. */
 /* The same from bytes in memory (`what` names them in messages). */
 int oa_seglist_parse(const char *what, const uint8_t *buf, size_t len, oa_seglist *l, oa_err *err);
 int oa_seglist_save(const char *archive, const oa_seglist *l, oa_err *err);
