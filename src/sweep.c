@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "opusarc/channels.h"
 #include "opusarc/clock.h"
 #include "opusarc/extract.h"
 #include "opusarc/mpiutil.h"
@@ -398,7 +399,7 @@ static int write_piece(const oa_sweep_options *opt, long tag, const oa_query *q,
   path_of(opt, q, tag, path, sizeof path);
   int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC); /* created by rank 0 before the sweep */
   if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", path, strerror(errno));
-  size_t n = frames * (size_t)q->channels, width = opt->format == OA_PCM_S16 ? 2 : 4;
+  size_t n = frames * (size_t)q->out_channels, width = opt->format == OA_PCM_S16 ? 2 : 4;
   void *buf = (void *)pcm;
   short *s16 = NULL;
   if (opt->format == OA_PCM_S16) {
@@ -414,7 +415,7 @@ static int write_piece(const oa_sweep_options *opt, long tag, const oa_query *q,
     }
     buf = s16;
   }
-  off_t at = (off_t)((uint64_t)out_frame * (uint64_t)q->channels * width);
+  off_t at = (off_t)((uint64_t)out_frame * (uint64_t)q->out_channels * width);
   ssize_t w = pwrite(fd, buf, n * width, at);
   int rc = w == (ssize_t)(n * width) ? OA_OK : oa_err_set(err, OA_EIO, "%s: write failed: %s", path, strerror(errno));
   free(s16);
@@ -434,9 +435,9 @@ static int write_whole(const oa_archive *a, const oa_sweep_options *opt, const o
   path_of(opt, q, 0, path, sizeof path);
   oa_pcm_writer *w;
   oa_pcm_meta meta = meta_of(a, q);
-  int rc = oa_pcm_writer_open(path, opt->format, q->channels, opt->overwrite, &meta, &w, err);
+  int rc = oa_pcm_writer_open(path, opt->format, q->out_channels, opt->overwrite, &meta, &w, err);
   if (rc != OA_OK) return rc;
-  rc = oa_pcm_writer_sink(w, pcm, frames, q->channels, err);
+  rc = oa_pcm_writer_sink(w, pcm, frames, q->out_channels, err);
   *clipped += oa_pcm_writer_clipped(w);
   oa_err cerr;
   int crc = oa_pcm_writer_close(w, rc == OA_OK, &cerr);
@@ -447,8 +448,8 @@ static int write_whole(const oa_archive *a, const oa_sweep_options *opt, const o
 static int write_clip(const clips_file *cf, const oa_query *q, int64_t out_frame, const float *pcm, size_t frames,
                       oa_err *err) {
   hid_t fs = H5Dget_space(cf->clips);
-  hsize_t start[1] = {q->clip_offset + (uint64_t)out_frame * (uint64_t)q->channels},
-          count[1] = {frames * (size_t)q->channels};
+  hsize_t start[1] = {q->clip_offset + (uint64_t)out_frame * (uint64_t)q->out_channels},
+          count[1] = {frames * (size_t)q->out_channels};
   H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
   hid_t ms = H5Screate_simple(1, count, NULL);
   herr_t rc = H5Dwrite(cf->clips, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, pcm);
@@ -545,6 +546,16 @@ static void run_unit(sweep *s, const unit *u) {
     oa_err werr = own && own[i] < 0 ? own_err[i] : err;
     int wrc = own && own[i] ? (own[i] > 0 ? OA_OK : werr.code) : rc;
     size_t frames = (size_t)(m->to - m->from);
+    if (s->failed[m->query]) { /* refused before the sweep (a channel it lacks): nothing to write */
+      if (buf) free(buf[i]);
+      continue;
+    }
+    if (wrc == OA_OK && s->opt->channels && (s->opt->channels->mono || s->opt->channels->n)) {
+      /* --mono / --channels: a transformation of the exact decode into a new buffer. */
+      float *out = malloc(frames * (size_t)q->out_channels * sizeof *out);
+      if (!out) wrc = oa_err_set(&werr, OA_ENOMEM, "out of memory");
+      else oa_channel_apply(s->opt->channels, buf[i], frames, q->channels, out), free(buf[i]), buf[i] = out;
+    }
     if (wrc == OA_OK) {
       if (s->opt->output == OA_SWEEP_HDF5) wrc = write_clip(&s->cf, q, m->out_frame, buf[i], frames, &werr);
       else if (s->p.pieces_gt1[m->query])
@@ -647,7 +658,7 @@ static int create_clips(sweep *s, oa_err *err) {
   uint64_t total = 0;
   for (size_t i = 0; i < s->ql->n; i++) {
     s->ql->q[i].clip_offset = total;
-    total += (uint64_t)s->ql->q[i].frames * (uint64_t)s->ql->q[i].channels;
+    total += (uint64_t)s->ql->q[i].frames * (uint64_t)s->ql->q[i].out_channels;
   }
   size_t longest = 1;
   for (uint64_t i = 0; i < oa_archive_recording_count(s->a); i++) {
@@ -717,7 +728,7 @@ static int write_clip_table(sweep *s) {
   int ok = rows != NULL;
   for (size_t i = 0; ok && i < n; i++) {
     const oa_query *q = &s->ql->q[i];
-    clip_row r = {.start = q->start, .end = q->end, .channels = q->channels, .status = s->failed[i],
+    clip_row r = {.start = q->start, .end = q->end, .channels = q->out_channels, .status = s->failed[i],
                   .offset = q->clip_offset, .length = q->frames, .start_utc_us = q->start_us,
                   .start_zone = q->start_zone, .parts = q->nparts ? (int32_t)q->nparts : 1, .gaps = (int32_t)q->gaps,
                   .gap_frames = q->gap_frames};
@@ -794,8 +805,8 @@ static int publish_file(sweep *s, const oa_query *q, const char *tmp, const char
   if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", tmp, strerror(errno));
   oa_pcm_writer *w = NULL;
   oa_pcm_meta meta = meta_of(s->a, q);
-  int rc = oa_pcm_writer_open(final, s->opt->format, q->channels, s->opt->overwrite, &meta, &w, err);
-  const size_t chunk = 65536, ch = (size_t)q->channels;
+  int rc = oa_pcm_writer_open(final, s->opt->format, q->out_channels, s->opt->overwrite, &meta, &w, err);
+  const size_t chunk = 65536, ch = (size_t)q->out_channels;
   float *buf = rc == OA_OK ? malloc(chunk * ch * sizeof *buf) : NULL;
   if (rc == OA_OK && !buf) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   for (int64_t done = 0; rc == OA_OK && done < q->frames;) {
@@ -803,7 +814,7 @@ static int publish_file(sweep *s, const oa_query *q, const char *tmp, const char
     ssize_t got = pread(fd, buf, want * ch * sizeof *buf, (off_t)((uint64_t)done * ch * sizeof *buf));
     if (got != (ssize_t)(want * ch * sizeof *buf))
       rc = oa_err_set(err, OA_EIO, "%s: read failed: %s", tmp, got < 0 ? strerror(errno) : "short file");
-    else rc = oa_pcm_writer_sink(w, buf, want, q->channels, err), done += (int64_t)want;
+    else rc = oa_pcm_writer_sink(w, buf, want, q->out_channels, err), done += (int64_t)want;
   }
   free(buf);
   close(fd);
@@ -877,7 +888,7 @@ static int check_dir_outputs(sweep *s, oa_err *err) {
     char tmp[4096];
     path_of(opt, q, s->tag, tmp, sizeof tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-    off_t size = (off_t)((uint64_t)q->frames * (uint64_t)q->channels * (opt->format == OA_PCM_S16 ? 2 : 4));
+    off_t size = (off_t)((uint64_t)q->frames * (uint64_t)q->out_channels * (opt->format == OA_PCM_S16 ? 2 : 4));
     if (fd < 0 || ftruncate(fd, size) != 0) rc = oa_err_set(err, OA_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     if (fd >= 0) close(fd);
   }
@@ -893,6 +904,22 @@ static void remove_piece_files(sweep *s) {
   }
 }
 
+/* The channels each query writes (--mono, --channels); a query asking for a
+ * channel its recording lacks fails here, before any decoding. */
+static void set_out_channels(sweep *s) {
+  for (size_t i = 0; i < s->ql->n; i++) {
+    oa_query *q = &s->ql->q[i];
+    int oc = oa_channel_spec_out(s->opt->channels, q->channels);
+    q->out_channels = oc > 0 ? oc : q->channels;
+    if (oc > 0) continue;
+    oa_err e;
+    oa_err_set(&e, OA_EUSAGE, "--channels selects a channel that recording \"%s\" (%d channel%s) does not have",
+               oa_archive_recording_name(s->a, q->rec), q->channels, q->channels == 1 ? "" : "s");
+    if (s->rank == 0) fail_query(s, i, &e);
+    else s->failed[i] = 1;
+  }
+}
+
 /* Everything before the first decode; collective. */
 static int sweep_prepare(sweep *s, oa_err *err) {
   const oa_sweep_options *opt = s->opt;
@@ -905,6 +932,7 @@ static int sweep_prepare(sweep *s, oa_err *err) {
     ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
   s->unit_done = calloc(s->p.nu ? s->p.nu : 1, 1);
   if (ok && !s->unit_done) ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
+  if (ok) set_out_channels(s);
   if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
   long tag = (long)getpid();
   MPI_Bcast(&tag, 1, MPI_LONG, 0, s->comm);

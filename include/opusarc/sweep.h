@@ -34,7 +34,8 @@ typedef struct oa_query {
   int64_t start, end; /* samples of rec (a joined output: its first part) */
   int64_t frames;     /* frames of the output (end - start unless joined) */
   long line;          /* CSV line, 0 for windows and time spans */
-  int channels;
+  int channels;       /* of the recording (the decode) */
+  int out_channels;   /* written (--mono, --channels; set by the sweep) */
   uint64_t clip_offset; /* HDF5 output: first float in /clips */
   /* Absolute start of the output where the recording's start is known
    * (zone as enum oa_start_zone: UTC, or a wall-clock time). */
@@ -111,6 +112,7 @@ typedef struct oa_sweep_options {
   const char *archive_path; /* the inputs: no output may be one of them */
   const char *queries_path; /* NULL for windows */
   double io_timeout;    /* > 0: a collective step of the clips file that takes longer ends the process */
+  const struct oa_channel_spec *channels; /* --mono / --channels (NULL: every channel as decoded) */
 } oa_sweep_options;
 
 typedef struct oa_sweep_result {

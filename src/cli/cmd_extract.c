@@ -11,6 +11,7 @@
 #include "opusarc/sweep.h"
 #include "opusarc/timequery.h"
 #include "opusarc/clock.h"
+#include "opusarc/channels.h"
 #include "opusarc/util.h"
 #include "../outfile.h"
 #include "../stop.h"
@@ -42,6 +43,9 @@ static const char *HELP =
     "                       clipped to the range; clipped samples are counted and\n"
     "                       reported. WAV/FLAC headers give the recording's time\n"
     "                       base: 48000, or a time-expanded recording's source rate\n"
+    "  --mono               write the mean of the channels (summed in double, one\n"
+    "                       rounding to float)\n"
+    "  --channels LIST      write these channels, in this order (1-based: 2,1)\n"
     "  -o, --output OUT     output file (an existing file is replaced only with\n"
     "                       --force; never the archive; not a directory or FIFO)\n"
     "  --queries Q.csv      many ranges: CSV with header id,recording,start,end\n"
@@ -111,6 +115,7 @@ typedef struct extract_args {
   const char *from, *to, *daily, *days, *tz;
   int join;
   double max_gap;
+  oa_channel_spec chan; /* --mono, --channels */
 } extract_args;
 
 static int time_mode(const extract_args *a) { return a->from || a->to || a->daily; }
@@ -139,7 +144,7 @@ static int check_time_args(cli_ctx *cx, const extract_args *a) {
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY, O_OUT, O_WINDOWS,
          O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS, O_MAX_WINDOWS, O_IO_TIMEOUT, O_FROM, O_TO,
-         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP };
+         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP, O_MONO, O_CHANNELS };
   static const struct option opts[] = {
       {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
       {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
@@ -156,6 +161,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       {"daily", required_argument, 0, O_DAILY},     {"days", required_argument, 0, O_DAYS},
       {"tz", required_argument, 0, O_TZ},           {"join", optional_argument, 0, O_JOIN},
       {"max-gap", required_argument, 0, O_MAX_GAP},
+      {"mono", no_argument, 0, O_MONO},             {"channels", required_argument, 0, O_CHANNELS},
       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   a->format = -1;
@@ -183,6 +189,20 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       case O_HOP: a->hop = optarg; break;
       case O_MATCH: a->match = optarg; break;
       case O_FORCE: a->force = 1; break;
+      case O_MONO:
+      case O_CHANNELS: {
+        char why[160];
+        if (a->chan.mono || a->chan.n) {
+          cli_usage_error(cx, "extract", "--mono and --channels exclude each other (and are given once)");
+          return -1;
+        }
+        if (c == O_MONO) a->chan.mono = 1;
+        else if (oa_channel_spec_parse(optarg, &a->chan, why, sizeof why) != 0) {
+          cli_usage_error(cx, "extract", "--channels: %s", why);
+          return -1;
+        }
+        break;
+      }
       case O_FROM: a->from = optarg; break;
       case O_TO: a->to = optarg; break;
       case O_DAILY: a->daily = optarg; break;
@@ -298,23 +318,48 @@ static int write_silence(oa_pcm_writer *w, int64_t frames, int channels, oa_err 
   return rc;
 }
 
+/* --mono / --channels between the decoder and the writer. */
+typedef struct chan_sink {
+  const oa_channel_spec *spec;
+  oa_pcm_writer *w;
+  float *buf;
+  size_t cap;
+} chan_sink;
+
+static int chan_sink_fn(void *ctx, const float *pcm, size_t frames, int channels, oa_err *err) {
+  chan_sink *c = ctx;
+  if (!c->spec->mono && !c->spec->n) return oa_pcm_writer_sink(c->w, pcm, frames, channels, err);
+  int oc = oa_channel_spec_out(c->spec, channels);
+  if (oc <= 0) return oa_err_set(err, OA_EUSAGE, "--channels selects a channel the recording (%d) lacks", channels);
+  if (oa_grow((void **)&c->buf, &c->cap, frames * (size_t)oc, sizeof *c->buf))
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  oa_channel_apply(c->spec, pcm, frames, channels, c->buf);
+  return oa_pcm_writer_sink(c->w, c->buf, frames, oc, err);
+}
+
 /* Extracts one query (a range, or the parts of a joined output) into a
  * file; the file exists only if this succeeds. */
 static int extract_to_file(oa_extractor *x, const oa_archive *ar, const oa_query_list *ql, const oa_query *q,
-                           int format, int force, const char *path, oa_extract_stats *st, uint64_t *clipped,
-                           oa_err *err) {
+                           const oa_channel_spec *chan, int format, int force, const char *path,
+                           oa_extract_stats *st, uint64_t *clipped, oa_err *err) {
   oa_pcm_writer *w;
+  int oc = oa_channel_spec_out(chan, q->channels);
+  if (oc <= 0)
+    return oa_err_set(err, OA_EUSAGE, "--channels selects a channel that recording \"%s\" (%d channel%s) does not "
+                      "have", oa_archive_recording_name(ar, q->rec), q->channels, q->channels == 1 ? "" : "s");
   oa_pcm_meta meta = {.start_us = q->start_us, .zone = q->start_zone, .offset_s = q->start_offset_s,
                       .recording = oa_archive_recording_name(ar, q->rec), .start_sample = q->start,
                       .rate = (int32_t)oa_archive_samples_per_second(ar, q->rec)};
-  int rc = oa_pcm_writer_open(path, format, q->channels, force, &meta, &w, err);
+  int rc = oa_pcm_writer_open(path, format, oc, force, &meta, &w, err);
   if (rc != OA_OK) return rc;
-  if (!q->nparts) rc = oa_extract_range(x, q->rec, q->start, q->end, oa_pcm_writer_sink, w, st, err);
+  chan_sink cs = {chan, w, NULL, 0};
+  if (!q->nparts) rc = oa_extract_range(x, q->rec, q->start, q->end, chan_sink_fn, &cs, st, err);
   for (size_t i = 0; rc == OA_OK && i < q->nparts; i++) {
     const oa_query_part *p = &ql->parts[q->first_part + i];
-    rc = p->rec == OA_GAP_REC ? write_silence(w, p->end - p->start, q->channels, err)
-                              : oa_extract_range(x, p->rec, p->start, p->end, oa_pcm_writer_sink, w, st, err);
+    rc = p->rec == OA_GAP_REC ? write_silence(w, p->end - p->start, oc, err)
+                              : oa_extract_range(x, p->rec, p->start, p->end, chan_sink_fn, &cs, st, err);
   }
+  free(cs.buf);
   *clipped = oa_pcm_writer_clipped(w);
   oa_err close_err;
   int crc = oa_pcm_writer_close(w, rc == OA_OK, &close_err);
@@ -363,7 +408,7 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
                   .channels = oa_archive_recording(ar, rec)->channels};
     oa_query_set_clock(ar, &q);
     uint64_t clipped = 0;
-    rc = extract_to_file(x, ar, NULL, &q, a->format, a->force, a->output, &st, &clipped, &err);
+    rc = extract_to_file(x, ar, NULL, &q, &a->chan, a->format, a->force, a->output, &st, &clipped, &err);
     if (rc == OA_OK) say_clipped(cx, a, clipped);
   }
   if (rc != OA_OK) {
@@ -373,7 +418,7 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
   if (!a->quiet)
     OA_LOG(&cx->log, INFO,
            "wrote %lld frames x %d channels of \"%s\" to %s (%llu packets decoded, %llu pre-rolls, %llu snapshots%s)",
-           (long long)st.frames_out, oa_archive_recording(ar, rec)->channels, a->recording, a->output,
+           (long long)st.frames_out, oa_channel_spec_out(&a->chan, oa_archive_recording(ar, rec)->channels), a->recording, a->output,
            (unsigned long long)st.packets_decoded, (unsigned long long)st.prerolls,
            (unsigned long long)st.snapshots_restored, a->verify ? ", every interval verified" : "");
   return EXIT_OK;
@@ -576,7 +621,7 @@ static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, 
   oa_extract_stats st = {0};
   uint64_t clipped = 0;
   if (rc == EXIT_OK &&
-      extract_to_file(x, ar, &ql, &ql.q[0], a->format, a->force, a->output, &st, &clipped, &err) != OA_OK)
+      extract_to_file(x, ar, &ql, &ql.q[0], &a->chan, a->format, a->force, a->output, &st, &clipped, &err) != OA_OK)
     rc = EXIT_FAILED;
   if (rc == EXIT_OK) say_clipped(cx, a, clipped);
   if (rc != EXIT_OK && err.msg[0]) OA_LOG(&cx->log, ERROR, "%s", err.msg);
@@ -584,7 +629,7 @@ static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, 
     char when[64];
     oa_time_format(ql.q[0].start_us, ql.q[0].start_offset_s, ql.q[0].start_zone, when, sizeof when);
     OA_LOG(&cx->log, INFO, "wrote %lld frames x %d channels (%s, starting %s, %u gap%s filled) to %s",
-           (long long)ql.q[0].frames, ql.q[0].channels, ql.q[0].id, when, ql.q[0].gaps, ql.q[0].gaps == 1 ? "" : "s",
+           (long long)ql.q[0].frames, oa_channel_spec_out(&a->chan, ql.q[0].channels), ql.q[0].id, when, ql.q[0].gaps, ql.q[0].gaps == 1 ? "" : "s",
            a->output);
   }
   oa_query_list_free(&ql);
@@ -605,7 +650,7 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
       .format = a->format, .overwrite = a->force, .progress_bar = cli_is_terminal(cx),
       .flags = extractor_flags(a), .archive_path = a->archive, .queries_path = a->queries, .io_timeout = a->io_timeout,
-      .source = a->queries ? a->queries : "windows"};
+      .source = a->queries ? a->queries : "windows", .channels = &a->chan};
   opt.progress_every = a->quiet ? 0 : opt.progress_bar && !a->progress_given ? 1.0 : a->progress;
   /* WAV and FLAC files are written by one libsndfile writer each: never cut
    * (a joined query is assembled from its parts at the end). */

@@ -6,7 +6,7 @@
 # and the count said; a time-expanded recording's file says its source rate;
 # sweeps (2 ranks) and joined queries write the same files.
 source "$(dirname "$0")/common.sh"
-: "${MKPCM:?}" "${PCMCHECK:?}"
+: "${MKPCM:?}" "${PCMCHECK:?}" "${CHANMIX:?}"
 C=$WORK/c
 mkdir -p "$C"
 # +15 dB of header gain: the decode goes past full scale, so integer formats clip.
@@ -55,4 +55,31 @@ grep -q "$((n1 + n2)) samples clipped to the 16-bit range" "$WORK/out.txt" || { 
 "$OPUSARC" extract -q "$WORK/a.h5" --windows 1 --units seconds --match 'quiet.opus' --format f32 --out-dir "$WORK/w1"
 "$OPUSARC" extract -q "$WORK/a.h5" --windows 1 --hop 1 --units seconds --match 'quiet.opus' --format f32 --out-dir "$WORK/w2"
 [ "$(ls "$WORK/w1" | wc -l)" = 5 ] && diff -r "$WORK/w1" "$WORK/w2" > /dev/null || fail "--hop default"
+# --mono and --channels: the decode transformed, against chanmix (written apart).
+"$CHANMIX" "$WORK/loud.f32" 2 mono "$WORK/loud.mono.f32"
+"$CHANMIX" "$WORK/loud.f32" 2 2,1,2 "$WORK/loud.212.f32"
+"$OPUSARC" extract -q "$WORK/a.h5" --recording loud.opus --start 1 --end 4 --units seconds --mono --format f32 -o "$WORK/m.f32"
+cmp -s "$WORK/m.f32" "$WORK/loud.mono.f32" || fail "--mono"
+"$OPUSARC" extract -q "$WORK/a.h5" --recording loud.opus --start 1 --end 4 --units seconds --channels 2,1,2 --format f32 \
+  -o "$WORK/c.f32"
+cmp -s "$WORK/c.f32" "$WORK/loud.212.f32" || fail "--channels 2,1,2"
+# In sweeps (3 ranks, pieces of 1 s, and the clips file), and as 16-bit WAV.
+mpi 3 "$OPUSARC" extract -q "$WORK/a.h5" --queries "$WORK/q.csv" --units seconds --mono --piece 1 --format f32 \
+  --out-dir "$WORK/om"
+cmp -s "$WORK/om/l1.f32" "$WORK/loud.mono.f32" || fail "--mono in a sweep"
+mpi 2 "$OPUSARC" extract -q "$WORK/a.h5" --queries "$WORK/q.csv" --units seconds --mono --out "$WORK/m.h5"
+h5dump -d /clips -b LE -o "$WORK/mclips.bin" "$WORK/m.h5" > /dev/null
+head -c "$(stat -c %s "$WORK/loud.mono.f32")" "$WORK/mclips.bin" | cmp -s - "$WORK/loud.mono.f32" || fail "--mono clips"
+"$OPUSARC" extract -q "$WORK/a.h5" --recording loud.opus --start 1 --end 4 --units seconds --mono --format wav16 -o "$WORK/m.wav"
+"$PCMCHECK" "$WORK/loud.mono.f32" "$WORK/m.wav" 1 16 48000 > /dev/null || fail "--mono wav16"
+# A channel the recording lacks: that query fails, the others are written.
+set +e
+"$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/q.csv" --units seconds --channels 2 --format f32 --out-dir "$WORK/oc" \
+  > "$WORK/out.txt" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat "$WORK/out.txt"; fail "missing channel: exit $rc"; }
+grep -q -- 'q.csv:3: --channels selects a channel that recording "quiet.opus" (1 channel) does not have' \
+  "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "missing channel not named"; }
+[ -e "$WORK/oc/l1.f32" ] && [ ! -e "$WORK/oc/q1.f32" ] || fail "missing channel: the other queries"
 echo "formats: all checks passed"
