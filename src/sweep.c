@@ -70,18 +70,33 @@ static int parse_position(const char *s, double per_second, int64_t *out) {
   return 0;
 }
 
-/* Checks a query against the archive; fills rec and channels. */
-static int check_query(const oa_archive *a, const char *recording, oa_query *q, oa_err *err) {
-  if (oa_archive_find(a, recording, &q->rec, err) != OA_OK) return err->code;
+int oa_query_fit(const oa_archive *a, oa_query *q, unsigned flags, int *clamped, oa_err *err) {
   const oa_rec_row *r = oa_archive_recording(a, q->rec);
+  const char *recording = oa_archive_recording_name(a, q->rec);
+  const double sps = oa_archive_samples_per_second(a, q->rec);
+  *clamped = 0;
   if (r->status != OA_REC_OK)
     return oa_err_set(err, OA_ERANGE, "recording \"%s\" failed at indexing: %s", recording,
                       oa_archive_recording_error(a, q->rec));
+  if ((flags & OA_QUERY_CLAMP) && q->start < q->end && (q->start < 0 || q->end > r->samples)) {
+    int64_t s = q->start < 0 ? 0 : q->start, e = q->end > r->samples ? r->samples : q->end;
+    if (s < e) *clamped = 1, q->start = s, q->end = e;
+  }
+  /* Messages in the units the user gave. */
+  if (q->start >= q->end && (flags & OA_QUERY_SECONDS))
+    return oa_err_set(err, OA_ERANGE, "empty range: start %.6f s is not before end %.6f s%s", q->start / sps,
+                      q->end / sps, flags & OA_QUERY_CLAMP ? " (after --clamp)" : "");
   if (q->start >= q->end)
-    return oa_err_set(err, OA_ERANGE, "empty range: start %" PRId64 " is not before end %" PRId64, q->start, q->end);
+    return oa_err_set(err, OA_ERANGE, "empty range: start %" PRId64 " is not before end %" PRId64 "%s", q->start,
+                      q->end, flags & OA_QUERY_CLAMP ? " (after --clamp)" : "");
+  const char *hint = flags & OA_QUERY_CLAMP ? " (entirely: nothing to cut to)"
+                     : " (--clamp cuts ranges to the recording)";
+  if ((q->start < 0 || q->end > r->samples) && (flags & OA_QUERY_SECONDS))
+    return oa_err_set(err, OA_ERANGE, "range %.6f-%.6f s is outside recording \"%s\", which lasts %.6f s%s",
+                      q->start / sps, q->end / sps, recording, (double)r->samples / sps, hint);
   if (q->start < 0 || q->end > r->samples)
     return oa_err_set(err, OA_ERANGE, "range [%" PRId64 ", %" PRId64 ") is outside recording \"%s\", which has "
-                      "samples [0, %" PRId64 ")", q->start, q->end, recording, r->samples);
+                      "samples [0, %" PRId64 ")%s", q->start, q->end, recording, r->samples, hint);
   q->channels = r->channels;
   q->frames = q->end - q->start;
   oa_query_set_clock(a, q);
@@ -114,8 +129,9 @@ int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *
   return rc;
 }
 
-static void parse_row(const oa_archive *a, char *line, long lineno, int seconds, int *hints_left, oa_query *q,
-                      oa_err *why) {
+static void parse_row(const oa_archive *a, char *line, long lineno, unsigned flags, int *hints_left, oa_query *q,
+                      int *clamped, oa_err *why) {
+  const int seconds = (flags & OA_QUERY_SECONDS) != 0;
   char *fld[4];
   int nf = oa_csv_split(line, fld, 4);
   *q = (oa_query){.line = lineno};
@@ -143,10 +159,10 @@ static void parse_row(const oa_archive *a, char *line, long lineno, int seconds,
     oa_err_set(why, OA_EUSAGE, "start/end must be %s", seconds ? "numbers of seconds" : "integer samples");
     return;
   }
-  if (check_query(a, fld[1], q, why) == OA_OK) snprintf(q->id, sizeof q->id, "%s", fld[0]);
+  if (oa_query_fit(a, q, flags, clamped, why) == OA_OK) snprintf(q->id, sizeof q->id, "%s", fld[0]);
 }
 
-int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, int seconds,
+int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, unsigned flags,
                         const oa_logger *log, oa_query_list *out, oa_err *err) {
   memset(out, 0, sizeof *out);
   size_t pos = 0;
@@ -167,9 +183,12 @@ int oa_queries_from_csv(const oa_archive *a, const char *source, const char *tex
     oa_query q;
     oa_err why;
     oa_err_clear(&why);
-    parse_row(a, line, lineno, seconds, &hints_left, &q, &why);
+    int clamped = 0;
+    parse_row(a, line, lineno, flags, &hints_left, &q, &clamped, &why);
     if (!why.msg[0]) {
       if (add_query(out, &q)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+      if (clamped) out->clamped++;
+      if (clamped && log) OA_LOG(log, INFO, "%s:%ld: %s cut to the recording (--clamp)", source, lineno, q.id);
       continue;
     }
     out->bad++;
@@ -199,22 +218,30 @@ int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_li
         oa_query_list_free(out);
         return oa_err_set(err, OA_EUSAGE, "window length and hop must be at least one sample");
       }
+      int64_t n = r->samples >= len ? (r->samples - len) / hop + 1 : 0;
+      int64_t covered = n ? (n - 1) * hop + len : 0, tail_start = n * hop;
+      /* With pad/keep one more window starts at n * hop when audio is left there. */
+      int extra = w->tail != OA_TAIL_DROP && tail_start < r->samples && covered < r->samples;
       if (pass == 0) {
         st->recordings++;
-        int64_t n = r->samples >= len ? (r->samples - len) / hop + 1 : 0;
-        int64_t covered = n ? (n - 1) * hop + len : 0;
-        total += (uint64_t)n;
-        if (n == 0) st->short_recordings++, st->uncovered_seconds += (double)r->samples / scale;
+        total += (uint64_t)(n + extra);
+        if (extra && w->tail == OA_TAIL_PAD) st->padded++;
+        else if (extra) st->short_windows++;
+        else if (n == 0) st->short_recordings++, st->uncovered_seconds += (double)r->samples / scale;
         else if (covered < r->samples) st->tails++, st->uncovered_seconds += (double)(r->samples - covered) / scale;
         continue;
       }
       char stem[sizeof q0.id - 22]; /* room for "_" and 20 digits of the start */
       oa_name_stem(name, stem, sizeof stem);
-      for (int64_t s = 0; s + len <= r->samples; s += hop) {
-        oa_query q = {.rec = i, .start = s, .end = s + len, .frames = len, .channels = r->channels};
+      for (int64_t k = 0; k < n + extra; k++) {
+        int64_t s = k * hop, e = s + len < r->samples ? s + len : r->samples;
+        oa_query q = {.rec = i, .start = s, .end = e, .frames = e - s, .channels = r->channels};
+        oa_query_part pad[2] = {{i, s, e, 0}, {OA_GAP_REC, 0, len - (e - s), e - s}};
+        int padded = w->tail == OA_TAIL_PAD && e - s < len;
+        if (padded) q.frames = len; /* the window's samples, then zeros to its length */
         oa_query_set_clock(a, &q);
         snprintf(q.id, sizeof q.id, "%s_%" PRId64, stem, s);
-        if (add_query(out, &q)) {
+        if (oa_query_list_add(out, &q, padded ? pad : NULL, padded ? 2 : 0)) {
           oa_query_list_free(out);
           return oa_err_set(err, OA_ENOMEM, "out of memory for %" PRIu64 " windows", total);
         }

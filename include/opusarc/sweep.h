@@ -54,6 +54,7 @@ typedef struct oa_query_list {
   oa_query_part *parts;
   size_t nparts, parts_cap;
   uint64_t bad; /* rows rejected while parsing */
+  uint64_t clamped; /* ranges cut to their recording (--clamp) */
 } oa_query_list;
 
 /* Appends a query (and for a joined one, its parts: q->first_part is set). */
@@ -69,18 +70,30 @@ void oa_query_set_clock(const oa_archive *a, oa_query *q);
  * broadcasts it, so stdin and files only rank 0 can read work. A header
  * id,recording,start_utc,end_utc or id,start_utc,end_utc is a time CSV:
  * see oa_time_csv (opusarc/timequery.h). */
-int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, int seconds,
+int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, unsigned flags,
                         const oa_logger *log, oa_query_list *out, oa_err *err);
+
+enum { OA_QUERY_SECONDS = 1, /* positions were given in seconds: messages say seconds */
+       OA_QUERY_CLAMP = 2 }; /* a range crossing the recording's edges is cut to it */
+/* Checks q (rec, start, end set) against its recording, cutting it with
+ * OA_QUERY_CLAMP (*clamped then says so); fills channels, frames, clock. */
+int oa_query_fit(const oa_archive *a, oa_query *q, unsigned flags, int *clamped, oa_err *err);
+
+enum oa_tail { OA_TAIL_DROP = 0, OA_TAIL_PAD = 1, OA_TAIL_KEEP = 2 };
 
 typedef struct oa_window_spec {
   double length, hop;     /* in samples, or with `seconds` in seconds of each recording's time base */
   int seconds;
   const char *glob;       /* only recordings whose name matches; NULL: all */
   uint64_t max_windows;   /* refuse more than this (0: no limit) */
+  int tail;               /* enum oa_tail: the audio after the last whole window (and a recording
+                           * shorter than a window): dropped (counted), a window padded with zeros
+                           * to the full length, or a shorter last window */
 } oa_window_spec;
 
 typedef struct oa_window_stats {
   uint64_t windows, recordings;   /* windows made, recordings matched */
+  uint64_t padded, short_windows; /* --tail pad / keep: windows padded, shorter last windows */
   uint64_t short_recordings;      /* shorter than one window: no window */
   uint64_t tails;                 /* recordings whose last samples no window covers */
   double uncovered_seconds;       /* audio no window covers, in those two */

@@ -34,6 +34,8 @@ static const char *HELP =
     "  --recording NAME     recording name as shown by 'opusarc info'\n"
     "  --start A, --end B   range, A < B\n"
     "  --units U            samples (default) or seconds\n"
+    "  --clamp              a range that crosses the recording's start or end is cut\n"
+    "                       to the recording (said, counted) instead of failing\n"
     "  --format F           f32: raw little-endian float32, interleaved (exact)\n"
     "                       s16: raw little-endian int16\n"
     "                       wav: WAV with float32 samples (exact)\n"
@@ -51,6 +53,10 @@ static const char *HELP =
     "  --queries Q.csv      many ranges: CSV with header id,recording,start,end\n"
     "  --windows LEN        many ranges: every recording cut into windows of LEN,\n"
     "  --hop HOP              starting every HOP (units as --units; default LEN)\n"
+    "  --tail MODE          --windows: the audio after the last whole window, and a\n"
+    "                       recording shorter than a window: drop (default; counted\n"
+    "                       in the summary), pad (one more window, zeros to the full\n"
+    "                       length) or keep (one shorter last window)\n"
     "  --match GLOB         --windows and time queries: only recordings whose name\n"
     "                       matches\n"
     "Time queries use each recording's start time (opusarc info shows them):\n"
@@ -116,6 +122,9 @@ typedef struct extract_args {
   int join;
   double max_gap;
   oa_channel_spec chan; /* --mono, --channels */
+  int tail;             /* --tail: enum oa_tail */
+  int clamp;            /* --clamp */
+  int tail_given;
 } extract_args;
 
 static int time_mode(const extract_args *a) { return a->from || a->to || a->daily; }
@@ -144,7 +153,7 @@ static int check_time_args(cli_ctx *cx, const extract_args *a) {
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY, O_OUT, O_WINDOWS,
          O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS, O_MAX_WINDOWS, O_IO_TIMEOUT, O_FROM, O_TO,
-         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP, O_MONO, O_CHANNELS };
+         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP, O_MONO, O_CHANNELS, O_TAIL, O_CLAMP };
   static const struct option opts[] = {
       {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
       {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
@@ -162,6 +171,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       {"tz", required_argument, 0, O_TZ},           {"join", optional_argument, 0, O_JOIN},
       {"max-gap", required_argument, 0, O_MAX_GAP},
       {"mono", no_argument, 0, O_MONO},             {"channels", required_argument, 0, O_CHANNELS},
+      {"tail", required_argument, 0, O_TAIL},       {"clamp", no_argument, 0, O_CLAMP},
       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   a->format = -1;
@@ -203,6 +213,17 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
         }
         break;
       }
+      case O_TAIL:
+        a->tail_given = 1;
+        if (strcmp(optarg, "drop") == 0) a->tail = OA_TAIL_DROP;
+        else if (strcmp(optarg, "pad") == 0) a->tail = OA_TAIL_PAD;
+        else if (strcmp(optarg, "keep") == 0) a->tail = OA_TAIL_KEEP;
+        else {
+          cli_usage_error(cx, "extract", "--tail must be drop, pad or keep, not '%s'", optarg);
+          return -1;
+        }
+        break;
+      case O_CLAMP: a->clamp = 1; break;
       case O_FROM: a->from = optarg; break;
       case O_TO: a->to = optarg; break;
       case O_DAILY: a->daily = optarg; break;
@@ -276,6 +297,14 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
     return -1;
   }
   if (a->window && !a->hop) a->hop = a->window; /* back to back */
+  if (a->clamp && !a->recording && !a->queries) {
+    cli_usage_error(cx, "extract", "--clamp goes with --recording or --queries");
+    return -1;
+  }
+  if (a->tail_given && !a->window) {
+    cli_usage_error(cx, "extract", "--tail goes with --windows");
+    return -1;
+  }
   if (sweep && !!a->out_dir == !!a->out_h5) {
     cli_usage_error(cx, "extract", "--queries/--windows need exactly one of --out-dir DIR or --out CLIPS.h5");
     return -1;
@@ -377,6 +406,10 @@ static void say_clipped(cli_ctx *cx, const extract_args *a, uint64_t clipped) {
            (unsigned long long)clipped, oa_pcm_format_bits(a->format));
 }
 
+static unsigned query_flags(const extract_args *a) {
+  return (a->seconds ? OA_QUERY_SECONDS : 0) | (a->clamp ? OA_QUERY_CLAMP : 0);
+}
+
 static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_archive *ar) {
   if (cx->rank != 0) return EXIT_OK;
   int64_t start, end;
@@ -403,10 +436,13 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
     OA_LOG(&cx->log, ERROR, "--start/--end must be %s", a->seconds ? "numbers of seconds" : "integer sample counts");
     return EXIT_USAGE;
   }
+  oa_query q = {.rec = rec, .start = start, .end = end};
+  int clamped = 0;
+  if (rc == OA_OK) rc = oa_query_fit(ar, &q, query_flags(a), &clamped, &err);
+  if (rc == OA_OK && clamped)
+    OA_LOG(&cx->log, SUMMARY, "the range was cut to the recording (--clamp): %.6f-%.6f s", q.start /
+           oa_archive_samples_per_second(ar, rec), q.end / oa_archive_samples_per_second(ar, rec));
   if (rc == OA_OK) {
-    oa_query q = {.rec = rec, .start = start, .end = end, .frames = end - start,
-                  .channels = oa_archive_recording(ar, rec)->channels};
-    oa_query_set_clock(ar, &q);
     uint64_t clipped = 0;
     rc = extract_to_file(x, ar, NULL, &q, &a->chan, a->format, a->force, a->output, &st, &clipped, &err);
     if (rc == OA_OK) say_clipped(cx, a, clipped);
@@ -576,12 +612,13 @@ static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_q
       oa_err_set(err, OA_EUSAGE, "%s: --join needs a time CSV (header id,recording,start_utc,end_utc)", a->queries);
       return EXIT_USAGE;
     }
-    rc = oa_queries_from_csv(ar, a->queries, (const char *)text, (size_t)len, a->seconds,
+    rc = oa_queries_from_csv(ar, a->queries, (const char *)text, (size_t)len, query_flags(a),
                              cx->rank == 0 ? &cx->log : NULL, ql, err);
     free(text);
     return rc == OA_OK ? EXIT_OK : EXIT_FAILED;
   }
-  oa_window_spec spec = {.seconds = a->seconds, .glob = a->match, .max_windows = (uint64_t)a->max_windows};
+  oa_window_spec spec = {.seconds = a->seconds, .glob = a->match, .max_windows = (uint64_t)a->max_windows,
+                         .tail = a->tail};
   if (cli_parse_double(a->window, &spec.length) != 0 || cli_parse_double(a->hop, &spec.hop) != 0 ||
       spec.length <= 0 || spec.hop <= 0 ||
       (!a->seconds && (spec.length != (int64_t)spec.length || spec.hop != (int64_t)spec.hop))) {
@@ -595,8 +632,12 @@ static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_q
            "window and the tails of %llu (%.1f s of audio in all)", (unsigned long long)st.windows,
            (unsigned long long)st.recordings, (unsigned long long)st.short_recordings,
            st.short_recordings == 1 ? "" : "s", (unsigned long long)st.tails, st.uncovered_seconds);
+  if (cx->rank == 0 && (st.padded || st.short_windows))
+    OA_LOG(&cx->log, SUMMARY, "windows: %llu over %llu recordings; %llu last windows padded with zeros to the full "
+           "length, %llu shorter last windows kept", (unsigned long long)st.windows,
+           (unsigned long long)st.recordings, (unsigned long long)st.padded, (unsigned long long)st.short_windows);
   if (st.windows == 0) {
-    oa_err_set(err, OA_EUSAGE, "no window fits: every matching recording is shorter than %s %s", a->window,
+    oa_err_set(err, OA_EUSAGE, "no window fits: every matching recording is shorter than %s %s (--tail pad or keep makes one window of each)", a->window,
                a->seconds ? "s" : "samples");
     oa_query_list_free(ql);
     return EXIT_FAILED;
@@ -646,6 +687,8 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
     if (cx->rank == 0 && err.msg[0]) OA_LOG(&cx->log, ERROR, "%s", err.msg);
     return rc;
   }
+  if (cx->rank == 0 && ql.clamped)
+    OA_LOG(&cx->log, SUMMARY, "%llu ranges cut to their recording (--clamp)", (unsigned long long)ql.clamped);
   oa_sweep_options opt = {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
       .format = a->format, .overwrite = a->force, .progress_bar = cli_is_terminal(cx),

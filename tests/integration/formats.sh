@@ -27,6 +27,7 @@ for spec in wav16:wav:16 wav24:wav:24 flac:flac:16 flac24:flac:24; do
 done
 # A file that does not clip says nothing of clipping.
 ref quiet.opus 0 5.5 "$WORK/quiet.f32"
+"$OPUSARC" extract -q "$WORK/a.h5" --recording quiet.opus --start 0 --end 287688 --format f32 -o "$WORK/quiet.full.f32"
 "$OPUSARC" extract "$WORK/a.h5" --recording quiet.opus --start 0 --end 5.5 --units seconds --format flac -o "$WORK/q.flac" \
   > "$WORK/out.txt" 2>&1
 [ "$("$PCMCHECK" "$WORK/quiet.f32" "$WORK/q.flac" 1 16 48000)" = "clipped 0" ] || fail "quiet flac"
@@ -55,6 +56,44 @@ grep -q "$((n1 + n2)) samples clipped to the 16-bit range" "$WORK/out.txt" || { 
 "$OPUSARC" extract -q "$WORK/a.h5" --windows 1 --units seconds --match 'quiet.opus' --format f32 --out-dir "$WORK/w1"
 "$OPUSARC" extract -q "$WORK/a.h5" --windows 1 --hop 1 --units seconds --match 'quiet.opus' --format f32 --out-dir "$WORK/w2"
 [ "$(ls "$WORK/w1" | wc -l)" = 5 ] && diff -r "$WORK/w1" "$WORK/w2" > /dev/null || fail "--hop default"
+# --tail: quiet.opus is 287688 samples; 2 s windows leave 95688 after two.
+"$OPUSARC" extract -q "$WORK/a.h5" --recording quiet.opus --start 192000 --end 287688 --format f32 -o "$WORK/tail.f32"
+"$OPUSARC" extract -q "$WORK/a.h5" --windows 2 --units seconds --tail keep --match quiet.opus --format f32 --out-dir "$WORK/tk"
+"$OPUSARC" extract "$WORK/a.h5" --windows 2 --units seconds --tail pad --match quiet.opus --format f32 --out-dir "$WORK/tp" \
+  > "$WORK/out.txt" 2>&1
+grep -q "1 last windows padded with zeros" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "padding not said"; }
+[ "$(ls "$WORK/tk" | wc -l)" = 3 ] && [ "$(ls "$WORK/tp" | wc -l)" = 3 ] || fail "--tail keep/pad: 3 windows"
+cmp -s "$WORK/tk/quiet.opus_192000.f32" "$WORK/tail.f32" || fail "--tail keep"
+cat "$WORK/tail.f32" <(head -c $((312 * 4)) /dev/zero) | cmp -s - "$WORK/tp/quiet.opus_192000.f32" || fail "--tail pad"
+cmp -s "$WORK/tk/quiet.opus_0.f32" "$WORK/tp/quiet.opus_0.f32" || fail "whole windows differ between keep and pad"
+# A recording shorter than a window: none (drop, an error), one padded, one kept.
+expect 1 "tail pad or keep makes one window" "$OPUSARC" extract "$WORK/a.h5" --windows 10 --units seconds \
+  --match quiet.opus --format f32 --out-dir "$WORK/td"
+"$OPUSARC" extract -q "$WORK/a.h5" --windows 10 --units seconds --tail pad --match quiet.opus --out "$WORK/tp.h5"
+h5dump -d /clips -b LE -o "$WORK/tp.bin" "$WORK/tp.h5" > /dev/null
+cat "$WORK/quiet.full.f32" <(head -c $(((480000 - 287688) * 4)) /dev/zero) | cmp -s - "$WORK/tp.bin" || fail "short recording padded"
+
+# --clamp: a range past the end is cut to the recording and said; without
+# it the error speaks seconds when seconds were given.
+expect 1 'range 5.000000-10.000000 s is outside recording "quiet.opus", which lasts 5.993500 s' "$OPUSARC" extract \
+  "$WORK/a.h5" --recording quiet.opus --start 5 --end 10 --units seconds --format f32 -o "$WORK/cl.f32"
+expect 0 "the range was cut to the recording (--clamp): 5.000000-5.993500 s" "$OPUSARC" extract "$WORK/a.h5" \
+  --recording quiet.opus --start 5 --end 10 --units seconds --clamp --format f32 -o "$WORK/cl.f32"
+"$OPUSARC" extract -q "$WORK/a.h5" --recording quiet.opus --start 240000 --end 287688 --format f32 -o "$WORK/cl.ref"
+cmp -s "$WORK/cl.f32" "$WORK/cl.ref" || fail "--clamp at the end"
+printf 'id,recording,start,end\nc1,quiet.opus,-1,2\nc2,quiet.opus,7,9\n' > "$WORK/c.csv"
+set +e
+"$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/c.csv" --units seconds --clamp --format f32 --out-dir "$WORK/oc2" \
+  > "$WORK/out.txt" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q "1 ranges cut to their recording" "$WORK/out.txt" &&
+  grep -q 'c.csv:3: range 7.000000-9.000000 s is outside recording "quiet.opus", which lasts 5.993500 s (entirely' \
+  "$WORK/out.txt" ||
+  { cat "$WORK/out.txt"; fail "--clamp in a CSV"; }
+"$OPUSARC" extract -q "$WORK/a.h5" --recording quiet.opus --start 0 --end 2 --units seconds --format f32 -o "$WORK/c1.ref"
+cmp -s "$WORK/oc2/c1.f32" "$WORK/c1.ref" || fail "--clamp at the start"
+
 # --mono and --channels: the decode transformed, against chanmix (written apart).
 "$CHANMIX" "$WORK/loud.f32" 2 mono "$WORK/loud.mono.f32"
 "$CHANMIX" "$WORK/loud.f32" 2 2,1,2 "$WORK/loud.212.f32"
