@@ -383,6 +383,7 @@ int oa_start_from_name(const char *path, const char *pattern, oa_start *st) {
     }
     if (*p == '%' && p[1] && p[1] != '%') {
       p++;
+      if (!strchr("YmdHMS", *p)) return -1; /* an unchecked pattern: never index f[] with it */
       int v;
       if (digits(&s, *p == 'Y' ? 4 : 2, &v)) return -1;
       f[(unsigned char)*p] = v;

@@ -263,7 +263,7 @@ static int one_span(span_ctx *c, placed *buf) {
   }
   size_t n = 0;
   for (uint64_t i = 0; i < oa_archive_recording_count(c->a); i++) {
-    if (only && (c->opt->join == OA_JOIN_NONE ? i != only->rec : 0)) continue;
+    if (only && c->opt->join == OA_JOIN_NONE && i != only->rec) continue;
     if (!only && !matches(c->a, i, c->opt)) continue;
     placed p;
     if (place(c->a, i, sp->wall_clock, &p) != PLACED) continue;

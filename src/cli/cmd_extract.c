@@ -92,7 +92,7 @@ static const char *HELP =
     "                       longer is stuck (an I/O error on some rank): end the\n"
     "                       job with a message (default 900; 0: wait forever)\n"
     "  --piece SECONDS      queries longer than this are cut into pieces decoded by\n"
-    "                       different ranks (default 30; not for wav)\n"
+    "                       different ranks (default 30; not for wav/flac)\n"
     "  --progress SECONDS   rank 0 reports progress this often (default 10; a bar\n"
     "                       redrawn every second on a terminal; 0: off)\n"
     "  --decode-from-start  if this host's libopus differs from the archive's,\n"
