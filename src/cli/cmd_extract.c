@@ -412,10 +412,10 @@ static unsigned query_flags(const extract_args *a) {
 
 static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_archive *ar) {
   if (cx->rank != 0) return EXIT_OK;
-  int64_t start, end;
+  int64_t start = 0, end = 0;
   oa_err err;
   oa_err_clear(&err);
-  uint64_t rec;
+  uint64_t rec = 0;
   oa_extract_stats st = {0};
   oa_file_id input;
   size_t ninputs = oa_file_id_of(a->archive, &input) == 0;
