@@ -18,6 +18,7 @@
 #include "opusarc/extract.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/pcmout.h"
+#include "opusarc/resample.h"
 #include "opusarc/util.h"
 #include "opusarc/watchdog.h"
 #include "outfile.h"
@@ -405,9 +406,31 @@ typedef struct clip_row {
   /* The clip's absolute start (docs/FORMAT.md, "Clips files"). */
   char start_time[48], start_utc[40];
   int64_t start_utc_us;
-  int32_t start_zone, parts, gaps, pad_;
+  int32_t start_zone, parts, gaps, rate; /* rate: of the clip's samples (--rate) */
   int64_t gap_frames;
 } clip_row;
+
+typedef struct sweep {
+  MPI_Comm comm;
+  int rank, size;
+  oa_archive *a;
+  oa_extractor *x;
+  oa_query_list *ql;
+  const oa_sweep_options *opt;
+  const oa_logger *log;
+  plan p;
+  clips_file cf;
+  uint8_t *failed;   /* per query */
+  MPI_Win win;
+  int64_t *counters; /* on rank 0: the next unit */
+  oa_progress *progress;
+  double t0;
+  long tag;             /* rank 0's process id: names this run's temporary files */
+  char clips_tmp[4096]; /* the clips file's temporary name */
+  oa_watchdog *watchdog;
+  uint8_t *unit_done;   /* per unit: it ran (on any rank, after mark_not_run) */
+  uint64_t clipped;     /* samples clipped by an integer format, this rank */
+} sweep;
 
 /* DIR/ID.FMT, or the shared temporary file of a pieced query,
  * DIR/ID.FMT.partial.<tag> (tag: rank 0's process id, so no run meets
@@ -417,19 +440,40 @@ static void path_of(const oa_sweep_options *opt, const oa_query *q, long tag, ch
   if (tag && n >= 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, ".partial.%ld", tag);
 }
 
-/* The piece's samples at their place in a shared temporary file (several
- * ranks may write pieces of one query): s16 as such, every other format as
- * raw float32 (a file format is made from it at the end). */
-static int write_piece(const oa_sweep_options *opt, long tag, const oa_query *q, int64_t out_frame,
-                       const float *pcm, size_t frames, uint64_t *clipped, oa_err *err) {
+/* Queries whose pieces wait in a temporary file for the end of the sweep:
+ * pieced queries of a directory sweep, and pieced queries resampled into a
+ * clips file (--rate: the range is resampled in one go at the end). */
+static int resampled(const oa_query *q) { return q->in_rate != q->out_rate; }
+
+static int staged(const sweep *s, size_t qi) {
+  return s->p.pieces_gt1[qi] && (s->opt->output == OA_SWEEP_DIR || resampled(&s->ql->q[qi]));
+}
+
+/* A staged query's temporary file holds raw float32 at the decode's rate,
+ * except for s16 written as such (a rename publishes it). */
+static int staged_as_s16(const sweep *s, const oa_query *q) {
+  return s->opt->output == OA_SWEEP_DIR && s->opt->format == OA_PCM_S16 && !resampled(q);
+}
+
+/* DIR/ID.FMT.partial.<tag>, or beside a clips file CLIPS.h5.<query>.partial.<tag>. */
+static void stage_path(const sweep *s, size_t qi, char *buf, size_t len) {
+  if (s->opt->output == OA_SWEEP_HDF5) snprintf(buf, len, "%s.%zu.partial.%ld", s->opt->path, qi, s->tag);
+  else path_of(s->opt, &s->ql->q[qi], s->tag, buf, len);
+}
+
+/* The piece's samples at their place in the query's temporary file
+ * (several ranks may write pieces of one query). */
+static int write_piece(sweep *s, size_t qi, int64_t out_frame, const float *pcm, size_t frames, oa_err *err) {
+  const oa_query *q = &s->ql->q[qi];
   char path[4096];
-  path_of(opt, q, tag, path, sizeof path);
+  stage_path(s, qi, path, sizeof path);
   int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC); /* created by rank 0 before the sweep */
   if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", path, strerror(errno));
-  size_t n = frames * (size_t)q->out_channels, width = opt->format == OA_PCM_S16 ? 2 : 4;
+  int as_s16 = staged_as_s16(s, q);
+  size_t n = frames * (size_t)q->out_channels, width = as_s16 ? 2 : 4;
   void *buf = (void *)pcm;
   short *s16 = NULL;
-  if (opt->format == OA_PCM_S16) {
+  if (as_s16) {
     s16 = malloc(n * sizeof *s16);
     if (!s16) {
       close(fd);
@@ -437,7 +481,7 @@ static int write_piece(const oa_sweep_options *opt, long tag, const oa_query *q,
     }
     for (size_t i = 0; i < n; i++) {
       int32_t v;
-      *clipped += oa_float_to_int(&pcm[i], 1, 16, &v);
+      s->clipped += oa_float_to_int(&pcm[i], 1, 16, &v);
       s16[i] = (short)v;
     }
     buf = s16;
@@ -453,7 +497,7 @@ static int write_piece(const oa_sweep_options *opt, long tag, const oa_query *q,
 static oa_pcm_meta meta_of(const oa_archive *a, const oa_query *q) {
   return (oa_pcm_meta){.start_us = q->start_us, .zone = q->start_zone, .offset_s = q->start_offset_s,
                        .recording = oa_archive_recording_name(a, q->rec), .start_sample = q->start,
-                       .rate = (int32_t)oa_archive_samples_per_second(a, q->rec)};
+                       .rate = q->out_rate};
 }
 
 static int write_whole(const oa_archive *a, const oa_sweep_options *opt, const oa_query *q, const float *pcm,
@@ -485,6 +529,26 @@ static int write_clip(const clips_file *cf, const oa_query *q, int64_t out_frame
   return rc < 0 ? oa_err_set(err, OA_EIO, "writing clip %s failed (disk full?)", q->id) : OA_OK;
 }
 
+/* A member's samples to their place: a staged piece, a piece of a clip, or
+ * a whole output (resampled first with --rate). */
+static int deliver(sweep *s, const member *m, const float *pcm, size_t frames, oa_err *err) {
+  const oa_query *q = &s->ql->q[m->query];
+  if (staged(s, m->query)) return write_piece(s, m->query, m->out_frame, pcm, frames, err);
+  if (s->p.pieces_gt1[m->query]) return write_clip(&s->cf, q, m->out_frame, pcm, frames, err);
+  const float *out = pcm;
+  float *resampled_pcm = NULL;
+  size_t n = frames;
+  if (resampled(q)) {
+    int rc = oa_resample_buffer(pcm, frames, q->out_channels, q->in_rate, q->out_rate, &resampled_pcm, &n, err);
+    if (rc != OA_OK) return rc;
+    out = resampled_pcm;
+  }
+  int rc = s->opt->output == OA_SWEEP_HDF5 ? write_clip(&s->cf, q, 0, out, n, err)
+                                          : write_whole(s->a, s->opt, q, out, n, &s->clipped, err);
+  free(resampled_pcm);
+  return rc;
+}
+
 /* ------------------------------------------------------------- execution */
 
 typedef struct fanout {
@@ -509,28 +573,6 @@ static int fanout_sink(void *ctx, const float *pcm, size_t frames, int channels,
   f->pos = b;
   return OA_OK;
 }
-
-typedef struct sweep {
-  MPI_Comm comm;
-  int rank, size;
-  oa_archive *a;
-  oa_extractor *x;
-  oa_query_list *ql;
-  const oa_sweep_options *opt;
-  const oa_logger *log;
-  plan p;
-  clips_file cf;
-  uint8_t *failed;   /* per query */
-  MPI_Win win;
-  int64_t *counters; /* on rank 0: the next unit */
-  oa_progress *progress;
-  double t0;
-  long tag;             /* rank 0's process id: names this run's temporary files */
-  char clips_tmp[4096]; /* the clips file's temporary name */
-  oa_watchdog *watchdog;
-  uint8_t *unit_done;   /* per unit: it ran (on any rank, after mark_not_run) */
-  uint64_t clipped;     /* samples clipped by an integer format, this rank */
-} sweep;
 
 static void fail_query(sweep *s, size_t qi, const oa_err *err) {
   if (s->failed[qi]) return;
@@ -583,12 +625,7 @@ static void run_unit(sweep *s, const unit *u) {
       if (!out) wrc = oa_err_set(&werr, OA_ENOMEM, "out of memory");
       else oa_channel_apply(s->opt->channels, buf[i], frames, q->channels, out), free(buf[i]), buf[i] = out;
     }
-    if (wrc == OA_OK) {
-      if (s->opt->output == OA_SWEEP_HDF5) wrc = write_clip(&s->cf, q, m->out_frame, buf[i], frames, &werr);
-      else if (s->p.pieces_gt1[m->query])
-        wrc = write_piece(s->opt, s->tag, q, m->out_frame, buf[i], frames, &s->clipped, &werr);
-      else wrc = write_whole(s->a, s->opt, q, buf[i], frames, &s->clipped, &werr);
-    }
+    if (wrc == OA_OK) wrc = deliver(s, m, buf[i], frames, &werr);
     if (wrc != OA_OK) fail_query(s, m->query, &werr);
     if (buf) free(buf[i]);
   }
@@ -685,7 +722,7 @@ static int create_clips(sweep *s, oa_err *err) {
   uint64_t total = 0;
   for (size_t i = 0; i < s->ql->n; i++) {
     s->ql->q[i].clip_offset = total;
-    total += (uint64_t)s->ql->q[i].frames * (uint64_t)s->ql->q[i].out_channels;
+    total += (uint64_t)s->ql->q[i].out_frames * (uint64_t)s->ql->q[i].out_channels;
   }
   size_t longest = 1;
   for (uint64_t i = 0; i < oa_archive_recording_count(s->a); i++) {
@@ -736,6 +773,7 @@ static int create_clips(sweep *s, oa_err *err) {
   H5Tinsert(cf->row_type, "parts", HOFFSET(clip_row, parts), H5T_NATIVE_INT32);
   H5Tinsert(cf->row_type, "gaps", HOFFSET(clip_row, gaps), H5T_NATIVE_INT32);
   H5Tinsert(cf->row_type, "gap_frames", HOFFSET(clip_row, gap_frames), H5T_NATIVE_INT64);
+  H5Tinsert(cf->row_type, "rate", HOFFSET(clip_row, rate), H5T_NATIVE_INT32);
   H5Tinsert(cf->row_type, "recording", sizeof(clip_row), cf->rec_type);
   H5Tclose(id_type), H5Tclose(time_type), H5Tclose(utc_type);
   hsize_t rows[1] = {s->ql->n};
@@ -756,7 +794,7 @@ static int write_clip_table(sweep *s) {
   for (size_t i = 0; ok && i < n; i++) {
     const oa_query *q = &s->ql->q[i];
     clip_row r = {.start = q->start, .end = q->end, .channels = q->out_channels, .status = s->failed[i],
-                  .offset = q->clip_offset, .length = q->frames, .start_utc_us = q->start_us,
+                  .offset = q->clip_offset, .length = q->out_frames, .rate = q->out_rate, .start_utc_us = q->start_us,
                   .start_zone = q->start_zone, .parts = q->nparts ? (int32_t)q->nparts : 1, .gaps = (int32_t)q->gaps,
                   .gap_frames = q->gap_frames};
     snprintf(r.id, sizeof r.id, "%s", q->id);
@@ -785,7 +823,15 @@ static int write_clip_table(sweep *s) {
   return oa_mpi_agree(s->comm, ok);
 }
 
-static int write_clip_attrs(const clips_file *cf) {
+/* The rate every clip shares, or 0 when they differ (the rate column says). */
+static int32_t common_rate(const oa_query_list *ql) {
+  int32_t rate = ql->n ? ql->q[0].out_rate : 48000;
+  for (size_t i = 1; i < ql->n; i++)
+    if (ql->q[i].out_rate != rate) return 0;
+  return rate;
+}
+
+static int write_clip_attrs(const clips_file *cf, int32_t rate) {
   int ok = 1;
   hid_t aspace = H5Screate(H5S_SCALAR);
   hid_t str = H5Tcopy(H5T_C_S1);
@@ -793,7 +839,6 @@ static int write_clip_attrs(const clips_file *cf) {
   hid_t at = H5Acreate2(cf->file, "format", str, aspace, H5P_DEFAULT, H5P_DEFAULT);
   if (at < 0 || H5Awrite(at, str, "opusarc-clips") < 0) ok = 0;
   if (at >= 0) H5Aclose(at);
-  int32_t rate = 48000;
   at = H5Acreate2(cf->file, "sample_rate", H5T_NATIVE_INT32, aspace, H5P_DEFAULT, H5P_DEFAULT);
   if (at < 0 || H5Awrite(at, H5T_NATIVE_INT32, &rate) < 0) ok = 0;
   if (at >= 0) H5Aclose(at);
@@ -808,7 +853,7 @@ static int finish_clips(sweep *s, int *broken, oa_err *err) {
   clips_file *cf = &s->cf;
   watch_clips(s, "finishing");
   int ok = write_clip_table(s);
-  ok = oa_mpi_agree(s->comm, ok && write_clip_attrs(cf));
+  ok = oa_mpi_agree(s->comm, ok && write_clip_attrs(cf, common_rate(s->ql)));
   H5Dclose(cf->clips), H5Dclose(cf->table), H5Tclose(cf->row_type), H5Tclose(cf->rec_type);
   if (ok) ok = oa_mpi_agree(s->comm, H5Fclose(cf->file) >= 0);
   else *broken = 1; /* the file stays open: closing it collectively could block */
@@ -825,14 +870,30 @@ static int finish_clips(sweep *s, int *broken, oa_err *err) {
   return OA_OK;
 }
 
-/* A query in a file format written in pieces: its temporary file holds the
- * raw float32 samples; they become the file (with its start time) here. */
-static int publish_file(sweep *s, const oa_query *q, const char *tmp, const char *final, oa_err *err) {
-  int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", tmp, strerror(errno));
-  oa_pcm_writer *w = NULL;
-  oa_pcm_meta meta = meta_of(s->a, q);
-  int rc = oa_pcm_writer_open(final, s->opt->format, q->out_channels, s->opt->overwrite, &meta, &w, err);
+/* An oa_pcm_sink into a query's clip, from its first frame on. */
+typedef struct clip_sink {
+  sweep *s;
+  const oa_query *q;
+  int64_t at;
+} clip_sink;
+
+static int clip_sink_fn(void *ctx, const float *pcm, size_t frames, int channels, oa_err *err) {
+  (void)channels;
+  clip_sink *c = ctx;
+  int rc = write_clip(&c->s->cf, c->q, c->at, pcm, frames, err);
+  c->at += (int64_t)frames;
+  return rc;
+}
+
+/* Streams the raw float32 samples of temporary file fd (q->frames frames)
+ * into sink, through libsoxr when the query is resampled. */
+static int stream_raw(int fd, const char *tmp, const oa_query *q, oa_pcm_sink sink, void *ctx, oa_err *err) {
+  oa_resampler *r = NULL;
+  int rc = OA_OK;
+  if (resampled(q)) {
+    rc = oa_resampler_create(q->in_rate, q->out_rate, q->out_channels, q->frames, sink, ctx, &r, err);
+    sink = oa_resampler_sink, ctx = r;
+  }
   const size_t chunk = 65536, ch = (size_t)q->out_channels;
   float *buf = rc == OA_OK ? malloc(chunk * ch * sizeof *buf) : NULL;
   if (rc == OA_OK && !buf) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
@@ -841,12 +902,35 @@ static int publish_file(sweep *s, const oa_query *q, const char *tmp, const char
     ssize_t got = pread(fd, buf, want * ch * sizeof *buf, (off_t)((uint64_t)done * ch * sizeof *buf));
     if (got != (ssize_t)(want * ch * sizeof *buf))
       rc = oa_err_set(err, OA_EIO, "%s: read failed: %s", tmp, got < 0 ? strerror(errno) : "short file");
-    else rc = oa_pcm_writer_sink(w, buf, want, q->out_channels, err), done += (int64_t)want;
+    else rc = sink(ctx, buf, want, q->out_channels, err), done += (int64_t)want;
   }
+  if (rc == OA_OK && r) rc = oa_resampler_finish(r, err);
+  oa_resampler_free(r);
   free(buf);
+  return rc;
+}
+
+/* A staged query whose temporary file holds raw float32: its samples
+ * become the output (a file with its start time, or the clip) here. */
+static int finish_staged_query(sweep *s, size_t qi, const char *tmp, oa_err *err) {
+  const oa_query *q = &s->ql->q[qi];
+  int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", tmp, strerror(errno));
+  if (s->opt->output == OA_SWEEP_HDF5) {
+    clip_sink cs = {s, q, 0};
+    int rc = stream_raw(fd, tmp, q, clip_sink_fn, &cs, err);
+    close(fd);
+    return rc;
+  }
+  char final[4096];
+  path_of(s->opt, q, 0, final, sizeof final);
+  oa_pcm_writer *w = NULL;
+  oa_pcm_meta meta = meta_of(s->a, q);
+  int rc = oa_pcm_writer_open(final, s->opt->format, q->out_channels, s->opt->overwrite, &meta, &w, err);
+  if (rc == OA_OK) rc = stream_raw(fd, tmp, q, oa_pcm_writer_sink, w, err);
   close(fd);
-  if (w) s->clipped += oa_pcm_writer_clipped(w);
-  if (w || rc == OA_OK) {
+  if (w) {
+    s->clipped += oa_pcm_writer_clipped(w);
     oa_err cerr;
     int crc = oa_pcm_writer_close(w, rc == OA_OK, &cerr);
     if (rc == OA_OK && crc != OA_OK) *err = cerr, rc = crc;
@@ -854,23 +938,24 @@ static int publish_file(sweep *s, const oa_query *q, const char *tmp, const char
   return rc;
 }
 
-/* Pieces of long queries were written into shared temporary files; the
- * rank 0 moves each into place, or removes it if any piece failed (or did
- * not run) anywhere. */
-static void finish_files(sweep *s) {
+/* Staged queries are finished, spread over the ranks (query i on rank
+ * i mod size): moved into place (s16 as written), or made into their
+ * output from raw float32, or removed if any piece failed (or did not run)
+ * anywhere. Every rank has the same `failed` flags here. */
+static void finish_staged(sweep *s) {
   for (size_t i = 0; i < s->ql->n; i++) {
-    if (!s->p.pieces_gt1[i] || s->rank != 0) continue;
+    if (!staged(s, i) || (int)(i % (size_t)s->size) != s->rank) continue;
+    const oa_query *q = &s->ql->q[i];
     char tmp[4096], final[4096];
-    path_of(s->opt, &s->ql->q[i], s->tag, tmp, sizeof tmp);
-    path_of(s->opt, &s->ql->q[i], 0, final, sizeof final);
+    stage_path(s, i, tmp, sizeof tmp);
+    path_of(s->opt, q, 0, final, sizeof final);
     oa_err e;
     oa_err_clear(&e);
-    int rc = s->failed[i] ? OA_OK
-             : oa_pcm_format_is_file(s->opt->format) ? publish_file(s, &s->ql->q[i], tmp, final, &e)
-             : oa_out_publish(tmp, final, s->opt->overwrite, &e);
+    int rc = OA_OK;
+    if (!s->failed[i])
+      rc = staged_as_s16(s, q) ? oa_out_publish(tmp, final, s->opt->overwrite, &e) : finish_staged_query(s, i, tmp, &e);
     if (rc != OA_OK) fail_query(s, i, &e);
-    if (oa_pcm_format_is_file(s->opt->format)) unlink(tmp);
-    if (s->failed[i]) unlink(tmp);
+    unlink(tmp); /* gone after a rename; removed otherwise */
   }
 }
 
@@ -881,6 +966,38 @@ static size_t sweep_inputs(const oa_sweep_options *opt, oa_file_id *ids) {
   if (opt->archive_path && oa_file_id_of(opt->archive_path, &ids[n]) == 0) n++;
   if (opt->queries_path && oa_file_id_of(opt->queries_path, &ids[n]) == 0) n++;
   return n;
+}
+
+/* The stage files of queries [0, upto). */
+static void remove_stage_files(sweep *s, size_t upto) {
+  for (size_t i = 0; i < upto; i++) {
+    if (!staged(s, i)) continue;
+    char tmp[4096];
+    stage_path(s, i, tmp, sizeof tmp);
+    unlink(tmp);
+  }
+}
+
+/* Rank 0: the temporary files of staged queries, created afresh
+ * (O_EXCL|O_NOFOLLOW) at full size. */
+static int create_stage_files(sweep *s, oa_err *err) {
+  for (size_t i = 0; i < s->ql->n; i++) {
+    if (!staged(s, i)) continue;
+    const oa_query *q = &s->ql->q[i];
+    char tmp[4096];
+    stage_path(s, i, tmp, sizeof tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    off_t size = (off_t)((uint64_t)q->frames * (uint64_t)q->out_channels * (staged_as_s16(s, q) ? 2 : 4));
+    if (fd >= 0 && ftruncate(fd, size) == 0) {
+      close(fd);
+      continue;
+    }
+    int rc = oa_err_set(err, OA_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (fd >= 0) close(fd), unlink(tmp);
+    remove_stage_files(s, i); /* only those made here: a name that was there stays */
+    return rc;
+  }
+  return OA_OK;
 }
 
 /* Rank 0, before any decoding: the output directory exists and takes
@@ -909,41 +1026,49 @@ static int check_dir_outputs(sweep *s, oa_err *err) {
     rc = oa_err_set(err, OA_EUSAGE, "%s already exists and so do %llu other output%s (use --force to replace "
                     "them); nothing was extracted", first, (unsigned long long)(existing - 1),
                     existing == 2 ? "" : "s");
-  for (size_t i = 0; rc == OA_OK && i < s->ql->n; i++) {
-    if (!s->p.pieces_gt1[i]) continue;
-    const oa_query *q = &s->ql->q[i];
-    char tmp[4096];
-    path_of(opt, q, s->tag, tmp, sizeof tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-    off_t size = (off_t)((uint64_t)q->frames * (uint64_t)q->out_channels * (opt->format == OA_PCM_S16 ? 2 : 4));
-    if (fd < 0 || ftruncate(fd, size) != 0) rc = oa_err_set(err, OA_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    if (fd >= 0) close(fd);
-  }
-  return rc;
+  return rc == OA_OK ? create_stage_files(s, err) : rc;
 }
 
-static void remove_piece_files(sweep *s) {
-  for (size_t i = 0; i < s->ql->n; i++) {
-    if (!s->p.pieces_gt1[i]) continue;
-    char tmp[4096];
-    path_of(s->opt, &s->ql->q[i], s->tag, tmp, sizeof tmp);
-    unlink(tmp);
+/* A query refused before any decoding: named on rank 0, flagged everywhere. */
+static void refuse_query(sweep *s, size_t qi, const oa_err *e) {
+  if (s->rank == 0) fail_query(s, qi, e);
+  else s->failed[qi] = 1;
+}
+
+/* The rate a query is decoded at, written at, and its frames written
+ * (--rate); a joined query's parts must share one time base. */
+static void set_out_rate(sweep *s, size_t qi) {
+  oa_query *q = &s->ql->q[qi];
+  int32_t base = (int32_t)oa_archive_samples_per_second(s->a, q->rec);
+  q->in_rate = s->opt->rate == OA_RATE_NATIVE ? 48000 : base;
+  q->out_rate = s->opt->rate > 0 ? s->opt->rate : q->in_rate;
+  q->out_frames = oa_resampled_frames(q->frames, q->in_rate, q->out_rate);
+  for (size_t j = 0; j < q->nparts; j++) {
+    const oa_query_part *p = &s->ql->parts[q->first_part + j];
+    int32_t other = p->rec == OA_GAP_REC ? base : (int32_t)oa_archive_samples_per_second(s->a, p->rec);
+    if (other == base) continue;
+    oa_err e;
+    oa_err_set(&e, OA_EUSAGE, "joins \"%s\" (%d Hz time base) and \"%s\" (%d Hz): one output has one rate",
+               oa_archive_recording_name(s->a, q->rec), (int)base, oa_archive_recording_name(s->a, p->rec), (int)other);
+    refuse_query(s, qi, &e);
+    return;
   }
 }
 
-/* The channels each query writes (--mono, --channels); a query asking for a
- * channel its recording lacks fails here, before any decoding. */
-static void set_out_channels(sweep *s) {
+/* The channels and rate each query writes (--mono, --channels, --rate); a
+ * query asking for a channel its recording lacks fails here, before any
+ * decoding. */
+static void set_outputs(sweep *s) {
   for (size_t i = 0; i < s->ql->n; i++) {
     oa_query *q = &s->ql->q[i];
+    set_out_rate(s, i);
     int oc = oa_channel_spec_out(s->opt->channels, q->channels);
     q->out_channels = oc > 0 ? oc : q->channels;
     if (oc > 0) continue;
     oa_err e;
     oa_err_set(&e, OA_EUSAGE, "--channels selects a channel that recording \"%s\" (%d channel%s) does not have",
                oa_archive_recording_name(s->a, q->rec), q->channels, q->channels == 1 ? "" : "s");
-    if (s->rank == 0) fail_query(s, i, &e);
-    else s->failed[i] = 1;
+    refuse_query(s, i, &e);
   }
 }
 
@@ -959,7 +1084,7 @@ static int sweep_prepare(sweep *s, oa_err *err) {
     ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
   s->unit_done = calloc(s->p.nu ? s->p.nu : 1, 1);
   if (ok && !s->unit_done) ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
-  if (ok) set_out_channels(s);
+  if (ok) set_outputs(s);
   if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
   long tag = (long)getpid();
   MPI_Bcast(&tag, 1, MPI_LONG, 0, s->comm);
@@ -972,15 +1097,14 @@ static int sweep_prepare(sweep *s, oa_err *err) {
       size_t ninputs = sweep_inputs(opt, input);
       ok = oa_out_check(opt->path, opt->overwrite, input, ninputs, "--out", &local) == OA_OK;
     }
+    if (ok && s->rank == 0) ok = create_stage_files(s, &local) == OA_OK;
     if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
-    return create_clips(s, err);
+    int rc = create_clips(s, err);
+    if (rc != OA_OK && s->rank == 0) remove_stage_files(s, s->ql->n);
+    return rc;
   }
   ok = s->rank != 0 || check_dir_outputs(s, &local) == OA_OK;
-  if (!oa_mpi_agree_err(s->comm, ok, &local)) {
-    if (s->rank == 0) remove_piece_files(s);
-    return oa_err_set(err, local.code, "%s", local.msg);
-  }
-  return OA_OK;
+  return oa_mpi_agree_err(s->comm, ok, &local) ? OA_OK : oa_err_set(err, local.code, "%s", local.msg);
 }
 
 static void sweep_execute(sweep *s) {
@@ -1014,8 +1138,9 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
     int stop = oa_stop_requested();
     MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, comm);
     res->stopped = stop;
+    finish_staged(&s);
+    MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
     if (opt->output == OA_SWEEP_HDF5) rc = finish_clips(&s, &res->broken, err);
-    else finish_files(&s);
     MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
     MPI_Allreduce(&s.clipped, &res->clipped, 1, MPI_UINT64_T, MPI_SUM, comm);
   }

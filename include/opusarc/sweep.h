@@ -36,6 +36,11 @@ typedef struct oa_query {
   long line;          /* CSV line, 0 for windows and time spans */
   int channels;       /* of the recording (the decode) */
   int out_channels;   /* written (--mono, --channels; set by the sweep) */
+  /* Set by the sweep (--rate): the rate the decoded samples are read at
+   * (the time base, or 48000 for --rate native), the rate written, and the
+   * frames written (oa_resampled_frames of frames when the two differ). */
+  int32_t in_rate, out_rate;
+  int64_t out_frames;
   uint64_t clip_offset; /* HDF5 output: first float in /clips */
   /* Absolute start of the output where the recording's start is known
    * (zone as enum oa_start_zone: UTC, or a wall-clock time). */
@@ -126,6 +131,7 @@ typedef struct oa_sweep_options {
   const char *queries_path; /* NULL for windows */
   double io_timeout;    /* > 0: a collective step of the clips file that takes longer ends the process */
   const struct oa_channel_spec *channels; /* --mono / --channels (NULL: every channel as decoded) */
+  int32_t rate;         /* --rate: Hz (opusarc/resample.h), 0: each recording's time base, OA_RATE_NATIVE */
 } oa_sweep_options;
 
 typedef struct oa_sweep_result {

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "opusarc/timequery.h"
 #include "opusarc/clock.h"
 #include "opusarc/channels.h"
+#include "opusarc/resample.h"
 #include "opusarc/util.h"
 #include "../outfile.h"
 #include "../stop.h"
@@ -45,6 +47,12 @@ static const char *HELP =
     "                       clipped to the range; clipped samples are counted and\n"
     "                       reported. WAV/FLAC headers give the recording's time\n"
     "                       base: 48000, or a time-expanded recording's source rate\n"
+    "  --rate HZ|native     write at HZ (8000-384000; libsoxr, very high quality:\n"
+    "                       28-bit, linear phase, passband to 91.3%% of the lower\n"
+    "                       Nyquist frequency; each output resampled as one\n"
+    "                       signal). Default: the recording's time base (48000,\n"
+    "                       or a time-expanded recording's source rate, in real\n"
+    "                       time); native: the stored 48 kHz samples as they are\n"
     "  --mono               write the mean of the channels (summed in double, one\n"
     "                       rounding to float)\n"
     "  --channels LIST      write these channels, in this order (1-based: 2,1)\n"
@@ -86,7 +94,7 @@ static const char *HELP =
     "                       window ids: the name with '/' as '~', '_<start sample>')\n"
     "  --out CLIPS.h5       one HDF5 file: /clips (float32, concatenated) and\n"
     "                       /queries (id, recording, start, end, channels, offset,\n"
-    "                       length, status)\n"
+    "                       length, rate, status)\n"
     "  --force              replace existing outputs (never the archive itself)\n"
     "  --io-timeout SECONDS --out: a collective step of the clips file that takes\n"
     "                       longer is stuck (an I/O error on some rank): end the\n"
@@ -125,7 +133,19 @@ typedef struct extract_args {
   int tail;             /* --tail: enum oa_tail */
   int clamp;            /* --clamp */
   int tail_given;
+  int32_t rate;         /* --rate: Hz, 0 (the time base) or OA_RATE_NATIVE */
 } extract_args;
+
+/* "native" or a whole number of Hz in [OA_RATE_MIN, OA_RATE_MAX]. */
+static int parse_rate(const char *text, int32_t *rate) {
+  if (strcmp(text, "native") == 0) return *rate = OA_RATE_NATIVE, 0;
+  char *end;
+  errno = 0;
+  long hz = strtol(text, &end, 10);
+  if (errno || end == text || *end || hz < OA_RATE_MIN || hz > OA_RATE_MAX) return -1;
+  *rate = (int32_t)hz;
+  return 0;
+}
 
 static int time_mode(const extract_args *a) { return a->from || a->to || a->daily; }
 
@@ -153,7 +173,7 @@ static int check_time_args(cli_ctx *cx, const extract_args *a) {
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY, O_OUT, O_WINDOWS,
          O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS, O_MAX_WINDOWS, O_IO_TIMEOUT, O_FROM, O_TO,
-         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP, O_MONO, O_CHANNELS, O_TAIL, O_CLAMP };
+         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP, O_MONO, O_CHANNELS, O_TAIL, O_CLAMP, O_RATE };
   static const struct option opts[] = {
       {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
       {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
@@ -172,6 +192,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       {"max-gap", required_argument, 0, O_MAX_GAP},
       {"mono", no_argument, 0, O_MONO},             {"channels", required_argument, 0, O_CHANNELS},
       {"tail", required_argument, 0, O_TAIL},       {"clamp", no_argument, 0, O_CLAMP},
+      {"rate", required_argument, 0, O_RATE},
       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   a->format = -1;
@@ -224,6 +245,13 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
         }
         break;
       case O_CLAMP: a->clamp = 1; break;
+      case O_RATE:
+        if (parse_rate(optarg, &a->rate) != 0) {
+          cli_usage_error(cx, "extract", "--rate must be native or a whole number of Hz from %d to %d, not '%s'",
+                          OA_RATE_MIN, OA_RATE_MAX, optarg);
+          return -1;
+        }
+        break;
       case O_FROM: a->from = optarg; break;
       case O_TO: a->to = optarg; break;
       case O_DAILY: a->daily = optarg; break;
@@ -334,62 +362,98 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   return 0;
 }
 
-/* Silence for a gap between the files of a joined output. */
-static int write_silence(oa_pcm_writer *w, int64_t frames, int channels, oa_err *err) {
-  const size_t chunk = 4800;
-  float *zeros = calloc(chunk * (size_t)channels, sizeof *zeros);
-  if (!zeros) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  int rc = OA_OK;
-  for (int64_t done = 0; rc == OA_OK && done < frames; done += (int64_t)chunk)
-    rc = oa_pcm_writer_sink(w, zeros, (size_t)(frames - done < (int64_t)chunk ? frames - done : (int64_t)chunk),
-                            channels, err);
-  free(zeros);
-  return rc;
-}
-
-/* --mono / --channels between the decoder and the writer. */
-typedef struct chan_sink {
+/* --mono / --channels, then --rate, between the decoder and the writer. */
+typedef struct out_chain {
   const oa_channel_spec *spec;
-  oa_pcm_writer *w;
+  oa_pcm_sink next; /* the resampler or the writer */
+  void *next_ctx;
   float *buf;
   size_t cap;
-} chan_sink;
+} out_chain;
 
-static int chan_sink_fn(void *ctx, const float *pcm, size_t frames, int channels, oa_err *err) {
-  chan_sink *c = ctx;
-  if (!c->spec->mono && !c->spec->n) return oa_pcm_writer_sink(c->w, pcm, frames, channels, err);
+static int chain_sink(void *ctx, const float *pcm, size_t frames, int channels, oa_err *err) {
+  out_chain *c = ctx;
+  if (!c->spec->mono && !c->spec->n) return c->next(c->next_ctx, pcm, frames, channels, err);
   int oc = oa_channel_spec_out(c->spec, channels);
   if (oc <= 0) return oa_err_set(err, OA_EUSAGE, "--channels selects a channel the recording (%d) lacks", channels);
   if (oa_grow((void **)&c->buf, &c->cap, frames * (size_t)oc, sizeof *c->buf))
     return oa_err_set(err, OA_ENOMEM, "out of memory");
   oa_channel_apply(c->spec, pcm, frames, channels, c->buf);
-  return oa_pcm_writer_sink(c->w, c->buf, frames, oc, err);
+  return c->next(c->next_ctx, c->buf, frames, oc, err);
 }
 
-/* Extracts one query (a range, or the parts of a joined output) into a
- * file; the file exists only if this succeeds. */
+/* Silence for a gap between the files of a joined output (after the
+ * channel selection: `channels` as written). */
+static int write_silence(out_chain *c, int64_t frames, int channels, oa_err *err) {
+  const size_t chunk = 4800;
+  float *zeros = calloc(chunk * (size_t)channels, sizeof *zeros);
+  if (!zeros) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int rc = OA_OK;
+  for (int64_t done = 0; rc == OA_OK && done < frames; done += (int64_t)chunk)
+    rc = c->next(c->next_ctx, zeros, (size_t)(frames - done < (int64_t)chunk ? frames - done : (int64_t)chunk),
+                 channels, err);
+  free(zeros);
+  return rc;
+}
+
+/* The rate q's samples are read at and written at (--rate); every part of
+ * a joined output must share its time base. */
+static int output_rates(const oa_archive *ar, const oa_query_list *ql, const oa_query *q, int32_t rate,
+                        int32_t *in_rate, int32_t *out_rate, oa_err *err) {
+  int32_t base = (int32_t)oa_archive_samples_per_second(ar, q->rec);
+  for (size_t i = 0; ql && i < q->nparts; i++) {
+    const oa_query_part *p = &ql->parts[q->first_part + i];
+    if (p->rec != OA_GAP_REC && (int32_t)oa_archive_samples_per_second(ar, p->rec) != base)
+      return oa_err_set(err, OA_EUSAGE, "the output joins \"%s\" and \"%s\", whose time bases differ (%d and %.0f Hz)",
+                        oa_archive_recording_name(ar, q->rec), oa_archive_recording_name(ar, p->rec), (int)base,
+                        oa_archive_samples_per_second(ar, p->rec));
+  }
+  *in_rate = rate == OA_RATE_NATIVE ? 48000 : base;
+  *out_rate = rate > 0 ? rate : *in_rate;
+  return OA_OK;
+}
+
+/* The decode of q (a range, or the parts of a joined output) into sink. */
+static int decode_query(oa_extractor *x, const oa_query_list *ql, const oa_query *q, out_chain *c, int oc,
+                        oa_extract_stats *st, oa_err *err) {
+  if (!q->nparts) return oa_extract_range(x, q->rec, q->start, q->end, chain_sink, c, st, err);
+  int rc = OA_OK;
+  for (size_t i = 0; rc == OA_OK && i < q->nparts; i++) {
+    const oa_query_part *p = &ql->parts[q->first_part + i];
+    rc = p->rec == OA_GAP_REC ? write_silence(c, p->end - p->start, oc, err)
+                              : oa_extract_range(x, p->rec, p->start, p->end, chain_sink, c, st, err);
+  }
+  return rc;
+}
+
+/* Extracts one query into a file; the file exists only if this succeeds.
+ * *written: frames in the file, *rate: their rate. */
 static int extract_to_file(oa_extractor *x, const oa_archive *ar, const oa_query_list *ql, const oa_query *q,
-                           const oa_channel_spec *chan, int format, int force, const char *path,
-                           oa_extract_stats *st, uint64_t *clipped, oa_err *err) {
-  oa_pcm_writer *w;
-  int oc = oa_channel_spec_out(chan, q->channels);
+                           const extract_args *a, const char *path, oa_extract_stats *st, uint64_t *clipped,
+                           int64_t *written, int32_t *rate, oa_err *err) {
+  int oc = oa_channel_spec_out(&a->chan, q->channels);
   if (oc <= 0)
     return oa_err_set(err, OA_EUSAGE, "--channels selects a channel that recording \"%s\" (%d channel%s) does not "
                       "have", oa_archive_recording_name(ar, q->rec), q->channels, q->channels == 1 ? "" : "s");
+  int32_t in_rate = 48000, out_rate = 48000;
+  int rc = output_rates(ar, ql, q, a->rate, &in_rate, &out_rate, err);
+  if (rc != OA_OK) return rc;
   oa_pcm_meta meta = {.start_us = q->start_us, .zone = q->start_zone, .offset_s = q->start_offset_s,
                       .recording = oa_archive_recording_name(ar, q->rec), .start_sample = q->start,
-                      .rate = (int32_t)oa_archive_samples_per_second(ar, q->rec)};
-  int rc = oa_pcm_writer_open(path, format, oc, force, &meta, &w, err);
+                      .rate = out_rate};
+  oa_pcm_writer *w;
+  rc = oa_pcm_writer_open(path, a->format, oc, a->force, &meta, &w, err);
   if (rc != OA_OK) return rc;
-  chan_sink cs = {chan, w, NULL, 0};
-  if (!q->nparts) rc = oa_extract_range(x, q->rec, q->start, q->end, chan_sink_fn, &cs, st, err);
-  for (size_t i = 0; rc == OA_OK && i < q->nparts; i++) {
-    const oa_query_part *p = &ql->parts[q->first_part + i];
-    rc = p->rec == OA_GAP_REC ? write_silence(w, p->end - p->start, oc, err)
-                              : oa_extract_range(x, p->rec, p->start, p->end, chan_sink_fn, &cs, st, err);
-  }
-  free(cs.buf);
+  oa_resampler *r = NULL;
+  if (in_rate != out_rate) rc = oa_resampler_create(in_rate, out_rate, oc, q->frames, oa_pcm_writer_sink, w, &r, err);
+  out_chain c = {&a->chan, r ? oa_resampler_sink : oa_pcm_writer_sink, r ? (void *)r : (void *)w, NULL, 0};
+  if (rc == OA_OK) rc = decode_query(x, ql, q, &c, oc, st, err);
+  if (rc == OA_OK && r) rc = oa_resampler_finish(r, err);
+  oa_resampler_free(r);
+  free(c.buf);
   *clipped = oa_pcm_writer_clipped(w);
+  *written = oa_resampled_frames(q->frames, in_rate, out_rate);
+  *rate = out_rate;
   oa_err close_err;
   int crc = oa_pcm_writer_close(w, rc == OA_OK, &close_err);
   if (rc == OA_OK && crc != OA_OK) {
@@ -442,19 +506,20 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
   if (rc == OA_OK && clamped)
     OA_LOG(&cx->log, SUMMARY, "the range was cut to the recording (--clamp): %.6f-%.6f s", q.start /
            oa_archive_samples_per_second(ar, rec), q.end / oa_archive_samples_per_second(ar, rec));
-  if (rc == OA_OK) {
-    uint64_t clipped = 0;
-    rc = extract_to_file(x, ar, NULL, &q, &a->chan, a->format, a->force, a->output, &st, &clipped, &err);
-    if (rc == OA_OK) say_clipped(cx, a, clipped);
-  }
+  uint64_t clipped = 0;
+  int64_t written = 0;
+  int32_t rate = 0;
+  if (rc == OA_OK) rc = extract_to_file(x, ar, NULL, &q, a, a->output, &st, &clipped, &written, &rate, &err);
+  if (rc == OA_OK) say_clipped(cx, a, clipped);
   if (rc != OA_OK) {
     OA_LOG(&cx->log, ERROR, "%s", err.msg);
     return EXIT_FAILED;
   }
   if (!a->quiet)
     OA_LOG(&cx->log, INFO,
-           "wrote %lld frames x %d channels of \"%s\" to %s (%llu packets decoded, %llu pre-rolls, %llu snapshots%s)",
-           (long long)st.frames_out, oa_channel_spec_out(&a->chan, oa_archive_recording(ar, rec)->channels), a->recording, a->output,
+           "wrote %lld frames x %d channels at %d Hz of \"%s\" to %s (%llu packets decoded, %llu pre-rolls, %llu "
+           "snapshots%s)", (long long)written, oa_channel_spec_out(&a->chan, oa_archive_recording(ar, rec)->channels),
+           (int)rate, a->recording, a->output,
            (unsigned long long)st.packets_decoded, (unsigned long long)st.prerolls,
            (unsigned long long)st.snapshots_restored, a->verify ? ", every interval verified" : "");
   return EXIT_OK;
@@ -661,16 +726,18 @@ static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, 
   if (rc == EXIT_OK && oa_out_check(a->output, a->force, &input, ninputs, "-o", &err) != OA_OK) rc = EXIT_FAILED;
   oa_extract_stats st = {0};
   uint64_t clipped = 0;
+  int64_t written = 0;
+  int32_t rate = 0;
   if (rc == EXIT_OK &&
-      extract_to_file(x, ar, &ql, &ql.q[0], &a->chan, a->format, a->force, a->output, &st, &clipped, &err) != OA_OK)
+      extract_to_file(x, ar, &ql, &ql.q[0], a, a->output, &st, &clipped, &written, &rate, &err) != OA_OK)
     rc = EXIT_FAILED;
   if (rc == EXIT_OK) say_clipped(cx, a, clipped);
   if (rc != EXIT_OK && err.msg[0]) OA_LOG(&cx->log, ERROR, "%s", err.msg);
   if (rc == EXIT_OK && !a->quiet) {
     char when[64];
     oa_time_format(ql.q[0].start_us, ql.q[0].start_offset_s, ql.q[0].start_zone, when, sizeof when);
-    OA_LOG(&cx->log, INFO, "wrote %lld frames x %d channels (%s, starting %s, %u gap%s filled) to %s",
-           (long long)ql.q[0].frames, oa_channel_spec_out(&a->chan, ql.q[0].channels), ql.q[0].id, when, ql.q[0].gaps, ql.q[0].gaps == 1 ? "" : "s",
+    OA_LOG(&cx->log, INFO, "wrote %lld frames x %d channels at %d Hz (%s, starting %s, %u gap%s filled) to %s",
+           (long long)written, oa_channel_spec_out(&a->chan, ql.q[0].channels), (int)rate, ql.q[0].id, when, ql.q[0].gaps, ql.q[0].gaps == 1 ? "" : "s",
            a->output);
   }
   oa_query_list_free(&ql);
@@ -693,7 +760,7 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
       .format = a->format, .overwrite = a->force, .progress_bar = cli_is_terminal(cx),
       .flags = extractor_flags(a), .archive_path = a->archive, .queries_path = a->queries, .io_timeout = a->io_timeout,
-      .source = a->queries ? a->queries : "windows", .channels = &a->chan};
+      .source = a->queries ? a->queries : "windows", .channels = &a->chan, .rate = a->rate};
   opt.progress_every = a->quiet ? 0 : opt.progress_bar && !a->progress_given ? 1.0 : a->progress;
   /* WAV and FLAC files are written by one libsndfile writer each: never cut
    * (a joined query is assembled from its parts at the end). */
