@@ -395,6 +395,8 @@ static void free_plan(plan *p) {
 typedef struct clips_file {
   hid_t file, clips, table, rec_type, row_type;
   size_t name_len;
+  int ndims;                /* /clips: 1 (flat), 2 [n, frames] or 3 [n, frames, channels] (--shape fixed) */
+  uint64_t row_floats;      /* ndims > 1: floats per row */
 } clips_file;
 
 typedef struct clip_row {
@@ -516,13 +518,20 @@ static int write_whole(const oa_archive *a, const oa_sweep_options *opt, const o
   return rc;
 }
 
+/* Frames [out_frame, out_frame + frames) of q's clip: a run of the flat
+ * /clips, or part of its row (--shape fixed: row = offset / row length). */
 static int write_clip(const clips_file *cf, const oa_query *q, int64_t out_frame, const float *pcm, size_t frames,
                       oa_err *err) {
   hid_t fs = H5Dget_space(cf->clips);
-  hsize_t start[1] = {q->clip_offset + (uint64_t)out_frame * (uint64_t)q->out_channels},
-          count[1] = {frames * (size_t)q->out_channels};
+  hsize_t start[3] = {q->clip_offset + (uint64_t)out_frame * (uint64_t)q->out_channels, 0, 0},
+          count[3] = {frames * (size_t)q->out_channels, 1, 1};
+  if (cf->ndims > 1) {
+    start[0] = q->clip_offset / cf->row_floats, start[1] = (hsize_t)out_frame;
+    count[0] = 1, count[1] = frames, count[2] = (hsize_t)q->out_channels;
+  }
   H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  hid_t ms = H5Screate_simple(1, count, NULL);
+  hsize_t n = frames * (size_t)q->out_channels;
+  hid_t ms = H5Screate_simple(1, &n, NULL);
   herr_t rc = H5Dwrite(cf->clips, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, pcm);
   H5Sclose(ms);
   H5Sclose(fs);
@@ -717,6 +726,42 @@ static int prepare_clips_file(sweep *s, uint64_t bytes, oa_err *err) {
   return e;
 }
 
+/* --shape fixed: every clip has the first one's frames and channels, or
+ * the sweep is refused (before anything is written) naming one that
+ * differs. Same answer on every rank: the list and the rates are. */
+static int check_fixed_shape(const sweep *s, oa_err *err) {
+  const oa_query_list *ql = s->ql;
+  if (ql->n == 0) return oa_err_set(err, OA_EUSAGE, "--shape fixed: no queries");
+  const oa_query *a = &ql->q[0];
+  for (size_t i = 0; i < ql->n; i++) {
+    const oa_query *b = &ql->q[i];
+    if (b->out_frames == a->out_frames && b->out_channels == a->out_channels && b->out_frames > 0) continue;
+    return oa_err_set(err, OA_EUSAGE, "--shape fixed needs clips of one length and channel count: %s is %lld frames "
+                      "x %d, %s is %lld x %d (use windows, --mono, --rate, or the default flat /clips)", a->id,
+                      (long long)a->out_frames, a->out_channels, b->id, (long long)b->out_frames, b->out_channels);
+  }
+  return OA_OK;
+}
+
+/* The dataspace of /clips, and its chunks for --shape fixed: one row (one
+ * clip) per chunk, cut along frames past 4 MiB, so a reader of one clip
+ * reads only it. */
+static hid_t clips_space(const oa_query_list *ql, int fixed, uint64_t total, hid_t dcpl, clips_file *cf) {
+  cf->ndims = 1;
+  if (!fixed) {
+    hsize_t dims[1] = {total};
+    return H5Screate_simple(1, dims, NULL);
+  }
+  hsize_t frames = (hsize_t)ql->q[0].out_frames, ch = (hsize_t)ql->q[0].out_channels;
+  cf->ndims = ch == 1 ? 2 : 3;
+  cf->row_floats = frames * ch;
+  hsize_t dims[3] = {ql->n, frames, ch}, chunk[3] = {1, frames, ch};
+  const hsize_t max_floats = (4u << 20) / sizeof(float);
+  if (frames * ch > max_floats) chunk[1] = max_floats / ch ? max_floats / ch : 1;
+  H5Pset_chunk(dcpl, cf->ndims, chunk);
+  return H5Screate_simple(cf->ndims, dims, NULL);
+}
+
 static int create_clips(sweep *s, oa_err *err) {
   clips_file *cf = &s->cf;
   uint64_t total = 0;
@@ -742,9 +787,8 @@ static int create_clips(sweep *s, oa_err *err) {
     if (s->rank == 0) unlink(s->clips_tmp);
     return oa_err_set(err, OA_EIO, "cannot create %s", s->clips_tmp);
   }
-  hsize_t dims[1] = {total};
-  hid_t space = H5Screate_simple(1, dims, NULL);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  hid_t space = clips_space(s->ql, s->opt->fixed_shape, total, dcpl, cf);
   H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
   H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
   cf->clips = H5Dcreate2(cf->file, "clips", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
@@ -1097,6 +1141,7 @@ static int sweep_prepare(sweep *s, oa_err *err) {
       size_t ninputs = sweep_inputs(opt, input);
       ok = oa_out_check(opt->path, opt->overwrite, input, ninputs, "--out", &local) == OA_OK;
     }
+    if (ok && opt->fixed_shape) ok = check_fixed_shape(s, &local) == OA_OK;
     if (ok && s->rank == 0) ok = create_stage_files(s, &local) == OA_OK;
     if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
     int rc = create_clips(s, err);

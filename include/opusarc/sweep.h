@@ -131,6 +131,7 @@ typedef struct oa_sweep_options {
   const char *queries_path; /* NULL for windows */
   double io_timeout;    /* > 0: a collective step of the clips file that takes longer ends the process */
   const struct oa_channel_spec *channels; /* --mono / --channels (NULL: every channel as decoded) */
+  int fixed_shape;      /* --shape fixed: /clips is [n, frames] or [n, frames, channels] */
   int32_t rate;         /* --rate: Hz (opusarc/resample.h), 0: each recording's time base, OA_RATE_NATIVE */
 } oa_sweep_options;
 

@@ -95,6 +95,11 @@ static const char *HELP =
     "  --out CLIPS.h5       one HDF5 file: /clips (float32, concatenated) and\n"
     "                       /queries (id, recording, start, end, channels, offset,\n"
     "                       length, rate, status)\n"
+    "  --shape flat|fixed   --out: /clips flat (default: float32, concatenated), or\n"
+    "                       fixed: [n, frames] (mono) or [n, frames, channels], one\n"
+    "                       row per query in /queries order, chunked by row (every\n"
+    "                       clip must have the same length and channels: windows,\n"
+    "                       --tail pad, --mono, --rate make them so)\n"
     "  --force              replace existing outputs (never the archive itself)\n"
     "  --io-timeout SECONDS --out: a collective step of the clips file that takes\n"
     "                       longer is stuck (an I/O error on some rank): end the\n"
@@ -134,6 +139,7 @@ typedef struct extract_args {
   int clamp;            /* --clamp */
   int tail_given;
   int32_t rate;         /* --rate: Hz, 0 (the time base) or OA_RATE_NATIVE */
+  int fixed_shape;      /* --shape fixed */
 } extract_args;
 
 /* "native" or a whole number of Hz in [OA_RATE_MIN, OA_RATE_MAX]. */
@@ -173,7 +179,7 @@ static int check_time_args(cli_ctx *cx, const extract_args *a) {
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY, O_OUT, O_WINDOWS,
          O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS, O_MAX_WINDOWS, O_IO_TIMEOUT, O_FROM, O_TO,
-         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP, O_MONO, O_CHANNELS, O_TAIL, O_CLAMP, O_RATE };
+         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP, O_MONO, O_CHANNELS, O_TAIL, O_CLAMP, O_RATE, O_SHAPE };
   static const struct option opts[] = {
       {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
       {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
@@ -192,7 +198,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       {"max-gap", required_argument, 0, O_MAX_GAP},
       {"mono", no_argument, 0, O_MONO},             {"channels", required_argument, 0, O_CHANNELS},
       {"tail", required_argument, 0, O_TAIL},       {"clamp", no_argument, 0, O_CLAMP},
-      {"rate", required_argument, 0, O_RATE},
+      {"rate", required_argument, 0, O_RATE},        {"shape", required_argument, 0, O_SHAPE},
       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   a->format = -1;
@@ -245,6 +251,13 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
         }
         break;
       case O_CLAMP: a->clamp = 1; break;
+      case O_SHAPE:
+        if (strcmp(optarg, "fixed") != 0 && strcmp(optarg, "flat") != 0) {
+          cli_usage_error(cx, "extract", "--shape must be flat or fixed, not '%s'", optarg);
+          return -1;
+        }
+        a->fixed_shape = strcmp(optarg, "fixed") == 0;
+        break;
       case O_RATE:
         if (parse_rate(optarg, &a->rate) != 0) {
           cli_usage_error(cx, "extract", "--rate must be native or a whole number of Hz from %d to %d, not '%s'",
@@ -327,6 +340,10 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   if (a->window && !a->hop) a->hop = a->window; /* back to back */
   if (a->clamp && !a->recording && !a->queries) {
     cli_usage_error(cx, "extract", "--clamp goes with --recording or --queries");
+    return -1;
+  }
+  if (a->fixed_shape && !a->out_h5) {
+    cli_usage_error(cx, "extract", "--shape fixed goes with --out CLIPS.h5");
     return -1;
   }
   if (a->tail_given && !a->window) {
@@ -760,7 +777,8 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
       .format = a->format, .overwrite = a->force, .progress_bar = cli_is_terminal(cx),
       .flags = extractor_flags(a), .archive_path = a->archive, .queries_path = a->queries, .io_timeout = a->io_timeout,
-      .source = a->queries ? a->queries : "windows", .channels = &a->chan, .rate = a->rate};
+      .source = a->queries ? a->queries : "windows", .channels = &a->chan, .rate = a->rate,
+      .fixed_shape = a->fixed_shape};
   opt.progress_every = a->quiet ? 0 : opt.progress_bar && !a->progress_given ? 1.0 : a->progress;
   /* WAV and FLAC files are written by one libsndfile writer each: never cut
    * (a joined query is assembled from its parts at the end). */

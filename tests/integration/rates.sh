@@ -70,6 +70,29 @@ ls "$WORK/o3" | grep -q partial && fail "a temporary file was left in the output
 "$CLIPGET" "$WORK/w.h5" long.opus_96000 "$WORK/clip.f32" | grep -q "frames 16000 " || fail "window length at 16 kHz"
 "$SOXRCHECK" "$WORK/w2.mono.f32" "$WORK/clip.f32" 1 48000 16000 > /dev/null || fail "window at 16 kHz"
 
+# --shape fixed: /clips as [n, frames] (mono) or [n, frames, channels],
+# chunked by row; each row equals the same window in a flat clips file.
+mpi 3 "$OPUSARC" extract -q "$WORK/a.h5" --windows 1 --units seconds --tail pad --rate 16000 --mono --shape fixed \
+  --out "$WORK/fixed.h5"
+mpi 2 "$OPUSARC" extract -q "$WORK/a.h5" --windows 1 --units seconds --tail pad --rate 16000 --mono --out "$WORK/flat.h5"
+h5dump -p -H "$WORK/fixed.h5" > "$WORK/fixed.txt"
+grep -q "DATASPACE  SIMPLE { ( 16, 16000 ) / ( 16, 16000 ) }" "$WORK/fixed.txt" &&
+  grep -q "CHUNKED ( 1, 16000 )" "$WORK/fixed.txt" || { cat "$WORK/fixed.txt"; fail "fixed shape: dims or chunks"; }
+for id in long.opus_96000 short.opus_96000 bat.wav_0 long.opus_528000; do
+  "$CLIPGET" "$WORK/fixed.h5" "$id" "$WORK/row.f32" | grep -q "frames 16000 rank 2" || fail "fixed row $id"
+  "$CLIPGET" "$WORK/flat.h5" "$id" "$WORK/flatclip.f32" > /dev/null
+  cmp -s "$WORK/row.f32" "$WORK/flatclip.f32" || fail "fixed row $id differs from the flat clip"
+done
+"$CLIPGET" "$WORK/fixed.h5" long.opus_96000 "$WORK/row.f32" > /dev/null
+cmp -s "$WORK/row.f32" "$WORK/clip.f32" || fail "fixed row differs from the window written alone"
+"$OPUSARC" extract -q "$WORK/a.h5" --windows 0.5 --units seconds --match long.opus --shape fixed --out "$WORK/f3.h5"
+h5dump -H "$WORK/f3.h5" | grep -q "DATASPACE  SIMPLE { ( 23, 24000, 2 ) / ( 23, 24000, 2 ) }" || fail "fixed 3-D"
+expect 1 "--shape fixed needs clips of one length and channel count: " "$OPUSARC" extract "$WORK/a.h5" --windows 1 \
+  --units seconds --tail keep --shape fixed --out "$WORK/bad.h5"
+[ ! -e "$WORK/bad.h5" ] || fail "a refused fixed shape wrote a file"
+expect 2 "--shape fixed goes with --out CLIPS.h5" "$OPUSARC" extract "$WORK/a.h5" --windows 1 --shape fixed \
+  --format f32 --out-dir "$WORK/bad"
+
 # Time-expanded: the time base by default (384 kHz), any rate, or native.
 "$OPUSARC" extract -q "$WORK/a.h5" --recording bat.wav --start 0 --end 192000 --format f32 -o "$WORK/bat.stored.f32"
 "$SOXRCHECK" "$WORK/bat.stored.f32" "$WORK/bat.f32" 1 384000 16000 > /dev/null || fail "time-expanded to 16 kHz"
