@@ -11,5 +11,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libopus-dev libogg-dev libopusfile-dev libsndfile1-dev libsoxr-dev zlib1g-dev \
   libhdf5-openmpi-dev hdf5-tools openmpi-bin libopenmpi-dev \
   libcmocka-dev clang libclang-rt-14-dev ca-certificates jq \
-  slurm-wlm munge gnuplot-nox sox > /dev/null
+  slurm-wlm munge gnuplot-nox sox python3 python3-numpy python3-h5py > /dev/null
 echo "install-deps: done"

@@ -42,6 +42,18 @@ int oa_csv_split(char *line, char **fields, int max) {
   }
 }
 
+int oa_tsv_split(char *line, char **fields, int max) {
+  int n = 0;
+  for (char *p = line;;) {
+    if (n == max) return -1;
+    fields[n++] = p;
+    char *tab = strchr(p, '\t');
+    if (!tab) return n;
+    *tab = '\0';
+    p = tab + 1;
+  }
+}
+
 int oa_id_is_safe(const char *id) {
   return id[0] && strcmp(id, ".") != 0 && strcmp(id, "..") != 0 && !strchr(id, '/') && strlen(id) < 128;
 }

@@ -9,6 +9,8 @@
  * Returns the number of fields (a trailing comma starts an empty one), or
  * -1 if there are more than `max` or a quote is not closed. */
 int oa_csv_split(char *line, char **fields, int max);
+/* The same for tab-separated lines (Raven selection tables: no quoting). */
+int oa_tsv_split(char *line, char **fields, int max);
 /* Next line of text[pos..len) without its line end (CR LF too); NULL at
  * the end. The line is copied into *buf (grown as needed). */
 char *oa_csv_next_line(const char *text, size_t len, size_t *pos, char **buf, size_t *cap);

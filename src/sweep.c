@@ -40,11 +40,13 @@ int oa_query_list_add(oa_query_list *l, const oa_query *q, const oa_query_part *
   return 0;
 }
 
-static int add_query(oa_query_list *l, const oa_query *q) { return oa_query_list_add(l, q, NULL, 0); }
-
 void oa_query_list_free(oa_query_list *l) {
   free(l->q);
   free(l->parts);
+  for (size_t k = 0; l->label_names && k < l->nlabels; k++) free(l->label_names[k]);
+  free(l->label_names);
+  free(l->label_text);
+  free(l->label_at);
   memset(l, 0, sizeof *l);
 }
 
@@ -54,21 +56,6 @@ void oa_query_set_clock(const oa_archive *a, oa_query *q) {
   q->start_offset_s = r->utc_offset_s;
   q->start_us = r->start_zone == OA_ZONE_NONE ? 0
                 : r->start_us + llround((double)q->start / oa_archive_samples_per_second(a, q->rec) * 1e6);
-}
-
-static int parse_position(const char *s, double per_second, int64_t *out) {
-  char *end;
-  errno = 0;
-  if (per_second <= 0) {
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) return -1;
-    *out = v;
-    return 0;
-  }
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(v) || fabs(v) > 1e12) return -1;
-  *out = llround(v * per_second);
-  return 0;
 }
 
 int oa_query_fit(const oa_archive *a, oa_query *q, unsigned flags, int *clamped, oa_err *err) {
@@ -127,78 +114,6 @@ int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *
       rc = oa_err_set(err, OA_EUSAGE, "two windows have the id \"%s\"; nothing was extracted", a->id);
   }
   free(order);
-  return rc;
-}
-
-static void parse_row(const oa_archive *a, char *line, long lineno, unsigned flags, int *hints_left, oa_query *q,
-                      int *clamped, oa_err *why) {
-  const int seconds = (flags & OA_QUERY_SECONDS) != 0;
-  char *fld[4];
-  int nf = oa_csv_split(line, fld, 4);
-  *q = (oa_query){.line = lineno};
-  if (nf != 4) {
-    oa_err_set(why, OA_EUSAGE, "expected 4 fields id,recording,start,end, found %s", nf < 0 ? "more (or an "
-               "unclosed quote)" : nf == 1 ? "1" : nf == 2 ? "2" : "3");
-    return;
-  }
-  if (!oa_id_is_safe(fld[0])) {
-    oa_err_set(why, OA_EUSAGE, "id \"%s\" cannot be a file name", fld[0]);
-    return;
-  }
-  if (oa_archive_find(a, fld[1], &q->rec, why) != OA_OK) {
-    if (why->code == OA_ENOTFOUND && *hints_left > 0) { /* suggestions scan every name: the first few rows only */
-      (*hints_left)--;
-      char hint[700];
-      oa_archive_suggest(a, fld[1], hint, sizeof hint);
-      size_t n = strlen(why->msg);
-      snprintf(why->msg + n, sizeof why->msg - n, "%s", hint);
-    }
-    return;
-  }
-  double per_second = seconds ? oa_archive_samples_per_second(a, q->rec) : 0;
-  if (parse_position(fld[2], per_second, &q->start) || parse_position(fld[3], per_second, &q->end)) {
-    oa_err_set(why, OA_EUSAGE, "start/end must be %s", seconds ? "numbers of seconds" : "integer samples");
-    return;
-  }
-  if (oa_query_fit(a, q, flags, clamped, why) == OA_OK) snprintf(q->id, sizeof q->id, "%s", fld[0]);
-}
-
-int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, unsigned flags,
-                        const oa_logger *log, oa_query_list *out, oa_err *err) {
-  memset(out, 0, sizeof *out);
-  size_t pos = 0;
-  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) pos = 3; /* UTF-8 byte-order mark (Excel "CSV UTF-8") */
-  char *line = NULL;
-  size_t cap = 0;
-  long lineno = 0;
-  int rc = OA_OK, hints_left = 5;
-  while (rc == OA_OK && oa_csv_next_line(text, len, &pos, &line, &cap)) {
-    lineno++;
-    if (lineno == 1) {
-      if (strcmp(line, "id,recording,start,end") != 0)
-        rc = oa_err_set(err, OA_EUSAGE, "%s:1: header must be exactly id,recording,start,end (found \"%.60s\")",
-                        source, line);
-      continue;
-    }
-    if (line[0] == '\0') continue;
-    oa_query q;
-    oa_err why;
-    oa_err_clear(&why);
-    int clamped = 0;
-    parse_row(a, line, lineno, flags, &hints_left, &q, &clamped, &why);
-    if (!why.msg[0]) {
-      if (add_query(out, &q)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-      if (clamped) out->clamped++;
-      if (clamped && log) OA_LOG(log, INFO, "%s:%ld: %s cut to the recording (--clamp)", source, lineno, q.id);
-      continue;
-    }
-    out->bad++;
-    if (log) OA_LOG(log, ERROR, "%s:%ld: %s", source, lineno, why.msg);
-  }
-  if (rc == OA_OK && lineno == 0) rc = oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", source);
-  if (rc == OA_OK) rc = oa_queries_check_unique(out, source, err);
-  free(line);
-  if (rc != OA_OK) oa_query_list_free(out);
   return rc;
 }
 
@@ -395,6 +310,8 @@ static void free_plan(plan *p) {
 typedef struct clips_file {
   hid_t file, clips, table, rec_type, row_type;
   size_t name_len;
+  size_t row_bytes;         /* of a /queries row: clip_row, the recording name, the labels */
+  size_t *label_width;      /* per label column of the queries table (string bytes with the NUL) */
   int ndims;                /* /clips: 1 (flat), 2 [n, frames] or 3 [n, frames, channels] (--shape fixed) */
   uint64_t row_floats;      /* ndims > 1: floats per row */
 } clips_file;
@@ -762,6 +679,21 @@ static hid_t clips_space(const oa_query_list *ql, int fixed, uint64_t total, hid
   return H5Screate_simple(cf->ndims, dims, NULL);
 }
 
+/* Each label column is as wide as its longest value (with its NUL). */
+static int label_widths(const oa_query_list *ql, clips_file *cf) {
+  cf->row_bytes = sizeof(clip_row) + cf->name_len;
+  cf->label_width = calloc(ql->nlabels ? ql->nlabels : 1, sizeof *cf->label_width);
+  if (!cf->label_width) return -1;
+  for (size_t k = 0; k < ql->nlabels; k++) {
+    size_t w = 2;
+    for (size_t i = 0; i < ql->n; i++)
+      if (strlen(oa_query_label(ql, i, k)) + 1 > w) w = strlen(oa_query_label(ql, i, k)) + 1;
+    cf->label_width[k] = w;
+    cf->row_bytes += w;
+  }
+  return 0;
+}
+
 static int create_clips(sweep *s, oa_err *err) {
   clips_file *cf = &s->cf;
   uint64_t total = 0;
@@ -775,8 +707,8 @@ static int create_clips(sweep *s, oa_err *err) {
     if (l > longest) longest = l;
   }
   cf->name_len = longest + 1;
-  if (prepare_clips_file(s, total * sizeof(float) + s->ql->n * (sizeof(clip_row) + cf->name_len), err))
-    return OA_EIO;
+  if (!oa_mpi_agree(s->comm, label_widths(s->ql, cf) == 0)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (prepare_clips_file(s, total * sizeof(float) + s->ql->n * cf->row_bytes, err)) return OA_EIO;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, s->comm, MPI_INFO_NULL);
   watch_clips(s, "creating");
@@ -798,8 +730,7 @@ static int create_clips(sweep *s, oa_err *err) {
   H5Tset_size(cf->rec_type, cf->name_len);
   hid_t id_type = H5Tcopy(H5T_C_S1);
   H5Tset_size(id_type, 128);
-  size_t row = sizeof(clip_row) + cf->name_len;
-  cf->row_type = H5Tcreate(H5T_COMPOUND, row);
+  cf->row_type = H5Tcreate(H5T_COMPOUND, cf->row_bytes);
   H5Tinsert(cf->row_type, "id", HOFFSET(clip_row, id), id_type);
   H5Tinsert(cf->row_type, "start", HOFFSET(clip_row, start), H5T_NATIVE_INT64);
   H5Tinsert(cf->row_type, "end", HOFFSET(clip_row, end), H5T_NATIVE_INT64);
@@ -819,6 +750,15 @@ static int create_clips(sweep *s, oa_err *err) {
   H5Tinsert(cf->row_type, "gap_frames", HOFFSET(clip_row, gap_frames), H5T_NATIVE_INT64);
   H5Tinsert(cf->row_type, "rate", HOFFSET(clip_row, rate), H5T_NATIVE_INT32);
   H5Tinsert(cf->row_type, "recording", sizeof(clip_row), cf->rec_type);
+  size_t at = sizeof(clip_row) + cf->name_len;
+  for (size_t k = 0; k < s->ql->nlabels; k++) { /* the queries table's own columns, as strings */
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, cf->label_width[k]);
+    H5Tset_cset(t, H5T_CSET_UTF8); /* species names, comments: as the table had them */
+    H5Tinsert(cf->row_type, s->ql->label_names[k], at, t);
+    H5Tclose(t);
+    at += cf->label_width[k];
+  }
   H5Tclose(id_type), H5Tclose(time_type), H5Tclose(utc_type);
   hsize_t rows[1] = {s->ql->n};
   space = H5Screate_simple(1, rows, NULL);
@@ -832,7 +772,7 @@ static int create_clips(sweep *s, oa_err *err) {
 
 static int write_clip_table(sweep *s) {
   clips_file *cf = &s->cf;
-  size_t row = sizeof(clip_row) + cf->name_len, n = s->rank == 0 ? s->ql->n : 0;
+  size_t row = cf->row_bytes, n = s->rank == 0 ? s->ql->n : 0;
   uint8_t *rows = calloc(n ? n : 1, row);
   int ok = rows != NULL;
   for (size_t i = 0; ok && i < n; i++) {
@@ -846,6 +786,11 @@ static int write_clip_table(sweep *s) {
     if (q->start_zone == OA_ZONE_KNOWN) oa_time_format_utc(q->start_us, r.start_utc, sizeof r.start_utc);
     memcpy(rows + i * row, &r, sizeof r);
     snprintf((char *)rows + i * row + sizeof r, cf->name_len, "%s", oa_archive_recording_name(s->a, q->rec));
+    size_t at = sizeof r + cf->name_len;
+    for (size_t k = 0; k < s->ql->nlabels; k++) {
+      memcpy(rows + i * row + at, oa_query_label(s->ql, i, k), strlen(oa_query_label(s->ql, i, k)) + 1);
+      at += cf->label_width[k];
+    }
   }
   /* Agree before the collective write: a rank without memory must not
    * leave the others inside it. */
@@ -1199,6 +1144,7 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
   res->wall_seconds = MPI_Wtime() - s.t0;
   if (!res->broken) oa_watchdog_stop(s.watchdog);
   free_plan(&s.p);
+  free(s.cf.label_width);
   free(s.failed);
   free(s.unit_done);
   oa_extractor_free(s.x);

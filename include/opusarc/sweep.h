@@ -60,23 +60,24 @@ typedef struct oa_query_list {
   size_t nparts, parts_cap;
   uint64_t bad; /* rows rejected while parsing */
   uint64_t clamped; /* ranges cut to their recording (--clamp) */
+  /* Extra columns of a queries table (labels, scores, species), kept as
+   * strings for the clips file: column k is named label_names[k]; query
+   * i's value is label_text + label_at[i * nlabels + k] (oa_query_label). */
+  size_t nlabels;
+  char **label_names;
+  char *label_text;
+  size_t label_len, label_cap;
+  size_t *label_at;
+  size_t label_at_cap;
 } oa_query_list;
+
+/* Query i's value of label column k ("" when there are none). */
+const char *oa_query_label(const oa_query_list *l, size_t i, size_t k);
 
 /* Appends a query (and for a joined one, its parts: q->first_part is set). */
 int oa_query_list_add(oa_query_list *l, const oa_query *q, const oa_query_part *parts, size_t nparts);
 /* Sets q's absolute start from its recording's start and q->start. */
 void oa_query_set_clock(const oa_archive *a, oa_query *q);
-
-/* Parses queries CSV text (header id,recording,start,end; a UTF-8
- * byte-order mark is skipped); `source` names it in messages. Bad rows are
- * logged with their line number and counted, not returned. Returns an
- * error if the header is wrong or two accepted rows share an id (both
- * lines named). Every rank parses the same text: rank 0 reads the file and
- * broadcasts it, so stdin and files only rank 0 can read work. A header
- * id,recording,start_utc,end_utc or id,start_utc,end_utc is a time CSV:
- * see oa_time_csv (opusarc/timequery.h). */
-int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, unsigned flags,
-                        const oa_logger *log, oa_query_list *out, oa_err *err);
 
 enum { OA_QUERY_SECONDS = 1, /* positions were given in seconds: messages say seconds */
        OA_QUERY_CLAMP = 2 }; /* a range crossing the recording's edges is cut to it */

@@ -9,6 +9,7 @@
 #include "opusarc/archive.h"
 #include "opusarc/extract.h"
 #include "opusarc/pcmout.h"
+#include "opusarc/querytable.h"
 #include "opusarc/sweep.h"
 #include "opusarc/timequery.h"
 #include "opusarc/clock.h"
@@ -59,6 +60,15 @@ static const char *HELP =
     "  -o, --output OUT     output file (an existing file is replaced only with\n"
     "                       --force; never the archive; not a directory or FIFO)\n"
     "  --queries Q.csv      many ranges: CSV with header id,recording,start,end\n"
+    "                       (more columns: labels, kept in /queries of --out)\n"
+    "  --queries-format F   csv (default); raven: a Raven selection table (Begin\n"
+    "                       File or Begin Path, Begin Time (s), End Time (s), File\n"
+    "                       Offset (s)); birdnet: BirdNET-Analyzer results (Start\n"
+    "                       (s), End (s), File; or its Raven table). Files are\n"
+    "                       matched to recordings by path tail, name, or name\n"
+    "                       without extension; other columns become labels\n"
+    "  --pad-seconds S      widen each query by S on both sides (cut at the\n"
+    "                       recording's edges)\n"
     "  --windows LEN        many ranges: every recording cut into windows of LEN,\n"
     "  --hop HOP              starting every HOP (units as --units; default LEN)\n"
     "  --tail MODE          --windows: the audio after the last whole window, and a\n"
@@ -140,6 +150,8 @@ typedef struct extract_args {
   int tail_given;
   int32_t rate;         /* --rate: Hz, 0 (the time base) or OA_RATE_NATIVE */
   int fixed_shape;      /* --shape fixed */
+  int table_format;     /* --queries-format: enum oa_table_format */
+  double pad_seconds;   /* --pad-seconds */
 } extract_args;
 
 /* "native" or a whole number of Hz in [OA_RATE_MIN, OA_RATE_MAX]. */
@@ -179,7 +191,7 @@ static int check_time_args(cli_ctx *cx, const extract_args *a) {
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY, O_OUT, O_WINDOWS,
          O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS, O_MAX_WINDOWS, O_IO_TIMEOUT, O_FROM, O_TO,
-         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP, O_MONO, O_CHANNELS, O_TAIL, O_CLAMP, O_RATE, O_SHAPE };
+         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP, O_MONO, O_CHANNELS, O_TAIL, O_CLAMP, O_RATE, O_SHAPE, O_QFORMAT, O_PAD };
   static const struct option opts[] = {
       {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
       {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
@@ -199,6 +211,7 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
       {"mono", no_argument, 0, O_MONO},             {"channels", required_argument, 0, O_CHANNELS},
       {"tail", required_argument, 0, O_TAIL},       {"clamp", no_argument, 0, O_CLAMP},
       {"rate", required_argument, 0, O_RATE},        {"shape", required_argument, 0, O_SHAPE},
+      {"queries-format", required_argument, 0, O_QFORMAT}, {"pad-seconds", required_argument, 0, O_PAD},
       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
   a->format = -1;
@@ -251,6 +264,18 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
         }
         break;
       case O_CLAMP: a->clamp = 1; break;
+      case O_QFORMAT:
+        if (oa_table_format_parse(optarg, &a->table_format) != 0) {
+          cli_usage_error(cx, "extract", "--queries-format must be csv, raven or birdnet, not '%s'", optarg);
+          return -1;
+        }
+        break;
+      case O_PAD:
+        if (cli_parse_double(optarg, &a->pad_seconds) != 0 || a->pad_seconds < 0 || a->pad_seconds > 86400) {
+          cli_usage_error(cx, "extract", "--pad-seconds needs a number of seconds from 0 to 86400, not '%s'", optarg);
+          return -1;
+        }
+        break;
       case O_SHAPE:
         if (strcmp(optarg, "fixed") != 0 && strcmp(optarg, "flat") != 0) {
           cli_usage_error(cx, "extract", "--shape must be flat or fixed, not '%s'", optarg);
@@ -340,6 +365,10 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
   if (a->window && !a->hop) a->hop = a->window; /* back to back */
   if (a->clamp && !a->recording && !a->queries) {
     cli_usage_error(cx, "extract", "--clamp goes with --recording or --queries");
+    return -1;
+  }
+  if ((a->table_format != OA_TABLE_CSV || a->pad_seconds > 0) && !a->queries) {
+    cli_usage_error(cx, "extract", "--queries-format and --pad-seconds go with --queries");
     return -1;
   }
   if (a->fixed_shape && !a->out_h5) {
@@ -676,8 +705,9 @@ static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_q
     uint64_t len;
     if (share_queries_text(cx, a->queries, &text, &len, err) != OA_OK) return EXIT_FAILED;
     uint64_t bad = 0;
-    int rc = oa_time_csv(ar, a->queries, (const char *)text, (size_t)len, cx->rank == 0 ? &cx->log : NULL, &spans,
-                         &nspans, &bad, err);
+    int rc = a->table_format != OA_TABLE_CSV ? 0 : oa_time_csv(ar, a->queries, (const char *)text, (size_t)len,
+                                                               cx->rank == 0 ? &cx->log : NULL, &spans, &nspans,
+                                                               &bad, err);
     if (rc == 1) {
       free(text);
       rc = make_time_queries(cx, a, ar, spans, nspans, ql, err);
@@ -694,8 +724,12 @@ static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_q
       oa_err_set(err, OA_EUSAGE, "%s: --join needs a time CSV (header id,recording,start_utc,end_utc)", a->queries);
       return EXIT_USAGE;
     }
-    rc = oa_queries_from_csv(ar, a->queries, (const char *)text, (size_t)len, query_flags(a),
-                             cx->rank == 0 ? &cx->log : NULL, ql, err);
+    oa_table_options topt = {.format = a->table_format, .flags = query_flags(a), .pad_seconds = a->pad_seconds};
+    rc = oa_queries_from_table(ar, a->queries, (const char *)text, (size_t)len, &topt,
+                               cx->rank == 0 ? &cx->log : NULL, ql, err);
+    if (rc == OA_OK && ql->nlabels && a->out_dir && cx->rank == 0)
+      OA_LOG(&cx->log, INFO, "%s: %zu label column%s (first: %s) are kept in clips files (--out) only", a->queries,
+             ql->nlabels, ql->nlabels == 1 ? "" : "s", ql->label_names[0]);
     free(text);
     return rc == OA_OK ? EXIT_OK : EXIT_FAILED;
   }

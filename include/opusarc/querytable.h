@@ -1,0 +1,55 @@
+/* Query tables: the rows of a CSV or a detector's table become queries.
+ *
+ *   csv      id,recording,start,end[,more columns...] (comma-separated,
+ *            "quoted" fields); positions in samples or, with
+ *            OA_QUERY_SECONDS, seconds of the recording's time base.
+ *   raven    a Raven selection table (tab-separated; also BirdNET's
+ *            "--rtype table" output): Begin File or Begin Path, Begin Time
+ *            (s), End Time (s), and File Offset (s) where present (then the
+ *            range starts there: Begin Time counts from the start of a file
+ *            sequence). Rows of a second view of the same selection (the
+ *            View column differs from the first row's) are skipped, counted.
+ *   birdnet  a BirdNET-Analyzer CSV: Start (s), End (s), File; a table
+ *            with Begin Time (s) is read as raven.
+ *
+ * Every other column is kept, by its header name, as a string label of
+ * each query (oa_query_label), for the clips file. Detector tables name
+ * files by path or name: a recording is the one whose archive name is the
+ * longest '/'-bounded tail of the path, else the only one with that file
+ * name, else the only one with that name without its extension (a table
+ * made on x.WAV finds x.opus); several candidates are an error naming two.
+ * Detector rows get ids "<recording as a file name>_<selection or line>". */
+#ifndef OPUSARC_QUERYTABLE_H
+#define OPUSARC_QUERYTABLE_H
+
+#include <stddef.h>
+
+#include "opusarc/archive.h"
+#include "opusarc/error.h"
+#include "opusarc/log.h"
+#include "opusarc/sweep.h"
+
+enum oa_table_format { OA_TABLE_CSV = 0, OA_TABLE_RAVEN = 1, OA_TABLE_BIRDNET = 2 };
+
+typedef struct oa_table_options {
+  int format;         /* enum oa_table_format */
+  unsigned flags;     /* OA_QUERY_SECONDS (csv; detector tables are in seconds), OA_QUERY_CLAMP */
+  double pad_seconds; /* widen each range by this much on both sides, cut at the recording's edges */
+} oa_table_options;
+
+/* "csv", "raven", "birdnet": 0, else -1. */
+int oa_table_format_parse(const char *name, int *format);
+
+/* Parses a table (a UTF-8 byte-order mark is skipped); `source` names it
+ * in messages. Bad rows are logged with their line number and counted in
+ * out->bad, not returned. Returns an error if the header lacks a needed
+ * column or two accepted rows share an id. Every rank parses the same
+ * text (rank 0 reads it and broadcasts it). */
+int oa_queries_from_table(const oa_archive *a, const char *source, const char *text, size_t len,
+                          const oa_table_options *opt, const oa_logger *log, oa_query_list *out, oa_err *err);
+
+/* The csv format with no padding (the table's original entry). */
+int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, unsigned flags,
+                        const oa_logger *log, oa_query_list *out, oa_err *err);
+
+#endif

@@ -1,0 +1,429 @@
+/* Query tables: CSV rows, Raven selection tables and BirdNET results
+ * become queries; extra columns become labels. */
+#include "opusarc/querytable.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opusarc/util.h"
+#include "querytext.h"
+
+#define MAX_COLUMNS 256
+
+int oa_table_format_parse(const char *name, int *format) {
+  static const char *names[] = {"csv", "raven", "birdnet"};
+  for (int i = 0; i < 3; i++)
+    if (strcmp(name, names[i]) == 0) return *format = i, 0;
+  return -1;
+}
+
+/* ------------------------------------------------------------------ labels */
+
+const char *oa_query_label(const oa_query_list *l, size_t i, size_t k) {
+  if (k >= l->nlabels || i >= l->n) return "";
+  return l->label_text + l->label_at[i * l->nlabels + k];
+}
+
+/* The labels of the query just added (the last one). */
+static int add_labels(oa_query_list *l, char **values, int nvalues, const int *columns) {
+  if (oa_grow((void **)&l->label_at, &l->label_at_cap, l->n * l->nlabels, sizeof *l->label_at)) return -1;
+  for (size_t k = 0; k < l->nlabels; k++) {
+    const char *v = columns[k] < nvalues ? values[columns[k]] : "";
+    size_t n = strlen(v) + 1;
+    if (oa_grow((void **)&l->label_text, &l->label_cap, l->label_len + n, 1)) return -1;
+    memcpy(l->label_text + l->label_len, v, n);
+    l->label_at[(l->n - 1) * l->nlabels + k] = l->label_len;
+    l->label_len += n;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ header */
+
+typedef struct layout {
+  char delim;
+  int ncols;
+  char *names[MAX_COLUMNS]; /* into names_buf */
+  char *header, *names_buf;
+  int detector;             /* raven or birdnet columns */
+  int id, rec, start, end;  /* csv */
+  int file, begin, finish, offset, selection, view; /* detector tables (-1: absent) */
+  int label_col[MAX_COLUMNS];
+  int nlabels;
+  char *first_view;         /* the View of the first row taken */
+} layout;
+
+static int column(const layout *t, const char *name) {
+  for (int i = 0; i < t->ncols; i++)
+    if (strcmp(t->names[i], name) == 0) return i;
+  return -1;
+}
+
+/* Fields of the clips file's /queries a label may not be called. */
+static int reserved(const char *name) {
+  static const char *fields[] = {"id", "recording", "start", "end", "channels", "status", "offset", "length",
+                                 "rate", "start_time", "start_utc", "start_utc_us", "start_zone", "parts",
+                                 "gaps", "gap_frames"};
+  for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+    if (strcmp(name, fields[i]) == 0) return 1;
+  return 0;
+}
+
+/* Every column not read as a position or a file becomes a label, named as
+ * in the header ("label_<name>" where that would clash, "column<N>" when
+ * empty). */
+static int find_labels(layout *t, const int *used, oa_query_list *out) {
+  for (int i = 0; i < t->ncols; i++)
+    if (!used[i]) t->label_col[t->nlabels++] = i;
+  out->nlabels = (size_t)t->nlabels;
+  out->label_names = calloc(t->nlabels ? (size_t)t->nlabels : 1, sizeof *out->label_names);
+  if (!out->label_names) return -1;
+  for (int k = 0; k < t->nlabels; k++) {
+    const char *name = t->names[t->label_col[k]];
+    char buf[300];
+    if (!name[0]) snprintf(buf, sizeof buf, "column%d", t->label_col[k] + 1);
+    else if (reserved(name) || column(t, name) != t->label_col[k]) snprintf(buf, sizeof buf, "label_%.250s", name);
+    else snprintf(buf, sizeof buf, "%.250s", name);
+    for (int j = 0; j < k; j++)
+      if (strcmp(out->label_names[j], buf) == 0) snprintf(buf, sizeof buf, "column%d", t->label_col[k] + 1);
+    if (!(out->label_names[k] = strdup(buf))) return -1;
+  }
+  return 0;
+}
+
+static int csv_header(layout *t, const char *source, oa_err *err) {
+  if (t->ncols >= 4 && strcmp(t->names[0], "id") == 0 && strcmp(t->names[1], "recording") == 0 &&
+      strcmp(t->names[2], "start") == 0 && strcmp(t->names[3], "end") == 0) {
+    t->id = 0, t->rec = 1, t->start = 2, t->end = 3;
+    return OA_OK;
+  }
+  const char *hint = column(t, "Start (s)") >= 0 ? " (BirdNET results? --queries-format birdnet)" : "";
+  return oa_err_set(err, OA_EUSAGE, "%s:1: header must begin id,recording,start,end (found \"%.60s\")%s", source,
+                    t->header, hint);
+}
+
+static int detector_header(layout *t, const char *source, oa_err *err) {
+  int raven = column(t, "Begin Time (s)") >= 0;
+  t->detector = 1;
+  t->begin = raven ? column(t, "Begin Time (s)") : column(t, "Start (s)");
+  t->finish = raven ? column(t, "End Time (s)") : column(t, "End (s)");
+  t->file = column(t, "Begin Path");
+  if (t->file < 0) t->file = column(t, "Begin File");
+  if (t->file < 0) t->file = column(t, "File");
+  t->offset = raven ? column(t, "File Offset (s)") : -1;
+  t->selection = column(t, "Selection");
+  t->view = column(t, "View");
+  if (t->begin >= 0 && t->finish >= 0 && t->file >= 0) return OA_OK;
+  return oa_err_set(err, OA_EUSAGE, "%s:1: a detector table needs the columns %s and a file column (Begin Path, "
+                    "Begin File or File); found \"%.80s\"", source,
+                    raven ? "Begin Time (s), End Time (s)" : "Begin Time (s) and End Time (s) (Raven) or Start (s) "
+                    "and End (s) (BirdNET)", t->header);
+}
+
+static int split(const layout *t, char *line, char **fields) {
+  return t->delim == '\t' ? oa_tsv_split(line, fields, MAX_COLUMNS) : oa_csv_split(line, fields, MAX_COLUMNS);
+}
+
+static int read_header(layout *t, const char *line, const oa_table_options *opt, const char *source,
+                       oa_query_list *out, oa_err *err) {
+  memset(t, 0, sizeof *t);
+  t->delim = opt->format != OA_TABLE_CSV && strchr(line, '\t') ? '\t' : ',';
+  t->header = strdup(line);       /* as read, for messages */
+  t->names_buf = strdup(line);    /* cut into the names */
+  if (!t->header || !t->names_buf) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  t->ncols = split(t, t->names_buf, t->names);
+  if (t->ncols < 0) return oa_err_set(err, OA_EUSAGE, "%s:1: more than %d columns, or an unclosed quote", source,
+                                      MAX_COLUMNS);
+  int rc = opt->format == OA_TABLE_CSV ? csv_header(t, source, err) : detector_header(t, source, err);
+  if (rc != OA_OK) return rc;
+  int used[MAX_COLUMNS] = {0};
+  if (t->detector) {
+    const int cols[4] = {t->begin, t->finish, t->file, t->offset};
+    for (int i = 0; i < 4; i++)
+      if (cols[i] >= 0) used[cols[i]] = 1;
+  } else {
+    used[0] = used[1] = used[2] = used[3] = 1;
+  }
+  return find_labels(t, used, out) ? oa_err_set(err, OA_ENOMEM, "out of memory") : OA_OK;
+}
+
+/* --------------------------------------------------------------- file names */
+
+typedef struct name_entry {
+  const char *base; /* the recording name after its last '/' */
+  size_t stem_len;  /* of base without its extension */
+  uint64_t rec;
+} name_entry;
+
+typedef struct name_index {
+  name_entry *e;
+  size_t n;
+} name_index;
+
+static size_t stem_length(const char *base) {
+  const char *dot = strrchr(base, '.');
+  return dot && dot != base ? (size_t)(dot - base) : strlen(base);
+}
+
+static int compare_stems(const char *a, size_t na, const char *b, size_t nb) {
+  int r = memcmp(a, b, na < nb ? na : nb);
+  return r ? r : (na > nb) - (na < nb);
+}
+
+static int by_stem(const void *x, const void *y) {
+  const name_entry *a = x, *b = y;
+  return compare_stems(a->base, a->stem_len, b->base, b->stem_len);
+}
+
+static int build_index(const oa_archive *a, name_index *ix) {
+  ix->n = oa_archive_recording_count(a);
+  ix->e = malloc((ix->n ? ix->n : 1) * sizeof *ix->e);
+  if (!ix->e) return -1;
+  for (uint64_t i = 0; i < ix->n; i++) {
+    const char *name = oa_archive_recording_name(a, i), *slash = strrchr(name, '/');
+    const char *base = slash ? slash + 1 : name;
+    ix->e[i] = (name_entry){base, stem_length(base), i};
+  }
+  qsort(ix->e, ix->n, sizeof *ix->e, by_stem);
+  return 0;
+}
+
+/* How much of the path (without its extension, plen bytes) the recording's
+ * name without its extension ends it, on a '/' boundary: 0 if it does not. */
+static size_t tail_score(const oa_archive *a, const name_entry *e, const char *path, size_t plen) {
+  const char *name = oa_archive_recording_name(a, e->rec);
+  size_t nlen = (size_t)(e->base - name) + e->stem_len;
+  if (nlen > plen || memcmp(name, path + plen - nlen, nlen) != 0) return 0;
+  return nlen == plen || path[plen - nlen - 1] == '/' ? nlen : 0;
+}
+
+/* The recording a detector's file column names (see the header comment). */
+static int resolve(const oa_archive *a, const name_index *ix, char *path, uint64_t *rec, oa_err *why) {
+  for (char *p = path; *p; p++)
+    if (*p == '\\') *p = '/'; /* a table written on Windows */
+  oa_err ignore;
+  if (oa_archive_find(a, path, rec, &ignore) == OA_OK) return OA_OK;
+  for (char *p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
+    if (p[1] && oa_archive_find(a, p + 1, rec, &ignore) == OA_OK) return OA_OK;
+  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+  size_t stem = stem_length(base), lo = 0, hi = ix->n;
+  while (lo < hi) { /* first entry with this stem */
+    size_t mid = (lo + hi) / 2;
+    if (compare_stems(ix->e[mid].base, ix->e[mid].stem_len, base, stem) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  size_t best = lo, ties = 0, same = 0, plen = (size_t)(base - path) + stem; /* the path without its extension */
+  long best_score = -1;
+  for (size_t i = lo; i < ix->n && compare_stems(ix->e[i].base, ix->e[i].stem_len, base, stem) == 0; i++, same++) {
+    long score = tail_score(a, &ix->e[i], path, plen) * 2 + (strcmp(ix->e[i].base, base) == 0);
+    if (score > best_score) best = i, best_score = score, ties = 0;
+    else if (score == best_score) ties++;
+  }
+  if (same == 0) return oa_err_set(why, OA_ENOTFOUND, "no recording of the archive is \"%s\"", path);
+  if (ties == 0) {
+    *rec = ix->e[best].rec;
+    return OA_OK;
+  }
+  size_t other = best + 1 < ix->n ? best + 1 : best;
+  return oa_err_set(why, OA_EUSAGE, "\"%s\" could be %zu recordings (\"%s\", \"%s\"...): name it by a longer path",
+                    path, ties + 1, oa_archive_recording_name(a, ix->e[best].rec),
+                    oa_archive_recording_name(a, ix->e[other].rec));
+}
+
+/* -------------------------------------------------------------------- rows */
+
+static int parse_position(const char *s, double per_second, int64_t *out) {
+  char *end;
+  errno = 0;
+  if (per_second <= 0) {
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *out = v;
+    return 0;
+  }
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || fabs(v) > 1e12) return -1;
+  *out = llround(v * per_second);
+  return 0;
+}
+
+static int parse_seconds(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  *out = strtod(s, &end);
+  return errno || end == s || *end || !isfinite(*out) || fabs(*out) > 1e12 ? -1 : 0;
+}
+
+/* --pad-seconds: wider on both sides, but never past an edge the range
+ * itself was inside (a range already outside stays so, for oa_query_fit). */
+static void pad(const oa_archive *a, oa_query *q, double seconds) {
+  if (seconds <= 0) return;
+  int64_t p = llround(seconds * oa_archive_samples_per_second(a, q->rec));
+  int64_t samples = oa_archive_recording(a, q->rec)->samples;
+  int64_t s = q->start - p, e = q->end + p;
+  q->start = s < 0 && q->start >= 0 ? 0 : s;
+  q->end = e > samples && q->end <= samples ? samples : e;
+}
+
+typedef struct row_ctx {
+  const oa_archive *a;
+  const layout *t;
+  const oa_table_options *opt;
+  name_index ix;
+  int hints_left;
+} row_ctx;
+
+static void csv_row(row_ctx *c, char **f, long lineno, oa_query *q, oa_err *why) {
+  const int seconds = (c->opt->flags & OA_QUERY_SECONDS) != 0;
+  if (!oa_id_is_safe(f[0])) {
+    oa_err_set(why, OA_EUSAGE, "id \"%s\" cannot be a file name", f[0]);
+    return;
+  }
+  if (oa_archive_find(c->a, f[1], &q->rec, why) != OA_OK) {
+    if (why->code == OA_ENOTFOUND && c->hints_left > 0) { /* suggestions scan every name: the first few rows only */
+      c->hints_left--;
+      char hint[700];
+      oa_archive_suggest(c->a, f[1], hint, sizeof hint);
+      size_t n = strlen(why->msg);
+      snprintf(why->msg + n, sizeof why->msg - n, "%s", hint);
+    }
+    return;
+  }
+  double per_second = seconds ? oa_archive_samples_per_second(c->a, q->rec) : 0;
+  if (parse_position(f[2], per_second, &q->start) || parse_position(f[3], per_second, &q->end)) {
+    oa_err_set(why, OA_EUSAGE, "start/end must be %s", seconds ? "numbers of seconds" : "integer samples");
+    return;
+  }
+  snprintf(q->id, sizeof q->id, "%s", f[0]);
+  (void)lineno;
+}
+
+static int all_digits(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9') return 0;
+  return 1;
+}
+
+static void detector_row(row_ctx *c, char **f, long lineno, oa_query *q, oa_err *why) {
+  const layout *t = c->t;
+  double begin, finish, offset = 0;
+  if (parse_seconds(f[t->begin], &begin) || parse_seconds(f[t->finish], &finish) ||
+      (t->offset >= 0 && parse_seconds(f[t->offset], &offset))) {
+    oa_err_set(why, OA_EUSAGE, "%s, %s%s must be numbers of seconds", t->names[t->begin], t->names[t->finish],
+               t->offset >= 0 ? " and File Offset (s)" : "");
+    return;
+  }
+  if (resolve(c->a, &c->ix, f[t->file], &q->rec, why) != OA_OK) return;
+  double sps = oa_archive_samples_per_second(c->a, q->rec), from = t->offset >= 0 ? offset : begin;
+  q->start = llround(from * sps);
+  q->end = llround((from + finish - begin) * sps);
+  char stem[sizeof q->id - 24];
+  oa_name_stem(oa_archive_recording_name(c->a, q->rec), stem, sizeof stem);
+  if (t->selection >= 0 && all_digits(f[t->selection]) && strlen(f[t->selection]) < 20)
+    snprintf(q->id, sizeof q->id, "%s_s%s", stem, f[t->selection]);
+  else snprintf(q->id, sizeof q->id, "%s_l%ld", stem, lineno);
+}
+
+/* One row: a query (q->id set) or a reason (why). */
+static void parse_row(row_ctx *c, char **f, int nf, long lineno, oa_query *q, int *clamped, oa_err *why) {
+  const layout *t = c->t;
+  *q = (oa_query){.line = lineno};
+  if (!t->detector && nf != t->ncols) { /* a CSV row has the header's fields, no more, no fewer */
+    oa_err_set(why, OA_EUSAGE, "expected %d fields (id,recording,start,end%s), found %d%s", t->ncols,
+               t->ncols > 4 ? " and the labels" : "", nf, nf > t->ncols ? " (a trailing comma?)" : "");
+    return;
+  }
+  int need = t->begin > t->finish ? t->begin : t->finish;
+  if (t->file > need) need = t->file;
+  if (t->offset > need) need = t->offset;
+  if (t->detector && (nf <= need || nf > t->ncols)) {
+    oa_err_set(why, OA_EUSAGE, "%d fields, where the header has %d", nf, t->ncols);
+    return;
+  }
+  if (t->detector) detector_row(c, f, lineno, q, why);
+  else csv_row(c, f, lineno, q, why);
+  if (why->msg[0]) return;
+  char id[sizeof q->id];
+  memcpy(id, q->id, sizeof id);
+  pad(c->a, q, c->opt->pad_seconds);
+  unsigned flags = c->opt->flags | (t->detector ? OA_QUERY_SECONDS : 0);
+  if (oa_query_fit(c->a, q, flags, clamped, why) == OA_OK) memcpy(q->id, id, sizeof id);
+  else q->id[0] = '\0';
+}
+
+/* A second view of a selection (Raven lists Waveform and Spectrogram rows
+ * of each): skipped. */
+static int other_view(layout *t, char **f, int nf) {
+  if (t->view < 0 || t->view >= nf) return 0;
+  if (!t->first_view) t->first_view = strdup(f[t->view]);
+  return t->first_view && strcmp(f[t->view], t->first_view) != 0;
+}
+
+static void free_layout(layout *t) {
+  free(t->header);
+  free(t->names_buf);
+  free(t->first_view);
+}
+
+int oa_queries_from_table(const oa_archive *a, const char *source, const char *text, size_t len,
+                          const oa_table_options *opt, const oa_logger *log, oa_query_list *out, oa_err *err) {
+  memset(out, 0, sizeof *out);
+  size_t pos = 0;
+  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) pos = 3; /* UTF-8 byte-order mark (Excel "CSV UTF-8") */
+  char *line = NULL, **fields = malloc(MAX_COLUMNS * sizeof *fields);
+  size_t cap = 0;
+  long lineno = 0;
+  uint64_t views_skipped = 0;
+  layout t = {0};
+  row_ctx c = {.a = a, .t = &t, .opt = opt, .hints_left = 5};
+  int rc = fields && build_index(a, &c.ix) == 0 ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
+  while (rc == OA_OK && oa_csv_next_line(text, len, &pos, &line, &cap)) {
+    if (++lineno == 1) {
+      rc = read_header(&t, line, opt, source, out, err);
+      continue;
+    }
+    if (line[0] == '\0') continue;
+    int nf = split(&t, line, fields);
+    if (nf > 0 && t.detector && other_view(&t, fields, nf)) {
+      views_skipped++;
+      continue;
+    }
+    oa_query q;
+    oa_err why;
+    oa_err_clear(&why);
+    int clamped = 0;
+    if (nf < 0) oa_err_set(&why, OA_EUSAGE, "more than %d fields, or an unclosed quote", MAX_COLUMNS);
+    else parse_row(&c, fields, nf, lineno, &q, &clamped, &why);
+    if (!why.msg[0]) {
+      if (oa_query_list_add(out, &q, NULL, 0) || add_labels(out, fields, nf, t.label_col))
+        rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+      if (clamped) out->clamped++;
+      if (clamped && log) OA_LOG(log, INFO, "%s:%ld: %s cut to the recording (--clamp)", source, lineno, q.id);
+      continue;
+    }
+    out->bad++;
+    if (log) OA_LOG(log, ERROR, "%s:%ld: %s", source, lineno, why.msg);
+  }
+  if (rc == OA_OK && lineno == 0) rc = oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", source);
+  if (rc == OA_OK && views_skipped && log)
+    OA_LOG(log, INFO, "%s: %llu rows of other views (View is not \"%s\") skipped", source,
+           (unsigned long long)views_skipped, t.first_view ? t.first_view : "");
+  if (rc == OA_OK) rc = oa_queries_check_unique(out, source, err);
+  free(line);
+  free(fields);
+  free(c.ix.e);
+  free_layout(&t);
+  if (rc != OA_OK) oa_query_list_free(out);
+  return rc;
+}
+
+int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, unsigned flags,
+                        const oa_logger *log, oa_query_list *out, oa_err *err) {
+  oa_table_options opt = {.format = OA_TABLE_CSV, .flags = flags};
+  return oa_queries_from_table(a, source, text, len, &opt, log, out, err);
+}
