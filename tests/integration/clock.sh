@@ -9,7 +9,7 @@
 # recording and seconds (exact against opusfile / a straight decode in the
 # other tests); a joined output with that concatenation and zeros.
 source "$(dirname "$0")/common.sh"
-: "${MKPCM:?}"
+: "${MKPCM:?}" "${CLIPGET:?}" "${SOXRCHECK:?}"
 C=$WORK/c
 mkdir -p "$C/site1" "$C/site2" "$C/site3" "$C/bats" "$C/named"
 moth() { # moth FILE SECONDS SEED "HH:MM:SS DD/MM/YYYY" SERIAL
@@ -123,6 +123,16 @@ grep -q '"2021-05-01T05:00:30+01:00"' "$WORK/q.txt" && grep -q '"2021-05-01T04:0
 h5dump -d /clips -b LE -o "$WORK/clips.bin" "$WORK/j.h5" > /dev/null
 same "$WORK/clips.bin" "$WORK/joined.f32" "joined clip in the HDF5 file"
 grep -q '"gap_frames"' "$WORK/q.txt" && grep -q ' 24000' "$WORK/q.txt" || fail "gap_frames in the table"
+# At --rate 16000, the joined output (parts and its silent gap, decoded in
+# 7 s pieces by 3 ranks) is the 48 kHz joined output resampled in one go.
+mpi 3 "$OPUSARC" extract -q "$WORK/a.h5" --from 2021-05-01T04:00:30Z --to 2021-05-01T04:02:10Z --join \
+  --match 'site1/*' --piece 7 --rate 16000 --out "$WORK/j16.h5"
+"$CLIPGET" "$WORK/j16.h5" "site1~AudioMoth_AAAA@20210501T040030Z" "$WORK/j16.f32" > /dev/null
+"$SOXRCHECK" "$WORK/joined.f32" "$WORK/j16.f32" 1 48000 16000 > /dev/null || fail "joined clip at 16 kHz"
+mpi 2 "$OPUSARC" extract -q "$WORK/a.h5" --from 2021-05-01T04:00:30Z --to 2021-05-01T04:02:10Z --join \
+  --match 'site1/*' --rate 16000 --format wav --out-dir "$WORK/o16"
+"$SOXRCHECK" "$WORK/joined.f32" "$WORK/o16/site1~AudioMoth_AAAA@20210501T040030Z.wav" 1 48000 16000 > /dev/null ||
+  fail "joined WAV at 16 kHz"
 # --join=strict refuses a joined output with a gap, naming it.
 expect 1 "not written (--join=strict): gap of 24000 samples" "$OPUSARC" extract "$WORK/a.h5" \
   --from 2021-05-01T04:00:30Z --to 2021-05-01T04:02:10Z --join=strict --match 'site1/*' --format f32 \
