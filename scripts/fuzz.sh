@@ -14,7 +14,7 @@ CC=clang BUILD_DIR=build-fuzz scripts/build.sh -DOPUSARC_FUZZ=ON -DOPUSARC_TESTS
 F=build-fuzz
 S=$(mktemp -d)
 trap 'rm -rf "$S"' EXIT
-mkdir -p "$S/demux" "$S/snapshot" "$S/archive" "$S/seglist" "$S/clock"
+mkdir -p "$S/demux" "$S/snapshot" "$S/archive" "$S/seglist" "$S/clock" "$S/tables"
 "$F/tests/mkopus" --channels 1 --seconds 0.3 --seed 1 "$S/demux/mono.opus" > /dev/null
 "$F/tests/mkopus" --channels 2 --seconds 0.2 --links 2 --trim 100 --seed 2 "$S/demux/chained.opus" > /dev/null
 "$F/tests/mkopus" --channels 6 --family 1 --seconds 0.2 --seed 3 "$S/demux/surround.opus" > /dev/null
@@ -36,6 +36,10 @@ printf '\001GUANO|Version: 1.0\nMake: X\nSerial: 7\nTimestamp: 2021-06-01T22:15:
 printf '\002vendor=x\nDATE=2021-05-01T05:00:00+01:00\nARTIST=AudioMoth 9\n' > "$S/clock/tags"
 printf '\004%%Y%%m%%d_%%H%%M%%S|a/20210501_050000.wav' > "$S/clock/name"
 printf '\0052021-05-01T05:00:00Z' > "$S/clock/iso"
+# Query tables (first byte: format, units, clamp, padding).
+printf '\000id,recording,start,end,species,,start\nq1,mono.opus,0,4800,"a, b",x,y\nq2,silk.opus,10,20,,,\n' > "$S/tables/csv"
+printf '\001Selection\tView\tBegin Time (s)\tEnd Time (s)\tBegin Path\tFile Offset (s)\tSpecies\n1\tWaveform 1\t0.01\t0.1\tC:\\x\\mono.wav\t0.01\tA\n1\tSpectrogram 1\t0.01\t0.1\tmono.opus\t0.01\tA\n' > "$S/tables/raven"
+printf '\022Start (s),End (s),Scientific name,Confidence,File\n0.0,0.1,X y,0.5,/d/chained.opus\n' > "$S/tables/birdnet"
 export UBSAN_OPTIONS=halt_on_error=1
 run() { # run TARGET RUNS MAXLEN [LIBFUZZER OPTIONS]
   local t0 t1
@@ -53,3 +57,4 @@ run snapshot "$RUNS_SNAPSHOT" 40000
 run archive "$RUNS_ARCHIVE" 128 -len_control=0
 run seglist "${RUNS_SEGLIST:-200000}" 4096
 run clock "${RUNS_CLOCK:-500000}" 512
+run tables "${RUNS_TABLES:-200000}" 2048
