@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Clips for ML (issue 14), one run on the real-audio corpus (bench/corpus.sh):
-#   - about 10,000 windows (default: 1 s windows over the music tracks, W=1) into one HDF5
+#   - about 10,000 windows (default: 0.75 s windows over the music tracks, W=0.75) into one HDF5
 #     clips file at 16 kHz mono (--rate 16000 --mono --shape fixed), beside the same windows
 #     at 48 kHz as decoded (float32, stereo), on 1 and NP ranks: queries/s and bytes written
 #   - the same 16 kHz mono windows made by ffmpeg (libopus decoder, soxr resampler at
@@ -11,13 +11,13 @@
 #   - the correlation of one window against ffmpeg's (a different decoder and seek:
 #     the same audio, not the same samples)
 #
-#   bench/bench_ml.sh          (W=1 window seconds, NP=2, SAMPLE=300, REPEAT=2: best of 2)
+#   bench/bench_ml.sh          (W=0.75 window seconds, NP=2, SAMPLE=300, REPEAT=2: best of 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 BENCH_DIR=${BENCH_DIR:-/tmp/opusarc-bench}
 B=${BUILD_DIR:-build}
-W=${W:-1}
+W=${W:-0.75}
 NP=${NP:-2}
 SAMPLE=${SAMPLE:-300}
 REPEAT=${REPEAT:-2}
@@ -78,7 +78,7 @@ t1=$(date +%s.%N)
 qwhole=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", n / (b - a)}')
 t0=$(date +%s.%N)
 while read -r name _; do
-  opusdec --quiet --float "$C/$name" - | sox -t wav - -t f32 "$O/sox/$(basename "$name").f32" remix - rate -v 16000
+  opusdec --quiet --float --force-wav "$C/$name" - 2> /dev/null | sox -V1 -t wav - -t f32 "$O/sox/$(basename "$name").f32" remix - rate -v 16000
 done < "$O/lengths.txt"
 t1=$(date +%s.%N)
 qsox=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", n / (b - a)}')

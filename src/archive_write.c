@@ -867,7 +867,8 @@ int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err) {
   if (w->rank == 0) {
     if (ok) {
       if (oa_fault("rename")) _exit(137); /* a kill between closing and renaming */
-      renamed = rename(w->partial, w->path) == 0;
+      oa_err why;
+      renamed = oa_out_sync(w->partial, &why) == OA_OK && rename(w->partial, w->path) == 0;
       if (renamed && oa_fault("renamed")) _exit(137); /* a kill before the commit record is removed */
       if (renamed) oa_commit_remove(w->commit_path);
     } else if (w->commit.rounds == 0) {
@@ -885,7 +886,8 @@ int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err) {
       oa_err_set(err, rc, "%s kept with %llu committed recordings: rerun with --resume to continue", w->partial,
                  (unsigned long long)oa_commit_done_count(&w->commit));
   } else if (!renamed) {
-    rc = oa_err_set(err, OA_EIO, "cannot rename %s to %s", w->partial, w->path);
+    rc = oa_err_set(err, OA_EIO, "cannot flush %s to disk or rename it to %s%s", w->partial, w->path,
+                    w->commit.rounds > 0 ? " (kept: rerun with --resume to finish it)" : "");
   }
   writer_free(w);
   return rc;

@@ -35,7 +35,9 @@ static int add_entry(oa_corpus *c, const char *name, const char *path, const str
 
 static int has_audio_extension(const char *name) {
   const char *dot = strrchr(name, '.');
-  return dot && (strcasecmp(dot, ".opus") == 0 || strcasecmp(dot, ".ogg") == 0 || oa_is_pcm_path(name));
+  /* .oga: Ogg audio as voice-note apps and some recorders name it. */
+  return dot && (strcasecmp(dot, ".opus") == 0 || strcasecmp(dot, ".ogg") == 0 || strcasecmp(dot, ".oga") == 0 ||
+                 oa_is_pcm_path(name));
 }
 
 static char *join(const char *a, const char *b) {

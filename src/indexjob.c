@@ -80,7 +80,7 @@ static int prepare(job_ctx *j, oa_err *err) {
   int rc = check_same_build(j, err);
   if (rc == OA_OK) rc = share_corpus(j, err);
   if (rc != OA_OK) return rc;
-  if (j->corpus.count == 0) return oa_err_set(err, OA_EUSAGE, "no .opus or .ogg files found in the inputs");
+  if (j->corpus.count == 0) return oa_err_set(err, OA_EUSAGE, "no .opus, .ogg, .oga (any letter case) or PCM (.wav, .flac...) files found in the inputs");
   j->owner = malloc(j->corpus.count * sizeof *j->owner);
   ok = j->owner && oa_corpus_partition(&j->corpus, j->size, j->owner) == 0;
   if (!oa_mpi_agree(j->comm, ok))

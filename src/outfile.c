@@ -80,6 +80,14 @@ int oa_out_create_temp(const char *path, char *tmp, size_t len, oa_err *err) {
   return -1;
 }
 
+int oa_out_sync(const char *path, oa_err *err) {
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int ok = fd >= 0 && fsync(fd) == 0;
+  int e = errno;
+  if (fd >= 0) close(fd);
+  return ok ? OA_OK : oa_err_set(err, OA_EIO, "%s: cannot flush to disk: %s", path, strerror(e));
+}
+
 int oa_out_publish(const char *tmp, const char *path, int force, oa_err *err) {
   if (force) {
     struct stat st;

@@ -38,6 +38,11 @@ int oa_out_create_temp(const char *path, char *tmp, size_t len, oa_err *err);
 /* Gives TMP the name PATH. Without force an existing PATH is never
  * replaced (OA_EUSAGE); with force it is, unless it is not a regular file.
  * On failure TMP is left for the caller to remove. */
+/* fsync: a file's data on disk before it takes its final name, so a crash
+ * after the rename never leaves an incomplete file under that name (and a
+ * multi-GB write-back does not land on the MPI run-time at exit: Open MPI
+ * 4.1 then reports ranks that finalized as "exiting improperly"). */
+int oa_out_sync(const char *path, oa_err *err);
 int oa_out_publish(const char *tmp, const char *path, int force, oa_err *err);
 
 /* Whether DIR (created if missing, with parents) can take new files:

@@ -307,6 +307,9 @@ static void free_plan(plan *p) {
 
 /* ---------------------------------------------------------------- outputs */
 
+/* 2: rate column, label columns, --shape fixed (1: before, without the attribute). */
+#define OA_CLIPS_FORMAT_VERSION 2
+
 typedef struct clips_file {
   hid_t file, clips, table, rec_type, row_type;
   size_t name_len;
@@ -820,6 +823,16 @@ static int32_t common_rate(const oa_query_list *ql) {
   return rate;
 }
 
+static int write_int_attr(hid_t file, const char *name, int32_t value) {
+  hid_t aspace = H5Screate(H5S_SCALAR);
+  hid_t at = H5Acreate2(file, name, H5T_NATIVE_INT32, aspace, H5P_DEFAULT, H5P_DEFAULT);
+  int ok = at >= 0 && H5Awrite(at, H5T_NATIVE_INT32, &value) >= 0;
+  if (at >= 0) H5Aclose(at);
+  H5Sclose(aspace);
+  return ok;
+}
+
+/* format, format_version (docs/FORMAT.md, "Clips file") and sample_rate. */
 static int write_clip_attrs(const clips_file *cf, int32_t rate) {
   int ok = 1;
   hid_t aspace = H5Screate(H5S_SCALAR);
@@ -828,11 +841,9 @@ static int write_clip_attrs(const clips_file *cf, int32_t rate) {
   hid_t at = H5Acreate2(cf->file, "format", str, aspace, H5P_DEFAULT, H5P_DEFAULT);
   if (at < 0 || H5Awrite(at, str, "opusarc-clips") < 0) ok = 0;
   if (at >= 0) H5Aclose(at);
-  at = H5Acreate2(cf->file, "sample_rate", H5T_NATIVE_INT32, aspace, H5P_DEFAULT, H5P_DEFAULT);
-  if (at < 0 || H5Awrite(at, H5T_NATIVE_INT32, &rate) < 0) ok = 0;
-  if (at >= 0) H5Aclose(at);
   H5Tclose(str), H5Sclose(aspace);
-  return ok;
+  return ok && write_int_attr(cf->file, "format_version", OA_CLIPS_FORMAT_VERSION) &&
+         write_int_attr(cf->file, "sample_rate", rate);
 }
 
 /* Collective: the table and attributes are written, the file closed and
@@ -851,7 +862,8 @@ static int finish_clips(sweep *s, int *broken, oa_err *err) {
   oa_err_clear(&why);
   int published = 1;
   if (s->rank == 0) {
-    published = ok && oa_out_publish(s->clips_tmp, s->opt->path, s->opt->overwrite, &why) == OA_OK;
+    published = ok && oa_out_sync(s->clips_tmp, &why) == OA_OK &&
+                oa_out_publish(s->clips_tmp, s->opt->path, s->opt->overwrite, &why) == OA_OK;
     if (!published) unlink(s->clips_tmp);
   }
   if (!oa_mpi_agree_err(s->comm, published, &why))

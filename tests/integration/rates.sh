@@ -60,6 +60,7 @@ for np in 1 2 3; do
   done
   ls "$WORK" | grep -q partial && fail "$np ranks: a temporary file was left"
   h5dump -a /sample_rate "$WORK/h$np.h5" | grep -q "(0): 16000" || fail "/sample_rate of the clips file"
+  h5dump -a /format_version "$WORK/h$np.h5" | grep -q "(0): 2" || fail "/format_version of the clips file"
 done
 ls "$WORK/o3" | grep -q partial && fail "a temporary file was left in the output directory"
 

@@ -37,6 +37,7 @@ static int setup(void **state) {
   touch("site1/deep/b.OGG", 300);
   touch("site1/notes.txt", 5);
   touch("site2/c.opus", 200);
+  touch("site2/voice.Oga", 50);
   char target[512];
   snprintf(target, sizeof target, "%s/site1", root);
   snprintf(p, sizeof p, "%s/site2/loop", root);
@@ -57,10 +58,11 @@ static void test_scan_directory(void **state) {
   oa_err err;
   const char *in[] = {root};
   assert_int_equal(oa_corpus_scan(in, 1, NULL, NULL, &c, &err), OA_OK);
-  assert_int_equal(c.count, 3);
+  assert_int_equal(c.count, 4);
   assert_string_equal(c.entries[0].name, "site1/a.opus");
   assert_string_equal(c.entries[1].name, "site1/deep/b.OGG");
   assert_string_equal(c.entries[2].name, "site2/c.opus");
+  assert_string_equal(c.entries[3].name, "site2/voice.Oga");
   assert_int_equal(c.entries[1].size, 300);
   assert_null(c.entries[0].error);
   oa_corpus_free(&c);
