@@ -372,9 +372,11 @@ static int staged(const sweep *s, size_t qi) {
 }
 
 /* A staged query's temporary file holds raw float32 at the decode's rate,
- * except for s16 written as such (a rename publishes it). */
-static int staged_as_s16(const sweep *s, const oa_query *q) {
-  return s->opt->output == OA_SWEEP_DIR && s->opt->format == OA_PCM_S16 && !resampled(q);
+ * or, for raw f32 and s16 outputs at that rate, the output itself (a
+ * rename publishes it). */
+static int staged_as_final(const sweep *s, const oa_query *q) {
+  return s->opt->output == OA_SWEEP_DIR && !resampled(q) &&
+         (s->opt->format == OA_PCM_S16 || s->opt->format == OA_PCM_F32);
 }
 
 /* DIR/ID.FMT.partial.<tag>, or beside a clips file CLIPS.h5.<query>.partial.<tag>. */
@@ -391,7 +393,7 @@ static int write_piece(sweep *s, size_t qi, int64_t out_frame, const float *pcm,
   stage_path(s, qi, path, sizeof path);
   int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC); /* created by rank 0 before the sweep */
   if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", path, strerror(errno));
-  int as_s16 = staged_as_s16(s, q);
+  int as_s16 = staged_as_final(s, q) && s->opt->format == OA_PCM_S16;
   size_t n = frames * (size_t)q->out_channels, width = as_s16 ? 2 : 4;
   void *buf = (void *)pcm;
   short *s16 = NULL;
@@ -940,8 +942,8 @@ static int finish_staged_query(sweep *s, size_t qi, const char *tmp, oa_err *err
 }
 
 /* Staged queries are finished, spread over the ranks (query i on rank
- * i mod size): moved into place (s16 as written), or made into their
- * output from raw float32, or removed if any piece failed (or did not run)
+ * i mod size): moved into place (raw f32 and s16 as written), or made into
+ * their output from raw float32, or removed if any piece failed (or did not run)
  * anywhere. Every rank has the same `failed` flags here. */
 static void finish_staged(sweep *s) {
   for (size_t i = 0; i < s->ql->n; i++) {
@@ -954,7 +956,8 @@ static void finish_staged(sweep *s) {
     oa_err_clear(&e);
     int rc = OA_OK;
     if (!s->failed[i])
-      rc = staged_as_s16(s, q) ? oa_out_publish(tmp, final, s->opt->overwrite, &e) : finish_staged_query(s, i, tmp, &e);
+      rc = staged_as_final(s, q) ? oa_out_publish(tmp, final, s->opt->overwrite, &e)
+                                 : finish_staged_query(s, i, tmp, &e);
     if (rc != OA_OK) fail_query(s, i, &e);
     unlink(tmp); /* gone after a rename; removed otherwise */
   }
@@ -988,7 +991,8 @@ static int create_stage_files(sweep *s, oa_err *err) {
     char tmp[4096];
     stage_path(s, i, tmp, sizeof tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-    off_t size = (off_t)((uint64_t)q->frames * (uint64_t)q->out_channels * (staged_as_s16(s, q) ? 2 : 4));
+    int width = staged_as_final(s, q) && s->opt->format == OA_PCM_S16 ? 2 : 4;
+    off_t size = (off_t)((uint64_t)q->frames * (uint64_t)q->out_channels * (uint64_t)width);
     if (fd >= 0 && ftruncate(fd, size) == 0) {
       close(fd);
       continue;
