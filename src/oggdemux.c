@@ -8,6 +8,14 @@
 #include "opusarc/packet.h"
 #include "opusarc/util.h"
 
+/* RFC 8486: ambisonics of order n (0-14) have (n + 1)^2 channels, plus 2
+ * for an optional non-diegetic stereo pair. */
+static int ambisonic_channels(int channels) {
+  for (int n = 0; n <= 14; n++)
+    if (channels == (n + 1) * (n + 1) || channels == (n + 1) * (n + 1) + 2) return 1;
+  return 0;
+}
+
 int oa_parse_opus_head(const uint8_t *p, size_t len, oa_opus_head *h, oa_err *err) {
   if (len < 19 || memcmp(p, "OpusHead", 8) != 0)
     return oa_err_set(err, OA_EFORMAT, "OpusHead packet missing or shorter than 19 bytes");
@@ -30,8 +38,14 @@ int oa_parse_opus_head(const uint8_t *p, size_t len, oa_opus_head *h, oa_err *er
     h->mapping[1] = 1;
     return OA_OK;
   }
-  if (h->mapping_family != 1 && h->mapping_family != 255)
+  if (h->mapping_family == 3)
+    return oa_err_set(err, OA_EFORMAT, "channel mapping family 3 (ambisonics with a projection matrix) is not "
+                      "supported yet (family 2 ambisonics is)");
+  if (h->mapping_family != 1 && h->mapping_family != 2 && h->mapping_family != 255)
     return oa_err_set(err, OA_EFORMAT, "unsupported channel mapping family %d", h->mapping_family);
+  if (h->mapping_family == 2 && !ambisonic_channels(h->channels))
+    return oa_err_set(err, OA_EFORMAT, "mapping family 2 (ambisonics) with %d channels: not (order+1)^2, "
+                      "optionally + 2", h->channels);
   if (h->mapping_family == 1 && h->channels > 8)
     return oa_err_set(err, OA_EFORMAT, "mapping family 1 with %d channels (max 8)", h->channels);
   if (len < 21 + (size_t)h->channels)

@@ -278,9 +278,21 @@ static void test_opus_head_rules(void **state) {
   p[23] = 255; /* silent channel is allowed */
   assert_int_equal(oa_parse_opus_head(p, 24, &h, &err), OA_OK);
   assert_int_equal(oa_parse_opus_head(p, 23, &h, &err), OA_EFORMAT); /* table cut short */
-  p[18] = 2;
-  assert_int_equal(oa_parse_opus_head(p, 24, &h, &err), OA_EFORMAT); /* family 2 unsupported */
-  p[18] = 255, p[19] = 0;
+  p[18] = 2, p[23] = 2; /* family 2, 3 channels: order 0 plus a stereo pair */
+  assert_int_equal(oa_parse_opus_head(p, 24, &h, &err), OA_OK);
+  /* Family 2, 4 channels (first order): 4 streams, 0 coupled, mapping 0 1 2 3; 6 (plus a stereo pair). */
+  p[9] = 4, p[19] = 4, p[20] = 0, p[21] = 0, p[22] = 1, p[23] = 2, p[24] = 3;
+  assert_int_equal(oa_parse_opus_head(p, 25, &h, &err), OA_OK);
+  assert_int_equal(h.streams, 4);
+  p[9] = 6, p[19] = 5, p[20] = 1, p[25] = 4, p[26] = 5;
+  assert_int_equal(oa_parse_opus_head(p, 27, &h, &err), OA_OK);
+  p[9] = 5;
+  assert_int_equal(oa_parse_opus_head(p, 27, &h, &err), OA_EFORMAT); /* 5 channels: no ambisonic order */
+  assert_non_null(strstr(err.msg, "ambisonics"));
+  p[9] = 4, p[18] = 3;
+  assert_int_equal(oa_parse_opus_head(p, 25, &h, &err), OA_EFORMAT); /* family 3: not yet, said */
+  assert_non_null(strstr(err.msg, "family 3"));
+  p[9] = 3, p[18] = 255, p[19] = 0;
   assert_int_equal(oa_parse_opus_head(p, 24, &h, &err), OA_EFORMAT); /* zero streams */
 }
 
