@@ -381,7 +381,9 @@ int oa_queries_from_table(const oa_archive *a, const char *source, const char *t
   uint64_t views_skipped = 0;
   layout t = {0};
   row_ctx c = {.a = a, .t = &t, .opt = opt, .hints_left = 5};
-  int rc = fields && build_index(a, &c.ix) == 0 ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
+  /* Only detector tables name files by path or name: a CSV names recordings. */
+  int need_index = opt->format != OA_TABLE_CSV;
+  int rc = fields && (!need_index || build_index(a, &c.ix) == 0) ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
   while (rc == OA_OK && oa_csv_next_line(text, len, &pos, &line, &cap)) {
     if (++lineno == 1) {
       rc = read_header(&t, line, opt, source, out, err);

@@ -58,6 +58,21 @@ void oa_query_set_clock(const oa_archive *a, oa_query *q) {
                 : r->start_us + llround((double)q->start / oa_archive_samples_per_second(a, q->rec) * 1e6);
 }
 
+int oa_query_rates(const oa_archive *a, const oa_query_list *ql, oa_query *q, int32_t rate, oa_err *err) {
+  int32_t base = (int32_t)oa_archive_samples_per_second(a, q->rec);
+  q->in_rate = rate == OA_RATE_NATIVE ? 48000 : base;
+  q->out_rate = rate > 0 ? rate : q->in_rate;
+  q->out_frames = oa_resampled_frames(q->frames, q->in_rate, q->out_rate);
+  for (size_t j = 0; ql && j < q->nparts; j++) {
+    const oa_query_part *p = &ql->parts[q->first_part + j];
+    if (p->rec == OA_GAP_REC || (int32_t)oa_archive_samples_per_second(a, p->rec) == base) continue;
+    return oa_err_set(err, OA_EUSAGE, "the output joins \"%s\" and \"%s\", whose time bases differ (%d and %.0f Hz): "
+                      "one output has one rate", oa_archive_recording_name(a, q->rec),
+                      oa_archive_recording_name(a, p->rec), (int)base, oa_archive_samples_per_second(a, p->rec));
+  }
+  return OA_OK;
+}
+
 int oa_query_fit(const oa_archive *a, oa_query *q, unsigned flags, int *clamped, oa_err *err) {
   const oa_rec_row *r = oa_archive_recording(a, q->rec);
   const char *recording = oa_archive_recording_name(a, q->rec);
@@ -684,6 +699,14 @@ static hid_t clips_space(const oa_query_list *ql, int fixed, uint64_t total, hid
   return H5Screate_simple(cf->ndims, dims, NULL);
 }
 
+/* A fixed-length, NUL-terminated string type of `size` bytes. */
+static hid_t string_type(size_t size, H5T_cset_t cset) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, size);
+  H5Tset_cset(t, cset);
+  return t;
+}
+
 /* Each label column is as wide as its longest value (with its NUL). */
 static int label_widths(const oa_query_list *ql, clips_file *cf) {
   cf->row_bytes = sizeof(clip_row) + cf->name_len;
@@ -731,10 +754,8 @@ static int create_clips(sweep *s, oa_err *err) {
   cf->clips = H5Dcreate2(cf->file, "clips", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   H5Pclose(dcpl);
   H5Sclose(space);
-  cf->rec_type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(cf->rec_type, cf->name_len);
-  hid_t id_type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(id_type, 128);
+  cf->rec_type = string_type(cf->name_len, H5T_CSET_ASCII);
+  hid_t id_type = string_type(sizeof ((clip_row *)0)->id, H5T_CSET_ASCII);
   cf->row_type = H5Tcreate(H5T_COMPOUND, cf->row_bytes);
   H5Tinsert(cf->row_type, "id", HOFFSET(clip_row, id), id_type);
   H5Tinsert(cf->row_type, "start", HOFFSET(clip_row, start), H5T_NATIVE_INT64);
@@ -743,9 +764,8 @@ static int create_clips(sweep *s, oa_err *err) {
   H5Tinsert(cf->row_type, "status", HOFFSET(clip_row, status), H5T_NATIVE_INT32);
   H5Tinsert(cf->row_type, "offset", HOFFSET(clip_row, offset), H5T_NATIVE_UINT64);
   H5Tinsert(cf->row_type, "length", HOFFSET(clip_row, length), H5T_NATIVE_INT64);
-  hid_t time_type = H5Tcopy(H5T_C_S1), utc_type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(time_type, sizeof ((clip_row *)0)->start_time);
-  H5Tset_size(utc_type, sizeof ((clip_row *)0)->start_utc);
+  hid_t time_type = string_type(sizeof ((clip_row *)0)->start_time, H5T_CSET_ASCII),
+        utc_type = string_type(sizeof ((clip_row *)0)->start_utc, H5T_CSET_ASCII);
   H5Tinsert(cf->row_type, "start_time", HOFFSET(clip_row, start_time), time_type);
   H5Tinsert(cf->row_type, "start_utc", HOFFSET(clip_row, start_utc), utc_type);
   H5Tinsert(cf->row_type, "start_utc_us", HOFFSET(clip_row, start_utc_us), H5T_NATIVE_INT64);
@@ -757,9 +777,7 @@ static int create_clips(sweep *s, oa_err *err) {
   H5Tinsert(cf->row_type, "recording", sizeof(clip_row), cf->rec_type);
   size_t at = sizeof(clip_row) + cf->name_len;
   for (size_t k = 0; k < s->ql->nlabels; k++) { /* the queries table's own columns, as strings */
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, cf->label_width[k]);
-    H5Tset_cset(t, H5T_CSET_UTF8); /* species names, comments: as the table had them */
+    hid_t t = string_type(cf->label_width[k], H5T_CSET_UTF8); /* species names, comments: as the table had them */
     H5Tinsert(cf->row_type, s->ql->label_names[k], at, t);
     H5Tclose(t);
     at += cf->label_width[k];
@@ -1043,21 +1061,8 @@ static void refuse_query(sweep *s, size_t qi, const oa_err *e) {
 /* The rate a query is decoded at, written at, and its frames written
  * (--rate); a joined query's parts must share one time base. */
 static void set_out_rate(sweep *s, size_t qi) {
-  oa_query *q = &s->ql->q[qi];
-  int32_t base = (int32_t)oa_archive_samples_per_second(s->a, q->rec);
-  q->in_rate = s->opt->rate == OA_RATE_NATIVE ? 48000 : base;
-  q->out_rate = s->opt->rate > 0 ? s->opt->rate : q->in_rate;
-  q->out_frames = oa_resampled_frames(q->frames, q->in_rate, q->out_rate);
-  for (size_t j = 0; j < q->nparts; j++) {
-    const oa_query_part *p = &s->ql->parts[q->first_part + j];
-    int32_t other = p->rec == OA_GAP_REC ? base : (int32_t)oa_archive_samples_per_second(s->a, p->rec);
-    if (other == base) continue;
-    oa_err e;
-    oa_err_set(&e, OA_EUSAGE, "joins \"%s\" (%d Hz time base) and \"%s\" (%d Hz): one output has one rate",
-               oa_archive_recording_name(s->a, q->rec), (int)base, oa_archive_recording_name(s->a, p->rec), (int)other);
-    refuse_query(s, qi, &e);
-    return;
-  }
+  oa_err e;
+  if (oa_query_rates(s->a, s->ql, &s->ql->q[qi], s->opt->rate, &e) != OA_OK) refuse_query(s, qi, &e);
 }
 
 /* The channels and rate each query writes (--mono, --channels, --rate); a

@@ -85,6 +85,11 @@ enum { OA_QUERY_SECONDS = 1, /* positions were given in seconds: messages say se
  * OA_QUERY_CLAMP (*clamped then says so); fills channels, frames, clock. */
 int oa_query_fit(const oa_archive *a, oa_query *q, unsigned flags, int *clamped, oa_err *err);
 
+/* Sets q's in_rate, out_rate and out_frames for --rate `rate` (Hz, 0 for
+ * the time base, OA_RATE_NATIVE); OA_EUSAGE, naming both, when the parts of
+ * a joined q (ql may be NULL for a single range) differ in time base. */
+int oa_query_rates(const oa_archive *a, const oa_query_list *ql, oa_query *q, int32_t rate, oa_err *err);
+
 enum oa_tail { OA_TAIL_DROP = 0, OA_TAIL_PAD = 1, OA_TAIL_KEEP = 2 };
 
 typedef struct oa_window_spec {

@@ -442,23 +442,6 @@ static int write_silence(out_chain *c, int64_t frames, int channels, oa_err *err
   return rc;
 }
 
-/* The rate q's samples are read at and written at (--rate); every part of
- * a joined output must share its time base. */
-static int output_rates(const oa_archive *ar, const oa_query_list *ql, const oa_query *q, int32_t rate,
-                        int32_t *in_rate, int32_t *out_rate, oa_err *err) {
-  int32_t base = (int32_t)oa_archive_samples_per_second(ar, q->rec);
-  for (size_t i = 0; ql && i < q->nparts; i++) {
-    const oa_query_part *p = &ql->parts[q->first_part + i];
-    if (p->rec != OA_GAP_REC && (int32_t)oa_archive_samples_per_second(ar, p->rec) != base)
-      return oa_err_set(err, OA_EUSAGE, "the output joins \"%s\" and \"%s\", whose time bases differ (%d and %.0f Hz)",
-                        oa_archive_recording_name(ar, q->rec), oa_archive_recording_name(ar, p->rec), (int)base,
-                        oa_archive_samples_per_second(ar, p->rec));
-  }
-  *in_rate = rate == OA_RATE_NATIVE ? 48000 : base;
-  *out_rate = rate > 0 ? rate : *in_rate;
-  return OA_OK;
-}
-
 /* The decode of q (a range, or the parts of a joined output) into sink. */
 static int decode_query(oa_extractor *x, const oa_query_list *ql, const oa_query *q, out_chain *c, int oc,
                         oa_extract_stats *st, oa_err *err) {
@@ -481,9 +464,10 @@ static int extract_to_file(oa_extractor *x, const oa_archive *ar, const oa_query
   if (oc <= 0)
     return oa_err_set(err, OA_EUSAGE, "--channels selects a channel that recording \"%s\" (%d channel%s) does not "
                       "have", oa_archive_recording_name(ar, q->rec), q->channels, q->channels == 1 ? "" : "s");
-  int32_t in_rate = 48000, out_rate = 48000;
-  int rc = output_rates(ar, ql, q, a->rate, &in_rate, &out_rate, err);
+  oa_query rq = *q; /* q with its rates (--rate) */
+  int rc = oa_query_rates(ar, ql, &rq, a->rate, err);
   if (rc != OA_OK) return rc;
+  const int32_t in_rate = rq.in_rate, out_rate = rq.out_rate;
   oa_pcm_meta meta = {.start_us = q->start_us, .zone = q->start_zone, .offset_s = q->start_offset_s,
                       .recording = oa_archive_recording_name(ar, q->rec), .start_sample = q->start,
                       .rate = out_rate};
@@ -498,7 +482,7 @@ static int extract_to_file(oa_extractor *x, const oa_archive *ar, const oa_query
   oa_resampler_free(r);
   free(c.buf);
   *clipped = oa_pcm_writer_clipped(w);
-  *written = oa_resampled_frames(q->frames, in_rate, out_rate);
+  *written = rq.out_frames;
   *rate = out_rate;
   oa_err close_err;
   int crc = oa_pcm_writer_close(w, rc == OA_OK, &close_err);
@@ -753,7 +737,8 @@ static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_q
            "length, %llu shorter last windows kept", (unsigned long long)st.windows,
            (unsigned long long)st.recordings, (unsigned long long)st.padded, (unsigned long long)st.short_windows);
   if (st.windows == 0) {
-    oa_err_set(err, OA_EUSAGE, "no window fits: every matching recording is shorter than %s %s (--tail pad or keep makes one window of each)", a->window,
+    oa_err_set(err, OA_EUSAGE, "no window fits: every matching recording is shorter than %s %s (--tail pad or keep "
+               "makes one window of each)", a->window,
                a->seconds ? "s" : "samples");
     oa_query_list_free(ql);
     return EXIT_FAILED;
@@ -788,7 +773,8 @@ static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, 
     char when[64];
     oa_time_format(ql.q[0].start_us, ql.q[0].start_offset_s, ql.q[0].start_zone, when, sizeof when);
     OA_LOG(&cx->log, INFO, "wrote %lld frames x %d channels at %d Hz (%s, starting %s, %u gap%s filled) to %s",
-           (long long)written, oa_channel_spec_out(&a->chan, ql.q[0].channels), (int)rate, ql.q[0].id, when, ql.q[0].gaps, ql.q[0].gaps == 1 ? "" : "s",
+           (long long)written, oa_channel_spec_out(&a->chan, ql.q[0].channels), (int)rate, ql.q[0].id, when,
+           ql.q[0].gaps, ql.q[0].gaps == 1 ? "" : "s",
            a->output);
   }
   oa_query_list_free(&ql);

@@ -94,6 +94,11 @@ expect 1 "a detector table needs the columns" "$OPUSARC" extract "$WORK/a.h5" --
   --queries-format birdnet --out "$WORK/b0.h5"
 expect 1 "(BirdNET results? --queries-format birdnet)" "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/bn.csv" \
   --out "$WORK/b1.h5"
+expect 2 "--queries-format and --pad-seconds go with --queries" "$OPUSARC" extract "$WORK/a.h5" --windows 1 \
+  --pad-seconds 1 --out "$WORK/b3.h5"
+expect 2 "--pad-seconds needs a number of seconds from 0 to 86400, not '-1'" "$OPUSARC" extract "$WORK/a.h5" \
+  --queries "$WORK/bn.csv" --queries-format birdnet --pad-seconds -1 --out "$WORK/b4.h5"
+[ ! -e "$WORK/b3.h5" ] && [ ! -e "$WORK/b4.h5" ] || fail "a refused command wrote its output"
 expect 2 "--queries-format must be csv, raven or birdnet" "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/bn.csv" \
   --queries-format xls --out "$WORK/b2.h5"
 
