@@ -9,6 +9,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config \
   libopus-dev libogg-dev libopusfile-dev libsndfile1-dev libsoxr-dev zlib1g-dev \
+  libavformat-dev libavcodec-dev libavutil-dev ffmpeg \
   libhdf5-openmpi-dev hdf5-tools openmpi-bin libopenmpi-dev \
   libcmocka-dev clang libclang-rt-14-dev ca-certificates jq \
   slurm-wlm munge gnuplot-nox sox python3 python3-numpy python3-h5py > /dev/null

@@ -14,7 +14,7 @@
 #define OA_DS_CP_STATE "checkpoints/state"
 
 typedef struct oa_h5_types {
-  hid_t rec, rec_v3, rec_v4, link, interval, mapping; /* rec_vN: /recordings of format N */
+  hid_t rec, rec_v3, rec_v4, rec_v5, link, interval, mapping; /* rec_vN: /recordings of format N */
 } oa_h5_types;
 
 int oa_h5_types_create(oa_h5_types *t);

@@ -220,7 +220,7 @@ int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_e
       while (last + 1 < a->nrecs && strcmp(name_at(a, last + 1), name) == 0) last++;
       *index = a->sorted[first];
       for (uint64_t k = first; k <= last; k++)
-        if (oa_archive_recording(a, a->sorted[k])->status == OA_REC_OK) {
+        if (OA_REC_READABLE(oa_archive_recording(a, a->sorted[k]))) {
           *index = a->sorted[k];
           break;
         }

@@ -108,7 +108,12 @@ static int read_rows(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf
 }
 
 static hid_t rec_type_of(const oa_seg *a) {
-  return a->meta.format_version == 3 ? a->types.rec_v3 : a->meta.format_version == 4 ? a->types.rec_v4 : a->types.rec;
+  switch (a->meta.format_version) {
+  case 3: return a->types.rec_v3;
+  case 4: return a->types.rec_v4;
+  case 5: return a->types.rec_v5;
+  default: return a->types.rec;
+  }
 }
 
 static int range_ok(uint64_t first, uint64_t n, uint64_t size) { return first <= size && n <= size - first; }
@@ -137,10 +142,12 @@ static void derive_start(oa_rec_row *r, const char *start) {
 static int check_recording(oa_seg *a, uint64_t i, oa_err *err) {
   const oa_rec_row *r = &a->recs[i];
   oa_archive_totals *t = &a->totals;
-  if ((r->status != OA_REC_OK && r->status != OA_REC_FAILED) || r->samples < 0 ||
+  int status_ok = r->status == OA_REC_OK || r->status == OA_REC_FAILED ||
+                  (r->status == OA_REC_DAMAGED && a->meta.format_version >= 6);
+  if (!status_ok || r->samples < 0 || r->lost_samples < 0 || r->lost_samples > r->samples ||
       !range_ok(r->first_link, r->link_count, t->links) ||
       !range_ok(r->first_interval, r->interval_count, t->intervals) ||
-      !range_ok(r->data_offset, r->data_size, t->data_bytes) || (r->status == OA_REC_OK && r->link_count == 0) ||
+      !range_ok(r->data_offset, r->data_size, t->data_bytes) || (OA_REC_READABLE(r) && r->link_count == 0) ||
       r->channels < 0 || r->channels > 255 || r->rate_mode < 0 || r->rate_mode > 3 ||
       r->start_zone < OA_ZONE_NONE || r->start_zone > OA_ZONE_LOCAL || r->start_source < OA_START_NONE ||
       r->start_source > OA_START_FORMAT4 || r->utc_offset_s < -50400 || r->utc_offset_s > 50400 ||

@@ -6,7 +6,7 @@
 #define FIELD(t, type, name, h5) H5Tinsert(t, #name, HOFFSET(type, name), h5)
 
 /* /recordings rows of format `version`: 3 had no source identity (mtime,
- * inode), 3 and 4 no start fields. */
+ * inode), 3 and 4 no start fields, 3-5 no lost samples. */
 static hid_t rec_type(int version) {
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(oa_rec_row));
   FIELD(t, oa_rec_row, name_off, H5T_NATIVE_UINT64);
@@ -51,6 +51,7 @@ static hid_t rec_type(int version) {
     FIELD(t, oa_rec_row, recorder_len, H5T_NATIVE_UINT32);
     FIELD(t, oa_rec_row, recorder_off, H5T_NATIVE_UINT64);
   }
+  if (version >= 6) FIELD(t, oa_rec_row, lost_samples, H5T_NATIVE_INT64);
   return t;
 }
 
@@ -65,6 +66,7 @@ int oa_h5_types_create(oa_h5_types *t) {
   t->rec = rec_type(OA_FORMAT_VERSION);
   t->rec_v3 = rec_type(3);
   t->rec_v4 = rec_type(4);
+  t->rec_v5 = rec_type(5);
 
   t->link = H5Tcreate(H5T_COMPOUND, sizeof(oa_link_row));
   FIELD(t->link, oa_link_row, recording, H5T_NATIVE_UINT64);
@@ -100,13 +102,14 @@ int oa_h5_types_create(oa_h5_types *t) {
   FIELD(t->interval, oa_interval_row, state_crc32, H5T_NATIVE_UINT32);
   FIELD(t->interval, oa_interval_row, state_offset, H5T_NATIVE_UINT64);
 
-  return (t->rec < 0 || t->rec_v3 < 0 || t->rec_v4 < 0 || t->link < 0 || t->interval < 0 || t->mapping < 0) ? -1 : 0;
+  return (t->rec < 0 || t->rec_v3 < 0 || t->rec_v4 < 0 || t->rec_v5 < 0 || t->link < 0 || t->interval < 0 || t->mapping < 0) ? -1 : 0;
 }
 
 void oa_h5_types_close(oa_h5_types *t) {
   H5Tclose(t->rec);
   H5Tclose(t->rec_v3);
   H5Tclose(t->rec_v4);
+  H5Tclose(t->rec_v5);
   H5Tclose(t->link);
   H5Tclose(t->interval);
   H5Tclose(t->mapping);
@@ -125,7 +128,8 @@ uint32_t oa_rec_row_check(uint64_t row, const oa_rec_row *r) {
                         (uint64_t)r->source_format, (uint64_t)r->rate_mode, (uint64_t)r->source_frames,
                         r->start_off, r->tags_off, r->start_len, r->tags_len, (uint64_t)r->source_mtime_ns,
                         r->source_inode, (uint64_t)r->start_us, (uint64_t)r->utc_offset_s,
-                        (uint64_t)r->start_zone, (uint64_t)r->start_source, r->recorder_len, r->recorder_off};
+                        (uint64_t)r->start_zone, (uint64_t)r->start_source, r->recorder_len, r->recorder_off,
+                        (uint64_t)r->lost_samples};
   uint8_t bytes[sizeof f];
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
     for (int k = 0; k < 8; k++) bytes[8 * i + (size_t)k] = (uint8_t)(f[i] >> (8 * k));

@@ -294,8 +294,10 @@ static int verify_rows(oa_archive_writer *w, const oa_rec_row *rows, oa_err *err
                r->path_off <= ext[DS_STRINGS] && r->path_len <= ext[DS_STRINGS] - r->path_off;
     if (!fits) return oa_err_set(err, OA_EARCHIVE, "committed /recordings row %llu points outside the committed data",
                                  (unsigned long long)i);
-    if (r->status == OA_REC_OK) t->ok++;
+    if (OA_REC_READABLE(r)) t->ok++;
     else t->failed++;
+    t->damaged += r->status == OA_REC_DAMAGED;
+    t->lost_samples += r->lost_samples;
     t->samples += r->samples, t->packets += r->packet_count, t->payload_bytes += r->payload_bytes;
     t->seconds += (double)r->samples / oa_rec_row_rate(r);
     t->data_bytes += r->data_size, t->intervals += r->interval_count;

@@ -9,16 +9,20 @@
 static size_t align8(size_t x) { return (x + 7) & ~(size_t)7; }
 
 int oa_decoder_stream_offsets(const oa_decoder *dec, size_t *offsets, int max) {
-  if (dec->single) {
+  if (dec->kind == OA_DEC_SINGLE) {
     offsets[0] = 0;
     return 1;
   }
   size_t mono = align8((size_t)opus_decoder_get_size(1));
   size_t stereo = align8((size_t)opus_decoder_get_size(2));
   size_t header = (size_t)opus_multistream_decoder_get_size(1, 0) - mono;
-  size_t expect = header + (size_t)dec->coupled * stereo + (size_t)(dec->streams - dec->coupled) * mono;
-  if (expect != dec->size || dec->streams > max) return -1;
-  size_t pos = header;
+  size_t multi = header + (size_t)dec->coupled * stereo + (size_t)(dec->streams - dec->coupled) * mono;
+  size_t start = dec->kind == OA_DEC_PROJECTION ? dec->size - multi : 0; /* its multistream decoder is last */
+  size_t multi_real = (size_t)opus_multistream_decoder_get_size(dec->streams, dec->coupled);
+  if (multi != multi_real || multi > dec->size || (dec->kind != OA_DEC_PROJECTION && multi != dec->size) ||
+      dec->streams > max)
+    return -1;
+  size_t pos = start + header;
   for (int s = 0; s < dec->streams; s++) {
     offsets[s] = pos;
     pos += s < dec->coupled ? stereo : mono;
@@ -26,14 +30,25 @@ int oa_decoder_stream_offsets(const oa_decoder *dec, size_t *offsets, int max) {
   return dec->streams;
 }
 
+size_t oa_decoder_constant_prefix(const oa_decoder *dec) {
+  if (dec->kind != OA_DEC_PROJECTION) return 0;
+  size_t multi = (size_t)opus_multistream_decoder_get_size(dec->streams, dec->coupled);
+  return multi < dec->size ? dec->size - multi : 0;
+}
+
 /* Family 0 gets a plain OpusDecoder: its output is the same as the
  * multistream decoder's for one stream (a straight channel copy), and
  * libopus 1.3.1's multistream path costs several CPUID instructions per
  * packet, which are slow under virtualisation. */
 static int init_state(oa_decoder *dec, const oa_opus_head *head) {
-  if (dec->single) {
+  if (dec->kind == OA_DEC_SINGLE) {
     int rc = opus_decoder_init(dec->state, 48000, head->channels);
     return rc == OPUS_OK ? opus_decoder_ctl(dec->state, OPUS_SET_GAIN(head->gain_q8)) : rc;
+  }
+  if (dec->kind == OA_DEC_PROJECTION) {
+    int rc = opus_projection_decoder_init(dec->state, 48000, head->channels, head->streams, head->coupled,
+                                          (unsigned char *)head->demixing, head->demixing_size);
+    return rc == OPUS_OK ? opus_projection_decoder_ctl(dec->state, OPUS_SET_GAIN(head->gain_q8)) : rc;
   }
   int rc = opus_multistream_decoder_init(dec->state, 48000, head->channels, head->streams, head->coupled,
                                          head->mapping);
@@ -44,10 +59,13 @@ int oa_decoder_create(const oa_opus_head *head, oa_decoder **out, oa_err *err) {
   *out = NULL;
   oa_decoder *dec = calloc(1, sizeof *dec);
   if (!dec) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  dec->single = head->mapping_family == 0 && head->streams == 1 && head->coupled == head->channels - 1 &&
-                head->channels <= 2 && head->mapping[0] == 0 && (head->channels == 1 || head->mapping[1] == 1);
-  int size = dec->single ? opus_decoder_get_size(head->channels)
-                         : opus_multistream_decoder_get_size(head->streams, head->coupled);
+  int single = head->mapping_family == 0 && head->streams == 1 && head->coupled == head->channels - 1 &&
+               head->channels <= 2 && head->mapping[0] == 0 && (head->channels == 1 || head->mapping[1] == 1);
+  dec->kind = single ? OA_DEC_SINGLE : head->mapping_family == 3 ? OA_DEC_PROJECTION : OA_DEC_MULTI;
+  int size = dec->kind == OA_DEC_SINGLE       ? opus_decoder_get_size(head->channels)
+             : dec->kind == OA_DEC_PROJECTION ? opus_projection_decoder_get_size(head->channels, head->streams,
+                                                                                 head->coupled)
+                                              : opus_multistream_decoder_get_size(head->streams, head->coupled);
   if (size <= 0) {
     free(dec);
     return oa_err_set(err, OA_EFORMAT, "libopus rejects %d streams / %d coupled", head->streams, head->coupled);
@@ -85,8 +103,12 @@ void oa_decoder_reset(oa_decoder *dec) { memcpy(dec->state, dec->fresh, dec->siz
 
 int oa_decoder_decode(oa_decoder *dec, const uint8_t *data, size_t len, float *pcm, oa_err *err) {
   if (len > 0x7fffffff) return oa_err_set(err, OA_EDECODE, "packet too large");
-  int n = dec->single ? opus_decode_float(dec->state, data, (opus_int32)len, pcm, OA_MAX_PACKET_FRAMES, 0)
-                      : opus_multistream_decode_float(dec->state, data, (opus_int32)len, pcm, OA_MAX_PACKET_FRAMES, 0);
+  const opus_int32 n32 = (opus_int32)len;
+  int n = dec->kind == OA_DEC_SINGLE       ? opus_decode_float(dec->state, data, n32, pcm, OA_MAX_PACKET_FRAMES, 0)
+          : dec->kind == OA_DEC_PROJECTION ? opus_projection_decode_float(dec->state, data, n32, pcm,
+                                                                          OA_MAX_PACKET_FRAMES, 0)
+                                           : opus_multistream_decode_float(dec->state, data, n32, pcm,
+                                                                           OA_MAX_PACKET_FRAMES, 0);
   if (n < 0) return oa_err_set(err, OA_EDECODE, "libopus: %s", opus_strerror(n));
   return n;
 }

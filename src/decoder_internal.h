@@ -4,14 +4,18 @@
 
 #include <opus/opus.h>
 #include <opus/opus_multistream.h>
+#include <opus/opus_projection.h>
 
 #include "opusarc/decoder.h"
 
+enum oa_decoder_kind { OA_DEC_SINGLE, OA_DEC_MULTI, OA_DEC_PROJECTION };
+
 struct oa_decoder {
-  /* An OpusDecoder for mapping family 0 (one stream), else an OpusMSDecoder;
-   * `size` bytes, position independent but for pointers into libopus. */
+  /* An OpusDecoder for mapping family 0 (one stream), an
+   * OpusProjectionDecoder for family 3, else an OpusMSDecoder; `size`
+   * bytes, position independent but for pointers into libopus. */
   void *state;
-  int single;
+  int kind;             /* enum oa_decoder_kind */
   uint8_t *fresh;       /* copy of the state right after creation */
   size_t size;
   int channels, streams, coupled;
@@ -19,8 +23,13 @@ struct oa_decoder {
 
 /* Offsets of each OpusDecoder inside the state: 0 for a single decoder;
  * inside a multistream decoder derived from the public size functions
- * (coupled streams first, then mono ones). */
+ * (coupled streams first, then mono ones); a projection decoder ends with
+ * its multistream decoder. */
 int oa_decoder_stream_offsets(const oa_decoder *dec, size_t *offsets, int max);
+
+/* Bytes at the start of the state that decoding never changes: a
+ * projection decoder's header and demixing matrix (0 for the others). */
+size_t oa_decoder_constant_prefix(const oa_decoder *dec);
 
 #include "opusarc/opusbuild.h"
 

@@ -129,7 +129,9 @@ static int decode_next(segment *g, size_t *at, size_t n, oa_err *err) {
  * the CRC of its output in *crc. */
 static int run_interval(segment *g, const oa_interval_row *v, uint64_t end_offset, int64_t from, int64_t to,
                         int whole, uint32_t *crc, oa_err *err) {
-  int continuing = g->exact && g->pos == v->link_pos && g->offset == v->data_offset;
+  /* The decoder may carry on from where it stopped (over the silence of a
+   * hole too: the straight decode does not reset there). */
+  int continuing = g->exact && g->pos <= v->link_pos && g->offset == v->data_offset;
   uint64_t read_from = v->data_offset;
   uint32_t skip = 0;
   int rc = OA_OK;
@@ -242,9 +244,22 @@ static int start_without_snapshots(row_cursor *c, int64_t to, uint64_t *k, oa_er
   return OA_OK;
 }
 
+/* Family 3: the demixing matrix heads the link's data (docs/FORMAT.md). */
+static int read_demixing(oa_extractor *x, const oa_link_row *l, oa_opus_head *h, oa_err *err) {
+  if (l->mapping_family != 3) return OA_OK;
+  h->demixing_size = 2 * l->channels * (l->streams + l->coupled);
+  if (l->streams + l->coupled > OA_MAX_PROJECTION_CHANNELS || l->channels > OA_MAX_PROJECTION_CHANNELS ||
+      (uint64_t)h->demixing_size >= l->data_size)
+    return oa_err_set(err, OA_EARCHIVE, "family-3 link of %d channels and %d+%d streams does not fit its data",
+                      l->channels, l->streams, l->coupled);
+  return oa_archive_read_data(x->archive, l->data_offset, (size_t)h->demixing_size, h->demixing, err);
+}
+
 static int open_segment(segment *g, oa_extractor *x, const oa_link_row *l, uint64_t link_index, oa_err *err) {
   oa_opus_head head;
   head_of_link(l, &head);
+  int rc = read_demixing(x, l, &head, err);
+  if (rc != OA_OK) return rc;
   size_t need = (size_t)OA_MAX_PACKET_FRAMES * (size_t)l->channels;
   if (need > x->pcm_cap) {
     float *p = realloc(x->pcm, need * sizeof *p);
@@ -260,7 +275,23 @@ static int open_segment(segment *g, oa_extractor *x, const oa_link_row *l, uint6
   return oa_decoder_create(&head, &g->dec, err);
 }
 
-/* Decodes link positions [from, to) (pre-skip included) into the sink. */
+/* Sends `frames` of silence (audio lost in a hole of a damaged file). */
+static int send_silence(segment *g, int64_t frames, oa_err *err) {
+  const size_t ch = (size_t)g->link->channels;
+  memset(g->x->pcm, 0, sizeof(float) * OA_MAX_PACKET_FRAMES * ch);
+  while (frames > 0) {
+    int64_t n = frames < OA_MAX_PACKET_FRAMES ? frames : OA_MAX_PACKET_FRAMES;
+    int rc = g->sink ? g->sink(g->ctx, g->x->pcm, (size_t)n, (int)ch, err) : OA_OK;
+    if (rc != OA_OK) return rc;
+    g->st->frames_out += n;
+    frames -= n;
+  }
+  return OA_OK;
+}
+
+/* Decodes link positions [from, to) (pre-skip included) into the sink.
+ * Intervals are contiguous except after a hole, where the place between
+ * them is silence. */
 static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t link_index, int64_t from, int64_t to,
                              oa_pcm_sink sink, void *ctx, oa_extract_stats *st, oa_err *err) {
   segment g = {.sink = sink, .ctx = ctx, .st = st};
@@ -270,16 +301,19 @@ static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t lin
   /* Under a foreign libopus only the link start is trusted: decode from it. */
   if (rc == OA_OK && x->use_checkpoints) rc = find_interval(&c, from, &k, err);
   if (rc == OA_OK && k > 0 && !x->trust_snapshots) rc = start_without_snapshots(&c, to, &k, err);
+  int64_t sent = from; /* the range is complete up to here */
   for (; rc == OA_OK && k < l->interval_count; k++) {
     oa_interval_row v;
     uint64_t end_offset;
     rc = cursor_get(&c, k, &v, &end_offset, err);
     if (rc != OA_OK || v.link_pos >= to) break;
+    if (sent < v.link_pos) rc = send_silence(&g, v.link_pos - sent, err);
     int forbidden = (!x->use_checkpoints && v.kind != OA_CP_START) || (!x->trust_snapshots && v.kind == OA_CP_SNAPSHOT);
     if (forbidden && !g.exact)
       rc = oa_err_set(err, OA_EARCHIVE, "cannot continue link %llu from its start", (unsigned long long)link_index);
     uint32_t crc = 0;
     if (rc == OA_OK) rc = run_interval(&g, &v, end_offset, from, to, x->verify, &crc, err);
+    if (g.pos > sent) sent = g.pos < to ? g.pos : to;
     if (rc == OA_OK && x->verify) {
       st->intervals_checked++;
       if (crc != v.crc32) {
@@ -290,9 +324,9 @@ static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t lin
       }
     }
   }
-  if (rc == OA_OK && g.pos < to)
+  if (rc == OA_OK && sent < to)
     rc = oa_err_set(err, OA_EARCHIVE, "link %llu ends at decoded sample %lld, before %lld",
-                    (unsigned long long)link_index, (long long)g.pos, (long long)to);
+                    (unsigned long long)link_index, (long long)sent, (long long)to);
   oa_decoder_free(g.dec);
   return rc;
 }
@@ -325,7 +359,7 @@ int oa_extract_range(oa_extractor *x, uint64_t rec, int64_t start, int64_t end, 
   const oa_rec_row *r = oa_archive_recording(x->archive, rec);
   const char *name = oa_archive_recording_name(x->archive, rec);
   if (!r) return oa_err_set(err, OA_ENOTFOUND, "recording index %llu does not exist", (unsigned long long)rec);
-  if (r->status != OA_REC_OK)
+  if (!OA_REC_READABLE(r))
     return oa_err_set(err, OA_ERANGE, "recording \"%s\" failed at indexing: %s", name,
                       oa_archive_recording_error(x->archive, rec));
   if (start >= end)
@@ -367,7 +401,7 @@ int oa_verify_recording(oa_extractor *x, uint64_t rec, oa_mismatch_fn fn, void *
   oa_extract_stats local = {0};
   oa_extract_stats *st = stats ? stats : &local;
   const oa_rec_row *r = oa_archive_recording(x->archive, rec);
-  if (!r || r->status != OA_REC_OK) return OA_OK;
+  if (!r || !OA_REC_READABLE(r)) return OA_OK;
   const char *name = oa_archive_recording_name(x->archive, rec);
   oa_link_row *links;
   int rc = read_links(x, r, name, &links, err);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "opusarc/avdemux.h"
+#include "opusarc/avimport.h"
 #include "opusarc/decoder.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/oggdemux.h"
@@ -135,6 +137,7 @@ static int try_extend_last(link_job *j, size_t end, oa_err *err) {
   if (j->last_row < 0) return 0;
   oa_interval_row *last = &j->b->intervals[j->last_row];
   if (link_pos(j, end) - last->link_pos > 4 * j->interval) return 0;
+  if (link_pos(j, j->p0) != last->link_pos + (int64_t)last->samples) return 0; /* silence for a hole between */
   if (last->kind == OA_CP_PREROLL) {
     int ok = preroll_matches(j, (size_t)last->packet, last->preroll, end, err);
     if (ok <= 0) return ok;
@@ -267,6 +270,13 @@ static int take_packet(link_job *j, size_t k, oa_err *err) {
   return OA_OK;
 }
 
+/* Packet k follows a hole: its place is past the end of packet k - 1. An
+ * interval never holds one (its samples are decoded contiguously). */
+static int after_hole(const link_job *j, size_t k) {
+  const size_t i = j->lk->first_packet + k;
+  return k > 0 && j->d->pkt_link_pos[i] != j->d->pkt_link_pos[i - 1] + (int64_t)j->d->pkt_duration[i - 1];
+}
+
 static int run_link(link_job *j, int64_t *bad_packet, oa_err *err) {
   const oa_link *lk = j->lk;
   int64_t interval = (int64_t)(j->opt->checkpoint_every * 48000.0);
@@ -280,7 +290,7 @@ static int run_link(link_job *j, int64_t *bad_packet, oa_err *err) {
   for (size_t k = 0; k < lk->packet_count && rc == OA_OK; k++) {
     int64_t pos = j->d->pkt_link_pos[lk->first_packet + k];
     *bad_packet = (int64_t)(lk->first_packet + k);
-    if (k > 0 && pos >= next_cp && pos < useful_end) {
+    if (k > 0 && ((pos >= next_cp && pos < useful_end) || after_hole(j, k))) {
       rc = resolve_interval(j, k, err);
       if (rc != OA_OK) break;
       begin_interval(j, k);
@@ -343,6 +353,13 @@ static int index_link(const oa_demuxed *d, size_t li, uint64_t row, const oa_ind
   j.state = malloc(oa_decoder_state_size(j.seq));
   if (!j.data_off || !j.scratch || !j.state) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   const uint64_t first_interval = b->nintervals, data_start = b->data_len;
+  /* Family 3: the link's data starts with its demixing matrix (a link row
+   * has room for a mapping table only). */
+  if (rc == OA_OK && j.lk->head.mapping_family == 3) {
+    size_t n = (size_t)j.lk->head.demixing_size;
+    if (oa_grow((void **)&b->data, &b->data_cap, b->data_len + n, 1)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+    else memcpy(b->data + b->data_len, j.lk->head.demixing, n), b->data_len += n;
+  }
   if (rc == OA_OK) rc = run_link(&j, bad_packet, err);
   *last_preroll = j.last_preroll;
   free_job(&j);
@@ -377,6 +394,12 @@ static void find_start(const oa_corpus_entry *e, const oa_demuxed *d, const oa_i
              "stored as unknown", st->refused);
 }
 
+/* Appends `text` to the OA_ERRMSG_MAX-byte warning (one may be there). */
+static void add_warning(char *warning, const char *text) {
+  size_t used = strlen(warning);
+  snprintf(warning + used, OA_ERRMSG_MAX - used, "%s%s", used ? "; " : "", text);
+}
+
 /* Stores the start in the row; its text form goes to /strings with the
  * recorder id by the caller. */
 static void row_start(oa_rec_row *r, const oa_start *st, char *text, size_t len) {
@@ -396,6 +419,46 @@ static char *tags_of(const oa_source_info *src, const oa_demuxed *d) {
   if (out) snprintf(out, n, "%s%s%s%s", t ? t : "", refused[0] ? "start_refused=" : "", refused,
                     refused[0] ? " (clock never set)\n" : "");
   return out;
+}
+
+/* Whether the file starts like an Ogg file (else another container may hold it). */
+static int starts_as_ogg(const char *path) {
+  char magic[4] = {0};
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(magic, 1, sizeof magic, f) : 0;
+  if (f) fclose(f);
+  return n == sizeof magic && memcmp(magic, "OggS", 4) == 0;
+}
+
+static int read_opus(const char *path, oa_demuxed *d, uint64_t *size, oa_err *why) {
+  if (oa_is_container_path(path)) return oa_demux_container(path, d, size, why);
+  if (oa_is_import_path(path)) return OA_ENOTOPUS;
+  int rc = oa_demux_file(path, d, size, why);
+  if (rc == OA_EFORMAT && *size > 0 && !starts_as_ogg(path)) {
+    oa_err other;
+    oa_err_clear(&other);
+    int again = oa_demux_container(path, d, size, &other);
+    if (again == OA_OK || again == OA_ENOTOPUS) *why = other;
+    if (again == OA_OK || again == OA_ENOTOPUS) return again;
+  }
+  return rc;
+}
+
+/* The source's packets: PCM encoded here; Opus (Ogg, or another container
+ * through libavformat; a file named like Ogg that is not, e.g. a WebM saved
+ * as .opus, is tried as a container before its Ogg error stands) as it is;
+ * other audio decoded by libavcodec and encoded here. */
+static int read_source(const char *path, const oa_index_options *opt, oa_demuxed *d, oa_source_info *src,
+                       uint64_t *size, oa_err *why) {
+  if (oa_is_pcm_path(path)) return oa_import_pcm(path, &opt->encode, d, src, size, why);
+  int rc = read_opus(path, d, size, why);
+  if (rc != OA_ENOTOPUS) return rc;
+  oa_err found = *why; /* what the file holds, where the Opus reader said it */
+  oa_err_clear(why);
+  rc = oa_import_audio(path, &opt->encode, d, src, size, why);
+  /* A lossy source refused says all; a failed import follows what was found. */
+  if (rc != OA_OK && rc != OA_EUSAGE && found.msg[0]) oa_err_prefix(why, "%s; cannot import it: ", found.msg);
+  return rc;
 }
 
 int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_options *opt, const oa_opus_build *build,
@@ -421,8 +484,7 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     rc = oa_err_set(&why, OA_EIO, "cannot read: %s (injected fault)", strerror(EIO));
   } else {
     uint64_t size = 0;
-    if (oa_is_pcm_path(e->path)) rc = oa_import_pcm(e->path, &opt->encode, &d, &src, &size, &why);
-    else rc = oa_demux_file(e->path, &d, &size, &why);
+    rc = read_source(e->path, opt, &d, &src, &size, &why);
     /* A file still being copied or written: what was read is not what the
      * scan saw (and what --resume will compare against). */
     if (rc == OA_OK && size != e->size)
@@ -460,6 +522,14 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     r.rate_mode = src.rate_mode;
     r.source_frames = src.rate_mode == OA_RATE_OPUS ? d.total_samples : src.frames;
     find_start(e, &d, opt, &src, warning_msg);
+    if (d.ndamage) {
+      r.status = OA_REC_DAMAGED;
+      r.lost_samples = d.lost_samples;
+      oa_damage_describe(&d, why.msg, sizeof why.msg);
+      mine.recordings_damaged = 1;
+      mine.lost_samples = d.lost_samples;
+      if (warning_msg) add_warning(warning_msg, why.msg);
+    }
     mine.recordings_ok = 1;
     mine.seconds = (double)d.total_samples / oa_rec_row_rate(&r);
     mine.starts_known = src.start.zone == OA_ZONE_KNOWN;
@@ -482,6 +552,8 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   }
   stats->recordings_ok += mine.recordings_ok;
   stats->recordings_failed += mine.recordings_failed;
+  stats->recordings_damaged += mine.recordings_damaged;
+  stats->lost_samples += mine.lost_samples;
   stats->packets += mine.packets;
   stats->payload_bytes += mine.payload_bytes;
   stats->data_bytes += mine.data_bytes;
@@ -501,10 +573,11 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   char start[64] = "";
   char *tags = rc == OA_OK ? tags_of(&src, &d) : NULL;
   if (rc == OA_OK) row_start(&r, &src.start, start, sizeof start);
+  const int d_damaged = rc == OA_OK && d.ndamage > 0; /* why.msg then describes the damage */
   oa_demuxed_free(&d);
   int grown = (rc != OA_OK || tags) && !oa_batch_add_string(b, e->name, &r.name_off, &r.name_len) &&
               !oa_batch_add_string(b, e->path, &r.path_off, &r.path_len) &&
-              !oa_batch_add_string(b, rc == OA_OK ? "" : why.msg, &r.error_off, &r.error_len) &&
+              !oa_batch_add_string(b, rc == OA_OK && !d_damaged ? "" : why.msg, &r.error_off, &r.error_len) &&
               !oa_batch_add_string(b, start, &r.start_off, &r.start_len) &&
               !oa_batch_add_string(b, tags ? tags : "", &r.tags_off, &r.tags_len) &&
               !oa_batch_add_string(b, rc == OA_OK ? src.start.recorder : "", &r.recorder_off, &r.recorder_len) &&

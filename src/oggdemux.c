@@ -16,6 +16,25 @@ static int ambisonic_channels(int channels) {
   return 0;
 }
 
+/* Family 3 (RFC 8486): stream counts, then the demixing matrix in place of
+ * the mapping table. */
+static int parse_projection_head(const uint8_t *p, size_t len, oa_opus_head *h, oa_err *err) {
+  if (!ambisonic_channels(h->channels) || h->channels > OA_MAX_PROJECTION_CHANNELS)
+    return oa_err_set(err, OA_EFORMAT, "mapping family 3 (ambisonics, projection) with %d channels: not (order+1)^2, "
+                      "optionally + 2, up to %d", h->channels, OA_MAX_PROJECTION_CHANNELS);
+  if (len < 21) return oa_err_set(err, OA_EFORMAT, "OpusHead too short for its stream counts");
+  h->streams = p[19];
+  h->coupled = p[20];
+  if (h->streams < 1 || h->coupled > h->streams || h->streams + h->coupled > OA_MAX_PROJECTION_CHANNELS)
+    return oa_err_set(err, OA_EFORMAT, "mapping family 3 with %d streams (%d coupled): at most %d decoded channels "
+                      "are supported", h->streams, h->coupled, OA_MAX_PROJECTION_CHANNELS);
+  h->demixing_size = 2 * h->channels * (h->streams + h->coupled);
+  if (len < 21 + (size_t)h->demixing_size)
+    return oa_err_set(err, OA_EFORMAT, "OpusHead too short for its %d-byte demixing matrix", h->demixing_size);
+  memcpy(h->demixing, p + 21, (size_t)h->demixing_size);
+  return OA_OK;
+}
+
 int oa_parse_opus_head(const uint8_t *p, size_t len, oa_opus_head *h, oa_err *err) {
   if (len < 19 || memcmp(p, "OpusHead", 8) != 0)
     return oa_err_set(err, OA_EFORMAT, "OpusHead packet missing or shorter than 19 bytes");
@@ -38,9 +57,7 @@ int oa_parse_opus_head(const uint8_t *p, size_t len, oa_opus_head *h, oa_err *er
     h->mapping[1] = 1;
     return OA_OK;
   }
-  if (h->mapping_family == 3)
-    return oa_err_set(err, OA_EFORMAT, "channel mapping family 3 (ambisonics with a projection matrix) is not "
-                      "supported yet (family 2 ambisonics is)");
+  if (h->mapping_family == 3) return parse_projection_head(p, len, h, err);
   if (h->mapping_family != 1 && h->mapping_family != 2 && h->mapping_family != 255)
     return oa_err_set(err, OA_EFORMAT, "unsupported channel mapping family %d", h->mapping_family);
   if (h->mapping_family == 2 && !ambisonic_channels(h->channels))
@@ -71,6 +88,7 @@ void oa_demuxed_free(oa_demuxed *d) {
   free(d->pkt_link_pos);
   free(d->links);
   free(d->tags);
+  free(d->damage);
   memset(d, 0, sizeof *d);
 }
 
@@ -88,7 +106,52 @@ typedef struct link_state {
   int64_t kept;        /* samples kept after end trimming */
   size_t unstamped;    /* first packet index not yet covered by a granule */
   const char *other_codec;
+  long hole;           /* damage entry of a hole whose length the next granule tells, -1 if none */
+  uint32_t started[16]; /* serials whose beginning-of-stream page this link has seen */
+  int nstarted;
 } link_state;
+
+static int add_damage(oa_demuxed *d, int kind, uint64_t offset, uint64_t bytes) {
+  oa_damage *last = d->ndamage ? &d->damage[d->ndamage - 1] : NULL;
+  /* Runs of skipped bytes of one kind are one event. */
+  if (last && last->kind == kind && kind != OA_DAMAGE_HOLE && last->byte_offset + last->bytes == offset) {
+    last->bytes += bytes;
+    return 0;
+  }
+  if (oa_grow((void **)&d->damage, &d->damage_cap, d->ndamage + 1, sizeof *d->damage)) return -1;
+  d->damage[d->ndamage++] = (oa_damage){kind, offset, bytes, -1, -1};
+  return 0;
+}
+
+static void describe_one(const oa_damage *g, char *out, size_t len) {
+  unsigned long long at = (unsigned long long)g->byte_offset, n = (unsigned long long)g->bytes;
+  if (g->kind == OA_DAMAGE_HOLE && g->samples >= 0)
+    snprintf(out, len, "hole before byte %llu: %lld samples lost, silence at sample %lld", at,
+             (long long)g->samples, (long long)g->at_sample);
+  else if (g->kind == OA_DAMAGE_HOLE)
+    snprintf(out, len, "hole before byte %llu: samples lost unknown (no granule position before it)", at);
+  else if (g->kind == OA_DAMAGE_CORRUPT)
+    snprintf(out, len, "%llu bytes of corrupt data at byte %llu skipped", n, at);
+  else if (g->kind == OA_DAMAGE_TRUNCATED)
+    snprintf(out, len, "file ends inside a page at byte %llu (%llu bytes cut off)", at, n);
+  else
+    snprintf(out, len, "%llu bytes of pages without their stream's start at byte %llu skipped", n, at);
+}
+
+void oa_damage_describe(const oa_demuxed *d, char *buf, size_t len) {
+  if (!len) return;
+  size_t used = (size_t)snprintf(buf, len, "damaged: ");
+  for (size_t i = 0; i < d->ndamage && used < len; i++) {
+    char one[200];
+    describe_one(&d->damage[i], one, sizeof one);
+    int n = snprintf(buf + used, len - used, "%s%s", i ? "; " : "", one);
+    if (n < 0 || (size_t)n >= len - used) {
+      if (len > 4) memcpy(buf + len - 4, "...", 4);
+      return;
+    }
+    used += (size_t)n;
+  }
+}
 
 static const char *codec_name(const unsigned char *body, long len) {
   if (len >= 7 && memcmp(body, "\x01vorbis", 7) == 0) return "Vorbis";
@@ -128,7 +191,8 @@ int oa_demuxed_add_packet(oa_demuxed *d, const unsigned char *data, long len, in
 static int finish_link(oa_demuxed *d, link_state *ls, uint64_t offset, oa_err *err) {
   if (!ls->active) return OA_OK;
   if (!ls->have_opus)
-    return oa_err_set(err, OA_EFORMAT, "link %zu has no Opus stream (found %s), before byte offset %llu",
+    return oa_err_set(err, ls->other_codec && strcmp(ls->other_codec, "unknown codec") ? OA_ENOTOPUS : OA_EFORMAT,
+                      "link %zu has no Opus stream (found %s), before byte offset %llu",
                       d->nlinks - 1, ls->other_codec ? ls->other_codec : "no stream",
                       (unsigned long long)offset);
   if (ls->headers < 2)
@@ -156,6 +220,7 @@ static int begin_link(oa_demuxed *d, link_state *ls) {
   memset(ls, 0, sizeof *ls);
   ls->active = 1;
   ls->prev_gp = -1;
+  ls->hole = -1;
   ls->unstamped = d->npackets;
   oa_link *lk = &d->links[d->nlinks++];
   memset(lk, 0, sizeof *lk);
@@ -178,6 +243,21 @@ static int stamp_page(oa_demuxed *d, link_state *ls, int64_t gp, int eos, uint64
   for (size_t i = first; i < n; i++) page_total += d->pkt_duration[i];
   if (gp == -1 && ls->prev_gp < 0) return OA_OK; /* wait for a stamped page */
   int64_t before = ls->decoded; /* samples of this link before `first` */
+  if (ls->hole >= 0 && ls->prev_gp >= 0 && gp != -1) {
+    /* After a hole the page's granule says where its packets start: the
+     * samples between are lost, and are kept as silence. */
+    oa_damage *g = &d->damage[ls->hole];
+    int64_t gap = gp - page_total - ls->prev_gp;
+    if (gap < 0) gap = 0; /* granules that disagree: continue without a gap */
+    g->samples = gap;
+    int64_t at = before - d->links[d->nlinks - 1].head.pre_skip;
+    g->at_sample = d->total_samples + (at > 0 ? at : 0);
+    d->lost_samples += gap;
+    before += gap;
+    ls->decoded = before;
+    ls->prev_gp += gap;
+  }
+  ls->hole = -1;
   if (ls->prev_gp < 0) {
     int64_t start = gp - page_total - before;
     if (start < 0) {
@@ -269,9 +349,14 @@ static int take_packets(oa_demuxed *d, link_state *ls, uint64_t offset, oa_err *
   ogg_packet op;
   int rc;
   while ((rc = ogg_stream_packetout(&ls->os, &op)) != 0) {
-    if (rc < 0)
-      return oa_err_set(err, OA_EFORMAT, "hole in the data (missing or corrupt page) before byte offset %llu",
-                        (unsigned long long)offset);
+    if (rc < 0) {
+      /* Missing or corrupt pages: keep going after them. */
+      if (ls->hole < 0) {
+        if (add_damage(d, OA_DAMAGE_HOLE, offset, 0)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+        ls->hole = (long)d->ndamage - 1;
+      }
+      continue;
+    }
     if (ls->headers == 0) {
       oa_link *lk = &d->links[d->nlinks - 1];
       if (oa_parse_opus_head(op.packet, (size_t)op.bytes, &lk->head, err) != OA_OK)
@@ -303,6 +388,7 @@ static int on_page(oa_demuxed *d, link_state *ls, ogg_page *og, uint64_t offset,
       if (rc != OA_OK) return rc;
       if (begin_link(d, ls) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
     }
+    if (ls->nstarted < (int)(sizeof ls->started / sizeof ls->started[0])) ls->started[ls->nstarted++] = serial;
     const char *codec = codec_name(og->body, og->body_len);
     if (!ls->have_opus && strcmp(codec, "Opus") == 0) {
       ls->have_opus = 1;
@@ -319,7 +405,13 @@ static int on_page(oa_demuxed *d, link_state *ls, ogg_page *og, uint64_t offset,
                         "beginning-of-stream page", (unsigned long long)offset);
     ls->saw_data_page = 1;
   }
-  if (!ls->have_opus || serial != ls->serial) return OA_OK; /* another logical stream */
+  if (!ls->have_opus || serial != ls->serial) { /* another logical stream, or one whose start is lost */
+    int known = ls->nstarted == (int)(sizeof ls->started / sizeof ls->started[0]);
+    for (int i = 0; i < ls->nstarted && !known; i++) known = ls->started[i] == serial;
+    if (!known && add_damage(d, OA_DAMAGE_ORPHAN, offset, (uint64_t)(og->header_len + og->body_len)))
+      return oa_err_set(err, OA_ENOMEM, "out of memory");
+    return OA_OK;
+  }
   if (ls->eos)
     return oa_err_set(err, OA_EFORMAT, "page after end of stream at byte offset %llu", (unsigned long long)offset);
   if (ogg_stream_pagein(&ls->os, og) != 0)
@@ -358,10 +450,12 @@ int oa_demux_memory(const uint8_t *data, size_t len, oa_demuxed *out, oa_err *er
     if (got > 0) {
       rc = on_page(out, &ls, &og, offset, err);
       offset += (uint64_t)got;
+    } else if (got < 0 && offset == 0) {
+      rc = oa_err_set(err, OA_EFORMAT, "not an Ogg file at byte offset 0 (%ld bytes are not a valid Ogg page: "
+                      "bad capture pattern or CRC)", -got);
     } else if (got < 0) {
-      rc = oa_err_set(err, OA_EFORMAT, "%s at byte offset %llu (%ld bytes are not a valid Ogg page: bad "
-                      "capture pattern or CRC)", offset == 0 ? "not an Ogg file" : "corrupt data",
-                      (unsigned long long)offset, -got);
+      if (add_damage(out, OA_DAMAGE_CORRUPT, offset, (uint64_t)-got)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+      offset += (uint64_t)-got;
     } else if (fed < len) {
       size_t chunk = len - fed < 65536 ? len - fed : 65536;
       char *buf = ogg_sync_buffer(&oy, (long)chunk);
@@ -377,9 +471,8 @@ int oa_demux_memory(const uint8_t *data, size_t len, oa_demuxed *out, oa_err *er
         rc = oa_err_set(err, OA_EFORMAT, "empty file");
       else if (offset == 0 && (len < 4 || memcmp(data, "OggS", 4) != 0))
         rc = oa_err_set(err, OA_EFORMAT, "not an Ogg file (no Ogg page in %zu bytes)", len);
-      else if (offset < len)
-        rc = oa_err_set(err, OA_EFORMAT, "truncated: incomplete page at byte offset %llu (file ends at %zu)",
-                        (unsigned long long)offset, len);
+      else if (offset < len && add_damage(out, OA_DAMAGE_TRUNCATED, offset, len - offset))
+        rc = oa_err_set(err, OA_ENOMEM, "out of memory");
       break;
     }
   }

@@ -170,34 +170,34 @@ static int encoder_rate(int rate, int high_rate, int *mode, oa_err *err) {
                     "48 kHz) or --high-rate time-expand (store the samples as if at 48 kHz)", rate);
 }
 
-static int encode_all(SNDFILE *sf, const SF_INFO *si, const oa_encode_options *o, oa_demuxed *d, oa_source_info *info,
-                      oa_err *err) {
+int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa_demuxed *d, oa_source_info *info,
+                     oa_err *err) {
   int mode = 0;
-  int rate = encoder_rate(si->samplerate, o->high_rate, &mode, err);
+  int rate = encoder_rate(src->rate, o->high_rate, &mode, err);
   if (rate < 0) return rate;
   info->rate_mode = mode;
   encoder e = {.d = d};
   oa_opus_head head;
-  int rc = make_encoder(&e, rate, si->channels, o, &head, err);
+  int rc = make_encoder(&e, rate, src->channels, o, &head, err);
   soxr_t sox = NULL;
   if (rc == OA_OK && mode == OA_RATE_RESAMPLED) {
     soxr_error_t se;
     soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
     soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-    sox = soxr_create(si->samplerate, 48000, (unsigned)si->channels, &se, &io, &q, NULL);
+    sox = soxr_create(src->rate, 48000, (unsigned)src->channels, &se, &io, &q, NULL);
     if (!sox) rc = oa_err_set(err, OA_EUSAGE, "libsoxr: %s", se);
   }
-  const size_t chunk = 4096, ch = (size_t)si->channels;
+  const size_t chunk = 4096, ch = (size_t)src->channels;
   float *in = malloc(chunk * ch * sizeof *in);
-  size_t out_cap = (size_t)(chunk * 48000.0 / si->samplerate) + 64;
+  size_t out_cap = (size_t)(chunk * 48000.0 / src->rate) + 64;
   float *out = malloc(out_cap * ch * sizeof *out);
   if (rc == OA_OK && (!in || !out)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   int64_t produced = 0; /* samples at the encoder's rate */
   for (;;) {
     if (rc != OA_OK) break;
-    sf_count_t got = sf_readf_float(sf, in, (sf_count_t)chunk);
-    if (got < 0 || (got == 0 && sf_error(sf) != SF_ERR_NO_ERROR)) {
-      rc = oa_err_set(err, OA_EFORMAT, "read error: %s", sf_strerror(sf));
+    long got = src->read(src->ctx, in, chunk, err);
+    if (got < 0) {
+      rc = (int)got;
       break;
     }
     for (size_t i = 0; i < (size_t)got * ch; i++)
@@ -254,6 +254,15 @@ static int encode_all(SNDFILE *sf, const SF_INFO *si, const oa_encode_options *o
   return rc;
 }
 
+/* libsndfile as a sample source. */
+static long sndfile_read(void *ctx, float *buf, size_t frames, oa_err *err) {
+  SNDFILE *sf = ctx;
+  sf_count_t got = sf_readf_float(sf, buf, (sf_count_t)frames);
+  if (got < 0 || (got == 0 && sf_error(sf) != SF_ERR_NO_ERROR))
+    return oa_err_set(err, OA_EFORMAT, "read error: %s", sf_strerror(sf));
+  return (long)got;
+}
+
 /* libsndfile reads a file whose header promises more audio than it holds
  * (a recorder that lost power, a copy cut short) as a shorter file and
  * says so only in its log: "data : 32000 (should be 15978)". */
@@ -290,7 +299,8 @@ int oa_import_pcm(const char *path, const oa_encode_options *o, oa_demuxed *out,
   if (rc == OA_OK) rc = check_promised_length(sf, &si, err);
   if (rc == OA_OK) {
     read_metadata(sf, info);
-    rc = encode_all(sf, &si, o, out, info, err);
+    oa_sample_source source = {si.samplerate, si.channels, sndfile_read, sf};
+    rc = oa_encode_source(&source, o, out, info, err);
   }
   sf_close(sf);
   if (rc != OA_OK) {

@@ -148,6 +148,10 @@ int oa_snapshot_restore(oa_decoder *dec, const oa_opus_build *host, const uint8_
     rc = relocate(blob + SNAP_HEADER, nptr, state, dec->size, host, err);
     if (rc == OA_OK) rc = check_config(dec, state, err);
     if (rc == OA_OK) rc = fix_arch(dec, host, state, err);
+    /* What decoding never changes comes from this host's fresh decoder: a
+     * pair of demixing coefficients could pass for a pointer and be
+     * relocated. */
+    if (rc == OA_OK) memcpy(state, dec->fresh, oa_decoder_constant_prefix(dec));
     if (rc == OA_OK) memcpy(dec->state, state, dec->size);
   }
   free(blob);

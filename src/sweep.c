@@ -78,7 +78,7 @@ int oa_query_fit(const oa_archive *a, oa_query *q, unsigned flags, int *clamped,
   const char *recording = oa_archive_recording_name(a, q->rec);
   const double sps = oa_archive_samples_per_second(a, q->rec);
   *clamped = 0;
-  if (r->status != OA_REC_OK)
+  if (!OA_REC_READABLE(r))
     return oa_err_set(err, OA_ERANGE, "recording \"%s\" failed at indexing: %s", recording,
                       oa_archive_recording_error(a, q->rec));
   if ((flags & OA_QUERY_CLAMP) && q->start < q->end && (q->start < 0 || q->end > r->samples)) {
@@ -142,7 +142,7 @@ int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_li
     for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
       const oa_rec_row *r = oa_archive_recording(a, i);
       const char *name = oa_archive_recording_name(a, i);
-      if (r->status != OA_REC_OK || (w->glob && fnmatch(w->glob, name, 0) != 0)) continue;
+      if (!OA_REC_READABLE(r) || (w->glob && fnmatch(w->glob, name, 0) != 0)) continue;
       double scale = w->seconds ? oa_archive_samples_per_second(a, i) : 1.0;
       int64_t len = llround(w->length * scale), hop = llround(w->hop * scale);
       if (len <= 0 || hop <= 0) {

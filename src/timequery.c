@@ -25,7 +25,7 @@ enum { PLACED = 0, NO_START = -1, ZONE_UNKNOWN = -2, NOT_OK = -3 };
 
 static int place(const oa_archive *a, uint64_t i, int wall_clock, placed *p) {
   const oa_rec_row *r = oa_archive_recording(a, i);
-  if (r->status != OA_REC_OK) return NOT_OK;
+  if (!OA_REC_READABLE(r)) return NOT_OK;
   if (r->start_zone == OA_ZONE_NONE) return NO_START;
   if (!wall_clock && r->start_zone != OA_ZONE_KNOWN) return ZONE_UNKNOWN;
   p->rec = i;

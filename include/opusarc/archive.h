@@ -14,10 +14,16 @@
 #include "opusarc/opusbuild.h"
 
 #define OA_FORMAT_NAME "opusarc"
-#define OA_FORMAT_VERSION 5
-#define OA_FORMAT_VERSION_OLDEST 3 /* still read: 3 has no source mtime and inode, 3-4 no start fields */
+#define OA_FORMAT_VERSION 6
+#define OA_FORMAT_VERSION_OLDEST 3 /* still read: 3 has no source mtime and inode, 3-4 no start fields,
+                                     3-5 no damaged recordings */
 
-enum oa_rec_status { OA_REC_OK = 0, OA_REC_FAILED = 1 };
+/* A damaged recording (format 6) kept what its file still holds; its error
+ * text names the damage and lost_samples counts the silence standing for
+ * lost audio. It reads like an ok one. */
+enum oa_rec_status { OA_REC_OK = 0, OA_REC_FAILED = 1, OA_REC_DAMAGED = 2 };
+/* Whether a recording's samples can be read (ok or damaged). */
+#define OA_REC_READABLE(r) ((r)->status == OA_REC_OK || (r)->status == OA_REC_DAMAGED)
 
 /* How the decoder for an interval is obtained (docs/FORMAT.md). */
 enum oa_checkpoint_kind {
@@ -60,6 +66,7 @@ typedef struct oa_rec_row {
   int32_t utc_offset_s, start_zone, start_source;
   uint32_t recorder_len;
   uint64_t recorder_off;
+  int64_t lost_samples;    /* format 6: silence standing for audio lost in holes (damaged rows) */
 } oa_rec_row;
 
 /* /links: one row per chain link. */
@@ -161,8 +168,8 @@ int oa_writer_create(MPI_Comm comm, const char *path, const oa_writer_config *cf
 int oa_writer_is_done(const oa_archive_writer *w, uint64_t entry);
 /* What the committed rows of the resumed run hold (zeros for a new run). */
 typedef struct oa_resumed_totals {
-  uint64_t ok, failed, packets, payload_bytes, data_bytes, intervals;
-  int64_t samples;
+  uint64_t ok, failed, damaged, packets, payload_bytes, data_bytes, intervals; /* ok includes damaged */
+  int64_t samples, lost_samples;
   double seconds; /* real seconds */
 } oa_resumed_totals;
 void oa_writer_resumed(const oa_archive_writer *w, oa_resumed_totals *t);

@@ -1,6 +1,7 @@
 /* The Opus decoder for one link, with the link's header gain applied:
- * a multistream decoder (as opusfile uses) for mapping families 1 and 255,
- * a plain one for family 0, whose output is identical. */
+ * a multistream decoder (as opusfile uses) for mapping families 1, 2 and
+ * 255, a projection decoder (with the demixing matrix) for family 3, a
+ * plain one for family 0, whose output is identical. */
 #ifndef OPUSARC_DECODER_H
 #define OPUSARC_DECODER_H
 

@@ -17,7 +17,8 @@ enum oa_code {
   OA_ERANGE = -7,     /* request outside what exists */
   OA_EUSAGE = -8,     /* bad argument */
   OA_ENOTFOUND = -9,
-  OA_EMPI = -10
+  OA_EMPI = -10,
+  OA_ENOTOPUS = -11   /* input holds audio, but not Opus (it may be imported) */
 };
 
 #define OA_ERRMSG_MAX 1024

@@ -39,7 +39,9 @@ typedef struct oa_index_options {
 } oa_index_options;
 
 typedef struct oa_index_stats {
-  uint64_t recordings_ok, recordings_failed;
+  uint64_t recordings_ok, recordings_failed; /* ok includes damaged */
+  uint64_t recordings_damaged;
+  int64_t lost_samples; /* silence standing for audio lost in holes */
   uint64_t packets, payload_bytes, data_bytes, state_bytes, source_bytes;
   uint64_t intervals, prerolls, snapshots, preroll_packets;
   uint64_t extended;       /* intervals merged into the previous one instead of a snapshot */

@@ -5,7 +5,10 @@
  * contributes is computed exactly as opusfile's linear reader presents it:
  * the first pre_skip decoded samples are dropped, and only the final (EOS)
  * page may trim the end, by its granule position. A recording's timeline is
- * the concatenation of its links' outputs. */
+ * the concatenation of its links' outputs.
+ *
+ * Packet link positions are places on the link's timeline: decoded samples
+ * plus the silence standing for audio lost in holes before them. */
 #ifndef OPUSARC_OGGDEMUX_H
 #define OPUSARC_OGGDEMUX_H
 
@@ -15,6 +18,10 @@
 #include "opusarc/error.h"
 
 #define OA_MAX_CHANNELS 255
+/* Family 3 (ambisonics with a demixing matrix): up to third order plus a
+ * stereo pair, 18 channels, as libopus's projection coder makes them. */
+#define OA_MAX_PROJECTION_CHANNELS 18
+#define OA_MAX_DEMIXING (2 * OA_MAX_PROJECTION_CHANNELS * OA_MAX_PROJECTION_CHANNELS)
 
 typedef struct oa_opus_head {
   int version;
@@ -22,10 +29,14 @@ typedef struct oa_opus_head {
   int pre_skip;       /* 48 kHz samples dropped at the link start */
   uint32_t input_rate; /* informational only */
   int gain_q8;        /* output gain, Q7.8 dB, applied via OPUS_SET_GAIN */
-  int mapping_family; /* 0, 1 or 255 */
+  int mapping_family; /* 0, 1, 2, 3 or 255 */
   int streams;
   int coupled;
-  unsigned char mapping[OA_MAX_CHANNELS];
+  unsigned char mapping[OA_MAX_CHANNELS]; /* families 1, 2 and 255 */
+  /* Family 3: the demixing matrix, channels x (streams + coupled) int16
+   * little-endian, column-major as RFC 8486 stores it. */
+  int demixing_size;
+  unsigned char demixing[OA_MAX_DEMIXING];
 } oa_opus_head;
 
 typedef struct oa_link {
@@ -33,9 +44,27 @@ typedef struct oa_link {
   uint32_t serial;
   size_t first_packet;     /* index into the recording's packet arrays */
   size_t packet_count;
-  int64_t decoded_samples; /* sum of the kept packets' durations */
+  int64_t decoded_samples; /* the link's timeline: kept packets' durations plus silences for holes */
   int64_t out_samples;     /* samples this link contributes */
 } oa_link;
+
+/* Damage found while demuxing (docs/FORMAT.md, "Damaged recordings").
+ * Everything outside it is kept; audio after a hole is placed where its
+ * granule position says, the lost span becoming silence. */
+enum oa_damage_kind {
+  OA_DAMAGE_HOLE = 1,      /* pages missing: libogg reported a gap in page numbers */
+  OA_DAMAGE_CORRUPT = 2,   /* bytes that are not a valid page (bad capture pattern or CRC) */
+  OA_DAMAGE_TRUNCATED = 3, /* the file ends inside a page */
+  OA_DAMAGE_ORPHAN = 4     /* pages of a stream whose beginning-of-stream page is missing */
+};
+
+typedef struct oa_damage {
+  int kind;
+  uint64_t byte_offset; /* where it was found */
+  uint64_t bytes;       /* bytes skipped (0 for a hole) */
+  int64_t at_sample;    /* recording sample where the silence for lost audio starts, -1 if none */
+  int64_t samples;      /* samples of silence standing for lost audio, -1 if unknown */
+} oa_damage;
 
 /* A demuxed recording: packet bytes concatenated, per-packet arrays, links. */
 typedef struct oa_demuxed {
@@ -44,14 +73,20 @@ typedef struct oa_demuxed {
   uint64_t *pkt_offset;  /* into bytes */
   uint32_t *pkt_size;
   uint32_t *pkt_duration; /* 48 kHz samples, from the TOC */
-  int64_t *pkt_link_pos;  /* decoded samples before this packet, in its link */
+  int64_t *pkt_link_pos;  /* place of this packet on its link's timeline */
   size_t npackets, packets_cap;
   oa_link *links;
   size_t nlinks, links_cap;
   int64_t total_samples; /* sum of links' out_samples */
   size_t ignored_streams; /* non-Opus logical streams skipped */
   char *tags;            /* the first link's OpusTags: "vendor=..." and "KEY=value" lines, or NULL */
+  oa_damage *damage;     /* in file order */
+  size_t ndamage, damage_cap;
+  int64_t lost_samples;  /* sum of the known silences */
 } oa_demuxed;
+
+/* One line naming every damage (at most `len` bytes, "..." when cut). */
+void oa_damage_describe(const oa_demuxed *d, char *buf, size_t len);
 
 /* Parse an Ogg Opus file held in memory. On error, `out` is freed and err
  * names the byte offset of the problem. */

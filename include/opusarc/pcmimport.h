@@ -5,6 +5,7 @@
 #ifndef OPUSARC_PCMIMPORT_H
 #define OPUSARC_PCMIMPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "opusarc/clock.h"
@@ -28,6 +29,7 @@ typedef struct oa_encode_options {
   double frame_ms;  /* 2.5, 5, 10, 20, 40 or 60 */
   int application;  /* OPUS_APPLICATION_AUDIO or OPUS_APPLICATION_VOIP */
   int high_rate;    /* enum oa_high_rate, for sources above 48 kHz */
+  int import_lossy; /* 1: encode lossy sources (MP3, AAC, Vorbis, ...) too */
 } oa_encode_options;
 
 void oa_encode_options_default(oa_encode_options *o);
@@ -40,6 +42,22 @@ typedef struct oa_source_info {
   oa_start start;      /* recording start and recorder, where the source says them */
   char *tags;          /* other text metadata, "key=value" lines (malloc'd, may be NULL) */
 } oa_source_info;
+
+/* Interleaved float samples from a decoder (libsndfile, libavcodec). */
+typedef struct oa_sample_source {
+  int rate, channels;
+  /* Reads up to `frames` frames into buf: frames read, 0 at the end, or
+   * an oa_code with err set. */
+  long (*read)(void *ctx, float *buf, size_t frames, oa_err *err);
+  void *ctx;
+} oa_sample_source;
+
+/* Encodes everything `src` gives with libopus into `out` (one link): at
+ * the source rate where Opus has it, else resampled to 48 kHz or (above
+ * 48 kHz, --high-rate) time-expanded; sets info's frames and rate_mode.
+ * Refuses NaN and infinite samples and sources without any. */
+int oa_encode_source(const oa_sample_source *src, const oa_encode_options *opt, oa_demuxed *out,
+                     oa_source_info *info, oa_err *err);
 
 /* Is this a PCM file opusarc imports (by name)? */
 int oa_is_pcm_path(const char *path);

@@ -16,11 +16,16 @@ static const char *HELP =
     "usage: opusarc index -o ARCHIVE.h5 [options] INPUT...\n"
     "\n"
     "Indexes recordings into one HDF5 archive. INPUTs are files or directories\n"
-    "(searched recursively for *.opus, *.ogg, *.oga, *.wav, *.flac, *.w64, *.rf64,\n"
-    "*.aif, *.aiff, in any letter case). Ogg Opus of channel mapping families 0,\n"
-    "1, 2 (ambisonics) and 255 is indexed as it is. A recording is named by its\n"
-    "path relative to the directory argument it was found under, or by the path\n"
-    "as given for a file argument. Ranks share the corpus balanced by bytes.\n"
+    "(searched recursively for *.opus, *.ogg, *.oga, *.webm, *.mka, *.mkv, *.mp4,\n"
+    "*.m4a, *.mov, *.caf, *.wav, *.flac, *.w64, *.rf64, *.aif, *.aiff, in any\n"
+    "letter case). Opus is indexed as it is (no re-encoding): Ogg Opus of channel\n"
+    "mapping families 0, 1, 2 and 3 (ambisonics; 3 with a demixing matrix, up to\n"
+    "18 channels) and 255, and Opus in WebM, Matroska,\n"
+    "MP4 and CAF (read by libavformat; samples as FFmpeg decodes them with\n"
+    "libopus, the container's pre-skip and end trimming applied). A recording is\n"
+    "named by its path relative to the directory argument it was found under, or\n"
+    "by the path as given for a file argument. Ranks share the corpus balanced by\n"
+    "bytes.\n"
     "\n"
     "  -o, --output FILE          archive to write (written as FILE.partial, renamed\n"
     "                             when complete)\n"
@@ -50,7 +55,11 @@ static const char *HELP =
     "                             (GUANO without a zone, bext, file names): Z, +01:00,\n"
     "                             -0500; without it their zone stays unknown: found\n"
     "                             by local time (extract --tz recording), not by UTC\n"
-    "PCM sources (WAV, RF64, W64, FLAC, AIFF) are encoded with libopus:\n"
+    "PCM sources (WAV, RF64, W64, FLAC, AIFF), and other audio libavcodec decodes\n"
+    "(*.mp3, *.aac, *.ac3, *.wma, *.ape, *.wv, *.tta, *.mpc, *.amr, *.m4b, Ogg\n"
+    "Vorbis/FLAC, AAC or ALAC in MP4) are encoded with libopus:\n"
+    "  --import-lossy             also encode lossy sources (MP3, AAC, Vorbis, ...):\n"
+    "                             refused by default, as it loses quality again\n"
     "  --bitrate KBPS             per channel (default 32)\n"
     "  --cbr                      constant bitrate (default VBR)\n"
     "  --complexity N             encoder complexity 0-10 (default 10)\n"
@@ -88,7 +97,8 @@ static const char *HELP =
     "                             names what is new, gone or changed (exit 1). Job\n"
     "                             scripts can always pass it. --force --resume: a\n"
     "                             rebuild that continues if interrupted\n"
-    "  --allow-failures           exit 0 even if some recordings failed\n"
+    "  --allow-failures           exit 0 even if some recordings failed (or are damaged)\n"
+    "  --allow-damaged            exit 0 when recordings are damaged but none failed\n"
     "  --progress SECONDS         rank 0 reports recordings done / total, bytes, audio,\n"
     "                             speed and ETA this often (default 10; a bar redrawn\n"
     "                             every second on a terminal; 0: off)\n"
@@ -102,9 +112,13 @@ static const char *HELP =
     "the next commit; FILE.partial is kept for --resume. --list FILE: one path per\n"
     "line; empty lines and lines starting with '#' are skipped.\n"
     "A recording that cannot be indexed is kept in the archive as a failed row with\n"
-    "the reason; the others are unaffected. Exit: 0 all indexed, 3 archive written\n"
-    "but some recordings failed, 4 (--append) some inputs conflict with recordings\n"
-    "already in the archive, 1 no archive, 2 bad command line.\n";
+    "the reason; the others are unaffected. A damaged Ogg file (cut short, pages\n"
+    "missing or corrupt) keeps every complete page: audio after a hole is placed by\n"
+    "its granule position with silence for what was lost, and the recording is\n"
+    "marked damaged with the byte offsets and samples lost (`info` shows them).\n"
+    "Exit: 0 all indexed, 3 archive written but some recordings failed or are\n"
+    "damaged, 4 (--append) some inputs conflict with recordings already in the\n"
+    "archive, 1 no archive, 2 bad command line.\n";
 
 typedef struct index_args {
   const char *output, *list, *root, *prefix;
@@ -116,7 +130,7 @@ typedef struct index_args {
   const char *start_from_name;
   int start_tz_set;
   int32_t start_tz;
-  int force, resume, append, allow_failures, quiet, progress_default;
+  int force, resume, append, allow_failures, allow_damaged, quiet, progress_default;
   char **inputs;
   int ninputs;
 } index_args;
@@ -134,7 +148,8 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
       {"complexity", required_argument, 0, 'X'},  {"frame-ms", required_argument, 0, 'F'},
       {"application", required_argument, 0, 'A'}, {"high-rate", required_argument, 0, 'H'},
       {"root", required_argument, 0, 'D'},        {"prefix", required_argument, 0, 'p'},
-      {"append", no_argument, 0, 'N'},
+      {"append", no_argument, 0, 'N'},            {"allow-damaged", no_argument, 0, 'd'},
+      {"import-lossy", no_argument, 0, 'L'},
       {"start-from-name", required_argument, 0, 'S'}, {"start-tz", required_argument, 0, 'Z'},
       {0, 0, 0, 0}};
   *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256, .io_timeout = 900,
@@ -178,6 +193,8 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
         a->progress_default = 0;
         break;
       case 'a': a->allow_failures = 1; break;
+      case 'd': a->allow_damaged = 1; break;
+      case 'L': a->encode.import_lossy = 1; break;
       case 'q': a->quiet = 1; break;
       case 'h':
         if (cx->rank == 0) fputs(HELP, stdout);
@@ -274,10 +291,13 @@ static void options_text(const index_args *a, const oa_opus_build *b, char *out,
   if (a->start_tz_set) oa_offset_format(a->start_tz, tz, sizeof tz);
   snprintf(out, len,
            "--checkpoint-every=%g;--checkpoints=%s;--max-preroll=%d;--bitrate=%g;--cbr=%s;--complexity=%d;"
-           "--frame-ms=%g;--application=%s;--high-rate=%s;--start-from-name=%s;--start-tz=%s;libopus build=%s/%016llx",
+           "--frame-ms=%g;--application=%s;--high-rate=%s;--import-lossy=%s;--start-from-name=%s;--start-tz=%s;"
+           "libopus build=%s/%016llx;archive format=%d",
            a->checkpoint_every, oa_checkpoint_mode_name(a->mode), a->max_preroll, e->bitrate / 1000.0,
            e->vbr ? "no" : "yes", e->complexity, e->frame_ms, e->application == 2048 ? "voip" : "audio", high,
-           a->start_from_name ? a->start_from_name : "(none)", tz, b->version, (unsigned long long)b->code_hash);
+           e->import_lossy ? "yes" : "no",
+           a->start_from_name ? a->start_from_name : "(none)", tz, b->version, (unsigned long long)b->code_hash,
+           OA_FORMAT_VERSION);
 }
 
 /* Seconds each rank spent per phase (for --summary-json), in the order of OA_PHASE_*. */
@@ -290,11 +310,11 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
   const uint64_t commits = res->commits;
   const double *t = res->seconds;
   enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, EXT,
-         SOURCE, KNOWN, LOCAL, REFUSED, N };
+         SOURCE, KNOWN, LOCAL, REFUSED, DAMAGED, LOST, N };
   uint64_t mine[N] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
                       s->data_bytes, s->state_bytes, s->packets, s->intervals, s->prerolls, s->snapshots,
                       s->preroll_packets, s->search_decodes, s->extended, s->source_bytes, s->starts_known,
-                      s->starts_local, s->starts_refused};
+                      s->starts_local, s->starts_refused, s->recordings_damaged, (uint64_t)s->lost_samples};
   uint64_t all[N] = {0};
   MPI_Reduce(mine, all, N, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
   double run_seconds = 0; /* real seconds of audio (time-expanded recordings at their source rate) */
@@ -302,6 +322,7 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
   /* The archive's totals: this run's rows plus those kept from the
    * interrupted run (the rates are this run's own work). */
   const uint64_t resumed[2] = {kept->ok, kept->failed};
+  const uint64_t damaged = all[DAMAGED] + kept->damaged, lost = all[LOST] + (uint64_t)kept->lost_samples;
   double run_hours = run_seconds / 3600.0;
   double hours = (run_seconds + kept->seconds) / 3600.0;
   uint64_t packets = all[PACKETS] + kept->packets, payload = all[PAYLOAD] + kept->payload_bytes;
@@ -315,14 +336,15 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
             ", \"indexed\": %llu, \"failed\": %llu, \"kept_from_interrupted_run\": %llu, \"audio_hours\": %.6f, "
             "\"samples\": %llu, \"source_bytes\": %llu, \"payload_bytes\": %llu, \"packet_data_bytes\": %llu, \"snapshot_bytes\": %llu, "
             "\"intervals\": %llu, \"commits\": %llu, \"x_real_time\": %.1f, \"starts_utc\": %llu, "
-            "\"starts_local_only\": %llu, \"starts_refused\": %llu",
+            "\"starts_local_only\": %llu, \"starts_refused\": %llu, \"damaged\": %llu, \"lost_samples\": %llu",
             (unsigned long long)(all[OK] + resumed[0]), (unsigned long long)(all[FAILED] + resumed[1]),
             (unsigned long long)(resumed[0] + resumed[1]), hours, (unsigned long long)all[SAMPLES],
             (unsigned long long)all[SOURCE],
             (unsigned long long)all[PAYLOAD], (unsigned long long)all[DATA], (unsigned long long)all[STATE],
             (unsigned long long)all[INTERVALS], (unsigned long long)commits,
             seconds > 0 ? run_hours * 3600.0 / seconds : 0.0, (unsigned long long)all[KNOWN],
-            (unsigned long long)all[LOCAL], (unsigned long long)all[REFUSED]);
+            (unsigned long long)all[LOCAL], (unsigned long long)all[REFUSED], (unsigned long long)damaged,
+            (unsigned long long)lost);
     if (a->append) {
       fprintf(f, ", \"segment\": ");
       cli_json_string(f, res->segment);
@@ -352,6 +374,10 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
            "unknown: give --start-tz), %llu refused (before 2000: a clock never set), %llu none",
            (unsigned long long)all[KNOWN], (unsigned long long)all[LOCAL], (unsigned long long)all[REFUSED],
            (unsigned long long)(all[OK] - all[KNOWN] - all[LOCAL] - all[REFUSED]));
+  if (damaged)
+    OA_LOG(&cx->log, SUMMARY, "damaged: %llu of the indexed recordings (everything their files still hold is "
+           "kept; %.3f s of lost audio kept as silence); `opusarc info` names the damage",
+           (unsigned long long)damaged, (double)lost / 48000.0);
   OA_LOG(&cx->log, SUMMARY,
          "indexed %llu, failed %llu recordings%s: %.3f h audio, %llu packets, %.2f MB payload; this run %.3f h in "
          "%.1f s on %d rank%s (%.0fx real time) -> %s",
@@ -408,8 +434,10 @@ int cmd_index(cli_ctx *cx, int argc, char **argv) {
   if (a.append) say_append(cx, &a, &res);
   if (res.complete) return res.conflicts ? EXIT_CONFLICT : EXIT_OK;
   summarize(cx, &a, &res, MPI_Wtime() - t0);
-  uint64_t failed = res.stats.recordings_failed;
-  MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_UINT64_T, MPI_SUM, cx->comm);
+  uint64_t bad[2] = {res.stats.recordings_failed, res.stats.recordings_damaged};
+  MPI_Allreduce(MPI_IN_PLACE, bad, 2, MPI_UINT64_T, MPI_SUM, cx->comm);
   if (res.conflicts) return EXIT_CONFLICT;
-  return failed + res.kept.failed && !a.allow_failures ? EXIT_PARTIAL : EXIT_OK;
+  int failed = bad[0] + res.kept.failed && !a.allow_failures;
+  int damaged = bad[1] + res.kept.damaged && !a.allow_failures && !a.allow_damaged;
+  return failed || damaged ? EXIT_PARTIAL : EXIT_OK;
 }

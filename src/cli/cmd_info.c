@@ -23,7 +23,8 @@ static const char *HELP =
     "  -h, --help  this text\n";
 
 typedef struct info_totals {
-  uint64_t ok, failed, file_bytes;
+  uint64_t ok, failed, damaged, file_bytes; /* ok includes damaged */
+  int64_t lost_samples;
   uint64_t kinds[3]; /* intervals by checkpoint kind */
   uint64_t preroll_packets;
   int64_t samples;
@@ -31,13 +32,19 @@ typedef struct info_totals {
   oa_archive_totals t;
 } info_totals;
 
+static const char *status_name(const oa_rec_row *r) {
+  return r->status == OA_REC_OK ? "ok" : r->status == OA_REC_DAMAGED ? "damaged" : "failed";
+}
+
 static int compute_totals(oa_archive *a, const char *path, info_totals *it, oa_err *err) {
   memset(it, 0, sizeof *it);
   oa_archive_get_totals(a, &it->t);
   uint64_t n = oa_archive_recording_count(a);
   for (uint64_t i = 0; i < n; i++) {
     const oa_rec_row *r = oa_archive_recording(a, i);
-    if (r->status == OA_REC_OK)
+    it->damaged += r->status == OA_REC_DAMAGED;
+    it->lost_samples += r->lost_samples;
+    if (OA_REC_READABLE(r))
       it->ok++, it->samples += r->samples, it->seconds += (double)r->samples / oa_archive_samples_per_second(a, i);
     else it->failed++;
   }
@@ -102,8 +109,10 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
   cli_json_string(stdout, m->build.version);
   printf(", \"libopus_code_hash\": \"%016llx\", \"checkpoint_every_seconds\": %g,\n",
          (unsigned long long)m->build.code_hash, m->checkpoint_every);
-  printf(" \"recordings_ok\": %llu, \"recordings_failed\": %llu, \"samples\": %lld, \"hours\": %.6f,\n",
-         (unsigned long long)it->ok, (unsigned long long)it->failed, (long long)it->samples,
+  printf(" \"recordings_ok\": %llu, \"recordings_failed\": %llu, \"recordings_damaged\": %llu, "
+         "\"lost_samples\": %lld, \"samples\": %lld, \"hours\": %.6f,\n",
+         (unsigned long long)(it->ok - it->damaged), (unsigned long long)it->failed,
+         (unsigned long long)it->damaged, (long long)it->lost_samples, (long long)it->samples,
          it->seconds / 3600.0);
   printf(" \"checkpoints\": \"%s\", \"max_preroll_packets\": %d, \"packets\": %llu, \"links\": %llu, "
          "\"intervals\": %llu, \"link_starts\": %llu, \"prerolls\": %llu, \"snapshots\": %llu, "
@@ -131,7 +140,7 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
       printf(", \"status\": \"%s\", \"channels\": %d, \"samples\": %lld, \"seconds\": %.6f, \"links\": %llu, "
              "\"packets\": %llu, \"intervals\": %llu, \"payload_bytes\": %llu, \"source_bytes\": %llu, "
              "\"first_interval\": %llu, \"data_offset\": %llu, \"data_size\": %llu",
-             r->status == OA_REC_OK ? "ok" : "failed", r->channels, (long long)r->samples,
+             status_name(r), r->channels, (long long)r->samples,
              (double)r->samples / oa_archive_samples_per_second(a, i), (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
              (unsigned long long)r->interval_count, (unsigned long long)r->payload_bytes,
              (unsigned long long)r->source_size, (unsigned long long)r->first_interval,
@@ -158,7 +167,10 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
       cli_json_string(stdout, oa_archive_recording_recorder(a, i));
       printf(", \"tags\": ");
       cli_json_string(stdout, oa_archive_recording_tags(a, i));
-      if (r->status != OA_REC_OK) {
+      if (r->status == OA_REC_DAMAGED) {
+        printf(", \"lost_samples\": %lld, \"damage\": ", (long long)r->lost_samples);
+        cli_json_string(stdout, oa_archive_recording_error(a, i));
+      } else if (r->status != OA_REC_OK) {
         printf(", \"failed_packet\": %lld, \"error\": ", (long long)r->failed_packet);
         cli_json_string(stdout, oa_archive_recording_error(a, i));
       }
@@ -175,8 +187,11 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
   printf("libopus      %s, decoder %d/%d bytes, code %016llx, arch %d, %s\n", m->build.version,
          m->build.dec_size_mono, m->build.dec_size_stereo, (unsigned long long)m->build.code_hash, m->build.arch,
          m->build.cpu_features);
-  printf("recordings   %llu ok, %llu failed, %.3f h of audio\n", (unsigned long long)it->ok,
+  printf("recordings   %llu ok, %llu failed, %.3f h of audio\n", (unsigned long long)(it->ok - it->damaged),
          (unsigned long long)it->failed, it->seconds / 3600.0);
+  if (it->damaged)
+    printf("damaged      %llu recordings kept what their files hold; %.3f s of lost audio is silence\n",
+           (unsigned long long)it->damaged, (double)it->lost_samples / 48000.0);
   printf("packets      %llu in %llu links\n", (unsigned long long)it->t.packets, (unsigned long long)it->t.links);
   printf("intervals    %llu of %g s (%s): %llu link starts, %llu verified pre-rolls (%.1f packets on average), "
          "%llu snapshots\n",
@@ -208,7 +223,8 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
     const oa_rec_row *r = oa_archive_recording(a, i);
     rec_times tm;
     times_of(a, i, &tm);
-    printf("%-8s %4d %12.3f %-23s %-23s %-7s %6llu %9llu %9llu  ", r->status == OA_REC_OK ? "ok" : "FAILED",
+    printf("%-8s %4d %12.3f %-23s %-23s %-7s %6llu %9llu %9llu  ",
+           r->status == OA_REC_OK ? "ok" : r->status == OA_REC_DAMAGED ? "DAMAGED" : "FAILED",
            r->channels, (double)r->samples / oa_archive_samples_per_second(a, i), tm.start_local[0] ? tm.start_local : "-",
            tm.end_local[0] ? tm.end_local : "-", tm.offset[0] ? tm.offset : tm.start_local[0] ? "unknown" : "-",
            (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
@@ -216,7 +232,7 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
     cli_text_safe(stdout, oa_archive_recording_name(a, i));
     putchar('\n');
     if (r->status != OA_REC_OK) {
-      fputs("         reason: ", stdout);
+      fputs(r->status == OA_REC_DAMAGED ? "         " : "         reason: ", stdout);
       cli_text_safe(stdout, oa_archive_recording_error(a, i));
       putchar('\n');
     }

@@ -25,20 +25,28 @@ expect_fail() { # expect_fail CODE PATTERN CMD...: exit code CODE and PATTERN on
   grep -q -- "$pattern" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "no '$pattern' in messages of: $*"; }
 }
 
-# Corpus with bad files: archive written, exit 3, failures named with reasons.
-expect_fail 3 "truncated.opus: not indexed: truncated" mpi 2 "$OPUSARC" index -o "$WORK/a.h5" "$C"
+# Corpus with bad files: archive written, exit 3, failures named with reasons;
+# damaged files (cut short, a bad page) keep what they hold and are named.
+expect_fail 3 "truncated.opus: damaged: file ends inside a page at byte" mpi 2 "$OPUSARC" index -o "$WORK/a.h5" "$C"
 grep -q "text.opus: not indexed: not an Ogg file" "$WORK/err.txt" || fail "text file reason"
-grep -q "crc.opus: not indexed: corrupt data at byte offset" "$WORK/err.txt" || fail "CRC reason"
+grep -q "crc.opus: damaged: [0-9]* bytes of corrupt data at byte" "$WORK/err.txt" || fail "CRC damage"
 grep -q "empty.opus: not indexed" "$WORK/err.txt" || fail "empty file reason"
 grep -q "badpacket.opus: not indexed: packet 17: stream 0: code-1 packet with odd payload" "$WORK/err.txt" ||
   fail "bad packet reason"
-grep -q "indexed 2, failed 5" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "summary line"; }
+grep -q "indexed 4, failed 3" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "summary line"; }
+grep -q "damaged: 2 of the indexed recordings" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "damaged summary"; }
 [ -f "$WORK/a.h5" ] && [ ! -e "$WORK/a.h5.partial" ] || fail "archive not renamed into place"
 "$OPUSARC" info --json "$WORK/a.h5" > "$WORK/info.json"
-[ "$(grep -o '"status": "failed"' "$WORK/info.json" | wc -l)" = 5 ] || fail "5 failed rows expected"
+[ "$(grep -o '"status": "failed"' "$WORK/info.json" | wc -l)" = 3 ] || fail "3 failed rows expected"
+[ "$(grep -o '"status": "damaged"' "$WORK/info.json" | wc -l)" = 2 ] || fail "2 damaged rows expected"
 grep -q '"failed_packet": 17,' "$WORK/info.json" || fail "failed packet number stored"
-grep -q '"error": "truncated' "$WORK/info.json" || fail "error text stored"
+grep -q '"damage": "damaged: file ends inside a page' "$WORK/info.json" || fail "damage text stored"
 "$OPUSARC" index -q --allow-failures -o "$WORK/b.h5" "$C" 2> /dev/null || fail "--allow-failures exit code"
+# --allow-damaged: exit 0 when nothing failed, 3 while something did.
+mkdir -p "$WORK/dmg" && cp "$C/bad/truncated.opus" "$C/bad/crc.opus" "$C/good/b.opus" "$WORK/dmg/"
+"$OPUSARC" index -q --allow-damaged -o "$WORK/d.h5" "$WORK/dmg" 2> /dev/null || fail "--allow-damaged exit code"
+expect_fail 3 "damaged" "$OPUSARC" index -o "$WORK/d2.h5" "$WORK/dmg"
+expect_fail 3 "text.opus: not indexed" "$OPUSARC" index --allow-damaged -o "$WORK/d3.h5" "$C"
 
 # Index usage errors.
 expect_fail 2 "-o ARCHIVE.h5 is required" "$OPUSARC" index "$C"
@@ -55,7 +63,7 @@ expect_fail 1 'no recording named "nope"' "${X[@]}" --recording nope --start 0 -
 expect_fail 1 "outside recording" "${X[@]}" --recording good/a.opus --start 0 --end 999999999
 expect_fail 1 "outside recording" "${X[@]}" --recording good/a.opus --start -5 --end 10
 expect_fail 1 "empty range" "${X[@]}" --recording good/a.opus --start 100 --end 100
-expect_fail 1 "failed at indexing" "${X[@]}" --recording bad/truncated.opus --start 0 --end 10
+expect_fail 1 "failed at indexing" "${X[@]}" --recording bad/text.opus --start 0 --end 10
 expect_fail 2 "integer sample" "${X[@]}" --recording good/a.opus --start 1.5 --end 10
 expect_fail 2 "format" "$OPUSARC" extract "$WORK/a.h5" --recording good/a.opus --start 0 --end 10 -o "$WORK/o.f32"
 [ ! -e "$WORK/o.f32" ] || fail "output left behind by a failed extract"

@@ -7,7 +7,7 @@ command -v jq > /dev/null || fail "jq is needed (scripts/install-deps.sh install
 C=$WORK/corpus
 mkdir -p "$C"
 for i in $(seq 1 12); do "$MKOPUS" --channels $((1 + i % 2)) --seconds $((4 + i % 5)) --seed "$i" "$C/r$i.opus" > /dev/null; done
-head -c 1500 "$C/r1.opus" > "$C/cut.opus"
+head -c 1500 "$C/r1.opus" > "$C/cut.opus" # damaged: cut inside a page
 
 mpi 2 "$OPUSARC" index --progress 0.001 --summary-json "$WORK/i.json" -o "$WORK/a.h5" "$C" > "$WORK/out.txt" 2> /dev/null ||
   [ $? = 3 ] || fail "index exit code"
@@ -19,14 +19,15 @@ sed -E 's/.*progress: ([0-9]+)\/13.*/\1/' "$WORK/p.txt" | awk 'p > $1 || $1 > 13
   fail "progress counts go backwards or beyond the total"
 sed -E 's/.*, ([0-9.]+) of ([0-9.]+) MB.*/\1 \2/' "$WORK/p.txt" | awk 'p > $1 || $1 > $2 { exit 1 } { p = $1 }' ||
   fail "progress bytes go backwards or beyond the total"
-grep -q "indexed 12, failed 1 recordings" "$WORK/out.txt" || fail "summary line"
+grep -q "indexed 13, failed 0 recordings" "$WORK/out.txt" || fail "summary line"
+grep -q "damaged: 1 of the indexed recordings" "$WORK/out.txt" || fail "damaged line"
 # Within one long recording the share done (from bytes) moves before it ends.
 mkdir -p "$WORK/long"
 "$MKOPUS" --seconds 240 --seed 5 "$WORK/long/long.opus" > /dev/null
 "$OPUSARC" index --progress 0.001 -o "$WORK/long.h5" "$WORK/long" > "$WORK/long.txt"
 grep -Eq "progress: 0/1 recordings \([0-9.]*[1-9][0-9.]*%\), [0-9.]+ of" "$WORK/long.txt" ||
   { cat "$WORK/long.txt"; fail "progress stands still during a long recording"; }
-jq -e '.command == "index" and .ranks == 2 and .indexed == 12 and .failed == 1 and .audio_hours > 0
+jq -e '.command == "index" and .ranks == 2 and .indexed == 13 and .failed == 0 and .damaged == 1 and .audio_hours > 0
        and (.phases | keys | sort) == ["decode", "hdf5_write", "metadata", "scan"]
        and ([.phases[].max_seconds] | all(. >= 0)) and .phases.decode.max_seconds <= .wall_seconds' \
   "$WORK/i.json" > /dev/null || { cat "$WORK/i.json"; fail "index summary JSON"; }
@@ -37,7 +38,7 @@ jq -e --argjson s "$samples" '.samples == $s' "$WORK/i.json" > /dev/null ||
 # --quiet: no progress, the summary stays.
 mpi 2 "$OPUSARC" index -q --progress 0.001 --allow-failures -o "$WORK/b.h5" "$C" > "$WORK/out.txt" 2> /dev/null
 grep -q "progress:" "$WORK/out.txt" && fail "--quiet printed progress"
-grep -q "indexed 12, failed 1 recordings" "$WORK/out.txt" || fail "--quiet lost the summary"
+grep -q "indexed 13, failed 0 recordings" "$WORK/out.txt" || fail "--quiet lost the summary"
 
 # On a terminal (a pseudo-terminal from script(1)) a plain process redraws a
 # bar instead of printing lines; under mpirun, even on a terminal, lines.

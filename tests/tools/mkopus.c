@@ -9,6 +9,7 @@
 #include <ogg/ogg.h>
 #include <opus/opus.h>
 #include <opus/opus_multistream.h>
+#include <opus/opus_projection.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,15 +69,23 @@ static void write_pages(ogg_stream_state *os, FILE *f, int flush) {
   }
 }
 
-static void configure(OpusMSEncoder *enc, const options *o) {
-  opus_multistream_encoder_ctl(enc, OPUS_SET_BITRATE(o->bitrate));
-  opus_multistream_encoder_ctl(enc, OPUS_SET_COMPLEXITY(o->complexity));
+/* One encoder for every family: a projection encoder for family 3
+ * (ambisonics with a demixing matrix), else a multistream one. */
+typedef struct encoder {
+  OpusMSEncoder *ms;
+  OpusProjectionEncoder *pr;
+} encoder;
+#define ENC_CTL(e, req) ((e)->pr ? opus_projection_encoder_ctl((e)->pr, req) : opus_multistream_encoder_ctl((e)->ms, req))
+
+static void configure(encoder *enc, const options *o) {
+  ENC_CTL(enc, OPUS_SET_BITRATE(o->bitrate));
+  ENC_CTL(enc, OPUS_SET_COMPLEXITY(o->complexity));
   if (o->mode == MODE_SILK) {
-    opus_multistream_encoder_ctl(enc, OPUS_SET_MAX_BANDWIDTH(OPUS_BANDWIDTH_WIDEBAND));
-    opus_multistream_encoder_ctl(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+    ENC_CTL(enc, OPUS_SET_MAX_BANDWIDTH(OPUS_BANDWIDTH_WIDEBAND));
+    ENC_CTL(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
   } else if (o->mode == MODE_HYBRID) {
-    opus_multistream_encoder_ctl(enc, OPUS_SET_BANDWIDTH(OPUS_BANDWIDTH_FULLBAND));
-    opus_multistream_encoder_ctl(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+    ENC_CTL(enc, OPUS_SET_BANDWIDTH(OPUS_BANDWIDTH_FULLBAND));
+    ENC_CTL(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
   }
 }
 
@@ -85,27 +94,29 @@ static int write_link(const options *o, int link, FILE *f, int *mode_counts) {
   unsigned char mapping[255];
   int app = o->mode == MODE_CELT ? OPUS_APPLICATION_RESTRICTED_LOWDELAY
             : (o->mode == MODE_SILK || o->mode == MODE_HYBRID) ? OPUS_APPLICATION_VOIP : OPUS_APPLICATION_AUDIO;
-  OpusMSEncoder *enc;
+  encoder e = {0}, *enc = &e;
   if (o->family == 255) {
     streams = o->channels, coupled = 0;
     for (int c = 0; c < o->channels; c++) mapping[c] = (unsigned char)c;
-    enc = opus_multistream_encoder_create(48000, o->channels, streams, coupled, mapping, app, &err);
+    e.ms = opus_multistream_encoder_create(48000, o->channels, streams, coupled, mapping, app, &err);
+  } else if (o->family == 3) {
+    e.pr = opus_projection_ambisonics_encoder_create(48000, o->channels, 3, &streams, &coupled, app, &err);
   } else {
-    enc = opus_multistream_surround_encoder_create(48000, o->channels, o->family, &streams, &coupled, mapping, app,
-                                                   &err);
+    e.ms = opus_multistream_surround_encoder_create(48000, o->channels, o->family, &streams, &coupled, mapping, app,
+                                                    &err);
   }
-  if (!enc) {
+  if (!e.ms && !e.pr) {
     fprintf(stderr, "mkopus: encoder: %s\n", opus_strerror(err));
     return -1;
   }
   configure(enc, o);
   int lookahead = 0;
-  opus_multistream_encoder_ctl(enc, OPUS_GET_LOOKAHEAD(&lookahead));
+  ENC_CTL(enc, OPUS_GET_LOOKAHEAD(&lookahead));
   int pre_skip = o->pre_skip >= 0 ? o->pre_skip : lookahead;
 
   ogg_stream_state os;
   ogg_stream_init(&os, (int)(o->seed * 31u + (unsigned)link * 977u + 12345u));
-  unsigned char head[21 + 255];
+  unsigned char head[21 + 2 * 255 * 255];
   memcpy(head, "OpusHead", 8);
   head[8] = 1;
   head[9] = (unsigned char)o->channels;
@@ -114,7 +125,15 @@ static int write_link(const options *o, int link, FILE *f, int *mode_counts) {
   put16(head + 16, o->gain);
   head[18] = (unsigned char)o->family;
   size_t head_len = 19;
-  if (o->family != 0) {
+  if (o->family == 3) {
+    /* The demixing matrix takes the place of the mapping table. */
+    opus_int32 size = 0;
+    opus_projection_encoder_ctl(e.pr, OPUS_PROJECTION_GET_DEMIXING_MATRIX_SIZE(&size));
+    head[19] = (unsigned char)streams;
+    head[20] = (unsigned char)coupled;
+    opus_projection_encoder_ctl(e.pr, OPUS_PROJECTION_GET_DEMIXING_MATRIX(head + 21, size));
+    head_len = 21 + (size_t)size;
+  } else if (o->family != 0) {
     head[19] = (unsigned char)streams;
     head[20] = (unsigned char)coupled;
     memcpy(head + 21, mapping, (size_t)o->channels);
@@ -147,7 +166,9 @@ static int write_link(const options *o, int link, FILE *f, int *mode_counts) {
   unsigned char packet[1275 * 255 * 6 + 256];
   int64_t granule = o->start_granule;
   for (long k = 0; k < nframes; k++) {
-    int n = opus_multistream_encode_float(enc, pcm + (size_t)k * frame * o->channels, frame, packet, sizeof packet);
+    const float *in = pcm + (size_t)k * frame * o->channels;
+    int n = e.pr ? opus_projection_encode_float(e.pr, in, frame, packet, sizeof packet)
+                 : opus_multistream_encode_float(e.ms, in, frame, packet, sizeof packet);
     if (n < 0) {
       fprintf(stderr, "mkopus: encode: %s\n", opus_strerror(n));
       return -1;
@@ -170,7 +191,8 @@ static int write_link(const options *o, int link, FILE *f, int *mode_counts) {
   write_pages(&os, f, 1);
   ogg_stream_clear(&os);
   free(pcm);
-  opus_multistream_encoder_destroy(enc);
+  if (e.ms) opus_multistream_encoder_destroy(e.ms);
+  if (e.pr) opus_projection_encoder_destroy(e.pr);
   return 0;
 }
 

@@ -1,13 +1,15 @@
 /* msdecode: an independent straight decode of a single-link Ogg Opus file
- * of any multistream mapping (families 0, 1, 2, 255: what opusfile refuses
- * for ambisonics), written apart from opusarc's demuxer and decoder:
- * libogg pages, the OpusHead fields, opus_multistream_decode_float from
- * the first packet, pre-skip dropped and the end trimmed to the last
+ * of any mapping (families 0, 1, 2, 255, and 3 with libopus's projection
+ * decoder: what opusfile refuses for ambisonics), written apart from
+ * opusarc's demuxer and decoder: libogg pages, the OpusHead fields,
+ * opus_multistream_decode_float (opus_projection_decode_float) from the
+ * first packet, pre-skip dropped and the end trimmed to the last
  * granule position. Samples [START, END) as raw float32:
  *   msdecode FILE.opus START END OUT.f32
  * Prints the channel count. Exit 0 on success. */
 #include <ogg/ogg.h>
 #include <opus/opus_multistream.h>
+#include <opus/opus_projection.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ int main(int argc, char **argv) {
   int started = 0, channels = 0, pre_skip = 0;
   long long packets = 0, decoded = 0, last_granule = -1;
   OpusMSDecoder *dec = NULL;
+  OpusProjectionDecoder *proj = NULL;
   float *pcm = NULL, frame[5760 * 255];
   size_t cap = 0;
   for (;;) {
@@ -48,15 +51,24 @@ int main(int argc, char **argv) {
         channels = h[9];
         pre_skip = h[10] | h[11] << 8;
         coupled = channels - 1;
-        if (family != 0) streams = h[19], coupled = h[20], memcpy(mapping, h + 21, (size_t)channels);
         int e;
+        if (family == 3) { /* the demixing matrix follows the stream counts */
+          streams = h[19], coupled = h[20];
+          proj = opus_projection_decoder_create(48000, channels, streams, coupled, (unsigned char *)h + 21,
+                                                2 * channels * (streams + coupled), &e);
+          if (!proj) return fprintf(stderr, "msdecode: projection decoder: %s\n", opus_strerror(e)), 1;
+          opus_projection_decoder_ctl(proj, OPUS_SET_GAIN((opus_int16)(h[16] | h[17] << 8)));
+          continue;
+        }
+        if (family != 0) streams = h[19], coupled = h[20], memcpy(mapping, h + 21, (size_t)channels);
         dec = opus_multistream_decoder_create(48000, channels, streams, coupled, mapping, &e);
         if (!dec) return fprintf(stderr, "msdecode: decoder: %s\n", opus_strerror(e)), 1;
         opus_multistream_decoder_ctl(dec, OPUS_SET_GAIN((opus_int16)(h[16] | h[17] << 8)));
         continue;
       }
       if (packets == 2) continue; /* OpusTags */
-      int n = opus_multistream_decode_float(dec, packet.packet, (opus_int32)packet.bytes, frame, 5760, 0);
+      int n = proj ? opus_projection_decode_float(proj, packet.packet, (opus_int32)packet.bytes, frame, 5760, 0)
+                   : opus_multistream_decode_float(dec, packet.packet, (opus_int32)packet.bytes, frame, 5760, 0);
       if (n < 0) return fprintf(stderr, "msdecode: packet %lld: %s\n", packets, opus_strerror(n)), 1;
       if ((size_t)(decoded + n) * (size_t)channels > cap) {
         cap = ((size_t)(decoded + n) * (size_t)channels) * 2;
@@ -68,7 +80,7 @@ int main(int argc, char **argv) {
   }
 done:;
   long long length = (last_granule >= 0 && last_granule < decoded ? last_granule : decoded) - pre_skip;
-  if (!dec || start < 0 || end > length || start >= end)
+  if ((!dec && !proj) || start < 0 || end > length || start >= end)
     return fprintf(stderr, "msdecode: range [%lld, %lld) outside [0, %lld)\n", start, end, length), 1;
   FILE *out = fopen(argv[4], "wb");
   size_t count = (size_t)(end - start) * (size_t)channels;

@@ -163,43 +163,152 @@ static void expect_error(const tbuf *b, const char *what) {
   assert_null(d.bytes);
 }
 
-static void test_bad_crc_reports_offset(void **state) {
-  (void)state;
-  tbuf b = {0};
-  add_link(&b, 1, 10, 2, 0, 0, 0);
-  size_t at = b.len - 40;
-  b.data[at] ^= 0x40;
-  expect_error(&b, "byte offset");
-  tbuf_free(&b);
-}
-
-static void test_truncated(void **state) {
-  (void)state;
-  tbuf b = {0};
-  add_link(&b, 1, 10, 2, 0, 0, 0);
-  b.len -= 7;
-  expect_error(&b, "truncated");
-  tbuf_free(&b);
-}
-
-static void test_hole(void **state) {
-  (void)state;
-  tbuf full = {0};
-  tstream s;
-  tstream_init(&s, 5);
-  write_headers(&s, &full, 1, 0, 0);
-  for (int k = 0; k < 6; k++) {
-    tstream_packet(&s, PKT20, 3, 960 * (k + 1), k == 5);
-    tstream_flush(&s, &full);
+/* Demuxes b, which must succeed with `n` damage entries. */
+static void expect_damage(const tbuf *b, oa_demuxed *d, size_t n) {
+  oa_err err;
+  oa_err_clear(&err);
+  if (oa_demux_memory(b->data, b->len, d, &err) != OA_OK) fail_msg("demux failed: %s", err.msg);
+  if (d->ndamage != n) {
+    char text[512];
+    oa_damage_describe(d, text, sizeof text);
+    fail_msg("%zu damage entries, not %zu: %s", d->ndamage, n, text);
   }
-  /* Drop the fourth page (the second audio page). */
+}
+
+static void test_bad_crc_skipped(void **state) {
+  (void)state;
   tbuf b = {0};
-  tbuf_append(&b, full.data, (size_t)s.page_starts[3]);
-  tbuf_append(&b, full.data + s.page_starts[4], full.len - (size_t)s.page_starts[4]);
-  expect_error(&b, "hole");
+  add_link(&b, 1, 10, 2, 0, 0, 0); /* pages of 35 bytes */
+  size_t at = b.len - 40;          /* inside the page before the last: packets 6-7 */
+  b.data[at] ^= 0x40;
+  oa_demuxed d;
+  expect_damage(&b, &d, 2);
+  assert_int_equal(d.damage[0].kind, OA_DAMAGE_CORRUPT);
+  assert_true(d.damage[0].byte_offset <= at && d.damage[0].byte_offset + d.damage[0].bytes > at);
+  /* The last page follows the missing one: a hole, placed by its granule. */
+  assert_int_equal(d.damage[1].kind, OA_DAMAGE_HOLE);
+  assert_int_equal(d.damage[1].samples, 1920);
+  assert_int_equal(d.damage[1].at_sample, 6 * 960);
+  assert_int_equal(d.npackets, 8);
+  assert_int_equal(d.total_samples, 10 * 960);
+  char text[512];
+  oa_damage_describe(&d, text, sizeof text);
+  assert_non_null(strstr(text, "corrupt data at byte"));
+  oa_demuxed_free(&d);
+  tbuf_free(&b);
+}
+
+static void test_truncated_keeps_complete_pages(void **state) {
+  (void)state;
+  tbuf b = {0};
+  add_link(&b, 1, 10, 2, 0, 0, 0);
+  size_t full = b.len;
+  b.len -= 7;
+  oa_demuxed d;
+  expect_damage(&b, &d, 1);
+  assert_int_equal(d.damage[0].kind, OA_DAMAGE_TRUNCATED);
+  assert_int_equal(d.damage[0].byte_offset + d.damage[0].bytes, full - 7);
+  assert_int_equal(d.damage[0].samples, -1);
+  assert_int_equal(d.npackets, 8);
+  assert_int_equal(d.total_samples, 8 * 960);
+  oa_demuxed_free(&d);
+  tbuf_free(&b);
+}
+
+/* A link of `n` 20 ms packets, one per page, into `full`; returns the
+ * stream (its page_starts say where each page begins). */
+static void one_packet_pages(tstream *s, tbuf *full, int n) {
+  tstream_init(s, 5);
+  write_headers(s, full, 1, 0, 0);
+  for (int k = 0; k < n; k++) {
+    tstream_packet(s, PKT20, 3, 960 * (k + 1), k == n - 1);
+    tstream_flush(s, full);
+  }
+}
+
+/* full without pages [p, q) */
+static void drop_pages(const tstream *s, const tbuf *full, tbuf *out, int p, int q) {
+  tbuf_append(out, full->data, (size_t)s->page_starts[p]);
+  tbuf_append(out, full->data + s->page_starts[q], full->len - (size_t)s->page_starts[q]);
+}
+
+static void test_hole_becomes_silence(void **state) {
+  (void)state;
+  tbuf full = {0}, b = {0};
+  tstream s;
+  one_packet_pages(&s, &full, 6);
+  drop_pages(&s, &full, &b, 3, 4); /* the second audio page: packet 1 */
+  oa_demuxed d;
+  expect_damage(&b, &d, 1);
+  assert_int_equal(d.damage[0].kind, OA_DAMAGE_HOLE);
+  assert_int_equal(d.damage[0].byte_offset, (uint64_t)s.page_starts[3]);
+  assert_int_equal(d.damage[0].samples, 960);
+  assert_int_equal(d.damage[0].at_sample, 960);
+  assert_int_equal(d.lost_samples, 960);
+  assert_int_equal(d.npackets, 5);
+  const int64_t at[5] = {0, 1920, 2880, 3840, 4800};
+  for (size_t i = 0; i < 5; i++) assert_int_equal(d.pkt_link_pos[i], at[i]);
+  assert_int_equal(d.links[0].decoded_samples, 5760);
+  assert_int_equal(d.total_samples, 5760);
+  oa_demuxed_free(&d);
   tstream_clear(&s);
   tbuf_free(&full);
   tbuf_free(&b);
+}
+
+static void test_two_holes(void **state) {
+  (void)state;
+  tbuf full = {0}, once = {0};
+  tstream s;
+  one_packet_pages(&s, &full, 10);
+  /* Pages 2.. are packets 0..; drop packets 1-2 and 6. */
+  tbuf_append(&once, full.data, (size_t)s.page_starts[3]);
+  tbuf_append(&once, full.data + s.page_starts[5], (size_t)(s.page_starts[8] - s.page_starts[5]));
+  tbuf_append(&once, full.data + s.page_starts[9], full.len - (size_t)s.page_starts[9]);
+  oa_demuxed d;
+  expect_damage(&once, &d, 2);
+  assert_int_equal(d.damage[0].samples, 1920);
+  assert_int_equal(d.damage[0].at_sample, 960);
+  assert_int_equal(d.damage[1].samples, 960);
+  assert_int_equal(d.damage[1].at_sample, 6 * 960);
+  assert_int_equal(d.lost_samples, 2880);
+  assert_int_equal(d.npackets, 7);
+  assert_int_equal(d.total_samples, 9600);
+  assert_int_equal(d.pkt_link_pos[6], 9 * 960);
+  char text[512];
+  oa_damage_describe(&d, text, sizeof text);
+  assert_non_null(strstr(text, "1920 samples lost, silence at sample 960"));
+  oa_demuxed_free(&d);
+  tstream_clear(&s);
+  tbuf_free(&full);
+  tbuf_free(&once);
+}
+
+/* The beginning of a chained link is lost: its pages cannot be decoded and
+ * are skipped, named; the links around it are kept. */
+static void test_lost_link_start(void **state) {
+  (void)state;
+  tbuf b = {0}, mid = {0};
+  add_link(&b, 1, 4, 2, 0, 0, 0);
+  tstream s;
+  tstream_init(&s, 2);
+  write_headers(&s, &mid, 1, 0, 0);
+  for (int k = 0; k < 3; k++) {
+    tstream_packet(&s, PKT20, 3, 960 * (k + 1), k == 2);
+    tstream_flush(&s, &mid);
+  }
+  tbuf_append(&b, mid.data + s.page_starts[1], mid.len - (size_t)s.page_starts[1]); /* no BOS page */
+  add_link(&b, 3, 4, 2, 0, 0, 0);
+  oa_demuxed d;
+  expect_damage(&b, &d, 1);
+  assert_int_equal(d.damage[0].kind, OA_DAMAGE_ORPHAN);
+  assert_int_equal(d.damage[0].bytes, mid.len - (size_t)s.page_starts[1]);
+  assert_int_equal(d.nlinks, 2);
+  assert_int_equal(d.total_samples, 8 * 960);
+  oa_demuxed_free(&d);
+  tstream_clear(&s);
+  tbuf_free(&b);
+  tbuf_free(&mid);
 }
 
 static void test_not_opus(void **state) {
@@ -289,9 +398,19 @@ static void test_opus_head_rules(void **state) {
   p[9] = 5;
   assert_int_equal(oa_parse_opus_head(p, 27, &h, &err), OA_EFORMAT); /* 5 channels: no ambisonic order */
   assert_non_null(strstr(err.msg, "ambisonics"));
-  p[9] = 4, p[18] = 3;
-  assert_int_equal(oa_parse_opus_head(p, 25, &h, &err), OA_EFORMAT); /* family 3: not yet, said */
-  assert_non_null(strstr(err.msg, "family 3"));
+  /* Family 3, first order: 2 streams, 2 coupled, then a 4 x 4 demixing
+   * matrix of int16 (32 bytes) in place of the mapping table. */
+  p[9] = 4, p[18] = 3, p[19] = 2, p[20] = 2;
+  for (int i = 0; i < 32; i++) p[21 + i] = (uint8_t)(i * 7 + 1);
+  assert_int_equal(oa_parse_opus_head(p, 52, &h, &err), OA_EFORMAT); /* matrix cut short */
+  assert_non_null(strstr(err.msg, "32-byte demixing matrix"));
+  assert_int_equal(oa_parse_opus_head(p, 53, &h, &err), OA_OK);
+  assert_int_equal(h.demixing_size, 32);
+  assert_memory_equal(h.demixing, p + 21, 32);
+  p[9] = 5;
+  assert_int_equal(oa_parse_opus_head(p, 53, &h, &err), OA_EFORMAT); /* no ambisonic order */
+  p[9] = 4, p[19] = 12, p[20] = 7;
+  assert_int_equal(oa_parse_opus_head(p, 64, &h, &err), OA_EFORMAT); /* 19 decoded channels */
   p[9] = 3, p[18] = 255, p[19] = 0;
   assert_int_equal(oa_parse_opus_head(p, 24, &h, &err), OA_EFORMAT); /* zero streams */
 }
@@ -301,8 +420,9 @@ int main(void) {
       cmocka_unit_test(test_single_link_timing),   cmocka_unit_test(test_end_trimming_drops_whole_packets),
       cmocka_unit_test(test_pre_skip_longer_than_stream), cmocka_unit_test(test_nonzero_start_granule),
       cmocka_unit_test(test_chained_links),        cmocka_unit_test(test_multiplexed_other_stream_ignored),
-      cmocka_unit_test(test_bad_crc_reports_offset), cmocka_unit_test(test_truncated),
-      cmocka_unit_test(test_hole),                 cmocka_unit_test(test_not_opus),
+      cmocka_unit_test(test_bad_crc_skipped),      cmocka_unit_test(test_truncated_keeps_complete_pages),
+      cmocka_unit_test(test_hole_becomes_silence), cmocka_unit_test(test_two_holes),
+      cmocka_unit_test(test_lost_link_start),                 cmocka_unit_test(test_not_opus),
       cmocka_unit_test(test_missing_tags),         cmocka_unit_test(test_negative_start_granule),
       cmocka_unit_test(test_opus_head_rules),      cmocka_unit_test(test_granule_backwards),
   };
