@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh [RUNS_DEMUX] [RUNS_SNAPSHOT] [RUNS_ARCHIVE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS_DEMUX=${1:-2000000}
+RUNS_DEMUX=${1:-600000}
 RUNS_SNAPSHOT=${2:-100000}
 RUNS_ARCHIVE=${3:-10000}
 command -v clang > /dev/null || { echo "fuzz: clang not installed" >&2; exit 1; }
@@ -19,11 +19,14 @@ mkdir -p "$S/demux" "$S/snapshot" "$S/archive" "$S/seglist" "$S/clock" "$S/table
 "$F/tests/mkopus" --channels 2 --seconds 0.2 --links 2 --trim 100 --seed 2 "$S/demux/chained.opus" > /dev/null
 "$F/tests/mkopus" --channels 6 --family 1 --seconds 0.2 --seed 3 "$S/demux/surround.opus" > /dev/null
 "$F/tests/mkopus" --channels 1 --mode silk --seconds 0.3 --frame-ms 60 --seed 4 "$S/demux/silk.opus" > /dev/null
+"$F/tests/mkopus" --channels 4 --family 3 --seconds 0.1 --seed 5 "$S/demux/projection.opus" > /dev/null
+# Damaged: cut inside a page (a damaged row in the archive fuzz_archive edits).
+head -c $(($(stat -c %s "$S/demux/chained.opus") - 20)) "$S/demux/chained.opus" > "$S/demux/cut.opus"
 "$F/tests/fuzz/mkseed_snapshot" "$S/snapshot" "$S/demux/mono.opus" "$S/demux/chained.opus" "$S/demux/silk.opus"
 export ASAN_OPTIONS=detect_leaks=0
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Short intervals: every checkpoint kind, many rows to edit.
-"$F/opusarc" index -q --checkpoint-every 0.05 --max-preroll 3 -o "$S/base.h5" "$S/demux" > /dev/null
+"$F/opusarc" index -q --allow-damaged --checkpoint-every 0.05 --max-preroll 3 -o "$S/base.h5" "$S/demux" > /dev/null
 "$F/opusarc" info "$S/base.h5" | grep '^intervals'
 for i in 1 2 3 4 5 6 7 8; do "$F/tests/mkbad" random "$S/archive/seed$i" $((64 + i % 2)) "$i"; done
 export FUZZ_ARCHIVE=$S/base.h5
