@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "avcommon.h"
 #include "opusarc/packet.h"
@@ -13,11 +12,7 @@
 
 int oa_is_container_path(const char *path) {
   static const char *const ext[] = {".webm", ".mka", ".mkv", ".mp4", ".m4a", ".mov", ".caf"};
-  const char *dot = strrchr(path, '.');
-  if (!dot) return 0;
-  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
-    if (strcasecmp(dot, ext[i]) == 0) return 1;
-  return 0;
+  return oa_has_extension(path, ext, sizeof ext / sizeof ext[0]);
 }
 
 int oa_av_fail(oa_err *err, int code, const char *what, int averr) {
@@ -195,10 +190,10 @@ int oa_demux_container(const char *path, oa_demuxed *out, uint64_t *file_size, o
   if (rc == OA_OK) rc = make_link(out, &head, &t, err);
   if (rc == OA_OK) {
     out->ignored_streams = fc->nb_streams - 1;
-    char head[128];
-    snprintf(head, sizeof head, "container=%s\n", fc->iformat->name);
+    char first_line[128];
+    snprintf(first_line, sizeof first_line, "container=%s\n", fc->iformat->name);
     const AVDictionary *dicts[2] = {fc->metadata, fc->streams[index]->metadata};
-    out->tags = oa_av_tags(head, dicts, 2);
+    out->tags = oa_av_tags(first_line, dicts, 2);
     int64_t size = fc->pb ? avio_size(fc->pb) : -1;
     if (file_size) *file_size = size >= 0 ? (uint64_t)size : 0;
   }

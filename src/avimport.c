@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "avcommon.h"
@@ -14,11 +13,7 @@
 
 int oa_is_import_path(const char *path) {
   static const char *const ext[] = {".mp3", ".aac", ".ac3", ".wma", ".ape", ".wv", ".tta", ".mpc", ".amr", ".m4b"};
-  const char *dot = strrchr(path, '.');
-  if (!dot) return 0;
-  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
-    if (strcasecmp(dot, ext[i]) == 0) return 1;
-  return 0;
+  return oa_has_extension(path, ext, sizeof ext / sizeof ext[0]);
 }
 
 /* A decoder as a sample source: frames are decoded on demand and handed

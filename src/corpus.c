@@ -36,13 +36,12 @@ static int add_entry(oa_corpus *c, const char *name, const char *path, const str
 }
 
 static int has_audio_extension(const char *name) {
-  const char *dot = strrchr(name, '.');
   /* .oga: Ogg audio as voice-note apps and some recorders name it; WebM,
    * Matroska, MP4 and CAF: what browsers and phones record Opus into;
    * other audio libavcodec decodes, to import. */
-  return dot && (strcasecmp(dot, ".opus") == 0 || strcasecmp(dot, ".ogg") == 0 || strcasecmp(dot, ".oga") == 0 ||
-                 oa_is_pcm_path(name) || oa_is_container_path(name) ||
-                 oa_is_import_path(name));
+  static const char *const ogg[] = {".opus", ".ogg", ".oga"};
+  return oa_has_extension(name, ogg, sizeof ogg / sizeof ogg[0]) || oa_is_pcm_path(name) ||
+         oa_is_container_path(name) || oa_is_import_path(name);
 }
 
 static char *join(const char *a, const char *b) {

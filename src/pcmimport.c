@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "opusarc/util.h"
@@ -19,11 +18,7 @@ void oa_encode_options_default(oa_encode_options *o) {
 
 int oa_is_pcm_path(const char *path) {
   static const char *const ext[] = {".wav", ".wave", ".flac", ".w64", ".rf64", ".aif", ".aiff", ".aifc"};
-  const char *dot = strrchr(path, '.');
-  if (!dot) return 0;
-  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
-    if (strcasecmp(dot, ext[i]) == 0) return 1;
-  return 0;
+  return oa_has_extension(path, ext, sizeof ext / sizeof ext[0]);
 }
 
 /* Text metadata: the start time where a known convention gives it, and all

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -86,4 +87,11 @@ uint64_t oa_random_id(void) {
   clock_gettime(CLOCK_REALTIME, &ts);
   id ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32);
   return id ? id : 1;
+}
+
+int oa_has_extension(const char *path, const char *const *ext, size_t n) {
+  const char *dot = strrchr(path, '.');
+  for (size_t i = 0; dot && i < n; i++)
+    if (strcasecmp(dot, ext[i]) == 0) return 1;
+  return 0;
 }

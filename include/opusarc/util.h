@@ -23,6 +23,9 @@ uint64_t oa_random_id(void);
 /* FNV-1a, 64 bit: fingerprints (not for integrity against damage). */
 uint64_t oa_fnv1a(uint64_t h, const uint8_t *p, size_t n);
 
+/* Whether `path` ends in one of the n extensions (".wav"), any letter case. */
+int oa_has_extension(const char *path, const char *const *ext, size_t n);
+
 /* Reads a whole file into memory. */
 int oa_read_file(const char *path, uint8_t **data, size_t *len, char *why, size_t why_len);
 
