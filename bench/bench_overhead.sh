@@ -8,8 +8,8 @@
 #   clips   - CLIPS (default 20000) clips of 2 s (tests/tools/mkopus, speech-like and music-like
 #             signals, 16-32 kbit/s)
 # For each: payload (Opus packet bytes), the Ogg files' bytes, the archive's bytes, overhead
-# over the payload and size against the Ogg files; the archive's parts (packet data incl. length
-# prefixes, index rows, snapshots) from `info`; the fixed cost of an archive (a one-file
+# over the payload and size against the Ogg files; the archive's parts (packets: /packets/data
+# plus /packets/heads as stored, against the payload; index rows; snapshots) from `info`; the fixed cost of an archive (a one-file
 # archive of the corpus's smallest file, minus its payload); indexing speed against a bare
 # libopus decode of the same packets (bench/bare_decode, same run); median time of a random
 # range (3 s; 1.5 s for clips) against opusfile's op_pcm_seek + op_read_float (bench/seek_bench,
@@ -65,7 +65,7 @@ if [ ! -f "$O/clips$CLIPS/.done" ]; then
 fi
 
 printf '| %-6s | %5s | %9s | %9s | %10s | %8s | %7s | %8s | %8s | %8s | %9s | %8s | %7s | %7s | %9s |\n' corpus files \
-  "payload MB" "Ogg MB" "archive MB" overhead "vs Ogg" "prefix %" "index %" "snap %" "fixed kB" "index x" \
+  "payload MB" "Ogg MB" "archive MB" overhead "vs Ogg" "packets %" "index %" "snap %" "fixed kB" "index x" \
   "vs bare" "range" "exact"
 printf '|%s|\n' "--------|-------|-----------|-----------|------------|----------|---------|----------|----------|----------|-----------|----------|---------|---------|-----------"
 run() { # run NAME DIR SECONDS
@@ -95,7 +95,7 @@ run() { # run NAME DIR SECONDS
     def r(x; n): (x * pow(10; n) | round) / pow(10; n);
     "| \($name) | \($n) | \(r(.payload_bytes / 1e6; 3)) | \(r($ogg / 1e6; 3)) | \(r(.file_bytes / 1e6; 3)) | " +
     "\(r(.overhead_percent; 2))% | \(r(.file_bytes / $ogg; 3)) | " +
-    "\(r((.packet_data_bytes - .payload_bytes) / .payload_bytes * 100; 2)) | " +
+    "\(r((.stored_data_bytes - .payload_bytes) / .payload_bytes * 100; 2)) | " +
     "\(r(.stored_index_bytes / .payload_bytes * 100; 2)) | \(r(.snapshot_bytes / .payload_bytes * 100; 2)) | " +
     "\(r($fixed / 1000; 1)) | \($speed) | \(r(($speed | tonumber) / ($bare | tonumber); 2)) | " +
     "\(r(($ours | tonumber) / ($of | tonumber); 2)) | \($oe) |"' "$O/info.json"
@@ -105,8 +105,9 @@ run silk "$O/silk" 3
 run short "$O/short" 3
 run clips "$O/clips$CLIPS" 1.5
 echo
-echo "overhead = (archive bytes - payload) / payload; vs Ogg = archive / Ogg files; prefix, index, snap ="
-echo "packet length prefixes, index rows (recordings, links, intervals, strings), snapshots, each over"
-echo "the payload; fixed = a one-file archive's bytes beyond its payload; index x = audio seconds per"
+echo "overhead = (archive bytes - payload) / payload; vs Ogg = archive / Ogg files; packets = packet bytes"
+echo "and heads as stored minus the payload (negative: the heads column costs less than the TOC bytes it"
+echo "takes out of the data), index = index rows (recordings, links, intervals, strings), snap = snapshots,"
+echo "each over the payload; fixed = a one-file archive's bytes beyond its payload; index x = audio seconds per"
 echo "second of indexing (1 rank); vs bare = that / a bare libopus decode's; range = opusarc's median"
 echo "ms per range / opusfile's (seek + read, same process); exact = ranges equal to opusfile's linear decode"

@@ -177,8 +177,12 @@ int main(int argc, char **argv) {
       pick -= room;
     }
   }
+  /* Only the files the queries read are kept open (a corpus of 20,000
+   * clips would pass the descriptor limit, and the check opens more). */
   OggOpusFile **of = calloc(nrec, sizeof *of);
-  for (uint64_t r = 0; r < nrec; r++) {
+  for (int i = 0; i < n; i++) {
+    uint64_t r = q[i].rec;
+    if (of[r]) continue;
     char path[4096];
     int e;
     snprintf(path, sizeof path, "%s/%s", argv[2], oa_archive_recording_name(a, r));

@@ -11,10 +11,11 @@
 #define OA_DS_LINKS "links"
 #define OA_DS_INTERVALS "intervals"
 #define OA_DS_PACKET_DATA "packets/data"
+#define OA_DS_PACKET_HEADS "packets/heads"
 #define OA_DS_CP_STATE "checkpoints/state"
 
 typedef struct oa_h5_types {
-  hid_t rec, rec_v3, rec_v4, rec_v5, link, interval, mapping; /* rec_vN: /recordings of format N */
+  hid_t rec, rec_v3, rec_v4, rec_v5, link, link_v6, interval, mapping; /* rec_vN, link_vN: of format N */
 } oa_h5_types;
 
 int oa_h5_types_create(oa_h5_types *t);

@@ -15,7 +15,7 @@
 
 /* Where a file's rows start in the union. */
 typedef struct seg_base {
-  uint64_t recs, links, intervals, data, state;
+  uint64_t recs, links, intervals, data, state, heads;
 } seg_base;
 
 struct oa_archive {
@@ -123,8 +123,8 @@ static int build_union(oa_archive *a, oa_err *err) {
       r->first_link += b.links, r->first_interval += b.intervals, r->data_offset += b.data;
     }
     a->base[k + 1] = (seg_base){b.recs + s->nrecs, b.links + st->links, b.intervals + st->intervals,
-                                b.data + st->data_bytes, b.state + st->state_bytes};
-    t->packets += st->packets, t->data_bytes += st->data_bytes, t->payload_bytes += st->payload_bytes;
+                                b.data + st->data_bytes, b.state + st->state_bytes, b.heads + st->heads};
+    t->heads += st->heads, t->packets += st->packets, t->data_bytes += st->data_bytes, t->payload_bytes += st->payload_bytes;
     t->links += st->links, t->intervals += st->intervals, t->state_bytes += st->state_bytes;
     t->string_bytes += st->string_bytes, t->stored_data += st->stored_data;
     t->stored_index += st->stored_index, t->stored_checkpoints += st->stored_checkpoints;
@@ -288,7 +288,8 @@ int oa_archive_read_links(oa_archive *a, uint64_t first, uint64_t n, oa_link_row
     int rc = oa_seg_read_links(a->seg[k], first + done - b->links, here, rows + done, err);
     if (rc != OA_OK) return rc;
     for (uint64_t i = done; i < done + here; i++)
-      rows[i].recording += b->recs, rows[i].first_interval += b->intervals, rows[i].data_offset += b->data;
+      rows[i].recording += b->recs, rows[i].first_interval += b->intervals, rows[i].data_offset += b->data,
+      rows[i].first_packet += rows[i].first_packet == OA_NO_HEADS ? 0 : b->heads;
     done += here;
   }
   return OA_OK;
@@ -338,4 +339,17 @@ int oa_archive_read_data(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *bu
 int oa_archive_read_state(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err) {
   return read_bytes(a, offsetof(seg_base, state), oa_seg_read_state, offset, n, a->totals.state_bytes, buf,
                     "checkpoint state", err);
+}
+
+int oa_archive_read_heads(oa_archive *a, uint64_t first, uint64_t n, uint32_t *heads, oa_err *err) {
+  if (!range_ok(first, n, a->totals.heads)) return outside(a, "packet heads", first, n, a->totals.heads, err);
+  for (uint64_t done = 0; done < n;) {
+    size_t k = SEG_OF(a, heads, first + done);
+    uint64_t here = a->base[k + 1].heads - (first + done);
+    if (here > n - done) here = n - done;
+    int rc = oa_seg_read_heads(a->seg[k], first + done - a->base[k].heads, here, heads + done, err);
+    if (rc != OA_OK) return rc;
+    done += here;
+  }
+  return OA_OK;
 }

@@ -116,6 +116,8 @@ static hid_t rec_type_of(const oa_seg *a) {
   }
 }
 
+static hid_t link_type_of(const oa_seg *a) { return a->meta.format_version >= 7 ? a->types.link : a->types.link_v6; }
+
 static int range_ok(uint64_t first, uint64_t n, uint64_t size) { return first <= size && n <= size - first; }
 
 static char *string_at(oa_seg *a, const char *blob, uint64_t off, uint32_t len) {
@@ -204,7 +206,7 @@ int oa_seg_open(const char *path, oa_seg **out, oa_err *err) {
     free(a);
     return oa_err_set(err, OA_ENOMEM, "out of memory");
   }
-  a->recs_ds = a->strings_ds = a->links_ds = a->data_ds = a->intervals_ds = a->state_ds = -1;
+  a->recs_ds = a->strings_ds = a->links_ds = a->data_ds = a->heads_ds = a->intervals_ds = a->state_ds = -1;
   oa_h5_types_create(&a->types);
   int rc = OA_OK;
   if (H5Fis_hdf5(path) <= 0) {
@@ -229,12 +231,14 @@ int oa_seg_open(const char *path, oa_seg **out, oa_err *err) {
   oa_archive_totals *t = &a->totals;
   if (rc == OA_OK) rc = open_1d(a, OA_DS_RECORDINGS, rec_type_of(a), &a->recs_ds, &a->nrecs, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_STRINGS, H5T_NATIVE_UINT8, &a->strings_ds, &t->string_bytes, err);
-  if (rc == OA_OK) rc = open_1d(a, OA_DS_LINKS, a->types.link, &a->links_ds, &t->links, err);
+  if (rc == OA_OK) rc = open_1d(a, OA_DS_LINKS, link_type_of(a), &a->links_ds, &t->links, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_PACKET_DATA, H5T_NATIVE_UINT8, &a->data_ds, &t->data_bytes, err);
+  if (rc == OA_OK && a->meta.format_version >= 7)
+    rc = open_1d(a, OA_DS_PACKET_HEADS, H5T_NATIVE_UINT32, &a->heads_ds, &t->heads, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_INTERVALS, a->types.interval, &a->intervals_ds, &t->intervals, err);
   if (rc == OA_OK) rc = open_1d(a, OA_DS_CP_STATE, H5T_NATIVE_UINT8, &a->state_ds, &t->state_bytes, err);
   if (rc == OA_OK) {
-    t->stored_data = H5Dget_storage_size(a->data_ds);
+    t->stored_data = H5Dget_storage_size(a->data_ds) + (a->heads_ds >= 0 ? H5Dget_storage_size(a->heads_ds) : 0);
     t->stored_index = H5Dget_storage_size(a->intervals_ds) + H5Dget_storage_size(a->links_ds) +
                       H5Dget_storage_size(a->recs_ds) + H5Dget_storage_size(a->strings_ds);
     t->stored_checkpoints = H5Dget_storage_size(a->state_ds);
@@ -253,7 +257,7 @@ int oa_seg_open(const char *path, oa_seg **out, oa_err *err) {
 
 void oa_seg_close(oa_seg *a) {
   if (!a) return;
-  hid_t ds[] = {a->recs_ds, a->strings_ds, a->links_ds, a->data_ds, a->intervals_ds, a->state_ds};
+  hid_t ds[] = {a->recs_ds, a->strings_ds, a->links_ds, a->data_ds, a->heads_ds, a->intervals_ds, a->state_ds};
   for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
     if (ds[i] >= 0) H5Dclose(ds[i]);
   if (a->file > 0) H5Fclose(a->file);
@@ -283,10 +287,12 @@ static int read_checked(oa_seg *a, hid_t ds, hid_t type, uint64_t first, uint64_
 }
 
 int oa_seg_read_links(oa_seg *a, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err) {
-  int rc = read_checked(a, a->links_ds, a->types.link, first, n, a->totals.links, rows, "links", err);
+  int rc = read_checked(a, a->links_ds, link_type_of(a), first, n, a->totals.links, rows, "links", err);
   for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
-    const oa_link_row *l = &rows[i];
-    if (!range_ok(l->data_offset, l->data_size, a->totals.data_bytes) ||
+    oa_link_row *l = &rows[i];
+    if (a->heads_ds < 0) l->first_packet = OA_NO_HEADS;
+    int heads_ok = a->heads_ds < 0 || range_ok(l->first_packet, l->packet_count, a->totals.heads);
+    if (!heads_ok || !range_ok(l->data_offset, l->data_size, a->totals.data_bytes) ||
         !range_ok(l->first_interval, l->interval_count, a->totals.intervals) || l->channels < 1 ||
         l->channels > 255 || l->streams < 1 || l->coupled < 0 || l->coupled > l->streams ||
         l->streams + l->coupled > 255 || l->pre_skip < 0 || l->out_samples < 0 || l->out_start < 0 ||
@@ -311,6 +317,12 @@ int oa_seg_read_intervals(oa_seg *a, uint64_t first, uint64_t n, oa_interval_row
 
 int oa_seg_read_data(oa_seg *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err) {
   return read_checked(a, a->data_ds, H5T_NATIVE_UINT8, offset, n, a->totals.data_bytes, buf, "packet data", err);
+}
+
+int oa_seg_read_heads(oa_seg *a, uint64_t first, uint64_t n, uint32_t *heads, oa_err *err) {
+  if (a->heads_ds < 0) return oa_err_set(err, OA_EARCHIVE, "%s: format %d has no /%s", a->path, a->meta.format_version,
+                                         OA_DS_PACKET_HEADS);
+  return read_checked(a, a->heads_ds, H5T_NATIVE_UINT32, first, n, a->totals.heads, heads, "packet heads", err);
 }
 
 int oa_seg_read_state(oa_seg *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err) {

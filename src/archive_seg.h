@@ -11,7 +11,7 @@
 
 typedef struct oa_seg {
   hid_t file;
-  hid_t recs_ds, strings_ds, links_ds, data_ds, intervals_ds, state_ds;
+  hid_t recs_ds, strings_ds, links_ds, data_ds, heads_ds, intervals_ds, state_ds; /* heads_ds: format 7 */
   oa_h5_types types;
   oa_archive_meta meta;
   oa_archive_totals totals;
@@ -27,6 +27,7 @@ void oa_seg_close(oa_seg *s);
 int oa_seg_read_links(oa_seg *s, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err);
 int oa_seg_read_intervals(oa_seg *s, uint64_t first, uint64_t n, oa_interval_row *rows, oa_err *err);
 int oa_seg_read_data(oa_seg *s, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err);
+int oa_seg_read_heads(oa_seg *s, uint64_t first, uint64_t n, uint32_t *heads, oa_err *err);
 int oa_seg_read_state(oa_seg *s, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err);
 
 #endif

@@ -59,6 +59,29 @@ double oa_rec_row_rate(const oa_rec_row *r) {
   return r->rate_mode == 3 && r->source_rate > 0 ? (double)r->source_rate : 48000.0;
 }
 
+/* /links as format `version` has it: format 7 adds first_packet. */
+static hid_t link_type(hid_t mapping, int version) {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(oa_link_row));
+  FIELD(t, oa_link_row, recording, H5T_NATIVE_UINT64);
+  FIELD(t, oa_link_row, first_interval, H5T_NATIVE_UINT64);
+  FIELD(t, oa_link_row, interval_count, H5T_NATIVE_UINT64);
+  FIELD(t, oa_link_row, data_offset, H5T_NATIVE_UINT64);
+  FIELD(t, oa_link_row, data_size, H5T_NATIVE_UINT64);
+  FIELD(t, oa_link_row, packet_count, H5T_NATIVE_UINT64);
+  FIELD(t, oa_link_row, out_start, H5T_NATIVE_INT64);
+  FIELD(t, oa_link_row, out_samples, H5T_NATIVE_INT64);
+  FIELD(t, oa_link_row, decoded_samples, H5T_NATIVE_INT64);
+  if (version >= 7) FIELD(t, oa_link_row, first_packet, H5T_NATIVE_UINT64);
+  FIELD(t, oa_link_row, channels, H5T_NATIVE_INT32);
+  FIELD(t, oa_link_row, mapping_family, H5T_NATIVE_INT32);
+  FIELD(t, oa_link_row, streams, H5T_NATIVE_INT32);
+  FIELD(t, oa_link_row, coupled, H5T_NATIVE_INT32);
+  FIELD(t, oa_link_row, pre_skip, H5T_NATIVE_INT32);
+  FIELD(t, oa_link_row, gain_q8, H5T_NATIVE_INT32);
+  FIELD(t, oa_link_row, mapping, mapping);
+  return t;
+}
+
 int oa_h5_types_create(oa_h5_types *t) {
   hsize_t map_dim[1] = {255};
   t->mapping = H5Tarray_create2(H5T_NATIVE_UINT8, 1, map_dim);
@@ -68,23 +91,8 @@ int oa_h5_types_create(oa_h5_types *t) {
   t->rec_v4 = rec_type(4);
   t->rec_v5 = rec_type(5);
 
-  t->link = H5Tcreate(H5T_COMPOUND, sizeof(oa_link_row));
-  FIELD(t->link, oa_link_row, recording, H5T_NATIVE_UINT64);
-  FIELD(t->link, oa_link_row, first_interval, H5T_NATIVE_UINT64);
-  FIELD(t->link, oa_link_row, interval_count, H5T_NATIVE_UINT64);
-  FIELD(t->link, oa_link_row, data_offset, H5T_NATIVE_UINT64);
-  FIELD(t->link, oa_link_row, data_size, H5T_NATIVE_UINT64);
-  FIELD(t->link, oa_link_row, packet_count, H5T_NATIVE_UINT64);
-  FIELD(t->link, oa_link_row, out_start, H5T_NATIVE_INT64);
-  FIELD(t->link, oa_link_row, out_samples, H5T_NATIVE_INT64);
-  FIELD(t->link, oa_link_row, decoded_samples, H5T_NATIVE_INT64);
-  FIELD(t->link, oa_link_row, channels, H5T_NATIVE_INT32);
-  FIELD(t->link, oa_link_row, mapping_family, H5T_NATIVE_INT32);
-  FIELD(t->link, oa_link_row, streams, H5T_NATIVE_INT32);
-  FIELD(t->link, oa_link_row, coupled, H5T_NATIVE_INT32);
-  FIELD(t->link, oa_link_row, pre_skip, H5T_NATIVE_INT32);
-  FIELD(t->link, oa_link_row, gain_q8, H5T_NATIVE_INT32);
-  FIELD(t->link, oa_link_row, mapping, t->mapping);
+  t->link = link_type(t->mapping, OA_FORMAT_VERSION);
+  t->link_v6 = link_type(t->mapping, 6);
 
   t->interval = H5Tcreate(H5T_COMPOUND, sizeof(oa_interval_row));
   FIELD(t->interval, oa_interval_row, link, H5T_NATIVE_UINT64);
@@ -102,7 +110,7 @@ int oa_h5_types_create(oa_h5_types *t) {
   FIELD(t->interval, oa_interval_row, state_crc32, H5T_NATIVE_UINT32);
   FIELD(t->interval, oa_interval_row, state_offset, H5T_NATIVE_UINT64);
 
-  return (t->rec < 0 || t->rec_v3 < 0 || t->rec_v4 < 0 || t->rec_v5 < 0 || t->link < 0 || t->interval < 0 || t->mapping < 0) ? -1 : 0;
+  return (t->rec < 0 || t->rec_v3 < 0 || t->rec_v4 < 0 || t->rec_v5 < 0 || t->link < 0 || t->link_v6 < 0 || t->interval < 0 || t->mapping < 0) ? -1 : 0;
 }
 
 void oa_h5_types_close(oa_h5_types *t) {
@@ -111,6 +119,7 @@ void oa_h5_types_close(oa_h5_types *t) {
   H5Tclose(t->rec_v4);
   H5Tclose(t->rec_v5);
   H5Tclose(t->link);
+  H5Tclose(t->link_v6);
   H5Tclose(t->interval);
   H5Tclose(t->mapping);
 }

@@ -18,12 +18,13 @@
 /* ---- batches ---- */
 
 void oa_batch_clear(oa_batch *b) {
-  b->data_len = b->nlinks = b->nintervals = 0;
+  b->data_len = b->nheads = b->nlinks = b->nintervals = 0;
   b->state_len = b->strings_len = b->nrecs = 0;
 }
 
 void oa_batch_free(oa_batch *b) {
   free(b->data);
+  free(b->heads);
   free(b->links);
   free(b->intervals);
   free(b->state);
@@ -44,13 +45,13 @@ int oa_batch_add_string(oa_batch *b, const char *s, uint64_t *off, uint32_t *len
 }
 
 size_t oa_batch_bytes(const oa_batch *b) {
-  return b->data_len + b->state_len + b->strings_len + b->nlinks * sizeof(oa_link_row) +
+  return b->data_len + b->nheads * sizeof *b->heads + b->state_len + b->strings_len + b->nlinks * sizeof(oa_link_row) +
          b->nintervals * sizeof(oa_interval_row) + b->nrecs * sizeof(oa_rec_row);
 }
 
 /* ---- writer ---- */
 
-enum { DS_STRINGS, DS_LINKS, DS_DATA, DS_INTERVALS, DS_STATE, DS_COUNT };
+enum { DS_STRINGS, DS_LINKS, DS_DATA, DS_INTERVALS, DS_STATE, DS_HEADS, DS_COUNT };
 
 struct oa_archive_writer {
   MPI_Comm comm;
@@ -70,7 +71,7 @@ struct oa_archive_writer {
 };
 
 static const char *const DS_NAMES[DS_COUNT] = {OA_DS_STRINGS, OA_DS_LINKS, OA_DS_PACKET_DATA, OA_DS_INTERVALS,
-                                               OA_DS_CP_STATE};
+                                               OA_DS_CP_STATE, OA_DS_PACKET_HEADS};
 
 static hid_t create_dataset(hid_t file, const char *name, hid_t type, hsize_t initial, hsize_t chunk,
                             int compress) {
@@ -98,6 +99,7 @@ static hid_t dataset_type(const oa_archive_writer *w, int which) {
   switch (which) {
     case DS_LINKS: return w->types.link;
     case DS_INTERVALS: return w->types.interval;
+    case DS_HEADS: return H5T_NATIVE_UINT32;
     default: return H5T_NATIVE_UINT8;
   }
 }
@@ -111,6 +113,7 @@ static hsize_t dataset_chunk(int which) {
     case DS_STATE: return 64u << 10;
     case DS_STRINGS: return 16u << 10;
     case DS_LINKS: return 256;
+    case DS_HEADS: return 16u << 10;
     default: return 4096; /* intervals */
   }
 }
@@ -188,7 +191,7 @@ static int create_fresh(oa_archive_writer *w, oa_err *err) {
   int good = open_transfer(w);
   for (int i = 0; i < DS_COUNT; i++) {
     w->ds[i] = create_dataset(w->file, DS_NAMES[i], dataset_type(w, i), 0, dataset_chunk(i),
-                              i == DS_LINKS || i == DS_INTERVALS);
+                              i != DS_DATA && i != DS_STATE);
     good &= w->ds[i] >= 0;
   }
   w->recs = create_dataset(w->file, OA_DS_RECORDINGS, w->types.rec, w->meta.recordings, 256, 0);
@@ -671,6 +674,7 @@ static void rebase(oa_batch *b, const uint64_t *base) {
   for (size_t i = 0; i < b->nlinks; i++) {
     b->links[i].first_interval += base[DS_INTERVALS];
     b->links[i].data_offset += base[DS_DATA];
+    b->links[i].first_packet += base[DS_HEADS];
   }
   for (size_t i = 0; i < b->nintervals; i++) {
     oa_interval_row *v = &b->intervals[i];
@@ -760,13 +764,14 @@ static int write_fault(int failed) {
 }
 
 int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
-  uint64_t local[DS_COUNT] = {b->strings_len, b->nlinks, b->data_len, b->nintervals, b->state_len};
+  uint64_t local[DS_COUNT] = {b->strings_len, b->nlinks, b->data_len, b->nintervals, b->state_len, b->nheads};
   uint64_t before[DS_COUNT], total[DS_COUNT], base[DS_COUNT];
   oa_mpi_offsets(w->comm, local, before, total, DS_COUNT);
   for (int i = 0; i < DS_COUNT; i++) base[i] = w->cur[i] + before[i];
   rebase(b, base);
-  const void *bufs[DS_COUNT] = {b->strings, b->links, b->data, b->intervals, b->state};
-  uint64_t bytes = total[DS_STRINGS] + total[DS_DATA] + total[DS_STATE] + total[DS_LINKS] * sizeof(oa_link_row) +
+  const void *bufs[DS_COUNT] = {b->strings, b->links, b->data, b->intervals, b->state, b->heads};
+  uint64_t bytes = total[DS_STRINGS] + total[DS_DATA] + total[DS_STATE] + total[DS_HEADS] * sizeof(uint32_t) +
+                   total[DS_LINKS] * sizeof(oa_link_row) +
                    total[DS_INTERVALS] * sizeof(oa_interval_row) + w->meta.recordings / 64 * sizeof(oa_rec_row);
   int e = reserve_space(w, bytes);
   if (e) {

@@ -22,6 +22,12 @@ struct oa_extractor {
   size_t pcm_cap; /* floats */
   uint8_t *bytes;
   size_t bytes_cap;
+  /* Format 7: the heads of the packets in `bytes`, and one packet put back
+   * together (TOC byte + the rest) for the decoder. */
+  uint32_t *heads;
+  size_t heads_cap, nheads, next_head;
+  uint8_t *packet;
+  size_t packet_cap;
 };
 
 int oa_extractor_create(oa_archive *a, int flags, oa_extractor **out, oa_err *err) {
@@ -54,6 +60,8 @@ void oa_extractor_free(oa_extractor *x) {
   if (!x) return;
   free(x->pcm);
   free(x->bytes);
+  free(x->heads);
+  free(x->packet);
   free(x);
 }
 
@@ -99,29 +107,68 @@ static int restore(segment *g, const oa_interval_row *v, oa_err *err) {
   return rc;
 }
 
-static int load_bytes(oa_extractor *x, uint64_t from, uint64_t to, oa_err *err) {
+static int reserve(void **buf, size_t *cap, size_t n, size_t size) {
+  if (n <= *cap) return 0;
+  void *b = realloc(*buf, n * size);
+  if (!b) return -1;
+  *buf = b;
+  *cap = n;
+  return 0;
+}
+
+/* Loads the bytes [from, to) of link l's data and, for format 7, the heads
+ * of its packets [first, first + count) (counted within the link). */
+static int load_packets(oa_extractor *x, const oa_link_row *l, uint64_t from, uint64_t to, uint64_t first,
+                        uint64_t count, oa_err *err) {
   if (to < from || to - from > MAX_INTERVAL_BYTES)
     return oa_err_set(err, OA_EARCHIVE, "interval spans an implausible %llu bytes", (unsigned long long)(to - from));
   size_t n = (size_t)(to - from);
-  if (n > x->bytes_cap) {
-    uint8_t *b = realloc(x->bytes, n);
-    if (!b) return oa_err_set(err, OA_ENOMEM, "out of memory");
-    x->bytes = b;
-    x->bytes_cap = n;
-  }
-  return oa_archive_read_data(x->archive, from, n, x->bytes, err);
+  if (reserve((void **)&x->bytes, &x->bytes_cap, n, 1)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int rc = oa_archive_read_data(x->archive, from, n, x->bytes, err);
+  x->nheads = x->next_head = 0;
+  if (rc != OA_OK || l->first_packet == OA_NO_HEADS) return rc;
+  if (first > l->packet_count || count > l->packet_count - first)
+    return oa_err_set(err, OA_EARCHIVE, "interval packets [%llu, +%llu) lie outside their link's %llu",
+                      (unsigned long long)first, (unsigned long long)count, (unsigned long long)l->packet_count);
+  if (reserve((void **)&x->heads, &x->heads_cap, count ? count : 1, sizeof *x->heads))
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  x->nheads = (size_t)count;
+  return oa_archive_read_heads(x->archive, l->first_packet + first, count, x->heads, err);
 }
 
-/* Decodes the packet at *at in x->bytes (n bytes loaded); returns frames. */
+/* The packet at *at in x->bytes (n bytes loaded), moving *at past it:
+ * behind its length prefix, or (format 7) put together from its head. */
+static int next_packet(segment *g, size_t *at, size_t n, const uint8_t **pkt, uint32_t *len, oa_err *err) {
+  oa_extractor *x = g->x;
+  size_t used = 0;
+  if (g->link->first_packet == OA_NO_HEADS) {
+    used = oa_prefix_read(x->bytes + *at, n - *at, len);
+    if (used == 0 || *len > n - *at - used) used = 0;
+    *pkt = x->bytes + *at + used;
+    *at += used + *len;
+  } else if (x->next_head < x->nheads) {
+    uint32_t head = x->heads[x->next_head++], body = oa_head_body(head);
+    used = body <= n - *at;
+    if (used && reserve((void **)&x->packet, &x->packet_cap, (size_t)body + 1, 1))
+      return oa_err_set(err, OA_ENOMEM, "out of memory");
+    if (used) {
+      x->packet[0] = oa_head_toc(head);
+      memcpy(x->packet + 1, x->bytes + *at, body);
+      *pkt = x->packet, *len = oa_head_length(head), *at += body;
+    }
+  }
+  return used ? OA_OK : oa_err_set(err, OA_EARCHIVE, "packet data of link %llu is cut short",
+                                   (unsigned long long)g->link_index);
+}
+
+/* Decodes the next packet of x->bytes (n bytes loaded); returns frames. */
 static int decode_next(segment *g, size_t *at, size_t n, oa_err *err) {
-  uint32_t len;
-  size_t used = oa_prefix_read(g->x->bytes + *at, n - *at, &len);
-  if (used == 0 || len > n - *at - used)
-    return oa_err_set(err, OA_EARCHIVE, "packet data of link %llu is cut short", (unsigned long long)g->link_index);
-  int got = oa_decoder_decode(g->dec, g->x->bytes + *at + used, len, g->x->pcm, err);
-  *at += used + len;
+  const uint8_t *pkt = NULL;
+  uint32_t len = 0;
+  int rc = next_packet(g, at, n, &pkt, &len, err);
+  if (rc != OA_OK) return rc;
   g->st->packets_decoded++;
-  return got;
+  return oa_decoder_decode(g->dec, pkt, len, g->x->pcm, err);
 }
 
 /* Decodes interval v (its bytes end at end_offset) and sends the part
@@ -145,7 +192,8 @@ static int run_interval(segment *g, const oa_interval_row *v, uint64_t end_offse
       rc = restore(g, v, err);
     }
   }
-  if (rc == OA_OK) rc = load_bytes(g->x, read_from, end_offset, err);
+  if (rc == OA_OK)
+    rc = load_packets(g->x, g->link, read_from, end_offset, v->packet - skip, skip + (uint64_t)v->packet_count, err);
   if (rc != OA_OK) return rc;
   const size_t n = (size_t)(end_offset - read_from), ch = (size_t)g->link->channels;
   size_t at = 0;

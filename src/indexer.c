@@ -30,13 +30,16 @@ const char *oa_checkpoint_mode_name(int mode) {
 
 /* Where the batch stood before a recording, so a failure can be undone. */
 typedef struct batch_mark {
-  size_t data_len, nlinks, nintervals, state_len;
+  size_t data_len, nheads, nlinks, nintervals, state_len;
 } batch_mark;
 
-static batch_mark mark_of(const oa_batch *b) { return (batch_mark){b->data_len, b->nlinks, b->nintervals, b->state_len}; }
+static batch_mark mark_of(const oa_batch *b) {
+  return (batch_mark){b->data_len, b->nheads, b->nlinks, b->nintervals, b->state_len};
+}
 
 static void rollback(oa_batch *b, batch_mark m) {
   b->data_len = m.data_len;
+  b->nheads = m.nheads;
   b->nlinks = m.nlinks;
   b->nintervals = m.nintervals;
   b->state_len = m.state_len;
@@ -54,7 +57,7 @@ typedef struct link_job {
   oa_batch *b;
   oa_index_stats *stats;
   oa_decoder *seq, *trial;
-  uint64_t *data_off;   /* batch offset of each packet's prefix */
+  uint64_t *data_off;   /* batch offset of each packet's bytes after its TOC byte */
   float *ref;           /* reference output of packets [anchor, current) */
   size_t ref_len, ref_cap;
   size_t *ref_at;       /* start of packet anchor+i's output in ref */
@@ -241,6 +244,21 @@ static void begin_interval(link_job *j, size_t k) {
   if (k > 0 && j->opt->mode != OA_CHECKPOINTS_PREROLL) oa_decoder_copy_state(j->seq, j->state);
 }
 
+/* Appends a packet to the batch: its head (length, TOC byte) and the rest
+ * of its bytes, at *offset in the batch's data. */
+static int store_packet(oa_batch *b, const uint8_t *data, uint32_t size, uint64_t *offset, oa_err *err) {
+  if (size > OA_HEAD_MAX_LENGTH) return oa_err_set(err, OA_EFORMAT, "packet of %u bytes is too long to store", size);
+  if (oa_grow((void **)&b->data, &b->data_cap, b->data_len + size, 1) ||
+      oa_grow((void **)&b->heads, &b->heads_cap, b->nheads + 1, sizeof *b->heads))
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  uint32_t head = oa_head_make(size, size ? data[0] : 0);
+  *offset = b->data_len;
+  b->heads[b->nheads++] = head;
+  if (size > 1) memcpy(b->data + b->data_len, data + 1, oa_head_body(head));
+  b->data_len += oa_head_body(head);
+  return OA_OK;
+}
+
 /* Validates, decodes and stores one packet, extending the reference. */
 static int take_packet(link_job *j, size_t k, oa_err *err) {
   const uint8_t *data = packet_bytes(j, k);
@@ -260,14 +278,7 @@ static int take_packet(link_job *j, size_t k, oa_err *err) {
   j->ref_at[i] = j->ref_len;
   j->crc = oa_crc_f32le(j->crc, j->ref + j->ref_len, (size_t)n * ch);
   j->ref_len += (size_t)n * ch;
-  oa_batch *b = j->b;
-  if (oa_grow((void **)&b->data, &b->data_cap, b->data_len + OA_PREFIX_MAX + size, 1))
-    return oa_err_set(err, OA_ENOMEM, "out of memory");
-  j->data_off[k] = b->data_len;
-  b->data_len += oa_prefix_write(b->data + b->data_len, size);
-  memcpy(b->data + b->data_len, data, size);
-  b->data_len += size;
-  return OA_OK;
+  return store_packet(j->b, data, size, &j->data_off[k], err);
 }
 
 /* Packet k follows a hole: its place is past the end of packet k - 1. An
@@ -304,7 +315,7 @@ static int run_link(link_job *j, int64_t *bad_packet, oa_err *err) {
 }
 
 static int add_link_row(oa_batch *b, const oa_link *lk, uint64_t row, uint64_t first_interval, uint64_t data_start,
-                        int64_t out_start) {
+                        uint64_t first_head, int64_t out_start) {
   if (oa_grow((void **)&b->links, &b->links_cap, b->nlinks + 1, sizeof *b->links)) return -1;
   oa_link_row *l = &b->links[b->nlinks++];
   memset(l, 0, sizeof *l);
@@ -314,6 +325,7 @@ static int add_link_row(oa_batch *b, const oa_link *lk, uint64_t row, uint64_t f
   l->data_offset = data_start;
   l->data_size = b->data_len - data_start;
   l->packet_count = lk->packet_count;
+  l->first_packet = first_head;
   l->out_start = out_start;
   l->out_samples = lk->out_samples;
   l->decoded_samples = lk->decoded_samples;
@@ -352,7 +364,7 @@ static int index_link(const oa_demuxed *d, size_t li, uint64_t row, const oa_ind
   j.scratch = malloc(sizeof(float) * OA_MAX_PACKET_FRAMES * (size_t)j.lk->head.channels);
   j.state = malloc(oa_decoder_state_size(j.seq));
   if (!j.data_off || !j.scratch || !j.state) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-  const uint64_t first_interval = b->nintervals, data_start = b->data_len;
+  const uint64_t first_interval = b->nintervals, data_start = b->data_len, first_head = b->nheads;
   /* Family 3: the link's data starts with its demixing matrix (a link row
    * has room for a mapping table only). */
   if (rc == OA_OK && j.lk->head.mapping_family == 3) {
@@ -365,7 +377,7 @@ static int index_link(const oa_demuxed *d, size_t li, uint64_t row, const oa_ind
   free_job(&j);
   int64_t out_start = 0;
   for (size_t i = 0; i < li; i++) out_start += d->links[i].out_samples;
-  if (rc == OA_OK && add_link_row(b, &d->links[li], row, first_interval, data_start, out_start))
+  if (rc == OA_OK && add_link_row(b, &d->links[li], row, first_interval, data_start, first_head, out_start))
     rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   return rc;
 }

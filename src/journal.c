@@ -12,10 +12,10 @@
 
 /* Layout, all integers little-endian:
  *   "OACOMMIT" | u32 version | u32 options length | options bytes |
- *   u64 corpus hash | u64 entries | 5 x u64 extents | u64 rounds |
+ *   u64 corpus hash | u64 entries | 6 x u64 extents | u64 rounds |
  *   u32 rows check | bitmap ((entries + 7) / 8 bytes) | u32 CRC-32 of all before */
 static const char MAGIC[8] = {'O', 'A', 'C', 'O', 'M', 'M', 'I', 'T'};
-#define COMMIT_VERSION 1u
+#define COMMIT_VERSION 2u /* 2: archive format 7 (six datasets) */
 #define FIXED_BYTES (8 + 4 + 4 + 8 + 8 + 8 * OA_COMMIT_DATASETS + 8 + 4 + 4)
 
 static uint64_t bitmap_bytes(uint64_t entries) { return (entries + 7) / 8; }

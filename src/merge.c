@@ -14,6 +14,7 @@
 #include "opusarc/archive.h"
 #include "opusarc/corpus.h"
 #include "opusarc/mpiutil.h"
+#include "opusarc/packet.h"
 #include "opusarc/util.h"
 #include "outfile.h"
 
@@ -209,6 +210,84 @@ static int copy_intervals(oa_archive *a, const char *input, uint64_t i, oa_batch
   return rc;
 }
 
+/* Batch position of a packet that began at `old` in the prefixed layout,
+ * or UINT64_MAX when no packet began there. */
+static uint64_t moved_offset(const uint64_t *from, const uint64_t *to, size_t n, uint64_t old) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (from[mid] < old) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < n && from[lo] == old ? to[lo] : UINT64_MAX;
+}
+
+/* One link copied from a file before format 7 (its packets behind length
+ * prefixes): split into heads and bytes, in place (the bytes only shrink:
+ * *rd reads ahead of *wr), and its intervals' offsets moved with them. */
+static int split_link(oa_link_row *l, oa_batch *b, uint64_t start, uint64_t total, uint64_t *rd, uint64_t *wr,
+                      oa_interval_row *iv, size_t niv, uint64_t link, uint64_t *from, uint64_t *to) {
+  uint8_t *d = b->data + start;
+  uint64_t end = *rd + l->data_size, matrix = 0, first = *wr;
+  if (l->data_offset != start + *rd || l->data_size > total - *rd) return -1;
+  if (l->mapping_family == 3) matrix = 2 * (uint64_t)l->channels * (uint64_t)(l->streams + l->coupled);
+  if (matrix > l->data_size) return -1;
+  memmove(d + *wr, d + *rd, matrix);
+  *rd += matrix, *wr += matrix;
+  if (oa_grow((void **)&b->heads, &b->heads_cap, b->nheads + l->packet_count, sizeof *b->heads)) return -1;
+  l->first_packet = b->nheads;
+  for (uint64_t p = 0; p < l->packet_count; p++) {
+    uint32_t len;
+    size_t used = oa_prefix_read(d + *rd, end - *rd, &len);
+    if (used == 0 || len > end - *rd - used) return -1;
+    uint32_t head = oa_head_make(len, len ? d[*rd + used] : 0);
+    from[p] = start + *rd, to[p] = start + *wr;
+    memmove(d + *wr, d + *rd + used + (len > 0), oa_head_body(head));
+    b->heads[b->nheads++] = head;
+    *rd += used + len, *wr += oa_head_body(head);
+  }
+  if (*rd != end) return -1;
+  l->data_offset = start + first, l->data_size = *wr - first;
+  for (size_t k = 0; k < niv; k++) {
+    if (iv[k].link != link) continue;
+    iv[k].data_offset = moved_offset(from, to, l->packet_count, iv[k].data_offset);
+    iv[k].preroll_offset = moved_offset(from, to, l->packet_count, iv[k].preroll_offset);
+    if (iv[k].data_offset == UINT64_MAX || iv[k].preroll_offset == UINT64_MAX) return -1;
+  }
+  return 0;
+}
+
+/* The packets of a recording just copied (rows and bytes at the end of the
+ * batch) get their heads: read from a format-7 file, or split out of the
+ * length prefixes of an older one. *size becomes its bytes in the batch. */
+static int move_heads(oa_archive *a, const char *input, uint64_t i, const oa_rec_row *r, oa_batch *b, uint64_t *size,
+                      oa_err *err) {
+  oa_link_row *links = b->links + b->nlinks - r->link_count;
+  oa_interval_row *iv = b->intervals + b->nintervals - r->interval_count;
+  uint64_t start = b->data_len, rd = 0, wr = 0;
+  for (uint64_t k = 0; k < r->link_count; k++) {
+    oa_link_row *l = &links[k];
+    if (l->first_packet != OA_NO_HEADS) {
+      if (oa_grow((void **)&b->heads, &b->heads_cap, b->nheads + l->packet_count, sizeof *b->heads))
+        return oa_err_set(err, OA_ENOMEM, "out of memory");
+      int rc = oa_archive_read_heads(a, l->first_packet, l->packet_count, b->heads + b->nheads, err);
+      if (rc != OA_OK) return rc;
+      l->first_packet = b->nheads;
+      b->nheads += l->packet_count;
+      continue;
+    }
+    uint64_t *from = malloc((l->packet_count + 1) * sizeof *from), *to = malloc((l->packet_count + 1) * sizeof *to);
+    int bad = !from || !to ? -2 : split_link(l, b, start, r->data_size, &rd, &wr, iv, r->interval_count,
+                                              b->nlinks - r->link_count + k, from, to);
+    free(from), free(to);
+    if (bad == -2) return oa_err_set(err, OA_ENOMEM, "out of memory");
+    if (bad) return damaged(a, input, i, "its packet data does not hold the packets its rows say", err);
+  }
+  if (rd != 0 && rd != r->data_size) return damaged(a, input, i, "its links do not cover its packet data", err);
+  if (rd != 0) *size = wr;
+  return OA_OK;
+}
+
 /* Recording i of archive a becomes merged row `row` of the batch: rows,
  * packet bytes, snapshots and strings, as the indexer would have added
  * them. On error the batch is not used again (the merge stops). */
@@ -222,6 +301,7 @@ static int copy_recording(oa_archive *a, const char *input, uint64_t i, uint64_t
     rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   if (rc == OA_OK) rc = oa_archive_read_data(a, oa_archive_recording(a, i)->data_offset, r.data_size,
                                             b->data + b->data_len, err);
+  if (rc == OA_OK) rc = move_heads(a, input, i, &r, b, &r.data_size, err);
   if (rc != OA_OK) return rc;
   b->data_len += r.data_size;
   if (oa_batch_add_string(b, oa_archive_recording_name(a, i), &r.name_off, &r.name_len) ||

@@ -14,9 +14,13 @@
 #include "opusarc/opusbuild.h"
 
 #define OA_FORMAT_NAME "opusarc"
-#define OA_FORMAT_VERSION 6
+#define OA_FORMAT_VERSION 7
 #define OA_FORMAT_VERSION_OLDEST 3 /* still read: 3 has no source mtime and inode, 3-4 no start fields,
-                                     3-5 no damaged recordings */
+                                     3-5 no damaged recordings, 3-6 length prefixes instead of /packets/heads */
+
+/* A link row of a file before format 7: its packets carry length prefixes
+ * in /packets/data (docs/FORMAT.md) instead of entries in /packets/heads. */
+#define OA_NO_HEADS UINT64_MAX
 
 /* A damaged recording (format 6) kept what its file still holds; its error
  * text names the damage and lost_samples counts the silence standing for
@@ -78,6 +82,7 @@ typedef struct oa_link_row {
   int64_t out_start;       /* first output sample of this link in the recording */
   int64_t out_samples;
   int64_t decoded_samples; /* sum of packet durations */
+  uint64_t first_packet;   /* format 7: its first packet's entry in /packets/heads; OA_NO_HEADS before */
   int32_t channels, mapping_family, streams, coupled, pre_skip, gain_q8;
   uint8_t mapping[255];
 } oa_link_row;
@@ -118,7 +123,8 @@ typedef struct oa_archive_meta {
  * them are local (relative to this batch) until oa_writer_append rebases
  * them. */
 typedef struct oa_batch {
-  uint8_t *data; size_t data_len, data_cap;   /* length-prefixed packets */
+  uint8_t *data; size_t data_len, data_cap;   /* packets without their first (TOC) byte */
+  uint32_t *heads; size_t nheads, heads_cap;  /* per packet: oa_head_make(length, TOC byte) */
   oa_link_row *links; size_t nlinks, links_cap;
   oa_interval_row *intervals; size_t nintervals, intervals_cap;
   uint8_t *state; size_t state_len, state_cap;
@@ -227,6 +233,7 @@ void oa_archive_suggest(const oa_archive *a, const char *name, char *out, size_t
 
 typedef struct oa_archive_totals {
   uint64_t packets, data_bytes, payload_bytes, links, intervals, state_bytes, string_bytes;
+  uint64_t heads; /* entries of /packets/heads (0 before format 7) */
   /* Bytes the datasets occupy in the file (H5Dget_storage_size). */
   uint64_t stored_data, stored_index, stored_checkpoints;
 } oa_archive_totals;
@@ -235,6 +242,8 @@ void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t);
 int oa_archive_read_links(oa_archive *a, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err);
 int oa_archive_read_intervals(oa_archive *a, uint64_t first, uint64_t n, oa_interval_row *rows, oa_err *err);
 int oa_archive_read_data(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err);
+/* Entries [first, first + n) of /packets/heads (format 7), by union position. */
+int oa_archive_read_heads(oa_archive *a, uint64_t first, uint64_t n, uint32_t *heads, oa_err *err);
 int oa_archive_read_state(oa_archive *a, uint64_t offset, uint64_t n, uint8_t *buf, oa_err *err);
 
 #endif

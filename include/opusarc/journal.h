@@ -10,7 +10,7 @@
 
 #include "opusarc/error.h"
 
-#define OA_COMMIT_DATASETS 5 /* strings, links, packets/data, intervals, checkpoints/state */
+#define OA_COMMIT_DATASETS 6 /* strings, links, packets/data, intervals, checkpoints/state, packets/heads */
 #define OA_COMMIT_OPTIONS_MAX 512
 
 typedef struct oa_commit {

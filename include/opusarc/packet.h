@@ -33,4 +33,15 @@ size_t oa_prefix_write(uint8_t *out, uint32_t length);
  * prefix is cut short. */
 size_t oa_prefix_read(const uint8_t *p, size_t avail, uint32_t *length);
 
+/* Format 7 stores each packet's length and first (TOC) byte apart from its
+ * other bytes, as one uint32 in /packets/heads: the TOC byte of a stream
+ * barely changes, and a compressed column of heads costs less than the byte
+ * it takes out of the data (docs/FORMAT.md). An empty packet has head 0. */
+#define OA_HEAD_MAX_LENGTH 0xFFFFFFu
+static inline uint32_t oa_head_make(uint32_t length, uint8_t toc) { return length << 8 | (length ? toc : 0u); }
+static inline uint32_t oa_head_length(uint32_t head) { return head >> 8; }
+static inline uint8_t oa_head_toc(uint32_t head) { return (uint8_t)(head & 0xFF); }
+/* Bytes a packet keeps in /packets/data: all but its TOC byte. */
+static inline uint32_t oa_head_body(uint32_t head) { return head >> 8 ? (head >> 8) - 1 : 0; }
+
 #endif

@@ -2,7 +2,8 @@
  * FUZZ_ARCHIVE names a valid archive; each input is a list of 8-byte edits
  * (table, row, byte within the row, value, xor or set) applied to its
  * datasets — rows of /recordings, /links and /intervals, bytes of
- * /packets/data, /checkpoints/state and /strings — written into a copy.
+ * /packets/data, /packets/heads, /checkpoints/state and /strings — written
+ * into a copy.
  * The copy is then opened, every recording verified and three ranges of
  * each extracted (with OA_EXTRACT_NO_SNAPSHOTS for odd-length inputs): whatever the edits, this must end in errors or samples,
  * never a crash or an out-of-bounds access (ASan/UBSan). Damage to HDF5's
@@ -16,9 +17,9 @@
 #include "opusarc/archive.h"
 #include "opusarc/extract.h"
 
-enum { NTABLES = 6 };
+enum { NTABLES = 7 };
 static const char *const TABLES[NTABLES] = {"recordings", "links", "intervals", "packets/data", "checkpoints/state",
-                                            "strings"};
+                                            "strings", "packets/heads"};
 
 typedef struct table {
   hid_t type;      /* the dataset's own (file) type: raw bytes, no conversion */

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "opusarc/archive.h"
+#include "opusarc/packet.h"
 #include "opusarc/extract.h"
 
 static char dir[256];
@@ -39,28 +40,31 @@ static oa_archive_meta meta_for(uint64_t recordings) {
 }
 
 /* Adds a good recording as row `row`: one link of `np` packets of `psize`
- * bytes (each behind a one-byte length prefix), in two intervals. */
+ * bytes (format 7: a head each, and psize - 1 bytes of data), in two
+ * intervals. Packet k's bytes are all 'a' + k. */
 static void add_good(oa_batch *b, uint64_t row, const char *name, int np, int psize) {
   uint64_t data_start = b->data_len;
   oa_rec_row r = {.status = OA_REC_OK, .channels = 2, .samples = np * 960 - 312, .first_link = b->nlinks,
                   .link_count = 1, .first_interval = b->nintervals, .interval_count = 2,
-                  .data_offset = data_start, .data_size = (uint64_t)np * (uint64_t)(psize + 1),
+                  .data_offset = data_start, .data_size = (uint64_t)np * (uint64_t)(psize - 1),
                   .packet_count = (uint64_t)np, .payload_bytes = (uint64_t)(np * psize), .failed_packet = -1};
   oa_batch_add_string(b, name, &r.name_off, &r.name_len);
   oa_batch_add_string(b, "/data/x", &r.path_off, &r.path_len);
   oa_batch_add_string(b, "", &r.error_off, &r.error_len);
+  uint64_t first_head = b->nheads;
   for (int k = 0; k < np; k++) {
-    b->data = realloc(b->data, b->data_len + 1 + (size_t)psize);
-    b->data[b->data_len++] = (uint8_t)psize;
-    memset(b->data + b->data_len, 'a' + k % 26, (size_t)psize);
-    b->data_len += (size_t)psize;
+    b->data = realloc(b->data, b->data_len + (size_t)psize);
+    b->heads = realloc(b->heads, (b->nheads + 1) * sizeof *b->heads);
+    b->heads[b->nheads++] = oa_head_make((uint32_t)psize, (uint8_t)('a' + k % 26));
+    memset(b->data + b->data_len, 'a' + k % 26, (size_t)psize - 1);
+    b->data_len += (size_t)psize - 1;
   }
   b->intervals = realloc(b->intervals, (b->nintervals + 2) * sizeof *b->intervals);
   b->intervals[b->nintervals++] = (oa_interval_row){.link = b->nlinks, .data_offset = data_start,
                                                     .preroll_offset = data_start, .packet_count = 1,
                                                     .samples = 960, .kind = OA_CP_START};
   b->intervals[b->nintervals++] = (oa_interval_row){
-      .link = b->nlinks, .packet = 1, .link_pos = 960, .data_offset = data_start + (uint64_t)psize + 1,
+      .link = b->nlinks, .packet = 1, .link_pos = 960, .data_offset = data_start + (uint64_t)psize - 1,
       .preroll_offset = data_start, .preroll = 1, .packet_count = (uint32_t)np - 1,
       .samples = (uint32_t)(np - 1) * 960, .kind = OA_CP_SNAPSHOT, .state_size = 5, .state_offset = b->state_len};
   b->state = realloc(b->state, b->state_len + 5);
@@ -69,7 +73,8 @@ static void add_good(oa_batch *b, uint64_t row, const char *name, int np, int ps
   b->links = realloc(b->links, (b->nlinks + 1) * sizeof *b->links);
   b->links[b->nlinks++] = (oa_link_row){.recording = row, .first_interval = r.first_interval, .interval_count = 2,
                                         .data_offset = data_start, .data_size = r.data_size,
-                                        .packet_count = (uint64_t)np, .out_samples = np * 960 - 312,
+                                        .packet_count = (uint64_t)np, .first_packet = first_head,
+                                        .out_samples = np * 960 - 312,
                                         .decoded_samples = np * 960, .channels = 2, .streams = 1, .coupled = 1,
                                         .pre_skip = 312};
   b->recs = realloc(b->recs, (b->nrecs + 1) * sizeof *b->recs);
@@ -117,7 +122,7 @@ static void test_round_trip(void **state) {
   assert_string_equal(oa_archive_recording_error(a, 1), "truncated at byte 12");
   assert_int_equal(oa_archive_recording(a, 1)->status, OA_REC_FAILED);
   const oa_rec_row *alpha = oa_archive_recording(a, 0);
-  assert_int_equal(alpha->data_offset, 44); /* after zeta's 4 packets of 1 + 10 bytes */
+  assert_int_equal(alpha->data_offset, 36); /* after zeta's 4 packets of 10 bytes less their first */
   assert_int_equal(alpha->first_link, 1);
   assert_int_equal(alpha->first_interval, 2);
   uint64_t idx;
@@ -126,24 +131,30 @@ static void test_round_trip(void **state) {
   assert_int_equal(oa_archive_find(a, "nope", &idx, &err), OA_ENOTFOUND);
   oa_link_row l;
   assert_int_equal(oa_archive_read_links(a, 1, 1, &l, &err), OA_OK);
-  assert_int_equal(l.data_offset, 44);
+  assert_int_equal(l.data_offset, 36);
+  assert_int_equal(l.first_packet, 4); /* after zeta's 4 heads */
+  uint32_t heads[3];
+  assert_int_equal(oa_archive_read_heads(a, l.first_packet, 3, heads, &err), OA_OK);
+  assert_int_equal(heads[1], 7u << 8 | 'b');
+  assert_int_equal(oa_archive_read_heads(a, 5, 3, heads, &err), OA_EARCHIVE); /* past the end */
   assert_int_equal(l.first_interval, 2);
   assert_int_equal(l.recording, 0);
   oa_interval_row v[2];
   assert_int_equal(oa_archive_read_intervals(a, 2, 2, v, &err), OA_OK);
   assert_int_equal(v[0].link, 1);
-  assert_int_equal(v[1].data_offset, 44 + 8);
-  assert_int_equal(v[1].preroll_offset, 44);
+  assert_int_equal(v[1].data_offset, 36 + 6);
+  assert_int_equal(v[1].preroll_offset, 36);
   assert_int_equal(v[1].state_offset, 5);
-  uint8_t bytes[8];
-  assert_int_equal(oa_archive_read_data(a, v[1].data_offset, 8, bytes, &err), OA_OK);
-  assert_memory_equal(bytes, "\x07" "bbbbbbb", 8);
+  uint8_t bytes[6];
+  assert_int_equal(oa_archive_read_data(a, v[1].data_offset, 6, bytes, &err), OA_OK);
+  assert_memory_equal(bytes, "bbbbbb", 6);
   assert_int_equal(oa_archive_read_intervals(a, 3, 2, v, &err), OA_EARCHIVE); /* past the end */
   oa_archive_totals t;
   oa_archive_get_totals(a, &t);
   assert_int_equal(t.packets, 7);
   assert_int_equal(t.payload_bytes, 61);
-  assert_int_equal(t.data_bytes, 68);
+  assert_int_equal(t.data_bytes, 54);
+  assert_int_equal(t.heads, 7);
   const oa_archive_meta *m = oa_archive_get_meta(a);
   assert_int_equal(m->format_version, OA_FORMAT_VERSION);
   assert_int_equal(m->build.code_hash, meta.build.code_hash);
