@@ -194,7 +194,11 @@ static int create_fresh(oa_archive_writer *w, oa_err *err) {
                               i != DS_DATA && i != DS_STATE);
     good &= w->ds[i] >= 0;
   }
-  w->recs = create_dataset(w->file, OA_DS_RECORDINGS, w->types.rec, w->meta.recordings, 256, 0);
+  /* Compressed too (a row is ~250 bytes, mostly small numbers: ~20x). Rows
+   * land by point selection over the rounds, so a chunk may be rewritten
+   * once per round that touches it; the space given up is about one
+   * compressed chunk per batch, small against the batch's payload. */
+  w->recs = create_dataset(w->file, OA_DS_RECORDINGS, w->types.rec, w->meta.recordings, 256, 1);
   good &= w->recs >= 0;
   if (!oa_mpi_agree(w->comm, good)) return oa_err_set(err, OA_EIO, "cannot create datasets in %s", w->partial);
   memset(w->cur, 0, sizeof w->cur);
