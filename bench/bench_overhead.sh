@@ -15,6 +15,7 @@
 # range (3 s; 1.5 s for clips) against opusfile's op_pcm_seek + op_read_float (bench/seek_bench,
 # same process), and how many ranges were bit-identical to opusfile's linear decode.
 #   bench/bench_overhead.sh [QUERIES] [CLIPS]     (defaults 500, 20000)
+# CORPORA="silk short" runs only those (default: all four).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/opusarc-bench}
@@ -100,10 +101,11 @@ run() { # run NAME DIR SECONDS
     "\(r($fixed / 1000; 1)) | \($speed) | \(r(($speed | tonumber) / ($bare | tonumber); 2)) | " +
     "\(r(($ours | tonumber) / ($of | tonumber); 2)) | \($oe) |"' "$O/info.json"
 }
-run bench "$BENCH" 3
-run silk "$O/silk" 3
-run short "$O/short" 3
-run clips "$O/clips$CLIPS" 1.5
+CORPORA=" ${CORPORA:-bench silk short clips} "
+[[ $CORPORA != *" bench "* ]] || run bench "$BENCH" 3
+[[ $CORPORA != *" silk "* ]] || run silk "$O/silk" 3
+[[ $CORPORA != *" short "* ]] || run short "$O/short" 3
+[[ $CORPORA != *" clips "* ]] || run clips "$O/clips$CLIPS" 1.5
 echo
 echo "overhead = (archive bytes - payload) / payload; vs Ogg = archive / Ogg files; packets = packet bytes"
 echo "and heads as stored minus the payload (negative: the heads column costs less than the TOC bytes it"

@@ -12,5 +12,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libavformat-dev libavcodec-dev libavutil-dev ffmpeg \
   libhdf5-openmpi-dev hdf5-tools openmpi-bin libopenmpi-dev \
   libcmocka-dev clang libclang-rt-14-dev ca-certificates jq \
-  slurm-wlm munge gnuplot-nox sox python3 python3-numpy python3-h5py > /dev/null
+  slurm-wlm munge gnuplot-nox sox python3 python3-numpy python3-h5py \
+  opus-tools asterisk-core-sounds-en-wav > /dev/null
 echo "install-deps: done"

@@ -306,9 +306,10 @@ int oa_seg_read_intervals(oa_seg *a, uint64_t first, uint64_t n, oa_interval_row
   int rc = read_checked(a, a->intervals_ds, a->types.interval, first, n, a->totals.intervals, rows, "intervals", err);
   for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
     const oa_interval_row *v = &rows[i];
-    int state_ok = v->kind != OA_CP_SNAPSHOT || range_ok(v->state_offset, v->state_size, a->totals.state_bytes);
+    int state_ok = !OA_CP_HAS_STATE(v->kind) || range_ok(v->state_offset, v->state_size, a->totals.state_bytes);
+    int max_kind = a->meta.format_version >= 7 ? OA_CP_PATCH : OA_CP_SNAPSHOT;
     if (!state_ok || v->data_offset >= a->totals.data_bytes || v->preroll_offset > v->data_offset ||
-        v->link >= a->totals.links || v->link_pos < 0 || v->kind < OA_CP_START || v->kind > OA_CP_SNAPSHOT ||
+        v->link >= a->totals.links || v->link_pos < 0 || v->kind < OA_CP_START || v->kind > max_kind ||
         v->packet_count == 0 || v->preroll > v->packet)
       rc = oa_err_set(err, OA_EARCHIVE, "%s: interval row %llu is invalid", a->path, (unsigned long long)(first + i));
   }

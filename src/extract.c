@@ -91,16 +91,20 @@ typedef struct segment {
   oa_extract_stats *st;
 } segment;
 
+/* Loads the decoder memory of a snapshot, or patches it (kind 3, after
+ * its pre-roll). */
 static int restore(segment *g, const oa_interval_row *v, oa_err *err) {
   if (!g->x->trust_snapshots)
-    return oa_err_set(err, OA_EARCHIVE, "link %llu would need a snapshot, and snapshots are not trusted",
-                      (unsigned long long)g->link_index);
+    return oa_err_set(err, OA_EARCHIVE, "link %llu would need decoder memory from the archive (a snapshot or "
+                      "patch), and that is not trusted", (unsigned long long)g->link_index);
   if (v->state_size > MAX_STATE_BYTES)
     return oa_err_set(err, OA_EARCHIVE, "checkpoint state of %u bytes is implausible", v->state_size);
   uint8_t *buf = malloc(v->state_size ? v->state_size : 1);
   if (!buf) return oa_err_set(err, OA_ENOMEM, "out of memory");
   int rc = oa_archive_read_state(g->x->archive, v->state_offset, v->state_size, buf, err);
-  if (rc == OA_OK)
+  if (rc == OA_OK && v->kind == OA_CP_PATCH)
+    rc = oa_patch_apply(g->dec, &g->x->host, buf, v->state_size, v->state_raw_size, v->state_crc32, err);
+  else if (rc == OA_OK)
     rc = oa_snapshot_restore(g->dec, &g->x->host, buf, v->state_size, v->state_raw_size, v->state_crc32, err);
   free(buf);
   g->st->snapshots_restored++;
@@ -184,8 +188,9 @@ static int run_interval(segment *g, const oa_interval_row *v, uint64_t end_offse
   int rc = OA_OK;
   if (!continuing) {
     oa_decoder_reset(g->dec);
-    g->exact = v->kind != OA_CP_PREROLL;
-    if (v->kind == OA_CP_PREROLL) {
+    /* A pre-roll, patched or not, is exact over its own interval only. */
+    g->exact = v->kind == OA_CP_START || v->kind == OA_CP_SNAPSHOT;
+    if (v->kind == OA_CP_PREROLL || v->kind == OA_CP_PATCH) {
       read_from = v->preroll_offset, skip = v->preroll;
       g->st->prerolls++;
     } else if (v->kind == OA_CP_SNAPSHOT) {
@@ -201,6 +206,7 @@ static int run_interval(segment *g, const oa_interval_row *v, uint64_t end_offse
     int got = decode_next(g, &at, n, err);
     if (got < 0) rc = got;
   }
+  if (rc == OA_OK && !continuing && v->kind == OA_CP_PATCH) rc = restore(g, v, err);
   if (rc == OA_OK && at != v->data_offset - read_from)
     rc = oa_err_set(err, OA_EARCHIVE, "pre-roll of link %llu does not end where its interval starts",
                     (unsigned long long)g->link_index);
@@ -284,7 +290,7 @@ static int start_without_snapshots(row_cursor *c, int64_t to, uint64_t *k, oa_er
     int rc = cursor_get(c, j, &v, &end_offset, err);
     if (rc != OA_OK) return rc;
     if (v.link_pos >= to) break;
-    if (v.kind == OA_CP_SNAPSHOT) {
+    if (OA_CP_HAS_STATE(v.kind)) {
       *k = 0;
       break;
     }
@@ -356,7 +362,8 @@ static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t lin
     rc = cursor_get(&c, k, &v, &end_offset, err);
     if (rc != OA_OK || v.link_pos >= to) break;
     if (sent < v.link_pos) rc = send_silence(&g, v.link_pos - sent, err);
-    int forbidden = (!x->use_checkpoints && v.kind != OA_CP_START) || (!x->trust_snapshots && v.kind == OA_CP_SNAPSHOT);
+    int forbidden =
+        (!x->use_checkpoints && v.kind != OA_CP_START) || (!x->trust_snapshots && OA_CP_HAS_STATE(v.kind));
     if (forbidden && !g.exact)
       rc = oa_err_set(err, OA_EARCHIVE, "cannot continue link %llu from its start", (unsigned long long)link_index);
     uint32_t crc = 0;
@@ -469,7 +476,7 @@ int oa_verify_recording(oa_extractor *x, uint64_t rec, oa_mismatch_fn fn, void *
       uint32_t crc = 0, straight_crc = 0;
       rc = cursor_get(&c, k, &v, &end_offset, err);
       if (rc != OA_OK) break;
-      int own = x->use_checkpoints && (x->trust_snapshots || v.kind != OA_CP_SNAPSHOT);
+      int own = x->use_checkpoints && (x->trust_snapshots || !OA_CP_HAS_STATE(v.kind));
       if (own) {
         g.exact = 0;
         rc = run_interval(&g, &v, end_offset, 0, INT64_MAX, 1, &crc, err);

@@ -83,16 +83,21 @@ static int64_t link_pos(const link_job *j, size_t k) {
   return k < j->lk->packet_count ? j->d->pkt_link_pos[j->lk->first_packet + k] : j->lk->decoded_samples;
 }
 
-/* Feeds packets [start - r, start) to a fresh trial decoder, then decodes
- * [start, end) comparing with the reference; stops at the first differing
- * sample. 1: identical, 0: differs, <0: error. */
-static int preroll_matches(link_job *j, size_t start, size_t r, size_t end, oa_err *err) {
+/* Feeds packets [start - r, start) to a fresh trial decoder. */
+static int feed_preroll(link_job *j, size_t start, size_t r, oa_err *err) {
   oa_decoder_reset(j->trial);
   for (size_t k = start - r; k < start; k++) {
     int n = oa_decoder_decode(j->trial, packet_bytes(j, k), packet_size(j, k), j->scratch, err);
     j->stats->search_decodes++;
     if (n < 0) return n;
   }
+  return OA_OK;
+}
+
+/* Decodes [start, end) with the trial decoder comparing with the
+ * reference; stops at the first differing sample. 1: identical, 0:
+ * differs, <0: error. */
+static int trial_matches(link_job *j, size_t start, size_t end, oa_err *err) {
   const size_t ch = (size_t)j->lk->head.channels;
   for (size_t k = start; k < end; k++) {
     int n = oa_decoder_decode(j->trial, packet_bytes(j, k), packet_size(j, k), j->scratch, err);
@@ -104,6 +109,13 @@ static int preroll_matches(link_job *j, size_t start, size_t r, size_t end, oa_e
       return 0;
   }
   return 1;
+}
+
+/* A fresh trial decoder fed packets [start - r, start) decodes [start, end)
+ * exactly as the reference: 1, 0, or <0 on error. */
+static int preroll_matches(link_job *j, size_t start, size_t r, size_t end, oa_err *err) {
+  int rc = feed_preroll(j, start, r, err);
+  return rc < 0 ? rc : trial_matches(j, start, end, err);
 }
 
 /* Smallest-effort search for a verified pre-roll of the interval [p0, end):
@@ -133,6 +145,18 @@ static long find_preroll(link_job *j, size_t end, oa_err *err) {
   }
 }
 
+/* The pre-roll and patch of row v (its bytes still in the batch) give
+ * exact output up to packet `end`: 1, 0, or <0 on error. */
+static int patch_matches(link_job *j, const oa_interval_row *v, size_t end, oa_err *err) {
+  oa_err why;
+  int rc = feed_preroll(j, (size_t)v->packet, v->preroll, err);
+  if (rc < 0) return rc;
+  if (oa_patch_apply(j->trial, j->build, j->b->state + v->state_offset, v->state_size, v->state_raw_size,
+                     v->state_crc32, &why) != OA_OK)
+    return why.code == OA_ENOMEM ? oa_err_set(err, OA_ENOMEM, "out of memory") : 0;
+  return trial_matches(j, (size_t)v->packet, end, err);
+}
+
 /* Where no short pre-roll is exact, the link's last interval may instead
  * grow over this one, up to 4 nominal lengths: free for a link start or a
  * snapshot (their decoder state is exact), verified for a pre-roll. */
@@ -141,8 +165,9 @@ static int try_extend_last(link_job *j, size_t end, oa_err *err) {
   oa_interval_row *last = &j->b->intervals[j->last_row];
   if (link_pos(j, end) - last->link_pos > 4 * j->interval) return 0;
   if (link_pos(j, j->p0) != last->link_pos + (int64_t)last->samples) return 0; /* silence for a hole between */
-  if (last->kind == OA_CP_PREROLL) {
-    int ok = preroll_matches(j, (size_t)last->packet, last->preroll, end, err);
+  if (last->kind == OA_CP_PREROLL || last->kind == OA_CP_PATCH) {
+    int ok = last->kind == OA_CP_PREROLL ? preroll_matches(j, (size_t)last->packet, last->preroll, end, err)
+                                         : patch_matches(j, last, end, err);
     if (ok <= 0) return ok;
   }
   const size_t ch = (size_t)j->lk->head.channels;
@@ -164,25 +189,70 @@ static void drop_reference_before(link_job *j, size_t p, size_t end) {
   j->anchor = p;
 }
 
-static int add_snapshot(link_job *j, oa_interval_row *v, oa_err *err) {
+/* Stores a snapshot or patch blob as interval v's checkpoint of `kind`. */
+static int store_state(link_job *j, oa_interval_row *v, int kind, oa_snapshot *snap, oa_err *err) {
   oa_batch *b = j->b;
+  if (oa_grow((void **)&b->state, &b->state_cap, b->state_len + snap->size, 1)) {
+    oa_snapshot_free(snap);
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  memcpy(b->state + b->state_len, snap->data, snap->size);
+  v->kind = kind;
+  v->state_offset = b->state_len;
+  v->state_size = (uint32_t)snap->size;
+  v->state_raw_size = snap->raw_size;
+  v->state_crc32 = snap->crc32;
+  b->state_len += snap->size;
+  oa_snapshot_free(snap);
+  return OA_OK;
+}
+
+/* Packets of pre-roll before a patch: enough for the decoder's history
+ * buffers to hold the same signal, few to decode when a range starts. */
+#define PATCH_PREROLL 16
+
+/* Where no pre-roll is exact (SILK speech: its integer state keeps small
+ * differences), a pre-roll plus the sparse bytes in which its decoder
+ * differs from the sequential one, when that is exact over the interval
+ * (checked by decoding, through oa_patch_apply as a reader runs it) and
+ * smaller than half the snapshot. 1: stored, 0: not, <0: error. */
+static int try_patch(link_job *j, oa_interval_row *v, size_t end, const oa_snapshot *full, oa_err *err) {
+  size_t r = j->p0 < PATCH_PREROLL ? j->p0 : PATCH_PREROLL;
+  oa_snapshot patch;
+  oa_err why;
+  int rc = feed_preroll(j, j->p0, r, err);
+  if (rc < 0) return rc;
+  if (oa_patch_make(j->trial, j->state, oa_decoder_state_size(j->seq), j->build, 1, &patch, &why) != OA_OK)
+    return why.code == OA_ENOMEM ? oa_err_set(err, OA_ENOMEM, "out of memory") : 0;
+  int ok = patch.size < full->size / 2;
+  if (ok) rc = feed_preroll(j, j->p0, r, err);
+  if (ok && rc == OA_OK)
+    ok = oa_patch_apply(j->trial, j->build, patch.data, patch.size, patch.raw_size, patch.crc32, &why) == OA_OK;
+  if (ok && rc == OA_OK) rc = trial_matches(j, j->p0, end, err);
+  if (rc <= 0 || !ok) {
+    oa_snapshot_free(&patch);
+    return rc < 0 ? rc : 0;
+  }
+  v->preroll = (uint32_t)r;
+  v->preroll_offset = j->data_off[j->p0 - r];
+  j->stats->patches++;
+  rc = store_state(j, v, OA_CP_PATCH, &patch, err);
+  return rc == OA_OK ? 1 : rc;
+}
+
+static int add_snapshot(link_job *j, oa_interval_row *v, size_t end, oa_err *err) {
   oa_snapshot snap;
   int rc = oa_snapshot_capture_raw(j->state, oa_decoder_state_size(j->seq), j->build, &snap, err);
   if (rc != OA_OK) return rc;
-  if (oa_grow((void **)&b->state, &b->state_cap, b->state_len + snap.size, 1)) {
-    oa_snapshot_free(&snap);
-    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (j->opt->mode == OA_CHECKPOINTS_AUTO) {
+    int patched = try_patch(j, v, end, &snap, err);
+    if (patched != 0) {
+      oa_snapshot_free(&snap);
+      return patched < 0 ? patched : OA_OK;
+    }
   }
-  memcpy(b->state + b->state_len, snap.data, snap.size);
-  v->kind = OA_CP_SNAPSHOT;
-  v->state_offset = b->state_len;
-  v->state_size = (uint32_t)snap.size;
-  v->state_raw_size = snap.raw_size;
-  v->state_crc32 = snap.crc32;
-  b->state_len += snap.size;
   j->stats->snapshots++;
-  oa_snapshot_free(&snap);
-  return OA_OK;
+  return store_state(j, v, OA_CP_SNAPSHOT, &snap, err);
 }
 
 /* Decides how the interval [p0, end) is started and writes its row (or
@@ -225,7 +295,7 @@ static int resolve_interval(link_job *j, size_t end, oa_err *err) {
     }
   }
   if (need_snapshot) {
-    int rc = add_snapshot(j, &v, err);
+    int rc = add_snapshot(j, &v, end, err);
     if (rc != OA_OK) return rc;
   }
   if (oa_grow((void **)&b->intervals, &b->intervals_cap, b->nintervals + 1, sizeof *b->intervals))
@@ -579,6 +649,7 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   stats->intervals += mine.intervals;
   stats->prerolls += mine.prerolls;
   stats->snapshots += mine.snapshots;
+  stats->patches += mine.patches;
   stats->preroll_packets += mine.preroll_packets;
   stats->search_decodes += mine.search_decodes;
   stats->extended += mine.extended;

@@ -199,7 +199,7 @@ static int copy_intervals(oa_archive *a, const char *input, uint64_t i, oa_batch
     v->link = v->link - r->first_link + (b->nlinks - r->link_count);
     v->data_offset = v->data_offset - r->data_offset + b->data_len;
     v->preroll_offset = v->preroll_offset - r->data_offset + b->data_len;
-    if (v->kind != OA_CP_SNAPSHOT) continue;
+    if (!OA_CP_HAS_STATE(v->kind)) continue;
     if (oa_grow((void **)&b->state, &b->state_cap, b->state_len + v->state_size, 1))
       return oa_err_set(err, OA_ENOMEM, "out of memory");
     rc = oa_archive_read_state(a, v->state_offset, v->state_size, b->state + b->state_len, err);

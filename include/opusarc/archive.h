@@ -33,8 +33,12 @@ enum oa_rec_status { OA_REC_OK = 0, OA_REC_FAILED = 1, OA_REC_DAMAGED = 2 };
 enum oa_checkpoint_kind {
   OA_CP_START = 0,    /* first interval of a link: a fresh decoder */
   OA_CP_PREROLL = 1,  /* fresh decoder fed the `preroll` packets before the interval */
-  OA_CP_SNAPSHOT = 2  /* restored full decoder snapshot */
+  OA_CP_SNAPSHOT = 2, /* restored full decoder snapshot */
+  OA_CP_PATCH = 3     /* format 7: a pre-roll, then the decoder's memory patched (exact over the interval) */
 };
+#define OA_CP_KINDS 4
+/* Kinds whose row carries bytes in /checkpoints/state. */
+#define OA_CP_HAS_STATE(kind) ((kind) == OA_CP_SNAPSHOT || (kind) == OA_CP_PATCH)
 
 /* /recordings: one row per corpus entry, in name order. String fields are
  * (offset, length) into /strings. */

@@ -44,6 +44,7 @@ typedef struct oa_index_stats {
   int64_t lost_samples; /* silence standing for audio lost in holes */
   uint64_t packets, payload_bytes, data_bytes, state_bytes, source_bytes;
   uint64_t intervals, prerolls, snapshots, preroll_packets;
+  uint64_t patches;        /* pre-rolls with a patch (kind 3) where no plain pre-roll was exact */
   uint64_t extended;       /* intervals merged into the previous one instead of a snapshot */
   uint64_t search_decodes; /* packets decoded while verifying pre-rolls */
   int64_t samples;

@@ -33,4 +33,18 @@ int oa_snapshot_restore(oa_decoder *dec, const oa_opus_build *host, const uint8_
                         uint32_t raw_size, uint32_t crc32, oa_err *err);
 void oa_snapshot_free(oa_snapshot *snap);
 
+/* Patches (checkpoint kind 3, docs/FORMAT.md): the bytes in which the
+ * image of decoder `from` (as a snapshot holds it: pointers relative)
+ * differs from the image of `target` (a copy of a decoder's memory), as
+ * runs, zlib-compressed into *patch. With `sparse`, 1 KiB blocks in which
+ * nearly every byte differs are left out: for SILK speech most of them are
+ * memory the decoder does not read in that mode, and the patch is checked
+ * by decoding anyway. */
+int oa_patch_make(const oa_decoder *from, const uint8_t *target, size_t size, const oa_opus_build *build, int sparse,
+                  oa_snapshot *patch, oa_err *err);
+/* Patches dec's memory in place: its image, the runs, then loaded as a
+ * snapshot is (pointers, configuration and arch fields checked). */
+int oa_patch_apply(oa_decoder *dec, const oa_opus_build *host, const uint8_t *data, size_t size, uint32_t raw_size,
+                   uint32_t crc, oa_err *err);
+
 #endif

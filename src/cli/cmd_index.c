@@ -310,11 +310,12 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
   const uint64_t commits = res->commits;
   const double *t = res->seconds;
   enum { OK, FAILED, SAMPLES, PAYLOAD, DATA, STATE, PACKETS, INTERVALS, PREROLLS, SNAPSHOTS, RSUM, SEARCH, EXT,
-         SOURCE, KNOWN, LOCAL, REFUSED, DAMAGED, LOST, N };
+         SOURCE, KNOWN, LOCAL, REFUSED, DAMAGED, LOST, PATCHES, N };
   uint64_t mine[N] = {s->recordings_ok, s->recordings_failed, (uint64_t)s->samples, s->payload_bytes,
                       s->data_bytes, s->state_bytes, s->packets, s->intervals, s->prerolls, s->snapshots,
                       s->preroll_packets, s->search_decodes, s->extended, s->source_bytes, s->starts_known,
-                      s->starts_local, s->starts_refused, s->recordings_damaged, (uint64_t)s->lost_samples};
+                      s->starts_local, s->starts_refused, s->recordings_damaged, (uint64_t)s->lost_samples,
+                      s->patches};
   uint64_t all[N] = {0};
   MPI_Reduce(mine, all, N, MPI_UINT64_T, MPI_SUM, 0, cx->comm);
   double run_seconds = 0; /* real seconds of audio (time-expanded recordings at their source rate) */
@@ -335,13 +336,14 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
     fprintf(f,
             ", \"indexed\": %llu, \"failed\": %llu, \"kept_from_interrupted_run\": %llu, \"audio_hours\": %.6f, "
             "\"samples\": %llu, \"source_bytes\": %llu, \"payload_bytes\": %llu, \"packet_data_bytes\": %llu, \"snapshot_bytes\": %llu, "
-            "\"intervals\": %llu, \"commits\": %llu, \"x_real_time\": %.1f, \"starts_utc\": %llu, "
+            "\"intervals\": %llu, \"patches\": %llu, \"snapshots\": %llu, \"commits\": %llu, \"x_real_time\": %.1f, \"starts_utc\": %llu, "
             "\"starts_local_only\": %llu, \"starts_refused\": %llu, \"damaged\": %llu, \"lost_samples\": %llu",
             (unsigned long long)(all[OK] + resumed[0]), (unsigned long long)(all[FAILED] + resumed[1]),
             (unsigned long long)(resumed[0] + resumed[1]), hours, (unsigned long long)all[SAMPLES],
             (unsigned long long)all[SOURCE],
             (unsigned long long)all[PAYLOAD], (unsigned long long)all[DATA], (unsigned long long)all[STATE],
-            (unsigned long long)all[INTERVALS], (unsigned long long)commits,
+            (unsigned long long)all[INTERVALS], (unsigned long long)all[PATCHES], (unsigned long long)all[SNAPSHOTS],
+            (unsigned long long)commits,
             seconds > 0 ? run_hours * 3600.0 / seconds : 0.0, (unsigned long long)all[KNOWN],
             (unsigned long long)all[LOCAL], (unsigned long long)all[REFUSED], (unsigned long long)damaged,
             (unsigned long long)lost);
@@ -362,11 +364,13 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
     OA_LOG(&cx->log, SUMMARY, "kept from the interrupted run: %llu indexed, %llu failed recordings",
            (unsigned long long)resumed[0], (unsigned long long)resumed[1]);
   OA_LOG(&cx->log, INFO,
-         "intervals: %llu (%llu link starts, %llu verified pre-rolls of %.1f packets on average, %llu snapshots "
-         "of %.2f MB, %llu merged into the interval before); verification decoded %.2fx the packets",
+         "intervals: %llu (%llu link starts, %llu verified pre-rolls of %.1f packets on average, %llu pre-rolls "
+         "with a patch, %llu snapshots, together %.2f MB, %llu merged into the interval before); verification "
+         "decoded %.2fx the packets",
          (unsigned long long)all[INTERVALS],
-         (unsigned long long)(all[INTERVALS] - all[PREROLLS] - all[SNAPSHOTS]), (unsigned long long)all[PREROLLS],
-         all[PREROLLS] ? (double)all[RSUM] / (double)all[PREROLLS] : 0.0, (unsigned long long)all[SNAPSHOTS],
+         (unsigned long long)(all[INTERVALS] - all[PREROLLS] - all[SNAPSHOTS] - all[PATCHES]),
+         (unsigned long long)all[PREROLLS], all[PREROLLS] ? (double)all[RSUM] / (double)all[PREROLLS] : 0.0,
+         (unsigned long long)all[PATCHES], (unsigned long long)all[SNAPSHOTS],
          (double)all[STATE] / 1e6, (unsigned long long)all[EXT],
          all[PACKETS] ? (double)all[SEARCH] / (double)all[PACKETS] : 0.0);
   if (all[OK])

@@ -25,7 +25,7 @@ static const char *HELP =
 typedef struct info_totals {
   uint64_t ok, failed, damaged, file_bytes; /* ok includes damaged */
   int64_t lost_samples;
-  uint64_t kinds[3]; /* intervals by checkpoint kind */
+  uint64_t kinds[OA_CP_KINDS]; /* intervals by checkpoint kind */
   uint64_t preroll_packets;
   int64_t samples;
   double seconds; /* real seconds: a time-expanded recording counts at its source rate */
@@ -55,7 +55,7 @@ static int compute_totals(oa_archive *a, const char *path, info_totals *it, oa_e
     if (rc != OA_OK) return rc;
     for (uint64_t j = 0; j < m; j++) {
       it->kinds[rows[j].kind]++;
-      it->preroll_packets += rows[j].preroll;
+      if (rows[j].kind == OA_CP_PREROLL) it->preroll_packets += rows[j].preroll;
     }
   }
   (void)path;
@@ -115,12 +115,12 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
          (unsigned long long)it->damaged, (long long)it->lost_samples, (long long)it->samples,
          it->seconds / 3600.0);
   printf(" \"checkpoints\": \"%s\", \"max_preroll_packets\": %d, \"packets\": %llu, \"links\": %llu, "
-         "\"intervals\": %llu, \"link_starts\": %llu, \"prerolls\": %llu, \"snapshots\": %llu, "
+         "\"intervals\": %llu, \"link_starts\": %llu, \"prerolls\": %llu, \"patches\": %llu, \"snapshots\": %llu, "
          "\"preroll_packets\": %llu,\n",
          m->checkpoints, m->max_preroll, (unsigned long long)it->t.packets, (unsigned long long)it->t.links,
          (unsigned long long)it->t.intervals, (unsigned long long)it->kinds[OA_CP_START],
-         (unsigned long long)it->kinds[OA_CP_PREROLL], (unsigned long long)it->kinds[OA_CP_SNAPSHOT],
-         (unsigned long long)it->preroll_packets);
+         (unsigned long long)it->kinds[OA_CP_PREROLL], (unsigned long long)it->kinds[OA_CP_PATCH],
+         (unsigned long long)it->kinds[OA_CP_SNAPSHOT], (unsigned long long)it->preroll_packets);
   printf(" \"payload_bytes\": %llu, \"packet_data_bytes\": %llu, \"snapshot_bytes\": %llu, "
          "\"stored_data_bytes\": %llu, \"stored_index_bytes\": %llu, \"stored_snapshot_bytes\": %llu, "
          "\"file_bytes\": %llu, \"overhead_percent\": %.3f, \"segments\": %zu",
@@ -194,11 +194,11 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
            (unsigned long long)it->damaged, (double)it->lost_samples / 48000.0);
   printf("packets      %llu in %llu links\n", (unsigned long long)it->t.packets, (unsigned long long)it->t.links);
   printf("intervals    %llu of %g s (%s): %llu link starts, %llu verified pre-rolls (%.1f packets on average), "
-         "%llu snapshots\n",
+         "%llu pre-rolls with a patch, %llu snapshots\n",
          (unsigned long long)it->t.intervals, m->checkpoint_every, m->checkpoints,
          (unsigned long long)it->kinds[OA_CP_START], (unsigned long long)it->kinds[OA_CP_PREROLL],
          it->kinds[OA_CP_PREROLL] ? (double)it->preroll_packets / (double)it->kinds[OA_CP_PREROLL] : 0.0,
-         (unsigned long long)it->kinds[OA_CP_SNAPSHOT]);
+         (unsigned long long)it->kinds[OA_CP_PATCH], (unsigned long long)it->kinds[OA_CP_SNAPSHOT]);
   const oa_archive_totals *t = &it->t;
   printf("bytes        payload %.3f MB; in the file: packets %.3f MB, index %.3f MB, snapshots %.3f MB\n",
          (double)t->payload_bytes / 1e6, (double)t->stored_data / 1e6, (double)t->stored_index / 1e6,

@@ -1,6 +1,7 @@
-/* libFuzzer target: restoring a decoder snapshot from hostile archive bytes.
- * The first input byte picks a stream configuration; the rest is the
- * compressed blob, with its CRC computed here so the checks after the CRC
+/* libFuzzer target: restoring a decoder snapshot, or applying a patch
+ * (checkpoint kind 3), from hostile archive bytes. The first input byte
+ * picks a stream configuration (bit 0) and snapshot or patch (bit 1); the
+ * rest is the uncompressed blob, compressed here, with its CRC computed here so the checks after the CRC
  * (sizes, header, pointer list, configuration words) are reached too.
  *
  * A restored state is not decoded with here: a snapshot is raw libopus
@@ -38,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static uint8_t z[1 << 20];
   if (zlen <= sizeof z && compress2(z, &zlen, data + 1, (uLong)(size - 1), 1) == Z_OK) {
     uint32_t crc = (uint32_t)crc32(0, data + 1, (uInt)(size - 1));
-    (void)oa_snapshot_restore(dec, &host, z, zlen, (uint32_t)(size - 1), crc, &err);
+    if (data[0] & 2) (void)oa_patch_apply(dec, &host, z, zlen, (uint32_t)(size - 1), crc, &err);
+    else (void)oa_snapshot_restore(dec, &host, z, zlen, (uint32_t)(size - 1), crc, &err);
   }
   oa_decoder_free(dec);
   return 0;

@@ -106,6 +106,70 @@ static void repack(oa_snapshot *s, const uint8_t *raw) {
   s->crc32 = (uint32_t)crc32(0, raw, s->raw_size);
 }
 
+/* A patch (kind 3) from a decoder pre-rolled over the 8 packets before
+ * `split` to the sequential decoder's memory there: with every differing
+ * byte (sparse = 0) the patched decoder continues exactly like the
+ * sequential one; a patch for another image size, with a run past the
+ * image's end, or with a forged CRC is refused, leaving errors only. */
+static void patch_continuation(int channels, int mode, int frame) {
+  enum { N = 120, SPLIT = 77, R = 8 };
+  uint8_t *bytes;
+  int sizes[N];
+  size_t at[N + 1] = {0};
+  encode_packets(channels, frame, 16000 * channels, mode, N, &bytes, sizes);
+  for (int k = 0; k < N; k++) at[k + 1] = at[k] + (size_t)sizes[k];
+  oa_opus_head h = head_for(channels);
+  oa_decoder *a, *b;
+  oa_err err;
+  assert_int_equal(oa_decoder_create(&h, &a, &err), OA_OK);
+  assert_int_equal(oa_decoder_create(&h, &b, &err), OA_OK);
+  float *pa = malloc(sizeof(float) * OA_MAX_PACKET_FRAMES * 2), *pb = malloc(sizeof(float) * OA_MAX_PACKET_FRAMES * 2);
+  for (int k = 0; k < SPLIT; k++) assert_int_equal(oa_decoder_decode(a, bytes + at[k], (size_t)sizes[k], pa, &err), frame);
+  for (int k = SPLIT - R; k < SPLIT; k++)
+    assert_int_equal(oa_decoder_decode(b, bytes + at[k], (size_t)sizes[k], pb, &err), frame);
+  uint8_t *target = malloc(oa_decoder_state_size(a));
+  oa_decoder_copy_state(a, target);
+  oa_snapshot patch;
+  assert_int_equal(oa_patch_make(b, target, oa_decoder_state_size(a), &host, 0, &patch, &err), OA_OK);
+  assert_true(patch.raw_size > 16); /* the pre-roll alone does not give the sequential memory */
+  assert_int_equal(oa_patch_apply(b, &host, patch.data, patch.size, patch.raw_size, patch.crc32, &err), OA_OK);
+  for (int k = SPLIT; k < N; k++) {
+    assert_int_equal(oa_decoder_decode(a, bytes + at[k], (size_t)sizes[k], pa, &err), frame);
+    assert_int_equal(oa_decoder_decode(b, bytes + at[k], (size_t)sizes[k], pb, &err), frame);
+    assert_memory_equal(pa, pb, sizeof(float) * (size_t)frame * (size_t)channels);
+  }
+  /* Damaged patches. */
+  uint8_t *raw = malloc(patch.raw_size);
+  uLongf n = patch.raw_size;
+  assert_int_equal(uncompress(raw, &n, patch.data, (uLong)patch.size), Z_OK);
+  uint32_t image = raw[8] | raw[9] << 8 | (uint32_t)raw[10] << 16 | (uint32_t)raw[11] << 24;
+  oa_snapshot bad = {0};
+  bad.raw_size = patch.raw_size;
+  raw[8] ^= 8; /* another image size */
+  repack(&bad, raw);
+  assert_int_equal(oa_patch_apply(b, &host, bad.data, bad.size, bad.raw_size, bad.crc32, &err), OA_EARCHIVE);
+  raw[8] ^= 8;
+  uint32_t past = image; /* the first run starts at the image's end */
+  memcpy(raw + 16, &past, 4);
+  repack(&bad, raw);
+  assert_int_equal(oa_patch_apply(b, &host, bad.data, bad.size, bad.raw_size, bad.crc32, &err), OA_EARCHIVE);
+  assert_int_equal(oa_patch_apply(b, &host, patch.data, patch.size, patch.raw_size, patch.crc32 ^ 1, &err),
+                   OA_EARCHIVE);
+  oa_snapshot_free(&bad);
+  oa_snapshot_free(&patch);
+  free(raw), free(target);
+  oa_decoder_free(a);
+  oa_decoder_free(b);
+  free(pa), free(pb), free(bytes);
+}
+
+static void test_patch_modes(void **state) {
+  (void)state;
+  patch_continuation(1, 1, 960); /* SILK mono */
+  patch_continuation(2, 0, 960); /* auto stereo */
+  patch_continuation(1, 2, 480); /* CELT */
+}
+
 /* A fresh decoder's snapshot, unpacked: *raw is the blob, the return value
  * points at the state inside it, *nptr is the pointer-list length. */
 static uint8_t *snapshot_of_fresh(int channels, oa_decoder **d, oa_snapshot *s, uint8_t **raw, uint32_t *nptr) {
@@ -202,6 +266,7 @@ static void test_build_compatibility(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_build_probe),         cmocka_unit_test(test_continuation_modes),
+      cmocka_unit_test(test_patch_modes),
       cmocka_unit_test(test_no_absolute_pointers_stored), cmocka_unit_test(test_arch_fields_reset),
       cmocka_unit_test(test_refuses_bad_snapshots), cmocka_unit_test(test_build_compatibility),
   };
