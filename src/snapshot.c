@@ -275,7 +275,7 @@ static int apply_runs(const uint8_t *p, size_t len, uint8_t *image, size_t n, oa
     if (len - at < 8) return oa_err_set(err, OA_EARCHIVE, "patch is cut short (run %u)", r);
     uint32_t off = oa_le32(p + at), cnt = oa_le32(p + at + 4);
     at += 8;
-    if (off < next || cnt == 0 || cnt > n - off || cnt > len - at)
+    if (off < next || off > n || cnt == 0 || cnt > n - off || cnt > len - at)
       return oa_err_set(err, OA_EARCHIVE, "patch run %u (offset %u, %u bytes) is out of place", r, off, cnt);
     memcpy(image + off, p + at, cnt);
     at += cnt, next = (size_t)off + cnt;

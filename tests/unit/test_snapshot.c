@@ -149,10 +149,12 @@ static void patch_continuation(int channels, int mode, int frame) {
   repack(&bad, raw);
   assert_int_equal(oa_patch_apply(b, &host, bad.data, bad.size, bad.raw_size, bad.crc32, &err), OA_EARCHIVE);
   raw[8] ^= 8;
-  uint32_t past = image; /* the first run starts at the image's end */
-  memcpy(raw + 16, &past, 4);
-  repack(&bad, raw);
-  assert_int_equal(oa_patch_apply(b, &host, bad.data, bad.size, bad.raw_size, bad.crc32, &err), OA_EARCHIVE);
+  const uint32_t pasts[] = {image, image + 4096, UINT32_MAX}; /* the first run starts at or past the end */
+  for (int i = 0; i < 3; i++) {
+    memcpy(raw + 16, &pasts[i], 4);
+    repack(&bad, raw);
+    assert_int_equal(oa_patch_apply(b, &host, bad.data, bad.size, bad.raw_size, bad.crc32, &err), OA_EARCHIVE);
+  }
   assert_int_equal(oa_patch_apply(b, &host, patch.data, patch.size, patch.raw_size, patch.crc32 ^ 1, &err),
                    OA_EARCHIVE);
   oa_snapshot_free(&bad);
