@@ -65,10 +65,10 @@ if [ ! -f "$O/clips$CLIPS/.done" ]; then
   touch "$O/clips$CLIPS/.done"
 fi
 
-printf '| %-6s | %5s | %9s | %9s | %10s | %8s | %7s | %8s | %8s | %8s | %9s | %8s | %7s | %7s | %9s |\n' corpus files \
+printf '| %-6s | %5s | %9s | %9s | %10s | %8s | %7s | %8s | %8s | %8s | %9s | %8s | %7s | %7s | %7s | %9s |\n' corpus files \
   "payload MB" "Ogg MB" "archive MB" overhead "vs Ogg" "packets %" "index %" "snap %" "fixed kB" "index x" \
-  "vs bare" "range" "exact"
-printf '|%s|\n' "--------|-------|-----------|-----------|------------|----------|---------|----------|----------|----------|-----------|----------|---------|---------|-----------"
+  "vs bare" "range" "floor" "exact"
+printf '|%s|\n' "--------|-------|-----------|-----------|------------|----------|---------|----------|----------|----------|-----------|----------|---------|---------|---------|-----------"
 run() { # run NAME DIR SECONDS
   local name=$1 dir=$2 secs=$3 a=$O/$1.h5 one=$O/one.h5
   mapfile -t files < <(find "$dir" -name '*.opus' | sort)
@@ -85,21 +85,22 @@ run() { # run NAME DIR SECONDS
   "$B/opusarc" index -q -o "$one" "$smallest" > /dev/null
   local fixed
   fixed=$(( $(stat -c %s "$one") - $("$B/opusarc" info --json --summary "$one" | jq .payload_bytes) ))
-  local out ours of oe
+  local out ours of oe fl
   out=$("$B/bench/seek_bench" "$a" "$dir" "$QUERIES" 7 "$secs")
   ours=$(echo "$out" | awk '/^opusarc/ {print $3}')
   of=$(echo "$out" | awk '/^opusfile/ {print $3}')
   oe=$(echo "$out" | awk '/^opusarc/ {print $NF}')
+  fl=$(echo "$out" | awk '/^floor/ {print $3}')
   jq -r --argjson ogg "$ogg" --argjson fixed "$fixed" --arg name "$name" --arg n "${#files[@]}" \
     --arg speed "$(awk -v a="$audio" -v t0="$t0" -v t1="$t1" 'BEGIN{printf "%.0f", a/(t1-t0)}')" \
-    --arg bare "$bare" --arg ours "$ours" --arg of "$of" --arg oe "$oe" '
+    --arg bare "$bare" --arg ours "$ours" --arg of "$of" --arg oe "$oe" --arg fl "$fl" '
     def r(x; n): (x * pow(10; n) | round) / pow(10; n);
     "| \($name) | \($n) | \(r(.payload_bytes / 1e6; 3)) | \(r($ogg / 1e6; 3)) | \(r(.file_bytes / 1e6; 3)) | " +
     "\(r(.overhead_percent; 2))% | \(r(.file_bytes / $ogg; 3)) | " +
     "\(r((.stored_data_bytes - .payload_bytes) / .payload_bytes * 100; 2)) | " +
     "\(r(.stored_index_bytes / .payload_bytes * 100; 2)) | \(r(.snapshot_bytes / .payload_bytes * 100; 2)) | " +
     "\(r($fixed / 1000; 1)) | \($speed) | \(r(($speed | tonumber) / ($bare | tonumber); 2)) | " +
-    "\(r(($ours | tonumber) / ($of | tonumber); 2)) | \($oe) |"' "$O/info.json"
+    "\(r(($ours | tonumber) / ($of | tonumber); 2)) | \(r(($fl | tonumber) / ($of | tonumber); 2)) | \($oe) |"' "$O/info.json"
 }
 CORPORA=" ${CORPORA:-bench silk short clips} "
 [[ $CORPORA != *" bench "* ]] || run bench "$BENCH" 3
@@ -113,4 +114,6 @@ echo "takes out of the data), index = index rows (recordings, links, intervals, 
 echo "and patches (checkpoint kinds 2 and 3),"
 echo "each over the payload; fixed = a one-file archive's bytes beyond its payload; index x = audio seconds per"
 echo "second of indexing (1 rank); vs bare = that / a bare libopus decode's; range = opusarc's median"
-echo "ms per range / opusfile's (seek + read, same process); exact = ranges equal to opusfile's linear decode"
+echo "ms per range / opusfile's (seek + read, same process); floor = decoding the range's own samples"
+echo "(opusfile reading on from just before it, no seek) / opusfile's seek + read: no method of starting"
+echo "a range goes below it on one core; exact = ranges equal to opusfile's linear decode"

@@ -13,5 +13,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libhdf5-openmpi-dev hdf5-tools openmpi-bin libopenmpi-dev \
   libcmocka-dev clang libclang-rt-14-dev ca-certificates jq \
   slurm-wlm munge gnuplot-nox sox python3 python3-numpy python3-h5py \
+  python3-pytest python3-venv python3-pip python3-setuptools python3-wheel \
   opus-tools asterisk-core-sounds-en-wav > /dev/null
 echo "install-deps: done"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "avcommon.h"
+#include "avlib.h"
 #include "opusarc/packet.h"
 #include "opusarc/util.h"
 
@@ -160,6 +161,7 @@ static int make_link(oa_demuxed *d, const oa_opus_head *h, const trim_state *t, 
 
 int oa_demux_container(const char *path, oa_demuxed *out, uint64_t *file_size, oa_err *err) {
   memset(out, 0, sizeof *out);
+  if (oa_avlib_load(err) != OA_OK) return err->code;
   AVFormatContext *fc = NULL;
   av_log_set_level(AV_LOG_QUIET);
   int got = avformat_open_input(&fc, path, NULL, NULL);

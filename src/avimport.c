@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "avcommon.h"
+#include "avlib.h"
 #include "opusarc/util.h"
 
 int oa_is_import_path(const char *path) {
@@ -164,6 +165,7 @@ int oa_import_audio(const char *path, const oa_encode_options *opt, oa_demuxed *
                     uint64_t *file_size, oa_err *err) {
   memset(out, 0, sizeof *out);
   memset(info, 0, sizeof *info);
+  if (oa_avlib_load(err) != OA_OK) return err->code;
   struct stat st;
   if (stat(path, &st) == 0 && file_size) *file_size = (uint64_t)st.st_size;
   av_source s = {.stream = -1};

@@ -3,14 +3,58 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+void oa_mpi_rank_size(MPI_Comm comm, int *rank, int *size) {
+  *rank = 0, *size = 1;
+  if (OA_SOLO(comm)) return;
+  MPI_Comm_rank(comm, rank);
+  MPI_Comm_size(comm, size);
+}
+
+double oa_wtime(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void oa_mpi_max_bytes(MPI_Comm comm, uint8_t *buf, size_t n) {
+  const size_t step = 1u << 30; /* MPI counts are int */
+  for (size_t off = 0; !OA_SOLO(comm) && off < n; off += step)
+    MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)(n - off < step ? n - off : step), MPI_UINT8_T, MPI_MAX, comm);
+}
+
+int oa_mpi_max_int(MPI_Comm comm, int v) {
+  int all = v;
+  if (!OA_SOLO(comm)) MPI_Allreduce(&v, &all, 1, MPI_INT, MPI_MAX, comm);
+  return all;
+}
+
+uint64_t oa_mpi_sum_u64(MPI_Comm comm, uint64_t v) {
+  uint64_t all = v;
+  if (!OA_SOLO(comm)) MPI_Allreduce(&v, &all, 1, MPI_UINT64_T, MPI_SUM, comm);
+  return all;
+}
+
+double oa_mpi_sum_double(MPI_Comm comm, double v) {
+  double all = v;
+  if (!OA_SOLO(comm)) MPI_Allreduce(&v, &all, 1, MPI_DOUBLE, MPI_SUM, comm);
+  return all;
+}
+
+void oa_mpi_bcast_int(MPI_Comm comm, int *v) {
+  if (!OA_SOLO(comm)) MPI_Bcast(v, 1, MPI_INT, 0, comm);
+}
 
 int oa_mpi_agree(MPI_Comm comm, int local_ok) {
+  if (OA_SOLO(comm)) return local_ok != 0;
   int mine = local_ok ? 1 : 0, all = 0;
   MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm);
   return all;
 }
 
 int oa_mpi_agree_err(MPI_Comm comm, int local_ok, oa_err *err) {
+  if (OA_SOLO(comm)) return local_ok != 0;
   int rank, size, first;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
@@ -28,6 +72,7 @@ int oa_mpi_agree_err(MPI_Comm comm, int local_ok, oa_err *err) {
 }
 
 int oa_mpi_bcast_bytes(MPI_Comm comm, int root, uint8_t **buf, uint64_t *len) {
+  if (OA_SOLO(comm)) return 0;
   int rank;
   MPI_Comm_rank(comm, &rank);
   MPI_Bcast(len, 1, MPI_UINT64_T, root, comm);
@@ -45,6 +90,11 @@ int oa_mpi_bcast_bytes(MPI_Comm comm, int root, uint8_t **buf, uint64_t *len) {
 }
 
 void oa_mpi_offsets(MPI_Comm comm, const uint64_t *local, uint64_t *before, uint64_t *total, int n) {
+  if (OA_SOLO(comm)) {
+    memset(before, 0, (size_t)n * sizeof *before);
+    memcpy(total, local, (size_t)n * sizeof *total);
+    return;
+  }
   int rank;
   MPI_Comm_rank(comm, &rank);
   MPI_Exscan(local, before, n, MPI_UINT64_T, MPI_SUM, comm);

@@ -14,6 +14,7 @@ struct oa_progress {
   const oa_logger *log;
   MPI_Win win;
   int64_t *shared;             /* rank 0: the sums */
+  int64_t solo_sums[NCOUNTERS]; /* the sums of a process running without MPI */
   int64_t pending[NCOUNTERS];  /* this rank's, not yet published */
   double t0, last_publish, last_report;
   int drew_bar;
@@ -27,33 +28,42 @@ int oa_progress_create(MPI_Comm comm, const oa_progress_spec *spec, const oa_log
     return -1;
   }
   p->comm = comm;
-  MPI_Comm_rank(comm, &p->rank);
   p->spec = *spec;
   p->log = log;
+  p->t0 = p->last_publish = p->last_report = oa_wtime();
+  if (OA_SOLO(comm)) {
+    p->shared = p->solo_sums;
+    *out = p;
+    return 0;
+  }
+  MPI_Comm_rank(comm, &p->rank);
   MPI_Win_allocate(p->rank == 0 ? NCOUNTERS * (MPI_Aint)sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL, comm,
                    &p->shared, &p->win);
   if (p->rank == 0)
     for (int i = 0; i < NCOUNTERS; i++) p->shared[i] = 0;
   MPI_Barrier(comm); /* counters zeroed before anyone adds */
   MPI_Win_lock_all(0, p->win);
-  p->t0 = p->last_publish = p->last_report = MPI_Wtime();
   *out = p;
   return 0;
 }
 
 static void publish(oa_progress *p) {
   if (!p->pending[ITEMS] && !p->pending[BYTES] && !p->pending[SAMPLES]) return;
-  MPI_Accumulate(p->pending, NCOUNTERS, MPI_INT64_T, 0, 0, NCOUNTERS, MPI_INT64_T, MPI_SUM, p->win);
-  MPI_Win_flush(0, p->win);
+  if (OA_SOLO(p->comm)) {
+    for (int i = 0; i < NCOUNTERS; i++) p->solo_sums[i] += p->pending[i];
+  } else {
+    MPI_Accumulate(p->pending, NCOUNTERS, MPI_INT64_T, 0, 0, NCOUNTERS, MPI_INT64_T, MPI_SUM, p->win);
+    MPI_Win_flush(0, p->win);
+  }
   for (int i = 0; i < NCOUNTERS; i++) p->pending[i] = 0;
-  p->last_publish = MPI_Wtime();
+  p->last_publish = oa_wtime();
 }
 
 void oa_progress_add(oa_progress *p, int64_t items, int64_t bytes, int64_t samples) {
   p->pending[ITEMS] += items;
   p->pending[BYTES] += bytes;
   p->pending[SAMPLES] += samples;
-  if (MPI_Wtime() - p->last_publish >= 0.5) publish(p);
+  if (oa_wtime() - p->last_publish >= 0.5) publish(p);
 }
 
 static void hms(double s, char *out, size_t n) {
@@ -63,11 +73,15 @@ static void hms(double s, char *out, size_t n) {
 
 static void report(oa_progress *p) {
   int64_t now_c[NCOUNTERS] = {0, 0, 0}, zero[NCOUNTERS] = {0, 0, 0};
-  MPI_Get_accumulate(zero, NCOUNTERS, MPI_INT64_T, now_c, NCOUNTERS, MPI_INT64_T, 0, 0, NCOUNTERS, MPI_INT64_T,
-                     MPI_NO_OP, p->win);
-  MPI_Win_flush(0, p->win);
+  if (OA_SOLO(p->comm)) {
+    for (int i = 0; i < NCOUNTERS; i++) now_c[i] = p->solo_sums[i];
+  } else {
+    MPI_Get_accumulate(zero, NCOUNTERS, MPI_INT64_T, now_c, NCOUNTERS, MPI_INT64_T, 0, 0, NCOUNTERS, MPI_INT64_T,
+                       MPI_NO_OP, p->win);
+    MPI_Win_flush(0, p->win);
+  }
   const oa_progress_spec *s = &p->spec;
-  double el = MPI_Wtime() - p->t0, hours = (double)now_c[SAMPLES] / 48000.0 / 3600.0;
+  double el = oa_wtime() - p->t0, hours = (double)now_c[SAMPLES] / 48000.0 / 3600.0;
   double frac = s->total_bytes > 0     ? (double)now_c[BYTES] / (double)s->total_bytes
                 : s->total_samples > 0 ? (double)now_c[SAMPLES] / (double)s->total_samples
                 : s->total_items > 0   ? (double)now_c[ITEMS] / (double)s->total_items
@@ -99,7 +113,7 @@ static void report(oa_progress *p) {
 
 void oa_progress_poll(oa_progress *p) {
   if (p->rank != 0 || p->spec.every <= 0) return;
-  double now = MPI_Wtime();
+  double now = oa_wtime();
   if (now - p->last_report < p->spec.every) return;
   p->last_report = now;
   publish(p); /* rank 0's own work too */
@@ -109,8 +123,10 @@ void oa_progress_poll(oa_progress *p) {
 void oa_progress_free(oa_progress *p) {
   if (!p) return;
   publish(p);
-  MPI_Win_unlock_all(p->win);
-  MPI_Win_free(&p->win);
+  if (!OA_SOLO(p->comm)) {
+    MPI_Win_unlock_all(p->win);
+    MPI_Win_free(&p->win);
+  }
   if (p->drew_bar) {
     fputc('\n', stdout);
     fflush(stdout);

@@ -359,6 +359,7 @@ typedef struct sweep {
   clips_file cf;
   uint8_t *failed;   /* per query */
   MPI_Win win;
+  int64_t solo_next; /* next unit of a process running without MPI (no window) */
   int64_t *counters; /* on rank 0: the next unit */
   oa_progress *progress;
   double t0;
@@ -591,9 +592,13 @@ static void run_units(sweep *s) {
     int64_t chunk = left / (4 * (int64_t)s->size);
     if (chunk < 1) chunk = 1;
     if (chunk > 16) chunk = 16;
-    int64_t first;
-    MPI_Fetch_and_op(&chunk, &first, MPI_INT64_T, 0, 0, MPI_SUM, s->win);
-    MPI_Win_flush(0, s->win);
+    int64_t first = s->solo_next;
+    if (OA_SOLO(s->comm)) {
+      s->solo_next += chunk;
+    } else {
+      MPI_Fetch_and_op(&chunk, &first, MPI_INT64_T, 0, 0, MPI_SUM, s->win);
+      MPI_Win_flush(0, s->win);
+    }
     if (first >= (int64_t)s->p.nu) break;
     seen = first + chunk;
     for (int64_t k = first; k < first + chunk && k < (int64_t)s->p.nu; k++) {
@@ -611,7 +616,7 @@ static void run_units(sweep *s) {
 /* Every rank learns which units ran anywhere; queries with a part in a unit
  * that did not run (a stop) are not written. Returns how many. */
 static uint64_t mark_not_run(sweep *s) {
-  MPI_Allreduce(MPI_IN_PLACE, s->unit_done, (int)s->p.nu, MPI_UINT8_T, MPI_MAX, s->comm);
+  oa_mpi_max_bytes(s->comm, s->unit_done, s->p.nu);
   uint64_t n = 0;
   for (size_t k = 0; k < s->p.nu; k++) {
     if (s->unit_done[k]) continue;
@@ -1097,10 +1102,12 @@ static int sweep_prepare(sweep *s, oa_err *err) {
   if (ok) set_outputs(s);
   if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
   long tag = (long)getpid();
-  MPI_Bcast(&tag, 1, MPI_LONG, 0, s->comm);
+  if (!OA_SOLO(s->comm)) MPI_Bcast(&tag, 1, MPI_LONG, 0, s->comm);
   s->tag = tag;
   if (opt->io_timeout > 0) oa_watchdog_start(s->log, &s->watchdog);
   if (opt->output == OA_SWEEP_HDF5) {
+    if (OA_SOLO(s->comm)) /* parallel HDF5 writes need MPI: the caller starts it */
+      return oa_err_set(err, OA_EUSAGE, "a clips file is written with MPI started");
     ok = 1;
     if (s->rank == 0) {
       oa_file_id input[2];
@@ -1123,6 +1130,11 @@ static void sweep_execute(sweep *s) {
                            .bar = s->opt->progress_bar};
   for (size_t i = 0; i < s->p.nu; i++) spec.total_samples += s->p.u[i].end - s->p.u[i].start;
   oa_progress_create(s->comm, &spec, s->log, &s->progress);
+  if (OA_SOLO(s->comm)) {
+    run_units(s);
+    oa_progress_free(s->progress);
+    return;
+  }
   MPI_Win_allocate(s->rank == 0 ? sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL, s->comm, &s->counters, &s->win);
   if (s->rank == 0) *s->counters = 0;
   MPI_Barrier(s->comm);
@@ -1136,24 +1148,21 @@ static void sweep_execute(sweep *s) {
 int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep_options *opt,
                  const oa_logger *log, oa_sweep_result *res, oa_err *err) {
   memset(res, 0, sizeof *res);
-  sweep s = {.comm = comm, .a = a, .ql = ql, .opt = opt, .log = log, .t0 = MPI_Wtime()};
-  MPI_Comm_rank(comm, &s.rank);
-  MPI_Comm_size(comm, &s.size);
+  sweep s = {.comm = comm, .a = a, .ql = ql, .opt = opt, .log = log, .t0 = oa_wtime()};
+  oa_mpi_rank_size(comm, &s.rank, &s.size);
   oa_stop_install();
   int rc = sweep_prepare(&s, err);
   if (rc == OA_OK) {
     sweep_execute(&s);
     /* Every rank learns which queries failed, or did not run, anywhere. */
-    MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
+    oa_mpi_max_bytes(comm, s.failed, ql->n);
     res->not_run = mark_not_run(&s);
-    int stop = oa_stop_requested();
-    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, comm);
-    res->stopped = stop;
+    res->stopped = oa_mpi_max_int(comm, oa_stop_requested());
     finish_staged(&s);
-    MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
+    oa_mpi_max_bytes(comm, s.failed, ql->n);
     if (opt->output == OA_SWEEP_HDF5) rc = finish_clips(&s, &res->broken, err);
-    MPI_Allreduce(MPI_IN_PLACE, s.failed, (int)ql->n, MPI_UINT8_T, MPI_MAX, comm);
-    MPI_Allreduce(&s.clipped, &res->clipped, 1, MPI_UINT64_T, MPI_SUM, comm);
+    oa_mpi_max_bytes(comm, s.failed, ql->n);
+    res->clipped = oa_mpi_sum_u64(comm, s.clipped);
   }
   int ran = rc == OA_OK;
   for (size_t i = 0; i < ql->n; i++) {
@@ -1162,7 +1171,7 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
   }
   res->failed += ql->bad;
   res->units = s.p.nu;
-  res->wall_seconds = MPI_Wtime() - s.t0;
+  res->wall_seconds = oa_wtime() - s.t0;
   if (!res->broken) oa_watchdog_stop(s.watchdog);
   free_plan(&s.p);
   free(s.cf.label_width);

@@ -9,6 +9,23 @@
 
 #include "opusarc/error.h"
 
+/* A process running alone without MPI (a plain process outside a launcher,
+ * MPI never initialised) passes MPI_COMM_NULL: every helper below then acts
+ * on its own values, as a job of one rank would. */
+#define OA_SOLO(comm) ((comm) == MPI_COMM_NULL)
+/* Rank and size of comm (0 and 1 alone). */
+void oa_mpi_rank_size(MPI_Comm comm, int *rank, int *size);
+/* Seconds on a monotonic clock (MPI_Wtime needs MPI initialised). */
+double oa_wtime(void);
+/* In place: each byte becomes its maximum over the ranks. */
+void oa_mpi_max_bytes(MPI_Comm comm, uint8_t *buf, size_t n);
+/* The maximum of v over the ranks; the sum of v over the ranks. */
+int oa_mpi_max_int(MPI_Comm comm, int v);
+uint64_t oa_mpi_sum_u64(MPI_Comm comm, uint64_t v);
+double oa_mpi_sum_double(MPI_Comm comm, double v);
+/* Rank 0's *v on every rank. */
+void oa_mpi_bcast_int(MPI_Comm comm, int *v);
+
 /* 1 on every rank iff local_ok is nonzero on every rank. */
 int oa_mpi_agree(MPI_Comm comm, int local_ok);
 /* Like oa_mpi_agree, and when some rank failed every rank's *err becomes

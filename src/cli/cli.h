@@ -30,6 +30,10 @@ typedef struct cli_ctx {
   int launched;
 } cli_ctx;
 
+/* Starts MPI if this process runs without it (cx->comm MPI_COMM_NULL),
+ * with cheap singleton settings outside a launcher; main finalizes it. */
+void cli_mpi_start(cli_ctx *cx);
+
 int cmd_index(cli_ctx *cx, int argc, char **argv);
 int cmd_extract(cli_ctx *cx, int argc, char **argv);
 int cmd_info(cli_ctx *cx, int argc, char **argv);

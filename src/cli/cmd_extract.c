@@ -49,7 +49,7 @@ static const char *HELP =
     "                       reported. WAV/FLAC headers give the recording's time\n"
     "                       base: 48000, or a time-expanded recording's source rate\n"
     "  --rate HZ|native     write at HZ (8000-384000; libsoxr, very high quality:\n"
-    "                       28-bit, linear phase, passband to 91.3%% of the lower\n"
+    "                       28-bit, linear phase, passband to 91.3% of the lower\n"
     "                       Nyquist frequency; each output resampled as one\n"
     "                       signal). Default: the recording's time base (48000,\n"
     "                       or a time-expanded recording's source rate, in real\n"
@@ -830,6 +830,7 @@ int cmd_extract(cli_ctx *cx, int argc, char **argv) {
   int prc = parse_args(cx, argc, argv, &a);
   if (prc != 0) return prc > 0 ? EXIT_OK : EXIT_USAGE;
   if (a.quiet) cx->log.level = OA_LOG_WARN;
+  if (a.out_h5) cli_mpi_start(cx); /* a clips file is written by parallel HDF5 */
   oa_err err;
   oa_err_clear(&err);
   oa_archive *ar = NULL;
@@ -843,7 +844,7 @@ int cmd_extract(cli_ctx *cx, int argc, char **argv) {
   if (all_ok)
     exit_code = a.queries || a.window || (time_mode(&a) && !a.output) ? run_sweep(cx, &a, ar)
                 : time_mode(&a) ? run_time_single(cx, &a, x, ar) : run_single(cx, &a, x, ar);
-  MPI_Bcast(&exit_code, 1, MPI_INT, 0, cx->comm);
+  oa_mpi_bcast_int(cx->comm, &exit_code);
   oa_extractor_free(x);
   oa_archive_close(ar);
   return exit_code;

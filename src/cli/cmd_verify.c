@@ -4,11 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "opusarc/mpiutil.h"
-#include "opusarc/progress.h"
-#include "opusarc/archive.h"
-#include "opusarc/corpus.h"
 #include "opusarc/extract.h"
+#include "opusarc/verifyjob.h"
 
 static const char *HELP =
     "usage: opusarc verify ARCHIVE.h5 [--decode-from-start] [--no-snapshots] [--progress S]\n"
@@ -40,34 +37,6 @@ typedef struct verify_args {
   double progress;
   const char *summary_json, *archive;
 } verify_args;
-
-typedef struct report_ctx {
-  cli_ctx *cx;
-  oa_archive *archive;
-} report_ctx;
-
-static void report(void *ctx, uint64_t rec, uint64_t interval, int64_t start, int64_t end, uint32_t got,
-                   uint32_t want) {
-  report_ctx *r = ctx;
-  OA_LOG(&r->cx->log, ERROR, "MISMATCH \"%s\" samples [%lld, %lld) (interval %llu): CRC %08x, indexed %08x",
-         oa_archive_recording_name(r->archive, rec), (long long)start, (long long)end, (unsigned long long)interval,
-         got, want);
-}
-
-/* Byte-balanced share of the recordings for this rank. */
-static int *assign(cli_ctx *cx, const oa_archive *a) {
-  uint64_t n = oa_archive_recording_count(a);
-  uint64_t *sizes = malloc((n ? n : 1) * sizeof *sizes);
-  int *owner = malloc((n ? n : 1) * sizeof *owner);
-  if (!sizes || !owner) {
-    free(sizes), free(owner);
-    return NULL;
-  }
-  for (uint64_t i = 0; i < n; i++) sizes[i] = oa_archive_recording(a, i)->data_size;
-  oa_partition_by_size(sizes, n, cx->size, owner);
-  free(sizes);
-  return owner;
-}
 
 static int parse_args(cli_ctx *cx, int argc, char **argv, verify_args *a) {
   static const struct option opts[] = {{"decode-from-start", no_argument, 0, 'd'}, {"quiet", no_argument, 0, 'q'},
@@ -101,13 +70,6 @@ static int parse_args(cli_ctx *cx, int argc, char **argv, verify_args *a) {
   return 0;
 }
 
-static oa_progress *start_progress(cli_ctx *cx, const verify_args *va, const oa_archive *a) {
-  oa_progress_spec spec = {.what = "recordings", .total_items = (int64_t)oa_archive_recording_count(a)};
-  for (uint64_t i = 0; i < oa_archive_recording_count(a); i++)
-    spec.total_bytes += (int64_t)oa_archive_recording(a, i)->data_size;
-  return cli_start_progress(cx, &spec, va->quiet, va->progress, !va->progress_default);
-}
-
 enum { T_OPEN, T_VERIFY, T_COUNT };
 static const char *const PHASES[T_COUNT] = {"open", "verify"};
 
@@ -117,68 +79,36 @@ int cmd_verify(cli_ctx *cx, int argc, char **argv) {
   if (prc != 0) return prc > 0 ? EXIT_OK : EXIT_USAGE;
   if (va.quiet) cx->log.level = OA_LOG_WARN;
   if (va.summary_json && !cli_check_writable(cx, va.summary_json)) return EXIT_FAILED;
-  double t0 = MPI_Wtime(), t[T_COUNT] = {0};
+  if (cx->size > 1 && !cli_same_file_everywhere(cx, va.archive)) return EXIT_FAILED;
+  oa_verify_options opt = {
+      .flags = (va.decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (va.no_snapshots ? OA_EXTRACT_NO_SNAPSHOTS : 0),
+      .progress_bar = cli_is_terminal(cx)};
+  opt.progress_every = va.quiet ? 0 : opt.progress_bar && va.progress_default ? 1.0 : va.progress;
+  oa_verify_result res;
   oa_err err;
   oa_err_clear(&err);
-  oa_archive *a = NULL;
-  oa_extractor *x = NULL;
-  int flags = (va.decode_from_start ? OA_EXTRACT_DECODE_FROM_START : 0) | (va.no_snapshots ? OA_EXTRACT_NO_SNAPSHOTS : 0);
-  int rc = oa_archive_open(va.archive, &a, &err);
-  if (rc == OA_OK) rc = oa_extractor_create(a, flags, &x, &err);
-  int *owner = rc == OA_OK ? assign(cx, a) : NULL;
-  if (rc == OA_OK && !owner) rc = oa_err_set(&err, OA_ENOMEM, "out of memory");
-  int opened = oa_mpi_agree_err(cx->comm, rc == OA_OK, &err);
-  if (!opened && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
-  if (opened && cx->size > 1 && !cli_same_file_everywhere(cx, va.archive)) opened = 0;
-  if (!opened) {
-    free(owner);
-    oa_extractor_free(x);
-    oa_archive_close(a);
+  if (oa_verify_run(cx->comm, va.archive, &opt, &cx->log, &res, &err) != OA_OK) {
+    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
     return EXIT_FAILED;
   }
-  t[T_OPEN] = MPI_Wtime() - t0;
-  oa_progress *pg = start_progress(cx, &va, a);
-  oa_extract_stats st = {0};
-  report_ctx rctx = {cx, a};
-  uint64_t errors = 0, samples = 0;
-  double seconds = 0; /* real seconds: a time-expanded recording at its source rate */
-  for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
-    if (owner[i] != cx->rank) continue;
-    oa_err e;
-    oa_err_clear(&e);
-    if (oa_verify_recording(x, i, report, &rctx, &st, &e) != OA_OK) {
-      OA_LOG(&cx->log, ERROR, "%s", e.msg);
-      errors++;
-    }
-    const oa_rec_row *r = oa_archive_recording(a, i);
-    samples += (uint64_t)r->samples;
-    seconds += (double)r->samples / oa_rec_row_rate(r);
-    /* Progress counts 48 kHz samples of real time. */
-    if (pg) oa_progress_add(pg, 1, (int64_t)r->data_size, (int64_t)((double)r->samples * 48000.0 / oa_rec_row_rate(r)));
-    if (pg) oa_progress_poll(pg);
-  }
-  t[T_VERIFY] = MPI_Wtime() - t0 - t[T_OPEN];
-  if (pg) oa_progress_free(pg);
-  uint64_t mine[5] = {st.intervals_checked, st.mismatches, errors, samples, st.packets_decoded}, all[5] = {0};
-  MPI_Allreduce(mine, all, 5, MPI_UINT64_T, MPI_SUM, cx->comm);
-  MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_SUM, cx->comm);
-  double el = MPI_Wtime() - t0, hours = seconds / 3600.0;
+  const double el = res.wall_seconds, hours = res.audio_seconds / 3600.0;
   if (cx->rank == 0)
     OA_LOG(&cx->log, SUMMARY, "verified %llu intervals of %.3f h audio: %llu mismatched, %llu recordings unreadable; "
            "%.1f s on %d rank%s (%.0fx real time)",
-           (unsigned long long)all[0], hours, (unsigned long long)all[1], (unsigned long long)all[2], el, cx->size,
-           cx->size == 1 ? "" : "s", el > 0 ? hours * 3600.0 / el : 0.0);
+           (unsigned long long)res.intervals, hours, (unsigned long long)res.mismatched,
+           (unsigned long long)res.unreadable, el, cx->size, cx->size == 1 ? "" : "s",
+           el > 0 ? hours * 3600.0 / el : 0.0);
+  int failed = res.mismatched || res.unreadable;
   if (va.summary_json) {
     char fields[512];
     snprintf(fields, sizeof fields,
              "\"intervals\": %llu, \"mismatched\": %llu, \"recordings_unreadable\": %llu, \"audio_hours\": %.6f, "
              "\"packets_decoded\": %llu, \"x_real_time\": %.1f",
-             (unsigned long long)all[0], (unsigned long long)all[1], (unsigned long long)all[2], hours,
-             (unsigned long long)all[4], el > 0 ? hours * 3600.0 / el : 0.0);
-    if (cli_write_summary_json(cx, va.summary_json, "verify", fields, PHASES, t, T_COUNT, el) != 0) all[2]++;
+             (unsigned long long)res.intervals, (unsigned long long)res.mismatched,
+             (unsigned long long)res.unreadable, hours, (unsigned long long)res.packets_decoded,
+             el > 0 ? hours * 3600.0 / el : 0.0);
+    const double t[T_COUNT] = {res.open_seconds, res.verify_seconds};
+    if (cli_write_summary_json(cx, va.summary_json, "verify", fields, PHASES, t, T_COUNT, el) != 0) failed = 1;
   }
-  free(owner);
-  oa_extractor_free(x);
-  oa_archive_close(a);
-  return all[1] || all[2] ? EXIT_FAILED : EXIT_OK;
+  return failed ? EXIT_FAILED : EXIT_OK;
 }

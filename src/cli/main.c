@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opusarc/mpiutil.h"
 
 static const char *USAGE =
     "usage: opusarc COMMAND [OPTIONS]\n"
@@ -45,12 +46,14 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
   }
   int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("SLURM_STEP_ID");
-  MPI_Init(&argc, &argv);
-  cli_ctx cx = {.comm = MPI_COMM_WORLD, .launched = launched};
-  MPI_Comm_rank(cx.comm, &cx.rank);
-  MPI_Comm_size(cx.comm, &cx.size);
-  cx.log = (oa_logger){.rank = cx.rank, .size = cx.size, .level = OA_LOG_INFO};
+  /* `info`, `extract` and `verify` read, and a plain process outside a
+   * launcher runs them without starting MPI (cx.comm stays MPI_COMM_NULL until a clips
+   * file, written by parallel HDF5, needs it: cli_mpi_start). */
+  cli_ctx cx = {.comm = MPI_COMM_NULL, .rank = 0, .size = 1, .launched = launched};
+  cx.log = (oa_logger){.rank = 0, .size = 1, .level = OA_LOG_INFO};
+  if (launched || (command != cmd_info && command != cmd_extract && command != cmd_verify)) cli_mpi_start(&cx);
   int rc = command(&cx, argc - 1, argv + 1);
+  if (OA_SOLO(cx.comm)) return rc;
   /* Every rank returns the same code; take the worst in case one differs. */
   int worst = rc;
   MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, cx.comm);
