@@ -12,6 +12,7 @@
 
 #include "archive_seg.h"
 #include "segments.h"
+#include "opusarc/util.h"
 
 /* Where a file's rows start in the union. */
 typedef struct seg_base {
@@ -201,7 +202,7 @@ STRING_ACCESSOR(oa_archive_recording_recorder, recorders)
 
 double oa_archive_samples_per_second(const oa_archive *a, uint64_t i) {
   const oa_rec_row *r = oa_archive_recording(a, i);
-  return r ? oa_rec_row_rate(r) : 48000.0;
+  return r ? oa_rec_row_rate(r) : (double)OA_SAMPLE_RATE;
 }
 void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t) { *t = a->totals; }
 

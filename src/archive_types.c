@@ -1,7 +1,8 @@
 #include <stdlib.h>
 
 #include "archive_h5.h"
-#include "opusarc/journal.h"
+#include "opusarc/commit.h"
+#include "opusarc/util.h"
 
 #define FIELD(t, type, name, h5) H5Tinsert(t, #name, HOFFSET(type, name), h5)
 
@@ -56,7 +57,7 @@ static hid_t rec_type(int version) {
 }
 
 double oa_rec_row_rate(const oa_rec_row *r) {
-  return r->rate_mode == 3 && r->source_rate > 0 ? (double)r->source_rate : 48000.0;
+  return r->rate_mode == 3 && r->source_rate > 0 ? (double)r->source_rate : (double)OA_SAMPLE_RATE;
 }
 
 /* /links as format `version` has it: format 7 adds first_packet. */

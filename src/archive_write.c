@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "archive_h5.h"
-#include "opusarc/journal.h"
+#include "opusarc/commit.h"
 #include "opusarc/watchdog.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/util.h"
@@ -838,7 +838,7 @@ static int put_string_attr(hid_t obj, const char *name, const char *value) {
 }
 
 static int write_meta(hid_t file, const oa_archive_meta *m) {
-  int32_t version = OA_FORMAT_VERSION, rate = 48000, complete = 1;
+  int32_t version = OA_FORMAT_VERSION, rate = OA_SAMPLE_RATE, complete = 1;
   int rc = 0;
   rc |= put_string_attr(file, "format", OA_FORMAT_NAME);
   rc |= put_attr(file, "format_version", H5T_NATIVE_INT32, &version);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "decoder_internal.h"
+#include "opusarc/util.h"
 
 /* libopus aligns each sub-decoder to its largest basic type (8 bytes on the
  * platforms we build for); the size checks in oa_decoder_stream_offsets
@@ -42,15 +43,15 @@ size_t oa_decoder_constant_prefix(const oa_decoder *dec) {
  * packet, which are slow under virtualisation. */
 static int init_state(oa_decoder *dec, const oa_opus_head *head) {
   if (dec->kind == OA_DEC_SINGLE) {
-    int rc = opus_decoder_init(dec->state, 48000, head->channels);
+    int rc = opus_decoder_init(dec->state, OA_SAMPLE_RATE, head->channels);
     return rc == OPUS_OK ? opus_decoder_ctl(dec->state, OPUS_SET_GAIN(head->gain_q8)) : rc;
   }
   if (dec->kind == OA_DEC_PROJECTION) {
-    int rc = opus_projection_decoder_init(dec->state, 48000, head->channels, head->streams, head->coupled,
+    int rc = opus_projection_decoder_init(dec->state, OA_SAMPLE_RATE, head->channels, head->streams, head->coupled,
                                           (unsigned char *)head->demixing, head->demixing_size);
     return rc == OPUS_OK ? opus_projection_decoder_ctl(dec->state, OPUS_SET_GAIN(head->gain_q8)) : rc;
   }
-  int rc = opus_multistream_decoder_init(dec->state, 48000, head->channels, head->streams, head->coupled,
+  int rc = opus_multistream_decoder_init(dec->state, OA_SAMPLE_RATE, head->channels, head->streams, head->coupled,
                                          head->mapping);
   return rc == OPUS_OK ? opus_multistream_decoder_ctl(dec->state, OPUS_SET_GAIN(head->gain_q8)) : rc;
 }

@@ -360,7 +360,7 @@ static int after_hole(const link_job *j, size_t k) {
 
 static int run_link(link_job *j, int64_t *bad_packet, oa_err *err) {
   const oa_link *lk = j->lk;
-  int64_t interval = (int64_t)(j->opt->checkpoint_every * 48000.0);
+  int64_t interval = (int64_t)(j->opt->checkpoint_every * (double)OA_SAMPLE_RATE);
   if (interval < 1) interval = 1;
   j->interval = interval;
   j->last_row = -1;
@@ -559,7 +559,7 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   oa_demuxed d;
   memset(&d, 0, sizeof d);
   int rc = OA_OK;
-  oa_source_info src = {.rate = 48000, .rate_mode = OA_RATE_OPUS};
+  oa_source_info src = {.rate = OA_SAMPLE_RATE, .rate_mode = OA_RATE_OPUS};
   if (e->error) {
     rc = oa_err_set(&why, OA_EIO, "%s", e->error);
   } else if (oa_fault("source")) {

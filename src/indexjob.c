@@ -9,7 +9,7 @@
 #include "archlock.h"
 #include "inputdiff.h"
 #include "opusarc/corpus.h"
-#include "opusarc/journal.h"
+#include "opusarc/commit.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/progress.h"
 #include "opusarc/util.h"

@@ -56,7 +56,7 @@ int oa_arch_field_offsets(const oa_opus_build *build, const uint8_t *opus_dec, s
  * fields hold the same value. */
 static int32_t verified_arch(const oa_opus_build *b) {
   int err;
-  OpusDecoder *d = opus_decoder_create(48000, 1, &err);
+  OpusDecoder *d = opus_decoder_create(OA_SAMPLE_RATE, 1, &err);
   if (!d) return -1;
   size_t offs[4];
   int32_t arch = -1;

@@ -144,7 +144,7 @@ static int make_encoder(encoder *e, int rate, int channels, const oa_encode_opti
   memset(h, 0, sizeof *h);
   h->version = 1;
   h->channels = channels;
-  h->pre_skip = lookahead * (48000 / rate);
+  h->pre_skip = lookahead * (OA_SAMPLE_RATE / rate);
   h->input_rate = (uint32_t)rate;
   h->mapping_family = family;
   h->streams = streams;
@@ -153,14 +153,14 @@ static int make_encoder(encoder *e, int rate, int channels, const oa_encode_opti
   return OA_OK;
 }
 
-static const int OPUS_RATES[] = {8000, 12000, 16000, 24000, 48000};
+static const int OPUS_RATES[] = {8000, 12000, 16000, 24000, OA_SAMPLE_RATE};
 
 static int encoder_rate(int rate, int high_rate, int *mode, oa_err *err) {
   for (size_t i = 0; i < sizeof OPUS_RATES / sizeof OPUS_RATES[0]; i++)
     if (rate == OPUS_RATES[i]) return *mode = OA_RATE_NATIVE, rate;
-  if (rate < 48000) return *mode = OA_RATE_RESAMPLED, 48000;
-  if (high_rate == OA_HIGH_RATE_RESAMPLE) return *mode = OA_RATE_RESAMPLED, 48000;
-  if (high_rate == OA_HIGH_RATE_TIME_EXPAND) return *mode = OA_RATE_TIME_EXPANDED, 48000;
+  if (rate < OA_SAMPLE_RATE) return *mode = OA_RATE_RESAMPLED, OA_SAMPLE_RATE;
+  if (high_rate == OA_HIGH_RATE_RESAMPLE) return *mode = OA_RATE_RESAMPLED, OA_SAMPLE_RATE;
+  if (high_rate == OA_HIGH_RATE_TIME_EXPAND) return *mode = OA_RATE_TIME_EXPANDED, OA_SAMPLE_RATE;
   return oa_err_set(err, OA_EUSAGE, "sample rate %d Hz is above 48 kHz: choose --high-rate resample (low-pass to "
                     "48 kHz) or --high-rate time-expand (store the samples as if at 48 kHz)", rate);
 }
@@ -179,12 +179,12 @@ int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa
     soxr_error_t se;
     soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
     soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-    sox = soxr_create(src->rate, 48000, (unsigned)src->channels, &se, &io, &q, NULL);
+    sox = soxr_create(src->rate, OA_SAMPLE_RATE, (unsigned)src->channels, &se, &io, &q, NULL);
     if (!sox) rc = oa_err_set(err, OA_EUSAGE, "libsoxr: %s", se);
   }
   const size_t chunk = 4096, ch = (size_t)src->channels;
   float *in = malloc(chunk * ch * sizeof *in);
-  size_t out_cap = (size_t)(chunk * 48000.0 / src->rate) + 64;
+  size_t out_cap = (size_t)(chunk * (double)OA_SAMPLE_RATE / src->rate) + 64;
   float *out = malloc(out_cap * ch * sizeof *out);
   if (rc == OA_OK && (!in || !out)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   int64_t produced = 0; /* samples at the encoder's rate */
@@ -219,7 +219,7 @@ int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa
   if (rc == OA_OK && info->frames == 0) rc = oa_err_set(err, OA_EFORMAT, "no audio: the file holds 0 sample frames");
   if (rc == OA_OK) {
     /* Pad with silence so pre-skip + every input sample is encoded. */
-    int lookahead = head.pre_skip / (48000 / rate);
+    int lookahead = head.pre_skip / (OA_SAMPLE_RATE / rate);
     int64_t need = produced + lookahead, have = (int64_t)d->npackets * e.frame + (int64_t)e.npending;
     size_t zeros = (size_t)(need > have ? need - have : 0);
     zeros += ((size_t)e.frame - (e.npending + zeros) % (size_t)e.frame) % (size_t)e.frame;
@@ -235,7 +235,7 @@ int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa
     lk->head = head;
     lk->packet_count = d->npackets;
     lk->decoded_samples = (int64_t)d->npackets * e.dur48;
-    lk->out_samples = produced * (48000 / rate);
+    lk->out_samples = produced * (OA_SAMPLE_RATE / rate);
     d->nlinks = 1;
     d->total_samples = lk->out_samples;
   }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "opusarc/clock.h"
+#include "opusarc/util.h"
 #include "outfile.h"
 
 struct oa_pcm_writer {
@@ -97,7 +98,7 @@ static void write_wav_meta(SNDFILE *snd, const oa_pcm_meta *m) {
   memcpy(b.origination_date, local, 10);
   memcpy(b.origination_time, local + 11, 8);
   int64_t day_us = wall - (wall / OA_US_PER_DAY - (wall % OA_US_PER_DAY < 0)) * OA_US_PER_DAY;
-  const int rate = m->rate > 0 ? m->rate : 48000;
+  const int rate = m->rate > 0 ? m->rate : OA_SAMPLE_RATE;
   uint64_t ref = (uint64_t)llround((double)day_us / 1e6 * rate);
   b.time_reference_low = (uint32_t)ref, b.time_reference_high = (uint32_t)(ref >> 32);
   b.version = 1;
@@ -135,7 +136,7 @@ int oa_pcm_writer_open(const char *path, int format, int channels, int force, co
   }
   const int file = oa_pcm_format_is_file(format);
   if (file) {
-    SF_INFO info = {.samplerate = meta && meta->rate > 0 ? meta->rate : 48000, .channels = channels,
+    SF_INFO info = {.samplerate = meta && meta->rate > 0 ? meta->rate : OA_SAMPLE_RATE, .channels = channels,
                     .format = FORMATS[format].sf_format};
     w->snd = sf_open_fd(fd, SFM_WRITE, &info, SF_TRUE);
     if (w->snd && (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_RF64)

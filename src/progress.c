@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "opusarc/mpiutil.h"
+#include "opusarc/util.h"
 
 enum { ITEMS, BYTES, SAMPLES, NCOUNTERS };
 
@@ -81,7 +82,7 @@ static void report(oa_progress *p) {
     MPI_Win_flush(0, p->win);
   }
   const oa_progress_spec *s = &p->spec;
-  double el = oa_wtime() - p->t0, hours = (double)now_c[SAMPLES] / 48000.0 / 3600.0;
+  double el = oa_wtime() - p->t0, hours = (double)now_c[SAMPLES] / (double)OA_SAMPLE_RATE / 3600.0;
   double frac = s->total_bytes > 0     ? (double)now_c[BYTES] / (double)s->total_bytes
                 : s->total_samples > 0 ? (double)now_c[SAMPLES] / (double)s->total_samples
                 : s->total_items > 0   ? (double)now_c[ITEMS] / (double)s->total_items
@@ -92,7 +93,7 @@ static void report(oa_progress *p) {
     snprintf(amount, sizeof amount, "%.1f of %.1f MB, ", (double)now_c[BYTES] / 1e6, (double)s->total_bytes / 1e6);
   char audio[64];
   if (s->total_samples > 0)
-    snprintf(audio, sizeof audio, "%.2f of %.2f h audio", hours, (double)s->total_samples / 48000.0 / 3600.0);
+    snprintf(audio, sizeof audio, "%.2f of %.2f h audio", hours, (double)s->total_samples / (double)OA_SAMPLE_RATE / 3600.0);
   else
     snprintf(audio, sizeof audio, "%.2f h audio", hours);
   char line[512];

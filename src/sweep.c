@@ -60,7 +60,7 @@ void oa_query_set_clock(const oa_archive *a, oa_query *q) {
 
 int oa_query_rates(const oa_archive *a, const oa_query_list *ql, oa_query *q, int32_t rate, oa_err *err) {
   int32_t base = (int32_t)oa_archive_samples_per_second(a, q->rec);
-  q->in_rate = rate == OA_RATE_NATIVE ? 48000 : base;
+  q->in_rate = rate == OA_RATE_NATIVE ? OA_SAMPLE_RATE : base;
   q->out_rate = rate > 0 ? rate : q->in_rate;
   q->out_frames = oa_resampled_frames(q->frames, q->in_rate, q->out_rate);
   for (size_t j = 0; ql && j < q->nparts; j++) {
@@ -842,7 +842,7 @@ static int write_clip_table(sweep *s) {
 
 /* The rate every clip shares, or 0 when they differ (the rate column says). */
 static int32_t common_rate(const oa_query_list *ql) {
-  int32_t rate = ql->n ? ql->q[0].out_rate : 48000;
+  int32_t rate = ql->n ? ql->q[0].out_rate : OA_SAMPLE_RATE;
   for (size_t i = 1; i < ql->n; i++)
     if (ql->q[i].out_rate != rate) return 0;
   return rate;

@@ -7,6 +7,7 @@
 #include "opusarc/extract.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/progress.h"
+#include "opusarc/util.h"
 
 typedef struct verify_job {
   const oa_logger *log;
@@ -64,7 +65,7 @@ static void verify_share(MPI_Comm comm, verify_job *j, const oa_verify_options *
     const oa_rec_row *r = oa_archive_recording(j->archive, i);
     res->audio_seconds += (double)r->samples / oa_rec_row_rate(r);
     /* Progress counts 48 kHz samples of real time. */
-    if (pg) oa_progress_add(pg, 1, (int64_t)r->data_size, (int64_t)((double)r->samples * 48000.0 / oa_rec_row_rate(r)));
+    if (pg) oa_progress_add(pg, 1, (int64_t)r->data_size, (int64_t)((double)r->samples * (double)OA_SAMPLE_RATE / oa_rec_row_rate(r)));
     if (pg) oa_progress_poll(pg);
   }
   if (pg) oa_progress_free(pg);

@@ -802,7 +802,7 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   opt.progress_every = a->quiet ? 0 : opt.progress_bar && !a->progress_given ? 1.0 : a->progress;
   /* WAV and FLAC files are written by one libsndfile writer each: never cut
    * (a joined query is assembled from its parts at the end). */
-  opt.piece = oa_pcm_format_is_file(a->format) && !a->out_h5 ? INT64_MAX / 4 : (int64_t)(a->piece * 48000.0);
+  opt.piece = oa_pcm_format_is_file(a->format) && !a->out_h5 ? INT64_MAX / 4 : (int64_t)(a->piece * (double)OA_SAMPLE_RATE);
   oa_sweep_result res;
   rc = oa_sweep_run(cx->comm, ar, &ql, &opt, &cx->log, &res, &err);
   cx->skip_finalize = res.broken;

@@ -8,9 +8,10 @@
 #include "cli.h"
 #include "opusarc/archive.h"
 #include "opusarc/clock.h"
-#include "opusarc/journal.h"
+#include "opusarc/commit.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/indexjob.h"
+#include "opusarc/util.h"
 
 static const char *HELP =
     "usage: opusarc index -o ARCHIVE.h5 [options] INPUT...\n"
@@ -381,7 +382,7 @@ static void summarize(cli_ctx *cx, const index_args *a, const oa_index_result *r
   if (damaged)
     OA_LOG(&cx->log, SUMMARY, "damaged: %llu of the indexed recordings (everything their files still hold is "
            "kept; %.3f s of lost audio kept as silence); `opusarc info` names the damage",
-           (unsigned long long)damaged, (double)lost / 48000.0);
+           (unsigned long long)damaged, (double)lost / (double)OA_SAMPLE_RATE);
   OA_LOG(&cx->log, SUMMARY,
          "indexed %llu, failed %llu recordings%s: %.3f h audio, %llu packets, %.2f MB payload; this run %.3f h in "
          "%.1f s on %d rank%s (%.0fx real time) -> %s",

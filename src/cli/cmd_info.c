@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "opusarc/archive.h"
 #include "opusarc/clock.h"
+#include "opusarc/util.h"
 
 static const char *HELP =
     "usage: opusarc info ARCHIVE.h5 [--json] [--summary]\n"
@@ -191,7 +192,7 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
          (unsigned long long)it->failed, it->seconds / 3600.0);
   if (it->damaged)
     printf("damaged      %llu recordings kept what their files hold; %.3f s of lost audio is silence\n",
-           (unsigned long long)it->damaged, (double)it->lost_samples / 48000.0);
+           (unsigned long long)it->damaged, (double)it->lost_samples / (double)OA_SAMPLE_RATE);
   printf("packets      %llu in %llu links\n", (unsigned long long)it->t.packets, (unsigned long long)it->t.links);
   printf("intervals    %llu of %g s (%s): %llu link starts, %llu verified pre-rolls (%.1f packets on average), "
          "%llu pre-rolls with a patch, %llu snapshots\n",

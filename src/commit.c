@@ -1,4 +1,4 @@
-#include "opusarc/journal.h"
+#include "opusarc/commit.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* Commit records (journal.c): a saved record loads back field for field; a
+/* Commit records (commit.c): a saved record loads back field for field; a
  * damaged, truncated or foreign one is refused, never half-read. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "opusarc/journal.h"
+#include "opusarc/commit.h"
 
 static oa_commit sample(uint64_t entries) {
   oa_commit c;
@@ -27,7 +27,7 @@ static oa_commit sample(uint64_t entries) {
 
 static void test_round_trip(void **state) {
   (void)state;
-  char path[] = "/tmp/opusarc-journal-XXXXXX";
+  char path[] = "/tmp/opusarc-commit-XXXXXX";
   int fd = mkstemp(path);
   assert_true(fd >= 0);
   close(fd);

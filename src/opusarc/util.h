@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Every decoded sample, and an archive's time base: Opus decodes at 48 kHz. */
+#define OA_SAMPLE_RATE 48000
+
 /* Grows *buf (holding *cap elements of elem_size) to hold at least `need`.
  * Returns 0, or -1 on overflow or allocation failure (buffer untouched). */
 int oa_grow(void **buf, size_t *cap, size_t need, size_t elem_size);

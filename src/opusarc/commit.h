@@ -3,8 +3,8 @@
  * how long each appendable dataset was at that flush and which corpus
  * entries were done. `index --resume` trusts the partial archive only up to
  * that record (docs/FORMAT.md, "Interrupted runs"). */
-#ifndef OPUSARC_JOURNAL_H
-#define OPUSARC_JOURNAL_H
+#ifndef OPUSARC_COMMIT_H
+#define OPUSARC_COMMIT_H
 
 #include <stdint.h>
 
