@@ -309,7 +309,7 @@ static int all_digits(const char *s) {
   return 1;
 }
 
-static void detector_row(row_ctx *c, char **f, long lineno, oa_query *q, oa_err *why) {
+static void detector_row(row_ctx *c, char **f, int nf, long lineno, oa_query *q, oa_err *why) {
   const layout *t = c->t;
   double begin, finish, offset = 0;
   if (parse_seconds(f[t->begin], &begin) || parse_seconds(f[t->finish], &finish) ||
@@ -324,7 +324,8 @@ static void detector_row(row_ctx *c, char **f, long lineno, oa_query *q, oa_err 
   q->end = llround((from + finish - begin) * sps);
   char stem[sizeof q->id - 24];
   oa_name_stem(oa_archive_recording_name(c->a, q->rec), stem, sizeof stem);
-  if (t->selection >= 0 && all_digits(f[t->selection]) && strlen(f[t->selection]) < 20)
+  /* The Selection column may lie past a short row's last field (found by fuzz_tables). */
+  if (t->selection >= 0 && t->selection < nf && all_digits(f[t->selection]) && strlen(f[t->selection]) < 20)
     snprintf(q->id, sizeof q->id, "%s_s%s", stem, f[t->selection]);
   else snprintf(q->id, sizeof q->id, "%s_l%ld", stem, lineno);
 }
@@ -345,7 +346,7 @@ static void parse_row(row_ctx *c, char **f, int nf, long lineno, oa_query *q, in
     oa_err_set(why, OA_EUSAGE, "%d fields, where the header has %d", nf, t->ncols);
     return;
   }
-  if (t->detector) detector_row(c, f, lineno, q, why);
+  if (t->detector) detector_row(c, f, nf, lineno, q, why);
   else csv_row(c, f, lineno, q, why);
   if (why->msg[0]) return;
   char id[sizeof q->id];

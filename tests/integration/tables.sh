@@ -79,6 +79,17 @@ end=$(field "$WORK/r.h5" s2~x.opus_s2 end)
 "$CLIPGET" "$WORK/r.h5" long.opus_s1 "$WORK/clip.f32" > /dev/null
 single long.opus 12000 84000 "$WORK/ref.f32"
 cmp -s "$WORK/clip.f32" "$WORK/ref.f32" || fail "raven clip samples"
+# A Selection column past a short row's last field (fuzz_tables found it read past the row):
+# that row is named by its line, the full one by its selection.
+{
+  echo "Begin Time (s)${tab}End Time (s)${tab}Begin Path${tab}Species${tab}Selection"
+  echo "0.5${tab}1.5${tab}long.opus"
+  echo "0.5${tab}1.5${tab}long.opus${tab}TURMER${tab}7"
+} > "$WORK/short_rows.txt"
+"$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/short_rows.txt" --queries-format raven --out "$WORK/sr.h5" \
+  > "$WORK/out.txt" 2>&1 || { cat "$WORK/out.txt"; fail "raven: short rows"; }
+[ "$(field "$WORK/sr.h5" long.opus_l2 start)" = 24000 ] && [ "$(field "$WORK/sr.h5" long.opus_s7 end)" = 72000 ] ||
+  fail "raven: short rows named by line and selection"
 
 # BirdNET-Analyzer results (CSV with a File column).
 printf '%s\n' 'Start (s),End (s),Scientific name,Common name,Confidence,File' \
