@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # libopusarc as an installed library (issue 17): `cmake --install` of the
 # build tree into a scratch prefix; examples/read_range.c built against it
-# twice, through pkg-config and through the CMake package; its reads equal
+# three times, through pkg-config, through the CMake package and against the
+# static libopusarc.a; its reads equal
 # opusfile's linear decode (opusref) for every recording; errors name the
 # recording; the shared library imports no MPI_Init (a reader never starts
 # MPI) and does not load FFmpeg.
@@ -24,6 +25,13 @@ export PKG_CONFIG_PATH=$LIBDIR/pkgconfig
 # shellcheck disable=SC2086,SC2046
 cc -Wall -Wextra -Werror ${EXAMPLE_CFLAGS:-} -o "$WORK/rr_pc" "$SRC/examples/read_range.c" $(pkg-config --cflags --libs opusarc) ||
   fail "read_range does not build through pkg-config"
+# Built against the static library: nothing of libopusarc is loaded at run time.
+[ -f "$LIBDIR/libopusarc.a" ] || fail "no libopusarc.a installed"
+# shellcheck disable=SC2086,SC2046
+cc -Wall -Wextra -Werror ${EXAMPLE_CFLAGS:-} -o "$WORK/rr_static" "$SRC/examples/read_range.c" \
+  $(pkg-config --cflags opusarc) $(pkg-config --static --libs opusarc | sed 's/-lopusarc\b/-l:libopusarc.a/') ||
+  fail "read_range does not build against libopusarc.a"
+if ldd "$WORK/rr_static" | grep -q libopusarc; then fail "the static build loads libopusarc.so"; fi
 # Built through the CMake package.
 cmake -S "$SRC/examples" -B "$WORK/bex" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_C_FLAGS="${EXAMPLE_CFLAGS:-}" \
   -DCMAKE_EXE_LINKER_FLAGS="${EXAMPLE_CFLAGS:-}" > "$WORK/cm.log" 2>&1 || { cat "$WORK/cm.log"; fail "find_package(opusarc)"; }
@@ -38,7 +46,7 @@ mkdir -p "$C/speech" "$C/music" "$C/multi"
 "$MKOPUS" --channels 2 --bitrate 48000 --seconds 5 --links 3 --trim 211 --seed 4 "$C/multi/chained.opus" > /dev/null
 "$OPUSARC" index -q --checkpoint-every 1 -o "$WORK/a.h5" "$C" > /dev/null || fail "index"
 
-for rr in "$WORK/rr_pc" "$WORK/bex/read_range"; do
+for rr in "$WORK/rr_pc" "$WORK/bex/read_range" "$WORK/rr_static"; do
   "$rr" "$WORK/a.h5" > "$WORK/list.txt" || fail "$rr lists nothing"
   [ "$(wc -l < "$WORK/list.txt")" = 4 ] || { cat "$WORK/list.txt"; fail "$rr lists $(wc -l < "$WORK/list.txt") recordings, not 4"; }
   n=0
