@@ -43,8 +43,7 @@ int oa_extractor_create(oa_archive *a, int flags, oa_extractor **out, oa_err *er
     oa_err why;
     if (oa_opus_build_compatible(&oa_archive_get_meta(a)->build, &x->host, &why) != OA_OK) {
       if (!(flags & OA_EXTRACT_DECODE_FROM_START))
-        rc = oa_err_set(err, OA_EBUILD, "%s (use --decode-from-start to decode every range from its recording "
-                        "start instead)", why.msg);
+        rc = oa_err_set(err, OA_EBUILD, "%s", why.msg);
       x->use_checkpoints = 0;
     }
   }

@@ -102,6 +102,7 @@ void oa_mpi_offsets(MPI_Comm comm, const uint64_t *local, uint64_t *before, uint
   MPI_Allreduce(local, total, n, MPI_UINT64_T, MPI_SUM, comm);
 }
 
+#ifdef OPUSARC_FAULTS
 int oa_fault(const char *point) {
   const char *spec = getenv("OPUSARC_FAULT");
   int initialized = 0, rank = 0;
@@ -115,3 +116,4 @@ int oa_fault(const char *point) {
     if ((p == spec || p[-1] == ',') && (p[n] == '\0' || p[n] == ',')) return 1;
   return 0;
 }
+#endif

@@ -50,8 +50,7 @@ int oa_out_check(const char *path, int force, const oa_file_id *inputs, size_t n
   }
   if (stat(path, &st) != 0) /* a dangling symlink: renaming over it replaces only the link */
     return force ? check_parent(path, what, err)
-                 : oa_err_set(err, OA_EUSAGE, "%s %s already exists (a symbolic link; use --force to replace it)",
-                              what, path);
+                 : oa_err_set(err, OA_EEXIST, "%s %s already exists as a symbolic link", what, path);
   for (size_t i = 0; i < n; i++)
     if (inputs[i].dev == (uint64_t)st.st_dev && inputs[i].ino == (uint64_t)st.st_ino)
       return oa_err_set(err, OA_EUSAGE, "%s %s is an input of this command: an output never replaces an input",
@@ -59,7 +58,7 @@ int oa_out_check(const char *path, int force, const oa_file_id *inputs, size_t n
   if (!S_ISREG(st.st_mode))
     return oa_err_set(err, OA_EUSAGE, "%s %s is %s: opusarc writes outputs under a temporary name and renames "
                       "them, which would replace it; give the path of a file", what, path, kind_of(st.st_mode));
-  if (!force) return oa_err_set(err, OA_EUSAGE, "%s %s already exists (use --force to replace it)", what, path);
+  if (!force) return oa_err_set(err, OA_EEXIST, "%s %s already exists", what, path);
   return check_parent(path, what, err);
 }
 
@@ -103,11 +102,11 @@ int oa_out_publish(const char *tmp, const char *path, int force, oa_err *err) {
     unlink(tmp);
     return OA_OK;
   }
-  if (errno == EEXIST) return oa_err_set(err, OA_EUSAGE, "%s already exists (use --force to replace it)", path);
+  if (errno == EEXIST) return oa_err_set(err, OA_EEXIST, "%s already exists", path);
   if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
     return oa_err_set(err, OA_EIO, "%s: cannot move into place: %s", path, strerror(errno));
   /* File systems without hard links: rename after a last look. */
-  if (access(path, F_OK) == 0) return oa_err_set(err, OA_EUSAGE, "%s already exists (use --force to replace it)", path);
+  if (access(path, F_OK) == 0) return oa_err_set(err, OA_EEXIST, "%s already exists", path);
   if (rename(tmp, path) != 0) return oa_err_set(err, OA_EIO, "%s: cannot rename into place: %s", path, strerror(errno));
   return OA_OK;
 }

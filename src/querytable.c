@@ -236,26 +236,8 @@ static int resolve(const oa_archive *a, const name_index *ix, char *path, uint64
 
 /* -------------------------------------------------------------------- rows */
 
-static int parse_position(const char *s, double per_second, int64_t *out) {
-  char *end;
-  errno = 0;
-  if (per_second <= 0) {
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) return -1;
-    *out = v;
-    return 0;
-  }
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(v) || fabs(v) > 1e12) return -1;
-  *out = llround(v * per_second);
-  return 0;
-}
-
 static int parse_seconds(const char *s, double *out) {
-  char *end;
-  errno = 0;
-  *out = strtod(s, &end);
-  return errno || end == s || *end || !isfinite(*out) || fabs(*out) > 1e12 ? -1 : 0;
+  return oa_parse_double(s, out) != 0 || fabs(*out) > 1e12 ? -1 : 0;
 }
 
 /* --pad-seconds: wider on both sides, but never past an edge the range
@@ -294,7 +276,7 @@ static void csv_row(row_ctx *c, char **f, long lineno, oa_query *q, oa_err *why)
     return;
   }
   double per_second = seconds ? oa_archive_samples_per_second(c->a, q->rec) : 0;
-  if (parse_position(f[2], per_second, &q->start) || parse_position(f[3], per_second, &q->end)) {
+  if (oa_parse_position(f[2], per_second, &q->start) || oa_parse_position(f[3], per_second, &q->end)) {
     oa_err_set(why, OA_EUSAGE, "start/end must be %s", seconds ? "numbers of seconds" : "integer samples");
     return;
   }

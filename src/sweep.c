@@ -1045,15 +1045,14 @@ static int check_dir_outputs(sweep *s, oa_err *err) {
     oa_err why;
     oa_err_clear(&why);
     if (oa_out_check(path, opt->overwrite, input, ninputs, "output", &why) == OA_OK) continue;
-    if (opt->overwrite || !strstr(why.msg, "already exists")) rc = oa_err_set(err, why.code, "%s", why.msg);
+    if (opt->overwrite || why.code != OA_EEXIST) rc = oa_err_set(err, why.code, "%s", why.msg);
     else if (existing++ == 0) snprintf(first, sizeof first, "%s", path);
   }
   if (rc == OA_OK && existing == 1)
-    rc = oa_err_set(err, OA_EUSAGE, "%s already exists (use --force to replace it); nothing was extracted", first);
+    rc = oa_err_set(err, OA_EEXIST, "%s already exists; nothing was extracted", first);
   else if (rc == OA_OK && existing)
-    rc = oa_err_set(err, OA_EUSAGE, "%s already exists and so do %llu other output%s (use --force to replace "
-                    "them); nothing was extracted", first, (unsigned long long)(existing - 1),
-                    existing == 2 ? "" : "s");
+    rc = oa_err_set(err, OA_EEXIST, "%s already exists and so do %llu other output%s; nothing was extracted", first,
+                    (unsigned long long)(existing - 1), existing == 2 ? "" : "s");
   return rc == OA_OK ? create_stage_files(s, err) : rc;
 }
 

@@ -1,6 +1,7 @@
 #include "opusarc/util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,5 +94,31 @@ int oa_has_extension(const char *path, const char *const *ext, size_t n) {
   const char *dot = strrchr(path, '.');
   for (size_t i = 0; dot && i < n; i++)
     if (strcasecmp(dot, ext[i]) == 0) return 1;
+  return 0;
+}
+
+int oa_parse_double(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end != '\0' || !isfinite(v)) return -1;
+  *out = v;
+  return 0;
+}
+
+int oa_parse_int64(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end != '\0') return -1;
+  *out = v;
+  return 0;
+}
+
+int oa_parse_position(const char *s, double per_second, int64_t *out) {
+  if (per_second <= 0) return oa_parse_int64(s, out);
+  double v;
+  if (oa_parse_double(s, &v) != 0 || fabs(v) > 1e12) return -1;
+  *out = llround(v * per_second);
   return 0;
 }

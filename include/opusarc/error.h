@@ -1,6 +1,8 @@
 /* One error convention for the whole library: functions return 0 on success
  * or a negative oa_code, and fill an oa_err with a message that names the
- * thing and the reason. Callers print err.msg as-is. */
+ * thing and the reason. Callers print err.msg as-is; a message never names
+ * a command-line option: a front end adds its own hint by code (OA_EBUILD:
+ * decode from the recording start instead; OA_EEXIST: allow replacing). */
 #ifndef OPUSARC_ERROR_H
 #define OPUSARC_ERROR_H
 
@@ -18,7 +20,8 @@ enum oa_code {
   OA_EUSAGE = -8,     /* bad argument */
   OA_ENOTFOUND = -9,
   OA_EMPI = -10,
-  OA_ENOTOPUS = -11   /* input holds audio, but not Opus (it may be imported) */
+  OA_ENOTOPUS = -11,  /* input holds audio, but not Opus (it may be imported) */
+  OA_EEXIST = -12     /* an output exists and is not to be replaced */
 };
 
 #define OA_ERRMSG_MAX 1024

@@ -51,6 +51,9 @@ typedef struct oa_recording_info {
 /* libopusarc's version, "MAJOR.MINOR.PATCH". */
 const char *oa_reader_version(void);
 
+/* Opens an archive read-only (flags: enum oa_reader_flags). OA_EBUILD:
+ * this host's libopus cannot restore the archive's checkpoints; open again
+ * with OA_READER_DECODE_FROM_START. */
 int oa_reader_open(const char *path, int flags, oa_reader **out, oa_err *err);
 void oa_reader_close(oa_reader *r);
 

@@ -94,9 +94,15 @@ def library_version() -> str:
     return _lib.oa_reader_version().decode()
 
 
+_EBUILD = -6  # the archive's checkpoints need another libopus build
+
+
 def _check(rc: int, err: _Err) -> None:
     if rc != 0:
-        raise OpusarcError(rc, err.msg.decode("utf-8", "replace"))
+        msg = err.msg.decode("utf-8", "replace")
+        if rc == _EBUILD:  # libopusarc names no option: the hint is this package's
+            msg += " (opusarc.open(path, decode_from_start=True) decodes every range from its recording start instead)"
+        raise OpusarcError(rc, msg)
 
 
 class Recording(NamedTuple):

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "opusarc/error.h"
 #include "opusarc/log.h"
 
 /* Exit codes (documented in README and --help). */
@@ -40,11 +41,47 @@ int cmd_info(cli_ctx *cx, int argc, char **argv);
 int cmd_verify(cli_ctx *cx, int argc, char **argv);
 int cmd_merge(cli_ctx *cx, int argc, char **argv);
 
-int cli_parse_double(const char *s, double *out);
-int cli_parse_int64(const char *s, int64_t *out);
-/* A position in samples: an integer, or with per_second > 0 a number of
- * seconds times per_second (the recording's time base), rounded. */
-int cli_parse_position(const char *s, double per_second, int64_t *out);
+/* The option table every command parses with: one row per option. */
+typedef enum {
+  CLI_FLAG,   /* no value: *(int *)dest = set (1 when set is 0) */
+  CLI_TEXT,   /* *(const char **)dest = the value as typed */
+  CLI_NUMBER, /* *(double *)dest, within [min, max] */
+  CLI_INT,    /* *(int *)dest, a whole number within [min, max] */
+  CLI_INT64,  /* *(int64_t *)dest, likewise */
+  CLI_CHOICE, /* one of choices ("a|b|c"): *(int *)dest = values[i] (or i) */
+  CLI_CALL,   /* call(dest, value, why, len): 0, or -1 (why filled, or `need` is used) */
+  CLI_HELP    /* prints dest (the help text) from rank 0 */
+} cli_opt_kind;
+
+typedef struct cli_opt {
+  const char *name; /* long form, without "--"; NULL ends the table */
+  char letter;      /* short form, or 0 */
+  cli_opt_kind kind;
+  void *dest;
+  double min, max;     /* CLI_NUMBER, CLI_INT, CLI_INT64 */
+  const char *need;    /* what the value must be, for the message: "seconds from 0.01 to 60" */
+  const char *choices; /* CLI_CHOICE */
+  const int *values;   /* CLI_CHOICE: the value stored per choice (NULL: its index) */
+  int (*call)(void *dest, const char *value, char *why, size_t len); /* CLI_CALL */
+  int *given;          /* set to 1 when the option appears (may be NULL) */
+  int set;             /* CLI_FLAG */
+  int optional_value;  /* --opt or --opt=VALUE (value NULL when absent) */
+} cli_opt;
+
+#define CLI_STR2(x) #x
+#define CLI_STR(x) CLI_STR2(x) /* a number's macro as text, for `need` */
+
+/* A row: CLI_OPT("name", 'n', CLI_NUMBER, &x, .min = 0, .max = 1, .need = "...") */
+#define CLI_OPT(long_name, short_name, opt_kind, where, ...) \
+  { .name = (long_name), .letter = (short_name), .kind = (opt_kind), .dest = (void *)(where), __VA_ARGS__ }
+
+/* Parses argv's options by `table`; `in_order`: options end at the first
+ * argument (index, merge: an input may look like an option after it).
+ * Returns 0 (*first_arg = the index of the first argument), 1 when --help
+ * was printed, or -1 after a usage message naming the option and why. */
+int cli_parse_options(const cli_ctx *cx, const char *cmd, int argc, char **argv, const cli_opt *table,
+                      int in_order, int *first_arg);
+
 /* A plain process writing to a terminal (not under mpirun or srun, whose
  * forwarded output may look like a terminal but ends up in a log). */
 int cli_is_terminal(const cli_ctx *cx);
@@ -80,6 +117,11 @@ int cli_write_summary_json(const cli_ctx *cx, const char *path, const char *comm
  * otherwise rank 0 says so and all return 0. Ranks that read different
  * archives would produce outputs that match neither. */
 int cli_same_file_everywhere(const cli_ctx *cx, const char *path);
+
+/* Logs a library error with the command line's hint for its code (the
+ * library names no options): OA_EEXIST --force, OA_EBUILD
+ * --decode-from-start. */
+void cli_log_error(cli_ctx *cx, const oa_err *err);
 
 /* Prints to stderr from rank 0 only, as every rank parses the same argv. */
 void cli_usage_error(const cli_ctx *cx, const char *cmd, const char *fmt, ...)

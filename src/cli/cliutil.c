@@ -13,30 +13,12 @@
 #include "opusarc/util.h"
 #include "../outfile.h"
 
-int cli_parse_double(const char *s, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end != '\0' || !isfinite(v)) return -1;
-  *out = v;
-  return 0;
-}
-
-int cli_parse_int64(const char *s, int64_t *out) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (errno || end == s || *end != '\0') return -1;
-  *out = v;
-  return 0;
-}
-
-int cli_parse_position(const char *s, double per_second, int64_t *out) {
-  if (per_second <= 0) return cli_parse_int64(s, out);
-  double v;
-  if (cli_parse_double(s, &v) != 0 || fabs(v) > 1e12) return -1;
-  *out = llround(v * per_second);
-  return 0;
+void cli_log_error(cli_ctx *cx, const oa_err *err) {
+  const char *hint = err->code == OA_EEXIST ? " (use --force to replace existing outputs)"
+                     : err->code == OA_EBUILD ? " (use --decode-from-start to decode every range from its recording "
+                                                "start instead)"
+                                              : "";
+  OA_LOG(&cx->log, ERROR, "%s%s", err->msg, hint);
 }
 
 void cli_usage_error(const cli_ctx *cx, const char *cmd, const char *fmt, ...) {

@@ -1,5 +1,3 @@
-#include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,15 +153,32 @@ typedef struct extract_args {
 } extract_args;
 
 /* "native" or a whole number of Hz in [OA_RATE_MIN, OA_RATE_MAX]. */
-static int parse_rate(const char *text, int32_t *rate) {
+static int take_rate(void *dest, const char *text, char *why, size_t len) {
+  int32_t *rate = dest;
+  (void)why, (void)len;
   if (strcmp(text, "native") == 0) return *rate = OA_RATE_NATIVE, 0;
-  char *end;
-  errno = 0;
-  long hz = strtol(text, &end, 10);
-  if (errno || end == text || *end || hz < OA_RATE_MIN || hz > OA_RATE_MAX) return -1;
+  int64_t hz;
+  if (oa_parse_int64(text, &hz) != 0 || hz < OA_RATE_MIN || hz > OA_RATE_MAX) return -1;
   *rate = (int32_t)hz;
   return 0;
 }
+
+/* --join, or --join=strict. */
+static int take_join(void *dest, const char *text, char *why, size_t len) {
+  (void)why, (void)len;
+  if (text && strcmp(text, "strict") != 0) return -1;
+  *(int *)dest = text ? OA_JOIN_STRICT : OA_JOIN_FILL;
+  return 0;
+}
+
+static int take_channels(void *dest, const char *text, char *why, size_t len) {
+  oa_channel_spec *spec = dest;
+  if (spec->n) return snprintf(why, len, "given twice"), -1;
+  return oa_channel_spec_parse(text, spec, why, len);
+}
+
+static const int TAILS[] = {OA_TAIL_DROP, OA_TAIL_PAD, OA_TAIL_KEEP};
+static const int TABLE_FORMATS[] = {OA_TABLE_CSV, OA_TABLE_RAVEN, OA_TABLE_BIRDNET};
 
 static int time_mode(const extract_args *a) { return a->from || a->to || a->daily; }
 
@@ -189,173 +204,65 @@ static int check_time_args(cli_ctx *cx, const extract_args *a) {
 }
 
 static int parse_args(cli_ctx *cx, int argc, char **argv, extract_args *a) {
-  enum { O_REC = 256, O_START, O_END, O_UNITS, O_FORMAT, O_QUERIES, O_OUTDIR, O_DFS, O_VERIFY, O_OUT, O_WINDOWS,
-         O_HOP, O_MATCH, O_PIECE, O_PROGRESS, O_FORCE, O_NO_SNAPSHOTS, O_MAX_WINDOWS, O_IO_TIMEOUT, O_FROM, O_TO,
-         O_DAILY, O_DAYS, O_TZ, O_JOIN, O_MAX_GAP, O_MONO, O_CHANNELS, O_TAIL, O_CLAMP, O_RATE, O_SHAPE, O_QFORMAT, O_PAD };
-  static const struct option opts[] = {
-      {"recording", required_argument, 0, O_REC}, {"start", required_argument, 0, O_START},
-      {"end", required_argument, 0, O_END},       {"units", required_argument, 0, O_UNITS},
-      {"format", required_argument, 0, O_FORMAT}, {"output", required_argument, 0, 'o'},
-      {"queries", required_argument, 0, O_QUERIES}, {"out-dir", required_argument, 0, O_OUTDIR},
-      {"decode-from-start", no_argument, 0, O_DFS}, {"quiet", no_argument, 0, 'q'},
-      {"verify", no_argument, 0, O_VERIFY},         {"out", required_argument, 0, O_OUT},
-      {"windows", required_argument, 0, O_WINDOWS}, {"hop", required_argument, 0, O_HOP},
-      {"match", required_argument, 0, O_MATCH},     {"piece", required_argument, 0, O_PIECE},
-      {"progress", required_argument, 0, O_PROGRESS}, {"force", no_argument, 0, O_FORCE},
-      {"no-snapshots", no_argument, 0, O_NO_SNAPSHOTS}, {"max-windows", required_argument, 0, O_MAX_WINDOWS},
-      {"io-timeout", required_argument, 0, O_IO_TIMEOUT},
-      {"from", required_argument, 0, O_FROM},       {"to", required_argument, 0, O_TO},
-      {"daily", required_argument, 0, O_DAILY},     {"days", required_argument, 0, O_DAYS},
-      {"tz", required_argument, 0, O_TZ},           {"join", optional_argument, 0, O_JOIN},
-      {"max-gap", required_argument, 0, O_MAX_GAP},
-      {"mono", no_argument, 0, O_MONO},             {"channels", required_argument, 0, O_CHANNELS},
-      {"tail", required_argument, 0, O_TAIL},       {"clamp", no_argument, 0, O_CLAMP},
-      {"rate", required_argument, 0, O_RATE},        {"shape", required_argument, 0, O_SHAPE},
-      {"queries-format", required_argument, 0, O_QFORMAT}, {"pad-seconds", required_argument, 0, O_PAD},
-      {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
-  memset(a, 0, sizeof *a);
-  a->format = -1;
-  a->piece = 30;
-  a->progress = 10;
-  a->max_windows = 5000000;
-  a->io_timeout = 900;
-  a->max_gap = 10;
-  optind = 0;
-  opterr = 0;
-  int c;
+  *a = (extract_args){.format = -1, .piece = 30, .progress = 10, .max_windows = 5000000, .io_timeout = 900,
+                      .max_gap = 10};
   const char *format = NULL;
-  while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
-    switch (c) {
-      case O_REC: a->recording = optarg; break;
-      case O_START: a->start = optarg; break;
-      case O_END: a->end = optarg; break;
-      case O_QUERIES: a->queries = optarg; break;
-      case O_OUTDIR: a->out_dir = optarg; break;
-      case O_DFS: a->decode_from_start = 1; break;
-      case O_VERIFY: a->verify = 1; break;
-      case O_NO_SNAPSHOTS: a->no_snapshots = 1; break;
-      case O_OUT: a->out_h5 = optarg; break;
-      case O_WINDOWS: a->window = optarg; break;
-      case O_HOP: a->hop = optarg; break;
-      case O_MATCH: a->match = optarg; break;
-      case O_FORCE: a->force = 1; break;
-      case O_MONO:
-      case O_CHANNELS: {
-        char why[160];
-        if (a->chan.mono || a->chan.n) {
-          cli_usage_error(cx, "extract", "--mono and --channels exclude each other (and are given once)");
-          return -1;
-        }
-        if (c == O_MONO) a->chan.mono = 1;
-        else if (oa_channel_spec_parse(optarg, &a->chan, why, sizeof why) != 0) {
-          cli_usage_error(cx, "extract", "--channels: %s", why);
-          return -1;
-        }
-        break;
-      }
-      case O_TAIL:
-        a->tail_given = 1;
-        if (strcmp(optarg, "drop") == 0) a->tail = OA_TAIL_DROP;
-        else if (strcmp(optarg, "pad") == 0) a->tail = OA_TAIL_PAD;
-        else if (strcmp(optarg, "keep") == 0) a->tail = OA_TAIL_KEEP;
-        else {
-          cli_usage_error(cx, "extract", "--tail must be drop, pad or keep, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case O_CLAMP: a->clamp = 1; break;
-      case O_QFORMAT:
-        if (oa_table_format_parse(optarg, &a->table_format) != 0) {
-          cli_usage_error(cx, "extract", "--queries-format must be csv, raven or birdnet, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case O_PAD:
-        if (cli_parse_double(optarg, &a->pad_seconds) != 0 || a->pad_seconds < 0 || a->pad_seconds > 86400) {
-          cli_usage_error(cx, "extract", "--pad-seconds needs a number of seconds from 0 to 86400, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case O_SHAPE:
-        if (strcmp(optarg, "fixed") != 0 && strcmp(optarg, "flat") != 0) {
-          cli_usage_error(cx, "extract", "--shape must be flat or fixed, not '%s'", optarg);
-          return -1;
-        }
-        a->fixed_shape = strcmp(optarg, "fixed") == 0;
-        break;
-      case O_RATE:
-        if (parse_rate(optarg, &a->rate) != 0) {
-          cli_usage_error(cx, "extract", "--rate must be native or a whole number of Hz from %d to %d, not '%s'",
-                          OA_RATE_MIN, OA_RATE_MAX, optarg);
-          return -1;
-        }
-        break;
-      case O_FROM: a->from = optarg; break;
-      case O_TO: a->to = optarg; break;
-      case O_DAILY: a->daily = optarg; break;
-      case O_DAYS: a->days = optarg; break;
-      case O_TZ: a->tz = optarg; break;
-      case O_JOIN:
-        if (!optarg) a->join = OA_JOIN_FILL;
-        else if (strcmp(optarg, "strict") == 0) a->join = OA_JOIN_STRICT;
-        else {
-          cli_usage_error(cx, "extract", "--join takes no value or =strict, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case O_MAX_GAP:
-        if (cli_parse_double(optarg, &a->max_gap) != 0 || a->max_gap < 0) {
-          cli_usage_error(cx, "extract", "--max-gap needs seconds (>= 0), not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case O_IO_TIMEOUT:
-        if (cli_parse_double(optarg, &a->io_timeout) != 0 || a->io_timeout < 0) {
-          cli_usage_error(cx, "extract", "--io-timeout needs seconds (0: none), not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case O_MAX_WINDOWS:
-        if (cli_parse_int64(optarg, &a->max_windows) != 0 || a->max_windows < 1) {
-          cli_usage_error(cx, "extract", "--max-windows needs a positive count, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case O_PIECE:
-      case O_PROGRESS: {
-        double v;
-        if (cli_parse_double(optarg, &v) != 0 || v < 0 || (c == O_PIECE && v < 1)) {
-          cli_usage_error(cx, "extract", "--%s needs a number of seconds%s, not '%s'", c == O_PIECE ? "piece" : "progress",
-                          c == O_PIECE ? " >= 1" : "", optarg);
-          return -1;
-        }
-        if (c == O_PIECE) a->piece = v;
-        else a->progress = v, a->progress_given = 1;
-        break;
-      }
-      case 'o': a->output = optarg; break;
-      case 'q': a->quiet = 1; break;
-      case O_FORMAT: format = optarg; break;
-      case O_UNITS:
-        if (strcmp(optarg, "seconds") == 0) a->seconds = 1;
-        else if (strcmp(optarg, "samples") != 0) {
-          cli_usage_error(cx, "extract", "--units must be samples or seconds, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case 'h':
-        if (cx->rank == 0) fputs(HELP, stdout);
-        return 1;
-      default:
-        cli_usage_error(cx, "extract", "unknown or incomplete option '%s'", argv[optind - 1]);
-        return -1;
-    }
-  }
-  if (optind != argc - 1) {
-    cli_usage_error(cx, "extract", optind >= argc ? "ARCHIVE.h5 is required" : "exactly one ARCHIVE.h5 expected");
+  int mono = 0;
+  const cli_opt opts[] = {
+      CLI_OPT("recording", 0, CLI_TEXT, &a->recording),
+      CLI_OPT("start", 0, CLI_TEXT, &a->start),
+      CLI_OPT("end", 0, CLI_TEXT, &a->end),
+      CLI_OPT("units", 0, CLI_CHOICE, &a->seconds, .choices = "samples|seconds"),
+      CLI_OPT("format", 0, CLI_TEXT, &format),
+      CLI_OPT("output", 'o', CLI_TEXT, &a->output),
+      CLI_OPT("queries", 0, CLI_TEXT, &a->queries),
+      CLI_OPT("queries-format", 0, CLI_CHOICE, &a->table_format, .choices = "csv|raven|birdnet",
+              .values = TABLE_FORMATS),
+      CLI_OPT("pad-seconds", 0, CLI_NUMBER, &a->pad_seconds, .min = 0, .max = 86400,
+              .need = "a number of seconds from 0 to 86400"),
+      CLI_OPT("out-dir", 0, CLI_TEXT, &a->out_dir),
+      CLI_OPT("out", 0, CLI_TEXT, &a->out_h5),
+      CLI_OPT("windows", 0, CLI_TEXT, &a->window),
+      CLI_OPT("hop", 0, CLI_TEXT, &a->hop),
+      CLI_OPT("match", 0, CLI_TEXT, &a->match),
+      CLI_OPT("max-windows", 0, CLI_INT64, &a->max_windows, .min = 1, .max = 1e18, .need = "a positive count"),
+      CLI_OPT("tail", 0, CLI_CHOICE, &a->tail, .choices = "drop|pad|keep", .values = TAILS, .given = &a->tail_given),
+      CLI_OPT("from", 0, CLI_TEXT, &a->from),
+      CLI_OPT("to", 0, CLI_TEXT, &a->to),
+      CLI_OPT("daily", 0, CLI_TEXT, &a->daily),
+      CLI_OPT("days", 0, CLI_TEXT, &a->days),
+      CLI_OPT("tz", 0, CLI_TEXT, &a->tz),
+      CLI_OPT("join", 0, CLI_CALL, &a->join, .call = take_join, .need = "no value or =strict", .optional_value = 1),
+      CLI_OPT("max-gap", 0, CLI_NUMBER, &a->max_gap, .min = 0, .max = 1e12, .need = "seconds (>= 0)"),
+      CLI_OPT("mono", 0, CLI_FLAG, &mono),
+      CLI_OPT("channels", 0, CLI_CALL, &a->chan, .call = take_channels),
+      CLI_OPT("clamp", 0, CLI_FLAG, &a->clamp),
+      CLI_OPT("rate", 0, CLI_CALL, &a->rate, .call = take_rate,
+              .need = "native or a whole number of Hz from " CLI_STR(OA_RATE_MIN) " to " CLI_STR(OA_RATE_MAX)),
+      CLI_OPT("shape", 0, CLI_CHOICE, &a->fixed_shape, .choices = "flat|fixed"),
+      CLI_OPT("piece", 0, CLI_NUMBER, &a->piece, .min = 1, .max = 1e9, .need = "a number of seconds >= 1"),
+      CLI_OPT("progress", 0, CLI_NUMBER, &a->progress, .min = 0, .max = 1e9, .need = "seconds (0: off)",
+              .given = &a->progress_given),
+      CLI_OPT("io-timeout", 0, CLI_NUMBER, &a->io_timeout, .min = 0, .max = 1e9, .need = "seconds (0: none)"),
+      CLI_OPT("decode-from-start", 0, CLI_FLAG, &a->decode_from_start),
+      CLI_OPT("verify", 0, CLI_FLAG, &a->verify),
+      CLI_OPT("no-snapshots", 0, CLI_FLAG, &a->no_snapshots),
+      CLI_OPT("force", 0, CLI_FLAG, &a->force),
+      CLI_OPT("quiet", 'q', CLI_FLAG, &a->quiet),
+      CLI_OPT("help", 'h', CLI_HELP, HELP),
+      {0}};
+  int first, rc = cli_parse_options(cx, "extract", argc, argv, opts, 0, &first);
+  if (rc != 0) return rc;
+  if (mono && a->chan.n) {
+    cli_usage_error(cx, "extract", "--mono and --channels exclude each other");
     return -1;
   }
-  a->archive = argv[optind];
+  a->chan.mono = mono;
+  if (first != argc - 1) {
+    cli_usage_error(cx, "extract", first >= argc ? "ARCHIVE.h5 is required" : "exactly one ARCHIVE.h5 expected");
+    return -1;
+  }
+  a->archive = argv[first];
   if (check_time_args(cx, a) != 0) return -1;
   int sweep = a->queries || a->window || (time_mode(a) && !a->output);
   if (a->queries && a->window) {
@@ -514,7 +421,7 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
   oa_file_id input;
   size_t ninputs = oa_file_id_of(a->archive, &input) == 0;
   if (oa_out_check(a->output, a->force, &input, ninputs, "-o", &err) != OA_OK) {
-    OA_LOG(&cx->log, ERROR, "%s", err.msg);
+    cli_log_error(cx, &err);
     return EXIT_FAILED;
   }
   int rc = oa_archive_find(ar, a->recording, &rec, &err);
@@ -525,8 +432,8 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
     snprintf(err.msg + n, sizeof err.msg - n, "%s", hint);
   }
   double per_second = a->seconds && rc == OA_OK ? oa_archive_samples_per_second(ar, rec) : 0;
-  if (rc == OA_OK && (cli_parse_position(a->start, per_second, &start) != 0 ||
-                      cli_parse_position(a->end, per_second, &end) != 0)) {
+  if (rc == OA_OK && (oa_parse_position(a->start, per_second, &start) != 0 ||
+                      oa_parse_position(a->end, per_second, &end) != 0)) {
     OA_LOG(&cx->log, ERROR, "--start/--end must be %s", a->seconds ? "numbers of seconds" : "integer sample counts");
     return EXIT_USAGE;
   }
@@ -542,7 +449,7 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
   if (rc == OA_OK) rc = extract_to_file(x, ar, NULL, &q, a, a->output, &st, &clipped, &written, &rate, &err);
   if (rc == OA_OK) say_clipped(cx, a, clipped);
   if (rc != OA_OK) {
-    OA_LOG(&cx->log, ERROR, "%s", err.msg);
+    cli_log_error(cx, &err);
     return EXIT_FAILED;
   }
   if (!a->quiet)
@@ -719,7 +626,7 @@ static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_q
   }
   oa_window_spec spec = {.seconds = a->seconds, .glob = a->match, .max_windows = (uint64_t)a->max_windows,
                          .tail = a->tail};
-  if (cli_parse_double(a->window, &spec.length) != 0 || cli_parse_double(a->hop, &spec.hop) != 0 ||
+  if (oa_parse_double(a->window, &spec.length) != 0 || oa_parse_double(a->hop, &spec.hop) != 0 ||
       spec.length <= 0 || spec.hop <= 0 ||
       (!a->seconds && (spec.length != (int64_t)spec.length || spec.hop != (int64_t)spec.hop))) {
     cli_usage_error(cx, "extract", "--windows and --hop need positive %s", a->seconds ? "seconds" : "sample counts");
@@ -768,7 +675,7 @@ static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, 
       extract_to_file(x, ar, &ql, &ql.q[0], a, a->output, &st, &clipped, &written, &rate, &err) != OA_OK)
     rc = EXIT_FAILED;
   if (rc == EXIT_OK) say_clipped(cx, a, clipped);
-  if (rc != EXIT_OK && err.msg[0]) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (rc != EXIT_OK && err.msg[0]) cli_log_error(cx, &err);
   if (rc == EXIT_OK && !a->quiet) {
     char when[64];
     oa_time_format(ql.q[0].start_us, ql.q[0].start_offset_s, ql.q[0].start_zone, when, sizeof when);
@@ -788,7 +695,7 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   oa_err_clear(&err);
   int rc = make_queries(cx, a, ar, &ql, &err);
   if (rc != EXIT_OK) {
-    if (cx->rank == 0 && err.msg[0]) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+    if (cx->rank == 0 && err.msg[0]) cli_log_error(cx, &err);
     return rc;
   }
   if (cx->rank == 0 && ql.clamped)
@@ -806,7 +713,7 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   oa_sweep_result res;
   rc = oa_sweep_run(cx->comm, ar, &ql, &opt, &cx->log, &res, &err);
   cx->skip_finalize = res.broken;
-  if (rc != OA_OK && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (rc != OA_OK && cx->rank == 0) cli_log_error(cx, &err);
   if (cx->rank == 0 && res.clipped)
     OA_LOG(&cx->log, SUMMARY, "%llu samples clipped to the %d-bit range (|x| >= 1.0 in the decode)",
            (unsigned long long)res.clipped, oa_pcm_format_bits(a->format));
@@ -839,7 +746,7 @@ int cmd_extract(cli_ctx *cx, int argc, char **argv) {
   if (rc == OA_OK) rc = oa_extractor_create(ar, extractor_flags(&a), &x, &err);
   int exit_code = EXIT_FAILED;
   int all_ok = oa_mpi_agree_err(cx->comm, rc == OA_OK, &err);
-  if (!all_ok && cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+  if (!all_ok && cx->rank == 0) cli_log_error(cx, &err);
   if (all_ok && cx->size > 1) all_ok = cli_same_file_everywhere(cx, a.archive);
   if (all_ok)
     exit_code = a.queries || a.window || (time_mode(&a) && !a.output) ? run_sweep(cx, &a, ar)

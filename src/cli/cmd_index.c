@@ -1,4 +1,4 @@
-#include <getopt.h>
+#include <opus/opus_defines.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,141 +136,74 @@ typedef struct index_args {
   int ninputs;
 } index_args;
 
+/* --start-from-name PATTERN: checked now, applied per file. */
+static int take_name_pattern(void *dest, const char *value, char *why, size_t len) {
+  if (oa_name_pattern_check(value, why, len) != 0) return -1;
+  *(const char **)dest = value;
+  return 0;
+}
+
+static int take_utc_offset(void *dest, const char *value, char *why, size_t len) {
+  (void)why, (void)len;
+  return oa_offset_parse(value, dest);
+}
+
+static int take_frame_ms(void *dest, const char *value, char *why, size_t len) {
+  double v;
+  (void)why, (void)len;
+  if (oa_parse_double(value, &v) != 0 || (v != 2.5 && v != 5 && v != 10 && v != 20 && v != 40 && v != 60)) return -1;
+  *(double *)dest = v;
+  return 0;
+}
+
+static const int APPLICATIONS[] = {OPUS_APPLICATION_AUDIO, OPUS_APPLICATION_VOIP};
+static const int HIGH_RATES[] = {OA_HIGH_RATE_RESAMPLE, OA_HIGH_RATE_TIME_EXPAND};
+static const int MODES[] = {OA_CHECKPOINTS_AUTO, OA_CHECKPOINTS_PREROLL, OA_CHECKPOINTS_SNAPSHOT};
+
 static int parse_args(cli_ctx *cx, int argc, char **argv, index_args *a) {
-  static const struct option opts[] = {
-      {"output", required_argument, 0, 'o'}, {"checkpoint-every", required_argument, 0, 'c'},
-      {"list", required_argument, 0, 'l'},   {"batch-mb", required_argument, 0, 'b'},
-      {"force", no_argument, 0, 'f'},        {"allow-failures", no_argument, 0, 'a'},
-      {"resume", no_argument, 0, 'R'},       {"progress", required_argument, 0, 'P'},
-      {"summary-json", required_argument, 0, 'J'}, {"io-timeout", required_argument, 0, 'T'},
-      {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
-      {"checkpoints", required_argument, 0, 'm'}, {"max-preroll", required_argument, 0, 'r'},
-      {"bitrate", required_argument, 0, 'B'},     {"cbr", no_argument, 0, 'C'},
-      {"complexity", required_argument, 0, 'X'},  {"frame-ms", required_argument, 0, 'F'},
-      {"application", required_argument, 0, 'A'}, {"high-rate", required_argument, 0, 'H'},
-      {"root", required_argument, 0, 'D'},        {"prefix", required_argument, 0, 'p'},
-      {"append", no_argument, 0, 'N'},            {"allow-damaged", no_argument, 0, 'd'},
-      {"import-lossy", no_argument, 0, 'L'},
-      {"start-from-name", required_argument, 0, 'S'}, {"start-tz", required_argument, 0, 'Z'},
-      {0, 0, 0, 0}};
   *a = (index_args){.checkpoint_every = OA_DEFAULT_CHECKPOINT_SECONDS, .batch_mb = 256, .io_timeout = 900,
-                    .mode = OA_CHECKPOINTS_AUTO, .max_preroll = OA_DEFAULT_MAX_PREROLL,
-                    .progress = 10, .progress_default = 1};
+                    .mode = OA_CHECKPOINTS_AUTO, .max_preroll = OA_DEFAULT_MAX_PREROLL, .progress = 10};
   oa_encode_options_default(&a->encode);
-  optind = 0;
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, "+o:qh", opts, NULL)) != -1) {
-    switch (c) {
-      case 'o': a->output = optarg; break;
-      case 'l': a->list = optarg; break;
-      case 'D': a->root = optarg; break;
-      case 'p': a->prefix = optarg; break;
-      case 'f': a->force = 1; break;
-      case 'R': a->resume = 1; break;
-      case 'N': a->append = 1; break;
-      case 'J': a->summary_json = optarg; break;
-      case 'S': {
-        char why[160];
-        if (oa_name_pattern_check(optarg, why, sizeof why) != 0) {
-          cli_usage_error(cx, "index", "--start-from-name '%s': %s", optarg, why);
-          return -1;
-        }
-        a->start_from_name = optarg;
-        break;
-      }
-      case 'Z':
-        if (oa_offset_parse(optarg, &a->start_tz) != 0) {
-          cli_usage_error(cx, "index", "--start-tz needs a UTC offset such as Z, +01:00 or -0500, not '%s'", optarg);
-          return -1;
-        }
-        a->start_tz_set = 1;
-        break;
-      case 'P':
-        if (cli_parse_double(optarg, &a->progress) != 0 || a->progress < 0) {
-          cli_usage_error(cx, "index", "--progress needs seconds (0: off), not '%s'", optarg);
-          return -1;
-        }
-        a->progress_default = 0;
-        break;
-      case 'a': a->allow_failures = 1; break;
-      case 'd': a->allow_damaged = 1; break;
-      case 'L': a->encode.import_lossy = 1; break;
-      case 'q': a->quiet = 1; break;
-      case 'h':
-        if (cx->rank == 0) fputs(HELP, stdout);
-        return 1;
-      case 'c':
-        if (cli_parse_double(optarg, &a->checkpoint_every) != 0 || a->checkpoint_every < 0.01 ||
-            a->checkpoint_every > 60) {
-          cli_usage_error(cx, "index", "--checkpoint-every needs seconds from 0.01 to 60, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case 'b':
-        if (cli_parse_double(optarg, &a->batch_mb) != 0 || a->batch_mb < 0.01 || a->batch_mb > 1024) {
-          cli_usage_error(cx, "index", "--batch-mb needs a number from 0.01 to 1024, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case 'T':
-        if (cli_parse_double(optarg, &a->io_timeout) != 0 || a->io_timeout < 0) {
-          cli_usage_error(cx, "index", "--io-timeout needs seconds (0: none), not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case 'm':
-        if (oa_checkpoint_mode_parse(optarg, &a->mode) != 0) {
-          cli_usage_error(cx, "index", "--checkpoints must be auto, preroll or snapshot, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case 'B': case 'X': case 'F': {
-        double v;
-        int bad = cli_parse_double(optarg, &v) != 0;
-        if (c == 'B') bad |= v < 1 || v > 512, a->encode.bitrate = (int)(v * 1000);
-        if (c == 'X') bad |= v < 0 || v > 10 || v != (int)v, a->encode.complexity = (int)v;
-        if (c == 'F') bad |= v != 2.5 && v != 5 && v != 10 && v != 20 && v != 40 && v != 60, a->encode.frame_ms = v;
-        if (bad) {
-          cli_usage_error(cx, "index", "bad value '%s' for --%s", optarg,
-                          c == 'B' ? "bitrate (1-512 kbit/s)" : c == 'X' ? "complexity (0-10)" : "frame-ms (2.5, 5, 10, 20, 40, 60)");
-          return -1;
-        }
-        break;
-      }
-      case 'C': a->encode.vbr = 0; break;
-      case 'A':
-        if (strcmp(optarg, "audio") == 0) a->encode.application = 2049;
-        else if (strcmp(optarg, "voip") == 0) a->encode.application = 2048;
-        else {
-          cli_usage_error(cx, "index", "--application must be audio or voip, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case 'H':
-        if (strcmp(optarg, "resample") == 0) a->encode.high_rate = OA_HIGH_RATE_RESAMPLE;
-        else if (strcmp(optarg, "time-expand") == 0) a->encode.high_rate = OA_HIGH_RATE_TIME_EXPAND;
-        else {
-          cli_usage_error(cx, "index", "--high-rate must be resample or time-expand, not '%s'", optarg);
-          return -1;
-        }
-        break;
-      case 'r': {
-        int64_t v;
-        if (cli_parse_int64(optarg, &v) != 0 || v < 1 || v > 100000) {
-          cli_usage_error(cx, "index", "--max-preroll needs a packet count from 1 to 100000, not '%s'", optarg);
-          return -1;
-        }
-        a->max_preroll = (int)v;
-        break;
-      }
-      default:
-        cli_usage_error(cx, "index", "unknown or incomplete option '%s'", argv[optind - 1]);
-        return -1;
-    }
-  }
-  a->inputs = argv + optind;
-  a->ninputs = argc - optind;
+  double kbps = a->encode.bitrate / 1000.0;
+  int cbr = 0, progress_given = 0;
+  oa_encode_options *e = &a->encode;
+  const cli_opt opts[] = {
+      CLI_OPT("output", 'o', CLI_TEXT, &a->output),
+      CLI_OPT("list", 0, CLI_TEXT, &a->list),
+      CLI_OPT("root", 0, CLI_TEXT, &a->root),
+      CLI_OPT("prefix", 0, CLI_TEXT, &a->prefix),
+      CLI_OPT("force", 0, CLI_FLAG, &a->force),
+      CLI_OPT("resume", 0, CLI_FLAG, &a->resume),
+      CLI_OPT("append", 0, CLI_FLAG, &a->append),
+      CLI_OPT("allow-failures", 0, CLI_FLAG, &a->allow_failures),
+      CLI_OPT("allow-damaged", 0, CLI_FLAG, &a->allow_damaged),
+      CLI_OPT("import-lossy", 0, CLI_FLAG, &e->import_lossy),
+      CLI_OPT("cbr", 0, CLI_FLAG, &cbr),
+      CLI_OPT("quiet", 'q', CLI_FLAG, &a->quiet),
+      CLI_OPT("summary-json", 0, CLI_TEXT, &a->summary_json),
+      CLI_OPT("start-from-name", 0, CLI_CALL, &a->start_from_name, .call = take_name_pattern),
+      CLI_OPT("start-tz", 0, CLI_CALL, &a->start_tz, .need = "a UTC offset such as Z, +01:00 or -0500", .call = take_utc_offset, .given = &a->start_tz_set),
+      CLI_OPT("progress", 0, CLI_NUMBER, &a->progress, .min = 0, .max = 1e9, .need = "seconds (0: off)", .given = &progress_given),
+      CLI_OPT("checkpoint-every", 0, CLI_NUMBER, &a->checkpoint_every, .min = 0.01, .max = 60, .need = "seconds from 0.01 to 60"),
+      CLI_OPT("batch-mb", 0, CLI_NUMBER, &a->batch_mb, .min = 0.01, .max = 1024, .need = "a number from 0.01 to 1024"),
+      CLI_OPT("io-timeout", 0, CLI_NUMBER, &a->io_timeout, .min = 0, .max = 1e9, .need = "seconds (0: none)"),
+      CLI_OPT("checkpoints", 0, CLI_CHOICE, &a->mode, .choices = "auto|preroll|snapshot", .values = MODES),
+      CLI_OPT("max-preroll", 0, CLI_INT, &a->max_preroll, .min = 1, .max = 100000, .need = "a packet count from 1 to 100000"),
+      CLI_OPT("bitrate", 0, CLI_NUMBER, &kbps, .min = 1, .max = 512, .need = "kbit/s from 1 to 512"),
+      CLI_OPT("complexity", 0, CLI_INT, &e->complexity, .min = 0, .max = 10, .need = "a whole number from 0 to 10"),
+      CLI_OPT("frame-ms", 0, CLI_CALL, &e->frame_ms, .need = "2.5, 5, 10, 20, 40 or 60", .call = take_frame_ms),
+      CLI_OPT("application", 0, CLI_CHOICE, &e->application, .choices = "audio|voip", .values = APPLICATIONS),
+      CLI_OPT("high-rate", 0, CLI_CHOICE, &e->high_rate, .choices = "resample|time-expand", .values = HIGH_RATES),
+      CLI_OPT("help", 'h', CLI_HELP, (void *)HELP),
+      {0}};
+  int first;
+  int rc = cli_parse_options(cx, "index", argc, argv, opts, 1, &first);
+  if (rc != 0) return rc;
+  e->bitrate = (int)(kbps * 1000);
+  if (cbr) e->vbr = 0;
+  a->progress_default = !progress_given;
+  a->inputs = argv + first;
+  a->ninputs = argc - first;
   if (!a->output) {
     cli_usage_error(cx, "index", "-o ARCHIVE.h5 is required");
     return -1;
@@ -295,7 +228,7 @@ static void options_text(const index_args *a, const oa_opus_build *b, char *out,
            "--frame-ms=%g;--application=%s;--high-rate=%s;--import-lossy=%s;--start-from-name=%s;--start-tz=%s;"
            "libopus build=%s/%016llx;archive format=%d",
            a->checkpoint_every, oa_checkpoint_mode_name(a->mode), a->max_preroll, e->bitrate / 1000.0,
-           e->vbr ? "no" : "yes", e->complexity, e->frame_ms, e->application == 2048 ? "voip" : "audio", high,
+           e->vbr ? "no" : "yes", e->complexity, e->frame_ms, e->application == OPUS_APPLICATION_VOIP ? "voip" : "audio", high,
            e->import_lossy ? "yes" : "no",
            a->start_from_name ? a->start_from_name : "(none)", tz, b->version, (unsigned long long)b->code_hash,
            OA_FORMAT_VERSION);

@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -241,41 +240,31 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
 }
 
 int cmd_info(cli_ctx *cx, int argc, char **argv) {
-  static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {"summary", no_argument, 0, 's'},
-                                       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-  int json = 0, summary = 0, c;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    if (c == 'j') json = 1;
-    else if (c == 's') summary = 1;
-    else if (c == 'h') {
-      if (cx->rank == 0) fputs(HELP, stdout);
-      return EXIT_OK;
-    } else {
-      cli_usage_error(cx, "info", "unknown option '%s'", argv[optind - 1]);
-      return EXIT_USAGE;
-    }
-  }
-  if (optind != argc - 1) {
+  int json = 0, summary = 0, first;
+  const cli_opt opts[] = {CLI_OPT("json", 0, CLI_FLAG, &json), CLI_OPT("summary", 0, CLI_FLAG, &summary),
+                          CLI_OPT("help", 'h', CLI_HELP, HELP), {0}};
+  int rc = cli_parse_options(cx, "info", argc, argv, opts, 0, &first);
+  if (rc != 0) return rc > 0 ? EXIT_OK : EXIT_USAGE;
+  if (first != argc - 1) {
     cli_usage_error(cx, "info", "exactly one ARCHIVE.h5 expected");
     return EXIT_USAGE;
   }
+  const char *path = argv[first];
   if (cx->rank != 0) return EXIT_OK;
   oa_archive *a;
   oa_err err;
-  if (oa_archive_open(argv[optind], &a, &err) != OA_OK) {
+  if (oa_archive_open(path, &a, &err) != OA_OK) {
     OA_LOG(&cx->log, ERROR, "%s", err.msg);
     return EXIT_FAILED;
   }
   info_totals it;
-  if (compute_totals(a, argv[optind], &it, &err) != OA_OK) {
+  if (compute_totals(a, path, &it, &err) != OA_OK) {
     OA_LOG(&cx->log, ERROR, "%s", err.msg);
     oa_archive_close(a);
     return EXIT_FAILED;
   }
   if (json) print_json(a, &it, summary);
-  else print_text(a, argv[optind], &it, summary);
+  else print_text(a, path, &it, summary);
   oa_archive_close(a);
   return EXIT_OK;
 }

@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,33 +33,21 @@ typedef struct merge_args {
 } merge_args;
 
 static int parse_args(cli_ctx *cx, int argc, char **argv, merge_args *a) {
-  static const struct option opts[] = {{"output", required_argument, 0, 'o'}, {"batch-mb", required_argument, 0, 'b'},
-                                       {"io-timeout", required_argument, 0, 'T'}, {"force", no_argument, 0, 'f'},
-                                       {"resume", no_argument, 0, 'R'},         {"quiet", no_argument, 0, 'q'},
-                                       {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
   *a = (merge_args){.job = {.batch_mb = 256, .io_timeout = 900}};
-  optind = 0;
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, "+o:qh", opts, NULL)) != -1) {
-    oa_merge_job *j = &a->job;
-    if (c == 'h') {
-      if (cx->rank == 0) fputs(HELP, stdout);
-      return 1;
-    }
-    if (c == 'o') j->output = optarg;
-    else if (c == 'f') j->force = 1;
-    else if (c == 'R') j->resume = 1;
-    else if (c == 'q') a->quiet = 1;
-    else if (c == 'b' && cli_parse_double(optarg, &j->batch_mb) == 0 && j->batch_mb >= 0.01 && j->batch_mb <= 1024) {
-    } else if (c == 'T' && cli_parse_double(optarg, &j->io_timeout) == 0 && j->io_timeout >= 0) {
-    } else {
-      cli_usage_error(cx, "merge", "unknown option, or bad value, '%s'", argv[optind - 1]);
-      return -1;
-    }
-  }
-  a->job.inputs = (const char *const *)(argv + optind);
-  a->job.ninputs = argc - optind;
+  oa_merge_job *j = &a->job;
+  const cli_opt opts[] = {
+      CLI_OPT("output", 'o', CLI_TEXT, &j->output),
+      CLI_OPT("force", 0, CLI_FLAG, &j->force),
+      CLI_OPT("resume", 0, CLI_FLAG, &j->resume),
+      CLI_OPT("quiet", 'q', CLI_FLAG, &a->quiet),
+      CLI_OPT("batch-mb", 0, CLI_NUMBER, &j->batch_mb, .min = 0.01, .max = 1024, .need = "a number from 0.01 to 1024"),
+      CLI_OPT("io-timeout", 0, CLI_NUMBER, &j->io_timeout, .min = 0, .max = 1e9, .need = "seconds (0: none)"),
+      CLI_OPT("help", 'h', CLI_HELP, HELP),
+      {0}};
+  int first, rc = cli_parse_options(cx, "merge", argc, argv, opts, 1, &first);
+  if (rc != 0) return rc;
+  a->job.inputs = (const char *const *)(argv + first);
+  a->job.ninputs = argc - first;
   if (!a->job.output) {
     cli_usage_error(cx, "merge", "-o ALL.h5 is required");
     return -1;

@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,34 +38,25 @@ typedef struct verify_args {
 } verify_args;
 
 static int parse_args(cli_ctx *cx, int argc, char **argv, verify_args *a) {
-  static const struct option opts[] = {{"decode-from-start", no_argument, 0, 'd'}, {"quiet", no_argument, 0, 'q'},
-                                       {"no-snapshots", no_argument, 0, 'n'},
-                                       {"progress", required_argument, 0, 'p'},
-                                       {"summary-json", required_argument, 0, 'j'},
-                                       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-  *a = (verify_args){.progress = 10, .progress_default = 1};
-  int c;
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-    if (c == 'd') a->decode_from_start = 1;
-    else if (c == 'n') a->no_snapshots = 1;
-    else if (c == 'q') a->quiet = 1;
-    else if (c == 'j') a->summary_json = optarg;
-    else if (c == 'p' && cli_parse_double(optarg, &a->progress) == 0 && a->progress >= 0) a->progress_default = 0;
-    else if (c == 'h') {
-      if (cx->rank == 0) fputs(HELP, stdout);
-      return 1;
-    } else {
-      cli_usage_error(cx, "verify", "unknown option, or bad value, '%s'", argv[optind - 1]);
-      return -1;
-    }
-  }
-  if (optind != argc - 1) {
+  *a = (verify_args){.progress = 10};
+  int progress_given = 0, first;
+  const cli_opt opts[] = {
+      CLI_OPT("decode-from-start", 0, CLI_FLAG, &a->decode_from_start),
+      CLI_OPT("no-snapshots", 0, CLI_FLAG, &a->no_snapshots),
+      CLI_OPT("quiet", 'q', CLI_FLAG, &a->quiet),
+      CLI_OPT("summary-json", 0, CLI_TEXT, &a->summary_json),
+      CLI_OPT("progress", 0, CLI_NUMBER, &a->progress, .min = 0, .max = 1e9, .need = "seconds (0: off)",
+              .given = &progress_given),
+      CLI_OPT("help", 'h', CLI_HELP, HELP),
+      {0}};
+  int rc = cli_parse_options(cx, "verify", argc, argv, opts, 0, &first);
+  if (rc != 0) return rc;
+  a->progress_default = !progress_given;
+  if (first != argc - 1) {
     cli_usage_error(cx, "verify", "exactly one ARCHIVE.h5 expected");
     return -1;
   }
-  a->archive = argv[optind];
+  a->archive = argv[first];
   return 0;
 }
 
@@ -88,7 +78,7 @@ int cmd_verify(cli_ctx *cx, int argc, char **argv) {
   oa_err err;
   oa_err_clear(&err);
   if (oa_verify_run(cx->comm, va.archive, &opt, &cx->log, &res, &err) != OA_OK) {
-    if (cx->rank == 0) OA_LOG(&cx->log, ERROR, "%s", err.msg);
+    if (cx->rank == 0) cli_log_error(cx, &err);
     return EXIT_FAILED;
   }
   const double el = res.wall_seconds, hours = res.audio_seconds / 3600.0;

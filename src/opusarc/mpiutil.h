@@ -40,7 +40,16 @@ void oa_mpi_offsets(MPI_Comm comm, const uint64_t *local, uint64_t *before, uint
 
 /* Test hook: true when the environment variable OPUSARC_FAULT lists
  * `point@rank` for this process's rank in MPI_COMM_WORLD (for example
- * "write@1,enospc@2"), so tests can make one rank fail at a chosen place. */
+ * "write@1,enospc@2"), so tests can make one rank fail at a chosen place.
+ * Compiled only into test builds (cmake -DOPUSARC_FAULTS=ON, as
+ * scripts/test.sh configures); elsewhere every point is constant false. */
+#ifdef OPUSARC_FAULTS
 int oa_fault(const char *point);
+#else
+static inline int oa_fault(const char *point) {
+  (void)point;
+  return 0;
+}
+#endif
 
 #endif

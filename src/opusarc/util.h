@@ -37,4 +37,12 @@ int oa_read_file(const char *path, uint8_t **data, size_t *len, char *why, size_
 uint32_t oa_crc_init(void);
 uint32_t oa_crc_f32le(uint32_t crc, const float *x, size_t n);
 
+/* Numbers as users type them (options, CSV fields): the whole text must be
+ * the number. 0, or -1 leaving *out alone. */
+int oa_parse_double(const char *s, double *out); /* finite */
+int oa_parse_int64(const char *s, int64_t *out); /* decimal */
+/* A position in samples: an integer, or with per_second > 0 a number of
+ * seconds (|s| <= 10^12) times per_second, rounded to the nearest sample. */
+int oa_parse_position(const char *s, double per_second, int64_t *out);
+
 #endif

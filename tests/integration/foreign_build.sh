@@ -18,6 +18,7 @@ set -e
 [ "$rc" = 1 ] || fail "extract under a foreign build exited $rc"
 grep -q "only restore under the same build" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "message"; }
 grep -q "0000000000001234" "$WORK/err.txt" || fail "message names the archive's build"
+grep -q "use --decode-from-start" "$WORK/err.txt" || fail "the command line's hint is missing"
 [ -z "$(ls -A "$WORK/refused" 2> /dev/null)" ] || fail "outputs written although refused"
 
 "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/q.csv" --out-dir "$WORK/out" --format f32 -q --decode-from-start ||

@@ -123,7 +123,7 @@ for spec in flac:flac:16 wav16:wav:16 flac24:flac:24 wav24:wav:24; do
 done
 
 # Bad rates are refused before anything is read.
-expect 2 "--rate must be native or a whole number of Hz from 8000 to 384000, not '7999'" "$OPUSARC" extract \
+expect 2 "--rate needs native or a whole number of Hz from 8000 to 384000, not '7999'" "$OPUSARC" extract \
   "$WORK/a.h5" --recording long.opus --start 0 --end 1000 --rate 7999 --format f32 -o "$WORK/x.f32"
 expect 2 "not '16k'" "$OPUSARC" extract "$WORK/a.h5" --recording long.opus --start 0 --end 1000 --rate 16k \
   --format f32 -o "$WORK/x.f32"

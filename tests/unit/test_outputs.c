@@ -51,7 +51,7 @@ static void test_check_refuses(void **state) {
   oa_err err;
   assert_int_equal(oa_out_check(in, 1, &id, 1, "-o", &err), OA_EUSAGE);
   assert_non_null(strstr(err.msg, "is an input"));
-  assert_int_equal(oa_out_check(out, 0, &id, 1, "-o", &err), OA_EUSAGE);
+  assert_int_equal(oa_out_check(out, 0, &id, 1, "-o", &err), OA_EEXIST);
   assert_non_null(strstr(err.msg, "already exists"));
   assert_int_equal(oa_out_check(out, 1, &id, 1, "-o", &err), OA_OK);
   assert_int_equal(oa_out_check(fifo, 1, NULL, 0, "-o", &err), OA_EUSAGE);
@@ -90,7 +90,7 @@ static void test_temp_never_follows_and_publish_never_replaces(void **state) {
   assert_string_equal(text, "victim");
   /* Something appeared under the final name meanwhile: not replaced. */
   write_text(out, "appeared");
-  assert_int_equal(oa_out_publish(tmp, out, 0, &err), OA_EUSAGE);
+  assert_int_equal(oa_out_publish(tmp, out, 0, &err), OA_EEXIST);
   read_text(out, text, sizeof text);
   assert_string_equal(text, "appeared");
   assert_int_equal(oa_out_publish(tmp, out, 1, &err), OA_OK);
