@@ -406,6 +406,28 @@ static int read_links(oa_extractor *x, const oa_rec_row *r, const char *name, oa
   return rc;
 }
 
+int oa_range_check(const oa_archive *a, uint64_t rec, int64_t start, int64_t end, int in_seconds, oa_err *err) {
+  const oa_rec_row *r = oa_archive_recording(a, rec);
+  const char *name = oa_archive_recording_name(a, rec);
+  const double sps = oa_archive_samples_per_second(a, rec);
+  if (!r) return oa_err_set(err, OA_ENOTFOUND, "recording index %llu does not exist", (unsigned long long)rec);
+  if (!OA_REC_READABLE(r))
+    return oa_err_set(err, OA_ERANGE, "recording \"%s\" failed at indexing: %s", name,
+                      oa_archive_recording_error(a, rec));
+  if (start >= end && in_seconds)
+    return oa_err_set(err, OA_ERANGE, "empty range: start %.6f s is not before end %.6f s", start / sps, end / sps);
+  if (start >= end)
+    return oa_err_set(err, OA_ERANGE, "empty range: start %lld is not before end %lld", (long long)start,
+                      (long long)end);
+  if ((start < 0 || end > r->samples) && in_seconds)
+    return oa_err_set(err, OA_ERANGE, "range %.6f-%.6f s is outside recording \"%s\", which lasts %.6f s",
+                      start / sps, end / sps, name, (double)r->samples / sps);
+  if (start < 0 || end > r->samples)
+    return oa_err_set(err, OA_ERANGE, "range [%lld, %lld) is outside recording \"%s\", which has samples [0, %lld)",
+                      (long long)start, (long long)end, name, (long long)r->samples);
+  return OA_OK;
+}
+
 int oa_extract_range(oa_extractor *x, uint64_t rec, int64_t start, int64_t end, oa_pcm_sink sink, void *ctx,
                      oa_extract_stats *stats, oa_err *err) {
   oa_extract_stats local = {0};
@@ -413,18 +435,11 @@ int oa_extract_range(oa_extractor *x, uint64_t rec, int64_t start, int64_t end, 
   const oa_rec_row *r = oa_archive_recording(x->archive, rec);
   const char *name = oa_archive_recording_name(x->archive, rec);
   if (!r) return oa_err_set(err, OA_ENOTFOUND, "recording index %llu does not exist", (unsigned long long)rec);
-  if (!OA_REC_READABLE(r))
-    return oa_err_set(err, OA_ERANGE, "recording \"%s\" failed at indexing: %s", name,
-                      oa_archive_recording_error(x->archive, rec));
-  if (start >= end)
-    return oa_err_set(err, OA_ERANGE, "empty range: start %lld is not before end %lld", (long long)start,
-                      (long long)end);
-  if (start < 0 || end > r->samples)
-    return oa_err_set(err, OA_ERANGE, "range [%lld, %lld) is outside recording \"%s\", which has samples [0, %lld)",
-                      (long long)start, (long long)end, name, (long long)r->samples);
+  int rc = oa_range_check(x->archive, rec, start, end, 0, err);
+  if (rc != OA_OK) return rc;
   const int64_t frames_before = st->frames_out;
   oa_link_row *links;
-  int rc = read_links(x, r, name, &links, err);
+  rc = read_links(x, r, name, &links, err);
   for (uint64_t i = 0; rc == OA_OK && i < r->link_count; i++) {
     const oa_link_row *l = &links[i];
     int64_t a = start > l->out_start ? start : l->out_start;

@@ -75,31 +75,18 @@ int oa_query_rates(const oa_archive *a, const oa_query_list *ql, oa_query *q, in
 
 int oa_query_fit(const oa_archive *a, oa_query *q, unsigned flags, int *clamped, oa_err *err) {
   const oa_rec_row *r = oa_archive_recording(a, q->rec);
-  const char *recording = oa_archive_recording_name(a, q->rec);
-  const double sps = oa_archive_samples_per_second(a, q->rec);
   *clamped = 0;
-  if (!OA_REC_READABLE(r))
-    return oa_err_set(err, OA_ERANGE, "recording \"%s\" failed at indexing: %s", recording,
-                      oa_archive_recording_error(a, q->rec));
-  if ((flags & OA_QUERY_CLAMP) && q->start < q->end && (q->start < 0 || q->end > r->samples)) {
+  if ((flags & OA_QUERY_CLAMP) && OA_REC_READABLE(r) && q->start < q->end && (q->start < 0 || q->end > r->samples)) {
     int64_t s = q->start < 0 ? 0 : q->start, e = q->end > r->samples ? r->samples : q->end;
     if (s < e) *clamped = 1, q->start = s, q->end = e;
   }
-  /* Messages in the units the user gave. */
-  if (q->start >= q->end && (flags & OA_QUERY_SECONDS))
-    return oa_err_set(err, OA_ERANGE, "empty range: start %.6f s is not before end %.6f s%s", q->start / sps,
-                      q->end / sps, flags & OA_QUERY_CLAMP ? " (after --clamp)" : "");
-  if (q->start >= q->end)
-    return oa_err_set(err, OA_ERANGE, "empty range: start %" PRId64 " is not before end %" PRId64 "%s", q->start,
-                      q->end, flags & OA_QUERY_CLAMP ? " (after --clamp)" : "");
-  const char *hint = flags & OA_QUERY_CLAMP ? " (entirely: nothing to cut to)"
-                     : " (--clamp cuts ranges to the recording)";
-  if ((q->start < 0 || q->end > r->samples) && (flags & OA_QUERY_SECONDS))
-    return oa_err_set(err, OA_ERANGE, "range %.6f-%.6f s is outside recording \"%s\", which lasts %.6f s%s",
-                      q->start / sps, q->end / sps, recording, (double)r->samples / sps, hint);
-  if (q->start < 0 || q->end > r->samples)
-    return oa_err_set(err, OA_ERANGE, "range [%" PRId64 ", %" PRId64 ") is outside recording \"%s\", which has "
-                      "samples [0, %" PRId64 ")%s", q->start, q->end, recording, r->samples, hint);
+  int rc = oa_range_check(a, q->rec, q->start, q->end, (flags & OA_QUERY_SECONDS) != 0, err);
+  if (rc == OA_ERANGE && OA_REC_READABLE(r) && (flags & OA_QUERY_CLAMP)) { /* clamping could not help */
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, "%s",
+             q->start >= q->end ? " (after clamping)" : " (entirely: nothing to cut to)");
+  }
+  if (rc != OA_OK) return rc;
   q->channels = r->channels;
   q->frames = q->end - q->start;
   oa_query_set_clock(a, q);

@@ -46,6 +46,12 @@ void oa_extractor_free(oa_extractor *x);
 
 /* Decodes samples [start, end) (48 kHz frames after pre-skip) of recording
  * `rec` into sink. */
+/* The one check of a requested range: recording `rec` can be read and
+ * [start, end) is a non-empty part of it. OA_OK, or OA_ERANGE with a
+ * message in samples, or with `in_seconds` in seconds at the recording's
+ * rate (the units the user gave). */
+int oa_range_check(const oa_archive *a, uint64_t rec, int64_t start, int64_t end, int in_seconds, oa_err *err);
+
 int oa_extract_range(oa_extractor *x, uint64_t rec, int64_t start, int64_t end, oa_pcm_sink sink, void *ctx,
                      oa_extract_stats *stats, oa_err *err);
 
