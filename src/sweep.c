@@ -1,4 +1,5 @@
 #include "opusarc/sweep.h"
+#include "sweepplan.h"
 #include "opusarc/progress.h"
 
 #include <errno.h>
@@ -177,135 +178,10 @@ int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_li
   return oa_queries_check_unique(out, "windows", err);
 }
 
-/* ------------------------------------------------------------------ units */
-
-/* A member of a unit: the part [from, to) of query `query`, which lands at
- * frame `out_frame` of that query's output. */
-typedef struct member {
-  size_t query;
-  int64_t from, to, out_frame;
-} member;
-
-typedef struct unit {
-  uint64_t rec;
-  int64_t start, end;
-  size_t first, n; /* members */
-} unit;
-
-typedef struct plan {
-  unit *u;
-  size_t nu, ucap;
-  member *m;
-  size_t nm, mcap;
-  uint8_t *pieces_gt1; /* per query: cut into several units */
-} plan;
-
-static int add_member(plan *p, size_t q, int64_t from, int64_t to, int64_t out_frame) {
-  if (oa_grow((void **)&p->m, &p->mcap, p->nm + 1, sizeof *p->m)) return -1;
-  p->m[p->nm++] = (member){q, from, to, out_frame};
-  return 0;
-}
-
-static int add_unit(plan *p, uint64_t rec, int64_t start, int64_t end, size_t first) {
-  if (oa_grow((void **)&p->u, &p->ucap, p->nu + 1, sizeof *p->u)) return -1;
-  p->u[p->nu++] = (unit){rec, start, end, first, p->nm - first};
-  return 0;
-}
-
-/* One range to decode for a query: a whole plain query, or one part of a
- * joined one (rec OA_GAP_REC: silence). */
-typedef struct seg {
-  size_t query;
-  uint64_t rec;
-  int64_t start, end, out;
-} seg;
-
-static int by_position(const void *x, const void *y) {
-  const seg *a = x, *b = y;
-  if (a->rec != b->rec) return a->rec < b->rec ? -1 : 1;
-  if (a->start != b->start) return a->start < b->start ? -1 : 1;
-  return a->query < b->query ? -1 : a->query > b->query;
-}
-
-/* Every query's ranges, sorted by recording and position. */
-static seg *collect_segs(const oa_query_list *ql, size_t *n) {
-  size_t total = 0;
-  for (size_t i = 0; i < ql->n; i++) total += ql->q[i].nparts ? ql->q[i].nparts : 1;
-  seg *s = malloc((total ? total : 1) * sizeof *s);
-  if (!s) return NULL;
-  size_t k = 0;
-  for (size_t i = 0; i < ql->n; i++) {
-    const oa_query *q = &ql->q[i];
-    if (!q->nparts) s[k++] = (seg){i, q->rec, q->start, q->end, 0};
-    for (size_t j = 0; j < q->nparts; j++) {
-      const oa_query_part *p = &ql->parts[q->first_part + j];
-      s[k++] = (seg){i, p->rec, p->start, p->end, p->out_frame};
-    }
-  }
-  qsort(s, total, sizeof *s, by_position);
-  *n = total;
-  return s;
-}
-
-static int by_cost(const void *x, const void *y) {
-  const unit *a = x, *b = y;
-  int64_t ca = a->end - a->start, cb = b->end - b->start;
-  if (ca != cb) return ca > cb ? -1 : 1;
-  if (a->rec != b->rec) return a->rec < b->rec ? -1 : 1;
-  return a->start < b->start ? -1 : a->start > b->start;
-}
-
-/* Groups overlapping or adjacent queries of a recording into one unit (up
- * to `piece` samples long) and cuts longer queries into pieces. Units are
- * then ordered longest first, which keeps self-scheduling balanced. */
-static int make_plan(const oa_query_list *ql, int64_t piece, plan *p) {
-  memset(p, 0, sizeof *p);
-  size_t n = 0;
-  seg *segs = collect_segs(ql, &n);
-  p->pieces_gt1 = calloc(ql->n ? ql->n : 1, 1);
-  if (!segs || !p->pieces_gt1) return free(segs), -1;
-  for (size_t i = 0; i < ql->n; i++) p->pieces_gt1[i] = ql->q[i].nparts > 1;
-  int rc = 0;
-  size_t open_first = 0;
-  int64_t open_start = 0, open_end = -1;
-  uint64_t open_rec = 0;
-  for (size_t k = 0; k < n && rc == 0; k++) {
-    const seg *q = &segs[k];
-    int64_t len = q->end - q->start;
-    int joins = open_end >= 0 && q->rec == open_rec && q->rec != OA_GAP_REC && q->start <= open_end &&
-                (q->end > open_end ? q->end : open_end) - open_start <= piece && len <= piece;
-    if (!joins && open_end >= 0) {
-      rc = add_unit(p, open_rec, open_start, open_end, open_first);
-      open_end = -1;
-    }
-    if (rc) break;
-    if (len > piece || q->rec == OA_GAP_REC) { /* its own pieces */
-      p->pieces_gt1[q->query] |= len > piece;
-      for (int64_t s = q->start; s < q->end && rc == 0; s += piece) {
-        int64_t e = s + piece < q->end ? s + piece : q->end;
-        size_t first = p->nm;
-        rc = add_member(p, q->query, s, e, q->out + s - q->start) || add_unit(p, q->rec, s, e, first);
-      }
-      continue;
-    }
-    if (open_end < 0) {
-      open_first = p->nm, open_start = q->start, open_end = q->end, open_rec = q->rec;
-    } else if (q->end > open_end) {
-      open_end = q->end;
-    }
-    rc = add_member(p, q->query, q->start, q->end, q->out);
-  }
-  if (rc == 0 && open_end >= 0) rc = add_unit(p, open_rec, open_start, open_end, open_first);
-  free(segs);
-  if (rc == 0 && p->nu > 1) qsort(p->u, p->nu, sizeof *p->u, by_cost);
-  return rc;
-}
-
-static void free_plan(plan *p) {
-  free(p->u);
-  free(p->m);
-  free(p->pieces_gt1);
-}
+/* Work units come from sweepplan.c. */
+typedef oa_plan_member member;
+typedef oa_plan_unit unit;
+typedef oa_plan plan;
 
 /* ---------------------------------------------------------------- outputs */
 
@@ -1081,7 +957,7 @@ static int sweep_prepare(sweep *s, oa_err *err) {
   int ok = oa_extractor_create(s->a, opt->flags, &s->x, &local) == OA_OK;
   size_t n = s->ql->n ? s->ql->n : 1;
   s->failed = calloc(n, 1);
-  if (ok && !(s->failed && make_plan(s->ql, opt->piece, &s->p) == 0))
+  if (ok && !(s->failed && oa_plan_make(s->ql, opt->piece, &s->p) == 0))
     ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
   s->unit_done = calloc(s->p.nu ? s->p.nu : 1, 1);
   if (ok && !s->unit_done) ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
@@ -1159,7 +1035,7 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
   res->units = s.p.nu;
   res->wall_seconds = oa_wtime() - s.t0;
   if (!res->broken) oa_watchdog_stop(s.watchdog);
-  free_plan(&s.p);
+  oa_plan_free(&s.p);
   free(s.cf.label_width);
   free(s.failed);
   free(s.unit_done);
