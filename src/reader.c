@@ -64,6 +64,7 @@ int oa_reader_info(const oa_reader *r, uint64_t index, oa_recording_info *info, 
   info->start_zone = row->start_zone;
   info->start_us = row->start_us;
   info->start_text = oa_archive_recording_start(r->archive, index);
+  info->time_base = oa_archive_samples_per_second(r->archive, index);
   return OA_OK;
 }
 

@@ -46,6 +46,11 @@ typedef struct oa_recording_info {
   int start_zone;
   int64_t start_us;
   const char *start_text;
+  /* Frames per real second of the recording: OA_READER_RATE, or for a
+   * time-expanded one (a source above 48 kHz indexed with --high-rate
+   * time-expand, its samples kept as if at 48 kHz) the source's rate. A
+   * position of t seconds is frame round(t * time_base). */
+  double time_base;
 } oa_recording_info;
 
 /* libopusarc's version, "MAJOR.MINOR.PATCH". */

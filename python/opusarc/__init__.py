@@ -20,6 +20,7 @@ system's loader paths (after `cmake --install`), as libopusarc.so.0.
 import ctypes
 import ctypes.util
 import datetime
+import math
 import os
 import threading
 from typing import List, NamedTuple, Optional, Union
@@ -58,6 +59,7 @@ class _Info(ctypes.Structure):
         ("start_zone", ctypes.c_int),
         ("start_us", ctypes.c_int64),
         ("start_text", ctypes.c_char_p),
+        ("time_base", ctypes.c_double),
     ]
 
 
@@ -97,6 +99,10 @@ def library_version() -> str:
 _EBUILD = -6  # the archive's checkpoints need another libopus build
 
 
+def _nearest(x: float) -> int:
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
 def _check(rc: int, err: _Err) -> None:
     if rc != 0:
         msg = err.msg.decode("utf-8", "replace")
@@ -109,16 +115,18 @@ class Recording(NamedTuple):
     index: int
     name: str
     channels: int
-    frames: int  # sample frames at 48 kHz
+    frames: int  # sample frames (at 48 kHz as stored)
     status: str  # "ok", "failed" (no audio) or "damaged" (what the file still held)
     error: str
     start_utc: Optional[datetime.datetime]  # None if unknown or its zone is unknown
     start_local: Optional[datetime.datetime]  # wall-clock start of an unknown zone (naive), else None
     start_text: str
+    time_base: float  # frames per real second: 48000, or a time-expanded source's rate
 
     @property
     def seconds(self) -> float:
-        return self.frames / RATE
+        """Real duration (a time-expanded recording: at its source's rate)."""
+        return self.frames / self.time_base
 
 
 def _recording(i: int, info: _Info) -> Recording:
@@ -134,6 +142,7 @@ def _recording(i: int, info: _Info) -> Recording:
         error=(info.error or b"").decode("utf-8", "replace"),
         start_utc=start.replace(tzinfo=datetime.timezone.utc) if info.start_zone == 1 else None,
         start_local=start if info.start_zone == 2 else None,
+        time_base=info.time_base or float(RATE),
         start_text=(info.start_text or b"").decode("utf-8", "replace"),
     )
 
@@ -192,11 +201,13 @@ class Archive:
 
     def read(self, name: Union[str, int], start, end, units: str = "samples") -> np.ndarray:
         """Samples [start, end) of a recording as float32 of shape (frames,
-        channels), at 48 kHz. units="seconds" rounds each bound to the
-        nearest sample."""
+        channels), at 48 kHz as stored. units="seconds": real seconds of the
+        recording (its time_base frames per second; 48000 unless it was
+        time-expanded), each bound rounded to the nearest frame (halves away
+        from zero), as the command line's --units seconds does."""
         r = self.recording(name)
         if units == "seconds":
-            start, end = int(round(float(start) * RATE)), int(round(float(end) * RATE))
+            start, end = _nearest(float(start) * r.time_base), _nearest(float(end) * r.time_base)
         elif units != "samples":
             raise ValueError(f"units must be 'samples' or 'seconds', not {units!r}")
         start, end = int(start), int(end)

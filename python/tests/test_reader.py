@@ -13,8 +13,8 @@ import pytest
 
 import opusarc
 
-TOOLS = {k: os.environ.get(k) for k in ("OPUSARC", "MKOPUS", "OPUSREF")}
-pytestmark = pytest.mark.skipif(not all(TOOLS.values()), reason="needs $OPUSARC, $MKOPUS and $OPUSREF")
+TOOLS = {k: os.environ.get(k) for k in ("OPUSARC", "MKOPUS", "OPUSREF", "MKPCM")}
+pytestmark = pytest.mark.skipif(not all(TOOLS.values()), reason="needs $OPUSARC, $MKOPUS, $OPUSREF and $MKPCM")
 
 FILES = {  # name: mkopus options (SILK, CELT with short frames, 5.1, chained, stereo music)
     "speech/silk.opus": "--channels 1 --mode silk --bitrate 16000 --signal speech --frame-ms 20 --seconds 12 --seed 1",
@@ -31,10 +31,14 @@ def corpus(tmp_path_factory):
     for name, opts in FILES.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([TOOLS["MKOPUS"], *opts.split(), str(root / name)], check=True, stdout=subprocess.DEVNULL)
+    (root / "bats").mkdir()  # 2 s at 96 kHz, kept time-expanded: 4 s at 48 kHz as stored
+    subprocess.run([TOOLS["MKPCM"], str(root / "bats" / "te.wav"), "96000", "1", "2"], check=True,
+                   stdout=subprocess.DEVNULL)
     (root / "bad").mkdir()
     (root / "bad" / "not_opus.opus").write_bytes(b"OggS" + b"\0" * 60)
     archive = tmp_path_factory.mktemp("archive") / "a.h5"
-    rc = subprocess.run([TOOLS["OPUSARC"], "index", "-q", "--checkpoint-every", "1", "-o", str(archive), str(root)],
+    rc = subprocess.run([TOOLS["OPUSARC"], "index", "-q", "--checkpoint-every", "1", "--high-rate", "time-expand",
+                         "-o", str(archive), str(root)],
                         stdout=subprocess.DEVNULL).returncode
     assert rc in (0, 3), f"index exit {rc}"  # 3: written, one recording failed (bad/not_opus.opus)
     return root, archive
@@ -57,7 +61,7 @@ def test_recordings_listed(corpus):
     _, archive = corpus
     with opusarc.open(archive) as a:
         names = [r.name for r in a.recordings]
-        assert sorted(FILES) == sorted(n for n in names if not n.startswith("bad/"))
+        assert sorted(FILES) == sorted(n for n in names if not n.startswith(("bad/", "bats/")))
         bad = a.recording("bad/not_opus.opus")
         assert bad.status == "failed" and bad.error and bad.frames == 0
         stereo = a.recording("music/stereo.opus")
@@ -91,6 +95,23 @@ def test_seconds_units(corpus):
         assert same_bits(got, reference(root, "music/stereo.opus", 120000, 204000))
         with pytest.raises(ValueError):
             a.read("music/stereo.opus", 0, 1, units="minutes")
+
+
+def test_seconds_of_a_time_expanded_recording(corpus):
+    """Seconds count at the source's rate, as the command line's --units
+    seconds does: checked against `opusarc extract --units seconds`."""
+    _, archive = corpus
+    with opusarc.open(archive) as a:
+        bat = a.recording("bats/te.wav")
+        assert bat.time_base == 96000 and bat.frames == 192000 and abs(bat.seconds - 2) < 1e-9
+        got = a.read("bats/te.wav", 0.25, 1.125, units="seconds")
+        assert same_bits(got, a.read("bats/te.wav", 24000, 108000))
+        out = str(archive) + ".bat.f32"
+        subprocess.run([TOOLS["OPUSARC"], "extract", str(archive), "--recording", "bats/te.wav", "--units", "seconds",
+                        "--start", "0.25", "--end", "1.125", "--format", "f32", "-o", out, "-q", "--force"],
+                       check=True)
+        assert same_bits(got, np.fromfile(out, dtype=np.float32).reshape(-1, 1))
+        assert a.recording("music/stereo.opus").time_base == opusarc.RATE
 
 
 def test_no_snapshots_same_samples(corpus):
