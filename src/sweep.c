@@ -1,5 +1,10 @@
+/* Sweeps (oa_sweep_run): the planner's work units (sweepplan.c) run by
+ * one-sided self-scheduling over the ranks; each unit decoded once and its
+ * samples delivered to per-query files, staged pieces, or the clips file
+ * (clipsfile.c). Query lists are querylist.c's. */
 #include "opusarc/sweep.h"
 #include "sweepplan.h"
+#include "clipsfile.h"
 #include "opusarc/progress.h"
 
 #include <errno.h>
@@ -31,33 +36,6 @@ typedef oa_plan_member member;
 typedef oa_plan_unit unit;
 typedef oa_plan plan;
 
-/* ---------------------------------------------------------------- outputs */
-
-/* 2: rate column, label columns, --shape fixed (1: before, without the attribute). */
-#define OA_CLIPS_FORMAT_VERSION 2
-
-typedef struct clips_file {
-  hid_t file, clips, table, rec_type, row_type;
-  size_t name_len;
-  size_t row_bytes;         /* of a /queries row: clip_row, the recording name, the labels */
-  size_t *label_width;      /* per label column of the queries table (string bytes with the NUL) */
-  int ndims;                /* /clips: 1 (flat), 2 [n, frames] or 3 [n, frames, channels] (--shape fixed) */
-  uint64_t row_floats;      /* ndims > 1: floats per row */
-} clips_file;
-
-typedef struct clip_row {
-  char id[128];
-  int64_t start, end;
-  int32_t channels, status;
-  uint64_t offset; /* first float in /clips */
-  int64_t length;  /* frames */
-  /* The clip's absolute start (docs/FORMAT.md, "Clips files"). */
-  char start_time[48], start_utc[40];
-  int64_t start_utc_us;
-  int32_t start_zone, parts, gaps, rate; /* rate: of the clip's samples (--rate) */
-  int64_t gap_frames;
-} clip_row;
-
 typedef struct sweep {
   MPI_Comm comm;
   int rank, size;
@@ -67,7 +45,7 @@ typedef struct sweep {
   const oa_sweep_options *opt;
   const oa_logger *log;
   plan p;
-  clips_file cf;
+  oa_clips_file cf;
   uint8_t *failed;   /* per query */
   MPI_Win win;
   int64_t solo_next; /* next unit of a process running without MPI (no window) */
@@ -75,11 +53,12 @@ typedef struct sweep {
   oa_progress *progress;
   double t0;
   long tag;             /* rank 0's process id: names this run's temporary files */
-  char clips_tmp[4096]; /* the clips file's temporary name */
   oa_watchdog *watchdog;
   uint8_t *unit_done;   /* per unit: it ran (on any rank, after mark_not_run) */
   uint64_t clipped;     /* samples clipped by an integer format, this rank */
 } sweep;
+
+/* ---------------------------------------------------------------- outputs */
 
 /* DIR/ID.FMT, or the shared temporary file of a pieced query,
  * DIR/ID.FMT.partial.<tag> (tag: rank 0's process id, so no run meets
@@ -167,32 +146,12 @@ static int write_whole(const oa_archive *a, const oa_sweep_options *opt, const o
   return rc;
 }
 
-/* Frames [out_frame, out_frame + frames) of q's clip: a run of the flat
- * /clips, or part of its row (--shape fixed: row = offset / row length). */
-static int write_clip(const clips_file *cf, const oa_query *q, int64_t out_frame, const float *pcm, size_t frames,
-                      oa_err *err) {
-  hid_t fs = H5Dget_space(cf->clips);
-  hsize_t start[3] = {q->clip_offset + (uint64_t)out_frame * (uint64_t)q->out_channels, 0, 0},
-          count[3] = {frames * (size_t)q->out_channels, 1, 1};
-  if (cf->ndims > 1) {
-    start[0] = q->clip_offset / cf->row_floats, start[1] = (hsize_t)out_frame;
-    count[0] = 1, count[1] = frames, count[2] = (hsize_t)q->out_channels;
-  }
-  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  hsize_t n = frames * (size_t)q->out_channels;
-  hid_t ms = H5Screate_simple(1, &n, NULL);
-  herr_t rc = H5Dwrite(cf->clips, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, pcm);
-  H5Sclose(ms);
-  H5Sclose(fs);
-  return rc < 0 ? oa_err_set(err, OA_EIO, "writing clip %s failed (disk full?)", q->id) : OA_OK;
-}
-
 /* A member's samples to their place: a staged piece, a piece of a clip, or
  * a whole output (resampled first with --rate). */
 static int deliver(sweep *s, const member *m, const float *pcm, size_t frames, oa_err *err) {
   const oa_query *q = &s->ql->q[m->query];
   if (staged(s, m->query)) return write_piece(s, m->query, m->out_frame, pcm, frames, err);
-  if (s->p.pieces_gt1[m->query]) return write_clip(&s->cf, q, m->out_frame, pcm, frames, err);
+  if (s->p.pieces_gt1[m->query]) return oa_clips_write(&s->cf, q, m->out_frame, pcm, frames, err);
   const float *out = pcm;
   float *resampled_pcm = NULL;
   size_t n = frames;
@@ -201,7 +160,7 @@ static int deliver(sweep *s, const member *m, const float *pcm, size_t frames, o
     if (rc != OA_OK) return rc;
     out = resampled_pcm;
   }
-  int rc = s->opt->output == OA_SWEEP_HDF5 ? write_clip(&s->cf, q, 0, out, n, err)
+  int rc = s->opt->output == OA_SWEEP_HDF5 ? oa_clips_write(&s->cf, q, 0, out, n, err)
                                           : write_whole(s->a, s->opt, q, out, n, &s->clipped, err);
   free(resampled_pcm);
   return rc;
@@ -340,273 +299,6 @@ static uint64_t mark_not_run(sweep *s) {
   return n;
 }
 
-/* ------------------------------------------------------------ HDF5 clips */
-
-/* Arms the watchdog around a collective step of the clips file: after an
- * I/O error on one rank HDF5's ranks can block in different calls. */
-static void watch_clips(sweep *s, const char *what) {
-  if (!s->watchdog) return;
-  char msg[8192];
-  snprintf(msg, sizeof msg, "%s %s has not finished after %.0f s (a collective HDF5 call is stuck, e.g. after an "
-           "I/O error on some rank); the clips file was not written", what, s->clips_tmp, s->opt->io_timeout);
-  oa_watchdog_arm(s->watchdog, s->opt->io_timeout + (s->rank ? 10 : 0), s->rank ? "" : msg);
-}
-
-/* Rank 0 creates the temporary clips file afresh (O_EXCL|O_NOFOLLOW: a name
- * planted in advance is never followed) and reserves the bytes the clips
- * and the table will take, so a full disk stops all ranks here, in step,
- * and not inside a collective write. Returns 0 or an errno value, the same
- * on every rank. */
-static int prepare_clips_file(sweep *s, uint64_t bytes, oa_err *err) {
-  int e = 0;
-  if (s->rank == 0) {
-    oa_err why;
-    oa_err_clear(&why);
-    int fd = oa_out_create_temp(s->opt->path, s->clips_tmp, sizeof s->clips_tmp, &why);
-    if (fd < 0) e = errno ? errno : EIO;
-    else {
-      e = posix_fallocate(fd, 0, (off_t)(bytes + bytes / 64 + (1u << 20)));
-      if (e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) e = 0; /* cannot reserve here: carry on */
-      if (oa_fault("reserve")) e = ENOSPC;
-      close(fd);
-      if (e) unlink(s->clips_tmp);
-    }
-  }
-  MPI_Bcast(&e, 1, MPI_INT, 0, s->comm);
-  MPI_Bcast(s->clips_tmp, sizeof s->clips_tmp, MPI_CHAR, 0, s->comm);
-  if (e) oa_err_set(err, OA_EIO, "cannot write %s: %s (%.1f MB needed)", s->opt->path, strerror(e),
-                    (double)bytes / 1e6);
-  return e;
-}
-
-/* --shape fixed: every clip has the first one's frames and channels, or
- * the sweep is refused (before anything is written) naming one that
- * differs. Same answer on every rank: the list and the rates are. */
-static int check_fixed_shape(const sweep *s, oa_err *err) {
-  const oa_query_list *ql = s->ql;
-  if (ql->n == 0) return oa_err_set(err, OA_EUSAGE, "--shape fixed: no queries");
-  const oa_query *a = &ql->q[0];
-  for (size_t i = 0; i < ql->n; i++) {
-    const oa_query *b = &ql->q[i];
-    if (b->out_frames == a->out_frames && b->out_channels == a->out_channels && b->out_frames > 0) continue;
-    return oa_err_set(err, OA_EUSAGE, "--shape fixed needs clips of one length and channel count: %s is %lld frames "
-                      "x %d, %s is %lld x %d (use windows, --mono, --rate, or the default flat /clips)", a->id,
-                      (long long)a->out_frames, a->out_channels, b->id, (long long)b->out_frames, b->out_channels);
-  }
-  return OA_OK;
-}
-
-/* The dataspace of /clips, and its chunks for --shape fixed: one row (one
- * clip) per chunk, cut along frames past 4 MiB, so a reader of one clip
- * reads only it. */
-static hid_t clips_space(const oa_query_list *ql, int fixed, uint64_t total, hid_t dcpl, clips_file *cf) {
-  cf->ndims = 1;
-  if (!fixed) {
-    hsize_t dims[1] = {total};
-    return H5Screate_simple(1, dims, NULL);
-  }
-  hsize_t frames = (hsize_t)ql->q[0].out_frames, ch = (hsize_t)ql->q[0].out_channels;
-  cf->ndims = ch == 1 ? 2 : 3;
-  cf->row_floats = frames * ch;
-  hsize_t dims[3] = {ql->n, frames, ch}, chunk[3] = {1, frames, ch};
-  const hsize_t max_floats = (4u << 20) / sizeof(float);
-  if (frames * ch > max_floats) chunk[1] = max_floats / ch ? max_floats / ch : 1;
-  H5Pset_chunk(dcpl, cf->ndims, chunk);
-  return H5Screate_simple(cf->ndims, dims, NULL);
-}
-
-/* A fixed-length, NUL-terminated string type of `size` bytes. */
-static hid_t string_type(size_t size, H5T_cset_t cset) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, size);
-  H5Tset_cset(t, cset);
-  return t;
-}
-
-/* Each label column is as wide as its longest value (with its NUL). */
-static int label_widths(const oa_query_list *ql, clips_file *cf) {
-  cf->row_bytes = sizeof(clip_row) + cf->name_len;
-  cf->label_width = calloc(ql->nlabels ? ql->nlabels : 1, sizeof *cf->label_width);
-  if (!cf->label_width) return -1;
-  for (size_t k = 0; k < ql->nlabels; k++) {
-    size_t w = 2;
-    for (size_t i = 0; i < ql->n; i++)
-      if (strlen(oa_query_label(ql, i, k)) + 1 > w) w = strlen(oa_query_label(ql, i, k)) + 1;
-    cf->label_width[k] = w;
-    cf->row_bytes += w;
-  }
-  return 0;
-}
-
-static int create_clips(sweep *s, oa_err *err) {
-  clips_file *cf = &s->cf;
-  uint64_t total = 0;
-  for (size_t i = 0; i < s->ql->n; i++) {
-    s->ql->q[i].clip_offset = total;
-    total += (uint64_t)s->ql->q[i].out_frames * (uint64_t)s->ql->q[i].out_channels;
-  }
-  size_t longest = 1;
-  for (uint64_t i = 0; i < oa_archive_recording_count(s->a); i++) {
-    size_t l = strlen(oa_archive_recording_name(s->a, i));
-    if (l > longest) longest = l;
-  }
-  cf->name_len = longest + 1;
-  if (!oa_mpi_agree(s->comm, label_widths(s->ql, cf) == 0)) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  if (prepare_clips_file(s, total * sizeof(float) + s->ql->n * cf->row_bytes, err)) return OA_EIO;
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_fapl_mpio(fapl, s->comm, MPI_INFO_NULL);
-  watch_clips(s, "creating");
-  cf->file = H5Fcreate(s->clips_tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
-  if (!oa_mpi_agree(s->comm, cf->file >= 0)) {
-    oa_watchdog_disarm(s->watchdog);
-    if (s->rank == 0) unlink(s->clips_tmp);
-    return oa_err_set(err, OA_EIO, "cannot create %s", s->clips_tmp);
-  }
-  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  hid_t space = clips_space(s->ql, s->opt->fixed_shape, total, dcpl, cf);
-  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
-  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
-  cf->clips = H5Dcreate2(cf->file, "clips", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  H5Pclose(dcpl);
-  H5Sclose(space);
-  cf->rec_type = string_type(cf->name_len, H5T_CSET_ASCII);
-  hid_t id_type = string_type(sizeof ((clip_row *)0)->id, H5T_CSET_ASCII);
-  cf->row_type = H5Tcreate(H5T_COMPOUND, cf->row_bytes);
-  H5Tinsert(cf->row_type, "id", HOFFSET(clip_row, id), id_type);
-  H5Tinsert(cf->row_type, "start", HOFFSET(clip_row, start), H5T_NATIVE_INT64);
-  H5Tinsert(cf->row_type, "end", HOFFSET(clip_row, end), H5T_NATIVE_INT64);
-  H5Tinsert(cf->row_type, "channels", HOFFSET(clip_row, channels), H5T_NATIVE_INT32);
-  H5Tinsert(cf->row_type, "status", HOFFSET(clip_row, status), H5T_NATIVE_INT32);
-  H5Tinsert(cf->row_type, "offset", HOFFSET(clip_row, offset), H5T_NATIVE_UINT64);
-  H5Tinsert(cf->row_type, "length", HOFFSET(clip_row, length), H5T_NATIVE_INT64);
-  hid_t time_type = string_type(sizeof ((clip_row *)0)->start_time, H5T_CSET_ASCII),
-        utc_type = string_type(sizeof ((clip_row *)0)->start_utc, H5T_CSET_ASCII);
-  H5Tinsert(cf->row_type, "start_time", HOFFSET(clip_row, start_time), time_type);
-  H5Tinsert(cf->row_type, "start_utc", HOFFSET(clip_row, start_utc), utc_type);
-  H5Tinsert(cf->row_type, "start_utc_us", HOFFSET(clip_row, start_utc_us), H5T_NATIVE_INT64);
-  H5Tinsert(cf->row_type, "start_zone", HOFFSET(clip_row, start_zone), H5T_NATIVE_INT32);
-  H5Tinsert(cf->row_type, "parts", HOFFSET(clip_row, parts), H5T_NATIVE_INT32);
-  H5Tinsert(cf->row_type, "gaps", HOFFSET(clip_row, gaps), H5T_NATIVE_INT32);
-  H5Tinsert(cf->row_type, "gap_frames", HOFFSET(clip_row, gap_frames), H5T_NATIVE_INT64);
-  H5Tinsert(cf->row_type, "rate", HOFFSET(clip_row, rate), H5T_NATIVE_INT32);
-  H5Tinsert(cf->row_type, "recording", sizeof(clip_row), cf->rec_type);
-  size_t at = sizeof(clip_row) + cf->name_len;
-  for (size_t k = 0; k < s->ql->nlabels; k++) { /* the queries table's own columns, as strings */
-    hid_t t = string_type(cf->label_width[k], H5T_CSET_UTF8); /* species names, comments: as the table had them */
-    H5Tinsert(cf->row_type, s->ql->label_names[k], at, t);
-    H5Tclose(t);
-    at += cf->label_width[k];
-  }
-  H5Tclose(id_type), H5Tclose(time_type), H5Tclose(utc_type);
-  hsize_t rows[1] = {s->ql->n};
-  space = H5Screate_simple(1, rows, NULL);
-  cf->table = H5Dcreate2(cf->file, "queries", cf->row_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5Sclose(space);
-  int ok = oa_mpi_agree(s->comm, cf->clips >= 0 && cf->table >= 0);
-  oa_watchdog_disarm(s->watchdog);
-  if (!ok) return oa_err_set(err, OA_EIO, "cannot create datasets in %s", s->clips_tmp);
-  return OA_OK;
-}
-
-static int write_clip_table(sweep *s) {
-  clips_file *cf = &s->cf;
-  size_t row = cf->row_bytes, n = s->rank == 0 ? s->ql->n : 0;
-  uint8_t *rows = calloc(n ? n : 1, row);
-  int ok = rows != NULL;
-  for (size_t i = 0; ok && i < n; i++) {
-    const oa_query *q = &s->ql->q[i];
-    clip_row r = {.start = q->start, .end = q->end, .channels = q->out_channels, .status = s->failed[i],
-                  .offset = q->clip_offset, .length = q->out_frames, .rate = q->out_rate, .start_utc_us = q->start_us,
-                  .start_zone = q->start_zone, .parts = q->nparts ? (int32_t)q->nparts : 1, .gaps = (int32_t)q->gaps,
-                  .gap_frames = q->gap_frames};
-    snprintf(r.id, sizeof r.id, "%s", q->id);
-    oa_time_format(q->start_us, q->start_offset_s, q->start_zone, r.start_time, sizeof r.start_time);
-    if (q->start_zone == OA_ZONE_KNOWN) oa_time_format_utc(q->start_us, r.start_utc, sizeof r.start_utc);
-    memcpy(rows + i * row, &r, sizeof r);
-    snprintf((char *)rows + i * row + sizeof r, cf->name_len, "%s", oa_archive_recording_name(s->a, q->rec));
-    size_t at = sizeof r + cf->name_len;
-    for (size_t k = 0; k < s->ql->nlabels; k++) {
-      memcpy(rows + i * row + at, oa_query_label(s->ql, i, k), strlen(oa_query_label(s->ql, i, k)) + 1);
-      at += cf->label_width[k];
-    }
-  }
-  /* Agree before the collective write: a rank without memory must not
-   * leave the others inside it. */
-  if (!oa_mpi_agree(s->comm, ok)) {
-    free(rows);
-    return 0;
-  }
-  hid_t fs = H5Dget_space(cf->table);
-  hsize_t count[1] = {n};
-  hid_t ms = H5Screate_simple(1, count, NULL);
-  if (n) H5Sselect_all(fs);
-  else H5Sselect_none(fs), H5Sselect_none(ms);
-  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-  if (s->ql->n && H5Dwrite(cf->table, cf->row_type, ms, fs, dxpl, rows) < 0) ok = 0;
-  H5Pclose(dxpl);
-  H5Sclose(ms), H5Sclose(fs);
-  free(rows);
-  return oa_mpi_agree(s->comm, ok);
-}
-
-/* The rate every clip shares, or 0 when they differ (the rate column says). */
-static int32_t common_rate(const oa_query_list *ql) {
-  int32_t rate = ql->n ? ql->q[0].out_rate : OA_SAMPLE_RATE;
-  for (size_t i = 1; i < ql->n; i++)
-    if (ql->q[i].out_rate != rate) return 0;
-  return rate;
-}
-
-static int write_int_attr(hid_t file, const char *name, int32_t value) {
-  hid_t aspace = H5Screate(H5S_SCALAR);
-  hid_t at = H5Acreate2(file, name, H5T_NATIVE_INT32, aspace, H5P_DEFAULT, H5P_DEFAULT);
-  int ok = at >= 0 && H5Awrite(at, H5T_NATIVE_INT32, &value) >= 0;
-  if (at >= 0) H5Aclose(at);
-  H5Sclose(aspace);
-  return ok;
-}
-
-/* format, format_version (docs/FORMAT.md, "Clips file") and sample_rate. */
-static int write_clip_attrs(const clips_file *cf, int32_t rate) {
-  int ok = 1;
-  hid_t aspace = H5Screate(H5S_SCALAR);
-  hid_t str = H5Tcopy(H5T_C_S1);
-  H5Tset_size(str, 14);
-  hid_t at = H5Acreate2(cf->file, "format", str, aspace, H5P_DEFAULT, H5P_DEFAULT);
-  if (at < 0 || H5Awrite(at, str, "opusarc-clips") < 0) ok = 0;
-  if (at >= 0) H5Aclose(at);
-  H5Tclose(str), H5Sclose(aspace);
-  return ok && write_int_attr(cf->file, "format_version", OA_CLIPS_FORMAT_VERSION) &&
-         write_int_attr(cf->file, "sample_rate", rate);
-}
-
-/* Collective: the table and attributes are written, the file closed and
- * given its name. A rank whose collective step failed ends the process
- * without MPI_Finalize (sets *broken): HDF5 could not close the file. */
-static int finish_clips(sweep *s, int *broken, oa_err *err) {
-  clips_file *cf = &s->cf;
-  watch_clips(s, "finishing");
-  int ok = write_clip_table(s);
-  ok = oa_mpi_agree(s->comm, ok && write_clip_attrs(cf, common_rate(s->ql)));
-  H5Dclose(cf->clips), H5Dclose(cf->table), H5Tclose(cf->row_type), H5Tclose(cf->rec_type);
-  if (ok) ok = oa_mpi_agree(s->comm, H5Fclose(cf->file) >= 0);
-  else *broken = 1; /* the file stays open: closing it collectively could block */
-  oa_watchdog_disarm(s->watchdog);
-  oa_err why;
-  oa_err_clear(&why);
-  int published = 1;
-  if (s->rank == 0) {
-    published = ok && oa_out_sync(s->clips_tmp, &why) == OA_OK &&
-                oa_out_publish(s->clips_tmp, s->opt->path, s->opt->overwrite, &why) == OA_OK;
-    if (!published) unlink(s->clips_tmp);
-  }
-  if (!oa_mpi_agree_err(s->comm, published, &why))
-    return oa_err_set(err, OA_EIO, "%s: %s", s->opt->path, why.msg[0] ? why.msg : "writing the clips file failed");
-  return OA_OK;
-}
-
 /* An oa_pcm_sink into a query's clip, from its first frame on. */
 typedef struct clip_sink {
   sweep *s;
@@ -617,7 +309,7 @@ typedef struct clip_sink {
 static int clip_sink_fn(void *ctx, const float *pcm, size_t frames, int channels, oa_err *err) {
   (void)channels;
   clip_sink *c = ctx;
-  int rc = write_clip(&c->s->cf, c->q, c->at, pcm, frames, err);
+  int rc = oa_clips_write(&c->s->cf, c->q, c->at, pcm, frames, err);
   c->at += (int64_t)frames;
   return rc;
 }
@@ -824,10 +516,12 @@ static int sweep_prepare(sweep *s, oa_err *err) {
       size_t ninputs = sweep_inputs(opt, input);
       ok = oa_out_check(opt->path, opt->overwrite, input, ninputs, "--out", &local) == OA_OK;
     }
-    if (ok && opt->fixed_shape) ok = check_fixed_shape(s, &local) == OA_OK;
+    if (ok && opt->fixed_shape) ok = oa_clips_check_fixed_shape(s->ql, &local) == OA_OK;
     if (ok && s->rank == 0) ok = create_stage_files(s, &local) == OA_OK;
     if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
-    int rc = create_clips(s, err);
+    oa_clips_config cc = {.comm = s->comm, .path = opt->path, .overwrite = opt->overwrite,
+                          .fixed_shape = opt->fixed_shape, .io_timeout = opt->io_timeout, .watchdog = s->watchdog};
+    int rc = oa_clips_create(&s->cf, &cc, s->a, s->ql, err);
     if (rc != OA_OK && s->rank == 0) remove_stage_files(s, s->ql->n);
     return rc;
   }
@@ -870,7 +564,7 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
     res->stopped = oa_mpi_max_int(comm, oa_stop_requested());
     finish_staged(&s);
     oa_mpi_max_bytes(comm, s.failed, ql->n);
-    if (opt->output == OA_SWEEP_HDF5) rc = finish_clips(&s, &res->broken, err);
+    if (opt->output == OA_SWEEP_HDF5) rc = oa_clips_finish(&s.cf, s.a, ql, s.failed, &res->broken, err);
     oa_mpi_max_bytes(comm, s.failed, ql->n);
     res->clipped = oa_mpi_sum_u64(comm, s.clipped);
   }
@@ -884,7 +578,7 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
   res->wall_seconds = oa_wtime() - s.t0;
   if (!res->broken) oa_watchdog_stop(s.watchdog);
   oa_plan_free(&s.p);
-  free(s.cf.label_width);
+  oa_clips_free(&s.cf);
   free(s.failed);
   free(s.unit_done);
   oa_extractor_free(s.x);
