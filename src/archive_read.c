@@ -27,7 +27,7 @@ struct oa_archive {
   oa_archive_meta meta;
   oa_archive_totals totals;
   uint64_t nrecs;
-  uint64_t *sorted; /* recording indexes sorted by name */
+  int rows_summed; /* totals.packets and payload_bytes hold every row's */
   char *path;
 };
 
@@ -45,7 +45,9 @@ static size_t seg_of(const oa_archive *a, size_t field, uint64_t pos) {
 }
 #define SEG_OF(a, f, pos) seg_of(a, offsetof(seg_base, f), pos)
 
-static const oa_seg *rec_seg(const oa_archive *a, uint64_t i, uint64_t *local) {
+/* Rows are loaded on first use, so looking one up changes the cache
+ * behind a const archive (one handle per thread, as documented). */
+static oa_seg *rec_seg(const oa_archive *a, uint64_t i, uint64_t *local) {
   size_t k = SEG_OF(a, recs, i);
   *local = i - a->base[k].recs;
   return a->seg[k];
@@ -104,13 +106,8 @@ static int open_segments(oa_archive *a, oa_err *err) {
   return rc;
 }
 
-static int cmp_names(const void *x, const void *y, void *ctx) {
-  const oa_archive *a = ctx;
-  return strcmp(oa_archive_recording_name(a, *(const uint64_t *)x), oa_archive_recording_name(a, *(const uint64_t *)y));
-}
-
-/* Bases of each file, the union's totals, and its recordings rows moved
- * onto union positions. */
+/* Bases of each file and the union's totals; each file moves its rows onto
+ * union positions as it loads them. */
 static int build_union(oa_archive *a, oa_err *err) {
   a->base = calloc(a->nseg + 1, sizeof *a->base);
   if (!a->base) return oa_err_set(err, OA_ENOMEM, "out of memory");
@@ -119,10 +116,7 @@ static int build_union(oa_archive *a, oa_err *err) {
     oa_seg *s = a->seg[k];
     const oa_archive_totals *st = &s->totals;
     seg_base b = a->base[k];
-    for (uint64_t i = 0; i < s->nrecs; i++) {
-      oa_rec_row *r = &s->recs[i];
-      r->first_link += b.links, r->first_interval += b.intervals, r->data_offset += b.data;
-    }
+    s->base_links = b.links, s->base_intervals = b.intervals, s->base_data = b.data;
     a->base[k + 1] = (seg_base){b.recs + s->nrecs, b.links + st->links, b.intervals + st->intervals,
                                 b.data + st->data_bytes, b.state + st->state_bytes, b.heads + st->heads};
     t->heads += st->heads, t->packets += st->packets, t->data_bytes += st->data_bytes, t->payload_bytes += st->payload_bytes;
@@ -133,10 +127,6 @@ static int build_union(oa_archive *a, oa_err *err) {
   a->nrecs = a->base[a->nseg].recs;
   a->meta = a->seg[0]->meta;
   a->meta.recordings = a->nrecs;
-  a->sorted = malloc((a->nrecs ? a->nrecs : 1) * sizeof *a->sorted);
-  if (!a->sorted) return oa_err_set(err, OA_ENOMEM, "out of memory sorting %llu names", (unsigned long long)a->nrecs);
-  for (uint64_t i = 0; i < a->nrecs; i++) a->sorted[i] = i;
-  if (a->nrecs > 1) qsort_r(a->sorted, a->nrecs, sizeof *a->sorted, cmp_names, a);
   return OA_OK;
 }
 
@@ -167,7 +157,7 @@ int oa_archive_open(const char *path, oa_archive **out, oa_err *err) {
 void oa_archive_close(oa_archive *a) {
   if (!a) return;
   for (size_t k = 0; k < a->nseg; k++) oa_seg_close(a->seg[k]);
-  free(a->seg), free(a->base), free(a->sorted), free(a->path);
+  free(a->seg), free(a->base), free(a->path);
   free(a);
 }
 
@@ -182,53 +172,79 @@ uint64_t oa_archive_recording_count(const oa_archive *a) { return a->nrecs; }
 const oa_rec_row *oa_archive_recording(const oa_archive *a, uint64_t i) {
   if (i >= a->nrecs) return NULL;
   uint64_t local;
-  const oa_seg *s = rec_seg(a, i, &local);
-  return &s->recs[local];
+  oa_seg *s = rec_seg(a, i, &local);
+  return oa_seg_recording(s, local);
 }
 
 #define STRING_ACCESSOR(fn, field)                     \
   const char *fn(const oa_archive *a, uint64_t i) {    \
     if (i >= a->nrecs) return NULL;                    \
     uint64_t local;                                    \
-    const oa_seg *s = rec_seg(a, i, &local);           \
-    return s->field[local];                            \
+    oa_seg *s = rec_seg(a, i, &local);                 \
+    return oa_seg_string(s, local, field);             \
   }
-STRING_ACCESSOR(oa_archive_recording_name, names)
-STRING_ACCESSOR(oa_archive_recording_path, paths)
-STRING_ACCESSOR(oa_archive_recording_error, errors)
-STRING_ACCESSOR(oa_archive_recording_start, starts)
-STRING_ACCESSOR(oa_archive_recording_tags, tags)
-STRING_ACCESSOR(oa_archive_recording_recorder, recorders)
+STRING_ACCESSOR(oa_archive_recording_name, OA_STR_NAME)
+STRING_ACCESSOR(oa_archive_recording_path, OA_STR_PATH)
+STRING_ACCESSOR(oa_archive_recording_error, OA_STR_ERROR)
+STRING_ACCESSOR(oa_archive_recording_start, OA_STR_START)
+STRING_ACCESSOR(oa_archive_recording_tags, OA_STR_TAGS)
+STRING_ACCESSOR(oa_archive_recording_recorder, OA_STR_RECORDER)
 
 double oa_archive_samples_per_second(const oa_archive *a, uint64_t i) {
   const oa_rec_row *r = oa_archive_recording(a, i);
   return r ? oa_rec_row_rate(r) : (double)OA_SAMPLE_RATE;
 }
-void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t) { *t = a->totals; }
+static int sum_row(void *ctx, uint64_t i, const oa_rec_row *r, const char *const *str) {
+  oa_archive_totals *t = ctx;
+  (void)i, (void)str;
+  t->packets += r->packet_count;
+  t->payload_bytes += r->payload_bytes;
+  return 0;
+}
 
-static const char *name_at(const oa_archive *a, uint64_t k) { return oa_archive_recording_name(a, a->sorted[k]); }
+uint64_t oa_archive_blocks_loaded(const oa_archive *a) {
+  uint64_t n = 0;
+  for (size_t k = 0; k < a->nseg; k++) n += a->seg[k]->blocks_loaded;
+  return n;
+}
+
+/* Packets and payload are sums over the rows: read once, on first ask. */
+void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t) {
+  oa_archive *w = (oa_archive *)a;
+  if (!w->rows_summed) {
+    w->totals.packets = w->totals.payload_bytes = 0;
+    for (size_t k = 0; k < w->nseg; k++) oa_seg_scan(w->seg[k], sum_row, &w->totals);
+    w->rows_summed = 1;
+  }
+  *t = a->totals;
+}
+
+/* Finding a name: the first row of that name that was indexed, else the
+ * first of that name (duplicates are failed rows saying so). The rows are
+ * scanned a block at a time, so a lookup holds one block, not the table. */
+typedef struct name_search {
+  const char *name;
+  uint64_t base, first, readable;
+  int found, found_readable;
+} name_search;
+
+static int match_name(void *ctx, uint64_t i, const oa_rec_row *r, const char *const *str) {
+  name_search *q = ctx;
+  if (strcmp(str[OA_STR_NAME], q->name) != 0) return 0;
+  if (!q->found) q->found = 1, q->first = q->base + i;
+  if (OA_REC_READABLE(r)) q->found_readable = 1, q->readable = q->base + i;
+  return q->found_readable;
+}
 
 int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_err *err) {
-  uint64_t lo = 0, hi = a->nrecs;
-  while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(name_at(a, mid), name);
-    if (c == 0) {
-      /* Duplicate names: the first is indexed, the others are failed rows
-       * saying so; prefer a row that was indexed. */
-      uint64_t first = mid, last = mid;
-      while (first > 0 && strcmp(name_at(a, first - 1), name) == 0) first--;
-      while (last + 1 < a->nrecs && strcmp(name_at(a, last + 1), name) == 0) last++;
-      *index = a->sorted[first];
-      for (uint64_t k = first; k <= last; k++)
-        if (OA_REC_READABLE(oa_archive_recording(a, a->sorted[k]))) {
-          *index = a->sorted[k];
-          break;
-        }
-      return OA_OK;
-    }
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
+  name_search q = {.name = name};
+  for (size_t k = 0; k < a->nseg && !q.found_readable; k++) {
+    q.base = a->base[k].recs;
+    if (oa_seg_scan(a->seg[k], match_name, &q) < 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  if (q.found) {
+    *index = q.found_readable ? q.readable : q.first;
+    return OA_OK;
   }
   return oa_err_set(err, OA_ENOTFOUND, "no recording named \"%s\" in %s", name, a->path);
 }
@@ -258,18 +274,32 @@ static const char *base_of(const char *name) {
   return slash ? slash + 1 : name;
 }
 
+typedef struct suggestion {
+  const char *name;
+  char *out;
+  size_t len, used, k;
+  int found, small;
+} suggestion;
+
+static int near_name(void *ctx, uint64_t i, const oa_rec_row *r, const char *const *str) {
+  suggestion *g = ctx;
+  const char *cand = str[OA_STR_NAME];
+  (void)i, (void)r;
+  int near = strcmp(base_of(cand), base_of(g->name)) == 0 || (g->small && bounded_distance(cand, g->name, g->k) <= g->k);
+  if (near && g->used < g->len) {
+    g->used += (size_t)snprintf(g->out + g->used, g->len - g->used, "%s\"%s\"", g->found ? ", " : "; did you mean ",
+                                cand);
+    g->found++;
+  }
+  return g->found >= 3;
+}
+
 void oa_archive_suggest(const oa_archive *a, const char *name, char *out, size_t len) {
   out[0] = '\0';
-  size_t k = strlen(name) / 4 > 2 ? strlen(name) / 4 : 2, found = 0, used = 0;
-  int small = a->nrecs <= 20000; /* edit distances cost ~L^2 each: only for small archives */
-  for (uint64_t i = 0; i < a->nrecs && found < 3; i++) {
-    const char *cand = name_at(a, i);
-    int near = strcmp(base_of(cand), base_of(name)) == 0 || (small && bounded_distance(cand, name, k) <= k);
-    if (!near || used >= len) continue;
-    used += (size_t)snprintf(out + used, len - used, "%s\"%s\"", found ? ", " : "; did you mean ", cand);
-    found++;
-  }
-  if (found && used < len) snprintf(out + used, len - used, "?");
+  suggestion g = {.name = name, .out = out, .len = len, .k = strlen(name) / 4 > 2 ? strlen(name) / 4 : 2,
+                  .small = a->nrecs <= 20000}; /* edit distances cost ~L^2 each: only for small archives */
+  for (size_t k = 0; k < a->nseg && g.found < 3; k++) oa_seg_scan(a->seg[k], near_name, &g);
+  if (g.found && g.used < len) snprintf(out + g.used, len - g.used, "?");
 }
 
 static int outside(const oa_archive *a, const char *what, uint64_t first, uint64_t n, uint64_t size, oa_err *err) {

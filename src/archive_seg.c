@@ -120,15 +120,6 @@ static hid_t link_type_of(const oa_seg *a) { return a->meta.format_version >= 7 
 
 static int range_ok(uint64_t first, uint64_t n, uint64_t size) { return first <= size && n <= size - first; }
 
-static char *string_at(oa_seg *a, const char *blob, uint64_t off, uint32_t len) {
-  if (!range_ok(off, len, a->totals.string_bytes)) return NULL;
-  char *s = malloc((size_t)len + 1);
-  if (!s) return NULL;
-  memcpy(s, blob + off, len);
-  s[len] = '\0';
-  return s;
-}
-
 /* Archives before format 5 hold the start only as a UTC string. */
 static void derive_start(oa_rec_row *r, const char *start) {
   int64_t us;
@@ -139,63 +130,151 @@ static void derive_start(oa_rec_row *r, const char *start) {
   r->start_us = us, r->utc_offset_s = 0, r->start_zone = OA_ZONE_KNOWN, r->start_source = OA_START_FORMAT4;
 }
 
-/* Every recording row is checked against the dataset sizes once, so the
- * extraction code can index links/packets/checkpoints through them. */
-static int check_recording(oa_seg *a, uint64_t i, oa_err *err) {
-  const oa_rec_row *r = &a->recs[i];
-  oa_archive_totals *t = &a->totals;
+/* A row is checked against the dataset sizes as its block is loaded, so
+ * the extraction code can index links/packets/checkpoints through it. */
+static int row_consistent(const oa_seg *a, const oa_rec_row *r) {
+  const oa_archive_totals *t = &a->totals;
   int status_ok = r->status == OA_REC_OK || r->status == OA_REC_FAILED ||
                   (r->status == OA_REC_DAMAGED && a->meta.format_version >= 6);
-  if (!status_ok || r->samples < 0 || r->lost_samples < 0 || r->lost_samples > r->samples ||
-      !range_ok(r->first_link, r->link_count, t->links) ||
-      !range_ok(r->first_interval, r->interval_count, t->intervals) ||
-      !range_ok(r->data_offset, r->data_size, t->data_bytes) || (OA_REC_READABLE(r) && r->link_count == 0) ||
-      r->channels < 0 || r->channels > 255 || r->rate_mode < 0 || r->rate_mode > 3 ||
-      r->start_zone < OA_ZONE_NONE || r->start_zone > OA_ZONE_LOCAL || r->start_source < OA_START_NONE ||
-      r->start_source > OA_START_FORMAT4 || r->utc_offset_s < -50400 || r->utc_offset_s > 50400 ||
-      r->start_us < -OA_US_PER_DAY * 800000 || r->start_us > OA_US_PER_DAY * 3000000)
-    return oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu is inconsistent with the datasets", a->path,
-                      (unsigned long long)i);
-  t->packets += r->packet_count;
-  t->payload_bytes += r->payload_bytes;
-  return OA_OK;
+  return status_ok && r->samples >= 0 && r->lost_samples >= 0 && r->lost_samples <= r->samples &&
+         range_ok(r->first_link, r->link_count, t->links) &&
+         range_ok(r->first_interval, r->interval_count, t->intervals) &&
+         range_ok(r->data_offset, r->data_size, t->data_bytes) && !(OA_REC_READABLE(r) && r->link_count == 0) &&
+         r->channels >= 0 && r->channels <= 255 && r->rate_mode >= 0 && r->rate_mode <= 3 &&
+         r->start_zone >= OA_ZONE_NONE && r->start_zone <= OA_ZONE_LOCAL && r->start_source >= OA_START_NONE &&
+         r->start_source <= OA_START_FORMAT4 && r->utc_offset_s >= -50400 && r->utc_offset_s <= 50400 &&
+         r->start_us >= -OA_US_PER_DAY * 800000 && r->start_us <= OA_US_PER_DAY * 3000000;
 }
 
-static int load_recordings(oa_seg *a, oa_err *err) {
-  uint64_t n = a->nrecs;
-  char *blob = malloc(a->totals.string_bytes ? a->totals.string_bytes : 1);
-  a->recs = calloc(n ? n : 1, sizeof *a->recs);
-  a->names = calloc(n ? n : 1, sizeof *a->names);
-  a->paths = calloc(n ? n : 1, sizeof *a->paths);
-  a->errors = calloc(n ? n : 1, sizeof *a->errors);
-  a->starts = calloc(n ? n : 1, sizeof *a->starts);
-  a->tags = calloc(n ? n : 1, sizeof *a->tags);
-  a->recorders = calloc(n ? n : 1, sizeof *a->recorders);
-  if (!blob || !a->recs || !a->names || !a->paths || !a->errors || !a->starts || !a->tags || !a->recorders) {
-    free(blob);
-    return oa_err_set(err, OA_ENOMEM, "out of memory loading %llu recordings", (unsigned long long)n);
+/* Where a row's strings lie in /strings. */
+static void string_refs(const oa_rec_row *r, uint64_t off[OA_STR_COUNT], uint32_t len[OA_STR_COUNT]) {
+  off[OA_STR_NAME] = r->name_off, len[OA_STR_NAME] = r->name_len;
+  off[OA_STR_PATH] = r->path_off, len[OA_STR_PATH] = r->path_len;
+  off[OA_STR_ERROR] = r->error_off, len[OA_STR_ERROR] = r->error_len;
+  off[OA_STR_START] = r->start_off, len[OA_STR_START] = r->start_len;
+  off[OA_STR_TAGS] = r->tags_off, len[OA_STR_TAGS] = r->tags_len;
+  off[OA_STR_RECORDER] = r->recorder_off, len[OA_STR_RECORDER] = r->recorder_len;
+}
+
+/* The bytes of /strings that a block's rows name, read at once when they
+ * lie close together (the writer stores them in row order), else row by
+ * row. Strings outside /strings make their row bad (bad[k] set). */
+#define SPAN_MAX (16u << 20)
+static int block_text(oa_seg *a, const oa_rec_row *rows, size_t n, uint8_t *bad, oa_seg_block *blk) {
+  uint64_t lo = UINT64_MAX, hi = 0, total = 0;
+  for (size_t k = 0; k < n; k++) {
+    uint64_t off[OA_STR_COUNT];
+    uint32_t len[OA_STR_COUNT];
+    string_refs(&rows[k], off, len);
+    for (int f = 0; f < OA_STR_COUNT && !bad[k]; f++) bad[k] = !range_ok(off[f], len[f], a->totals.string_bytes);
+    for (int f = 0; f < OA_STR_COUNT && !bad[k]; f++) {
+      if (off[f] < lo) lo = off[f];
+      if (off[f] + len[f] > hi) hi = off[f] + len[f];
+      total += (uint64_t)len[f] + 1;
+    }
   }
-  int rc = OA_OK;
-  if (read_rows(a->strings_ds, H5T_NATIVE_UINT8, 0, a->totals.string_bytes, blob) != 0 ||
-      read_rows(a->recs_ds, rec_type_of(a), 0, n, a->recs) != 0)
-    rc = oa_err_set(err, OA_EARCHIVE, "%s: cannot read the recordings table", a->path);
-  for (uint64_t i = 0; rc == OA_OK && i < n; i++) {
-    const oa_rec_row *r = &a->recs[i];
-    a->names[i] = string_at(a, blob, r->name_off, r->name_len);
-    a->paths[i] = string_at(a, blob, r->path_off, r->path_len);
-    a->errors[i] = string_at(a, blob, r->error_off, r->error_len);
-    a->starts[i] = string_at(a, blob, r->start_off, r->start_len);
-    a->tags[i] = string_at(a, blob, r->tags_off, r->tags_len);
-    a->recorders[i] = string_at(a, blob, r->recorder_off, r->recorder_len);
-    if (a->meta.format_version < 5 && a->starts[i]) derive_start(&a->recs[i], a->starts[i]);
-    if (!a->names[i] || !a->paths[i] || !a->errors[i] || !a->starts[i] || !a->tags[i] || !a->recorders[i])
-      rc = oa_err_set(err, OA_EARCHIVE, "%s: recordings row %llu has a string outside /strings", a->path,
-                      (unsigned long long)i);
-    else
-      rc = check_recording(a, i, err);
+  blk->text = malloc(total ? total : 1);
+  blk->str = calloc(n * OA_STR_COUNT, sizeof *blk->str);
+  uint8_t *span = lo < hi && hi - lo <= SPAN_MAX ? malloc(hi - lo) : NULL;
+  if (!blk->text || !blk->str || (lo < hi && hi - lo <= SPAN_MAX && !span)) return free(span), -1;
+  if (span && read_rows(a->strings_ds, H5T_NATIVE_UINT8, lo, hi - lo, span) != 0) return free(span), -1;
+  char *at = blk->text;
+  for (size_t k = 0; k < n; k++) {
+    uint64_t off[OA_STR_COUNT];
+    uint32_t len[OA_STR_COUNT];
+    string_refs(&rows[k], off, len);
+    for (int f = 0; f < OA_STR_COUNT; f++) {
+      if (bad[k]) continue;
+      if (span) memcpy(at, span + (off[f] - lo), len[f]);
+      else if (read_rows(a->strings_ds, H5T_NATIVE_UINT8, off[f], len[f], at) != 0) bad[k] = 1;
+      at[len[f]] = '\0';
+      blk->str[k * OA_STR_COUNT + f] = at;
+      at += (size_t)len[f] + 1;
+    }
   }
-  free(blob);
-  return rc;
+  free(span);
+  return 0;
+}
+
+/* A row that cannot be used: failed, holding nothing, saying why. */
+static void make_bad(oa_rec_row *r, const char **str, const char *why) {
+  memset(r, 0, sizeof *r);
+  r->status = OA_REC_FAILED;
+  for (int f = 0; f < OA_STR_COUNT; f++) str[f] = "";
+  str[OA_STR_NAME] = "(unreadable recordings row)";
+  str[OA_STR_ERROR] = why;
+}
+
+static void block_free(oa_seg_block *blk) {
+  free(blk->rows), free(blk->str), free(blk->text);
+  memset(blk, 0, sizeof *blk);
+}
+
+/* Reads, checks and rebases block b. 0, or -1 when out of memory (blk
+ * then holds nothing). A block whose rows cannot be read is all bad rows. */
+static int block_load(oa_seg *a, size_t b, oa_seg_block *blk) {
+  static const char *const unreadable = "this recordings row cannot be read from the archive (damaged file?)";
+  static const char *const inconsistent = "this recordings row is inconsistent with the archive's datasets";
+  uint64_t first = (uint64_t)b * OA_SEG_BLOCK;
+  size_t n = (size_t)(a->nrecs - first < OA_SEG_BLOCK ? a->nrecs - first : OA_SEG_BLOCK);
+  memset(blk, 0, sizeof *blk);
+  blk->rows = malloc(n * sizeof *blk->rows);
+  uint8_t *bad = calloc(n, 1);
+  if (!blk->rows || !bad) return free(bad), block_free(blk), -1;
+  int readable = read_rows(a->recs_ds, rec_type_of(a), first, n, blk->rows) == 0;
+  for (size_t k = 0; k < n; k++) bad[k] = !readable || !row_consistent(a, &blk->rows[k]);
+  if (block_text(a, blk->rows, n, bad, blk) != 0) return free(bad), block_free(blk), -1;
+  for (size_t k = 0; k < n; k++) {
+    oa_rec_row *r = &blk->rows[k];
+    const char **str = &blk->str[k * OA_STR_COUNT];
+    if (bad[k]) {
+      make_bad(r, str, readable ? inconsistent : unreadable);
+      continue;
+    }
+    if (a->meta.format_version < 5) derive_start(r, str[OA_STR_START]);
+    r->first_link += a->base_links, r->first_interval += a->base_intervals, r->data_offset += a->base_data;
+  }
+  free(bad);
+  return 0;
+}
+
+static oa_seg_block *block_of(oa_seg *a, uint64_t i) {
+  oa_seg_block *blk = &a->blocks[i / OA_SEG_BLOCK];
+  if (!blk->rows) {
+    if (block_load(a, (size_t)(i / OA_SEG_BLOCK), blk) != 0) return NULL;
+    a->blocks_loaded++;
+  }
+  return blk;
+}
+
+const oa_rec_row *oa_seg_recording(oa_seg *a, uint64_t i) {
+  oa_seg_block *blk = block_of(a, i);
+  return blk ? &blk->rows[i % OA_SEG_BLOCK] : &a->bad_row;
+}
+
+const char *oa_seg_string(oa_seg *a, uint64_t i, int field) {
+  oa_seg_block *blk = block_of(a, i);
+  if (!blk) return field == OA_STR_ERROR ? "out of memory reading this recordings row" : "";
+  return blk->str[(i % OA_SEG_BLOCK) * OA_STR_COUNT + (size_t)field];
+}
+
+int oa_seg_scan(oa_seg *a, oa_seg_row_fn fn, void *ctx) {
+  size_t nblocks = (size_t)((a->nrecs + OA_SEG_BLOCK - 1) / OA_SEG_BLOCK);
+  for (size_t b = 0; b < nblocks; b++) {
+    oa_seg_block tmp, *blk = &a->blocks[b];
+    int cached = blk->rows != NULL;
+    if (!cached) {
+      if (block_load(a, b, &tmp) != 0) return -1;
+      blk = &tmp;
+    }
+    uint64_t first = (uint64_t)b * OA_SEG_BLOCK, n = a->nrecs - first < OA_SEG_BLOCK ? a->nrecs - first : OA_SEG_BLOCK;
+    int stop = 0;
+    for (uint64_t k = 0; k < n && !stop; k++)
+      stop = fn(ctx, first + k, &blk->rows[k], (const char *const *)&blk->str[k * OA_STR_COUNT]);
+    if (!cached) block_free(&tmp);
+    if (stop) return stop;
+  }
+  return 0;
 }
 
 int oa_seg_open(const char *path, oa_seg **out, oa_err *err) {
@@ -246,7 +325,9 @@ int oa_seg_open(const char *path, oa_seg **out, oa_err *err) {
   if (rc == OA_OK && a->nrecs != a->meta.recordings)
     rc = oa_err_set(err, OA_EARCHIVE, "%s: recording_count attribute (%llu) disagrees with /recordings (%llu)",
                     path, (unsigned long long)a->meta.recordings, (unsigned long long)a->nrecs);
-  if (rc == OA_OK) rc = load_recordings(a, err);
+  if (rc == OA_OK && !(a->blocks = calloc((size_t)((a->nrecs + OA_SEG_BLOCK - 1) / OA_SEG_BLOCK) + 1, sizeof *a->blocks)))
+    rc = oa_err_set(err, OA_ENOMEM, "out of memory opening %s", path);
+  a->bad_row.status = OA_REC_FAILED;
   if (rc != OA_OK) {
     oa_seg_close(a);
     return rc;
@@ -262,16 +343,9 @@ void oa_seg_close(oa_seg *a) {
     if (ds[i] >= 0) H5Dclose(ds[i]);
   if (a->file > 0) H5Fclose(a->file);
   oa_h5_types_close(&a->types);
-  for (uint64_t i = 0; a->names && i < a->nrecs; i++) {
-    free(a->names[i]);
-    free(a->paths[i]);
-    free(a->errors[i]);
-    free(a->starts[i]);
-    free(a->tags[i]);
-    free(a->recorders[i]);
-  }
-  free(a->starts), free(a->tags), free(a->recorders);
-  free(a->names), free(a->paths), free(a->errors), free(a->recs), free(a->path);
+  size_t nblocks = a->blocks ? (size_t)((a->nrecs + OA_SEG_BLOCK - 1) / OA_SEG_BLOCK) : 0;
+  for (size_t b = 0; b < nblocks; b++) block_free(&a->blocks[b]);
+  free(a->blocks), free(a->path);
   free(a);
 }
 

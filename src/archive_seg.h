@@ -9,20 +9,49 @@
 
 #include "archive_h5.h"
 
+/* Recordings rows are read in blocks of this many, when first asked for:
+ * opening an archive reads no row, and a process holds the blocks it used
+ * (issue 18: a reader of one range of a 10^6-recording archive). */
+#define OA_SEG_BLOCK 1024
+
+enum { OA_STR_NAME, OA_STR_PATH, OA_STR_ERROR, OA_STR_START, OA_STR_TAGS, OA_STR_RECORDER, OA_STR_COUNT };
+
+/* A block of rows, checked and moved onto the union's positions, and
+ * their strings (NUL-terminated, in `text`). */
+typedef struct oa_seg_block {
+  oa_rec_row *rows;
+  const char **str; /* OA_STR_COUNT per row */
+  char *text;
+} oa_seg_block;
+
 typedef struct oa_seg {
   hid_t file;
   hid_t recs_ds, strings_ds, links_ds, data_ds, heads_ds, intervals_ds, state_ds; /* heads_ds: format 7 */
   oa_h5_types types;
   oa_archive_meta meta;
-  oa_archive_totals totals;
+  oa_archive_totals totals; /* packets and payload_bytes: 0 until summed (oa_seg_sum_rows) */
   uint64_t nrecs;
-  oa_rec_row *recs; /* offsets within this file when loaded; the union rebases them */
-  char **names, **paths, **errors, **starts, **tags, **recorders;
+  oa_seg_block *blocks;     /* nrecs / OA_SEG_BLOCK rounded up; rows NULL until loaded */
+  uint64_t blocks_loaded;
+  /* Added to a row's first_link, first_interval and data_offset as it is
+   * loaded (set by the union before any row is read). */
+  uint64_t base_links, base_intervals, base_data;
+  oa_rec_row bad_row;       /* stands for a row that cannot be loaded (out of memory) */
   char *path;
 } oa_seg;
 
 int oa_seg_open(const char *path, oa_seg **out, oa_err *err);
 void oa_seg_close(oa_seg *s);
+/* Row i (< nrecs) and its strings, loaded with their block on first use.
+ * Never NULL: a row that is inconsistent with the datasets, or whose
+ * block cannot be read, is a failed row whose error says so. */
+const oa_rec_row *oa_seg_recording(oa_seg *s, uint64_t i);
+const char *oa_seg_string(oa_seg *s, uint64_t i, int field);
+/* Calls fn for every row in order (blocks not yet loaded are read and
+ * dropped, so a scan holds one block at a time); fn returns nonzero to
+ * stop. Returns that value, or 0. */
+typedef int (*oa_seg_row_fn)(void *ctx, uint64_t i, const oa_rec_row *r, const char *const *str);
+int oa_seg_scan(oa_seg *s, oa_seg_row_fn fn, void *ctx);
 /* Rows and bytes by position within this file, checked against its sizes. */
 int oa_seg_read_links(oa_seg *s, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err);
 int oa_seg_read_intervals(oa_seg *s, uint64_t first, uint64_t n, oa_interval_row *rows, oa_err *err);

@@ -241,7 +241,11 @@ typedef struct oa_archive_totals {
   /* Bytes the datasets occupy in the file (H5Dget_storage_size). */
   uint64_t stored_data, stored_index, stored_checkpoints;
 } oa_archive_totals;
+/* packets and payload_bytes are sums over every row: the first call reads
+ * them all (a block at a time, none kept). */
 void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t);
+/* Blocks of recordings rows read so far (rows load on first use). */
+uint64_t oa_archive_blocks_loaded(const oa_archive *a);
 
 int oa_archive_read_links(oa_archive *a, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err);
 int oa_archive_read_intervals(oa_archive *a, uint64_t first, uint64_t n, oa_interval_row *rows, oa_err *err);

@@ -91,6 +91,10 @@ static void exercise(int flags) {
   oa_archive *a;
   oa_err err;
   if (oa_archive_open(copy_path, &a, &err) != OA_OK) return;
+  oa_archive_totals t;
+  oa_archive_get_totals(a, &t); /* sums every row, a block at a time */
+  uint64_t found;
+  if (oa_archive_recording_count(a)) oa_archive_find(a, oa_archive_recording_name(a, 0), &found, &err);
   oa_extractor *x;
   if (oa_extractor_create(a, flags, &x, &err) == OA_OK) {
     for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {

@@ -17,6 +17,7 @@
 #include "opusarc/archive.h"
 #include "opusarc/packet.h"
 #include "opusarc/extract.h"
+#include "archive_seg.h" /* OA_SEG_BLOCK */
 
 static char dir[256];
 
@@ -182,24 +183,80 @@ static void test_failed_write_leaves_nothing(void **state) {
   assert_int_equal(access(path, F_OK), -1);
 }
 
+/* A row inconsistent with the datasets is read as a failed row saying so
+ * (rows are checked as their block is loaded): never decoded, and the
+ * other rows are unaffected. */
 static void test_reader_refuses_inconsistent_rows(void **state) {
   (void)state;
   char path[512];
   path_in(path, sizeof path, "bad.h5");
-  oa_archive_meta meta = meta_for(1);
+  oa_archive_meta meta = meta_for(2);
   oa_archive_writer *w;
   oa_err err;
   assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &complete, &err), OA_OK);
   oa_batch b;
   memset(&b, 0, sizeof b);
   add_good(&b, 0, "x.opus", 2, 5);
+  add_good(&b, 1, "y.opus", 2, 5);
   b.recs[0].data_size = 999; /* more bytes than exist */
   assert_int_equal(oa_writer_append(w, &b, &err), OA_OK);
   assert_int_equal(oa_writer_finish(w, 1, &err), OA_OK);
   oa_batch_free(&b);
   oa_archive *a;
-  assert_int_equal(oa_archive_open(path, &a, &err), OA_EARCHIVE);
-  assert_non_null(strstr(err.msg, "inconsistent"));
+  assert_int_equal(oa_archive_open(path, &a, &err), OA_OK);
+  const oa_rec_row *r = oa_archive_recording(a, 0);
+  assert_int_equal(r->status, OA_REC_FAILED);
+  assert_non_null(strstr(oa_archive_recording_error(a, 0), "inconsistent"));
+  assert_int_equal(oa_range_check(a, 0, 0, 10, 0, &err), OA_ERANGE);
+  assert_int_equal(oa_archive_recording(a, 1)->status, OA_REC_OK);
+  assert_string_equal(oa_archive_recording_name(a, 1), "y.opus");
+  oa_archive_close(a);
+  unlink(path);
+}
+
+/* Opening reads no recordings row; a row is read with its block only. A
+ * name lookup scans without keeping blocks; totals sum every row. */
+static void test_rows_load_on_demand(void **state) {
+  (void)state;
+  enum { N = 2 * OA_SEG_BLOCK + 5 };
+  char path[512];
+  path_in(path, sizeof path, "many.h5");
+  oa_archive_meta meta = meta_for(N);
+  oa_archive_writer *w;
+  oa_err err;
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &complete, &err), OA_OK);
+  oa_batch b;
+  memset(&b, 0, sizeof b);
+  for (int i = 0; i < N; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "r%05d.opus", i);
+    add_good(&b, (uint64_t)i, name, 2, 5);
+  }
+  assert_int_equal(oa_writer_append(w, &b, &err), OA_OK);
+  assert_int_equal(oa_writer_finish(w, 1, &err), OA_OK);
+  oa_batch_free(&b);
+  oa_archive *a;
+  assert_int_equal(oa_archive_open(path, &a, &err), OA_OK);
+  assert_int_equal(oa_archive_blocks_loaded(a), 0);
+  uint64_t i;
+  assert_int_equal(oa_archive_find(a, "r02050.opus", &i, &err), OA_OK);
+  assert_int_equal(i, 2050);
+  assert_int_equal(oa_archive_find(a, "r99999.opus", &i, &err), OA_ENOTFOUND);
+  assert_int_equal(oa_archive_blocks_loaded(a), 0);
+  assert_string_equal(oa_archive_recording_name(a, 2050), "r02050.opus");
+  assert_int_equal(oa_archive_blocks_loaded(a), 1);
+  const oa_rec_row *r = oa_archive_recording(a, 2050);
+  assert_int_equal(r->status, OA_REC_OK);
+  assert_int_equal(oa_archive_blocks_loaded(a), 1);
+  /* Rows after the first block keep their links: rebased like the writer wrote them. */
+  oa_link_row link;
+  assert_int_equal(oa_archive_read_links(a, r->first_link, 1, &link, &err), OA_OK);
+  assert_int_equal(link.recording, 2050);
+  oa_archive_totals t;
+  oa_archive_get_totals(a, &t);
+  assert_int_equal(t.packets, 2 * N);
+  assert_int_equal(oa_archive_blocks_loaded(a), 1);
+  oa_archive_close(a);
   unlink(path);
 }
 
@@ -244,6 +301,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_failed_write_leaves_nothing),
       cmocka_unit_test(test_reader_refuses_inconsistent_rows),
+      cmocka_unit_test(test_rows_load_on_demand),
       cmocka_unit_test(test_extract_refuses_link_outside_recording),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
