@@ -202,6 +202,27 @@ static int sum_row(void *ctx, uint64_t i, const oa_rec_row *r, const char *const
   return 0;
 }
 
+typedef struct scan_adapter {
+  oa_archive_row_fn fn;
+  void *ctx;
+  uint64_t base;
+} scan_adapter;
+
+static int adapt_row(void *ctx, uint64_t i, const oa_rec_row *r, const char *const *str) {
+  const scan_adapter *s = ctx;
+  (void)str;
+  return s->fn(s->ctx, s->base + i, r);
+}
+
+int oa_archive_scan(const oa_archive *a, oa_archive_row_fn fn, void *ctx) {
+  for (size_t k = 0; k < a->nseg; k++) {
+    scan_adapter s = {fn, ctx, a->base[k].recs};
+    int rc = oa_seg_scan(a->seg[k], adapt_row, &s);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 uint64_t oa_archive_blocks_loaded(const oa_archive *a) {
   uint64_t n = 0;
   for (size_t k = 0; k < a->nseg; k++) n += a->seg[k]->blocks_loaded;
@@ -236,12 +257,30 @@ static int match_name(void *ctx, uint64_t i, const oa_rec_row *r, const char *co
   return q->found_readable;
 }
 
+/* A binary search in each file first (rows are stored in name order); a
+ * file where it misses is read row by row (rows out of order, or a name
+ * that is not there). */
 int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_err *err) {
   name_search q = {.name = name};
+  uint8_t *indexed = calloc(a->nseg, 1); /* files whose search found it */
+  if (!indexed) return oa_err_set(err, OA_ENOMEM, "out of memory");
   for (size_t k = 0; k < a->nseg && !q.found_readable; k++) {
-    q.base = a->base[k].recs;
-    if (oa_seg_scan(a->seg[k], match_name, &q) < 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+    uint64_t row;
+    if (oa_seg_find(a->seg[k], name, &row) != 1) continue;
+    indexed[k] = 1;
+    uint64_t at = a->base[k].recs + row;
+    if (!q.found) q.found = 1, q.first = at;
+    if (OA_REC_READABLE(oa_seg_recording(a->seg[k], row))) q.found_readable = 1, q.readable = at;
   }
+  for (size_t k = 0; k < a->nseg && !q.found_readable; k++) {
+    if (indexed[k]) continue;
+    q.base = a->base[k].recs;
+    if (oa_seg_scan(a->seg[k], match_name, &q) < 0) {
+      free(indexed);
+      return oa_err_set(err, OA_ENOMEM, "out of memory");
+    }
+  }
+  free(indexed);
   if (q.found) {
     *index = q.found_readable ? q.readable : q.first;
     return OA_OK;

@@ -156,44 +156,76 @@ static void string_refs(const oa_rec_row *r, uint64_t off[OA_STR_COUNT], uint32_
   off[OA_STR_RECORDER] = r->recorder_off, len[OA_STR_RECORDER] = r->recorder_len;
 }
 
-/* The bytes of /strings that a block's rows name, read at once when they
- * lie close together (the writer stores them in row order), else row by
- * row. Strings outside /strings make their row bad (bad[k] set). */
-#define SPAN_MAX (16u << 20)
+/* One string of a block: where it lies in /strings and where it goes. */
+typedef struct str_ref {
+  uint64_t off;
+  uint32_t len;
+  uint32_t slot; /* row * OA_STR_COUNT + field */
+} str_ref;
+
+static int by_offset(const void *x, const void *y) {
+  const str_ref *a = x, *b = y;
+  return a->off < b->off ? -1 : a->off > b->off;
+}
+
+/* Strings closer than this are read in one run (the writer stores a row's
+ * strings together and rows in order, so a block is usually one run). */
+#define RUN_GAP (64u << 10)
+#define RUN_MAX (8u << 20)
+
+/* The strings of a block's good rows, read from /strings in runs of nearby
+ * bytes and copied out NUL-terminated. A string outside /strings makes its
+ * row bad (bad[k] set) before anything is read. 0, or -1 when out of
+ * memory (an unreadable run makes its rows bad). */
 static int block_text(oa_seg *a, const oa_rec_row *rows, size_t n, uint8_t *bad, oa_seg_block *blk) {
-  uint64_t lo = UINT64_MAX, hi = 0, total = 0;
+  str_ref *refs = malloc(n * OA_STR_COUNT * sizeof *refs);
+  size_t nrefs = 0;
+  uint64_t total = 0;
+  if (!refs) return -1;
   for (size_t k = 0; k < n; k++) {
     uint64_t off[OA_STR_COUNT];
     uint32_t len[OA_STR_COUNT];
     string_refs(&rows[k], off, len);
     for (int f = 0; f < OA_STR_COUNT && !bad[k]; f++) bad[k] = !range_ok(off[f], len[f], a->totals.string_bytes);
     for (int f = 0; f < OA_STR_COUNT && !bad[k]; f++) {
-      if (off[f] < lo) lo = off[f];
-      if (off[f] + len[f] > hi) hi = off[f] + len[f];
+      refs[nrefs++] = (str_ref){off[f], len[f], (uint32_t)(k * OA_STR_COUNT + (size_t)f)};
       total += (uint64_t)len[f] + 1;
     }
   }
   blk->text = malloc(total ? total : 1);
   blk->str = calloc(n * OA_STR_COUNT, sizeof *blk->str);
-  uint8_t *span = lo < hi && hi - lo <= SPAN_MAX ? malloc(hi - lo) : NULL;
-  if (!blk->text || !blk->str || (lo < hi && hi - lo <= SPAN_MAX && !span)) return free(span), -1;
-  if (span && read_rows(a->strings_ds, H5T_NATIVE_UINT8, lo, hi - lo, span) != 0) return free(span), -1;
+  uint8_t *run = malloc(RUN_MAX);
+  int rc = blk->text && blk->str && run ? 0 : -1;
+  qsort(refs, nrefs, sizeof *refs, by_offset);
   char *at = blk->text;
-  for (size_t k = 0; k < n; k++) {
-    uint64_t off[OA_STR_COUNT];
-    uint32_t len[OA_STR_COUNT];
-    string_refs(&rows[k], off, len);
-    for (int f = 0; f < OA_STR_COUNT; f++) {
-      if (bad[k]) continue;
-      if (span) memcpy(at, span + (off[f] - lo), len[f]);
-      else if (read_rows(a->strings_ds, H5T_NATIVE_UINT8, off[f], len[f], at) != 0) bad[k] = 1;
-      at[len[f]] = '\0';
-      blk->str[k * OA_STR_COUNT + f] = at;
-      at += (size_t)len[f] + 1;
+  for (size_t r = 0; rc == 0 && r < nrefs;) {
+    /* refs[r, e) lie in [lo, hi): one read (a longer string: a read of its own). */
+    uint64_t lo = refs[r].off, hi = lo + refs[r].len;
+    size_t e = r + 1;
+    while (e < nrefs && refs[e].off <= hi + RUN_GAP && (refs[e].off + refs[e].len > hi ? refs[e].off + refs[e].len : hi) - lo <= RUN_MAX) {
+      if (refs[e].off + refs[e].len > hi) hi = refs[e].off + refs[e].len;
+      e++;
     }
+    uint8_t *buf = hi - lo <= RUN_MAX ? run : malloc(hi - lo);
+    int got = buf && read_rows(a->strings_ds, H5T_NATIVE_UINT8, lo, hi - lo, buf) == 0;
+    if (!buf) rc = -1;
+    for (size_t q = r; rc == 0 && q < e; q++) {
+      size_t k = refs[q].slot / OA_STR_COUNT;
+      if (!got) {
+        bad[k] = 1;
+        continue;
+      }
+      memcpy(at, buf + (refs[q].off - lo), refs[q].len);
+      at[refs[q].len] = '\0';
+      blk->str[refs[q].slot] = at;
+      at += (size_t)refs[q].len + 1;
+    }
+    if (buf != run) free(buf);
+    r = e;
   }
-  free(span);
-  return 0;
+  free(run);
+  free(refs);
+  return rc;
 }
 
 /* A row that cannot be used: failed, holding nothing, saying why. */
@@ -256,6 +288,23 @@ const char *oa_seg_string(oa_seg *a, uint64_t i, int field) {
   oa_seg_block *blk = block_of(a, i);
   if (!blk) return field == OA_STR_ERROR ? "out of memory reading this recordings row" : "";
   return blk->str[(i % OA_SEG_BLOCK) * OA_STR_COUNT + (size_t)field];
+}
+
+int oa_seg_find(oa_seg *a, const char *name, uint64_t *row) {
+  if (!a->can_search) return -1;
+  uint64_t first;
+  int equal;
+  if (oa_name_lower_bound(&a->names, name, &first, &equal) != 0) return -1;
+  if (!equal) return 0;
+  /* Duplicates are adjacent: prefer one that was indexed. The name is
+   * checked again through the row's block, as every row is. */
+  *row = first;
+  for (uint64_t p = first; p < a->nrecs && strcmp(oa_seg_string(a, p, OA_STR_NAME), name) == 0; p++)
+    if (OA_REC_READABLE(oa_seg_recording(a, p))) {
+      *row = p;
+      break;
+    }
+  return strcmp(oa_seg_string(a, *row, OA_STR_NAME), name) == 0;
 }
 
 int oa_seg_scan(oa_seg *a, oa_seg_row_fn fn, void *ctx) {
@@ -328,6 +377,8 @@ int oa_seg_open(const char *path, oa_seg **out, oa_err *err) {
   if (rc == OA_OK && !(a->blocks = calloc((size_t)((a->nrecs + OA_SEG_BLOCK - 1) / OA_SEG_BLOCK) + 1, sizeof *a->blocks)))
     rc = oa_err_set(err, OA_ENOMEM, "out of memory opening %s", path);
   a->bad_row.status = OA_REC_FAILED;
+  if (rc == OA_OK)
+    a->can_search = oa_name_reader_open(&a->names, a->recs_ds, a->strings_ds, a->nrecs, a->totals.string_bytes) == 0;
   if (rc != OA_OK) {
     oa_seg_close(a);
     return rc;
@@ -338,6 +389,7 @@ int oa_seg_open(const char *path, oa_seg **out, oa_err *err) {
 
 void oa_seg_close(oa_seg *a) {
   if (!a) return;
+  if (a->can_search) oa_name_reader_close(&a->names);
   hid_t ds[] = {a->recs_ds, a->strings_ds, a->links_ds, a->data_ds, a->heads_ds, a->intervals_ds, a->state_ds};
   for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
     if (ds[i] >= 0) H5Dclose(ds[i]);

@@ -8,6 +8,7 @@
 #define OPUSARC_ARCHIVE_SEG_H
 
 #include "archive_h5.h"
+#include "namesearch.h"
 
 /* Recordings rows are read in blocks of this many, when first asked for:
  * opening an archive reads no row, and a process holds the blocks it used
@@ -37,6 +38,8 @@ typedef struct oa_seg {
    * loaded (set by the union before any row is read). */
   uint64_t base_links, base_intervals, base_data;
   oa_rec_row bad_row;       /* stands for a row that cannot be loaded (out of memory) */
+  oa_name_reader names;     /* binary search over the rows' names */
+  int can_search;
   char *path;
 } oa_seg;
 
@@ -50,6 +53,12 @@ const char *oa_seg_string(oa_seg *s, uint64_t i, int field);
 /* Calls fn for every row in order (blocks not yet loaded are read and
  * dropped, so a scan holds one block at a time); fn returns nonzero to
  * stop. Returns that value, or 0. */
+/* Looks `name` up by binary search over the rows (stored in name order):
+ * 1 with *row set (a readable row of that name if there is one, else the
+ * first), 0 when the search misses, -1 when it cannot search. Rows out of
+ * order can only make it miss, never find a row of another name: callers
+ * read every row on a miss. */
+int oa_seg_find(oa_seg *s, const char *name, uint64_t *row);
 typedef int (*oa_seg_row_fn)(void *ctx, uint64_t i, const oa_rec_row *r, const char *const *str);
 int oa_seg_scan(oa_seg *s, oa_seg_row_fn fn, void *ctx);
 /* Rows and bytes by position within this file, checked against its sizes. */

@@ -36,18 +36,22 @@ static const char *status_name(const oa_rec_row *r) {
   return r->status == OA_REC_OK ? "ok" : r->status == OA_REC_DAMAGED ? "damaged" : "failed";
 }
 
+static int count_row(void *ctx, uint64_t i, const oa_rec_row *r) {
+  info_totals *it = ctx;
+  (void)i;
+  it->damaged += r->status == OA_REC_DAMAGED;
+  it->lost_samples += r->lost_samples;
+  if (OA_REC_READABLE(r)) it->ok++, it->samples += r->samples, it->seconds += (double)r->samples / oa_rec_row_rate(r);
+  else it->failed++;
+  return 0;
+}
+
+/* Rows are read a block at a time and not kept: --summary of a large
+ * archive holds one block of rows. */
 static int compute_totals(oa_archive *a, const char *path, info_totals *it, oa_err *err) {
   memset(it, 0, sizeof *it);
   oa_archive_get_totals(a, &it->t);
-  uint64_t n = oa_archive_recording_count(a);
-  for (uint64_t i = 0; i < n; i++) {
-    const oa_rec_row *r = oa_archive_recording(a, i);
-    it->damaged += r->status == OA_REC_DAMAGED;
-    it->lost_samples += r->lost_samples;
-    if (OA_REC_READABLE(r))
-      it->ok++, it->samples += r->samples, it->seconds += (double)r->samples / oa_archive_samples_per_second(a, i);
-    else it->failed++;
-  }
+  if (oa_archive_scan(a, count_row, it) < 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
   oa_interval_row rows[1024];
   for (uint64_t k = 0; k < it->t.intervals; k += 1024) {
     uint64_t m = it->t.intervals - k < 1024 ? it->t.intervals - k : 1024;

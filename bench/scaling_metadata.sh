@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# What opening an archive costs against its number of recordings N (issue
+# 18, "archive open"): for N = 10^3 .. 10^6, a synthetic archive
+# (bench/mkmany: N recordings rows over one real 3 s recording's packets)
+# and, as whole processes without MPI, the wall time and peak RSS of
+#   first   `opusarc extract --recording` of the first row's name (found at once)
+#   last    the same for the last row's name (the name lookup reads every row)
+#   index   examples/read_range by name of the last row (the C reader)
+#   info    `opusarc info --summary` (sums every row)
+# each against N = 10^3 in the same run. The extracted samples are checked
+# equal to those of the first N's first recording (all rows decode alike).
+#   bench/scaling_metadata.sh [MAX_EXPONENT]      (default 6: up to 10^6)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH_DIR=${BENCH_DIR:-/tmp/opusarc-bench}
+B=${BUILD_DIR:-build}
+MAXE=${1:-6}
+BUILD_TYPE=Release scripts/build.sh > /dev/null
+O=$BENCH_DIR/metadata
+mkdir -p "$O"
+"$B/tests/mkopus" --seconds 3 --seed 7 "$O/source.opus" > /dev/null
+# measure CMD...: "seconds kB" of the whole process, run without MPI's launcher environment.
+measure() {
+  env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u SLURM_STEP_ID /usr/bin/time -o "$O/time.txt" -f '%e %M' "$@" \
+    > /dev/null 2> "$O/stderr.txt" || { cat "$O/stderr.txt" >&2; exit 1; }
+  tail -1 "$O/time.txt"
+}
+printf '| %-9s | %-6s | %9s | %9s | %7s | %7s |\n' N case seconds "peak MB" "x time" "x RSS"
+printf '|%s|\n' "-----------|--------|-----------|-----------|---------|---------"
+declare -A T0 M0
+for e in $(seq 3 "$MAXE"); do
+  n=$((10 ** e))
+  a=$O/n$n.h5
+  [ -f "$a" ] || "$B/bench/mkmany" "$n" "$a" "$O/source.opus" > /dev/null
+  last=$(printf 'r%07d.opus' $((n - 1)))
+  for c in first last index info; do
+    case $c in
+      first) set -- "$B/opusarc" extract "$a" --recording r0000000.opus --start 1000 --end 49000 --format f32 -o "$O/out_$c.f32" --force -q ;;
+      last) set -- "$B/opusarc" extract "$a" --recording "$last" --start 1000 --end 49000 --format f32 -o "$O/out_$c.f32" --force -q ;;
+      index) set -- sh -c "\"$B/bench/read_range\" \"$a\" \"$last\" 1000 49000 > \"$O/out_$c.f32\"" ;;
+      info) set -- "$B/opusarc" info --summary "$a" ;;
+    esac
+    read -r secs kb < <(measure "$@")
+    [ -n "${T0[$c]:-}" ] || { T0[$c]=$secs; M0[$c]=$kb; }
+    printf '| %-9s | %-6s | %9.3f | %9.1f | %7.2f | %7.2f |\n' "$n" "$c" "$secs" "$(echo "$kb / 1024" | bc -l)" \
+      "$(echo "$secs / (${T0[$c]} + 0.001)" | bc -l)" "$(echo "$kb / ${M0[$c]}" | bc -l)"
+  done
+  for c in first last index; do
+    [ -f "$O/ref.f32" ] || cp "$O/out_$c.f32" "$O/ref.f32"
+    cmp -s "$O/out_$c.f32" "$O/ref.f32" || { echo "N=$n $c: samples differ" >&2; exit 1; }
+  done
+done
+echo
+echo "Synthetic archives in $O (bench/mkmany); 'x' columns are against N = 1000 in this run."

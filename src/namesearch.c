@@ -1,0 +1,62 @@
+#include "namesearch.h"
+
+#include <string.h>
+
+/* A row's name reference only: HDF5 reads these two members out of the
+ * whole compound row. */
+typedef struct name_ref {
+  uint64_t off;
+  uint32_t len;
+} name_ref;
+
+static int read_1d(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf) {
+  if (n == 0) return 0;
+  hid_t fs = H5Dget_space(ds);
+  hsize_t start[1] = {first}, count[1] = {n};
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  hid_t ms = H5Screate_simple(1, count, NULL);
+  herr_t rc = H5Dread(ds, type, ms, fs, H5P_DEFAULT, buf);
+  H5Sclose(ms), H5Sclose(fs);
+  return rc < 0 ? -1 : 0;
+}
+
+int oa_name_reader_open(oa_name_reader *r, hid_t recs_ds, hid_t strings_ds, uint64_t nrecs, uint64_t string_bytes) {
+  r->recs_ds = recs_ds, r->strings_ds = strings_ds, r->nrecs = nrecs, r->string_bytes = string_bytes;
+  r->name_type = H5Tcreate(H5T_COMPOUND, sizeof(name_ref));
+  if (r->name_type < 0) return -1;
+  H5Tinsert(r->name_type, "name_off", HOFFSET(name_ref, off), H5T_NATIVE_UINT64);
+  H5Tinsert(r->name_type, "name_len", HOFFSET(name_ref, len), H5T_NATIVE_UINT32);
+  return 0;
+}
+
+void oa_name_reader_close(oa_name_reader *r) {
+  if (r->name_type >= 0) H5Tclose(r->name_type);
+  r->name_type = -1;
+}
+
+int oa_name_of_row(oa_name_reader *r, uint64_t row, char *buf, size_t len) {
+  name_ref ref;
+  if (row >= r->nrecs || read_1d(r->recs_ds, r->name_type, row, 1, &ref) != 0) return -1;
+  if (ref.off > r->string_bytes || ref.len > r->string_bytes - ref.off || ref.len >= len) return -1;
+  if (read_1d(r->strings_ds, H5T_NATIVE_UINT8, ref.off, ref.len, buf) != 0) return -1;
+  buf[ref.len] = '\0';
+  return 0;
+}
+
+int oa_name_lower_bound(oa_name_reader *r, const char *name, uint64_t *row, int *equal) {
+  char cand[4096];
+  uint64_t lo = 0, hi = r->nrecs;
+  *equal = 0;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (oa_name_of_row(r, mid, cand, sizeof cand) != 0) return -1;
+    if (strcmp(cand, name) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  *row = lo;
+  if (lo < r->nrecs) {
+    if (oa_name_of_row(r, lo, cand, sizeof cand) != 0) return -1;
+    *equal = strcmp(cand, name) == 0;
+  }
+  return 0;
+}
