@@ -6,6 +6,7 @@
 #   first   `opusarc extract --recording` of the first row's name (found at once)
 #   last    the same for the last row's name (the name lookup reads every row)
 #   index   examples/read_range by name of the last row (the C reader)
+#   python  opusarc.open(A).read(last name, ...) in a fresh /usr/bin/python3 (numpy imported too)
 #   info    `opusarc info --summary` (sums every row)
 # each against N = 10^3 in the same run. The extracted samples are checked
 # equal to those of the first N's first recording (all rows decode alike).
@@ -33,11 +34,14 @@ for e in $(seq 3 "$MAXE"); do
   a=$O/n$n.h5
   [ -f "$a" ] || "$B/bench/mkmany" "$n" "$a" "$O/source.opus" > /dev/null
   last=$(printf 'r%07d.opus' $((n - 1)))
-  for c in first last index info; do
+  for c in first last index python info; do
     case $c in
       first) set -- "$B/opusarc" extract "$a" --recording r0000000.opus --start 1000 --end 49000 --format f32 -o "$O/out_$c.f32" --force -q ;;
       last) set -- "$B/opusarc" extract "$a" --recording "$last" --start 1000 --end 49000 --format f32 -o "$O/out_$c.f32" --force -q ;;
       index) set -- sh -c "\"$B/bench/read_range\" \"$a\" \"$last\" 1000 49000 > \"$O/out_$c.f32\"" ;;
+      python) set -- env PYTHONPATH="$PWD/python" OPUSARC_LIBRARY="$PWD/$B/libopusarc.so.0" /usr/bin/python3 -c \
+        "import sys, opusarc; opusarc.open(sys.argv[1]).read(sys.argv[2], 1000, 49000).tofile(sys.argv[3])" \
+        "$a" "$last" "$O/out_$c.f32" ;;
       info) set -- "$B/opusarc" info --summary "$a" ;;
     esac
     read -r secs kb < <(measure "$@")
@@ -45,7 +49,7 @@ for e in $(seq 3 "$MAXE"); do
     printf '| %-9s | %-6s | %9.3f | %9.1f | %7.2f | %7.2f |\n' "$n" "$c" "$secs" "$(echo "$kb / 1024" | bc -l)" \
       "$(echo "$secs / (${T0[$c]} + 0.001)" | bc -l)" "$(echo "$kb / ${M0[$c]}" | bc -l)"
   done
-  for c in first last index; do
+  for c in first last index python; do
     [ -f "$O/ref.f32" ] || cp "$O/out_$c.f32" "$O/ref.f32"
     cmp -s "$O/out_$c.f32" "$O/ref.f32" || { echo "N=$n $c: samples differ" >&2; exit 1; }
   done

@@ -148,8 +148,10 @@ def _recording(i: int, info: _Info) -> Recording:
 
 
 class Archive:
-    """An open archive. `recordings` lists them in archive order; `read`
-    returns exact samples. Not shared between threads (open one per thread)."""
+    """An open archive. `recordings` lists them in archive order (read on
+    first use: opening reads no row, and `read` or `recording` by name
+    reads only the rows it needs); `read` returns exact samples. Not shared
+    between threads (open one per thread)."""
 
     def __init__(self, path: Union[str, os.PathLike], no_snapshots: bool = False,
                  decode_from_start: bool = False):
@@ -159,8 +161,10 @@ class Archive:
         self._pid = None
         self._lock = threading.Lock()
         self._open()
-        self.recordings: List[Recording] = self._list()
-        self._by_name = {r.name: r for r in self.recordings}
+        self._count = int(_lib.oa_reader_count(self._handle))
+        self._list_cache: Optional[List[Recording]] = None
+        self._one: dict = {}  # index -> Recording, for recordings looked up one by one
+        self._index_of: dict = {}  # name -> index
 
     def _open(self) -> None:
         h, err = ctypes.c_void_p(), _Err()
@@ -178,25 +182,35 @@ class Archive:
             self._open()
         return self._handle
 
-    def _list(self) -> List[Recording]:
-        h, out = self._h(), []
-        for i in range(_lib.oa_reader_count(h)):
-            info, err = _Info(), _Err()
-            _check(_lib.oa_reader_info(h, i, ctypes.byref(info), ctypes.byref(err)), err)
-            out.append(_recording(i, info))
-        return out
+    def _info(self, i: int) -> Recording:
+        info, err = _Info(), _Err()
+        _check(_lib.oa_reader_info(self._h(), i, ctypes.byref(info), ctypes.byref(err)), err)
+        return _recording(i, info)
+
+    @property
+    def recordings(self) -> List[Recording]:
+        """Every recording, in archive order (reads every row once)."""
+        if self._list_cache is None:
+            self._list_cache = [self._one.get(i) or self._info(i) for i in range(self._count)]
+        return self._list_cache
 
     def recording(self, name: Union[str, int]) -> Recording:
-        if isinstance(name, int):
-            if not 0 <= name < len(self.recordings):
-                raise OpusarcError(-7, f"recording {name} does not exist (the archive holds {len(self.recordings)})")
-            return self.recordings[name]
-        r = self._by_name.get(name)
+        """One recording by index or name (a name is found by binary search)."""
+        if isinstance(name, str):
+            i = self._index_of.get(name)
+            if i is None:
+                idx, err = ctypes.c_uint64(), _Err()
+                _check(_lib.oa_reader_find(self._h(), name.encode("utf-8", "surrogateescape"), ctypes.byref(idx),
+                                           ctypes.byref(err)), err)
+                i = self._index_of[name] = idx.value
+            name = i
+        if not 0 <= name < self._count:
+            raise OpusarcError(-7, f"recording {name} does not exist (the archive holds {self._count})")
+        if self._list_cache is not None:
+            return self._list_cache[name]
+        r = self._one.get(name)
         if r is None:
-            idx, err = ctypes.c_uint64(), _Err()
-            _check(_lib.oa_reader_find(self._h(), name.encode("utf-8", "surrogateescape"), ctypes.byref(idx),
-                                       ctypes.byref(err)), err)
-            r = self.recordings[idx.value]
+            r = self._one[name] = self._info(name)
         return r
 
     def read(self, name: Union[str, int], start, end, units: str = "samples") -> np.ndarray:
@@ -246,10 +260,10 @@ class Archive:
                       decode_from_start=bool(state["flags"] & _DECODE_FROM_START))
 
     def __len__(self) -> int:
-        return len(self.recordings)
+        return self._count
 
     def __repr__(self) -> str:
-        return f"opusarc.Archive({self.path!r}, {len(self.recordings)} recordings)"
+        return f"opusarc.Archive({self.path!r}, {self._count} recordings)"
 
 
 def open(path: Union[str, os.PathLike], no_snapshots: bool = False, decode_from_start: bool = False) -> Archive:
