@@ -250,7 +250,7 @@ static int block_load(oa_seg *a, size_t b, oa_seg_block *blk) {
   uint64_t first = (uint64_t)b * OA_SEG_BLOCK;
   size_t n = (size_t)(a->nrecs - first < OA_SEG_BLOCK ? a->nrecs - first : OA_SEG_BLOCK);
   memset(blk, 0, sizeof *blk);
-  blk->rows = malloc(n * sizeof *blk->rows);
+  blk->rows = calloc(n, sizeof *blk->rows); /* fields an older format lacks read as 0 */
   uint8_t *bad = calloc(n, 1);
   if (!blk->rows || !bad) return free(bad), block_free(blk), -1;
   int readable = read_rows(a->recs_ds, rec_type_of(a), first, n, blk->rows) == 0;
