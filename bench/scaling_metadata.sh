@@ -10,7 +10,11 @@
 #   info    `opusarc info --summary` (sums every row)
 # each against N = 10^3 in the same run. The extracted samples are checked
 # equal to those of the first N's first recording (all rows decode alike).
+# Then `index` of INDEX_N real 1 s clips (default 10000; tests/mkopus, in a
+# tree of 100 directories) at 1 and 2 ranks: wall time and each rank's
+# peak RSS (issue 18's goal: per-rank memory falling as ranks grow).
 #   bench/scaling_metadata.sh [MAX_EXPONENT]      (default 6: up to 10^6)
+# INDEX_N=0 skips the index part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/opusarc-bench}
@@ -56,3 +60,30 @@ for e in $(seq 3 "$MAXE"); do
 done
 echo
 echo "Synthetic archives in $O (bench/mkmany); 'x' columns are against N = 1000 in this run."
+
+INDEX_N=${INDEX_N:-10000}
+[ "$INDEX_N" -gt 0 ] || exit 0
+C=$O/clips$INDEX_N
+if [ ! -f "$C/.done" ]; then
+  echo "building $INDEX_N clips of 1 s (once) ..." >&2
+  rm -rf "$C"
+  for i in $(seq 0 $((INDEX_N - 1))); do
+    d=$C/$((i % 100))
+    [ -d "$d" ] || mkdir -p "$d"
+    "$B/tests/mkopus" --seconds 1 --seed "$i" --bitrate 16000 "$d/c$i.opus" > /dev/null
+  done
+  touch "$C/.done"
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+echo
+printf '| %-9s | %5s | %9s | %-28s |\n' N ranks seconds "peak MB per rank"
+printf '|%s|\n' "-----------|-------|-----------|------------------------------"
+for np in 1 2; do
+  rm -f "$O/i.h5" "$O"/rss.*
+  t0=$(date +%s.%N)
+  mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" index -q -o "$0/i.h5" "$2" > /dev/null' \
+    "$O" "$PWD/$B/opusarc" "$C"
+  t1=$(date +%s.%N)
+  rss=$(for r in $(seq 0 $((np - 1))); do printf '%.1f ' "$(echo "$(tail -1 "$O/rss.$r") / 1024" | bc -l)"; done)
+  printf '| %-9s | %5s | %9.2f | %-28s |\n' "$INDEX_N" "$np" "$(echo "$t1 - $t0" | bc -l)" "$rss"
+done
