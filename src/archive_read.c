@@ -266,8 +266,9 @@ int oa_archive_find(const oa_archive *a, const char *name, uint64_t *index, oa_e
   if (!indexed) return oa_err_set(err, OA_ENOMEM, "out of memory");
   for (size_t k = 0; k < a->nseg && !q.found_readable; k++) {
     uint64_t row;
-    if (oa_seg_find(a->seg[k], name, &row) != 1) continue;
-    indexed[k] = 1;
+    int found = oa_seg_find(a->seg[k], name, &row);
+    indexed[k] = found >= 0; /* found, or known not to be there */
+    if (found != 1) continue;
     uint64_t at = a->base[k].recs + row;
     if (!q.found) q.found = 1, q.first = at;
     if (OA_REC_READABLE(oa_seg_recording(a->seg[k], row))) q.found_readable = 1, q.readable = at;

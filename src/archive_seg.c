@@ -290,12 +290,29 @@ const char *oa_seg_string(oa_seg *a, uint64_t i, int field) {
   return blk->str[(i % OA_SEG_BLOCK) * OA_STR_COUNT + (size_t)field];
 }
 
+/* Row i's name for a search: from its block when that is loaded, else
+ * read alone into buf (no block is loaded). NULL when it cannot be read. */
+static const char *probe_name(oa_seg *a, uint64_t i, char *buf, size_t len) {
+  const oa_seg_block *blk = &a->blocks[i / OA_SEG_BLOCK];
+  if (blk->rows) return blk->str[(i % OA_SEG_BLOCK) * OA_STR_COUNT + OA_STR_NAME];
+  return oa_name_of_row(&a->names, i, buf, len) == 0 ? buf : NULL;
+}
+
 int oa_seg_find(oa_seg *a, const char *name, uint64_t *row) {
   if (!a->can_search) return -1;
-  uint64_t first;
-  int equal;
-  if (oa_name_lower_bound(&a->names, name, &first, &equal) != 0) return -1;
-  if (!equal) return 0;
+  char buf[4096];
+  uint64_t lo = 0, hi = a->nrecs;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    const char *cand = probe_name(a, mid, buf, sizeof buf);
+    if (!cand) return -1;
+    if (strcmp(cand, name) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  const char *at = lo < a->nrecs ? probe_name(a, lo, buf, sizeof buf) : "";
+  if (!at) return -1;
+  if (strcmp(at, name) != 0) return a->order_known && a->in_order ? 0 : -1; /* a miss is final once the order is seen */
+  uint64_t first = lo;
   /* Duplicates are adjacent: prefer one that was indexed. The name is
    * checked again through the row's block, as every row is. */
   *row = first;
@@ -307,23 +324,37 @@ int oa_seg_find(oa_seg *a, const char *name, uint64_t *row) {
   return strcmp(oa_seg_string(a, *row, OA_STR_NAME), name) == 0;
 }
 
+/* A whole pass also learns whether the rows are in name order (the last
+ * name of each block is kept to compare with the next block's first). */
 int oa_seg_scan(oa_seg *a, oa_seg_row_fn fn, void *ctx) {
   size_t nblocks = (size_t)((a->nrecs + OA_SEG_BLOCK - 1) / OA_SEG_BLOCK);
-  for (size_t b = 0; b < nblocks; b++) {
+  char *last = NULL;
+  int in_order = 1, stop = 0;
+  for (size_t b = 0; b < nblocks && !stop; b++) {
     oa_seg_block tmp, *blk = &a->blocks[b];
     int cached = blk->rows != NULL;
     if (!cached) {
-      if (block_load(a, b, &tmp) != 0) return -1;
+      if (block_load(a, b, &tmp) != 0) {
+        free(last);
+        return -1;
+      }
       blk = &tmp;
     }
     uint64_t first = (uint64_t)b * OA_SEG_BLOCK, n = a->nrecs - first < OA_SEG_BLOCK ? a->nrecs - first : OA_SEG_BLOCK;
-    int stop = 0;
-    for (uint64_t k = 0; k < n && !stop; k++)
+    for (uint64_t k = 0; k < n && !stop; k++) {
+      const char *name = blk->str[k * OA_STR_COUNT + OA_STR_NAME];
+      const char *prev = k ? blk->str[(k - 1) * OA_STR_COUNT + OA_STR_NAME] : last;
+      if (prev && strcmp(prev, name) > 0) in_order = 0;
       stop = fn(ctx, first + k, &blk->rows[k], (const char *const *)&blk->str[k * OA_STR_COUNT]);
+    }
+    free(last);
+    last = n ? strdup(blk->str[(n - 1) * OA_STR_COUNT + OA_STR_NAME]) : NULL;
+    if (n && !last) in_order = 0; /* out of memory: order unknown, read as out of order */
     if (!cached) block_free(&tmp);
-    if (stop) return stop;
   }
-  return 0;
+  free(last);
+  if (!stop) a->order_known = 1, a->in_order = in_order;
+  return stop;
 }
 
 int oa_seg_open(const char *path, oa_seg **out, oa_err *err) {

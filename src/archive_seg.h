@@ -40,6 +40,7 @@ typedef struct oa_seg {
   oa_rec_row bad_row;       /* stands for a row that cannot be loaded (out of memory) */
   oa_name_reader names;     /* binary search over the rows' names */
   int can_search;
+  int order_known, in_order; /* a whole pass has seen the rows in name order (then a miss is final) */
   char *path;
 } oa_seg;
 
@@ -53,11 +54,13 @@ const char *oa_seg_string(oa_seg *s, uint64_t i, int field);
 /* Calls fn for every row in order (blocks not yet loaded are read and
  * dropped, so a scan holds one block at a time); fn returns nonzero to
  * stop. Returns that value, or 0. */
-/* Looks `name` up by binary search over the rows (stored in name order):
- * 1 with *row set (a readable row of that name if there is one, else the
- * first), 0 when the search misses, -1 when it cannot search. Rows out of
- * order can only make it miss, never find a row of another name: callers
- * read every row on a miss. */
+/* Looks `name` up by binary search over the rows (stored in name order;
+ * loaded blocks are searched in memory): 1 with *row set (a readable row
+ * of that name if there is one, else the first); 0 when it is not in the
+ * file, known because a whole pass has seen the rows in order; -1 when
+ * unsure (a miss before such a pass, or a read error). Rows out of order
+ * can only make it miss, never find a row of another name: callers pass
+ * over every row when unsure (which also learns the order). */
 int oa_seg_find(oa_seg *s, const char *name, uint64_t *row);
 typedef int (*oa_seg_row_fn)(void *ctx, uint64_t i, const oa_rec_row *r, const char *const *str);
 int oa_seg_scan(oa_seg *s, oa_seg_row_fn fn, void *ctx);

@@ -42,21 +42,3 @@ int oa_name_of_row(oa_name_reader *r, uint64_t row, char *buf, size_t len) {
   buf[ref.len] = '\0';
   return 0;
 }
-
-int oa_name_lower_bound(oa_name_reader *r, const char *name, uint64_t *row, int *equal) {
-  char cand[4096];
-  uint64_t lo = 0, hi = r->nrecs;
-  *equal = 0;
-  while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    if (oa_name_of_row(r, mid, cand, sizeof cand) != 0) return -1;
-    if (strcmp(cand, name) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  *row = lo;
-  if (lo < r->nrecs) {
-    if (oa_name_of_row(r, lo, cand, sizeof cand) != 0) return -1;
-    *equal = strcmp(cand, name) == 0;
-  }
-  return 0;
-}

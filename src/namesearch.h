@@ -21,8 +21,4 @@ void oa_name_reader_close(oa_name_reader *r);
 /* Row `row`'s name, NUL-terminated in buf: 0, or -1 when it cannot be read,
  * lies outside /strings or does not fit. */
 int oa_name_of_row(oa_name_reader *r, uint64_t row, char *buf, size_t len);
-/* The first row whose name is not below `name` (*row; nrecs if none), and
- * whether its name is `name`. 0, or -1 on a read error. */
-int oa_name_lower_bound(oa_name_reader *r, const char *name, uint64_t *row, int *equal);
-
 #endif
