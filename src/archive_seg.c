@@ -290,16 +290,23 @@ const char *oa_seg_string(oa_seg *a, uint64_t i, int field) {
   return blk->str[(i % OA_SEG_BLOCK) * OA_STR_COUNT + (size_t)field];
 }
 
-/* Row i's name for a search: from its block when that is loaded, else
- * read alone into buf (no block is loaded). NULL when it cannot be read. */
+/* A process that has looked up more names than this (a query table) has
+ * the blocks a search touches loaded and kept: lookups then run in memory,
+ * and the table touches those rows anyway. Fewer lookups read names alone. */
+#define FEW_LOOKUPS 16
+
+/* Row i's name for a search: from its block when that is loaded (or, past
+ * FEW_LOOKUPS, loaded now), else read alone into buf. NULL when it cannot
+ * be read. */
 static const char *probe_name(oa_seg *a, uint64_t i, char *buf, size_t len) {
-  const oa_seg_block *blk = &a->blocks[i / OA_SEG_BLOCK];
-  if (blk->rows) return blk->str[(i % OA_SEG_BLOCK) * OA_STR_COUNT + OA_STR_NAME];
+  const oa_seg_block *blk = a->lookups > FEW_LOOKUPS ? block_of(a, i) : &a->blocks[i / OA_SEG_BLOCK];
+  if (blk && blk->rows) return blk->str[(i % OA_SEG_BLOCK) * OA_STR_COUNT + OA_STR_NAME];
   return oa_name_of_row(&a->names, i, buf, len) == 0 ? buf : NULL;
 }
 
 int oa_seg_find(oa_seg *a, const char *name, uint64_t *row) {
   if (!a->can_search) return -1;
+  a->lookups++;
   char buf[4096];
   uint64_t lo = 0, hi = a->nrecs;
   while (lo < hi) {

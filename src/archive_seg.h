@@ -41,6 +41,7 @@ typedef struct oa_seg {
   oa_name_reader names;     /* binary search over the rows' names */
   int can_search;
   int order_known, in_order; /* a whole pass has seen the rows in name order (then a miss is final) */
+  uint64_t lookups;          /* names searched for: past a few, searches keep the blocks they touch */
   char *path;
 } oa_seg;
 
