@@ -25,6 +25,9 @@ void oa_h5_types_close(oa_h5_types *t);
  * one by one (struct padding is not data). */
 uint32_t oa_rec_row_check(uint64_t row, const oa_rec_row *r);
 
+/* Reads elements [first, first + n) of a 1-D dataset as `type`: 0 or -1. */
+int oa_h5_read_1d(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf);
+
 /* Silences HDF5's own error stack printing unless OPUSARC_HDF5_DEBUG is set;
  * opusarc reports errors itself. */
 void oa_h5_quiet(void);

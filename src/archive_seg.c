@@ -95,17 +95,6 @@ static int open_1d(oa_seg *a, const char *name, hid_t expect_type, hid_t *ds, ui
   return OA_OK;
 }
 
-static int read_rows(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf) {
-  if (n == 0) return 0;
-  hid_t fspace = H5Dget_space(ds);
-  hsize_t start[1] = {first}, count[1] = {n};
-  H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-  hid_t mspace = H5Screate_simple(1, count, NULL);
-  herr_t rc = H5Dread(ds, type, mspace, fspace, H5P_DEFAULT, buf);
-  H5Sclose(mspace);
-  H5Sclose(fspace);
-  return rc < 0 ? -1 : 0;
-}
 
 static hid_t rec_type_of(const oa_seg *a) {
   switch (a->meta.format_version) {
@@ -207,7 +196,7 @@ static int block_text(oa_seg *a, const oa_rec_row *rows, size_t n, uint8_t *bad,
       e++;
     }
     uint8_t *buf = hi - lo <= RUN_MAX ? run : malloc(hi - lo);
-    int got = buf && read_rows(a->strings_ds, H5T_NATIVE_UINT8, lo, hi - lo, buf) == 0;
+    int got = buf && oa_h5_read_1d(a->strings_ds, H5T_NATIVE_UINT8, lo, hi - lo, buf) == 0;
     if (!buf) rc = -1;
     for (size_t q = r; rc == 0 && q < e; q++) {
       size_t k = refs[q].slot / OA_STR_COUNT;
@@ -253,7 +242,7 @@ static int block_load(oa_seg *a, size_t b, oa_seg_block *blk) {
   blk->rows = calloc(n, sizeof *blk->rows); /* fields an older format lacks read as 0 */
   uint8_t *bad = calloc(n, 1);
   if (!blk->rows || !bad) return free(bad), block_free(blk), -1;
-  int readable = read_rows(a->recs_ds, rec_type_of(a), first, n, blk->rows) == 0;
+  int readable = oa_h5_read_1d(a->recs_ds, rec_type_of(a), first, n, blk->rows) == 0;
   for (size_t k = 0; k < n; k++) bad[k] = !readable || !row_consistent(a, &blk->rows[k]);
   if (block_text(a, blk->rows, n, bad, blk) != 0) return free(bad), block_free(blk), -1;
   for (size_t k = 0; k < n; k++) {
@@ -445,7 +434,7 @@ static int read_checked(oa_seg *a, hid_t ds, hid_t type, uint64_t first, uint64_
     return oa_err_set(err, OA_EARCHIVE, "%s: %s [%llu, +%llu) outside the dataset (%llu)", a->path, what,
                       (unsigned long long)first, (unsigned long long)n, (unsigned long long)size);
   if (oa_fault("read")) return oa_err_set(err, OA_EIO, "%s: reading %s failed (injected fault)", a->path, what);
-  if (read_rows(ds, type, first, n, buf) != 0)
+  if (oa_h5_read_1d(ds, type, first, n, buf) != 0)
     return oa_err_set(err, OA_EARCHIVE, "%s: reading %s failed", a->path, what);
   return OA_OK;
 }

@@ -145,3 +145,15 @@ uint32_t oa_rec_row_check(uint64_t row, const oa_rec_row *r) {
     for (int k = 0; k < 8; k++) bytes[8 * i + (size_t)k] = (uint8_t)(f[i] >> (8 * k));
   return oa_commit_row_check(row, bytes, sizeof bytes);
 }
+
+int oa_h5_read_1d(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf) {
+  if (n == 0) return 0;
+  hid_t fspace = H5Dget_space(ds);
+  hsize_t start[1] = {first}, count[1] = {n};
+  H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+  hid_t mspace = H5Screate_simple(1, count, NULL);
+  herr_t rc = H5Dread(ds, type, mspace, fspace, H5P_DEFAULT, buf);
+  H5Sclose(mspace);
+  H5Sclose(fspace);
+  return rc < 0 ? -1 : 0;
+}

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "archive_h5.h"
+
 /* A row's name reference only: HDF5 reads these two members out of the
  * whole compound row. */
 typedef struct name_ref {
@@ -9,16 +11,6 @@ typedef struct name_ref {
   uint32_t len;
 } name_ref;
 
-static int read_1d(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf) {
-  if (n == 0) return 0;
-  hid_t fs = H5Dget_space(ds);
-  hsize_t start[1] = {first}, count[1] = {n};
-  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  hid_t ms = H5Screate_simple(1, count, NULL);
-  herr_t rc = H5Dread(ds, type, ms, fs, H5P_DEFAULT, buf);
-  H5Sclose(ms), H5Sclose(fs);
-  return rc < 0 ? -1 : 0;
-}
 
 int oa_name_reader_open(oa_name_reader *r, hid_t recs_ds, hid_t strings_ds, uint64_t nrecs, uint64_t string_bytes) {
   r->recs_ds = recs_ds, r->strings_ds = strings_ds, r->nrecs = nrecs, r->string_bytes = string_bytes;
@@ -36,9 +28,9 @@ void oa_name_reader_close(oa_name_reader *r) {
 
 int oa_name_of_row(oa_name_reader *r, uint64_t row, char *buf, size_t len) {
   name_ref ref;
-  if (row >= r->nrecs || read_1d(r->recs_ds, r->name_type, row, 1, &ref) != 0) return -1;
+  if (row >= r->nrecs || oa_h5_read_1d(r->recs_ds, r->name_type, row, 1, &ref) != 0) return -1;
   if (ref.off > r->string_bytes || ref.len > r->string_bytes - ref.off || ref.len >= len) return -1;
-  if (read_1d(r->strings_ds, H5T_NATIVE_UINT8, ref.off, ref.len, buf) != 0) return -1;
+  if (oa_h5_read_1d(r->strings_ds, H5T_NATIVE_UINT8, ref.off, ref.len, buf) != 0) return -1;
   buf[ref.len] = '\0';
   return 0;
 }
