@@ -146,13 +146,26 @@ uint32_t oa_rec_row_check(uint64_t row, const oa_rec_row *r) {
   return oa_commit_row_check(row, bytes, sizeof bytes);
 }
 
+/* A type conversion (rows of an older format, or the two name members of
+ * a row) goes through a buffer HDF5 allocates and clears per read, 1 MiB
+ * by default: a few rows need far less (the ~20 reads of a name search
+ * spent ~10 ms clearing pages), so it is sized to the read. */
 int oa_h5_read_1d(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf) {
   if (n == 0) return 0;
   hid_t fspace = H5Dget_space(ds);
   hsize_t start[1] = {first}, count[1] = {n};
   H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
   hid_t mspace = H5Screate_simple(1, count, NULL);
-  herr_t rc = H5Dread(ds, type, mspace, fspace, H5P_DEFAULT, buf);
+  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  hid_t ftype = H5Dget_type(ds);
+  size_t elem = 512; /* at least one element of either type, as HDF5 requires */
+  if (H5Tget_size(type) > elem) elem = H5Tget_size(type);
+  if (ftype >= 0 && H5Tget_size(ftype) > elem) elem = H5Tget_size(ftype);
+  if (ftype >= 0) H5Tclose(ftype);
+  size_t want = (size_t)n * elem;
+  H5Pset_buffer(dxpl, want < (1u << 20) ? want : (1u << 20), NULL, NULL);
+  herr_t rc = H5Dread(ds, type, mspace, fspace, dxpl, buf);
+  H5Pclose(dxpl);
   H5Sclose(mspace);
   H5Sclose(fspace);
   return rc < 0 ? -1 : 0;
