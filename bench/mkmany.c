@@ -33,11 +33,13 @@ static int index_one(const char *source, oa_batch *b, oa_err *err) {
   oa_encode_options_default(&opt.encode);
   oa_opus_build build;
   oa_index_stats stats = {0};
-  char failure[OA_ERRMSG_MAX] = "", warning[OA_ERRMSG_MAX] = "";
+  char warning[OA_ERRMSG_MAX] = "";
+  oa_err failure;
+  oa_err_clear(&failure);
   int rc = oa_opus_build_probe(&build, err);
-  if (rc == OA_OK) rc = oa_index_entry(&e, 0, &opt, &build, b, &stats, failure, warning, err);
-  if (rc == OA_OK && (b->nrecs != 1 || failure[0]))
-    rc = oa_err_set(err, OA_EFORMAT, "%s: not indexed: %s", source, failure);
+  if (rc == OA_OK) rc = oa_index_entry(&e, 0, &opt, &build, b, &stats, &failure, warning, err);
+  if (rc == OA_OK && (b->nrecs != 1 || failure.msg[0]))
+    rc = oa_err_set(err, OA_EFORMAT, "%s: not indexed: %s", source, failure.msg);
   return rc;
 }
 

@@ -1,4 +1,6 @@
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "archive_h5.h"
 #include "opusarc/commit.h"
@@ -169,4 +171,27 @@ int oa_h5_read_1d(hid_t ds, hid_t type, uint64_t first, uint64_t n, void *buf) {
   H5Sclose(mspace);
   H5Sclose(fspace);
   return rc < 0 ? -1 : 0;
+}
+
+int oa_meta_rules_differ(const oa_archive_meta *a, const oa_archive_meta *b, oa_rule_diff *d) {
+  if (a->checkpoint_every != b->checkpoint_every) {
+    snprintf(d->what, sizeof d->what, "checkpoint spacing");
+    snprintf(d->a, sizeof d->a, "%g s", a->checkpoint_every);
+    snprintf(d->b, sizeof d->b, "%g s", b->checkpoint_every);
+  } else if (strcmp(a->checkpoints, b->checkpoints) != 0) {
+    snprintf(d->what, sizeof d->what, "checkpoint kind");
+    snprintf(d->a, sizeof d->a, "%s", a->checkpoints);
+    snprintf(d->b, sizeof d->b, "%s", b->checkpoints);
+  } else if (a->max_preroll != b->max_preroll) {
+    snprintf(d->what, sizeof d->what, "pre-roll limit");
+    snprintf(d->a, sizeof d->a, "%d packets", (int)a->max_preroll);
+    snprintf(d->b, sizeof d->b, "%d packets", (int)b->max_preroll);
+  } else if (a->build.code_hash != b->build.code_hash || strcmp(a->build.version, b->build.version) != 0) {
+    snprintf(d->what, sizeof d->what, "libopus build (checkpoints are only valid for the build that made them)");
+    snprintf(d->a, sizeof d->a, "%.48s, fingerprint %016llx", a->build.version, (unsigned long long)a->build.code_hash);
+    snprintf(d->b, sizeof d->b, "%.48s, fingerprint %016llx", b->build.version, (unsigned long long)b->build.code_hash);
+  } else {
+    return 0;
+  }
+  return 1;
 }

@@ -65,6 +65,7 @@ struct oa_archive_writer {
   oa_commit commit;       /* what the last flush made durable (bitmap on every rank) */
   int broken;             /* a collective write failed: HDF5 cannot close the file */
   double io_timeout;      /* seconds a collective write round may take (plus 1 s per 10 MB) */
+  const oa_logger *log;   /* or NULL: the front end's hint for the time limit's message */
   oa_watchdog *watchdog;  /* ends the process when a round is stuck */
   oa_archlock *lock;      /* rank 0: PATH.lock, held until the writer is freed */
   oa_resumed_totals resumed;
@@ -239,9 +240,8 @@ static int load_commit(oa_archive_writer *w, const oa_writer_config *cfg, oa_err
     if (ok && strcmp(c.options, cfg->options) != 0) {
       char diff[600];
       option_difference(c.options, cfg->options, diff, sizeof diff);
-      oa_err_set(err, OA_EUSAGE, "cannot resume %s: the options differ from the interrupted run's (%s); rerun with "
-                 "the same options, or use --force to start over and discard its %llu committed recordings",
-                 w->partial, diff, (unsigned long long)oa_commit_done_count(&c));
+      oa_err_set(err, OA_ECHANGED, "cannot resume %s: the options differ from the interrupted run's (%s); its %llu "
+                 "committed recordings are kept", w->partial, diff, (unsigned long long)oa_commit_done_count(&c));
       ok = 0;
     }
     if (ok) ok = oa_commit_encode(&c, &buf, &len) == 0;
@@ -333,9 +333,9 @@ static int compare_inputs(oa_archive_writer *w, const oa_writer_config *cfg, con
     char diff[900];
     uint64_t nd = oa_input_diff(cfg->corpus, rec, k, 0, diff, sizeof diff);
     if (nd || cfg->corpus_hash != w->commit.corpus_hash || cfg->corpus->count != w->commit.entries)
-      rc = oa_err_set(err, OA_EUSAGE, "cannot resume %s: the inputs differ from the interrupted run's (%llu "
-                      "recordings then, %zu now%s%s); rerun with the same inputs, or use --force to start over and "
-                      "discard its %llu committed recordings", w->partial, (unsigned long long)w->commit.entries,
+      rc = oa_err_set(err, OA_ECHANGED, "cannot resume %s: the inputs differ from the interrupted run's (%llu "
+                      "recordings then, %zu now%s%s); its %llu committed recordings are kept", w->partial,
+                      (unsigned long long)w->commit.entries,
                       cfg->corpus->count, nd ? "; " : "", nd ? diff : "", (unsigned long long)k);
   }
   for (uint64_t i = 0; names && i < 2 * k; i++) free(names[i]);
@@ -433,8 +433,8 @@ static int check_not_inputs(oa_archive_writer *w, const oa_writer_config *cfg, o
   oa_file_id *ids = calloc(n ? n : 1, sizeof *ids);
   if (!ids) return oa_err_set(err, OA_ENOMEM, "out of memory");
   for (size_t i = 0; i < n; i++) ids[i] = (oa_file_id){c->entries[i].dev, c->entries[i].ino};
-  int rc = oa_out_check(w->path, 1, ids, n, "-o", err);
-  if (rc == OA_OK) rc = oa_out_check(w->partial, 1, ids, n, "-o", err);
+  int rc = oa_out_check(w->path, 1, ids, n, "archive", err);
+  if (rc == OA_OK) rc = oa_out_check(w->partial, 1, ids, n, "archive", err);
   free(ids);
   return rc;
 }
@@ -447,18 +447,16 @@ static int choose_start(oa_archive_writer *w, const oa_writer_config *cfg, int *
   int have_record = access(w->commit_path, F_OK) == 0;
   *action = START_FRESH;
   if (!cfg->resume && !cfg->overwrite) {
-    if (have_path) return oa_err_set(err, OA_EUSAGE, "%s already exists (use --force to replace it)", w->path);
-    if (have_partial)
-      return oa_err_set(err, OA_EUSAGE, "%s exists, left by an interrupted run: use --resume to continue it or "
-                        "--force to start over", w->partial);
+    if (have_path) return oa_err_set(err, OA_EEXIST, "%s already exists", w->path);
+    if (have_partial) return oa_err_set(err, OA_EPARTIAL, "%s exists, left by an interrupted run", w->partial);
     return OA_OK;
   }
   if (!cfg->resume) return OA_OK; /* --force: a rebuild */
   if (have_partial && have_record) {
     if (have_path && !cfg->overwrite)
-      return oa_err_set(err, OA_EUSAGE, "%s exists and %s holds an interrupted rebuild (--force) of it: rerun with "
-                        "--force --resume to finish the rebuild (it replaces %s when complete), or remove %s to keep "
-                        "the archive as it is", w->path, w->partial, w->path, w->partial);
+      return oa_err_set(err, OA_EREBUILD, "%s exists and %s holds an interrupted rebuild of it, which replaces %s "
+                        "when finished; remove %s to keep the archive as it is", w->path, w->partial, w->path,
+                        w->partial);
     *action = START_RESUME;
   } else if (have_path && !cfg->overwrite) {
     *action = START_CHECK_COMPLETE;
@@ -484,9 +482,8 @@ static int compare_complete(oa_archive_writer *w, const oa_writer_config *cfg, o
   char diff[900];
   uint64_t nd = oa_input_diff(cfg->corpus, rec, n, 1, diff, sizeof diff);
   if (nd)
-    rc = oa_err_set(err, OA_EUSAGE, "%s is complete, but the inputs differ from what it holds: %s. It was not "
-                    "changed. Add the new recordings with index --append -o %s, or rebuild it with --force", w->path, diff,
-                    w->path);
+    rc = oa_err_set(err, OA_ENEWINPUTS, "%s is complete, but the inputs differ from what it holds: %s. It was not "
+                    "changed", w->path, diff);
   free(rec);
   oa_archive_close(a);
   return rc;
@@ -575,7 +572,7 @@ int oa_writer_create(MPI_Comm comm, const char *path, const oa_writer_config *cf
     oa_err_clear(&why);
     rc = reopen_partial(w, cfg, &why);
     resumed = rc == OA_OK;
-    if (rc == OA_EUSAGE) { /* other inputs or options: refused, nothing touched */
+    if (rc == OA_ECHANGED) { /* other inputs or options: refused, nothing touched */
       writer_close_handles(w);
       *err = why;
       writer_free(w);
@@ -590,6 +587,7 @@ int oa_writer_create(MPI_Comm comm, const char *path, const oa_writer_config *cf
     return rc;
   }
   w->io_timeout = cfg->io_timeout;
+  w->log = cfg->log;
   if (w->io_timeout > 0) {
     int size;
     MPI_Comm_size(comm, &size);
@@ -610,13 +608,13 @@ static void watch_step(oa_archive_writer *w, const char *what, uint64_t bytes) {
   if (w->rank != 0)
     oa_watchdog_arm(w->watchdog, limit + 10, "");
   else if (w->commit.rounds > 0)
-    snprintf(msg, sizeof msg, "%s %s has not finished after %.0f s (a collective HDF5 call is stuck, e.g. after an "
-             "I/O error on some rank); %s kept with %llu committed recordings: rerun with --resume (--io-timeout sets "
-             "this limit)", what, w->partial, limit, w->partial, (unsigned long long)oa_commit_done_count(&w->commit));
+    snprintf(msg, sizeof msg, "%s %s has not finished after %.0f s, the I/O time limit (a collective HDF5 call is "
+             "stuck, e.g. after an I/O error on some rank); %s kept with %llu committed recordings%s", what, w->partial,
+             limit, w->partial, (unsigned long long)oa_commit_done_count(&w->commit), oa_log_hint(w->log, OA_EPARTIAL));
   else
-    snprintf(msg, sizeof msg, "%s %s has not finished after %.0f s (a collective HDF5 call is stuck, e.g. after an "
-             "I/O error on some rank); nothing was committed yet: rerun with --resume, which starts over (--io-timeout sets "
-             "this limit)", what, w->partial, limit);
+    snprintf(msg, sizeof msg, "%s %s has not finished after %.0f s, the I/O time limit (a collective HDF5 call is "
+             "stuck, e.g. after an I/O error on some rank); nothing was committed yet%s", what, w->partial, limit,
+             oa_log_hint(w->log, OA_EPARTIAL));
   if (w->rank == 0) oa_watchdog_arm(w->watchdog, limit, msg);
 }
 
@@ -888,17 +886,18 @@ int oa_writer_finish(oa_archive_writer *w, int ok, oa_err *err) {
   }
   MPI_Bcast(&renamed, 1, MPI_INT, 0, w->comm);
   oa_watchdog_disarm(w->watchdog);
+  /* What is kept can be resumed: the code says so (the front end's advice). */
+  const int kept = w->commit.rounds > 0;
   if (!ok) {
-    rc = OA_EIO;
+    rc = kept ? OA_EPARTIAL : OA_EIO;
     if (!meta_ok)
-      oa_err_set(err, rc, "cannot write the attributes of %s%s", w->partial,
-                 w->commit.rounds > 0 ? " (kept: rerun with --resume to finish it)" : "");
-    else if (w->commit.rounds > 0)
-      oa_err_set(err, rc, "%s kept with %llu committed recordings: rerun with --resume to continue", w->partial,
+      oa_err_set(err, rc, "cannot write the attributes of %s%s", w->partial, kept ? " (kept)" : "");
+    else if (kept)
+      oa_err_set(err, rc, "%s kept with %llu committed recordings", w->partial,
                  (unsigned long long)oa_commit_done_count(&w->commit));
   } else if (!renamed) {
-    rc = oa_err_set(err, OA_EIO, "cannot flush %s to disk or rename it to %s%s", w->partial, w->path,
-                    w->commit.rounds > 0 ? " (kept: rerun with --resume to finish it)" : "");
+    rc = oa_err_set(err, kept ? OA_EPARTIAL : OA_EIO, "cannot flush %s to disk or rename it to %s%s", w->partial,
+                    w->path, kept ? " (kept)" : "");
   }
   writer_free(w);
   return rc;

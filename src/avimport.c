@@ -144,8 +144,8 @@ static int open_source(const char *path, const oa_encode_options *opt, av_source
   /* A codec that can be either (WavPack) counts as lossless. */
   int lossy = desc && (desc->props & AV_CODEC_PROP_LOSSY) && !(desc->props & AV_CODEC_PROP_LOSSLESS);
   if (lossy && !opt->import_lossy)
-    return oa_err_set(err, OA_EUSAGE, "%s audio is lossy: encoding it to Opus loses quality a second time; index "
-                      "--import-lossy imports it anyway", desc->name);
+    return oa_err_set(err, OA_ELOSSY, "%s audio is lossy: encoding it to Opus loses quality a second time",
+                      desc->name);
   s->cc = avcodec_alloc_context3(codec);
   s->pk = av_packet_alloc();
   s->fr = av_frame_alloc();

@@ -68,13 +68,13 @@ static int prepare_file(oa_clips_file *cf, uint64_t bytes, oa_err *err) {
 /* Refused before anything is written; the same answer on every rank: the
  * list and the rates are. */
 int oa_clips_check_fixed_shape(const oa_query_list *ql, oa_err *err) {
-  if (ql->n == 0) return oa_err_set(err, OA_EUSAGE, "--shape fixed: no queries");
+  if (ql->n == 0) return oa_err_set(err, OA_EUSAGE, "fixed-shape clips: no queries");
   const oa_query *a = &ql->q[0];
   for (size_t i = 0; i < ql->n; i++) {
     const oa_query *b = &ql->q[i];
     if (b->out_frames == a->out_frames && b->out_channels == a->out_channels && b->out_frames > 0) continue;
-    return oa_err_set(err, OA_EUSAGE, "--shape fixed needs clips of one length and channel count: %s is %lld frames "
-                      "x %d, %s is %lld x %d (use windows, --mono, --rate, or the default flat /clips)", a->id,
+    return oa_err_set(err, OA_EUSAGE, "fixed-shape clips need one length and channel count: %s is %lld frames "
+                      "x %d, %s is %lld x %d (use windows, one channel, one output rate, or flat clips)", a->id,
                       (long long)a->out_frames, a->out_channels, b->id, (long long)b->out_frames, b->out_channels);
   }
   return OA_OK;

@@ -180,7 +180,7 @@ static char *resolved_path(const char *path) {
 static int apply_naming(oa_corpus *c, const oa_corpus_naming *nm, oa_err *err) {
   char *root = NULL;
   if (nm->root && !(root = realpath(nm->root, NULL)))
-    return oa_err_set(err, OA_EUSAGE, "--root %s: %s", nm->root, strerror(errno));
+    return oa_err_set(err, OA_EUSAGE, "root directory %s: %s", nm->root, strerror(errno));
   size_t rlen = root ? strlen(root) : 0;
   int rc = OA_OK;
   for (size_t i = 0; rc == OA_OK && i < c->count; i++) {
@@ -193,7 +193,7 @@ static int apply_naming(oa_corpus *c, const oa_corpus_naming *nm, oa_err *err) {
       if (under) rel = full + rlen + (rlen == 1 ? 0 : 1);
       else if (!e->error) {
         char why[600];
-        snprintf(why, sizeof why, "not below --root %s", nm->root);
+        snprintf(why, sizeof why, "not below the root directory %s", nm->root);
         e->error = strdup(why);
       }
     }

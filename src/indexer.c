@@ -539,12 +539,14 @@ static int read_source(const char *path, const oa_index_options *opt, oa_demuxed
   oa_err_clear(why);
   rc = oa_import_audio(path, &opt->encode, d, src, size, why);
   /* A lossy source refused says all; a failed import follows what was found. */
-  if (rc != OA_OK && rc != OA_EUSAGE && found.msg[0]) oa_err_prefix(why, "%s; cannot import it: ", found.msg);
+  /* A refusal (lossy, a rate above 48 kHz) says why, not what the Opus reader saw. */
+  const int refused = rc == OA_EUSAGE || rc == OA_ELOSSY || rc == OA_EHIGHRATE;
+  if (rc != OA_OK && !refused && found.msg[0]) oa_err_prefix(why, "%s; cannot import it: ", found.msg);
   return rc;
 }
 
 int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_options *opt, const oa_opus_build *build,
-                   oa_batch *b, oa_index_stats *stats, char *failure_msg, char *warning_msg, oa_err *err) {
+                   oa_batch *b, oa_index_stats *stats, oa_err *failure, char *warning_msg, oa_err *err) {
   oa_rec_row r;
   memset(&r, 0, sizeof r);
   r.failed_packet = -1;
@@ -630,7 +632,7 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     r.status = OA_REC_FAILED;
     r.failed_packet = d.nlinks ? bad_packet : -1;
     r.first_link = b->nlinks, r.first_interval = b->nintervals, r.data_offset = b->data_len;
-    if (failure_msg) snprintf(failure_msg, OA_ERRMSG_MAX, "%s", why.msg);
+    if (failure) *failure = why;
   }
   stats->recordings_ok += mine.recordings_ok;
   stats->recordings_failed += mine.recordings_failed;

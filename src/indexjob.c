@@ -36,7 +36,7 @@ typedef struct job_ctx {
 static int check_output_early(job_ctx *j, oa_err *err) {
   oa_file_id list;
   size_t nlist = j->job->list && oa_file_id_of(j->job->list, &list) == 0;
-  int ok = j->rank != 0 || oa_out_check(j->job->output, 1, &list, nlist, "-o", err) == OA_OK;
+  int ok = j->rank != 0 || oa_out_check(j->job->output, 1, &list, nlist, "archive", err) == OA_OK;
   return oa_mpi_agree_err(j->comm, ok, err) ? OA_OK : OA_EUSAGE;
 }
 
@@ -94,14 +94,20 @@ static int prepare(job_ctx *j, oa_err *err) {
   return OA_OK;
 }
 
-static void fill_meta(job_ctx *j, oa_archive_meta *m) {
+/* This run's checkpoint rules (what oa_meta_rules_differ compares). */
+static void fill_rules(const job_ctx *j, oa_archive_meta *m) {
   const oa_index_options *o = &j->job->index;
   memset(m, 0, sizeof *m);
-  m->format_version = OA_FORMAT_VERSION;
   m->build = j->build;
   m->checkpoint_every = o->checkpoint_every;
   snprintf(m->checkpoints, sizeof m->checkpoints, "%s", oa_checkpoint_mode_name(o->mode));
   m->max_preroll = o->max_preroll;
+}
+
+/* Collective: every rank gets identical attributes. */
+static void fill_meta(job_ctx *j, oa_archive_meta *m) {
+  fill_rules(j, m);
+  m->format_version = OA_FORMAT_VERSION;
   m->recordings = j->corpus.count;
   snprintf(m->tool_version, sizeof m->tool_version, "opusarc %s", OPUSARC_VERSION);
   snprintf(m->segment_of, sizeof m->segment_of, "%s", j->segment_of);
@@ -159,16 +165,17 @@ static int fill_batch(job_ctx *j, oa_archive_writer *w, oa_batch *batch, size_t 
     size_t i = (*next)++;
     if (j->owner[i] != j->rank || oa_writer_is_done(w, i)) continue;
     const oa_corpus_entry *e = &j->corpus.entries[i];
-    char why[OA_ERRMSG_MAX] = "", warning[OA_ERRMSG_MAX] = "";
-    oa_err err;
+    char warning[OA_ERRMSG_MAX] = "";
+    oa_err err, why;
     oa_err_clear(&err);
+    oa_err_clear(&why);
     int64_t samples_before = stats->samples;
     *tick = (interval_tick){pg, (int64_t)e->size, 0, 0};
-    if (oa_index_entry(e, i, opt, &j->build, batch, stats, why, warning, &err) != OA_OK) {
-      OA_LOG(j->log, ERROR, "%s", err.msg);
+    if (oa_index_entry(e, i, opt, &j->build, batch, stats, &why, warning, &err) != OA_OK) {
+      oa_log_err(j->log, OA_LOG_ERROR, &err);
       return -1;
     }
-    if (why[0]) OA_LOG(j->log, WARN, "%s: not indexed: %s", e->path, why);
+    if (why.msg[0]) OA_LOG(j->log, WARN, "%s: not indexed: %s%s", e->path, why.msg, oa_log_hint(j->log, why.code));
     if (warning[0]) OA_LOG(j->log, WARN, "%s: %s", e->path, warning);
     if (oa_fault("slow")) usleep(200000); /* tests: a run long enough to be signalled */
     if (pg) {
@@ -206,7 +213,7 @@ static int index_all(job_ctx *j, oa_archive_writer *w, oa_err *err) {
     rc = oa_writer_append(w, &batch, err);
     t[OA_PHASE_WRITE] += MPI_Wtime() - t1;
     if (rc != OA_OK) {
-      if (j->rank == 0) OA_LOG(j->log, ERROR, "%s", err->msg);
+      if (j->rank == 0) oa_log_err(j->log, OA_LOG_ERROR, err);
       break;
     }
     if (pg) oa_progress_poll(pg);
@@ -239,12 +246,12 @@ static int finish(job_ctx *j, oa_archive_writer *w, int ok, oa_err *err) {
     return OA_OK;
   }
   if (j->res->stopped) {
-    oa_err_set(err, OA_EIO, "stopped by %s at a commit: %s", oa_stop_name(j->res->stopped),
+    oa_err_set(err, why.msg[0] ? why.code : OA_EIO, "stopped by %s at a commit: %s", oa_stop_name(j->res->stopped),
                why.msg[0] ? why.msg : "nothing was committed");
-    if (j->rank == 0) OA_LOG(j->log, SUMMARY, "%s", err->msg);
+    if (j->rank == 0) oa_log_err(j->log, OA_LOG_SUMMARY, err);
   } else if (why.msg[0]) {
     *err = why;
-    if (j->rank == 0) oa_log_write(j->log, ok ? OA_LOG_ERROR : OA_LOG_SUMMARY, "%s", why.msg);
+    if (j->rank == 0) oa_log_err(j->log, ok ? OA_LOG_ERROR : OA_LOG_SUMMARY, &why);
   }
   return rc;
 }
@@ -257,13 +264,13 @@ static int write_archive(job_ctx *j, oa_err *err) {
   const oa_index_job *job = j->job;
   oa_writer_config cfg = {.overwrite = job->force, .resume = job->resume, .corpus = &j->corpus,
                           .corpus_hash = oa_corpus_hash(&j->corpus), .options = job->options_text, .note = note,
-                          .io_timeout = job->io_timeout};
+                          .io_timeout = job->io_timeout, .log = j->log};
   oa_archive_writer *w;
   double tm = MPI_Wtime();
   int rc = oa_writer_create(j->comm, job->output, &cfg, &meta, &w, &j->res->complete, err);
   j->res->seconds[OA_PHASE_META] += MPI_Wtime() - tm;
   if (rc != OA_OK) {
-    if (j->rank == 0) OA_LOG(j->log, ERROR, "%s", err->msg);
+    if (j->rank == 0) oa_log_err(j->log, OA_LOG_ERROR, err);
     return rc;
   }
   if (j->res->complete) {
@@ -294,25 +301,12 @@ typedef struct append_plan {
 /* An append keeps the archive's checkpoint rules and libopus build: one
  * archive, one way its checkpoints are read. */
 static int check_settings(const job_ctx *j, const oa_archive_meta *m, oa_err *err) {
-  const oa_index_options *o = &j->job->index;
-  const char *out = j->job->output;
-  if (m->checkpoint_every != o->checkpoint_every)
-    return oa_err_set(err, OA_EUSAGE, "cannot append to %s: it was indexed with --checkpoint-every %g, this run "
-                      "asks for %g; an append must use the archive's settings", out, m->checkpoint_every,
-                      o->checkpoint_every);
-  if (strcmp(m->checkpoints, oa_checkpoint_mode_name(o->mode)) != 0)
-    return oa_err_set(err, OA_EUSAGE, "cannot append to %s: it was indexed with --checkpoints %s, this run asks "
-                      "for %s; an append must use the archive's settings", out, m->checkpoints,
-                      oa_checkpoint_mode_name(o->mode));
-  if (m->max_preroll != o->max_preroll)
-    return oa_err_set(err, OA_EUSAGE, "cannot append to %s: it was indexed with --max-preroll %d, this run asks "
-                      "for %d; an append must use the archive's settings", out, m->max_preroll, o->max_preroll);
-  if (m->build.code_hash != j->build.code_hash || strcmp(m->build.version, j->build.version) != 0)
-    return oa_err_set(err, OA_EUSAGE, "cannot append to %s: it was indexed with libopus %s (fingerprint %016llx), "
-                      "this run has %s (%016llx); checkpoints are only valid for the build that made them", out,
-                      m->build.version, (unsigned long long)m->build.code_hash, j->build.version,
-                      (unsigned long long)j->build.code_hash);
-  return OA_OK;
+  oa_archive_meta mine;
+  fill_rules(j, &mine);
+  oa_rule_diff d;
+  if (!oa_meta_rules_differ(m, &mine, &d)) return OA_OK;
+  return oa_err_set(err, OA_EUSAGE, "cannot append to %s: its %s is %s, this run's %s; an append must use the "
+                    "archive's settings", j->job->output, d.what, d.a, d.b);
 }
 
 /* Rank 0: the archive and its list, with the segment a killed append
@@ -323,8 +317,8 @@ static int open_for_append(job_ctx *j, append_plan *p, oa_err *err) {
   int rc = oa_archive_open(out, &p->archive, err);
   if (rc != OA_OK) {
     if (access(out, F_OK) != 0)
-      return oa_err_set(err, OA_EUSAGE, "cannot append to %s: no such archive (make it first with index -o %s, "
-                        "without --append)", out, out);
+      return oa_err_set(err, OA_EUSAGE, "cannot append to %s: no such archive (an append adds to an archive "
+                        "made before)", out);
     return oa_err_prefix(err, "cannot append: "), rc;
   }
   if (oa_archive_get_meta(p->archive)->segment_of[0])
@@ -447,7 +441,7 @@ static int append_segment(job_ctx *j, append_plan *p, oa_err *err) {
   if (rc != OA_OK || !j->res->written) return rc;
   int ok = j->rank != 0 || list_segment(j, p, err) == OA_OK;
   if (!oa_mpi_agree_err(j->comm, ok, err)) {
-    if (j->rank == 0) OA_LOG(j->log, ERROR, "%s", err->msg);
+    if (j->rank == 0) oa_log_err(j->log, OA_LOG_ERROR, err);
     j->res->written = 0;
     return OA_EIO;
   }
@@ -473,7 +467,7 @@ static int run_append(job_ctx *j, oa_err *err) {
   } else if (rc == OA_OK) {
     rc = append_segment(j, &p, err);
   } else if (j->rank == 0) {
-    OA_LOG(j->log, ERROR, "%s", err->msg);
+    oa_log_err(j->log, OA_LOG_ERROR, err);
   }
   if (j->rank == 0) {
     oa_seglist_free(&p.list);
@@ -493,7 +487,7 @@ int oa_index_run(MPI_Comm comm, const oa_index_job *job, const oa_logger *log, o
   int rc = check_output_early(&j, err);
   if (rc == OA_OK) rc = prepare(&j, err);
   res->seconds[OA_PHASE_SCAN] = MPI_Wtime() - t0;
-  if (rc != OA_OK && j.rank == 0) OA_LOG(log, ERROR, "%s", err->msg);
+  if (rc != OA_OK && j.rank == 0) oa_log_err(log, OA_LOG_ERROR, err);
   if (rc == OA_OK) rc = job->append ? run_append(&j, err) : write_archive(&j, err);
   free(j.owner);
   oa_corpus_free(&j.corpus);

@@ -1,5 +1,7 @@
 #include "opusarc/log.h"
 
+#include "opusarc/error.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -40,4 +42,13 @@ void oa_log_write(const oa_logger *lg, int level, const char *fmt, ...) {
   else
     fprintf(out, "opusarc: %s%s\n", level_name(level), safe);
   fflush(out);
+}
+
+const char *oa_log_hint(const oa_logger *lg, int code) {
+  const char *hint = lg && lg->hint ? lg->hint(code) : NULL;
+  return hint ? hint : "";
+}
+
+void oa_log_err(const oa_logger *lg, int level, const oa_err *err) {
+  oa_log_write(lg, level, "%s%s", err->msg, oa_log_hint(lg, err->code));
 }

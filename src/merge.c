@@ -51,20 +51,9 @@ static int check_alike(const merge_ctx *m, oa_err *err) {
   for (int i = 1; i < m->job->ninputs; i++) {
     const oa_archive_meta *b = oa_archive_get_meta(m->in[i]);
     const char *x = m->job->inputs[0], *y = m->job->inputs[i];
-    if (b->build.code_hash != a->build.code_hash || strcmp(b->build.version, a->build.version) != 0)
-      return oa_err_set(err, OA_EUSAGE, "cannot merge: %s was indexed with libopus %s (fingerprint %016llx), %s "
-                        "with %s (%016llx); snapshots are only valid for the build that made them", x,
-                        a->build.version, (unsigned long long)a->build.code_hash, y, b->build.version,
-                        (unsigned long long)b->build.code_hash);
-    if (b->checkpoint_every != a->checkpoint_every)
-      return oa_err_set(err, OA_EUSAGE, "cannot merge: %s has --checkpoint-every %g, %s has %g", x,
-                        a->checkpoint_every, y, b->checkpoint_every);
-    if (strcmp(b->checkpoints, a->checkpoints) != 0)
-      return oa_err_set(err, OA_EUSAGE, "cannot merge: %s has --checkpoints %s, %s has %s", x, a->checkpoints, y,
-                        b->checkpoints);
-    if (b->max_preroll != a->max_preroll)
-      return oa_err_set(err, OA_EUSAGE, "cannot merge: %s has --max-preroll %d, %s has %d", x, a->max_preroll, y,
-                        b->max_preroll);
+    oa_rule_diff d;
+    if (oa_meta_rules_differ(a, b, &d))
+      return oa_err_set(err, OA_EUSAGE, "cannot merge: the %s of %s is %s, of %s %s", d.what, x, d.a, y, d.b);
   }
   return OA_OK;
 }
@@ -79,7 +68,7 @@ static int check_output(const merge_ctx *m, oa_err *err) {
   for (int i = 0; i < m->job->ninputs; i++)
     for (size_t f = 0; f <= oa_archive_segment_count(m->in[i]); f++)
       if (oa_file_id_of(oa_archive_file(m->in[i], f), &ids[k]) == 0) k++;
-  int rc = oa_out_check(m->job->output, 1, ids, k, "-o", err);
+  int rc = oa_out_check(m->job->output, 1, ids, k, "archive", err);
   free(ids);
   return rc;
 }
@@ -379,7 +368,7 @@ static int write_merged(merge_ctx *m, oa_err *err) {
   options_of(m, options, sizeof options);
   oa_writer_config cfg = {.overwrite = m->job->force, .resume = m->job->resume, .corpus = &m->sources,
                           .corpus_hash = oa_corpus_hash(&m->sources), .options = options, .note = note,
-                          .io_timeout = m->job->io_timeout};
+                          .io_timeout = m->job->io_timeout, .log = m->log};
   oa_archive_writer *w;
   int complete = 0;
   int rc = oa_writer_create(m->comm, m->job->output, &cfg, &meta, &w, &complete, err);
@@ -408,7 +397,7 @@ int oa_merge_run(MPI_Comm comm, const oa_merge_job *job, const oa_logger *log, o
   if (rc == OA_OK) rc = oa_mpi_agree_err(comm, plan_rows(&m, err) == OA_OK, err) ? OA_OK : OA_EUSAGE;
   if (rc == OA_OK) rc = oa_mpi_agree_err(comm, make_sources(&m, err) == OA_OK, err) ? OA_OK : OA_ENOMEM;
   if (rc == OA_OK) rc = write_merged(&m, err);
-  if (rc != OA_OK && m.rank == 0) OA_LOG(log, ERROR, "%s", err->msg);
+  if (rc != OA_OK && m.rank == 0) oa_log_err(log, OA_LOG_ERROR, err);
   for (int i = 0; m.in && i < job->ninputs; i++) oa_archive_close(m.in[i]);
   free(m.in);
   free(m.rows);

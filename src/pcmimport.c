@@ -161,8 +161,8 @@ static int encoder_rate(int rate, int high_rate, int *mode, oa_err *err) {
   if (rate < OA_SAMPLE_RATE) return *mode = OA_RATE_RESAMPLED, OA_SAMPLE_RATE;
   if (high_rate == OA_HIGH_RATE_RESAMPLE) return *mode = OA_RATE_RESAMPLED, OA_SAMPLE_RATE;
   if (high_rate == OA_HIGH_RATE_TIME_EXPAND) return *mode = OA_RATE_TIME_EXPANDED, OA_SAMPLE_RATE;
-  return oa_err_set(err, OA_EUSAGE, "sample rate %d Hz is above 48 kHz: choose --high-rate resample (low-pass to "
-                    "48 kHz) or --high-rate time-expand (store the samples as if at 48 kHz)", rate);
+  return oa_err_set(err, OA_EHIGHRATE, "sample rate %d Hz is above 48 kHz, Opus's highest: it can be resampled "
+                    "(low-pass to 48 kHz) or time-expanded (the samples stored as if at 48 kHz)", rate);
 }
 
 int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa_demuxed *d, oa_source_info *info,

@@ -155,11 +155,11 @@ int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_li
       }
     }
     if (pass == 0 && st->recordings == 0)
-      return oa_err_set(err, OA_EUSAGE, w->glob ? "--match '%s' matches no indexed recording" :
+      return oa_err_set(err, OA_EUSAGE, w->glob ? "the name pattern '%s' matches no indexed recording" :
                         "the archive holds no indexed recording%s", w->glob ? w->glob : "");
     if (pass == 0 && w->max_windows && total > w->max_windows)
       return oa_err_set(err, OA_EUSAGE, "%" PRIu64 " windows (about %.0f MB of query list on every rank) is more "
-                        "than --max-windows %" PRIu64 ": use a longer hop, --match, or raise --max-windows", total,
+                        "than the window limit, %" PRIu64 ": use a longer hop, a name pattern, or raise the limit", total,
                         (double)total * (sizeof(oa_query) + 64) / 1e6, w->max_windows);
     st->windows = total;
   }

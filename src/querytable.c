@@ -101,7 +101,7 @@ static int csv_header(layout *t, const char *source, oa_err *err) {
     t->id = 0, t->rec = 1, t->start = 2, t->end = 3;
     return OA_OK;
   }
-  const char *hint = column(t, "Start (s)") >= 0 ? " (BirdNET results? --queries-format birdnet)" : "";
+  const char *hint = column(t, "Start (s)") >= 0 ? " (BirdNET results? read them as BirdNET's format)" : "";
   return oa_err_set(err, OA_EUSAGE, "%s:1: header must begin id,recording,start,end (found \"%.60s\")%s", source,
                     t->header, hint);
 }
@@ -388,7 +388,7 @@ int oa_queries_from_table(const oa_archive *a, const char *source, const char *t
       if (oa_query_list_add(out, &q, NULL, 0) || add_labels(out, fields, nf, t.label_col))
         rc = oa_err_set(err, OA_ENOMEM, "out of memory");
       if (clamped) out->clamped++;
-      if (clamped && log) OA_LOG(log, INFO, "%s:%ld: %s cut to the recording (--clamp)", source, lineno, q.id);
+      if (clamped && log) OA_LOG(log, INFO, "%s:%ld: %s cut to the recording (clamped)", source, lineno, q.id);
       continue;
     }
     out->bad++;

@@ -195,8 +195,9 @@ static void fail_query(sweep *s, size_t qi, const oa_err *err) {
   if (s->failed[qi]) return;
   s->failed[qi] = 1;
   const oa_query *q = &s->ql->q[qi];
-  if (q->line) OA_LOG(s->log, ERROR, "%s:%ld: %s", s->opt->source, q->line, err->msg);
-  else OA_LOG(s->log, ERROR, "window %s: %s", q->id, err->msg);
+  const char *hint = oa_log_hint(s->log, err->code);
+  if (q->line) OA_LOG(s->log, ERROR, "%s:%ld: %s%s", s->opt->source, q->line, err->msg, hint);
+  else OA_LOG(s->log, ERROR, "window %s: %s%s", q->id, err->msg, hint);
 }
 
 static void run_unit(sweep *s, const unit *u) {
@@ -483,7 +484,8 @@ static void set_outputs(sweep *s) {
     q->out_channels = oc > 0 ? oc : q->channels;
     if (oc > 0) continue;
     oa_err e;
-    oa_err_set(&e, OA_EUSAGE, "--channels selects a channel that recording \"%s\" (%d channel%s) does not have",
+    oa_err_set(&e, OA_EUSAGE,
+               "the channel selection names a channel that recording \"%s\" (%d channel%s) does not have",
                oa_archive_recording_name(s->a, q->rec), q->channels, q->channels == 1 ? "" : "s");
     refuse_query(s, i, &e);
   }
@@ -514,7 +516,7 @@ static int sweep_prepare(sweep *s, oa_err *err) {
     if (s->rank == 0) {
       oa_file_id input[2];
       size_t ninputs = sweep_inputs(opt, input);
-      ok = oa_out_check(opt->path, opt->overwrite, input, ninputs, "--out", &local) == OA_OK;
+      ok = oa_out_check(opt->path, opt->overwrite, input, ninputs, "clips file", &local) == OA_OK;
     }
     if (ok && opt->fixed_shape) ok = oa_clips_check_fixed_shape(s->ql, &local) == OA_OK;
     if (ok && s->rank == 0) ok = create_stage_files(s, &local) == OA_OK;

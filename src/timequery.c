@@ -200,7 +200,7 @@ static int run_emit(span_ctx *c, run *r, const placed *first) {
   if (c->opt->join == OA_JOIN_STRICT && (r->gaps || r->overlaps)) {
     c->st->refused++;
     c->out->bad++;
-    if (c->log) OA_LOG(c->log, ERROR, "%s: not written (--join=strict): %s", q.id, r->why);
+    if (c->log) OA_LOG(c->log, ERROR, "%s: not written (strict join): %s", q.id, r->why);
     r->n = 0;
     return 0;
   }
@@ -321,8 +321,8 @@ int oa_time_queries(const oa_archive *a, const oa_time_span *spans, size_t nspan
 int oa_daily_spans(int64_t first_day, int64_t last_day, int64_t clock_from, int64_t clock_to, int wall_clock,
                    int32_t tz_offset_s, oa_time_span **spans, size_t *n, oa_err *err) {
   *spans = NULL, *n = 0;
-  if (last_day < first_day) return oa_err_set(err, OA_EUSAGE, "--days: the last day is before the first");
-  if (last_day - first_day >= 100000) return oa_err_set(err, OA_EUSAGE, "--days: more than 100000 days");
+  if (last_day < first_day) return oa_err_set(err, OA_EUSAGE, "day range: the last day is before the first");
+  if (last_day - first_day >= 100000) return oa_err_set(err, OA_EUSAGE, "day range: more than 100000 days");
   size_t days = (size_t)(last_day - first_day + 1);
   oa_time_span *s = calloc(days, sizeof *s);
   if (!s) return oa_err_set(err, OA_ENOMEM, "out of memory");

@@ -1,8 +1,9 @@
 /* One error convention for the whole library: functions return 0 on success
  * or a negative oa_code, and fill an oa_err with a message that names the
  * thing and the reason. Callers print err.msg as-is; a message never names
- * a command-line option: a front end adds its own hint by code (OA_EBUILD:
- * decode from the recording start instead; OA_EEXIST: allow replacing). */
+ * a command-line option: a front end adds its own advice by code (OA_EBUILD:
+ * decode from the recording start instead; OA_EEXIST: allow replacing;
+ * OA_EPARTIAL: resume or start over; ...). */
 #ifndef OPUSARC_ERROR_H
 #define OPUSARC_ERROR_H
 
@@ -21,7 +22,13 @@ enum oa_code {
   OA_ENOTFOUND = -9,
   OA_EMPI = -10,
   OA_ENOTOPUS = -11,  /* input holds audio, but not Opus (it may be imported) */
-  OA_EEXIST = -12     /* an output exists and is not to be replaced */
+  OA_EEXIST = -12,    /* an output exists and is not to be replaced */
+  OA_EPARTIAL = -13,  /* an interrupted run's partial output is kept: it can be resumed */
+  OA_ECHANGED = -14,  /* a resume's inputs or options differ from the interrupted run's */
+  OA_ENEWINPUTS = -15, /* a complete archive holds other inputs than asked (add them, or rebuild) */
+  OA_EREBUILD = -16,  /* an interrupted rebuild of an existing archive is pending */
+  OA_ELOSSY = -17,    /* lossy audio, not imported unless asked to */
+  OA_EHIGHRATE = -18  /* a sample rate above 48 kHz, and no way chosen to store it */
 };
 
 #define OA_ERRMSG_MAX 1024

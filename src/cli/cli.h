@@ -122,6 +122,7 @@ int cli_same_file_everywhere(const cli_ctx *cx, const char *path);
  * library names no options): OA_EEXIST --force, OA_EBUILD
  * --decode-from-start. */
 void cli_log_error(cli_ctx *cx, const oa_err *err);
+const char *cli_hint(int code);
 
 /* Prints to stderr from rank 0 only, as every rank parses the same argv. */
 void cli_usage_error(const cli_ctx *cx, const char *cmd, const char *fmt, ...)

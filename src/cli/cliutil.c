@@ -13,13 +13,23 @@
 #include "opusarc/util.h"
 #include "../outfile.h"
 
-void cli_log_error(cli_ctx *cx, const oa_err *err) {
-  const char *hint = err->code == OA_EEXIST ? " (use --force to replace existing outputs)"
-                     : err->code == OA_EBUILD ? " (use --decode-from-start to decode every range from its recording "
-                                                "start instead)"
-                                              : "";
-  OA_LOG(&cx->log, ERROR, "%s%s", err->msg, hint);
+/* The command line's advice for a library error code: library messages
+ * name no option (the Python package gives its own advice). */
+const char *cli_hint(int code) {
+  switch (code) {
+    case OA_EEXIST: return " (use --force to replace existing outputs)";
+    case OA_EBUILD: return " (use --decode-from-start to decode every range from its recording start instead)";
+    case OA_EPARTIAL: return " (use --resume to continue it, or --force to start over)";
+    case OA_ECHANGED: return " (rerun with the same inputs and options, or use --force to start over)";
+    case OA_ENEWINPUTS: return " (add the new recordings with index --append, or rebuild it with --force)";
+    case OA_EREBUILD: return " (rerun with --force --resume to finish the rebuild)";
+    case OA_ELOSSY: return " (index --import-lossy imports it anyway)";
+    case OA_EHIGHRATE: return " (choose --high-rate resample or --high-rate time-expand)";
+    default: return NULL;
+  }
 }
+
+void cli_log_error(cli_ctx *cx, const oa_err *err) { oa_log_err(&cx->log, OA_LOG_ERROR, err); }
 
 void cli_usage_error(const cli_ctx *cx, const char *cmd, const char *fmt, ...) {
   if (cx->rank != 0) return;

@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
    * launcher runs them without starting MPI (cx.comm stays MPI_COMM_NULL until a clips
    * file, written by parallel HDF5, needs it: cli_mpi_start). */
   cli_ctx cx = {.comm = MPI_COMM_NULL, .rank = 0, .size = 1, .launched = launched};
-  cx.log = (oa_logger){.rank = 0, .size = 1, .level = OA_LOG_INFO};
+  cx.log = (oa_logger){.rank = 0, .size = 1, .level = OA_LOG_INFO, .hint = cli_hint};
   if (launched || (command != cmd_info && command != cmd_extract && command != cmd_verify)) cli_mpi_start(&cx);
   int rc = command(&cx, argc - 1, argv + 1);
   if (OA_SOLO(cx.comm)) return rc;

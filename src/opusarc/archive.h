@@ -11,6 +11,7 @@
 
 #include "opusarc/corpus.h"
 #include "opusarc/error.h"
+#include "opusarc/log.h"
 #include "opusarc/opusbuild.h"
 
 #define OA_FORMAT_NAME "opusarc"
@@ -123,6 +124,15 @@ typedef struct oa_archive_meta {
   uint64_t archive_id;       /* random, set when the file is made (0: older files) */
 } oa_archive_meta;
 
+/* The first checkpoint rule two archives' settings disagree on (what reads
+ * their checkpoints: spacing, kind, pre-roll limit, libopus build): its
+ * name and each side's value; 0 when they agree. Appends and merges keep
+ * one archive's rules. */
+typedef struct oa_rule_diff {
+  char what[96], a[96], b[96];
+} oa_rule_diff;
+int oa_meta_rules_differ(const oa_archive_meta *a, const oa_archive_meta *b, oa_rule_diff *d);
+
 /* Rows a rank has produced since the last append. Indexes and offsets in
  * them are local (relative to this batch) until oa_writer_append rebases
  * them. */
@@ -157,6 +167,7 @@ typedef struct oa_writer_config {
   char *note;             /* rank 0, OA_ERRMSG_MAX bytes or NULL: what --resume did */
   double io_timeout;      /* > 0: a collective write round taking longer than this (plus 1 s
                            * per 10 MB it writes) ends the process with a message; 0: never */
+  const oa_logger *log;   /* or NULL: its front-end hint completes the time limit's message */
 } oa_writer_config;
 
 /* Collective. Takes the archive's lock (PATH.lock, see src/archlock.h),
@@ -164,14 +175,17 @@ typedef struct oa_writer_config {
  * commit. The rules (docs/FORMAT.md, "Interrupted runs"):
  * - PATH or PATH.partial existing is refused unless resume or overwrite;
  *   no output is ever one of the inputs (same device and inode).
+ * - PATH existing: OA_EEXIST; PATH.partial existing: OA_EPARTIAL.
  * - resume: a PATH.partial with a commit record is continued; refused
- *   (OA_EUSAGE, message naming what differs) when the options or the inputs
- *   differ from the interrupted run's or a committed source changed, and
- *   when PATH also exists (an interrupted --force rebuild) without
- *   overwrite. A partial that cannot be trusted is started over (note).
+ *   (OA_ECHANGED, message naming what differs) when the options or the
+ *   inputs differ from the interrupted run's or a committed source changed,
+ *   and (OA_EREBUILD) when PATH also exists (an interrupted rebuild)
+ *   without overwrite. A partial that cannot be trusted is started over
+ *   (note).
  * - resume without such a partial, PATH existing: when PATH holds exactly
  *   these inputs, OA_OK with *out NULL and *complete set; otherwise
- *   refused, naming the recordings that are new, gone or changed. */
+ *   refused (OA_ENEWINPUTS), naming the recordings that are new, gone or
+ *   changed. */
 int oa_writer_create(MPI_Comm comm, const char *path, const oa_writer_config *cfg, const oa_archive_meta *meta,
                      oa_archive_writer **out, int *complete, oa_err *err);
 /* Whether corpus entry `entry` was committed by the run being resumed. */

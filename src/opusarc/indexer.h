@@ -58,11 +58,12 @@ const char *oa_checkpoint_mode_name(int mode);
 
 /* Indexes corpus entry `e` (row `row` of /recordings) into `batch`. A bad
  * recording is not an error: it becomes a failed row whose text says why,
- * and *failure_msg (if non-NULL, OA_ERRMSG_MAX bytes) receives that text;
- * *warning_msg (likewise) what was stored but deserves a word (a start
- * time refused). Returns an error only if the batch cannot grow. */
+ * and *failure (if non-NULL) receives that text and its code (a front end
+ * may advise by code: OA_ELOSSY, OA_EHIGHRATE); *warning_msg (if non-NULL,
+ * OA_ERRMSG_MAX bytes) what was stored but deserves a word (a start time
+ * refused). Returns an error only if the batch cannot grow. */
 int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_options *opt,
-                   const oa_opus_build *build, oa_batch *batch, oa_index_stats *stats, char *failure_msg,
+                   const oa_opus_build *build, oa_batch *batch, oa_index_stats *stats, oa_err *failure,
                    char *warning_msg, oa_err *err);
 
 #endif

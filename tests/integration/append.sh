@@ -67,7 +67,7 @@ rows "$WORK/a.h5" | grep '"name": "week1/r3.opus"' | diff <(grep '"name": "week1
   fail "the conflicting recording was replaced"
 
 # The archive's settings, or a refusal naming the option; no archive.
-expect 1 "indexed with --checkpoint-every 2, this run asks for 5" \
+expect 1 "its checkpoint spacing is 2 s, this run's 5 s" \
   "$OPUSARC" "${IDX[@]}" --checkpoint-every 5 --append -o "$WORK/a.h5" "$C/week2"
 expect 1 "no such archive" "$OPUSARC" "${IDX[@]}" --append -o "$WORK/none.h5" "$C/week2"
 [ ! -e "$WORK/none.h5" ] || fail "--append made an archive"

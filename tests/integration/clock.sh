@@ -134,7 +134,7 @@ mpi 2 "$OPUSARC" extract -q "$WORK/a.h5" --from 2021-05-01T04:00:30Z --to 2021-0
 "$SOXRCHECK" "$WORK/joined.f32" "$WORK/o16/site1~AudioMoth_AAAA@20210501T040030Z.wav" 1 48000 16000 > /dev/null ||
   fail "joined WAV at 16 kHz"
 # --join=strict refuses a joined output with a gap, naming it.
-expect 1 "not written (--join=strict): gap of 24000 samples" "$OPUSARC" extract "$WORK/a.h5" \
+expect 1 "not written (strict join): gap of 24000 samples" "$OPUSARC" extract "$WORK/a.h5" \
   --from 2021-05-01T04:00:30Z --to 2021-05-01T04:02:10Z --join=strict --match 'site1/*' --format f32 \
   --out-dir "$WORK/o4"
 # Overlapping files (site3: y starts 0.25 s before x ends): x is cut there.

@@ -118,7 +118,7 @@ set +e
 rc=$?
 set -e
 [ "$rc" = 1 ] || { cat "$WORK/out.txt"; fail "missing channel: exit $rc"; }
-grep -q -- 'q.csv:3: --channels selects a channel that recording "quiet.opus" (1 channel) does not have' \
+grep -q -- 'q.csv:3: the channel selection names a channel that recording "quiet.opus" (1 channel) does not have' \
   "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "missing channel not named"; }
 [ -e "$WORK/oc/l1.f32" ] && [ ! -e "$WORK/oc/q1.f32" ] || fail "missing channel: the other queries"
 echo "formats: all checks passed"

@@ -23,7 +23,7 @@ for f in root1 root2 root3; do
 done
 "$OPUSARC" index -q --root "$S" --prefix card07/ -o "$WORK/prefix.h5" "$S"
 names "$WORK/prefix.h5" | grep -qx 'ok card07/site1/20240501_050000.opus' || fail "--prefix"
-expect 3 "not below --root" "$OPUSARC" index --root "$S/site1" -o "$WORK/outside.h5" "$S"
+expect 3 "not below the root directory" "$OPUSARC" index --root "$S/site1" -o "$WORK/outside.h5" "$S"
 
 # Suggestions for an unknown name: the same file name elsewhere, a typo.
 expect 1 'did you mean "site1/20240501_050000.opus", "site2/20240501_050000.opus"' "$OPUSARC" extract \

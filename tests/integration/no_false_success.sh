@@ -50,7 +50,7 @@ expect 1 "no window fits" "$OPUSARC" extract "$WORK/a.h5" --windows 60 --hop 60 
 [ ! -e "$WORK/w60.h5" ] || fail "an empty clips file was written"
 expect 1 "matches no indexed recording" "$OPUSARC" extract "$WORK/a.h5" --windows 1 --hop 1 --units seconds \
   --match 'nothing/*' --out "$WORK/wm.h5"
-expect 1 "more than --max-windows 10" "$OPUSARC" extract "$WORK/a.h5" --windows 1 --hop 1 --units seconds \
+expect 1 "more than the window limit, 10" "$OPUSARC" extract "$WORK/a.h5" --windows 1 --hop 1 --units seconds \
   --max-windows 10 --out "$WORK/wmax.h5"
 
 # 9. Damaged PCM is a failed row with the reason, counted in the summary.

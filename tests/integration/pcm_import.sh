@@ -37,7 +37,7 @@ set +e
 rc=$?
 set -e
 [ "$rc" = 3 ] || fail "index without --high-rate exit $rc"
-grep -q "bat.wav: not indexed: sample rate 384000 Hz is above 48 kHz: choose --high-rate" "$WORK/err.txt" ||
+grep -q "bat.wav: not indexed: sample rate 384000 Hz is above 48 kHz, .* (choose --high-rate resample or --high-rate time-expand)" "$WORK/err.txt" ||
   { cat "$WORK/err.txt"; fail "high-rate message"; }
 
 mpi 2 "$OPUSARC" index -q -o "$WORK/a.h5" --high-rate time-expand --bitrate 48 "$C" || fail "index PCM corpus"

@@ -88,7 +88,7 @@ done
 cmp -s "$WORK/row.f32" "$WORK/clip.f32" || fail "fixed row differs from the window written alone"
 "$OPUSARC" extract -q "$WORK/a.h5" --windows 0.5 --units seconds --match long.opus --shape fixed --out "$WORK/f3.h5"
 h5dump -H "$WORK/f3.h5" | grep -q "DATASPACE  SIMPLE { ( 23, 24000, 2 ) / ( 23, 24000, 2 ) }" || fail "fixed 3-D"
-expect 1 "--shape fixed needs clips of one length and channel count: " "$OPUSARC" extract "$WORK/a.h5" --windows 1 \
+expect 1 "fixed-shape clips need one length and channel count: " "$OPUSARC" extract "$WORK/a.h5" --windows 1 \
   --units seconds --tail keep --shape fixed --out "$WORK/bad.h5"
 [ ! -e "$WORK/bad.h5" ] || fail "a refused fixed shape wrote a file"
 expect 2 "--shape fixed goes with --out CLIPS.h5" "$OPUSARC" extract "$WORK/a.h5" --windows 1 --shape fixed \

@@ -103,7 +103,7 @@ expect 0 "extracted 2, failed 0" "$OPUSARC" extract "$WORK/a.h5" --queries "$WOR
 printf 'Start (s),End (s),Scientific name\n1,2,x\n' > "$WORK/bn0.csv"
 expect 1 "a detector table needs the columns" "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/bn0.csv" \
   --queries-format birdnet --out "$WORK/b0.h5"
-expect 1 "(BirdNET results? --queries-format birdnet)" "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/bn.csv" \
+expect 1 "(BirdNET results? read them as BirdNET's format)" "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/bn.csv" \
   --out "$WORK/b1.h5"
 expect 2 "--queries-format and --pad-seconds go with --queries" "$OPUSARC" extract "$WORK/a.h5" --windows 1 \
   --pad-seconds 1 --out "$WORK/b3.h5"

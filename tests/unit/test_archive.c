@@ -164,7 +164,7 @@ static void test_round_trip(void **state) {
   oa_archive_close(a);
 
   /* An existing archive is not replaced without overwrite. */
-  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &complete, &err), OA_EUSAGE);
+  assert_int_equal(oa_writer_create(MPI_COMM_WORLD, path, &cfg, &meta, &w, &complete, &err), OA_EEXIST);
   unlink(path);
 }
 

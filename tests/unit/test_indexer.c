@@ -78,9 +78,11 @@ static void index_file(const fixture *f, int mode, int max_preroll, oa_batch *ba
   assert_int_equal(oa_opus_build_probe(&build, &err), OA_OK);
   memset(batch, 0, sizeof *batch);
   memset(stats, 0, sizeof *stats);
-  char failure[OA_ERRMSG_MAX] = "", warning[OA_ERRMSG_MAX] = "";
-  assert_int_equal(oa_index_entry(&e, 0, &opt, &build, batch, stats, failure, warning, &err), OA_OK);
-  assert_string_equal(failure, "");
+  char warning[OA_ERRMSG_MAX] = "";
+  oa_err failure;
+  oa_err_clear(&failure);
+  assert_int_equal(oa_index_entry(&e, 0, &opt, &build, batch, stats, &failure, warning, &err), OA_OK);
+  assert_string_equal(failure.msg, "");
   assert_int_equal(batch->nlinks, 1);
 }
 
