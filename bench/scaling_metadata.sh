@@ -10,9 +10,10 @@
 #   info    `opusarc info --summary` (sums every row)
 # each against N = 10^3 in the same run. The extracted samples are checked
 # equal to those of the first N's first recording (all rows decode alike).
-# Then `index` of INDEX_N real 1 s clips (default 10000; tests/mkopus, in a
-# tree of 100 directories) at 1 and 2 ranks: wall time and each rank's
-# peak RSS (issue 18's goal: per-rank memory falling as ranks grow).
+# Then `index` of INDEX_N real 1 s clips (default 10000; 100 distinct
+# tests/mkopus clips copied in a tree of 100 directories) at INDEX_RANKS
+# ranks (default "1 2 4 8"): wall time and each rank's peak RSS (issue 18's
+# goal: per-rank memory falling as ranks grow).
 #   bench/scaling_metadata.sh [MAX_EXPONENT]      (default 6: up to 10^6)
 # INDEX_N=0 skips the index part.
 set -euo pipefail
@@ -62,28 +63,46 @@ echo
 echo "Synthetic archives in $O (bench/mkmany); 'x' columns are against N = 1000 in this run."
 
 INDEX_N=${INDEX_N:-10000}
+INDEX_RANKS=${INDEX_RANKS:-1 2 4 8}
 [ "$INDEX_N" -gt 0 ] || exit 0
 C=$O/clips$INDEX_N
 if [ ! -f "$C/.done" ]; then
+  # 100 distinct 1 s clips (tests/mkopus), copied under INDEX_N names in 100
+  # directories: every file its own inode, as in a real corpus.
   echo "building $INDEX_N clips of 1 s (once) ..." >&2
   rm -rf "$C"
-  for i in $(seq 0 $((INDEX_N - 1))); do
-    d=$C/$((i % 100))
-    [ -d "$d" ] || mkdir -p "$d"
-    "$B/tests/mkopus" --seconds 1 --seed "$i" --bitrate 16000 "$d/c$i.opus" > /dev/null
-  done
+  mkdir -p "$C/seeds"
+  for i in $(seq 0 99); do "$B/tests/mkopus" --seconds 1 --seed "$i" --bitrate 16000 "$C/seeds/s$i.opus" > /dev/null; done
+  python3 - "$C" "$INDEX_N" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+seeds = [open(os.path.join(root, "seeds", f"s{i}.opus"), "rb").read() for i in range(100)]
+for i in range(n):
+    d = os.path.join(root, "tree", str(i % 100))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"c{i}.opus"), "wb") as f:
+        f.write(seeds[i % 100])
+PY
   touch "$C/.done"
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 echo
-printf '| %-9s | %5s | %9s | %-28s |\n' N ranks seconds "peak MB per rank"
-printf '|%s|\n' "-----------|-------|-----------|------------------------------"
-for np in 1 2; do
+echo "index of $INDEX_N clips ($C/tree): peak RSS of each rank (rank 0 walks and holds the whole list; the others"
+echo "only their share); 'x' is the mean of ranks 1.. against one rank's RSS"
+printf '| %-9s | %5s | %9s | %-40s | %6s |\n' N ranks seconds "peak MB per rank (rank 0 first)" "others"
+printf '|%s|\n' "-----------|-------|-----------|------------------------------------------|--------"
+one=""
+for np in $INDEX_RANKS; do
   rm -f "$O/i.h5" "$O"/rss.*
   t0=$(date +%s.%N)
   mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" index -q -o "$0/i.h5" "$2" > /dev/null' \
-    "$O" "$PWD/$B/opusarc" "$C"
+    "$O" "$PWD/$B/opusarc" "$C/tree"
   t1=$(date +%s.%N)
   rss=$(for r in $(seq 0 $((np - 1))); do printf '%.1f ' "$(echo "$(tail -1 "$O/rss.$r") / 1024" | bc -l)"; done)
-  printf '| %-9s | %5s | %9.2f | %-28s |\n' "$INDEX_N" "$np" "$(echo "$t1 - $t0" | bc -l)" "$rss"
+  [ -n "$one" ] || one=$(echo "$(tail -1 "$O/rss.0") / 1024" | bc -l)
+  others=-
+  if [ "$np" -gt 1 ]; then
+    others=$(for r in $(seq 1 $((np - 1))); do tail -1 "$O/rss.$r"; done | awk -v one="$one" '{ s += $1 } END { printf "%.2fx", s / NR / 1024 / one }')
+  fi
+  printf '| %-9s | %5s | %9.2f | %-40s | %6s |\n' "$INDEX_N" "$np" "$(echo "$t1 - $t0" | bc -l)" "$rss" "$others"
 done

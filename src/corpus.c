@@ -236,6 +236,7 @@ int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file
     return err->code;
   }
   if (c->count > 0) qsort(c->entries, c->count, sizeof *c->entries, by_name);
+  for (size_t i = 0; i < c->count; i++) c->entries[i].row = i;
   for (size_t i = 1; i < c->count; i++) {
     if (strcmp(c->entries[i].name, c->entries[i - 1].name) != 0 || c->entries[i].error) continue;
     char why[512];
@@ -264,7 +265,9 @@ void oa_corpus_keep(oa_corpus *c, const uint8_t *keep) {
   size_t n = 0;
   for (size_t i = 0; i < c->count; i++) {
     if (keep[i]) {
-      c->entries[n++] = c->entries[i];
+      c->entries[n] = c->entries[i];
+      c->entries[n].row = n;
+      n++;
       continue;
     }
     free(c->entries[i].name);
@@ -281,30 +284,42 @@ static size_t put_str(uint8_t *p, const char *s) {
   return 4 + (size_t)n;
 }
 
-int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len) {
+enum { ENTRY_FIXED = 40, ENTRY_MIN = ENTRY_FIXED + 12 }; /* five numbers; three string lengths */
+
+uint64_t oa_corpus_message_size(const oa_corpus *c, const size_t *pick, size_t n) {
+  if (!pick) n = c->count;
   uint64_t total = 8;
-  for (size_t i = 0; i < c->count; i++) {
-    const oa_corpus_entry *e = &c->entries[i];
-    total += 32 + 12 + strlen(e->name) + strlen(e->path) + (e->error ? strlen(e->error) : 0);
+  for (size_t k = 0; k < n; k++) {
+    const oa_corpus_entry *e = &c->entries[pick ? pick[k] : k];
+    total += ENTRY_MIN + strlen(e->name) + strlen(e->path) + (e->error ? strlen(e->error) : 0);
   }
-  uint8_t *p = malloc(total);
-  if (!p) return -1;
-  uint64_t n = c->count;
-  memcpy(p, &n, 8);
+  return total;
+}
+
+void oa_corpus_write_message(const oa_corpus *c, const size_t *pick, size_t n, uint8_t *p) {
+  if (!pick) n = c->count;
+  uint64_t count = n;
+  memcpy(p, &count, 8);
   size_t pos = 8;
-  for (size_t i = 0; i < c->count; i++) {
-    const oa_corpus_entry *e = &c->entries[i];
+  for (size_t k = 0; k < n; k++) {
+    const oa_corpus_entry *e = &c->entries[pick ? pick[k] : k];
     memcpy(p + pos, &e->size, 8);
     memcpy(p + pos + 8, &e->mtime_ns, 8);
     memcpy(p + pos + 16, &e->dev, 8);
     memcpy(p + pos + 24, &e->ino, 8);
-    pos += 32;
+    memcpy(p + pos + 32, &e->row, 8);
+    pos += ENTRY_FIXED;
     pos += put_str(p + pos, e->name);
     pos += put_str(p + pos, e->path);
     pos += put_str(p + pos, e->error);
   }
-  *buf = p;
-  *len = total;
+}
+
+int oa_corpus_serialize(const oa_corpus *c, const size_t *pick, size_t n, uint8_t **buf, uint64_t *len) {
+  *len = oa_corpus_message_size(c, pick, n);
+  *buf = malloc(*len);
+  if (!*buf) return -1;
+  oa_corpus_write_message(c, pick, n, *buf);
   return 0;
 }
 
@@ -332,7 +347,7 @@ int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err
   uint64_t n, pos = 8;
   if (len < 8) return oa_err_set(err, OA_EMPI, "corpus message truncated");
   memcpy(&n, buf, 8);
-  if (n > len / 44) return oa_err_set(err, OA_EMPI, "corpus message corrupt");
+  if (n > len / ENTRY_MIN) return oa_err_set(err, OA_EMPI, "corpus message corrupt");
   c->entries = calloc(n ? n : 1, sizeof *c->entries);
   if (!c->entries) return oa_err_set(err, OA_ENOMEM, "out of memory");
   c->cap = n;
@@ -340,7 +355,7 @@ int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err
   for (uint64_t i = 0; i < n && !bad; i++) {
     oa_corpus_entry *e = &c->entries[i];
     c->count = i + 1;
-    if (len - pos < 32) {
+    if (len - pos < ENTRY_FIXED) {
       bad = 1;
       break;
     }
@@ -348,7 +363,8 @@ int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err
     memcpy(&e->mtime_ns, buf + pos + 8, 8);
     memcpy(&e->dev, buf + pos + 16, 8);
     memcpy(&e->ino, buf + pos + 24, 8);
-    pos += 32;
+    memcpy(&e->row, buf + pos + 32, 8);
+    pos += ENTRY_FIXED;
     bad = get_str(buf, len, &pos, 0, &e->name) || get_str(buf, len, &pos, 0, &e->path) ||
           get_str(buf, len, &pos, 1, &e->error);
   }

@@ -1,5 +1,6 @@
 #include "opusarc/indexjob.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,9 @@ typedef struct job_ctx {
   const oa_index_job *job;
   const oa_logger *log;
   oa_opus_build build;
-  oa_corpus corpus;
-  int *owner; /* rank that indexes each corpus entry */
+  oa_corpus corpus; /* rank 0: the whole sorted list (input checks, the append plan); others: empty */
+  oa_corpus mine;   /* this rank's share, each entry with its /recordings row */
+  uint64_t total;   /* recordings in the whole list */
   oa_index_result *res;
   char segment_of[128]; /* --append: identity of the archive extended ("" otherwise) */
 } job_ctx;
@@ -40,24 +42,102 @@ static int check_output_early(job_ctx *j, oa_err *err) {
   return oa_mpi_agree_err(j->comm, ok, err) ? OA_OK : OA_EUSAGE;
 }
 
-/* Rank 0 scans; everyone receives the same sorted corpus. */
-static int share_corpus(job_ctx *j, oa_err *err) {
-  uint8_t *buf = NULL;
-  uint64_t len = 0;
+/* Rank 0 walks the inputs; the others learn only how many there are
+ * (each receives its share later: share_work). */
+static int scan_corpus(job_ctx *j, oa_err *err) {
   int ok = 1;
   if (j->rank == 0) {
     oa_corpus_naming naming = {j->job->root, j->job->prefix};
     ok = oa_corpus_scan(j->job->inputs, j->job->ninputs, j->job->list, &naming, &j->corpus, err) == OA_OK;
-    if (ok && oa_corpus_serialize(&j->corpus, &buf, &len) != 0) ok = oa_err_set(err, OA_ENOMEM, "out of memory") == 0;
   }
+  if (!oa_mpi_agree_err(j->comm, ok, err)) return err->code ? err->code : OA_EUSAGE;
+  j->total = j->corpus.count;
+  MPI_Bcast(&j->total, 1, MPI_UINT64_T, 0, j->comm);
+  return OA_OK;
+}
+
+/* Rank 0: the entries grouped by the rank that indexes them (split by
+ * bytes): rank r's are order[first[r]] .. order[first[r + 1] - 1], rows
+ * ascending. -1 when memory runs out. */
+static int group_by_rank(const job_ctx *j, size_t **order, size_t **first) {
+  const size_t n = j->corpus.count;
+  int *owner = malloc((n ? n : 1) * sizeof *owner);
+  size_t *cursor = calloc((size_t)j->size + 1, sizeof *cursor);
+  *order = malloc((n ? n : 1) * sizeof **order);
+  *first = calloc((size_t)j->size + 1, sizeof **first);
+  int ok = owner && cursor && *order && *first && oa_corpus_partition(&j->corpus, j->size, owner) == 0;
+  for (size_t i = 0; ok && i < n; i++) (*first)[owner[i] + 1]++;
+  for (int r = 0; ok && r < j->size; r++) cursor[r + 1] = (*first)[r + 1] += (*first)[r];
+  for (size_t i = 0; ok && i < n; i++) (*order)[cursor[owner[i]]++] = i;
+  free(owner);
+  free(cursor);
+  if (ok) return 0;
+  free(*order), free(*first);
+  *order = *first = NULL;
+  return -1;
+}
+
+enum { SHARE_TAG = 4242 };
+
+/* Rank 0's plan of the shares: which entries go where and how big each
+ * message is; `scratch` holds the largest, so sending cannot fail. */
+typedef struct work_split {
+  size_t *order, *first;
+  uint64_t *bytes; /* per rank */
+  uint8_t *scratch;
+} work_split;
+
+static void work_split_free(work_split *s) {
+  free(s->order), free(s->first), free(s->bytes), free(s->scratch);
+}
+
+static int plan_shares(const job_ctx *j, work_split *s, oa_err *err) {
+  if (group_by_rank(j, &s->order, &s->first) != 0 || !(s->bytes = calloc((size_t)j->size, sizeof *s->bytes)))
+    return oa_err_set(err, OA_ENOMEM, "out of memory splitting %zu recordings among the ranks", j->corpus.count);
+  uint64_t most = 0;
+  for (int r = 0; r < j->size; r++) {
+    s->bytes[r] = oa_corpus_message_size(&j->corpus, s->order + s->first[r], s->first[r + 1] - s->first[r]);
+    if (s->bytes[r] > INT_MAX)
+      return oa_err_set(err, OA_EUSAGE, "rank %d's share of the corpus list is %.1f GB, over MPI's 2 GB per message: "
+                        "run on more ranks", r, (double)s->bytes[r] / 1e9);
+    if (s->bytes[r] > most) most = s->bytes[r];
+  }
+  if (!(s->scratch = malloc(most))) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  return OA_OK;
+}
+
+/* Rank 0 splits the list by bytes and sends each rank its share: no other
+ * rank holds the whole list, so memory per rank falls as ranks are added.
+ * Sizes go first and every buffer exists before any entry is sent, so a
+ * failure anywhere is agreed on before a rank could wait for a message. */
+static int share_work(job_ctx *j, oa_err *err) {
+  work_split s = {0};
+  int ok = j->rank != 0 || plan_shares(j, &s, err) == OA_OK;
   if (!oa_mpi_agree_err(j->comm, ok, err)) {
-    free(buf);
-    return err->code ? err->code : OA_EUSAGE;
+    work_split_free(&s);
+    return err->code ? err->code : OA_ENOMEM;
   }
-  ok = oa_mpi_bcast_bytes(j->comm, 0, &buf, &len) == 0;
-  if (ok && j->rank != 0) ok = oa_corpus_deserialize(buf, len, &j->corpus, err) == OA_OK;
+  uint64_t len = 0;
+  MPI_Scatter(s.bytes, 1, MPI_UINT64_T, &len, 1, MPI_UINT64_T, 0, j->comm);
+  uint8_t *buf = malloc(len);
+  if (!oa_mpi_agree(j->comm, buf != NULL)) {
+    work_split_free(&s);
+    free(buf);
+    return oa_err_set(err, OA_ENOMEM, "out of memory for this rank's share of the corpus list");
+  }
+  if (j->rank == 0) {
+    for (int r = 1; r < j->size; r++) {
+      oa_corpus_write_message(&j->corpus, s.order + s.first[r], s.first[r + 1] - s.first[r], s.scratch);
+      MPI_Send(s.scratch, (int)s.bytes[r], MPI_BYTE, r, SHARE_TAG, j->comm);
+    }
+    oa_corpus_write_message(&j->corpus, s.order, s.first[1], buf);
+  } else {
+    MPI_Recv(buf, (int)len, MPI_BYTE, 0, SHARE_TAG, j->comm, MPI_STATUS_IGNORE);
+  }
+  work_split_free(&s);
+  ok = oa_corpus_deserialize(buf, len, &j->mine, err) == OA_OK;
   free(buf);
-  if (!oa_mpi_agree_err(j->comm, ok, err)) return oa_err_prefix(err, "cannot distribute the corpus list: "), OA_EMPI;
+  if (!oa_mpi_agree_err(j->comm, ok, err)) return oa_err_prefix(err, "cannot share the corpus list: "), OA_EMPI;
   return OA_OK;
 }
 
@@ -78,13 +158,9 @@ static int prepare(job_ctx *j, oa_err *err) {
   int ok = oa_opus_build_probe(&j->build, err) == OA_OK;
   if (!oa_mpi_agree_err(j->comm, ok, err)) return err->code;
   int rc = check_same_build(j, err);
-  if (rc == OA_OK) rc = share_corpus(j, err);
+  if (rc == OA_OK) rc = scan_corpus(j, err);
   if (rc != OA_OK) return rc;
-  if (j->corpus.count == 0) return oa_err_set(err, OA_EUSAGE, "no .opus, .ogg, .oga (any letter case) or PCM (.wav, .flac...) files found in the inputs");
-  j->owner = malloc(j->corpus.count * sizeof *j->owner);
-  ok = j->owner && oa_corpus_partition(&j->corpus, j->size, j->owner) == 0;
-  if (!oa_mpi_agree(j->comm, ok))
-    return oa_err_set(err, OA_ENOMEM, "out of memory partitioning %zu recordings", j->corpus.count);
+  if (j->total == 0) return oa_err_set(err, OA_EUSAGE, "no .opus, .ogg, .oga (any letter case) or PCM (.wav, .flac...) files found in the inputs");
   if (j->rank == 0 && !j->job->quiet) {
     uint64_t bytes = 0;
     for (size_t i = 0; i < j->corpus.count; i++) bytes += j->corpus.entries[i].size;
@@ -108,7 +184,7 @@ static void fill_rules(const job_ctx *j, oa_archive_meta *m) {
 static void fill_meta(job_ctx *j, oa_archive_meta *m) {
   fill_rules(j, m);
   m->format_version = OA_FORMAT_VERSION;
-  m->recordings = j->corpus.count;
+  m->recordings = j->total;
   snprintf(m->tool_version, sizeof m->tool_version, "opusarc %s", OPUSARC_VERSION);
   snprintf(m->segment_of, sizeof m->segment_of, "%s", j->segment_of);
   if (j->rank == 0) {
@@ -125,11 +201,14 @@ static void fill_meta(job_ctx *j, oa_archive_meta *m) {
 
 static oa_progress *start_progress(job_ctx *j, oa_archive_writer *w) {
   oa_progress_spec spec = {.what = "recordings", .every = j->job->progress_every, .bar = j->job->progress_bar};
-  for (size_t i = 0; i < j->corpus.count; i++) {
-    if (oa_writer_is_done(w, i)) continue;
+  for (size_t k = 0; k < j->mine.count; k++) {
+    if (oa_writer_is_done(w, j->mine.entries[k].row)) continue;
     spec.total_items++;
-    spec.total_bytes += (int64_t)j->corpus.entries[i].size;
+    spec.total_bytes += (int64_t)j->mine.entries[k].size;
   }
+  int64_t sums[2] = {spec.total_items, spec.total_bytes};
+  MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_INT64_T, MPI_SUM, j->comm);
+  spec.total_items = sums[0], spec.total_bytes = sums[1];
   oa_progress *pg = NULL;
   oa_progress_create(j->comm, &spec, j->log, &pg);
   return pg;
@@ -161,17 +240,16 @@ static int fill_batch(job_ctx *j, oa_archive_writer *w, oa_batch *batch, size_t 
                       interval_tick *tick, const oa_index_options *opt) {
   const size_t budget = (size_t)(j->job->batch_mb * 1024 * 1024);
   oa_index_stats *stats = &j->res->stats;
-  while (*next < j->corpus.count && oa_batch_bytes(batch) < budget && !oa_stop_requested()) {
-    size_t i = (*next)++;
-    if (j->owner[i] != j->rank || oa_writer_is_done(w, i)) continue;
-    const oa_corpus_entry *e = &j->corpus.entries[i];
+  while (*next < j->mine.count && oa_batch_bytes(batch) < budget && !oa_stop_requested()) {
+    const oa_corpus_entry *e = &j->mine.entries[(*next)++];
+    if (oa_writer_is_done(w, e->row)) continue;
     char warning[OA_ERRMSG_MAX] = "";
     oa_err err, why;
     oa_err_clear(&err);
     oa_err_clear(&why);
     int64_t samples_before = stats->samples;
     *tick = (interval_tick){pg, (int64_t)e->size, 0, 0};
-    if (oa_index_entry(e, i, opt, &j->build, batch, stats, &why, warning, &err) != OA_OK) {
+    if (oa_index_entry(e, e->row, opt, &j->build, batch, stats, &why, warning, &err) != OA_OK) {
       oa_log_err(j->log, OA_LOG_ERROR, &err);
       return -1;
     }
@@ -191,6 +269,11 @@ static int fill_batch(job_ctx *j, oa_archive_writer *w, oa_batch *batch, size_t 
  * together (a commit); rounds continue until every rank is out of files,
  * or a signal on any rank stops every rank after a commit. */
 static int index_all(job_ctx *j, oa_archive_writer *w, oa_err *err) {
+  int rc = share_work(j, err);
+  if (rc != OA_OK) {
+    if (j->rank == 0) oa_log_err(j->log, OA_LOG_ERROR, err);
+    return rc;
+  }
   oa_progress *pg = start_progress(j, w);
   interval_tick tick = {pg, 0, 0, 0};
   oa_index_options opt = j->job->index;
@@ -200,7 +283,6 @@ static int index_all(job_ctx *j, oa_archive_writer *w, oa_err *err) {
   memset(&batch, 0, sizeof batch);
   double *t = j->res->seconds;
   size_t next = 0;
-  int rc = OA_OK;
   for (;;) {
     double t0 = MPI_Wtime();
     int local_ok = fill_batch(j, w, &batch, &next, pg, &tick, &opt) == 0;
@@ -217,7 +299,7 @@ static int index_all(job_ctx *j, oa_archive_writer *w, oa_err *err) {
       break;
     }
     if (pg) oa_progress_poll(pg);
-    int state[2] = {next < j->corpus.count, oa_stop_requested()}, any[2] = {0, 0};
+    int state[2] = {next < j->mine.count, oa_stop_requested()}, any[2] = {0, 0};
     MPI_Allreduce(state, any, 2, MPI_INT, MPI_MAX, j->comm);
     if (any[1]) {
       j->res->stopped = any[1];
@@ -393,21 +475,17 @@ static int classify(job_ctx *j, append_plan *p, oa_err *err) {
   return OA_OK;
 }
 
-/* Every rank: the decision of rank 0, and the corpus cut down to it. */
+/* Every rank: the decision of rank 0; rank 0 cuts its list down to it
+ * (the ranks receive their shares of what is left: share_work). */
 static int share_plan(job_ctx *j, append_plan *p, int ok, oa_err *err) {
   if (!oa_mpi_agree_err(j->comm, ok, err)) return err->code ? err->code : OA_EUSAGE;
-  uint64_t nums[5] = {p->number, j->res->held, j->res->skipped, j->res->conflicts, j->res->adopted};
-  MPI_Bcast(nums, 5, MPI_UINT64_T, 0, j->comm);
+  if (j->rank == 0) oa_corpus_keep(&j->corpus, p->keep);
+  uint64_t nums[6] = {p->number, j->res->held, j->res->skipped, j->res->conflicts, j->res->adopted, j->corpus.count};
+  MPI_Bcast(nums, 6, MPI_UINT64_T, 0, j->comm);
   p->number = (unsigned)nums[0], j->res->held = nums[1], j->res->skipped = nums[2];
   j->res->conflicts = nums[3], j->res->adopted = nums[4];
+  j->total = j->res->added = nums[5];
   MPI_Bcast(j->segment_of, sizeof j->segment_of, MPI_CHAR, 0, j->comm);
-  uint64_t len = j->corpus.count;
-  ok = oa_mpi_bcast_bytes(j->comm, 0, &p->keep, &len) == 0 && len == j->corpus.count;
-  if (!oa_mpi_agree(j->comm, ok)) return oa_err_set(err, OA_EMPI, "cannot share the append plan");
-  oa_corpus_keep(&j->corpus, p->keep);
-  j->res->added = j->corpus.count;
-  ok = oa_corpus_partition(&j->corpus, j->size, j->owner) == 0;
-  if (!oa_mpi_agree(j->comm, ok)) return oa_err_set(err, OA_ENOMEM, "out of memory partitioning the new recordings");
   return OA_OK;
 }
 
@@ -461,7 +539,7 @@ static int run_append(job_ctx *j, oa_err *err) {
   }
   int rc = share_plan(j, &p, ok, err);
   if (rc == OA_OK) oa_segment_path(j->job->output, p.number, j->res->segment, sizeof j->res->segment);
-  if (rc == OA_OK && j->corpus.count == 0) {
+  if (rc == OA_OK && j->total == 0) {
     j->res->complete = 1;
     j->res->segment[0] = '\0';
   } else if (rc == OA_OK) {
@@ -489,7 +567,7 @@ int oa_index_run(MPI_Comm comm, const oa_index_job *job, const oa_logger *log, o
   res->seconds[OA_PHASE_SCAN] = MPI_Wtime() - t0;
   if (rc != OA_OK && j.rank == 0) oa_log_err(log, OA_LOG_ERROR, err);
   if (rc == OA_OK) rc = job->append ? run_append(&j, err) : write_archive(&j, err);
-  free(j.owner);
+  oa_corpus_free(&j.mine);
   oa_corpus_free(&j.corpus);
   return rc;
 }

@@ -1,5 +1,6 @@
-/* Corpus scan and partitioning. Rank 0 walks the inputs; the sorted list is
- * broadcast; every rank computes the same byte-balanced assignment. */
+/* Corpus scan and partitioning. Rank 0 walks the inputs and sorts them by
+ * name (an entry's place is its /recordings row), splits them by bytes,
+ * and sends each rank only its share (src/indexjob.c). */
 #ifndef OPUSARC_CORPUS_H
 #define OPUSARC_CORPUS_H
 
@@ -15,6 +16,7 @@ typedef struct oa_corpus_entry {
   int64_t mtime_ns;   /* modification time, ns since the epoch (0 if unknown) */
   uint64_t dev, ino;  /* device and inode: the same file under two names is one file */
   char *error;  /* set when the entry already failed at scan time */
+  uint64_t row; /* its place in the whole sorted list: its /recordings row */
 } oa_corpus_entry;
 
 typedef struct oa_corpus {
@@ -41,10 +43,17 @@ typedef struct oa_corpus_naming {
 int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, const oa_corpus_naming *naming,
                    oa_corpus *c, oa_err *err);
 void oa_corpus_free(oa_corpus *c);
-/* Keeps the entries i with keep[i] set, in order; frees the others. */
+/* Keeps the entries i with keep[i] set, in order (rows renumbered from 0);
+ * frees the others. */
 void oa_corpus_keep(oa_corpus *c, const uint8_t *keep);
 
-int oa_corpus_serialize(const oa_corpus *c, uint8_t **buf, uint64_t *len);
+/* The entries (rows included) as one message; `pick`, if not NULL, lists
+ * the n entries to send by index (n ignored when pick is NULL). The size
+ * first, then the message into a buffer of that size (which cannot fail),
+ * or both in one allocation. */
+uint64_t oa_corpus_message_size(const oa_corpus *c, const size_t *pick, size_t n);
+void oa_corpus_write_message(const oa_corpus *c, const size_t *pick, size_t n, uint8_t *out);
+int oa_corpus_serialize(const oa_corpus *c, const size_t *pick, size_t n, uint8_t **buf, uint64_t *len);
 int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err *err);
 
 /* Fingerprint of the entries' names, paths, sizes, mtimes and inodes, in order: a resumed

@@ -82,7 +82,7 @@ damaged truncated.opus "file ends inside a page at byte"
 damaged bitflip.opus "corrupt data at byte"
 damaged badcrc.opus "corrupt data at byte [0-9]* skipped; hole before byte"
 reason nohead.opus "no Opus stream (found unknown codec)"
-reason vorbis.ogg "vorbis audio is lossy: encoding it to Opus loses quality a second time; index --import-lossy"
+reason vorbis.ogg "vorbis audio is lossy: encoding it to Opus loses quality a second time" # no CLI advice in the archive
 reason flac.ogg "no Opus stream (found FLAC), before byte offset 431; cannot import it: "
 reason empty.opus "empty"
 reason random.opus "not an Ogg file"

@@ -93,7 +93,8 @@ static void test_files_lists_and_duplicates(void **state) {
 
   uint8_t *buf;
   uint64_t len;
-  assert_int_equal(oa_corpus_serialize(&c, &buf, &len), 0);
+  for (size_t i = 0; i < c.count; i++) assert_int_equal(c.entries[i].row, i); /* rows: the sorted order */
+  assert_int_equal(oa_corpus_serialize(&c, NULL, 0, &buf, &len), 0);
   oa_corpus back;
   assert_int_equal(oa_corpus_deserialize(buf, len, &back, &err), OA_OK);
   assert_int_equal(back.count, c.count);
@@ -101,9 +102,24 @@ static void test_files_lists_and_duplicates(void **state) {
     assert_string_equal(back.entries[i].name, c.entries[i].name);
     assert_string_equal(back.entries[i].path, c.entries[i].path);
     assert_int_equal(back.entries[i].size, c.entries[i].size);
+    assert_int_equal(back.entries[i].row, c.entries[i].row);
     assert_int_equal(back.entries[i].error == NULL, c.entries[i].error == NULL);
   }
   oa_corpus_free(&back);
+  /* A share: the picked entries only, each with its row in the whole list. */
+  assert_true(c.count >= 3);
+  size_t pick[2] = {c.count - 1, 1};
+  uint8_t *part;
+  uint64_t part_len;
+  assert_int_equal(oa_corpus_serialize(&c, pick, 2, &part, &part_len), 0);
+  assert_int_equal(oa_corpus_deserialize(part, part_len, &back, &err), OA_OK);
+  assert_int_equal(back.count, 2);
+  for (size_t k = 0; k < 2; k++) {
+    assert_string_equal(back.entries[k].name, c.entries[pick[k]].name);
+    assert_int_equal(back.entries[k].row, pick[k]);
+  }
+  oa_corpus_free(&back);
+  free(part);
   assert_int_equal(oa_corpus_deserialize(buf, len - 3, &back, &err), OA_EMPI);
   assert_int_equal(oa_corpus_deserialize(buf, 7, &back, &err), OA_EMPI);
   free(buf);
