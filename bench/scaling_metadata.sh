@@ -64,6 +64,7 @@ echo "Synthetic archives in $O (bench/mkmany); 'x' columns are against N = 1000 
 
 INDEX_N=${INDEX_N:-10000}
 INDEX_RANKS=${INDEX_RANKS:-1 2 4 8}
+INDEX_BATCH_MB=${INDEX_BATCH_MB:-8} # small, so the rows batch does not hide what grows with N
 [ "$INDEX_N" -gt 0 ] || exit 0
 C=$O/clips$INDEX_N
 if [ ! -f "$C/.done" ]; then
@@ -87,7 +88,7 @@ PY
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 echo
-echo "index of $INDEX_N clips ($C/tree): peak RSS of each rank (rank 0 walks and holds the whole list; the others"
+echo "index --batch-mb $INDEX_BATCH_MB of $INDEX_N clips ($C/tree): peak RSS of each rank (the ranks walk together; rank 0 gathers and holds the whole list, the others"
 echo "only their share); 'x' is the mean of ranks 1.. against one rank's RSS"
 printf '| %-9s | %5s | %9s | %-40s | %6s |\n' N ranks seconds "peak MB per rank (rank 0 first)" "others"
 printf '|%s|\n' "-----------|-------|-----------|------------------------------------------|--------"
@@ -95,8 +96,8 @@ one=""
 for np in $INDEX_RANKS; do
   rm -f "$O/i.h5" "$O"/rss.*
   t0=$(date +%s.%N)
-  mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" index -q -o "$0/i.h5" "$2" > /dev/null' \
-    "$O" "$PWD/$B/opusarc" "$C/tree"
+  mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" index -q --batch-mb "$3" -o "$0/i.h5" "$2" > /dev/null' \
+    "$O" "$PWD/$B/opusarc" "$C/tree" "$INDEX_BATCH_MB"
   t1=$(date +%s.%N)
   rss=$(for r in $(seq 0 $((np - 1))); do printf '%.1f ' "$(echo "$(tail -1 "$O/rss.$r") / 1024" | bc -l)"; done)
   [ -n "$one" ] || one=$(echo "$(tail -1 "$O/rss.0") / 1024" | bc -l)

@@ -55,10 +55,76 @@ static char *join(const char *a, const char *b) {
   return s;
 }
 
-/* Recursive walk. `rel` is the path relative to the directory argument.
- * Symbolic links to files are followed; links to directories are not (no
- * loops, no double counting). */
-static int walk(oa_corpus *c, const char *dir, const char *rel) {
+int oa_dirlist_add(oa_dirlist *l, const char *dir, const char *rel) {
+  if (oa_grow((void **)&l->items, &l->cap, l->count + 1, sizeof *l->items)) return -1;
+  oa_dir *d = &l->items[l->count];
+  d->dir = strdup(dir), d->rel = strdup(rel);
+  if (!d->dir || !d->rel) {
+    free(d->dir), free(d->rel);
+    return -1;
+  }
+  l->count++;
+  return 0;
+}
+
+void oa_dirlist_free(oa_dirlist *l) {
+  for (size_t i = 0; i < l->count; i++) free(l->items[i].dir), free(l->items[i].rel);
+  free(l->items);
+  memset(l, 0, sizeof *l);
+}
+
+int oa_dirlist_serialize(const oa_dirlist *l, uint8_t **buf, uint64_t *len) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < l->count; i++) total += strlen(l->items[i].dir) + strlen(l->items[i].rel) + 2;
+  *len = total;
+  uint8_t *p = *buf = malloc(total ? total : 1);
+  if (!p) return -1;
+  for (size_t i = 0; i < l->count; i++) {
+    size_t a = strlen(l->items[i].dir) + 1, b = strlen(l->items[i].rel) + 1;
+    memcpy(p, l->items[i].dir, a);
+    memcpy(p + a, l->items[i].rel, b);
+    p += a + b;
+  }
+  return 0;
+}
+
+int oa_dirlist_append_message(oa_dirlist *l, const uint8_t *buf, uint64_t len) {
+  const char *p = (const char *)buf, *end = p + len;
+  while (p < end) {
+    const char *a = p, *za = memchr(a, '\0', (size_t)(end - a));
+    const char *b = za ? za + 1 : end, *zb = b < end ? memchr(b, '\0', (size_t)(end - b)) : NULL;
+    if (!za || !zb) return -2; /* not two strings: corrupt */
+    if (oa_dirlist_add(l, a, b) != 0) return -1;
+    p = zb + 1;
+  }
+  return 0;
+}
+
+/* What a directory entry is without a stat where the file system says
+ * (d_type): 1 a directory, 0 anything else (a link to a directory is not
+ * followed: no loops, no double counting), -1 cannot tell. */
+static int is_directory(const struct dirent *de, const char *path) {
+#ifdef _DIRENT_HAVE_D_TYPE
+  if (de->d_type == DT_DIR) return 1;
+  if (de->d_type != DT_UNKNOWN) return 0;
+#endif
+  struct stat lst;
+  if (lstat(path, &lst) != 0) return -1;
+  return S_ISDIR(lst.st_mode) ? 1 : 0;
+}
+
+/* An audio file of the corpus: stat'ed (links to files followed). */
+static int add_file(oa_corpus *c, const char *name, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    char why[300];
+    snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
+    return add_entry(c, name, path, NULL, why);
+  }
+  return add_entry(c, name, path, &st, S_ISREG(st.st_mode) ? NULL : "not a regular file");
+}
+
+int oa_corpus_read_dir(oa_corpus *c, const char *dir, const char *rel, oa_dirlist *more) {
   DIR *d = opendir(dir);
   if (!d) {
     char why[300];
@@ -69,23 +135,13 @@ static int walk(oa_corpus *c, const char *dir, const char *rel) {
   struct dirent *de;
   while (rc == 0 && (de = readdir(d)) != NULL) {
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    int kind = 0, audio = has_audio_extension(de->d_name);
     char *path = join(dir, de->d_name);
     char *sub = rel[0] ? join(rel, de->d_name) : strdup(de->d_name);
     if (!path || !sub) rc = -1;
-    struct stat lst, st;
-    if (rc == 0 && lstat(path, &lst) == 0) {
-      if (S_ISDIR(lst.st_mode)) {
-        rc = walk(c, path, sub);
-      } else if (has_audio_extension(de->d_name)) {
-        if (stat(path, &st) != 0) {
-          char why[300];
-          snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
-          rc = add_entry(c, sub, path, NULL, why);
-        } else {
-          rc = add_entry(c, sub, path, &st, S_ISREG(st.st_mode) ? NULL : "not a regular file");
-        }
-      }
-    }
+    else kind = is_directory(de, path);
+    if (rc == 0 && kind == 1) rc = oa_dirlist_add(more, path, sub);
+    else if (rc == 0 && kind == 0 && audio) rc = add_file(c, sub, path);
     free(path);
     free(sub);
   }
@@ -93,27 +149,37 @@ static int walk(oa_corpus *c, const char *dir, const char *rel) {
   return rc;
 }
 
-static int add_file_argument(oa_corpus *c, const char *path) {
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    char why[300];
-    snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
-    return add_entry(c, path, path, NULL, why);
+int oa_corpus_check_inputs(const char *const *inputs, int ninputs, oa_err *err) {
+  for (int i = 0; i < ninputs; i++) {
+    struct stat st;
+    if (stat(inputs[i], &st) != 0) return oa_err_set(err, OA_EUSAGE, "%s: %s", inputs[i], strerror(errno));
   }
-  return add_entry(c, path, path, &st, S_ISREG(st.st_mode) ? NULL : "not a regular file");
+  return OA_OK;
 }
 
-static int read_list(oa_corpus *c, const char *list_file, oa_err *err) {
+int oa_corpus_add_inputs(oa_corpus *c, const char *const *inputs, int ninputs, int part, int nparts,
+                         oa_dirlist *dirs) {
+  for (int i = part; i < ninputs; i += nparts) {
+    struct stat st;
+    int is_dir = stat(inputs[i], &st) == 0 && S_ISDIR(st.st_mode);
+    if (is_dir ? oa_dirlist_add(dirs, inputs[i], "") : add_file(c, inputs[i], inputs[i])) return -1;
+  }
+  return 0;
+}
+
+int oa_corpus_read_list(oa_corpus *c, const char *list_file, int part, int nparts, oa_err *err) {
   FILE *f = fopen(list_file, "r");
   if (!f) return oa_err_set(err, OA_EIO, "%s: cannot open list: %s", list_file, strerror(errno));
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
   int rc = OA_OK;
+  long k = 0; /* paths listed so far */
   while (rc == OA_OK && (n = getline(&line, &cap, f)) >= 0) {
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
     if (n == 0 || line[0] == '#') continue;
-    if (add_file_argument(c, line) != 0) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+    if (k++ % nparts != part) continue;
+    if (add_file(c, line, line) != 0) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   }
   free(line);
   fclose(f);
@@ -177,7 +243,8 @@ static char *resolved_path(const char *path) {
 
 /* --root and --prefix: names are paths below ROOT (whatever the arguments
  * were), then PREFIX in front. An entry outside ROOT fails with a reason. */
-static int apply_naming(oa_corpus *c, const oa_corpus_naming *nm, oa_err *err) {
+int oa_corpus_name(oa_corpus *c, const oa_corpus_naming *nm, oa_err *err) {
+  if (!nm || (!nm->root && !nm->prefix)) return OA_OK;
   char *root = NULL;
   if (nm->root && !(root = realpath(nm->root, NULL)))
     return oa_err_set(err, OA_EUSAGE, "root directory %s: %s", nm->root, strerror(errno));
@@ -212,43 +279,41 @@ static int apply_naming(oa_corpus *c, const oa_corpus_naming *nm, oa_err *err) {
   return rc;
 }
 
-int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, const oa_corpus_naming *naming,
-                   oa_corpus *c, oa_err *err) {
-  memset(c, 0, sizeof *c);
-  for (int i = 0; i < ninputs; i++) {
-    struct stat st;
-    if (stat(inputs[i], &st) != 0) {
-      oa_corpus_free(c);
-      return oa_err_set(err, OA_EUSAGE, "%s: %s", inputs[i], strerror(errno));
-    }
-    int rc = S_ISDIR(st.st_mode) ? walk(c, inputs[i], "") : add_file_argument(c, inputs[i]);
-    if (rc != 0) {
-      oa_corpus_free(c);
-      return oa_err_set(err, OA_ENOMEM, "out of memory while scanning %s", inputs[i]);
-    }
-  }
-  if (list_file && read_list(c, list_file, err) != OA_OK) {
-    oa_corpus_free(c);
-    return err->code;
-  }
-  if (naming && (naming->root || naming->prefix) && apply_naming(c, naming, err) != OA_OK) {
-    oa_corpus_free(c);
-    return err->code;
-  }
+int oa_corpus_finish(oa_corpus *c, oa_err *err) {
   if (c->count > 0) qsort(c->entries, c->count, sizeof *c->entries, by_name);
   for (size_t i = 0; i < c->count; i++) c->entries[i].row = i;
   for (size_t i = 1; i < c->count; i++) {
     if (strcmp(c->entries[i].name, c->entries[i - 1].name) != 0 || c->entries[i].error) continue;
     char why[512];
     snprintf(why, sizeof why, "duplicate recording name (also %s)", c->entries[i - 1].path);
-    c->entries[i].error = strdup(why);
+    if (!(c->entries[i].error = strdup(why))) return oa_err_set(err, OA_ENOMEM, "out of memory");
   }
-  if (mark_same_files(c) != 0) {
-    oa_corpus_free(c);
-    return oa_err_set(err, OA_ENOMEM, "out of memory");
-  }
-
+  if (mark_same_files(c) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
   return OA_OK;
+}
+
+/* The whole scan in one process: the same steps as the ranks' shared walk
+ * (src/corpuswalk.c), one part of one. */
+int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, const oa_corpus_naming *naming,
+                   oa_corpus *c, oa_err *err) {
+  memset(c, 0, sizeof *c);
+  int rc = oa_corpus_check_inputs(inputs, ninputs, err);
+  if (rc != OA_OK) return rc;
+  oa_dirlist todo = {0};
+  if (oa_corpus_add_inputs(c, inputs, ninputs, 0, 1, &todo) != 0)
+    rc = oa_err_set(err, OA_ENOMEM, "out of memory while scanning");
+  while (rc == OA_OK && todo.count > 0) { /* depth first: the last directory found is read next */
+    oa_dir d = todo.items[--todo.count];
+    char *dir = d.dir, *rel = d.rel;
+    if (oa_corpus_read_dir(c, dir, rel, &todo) != 0) rc = oa_err_set(err, OA_ENOMEM, "out of memory while scanning %s", dir);
+    free(dir), free(rel);
+  }
+  oa_dirlist_free(&todo);
+  if (rc == OA_OK && list_file) rc = oa_corpus_read_list(c, list_file, 0, 1, err);
+  if (rc == OA_OK) rc = oa_corpus_name(c, naming, err);
+  if (rc == OA_OK) rc = oa_corpus_finish(c, err);
+  if (rc != OA_OK) oa_corpus_free(c);
+  return rc;
 }
 
 void oa_corpus_free(oa_corpus *c) {
@@ -372,6 +437,20 @@ int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err
     oa_corpus_free(c);
     return oa_err_set(err, OA_EMPI, "corpus message corrupt");
   }
+  return OA_OK;
+}
+
+int oa_corpus_append_message(oa_corpus *c, const uint8_t *buf, uint64_t len, oa_err *err) {
+  oa_corpus part;
+  int rc = oa_corpus_deserialize(buf, len, &part, err);
+  if (rc != OA_OK) return rc;
+  if (oa_grow((void **)&c->entries, &c->cap, c->count + part.count, sizeof *c->entries)) {
+    oa_corpus_free(&part);
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  memcpy(c->entries + c->count, part.entries, part.count * sizeof *part.entries);
+  c->count += part.count;
+  free(part.entries); /* the strings now belong to c */
   return OA_OK;
 }
 

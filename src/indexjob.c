@@ -10,6 +10,7 @@
 #include "archlock.h"
 #include "inputdiff.h"
 #include "opusarc/corpus.h"
+#include "opusarc/corpuswalk.h"
 #include "opusarc/commit.h"
 #include "opusarc/mpiutil.h"
 #include "opusarc/progress.h"
@@ -42,15 +43,13 @@ static int check_output_early(job_ctx *j, oa_err *err) {
   return oa_mpi_agree_err(j->comm, ok, err) ? OA_OK : OA_EUSAGE;
 }
 
-/* Rank 0 walks the inputs; the others learn only how many there are
- * (each receives its share later: share_work). */
+/* The ranks walk the inputs together (src/corpuswalk.h); rank 0 holds the
+ * sorted list, the others learn how many there are (each receives its
+ * share later: share_work). */
 static int scan_corpus(job_ctx *j, oa_err *err) {
-  int ok = 1;
-  if (j->rank == 0) {
-    oa_corpus_naming naming = {j->job->root, j->job->prefix};
-    ok = oa_corpus_scan(j->job->inputs, j->job->ninputs, j->job->list, &naming, &j->corpus, err) == OA_OK;
-  }
-  if (!oa_mpi_agree_err(j->comm, ok, err)) return err->code ? err->code : OA_EUSAGE;
+  oa_corpus_naming naming = {j->job->root, j->job->prefix};
+  int rc = oa_corpus_walk(j->comm, j->job->inputs, j->job->ninputs, j->job->list, &naming, &j->corpus, err);
+  if (rc != OA_OK) return rc;
   j->total = j->corpus.count;
   MPI_Bcast(&j->total, 1, MPI_UINT64_T, 0, j->comm);
   return OA_OK;

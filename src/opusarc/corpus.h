@@ -42,6 +42,43 @@ typedef struct oa_corpus_naming {
 
 int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file, const oa_corpus_naming *naming,
                    oa_corpus *c, oa_err *err);
+
+/* The scan's steps, which ranks share (src/corpuswalk.c) and
+ * oa_corpus_scan runs alone. Directories still to read: */
+typedef struct oa_dir {
+  char *dir; /* path to open */
+  char *rel; /* its path below the directory argument it was found under ("" for the argument) */
+} oa_dir;
+typedef struct oa_dirlist {
+  oa_dir *items;
+  size_t count, cap;
+} oa_dirlist;
+int oa_dirlist_add(oa_dirlist *l, const char *dir, const char *rel);
+void oa_dirlist_free(oa_dirlist *l);
+/* As one message (NUL-terminated strings in pairs), and back: appended to
+ * l; -1 out of memory, -2 a corrupt message. */
+int oa_dirlist_serialize(const oa_dirlist *l, uint8_t **buf, uint64_t *len);
+int oa_dirlist_append_message(oa_dirlist *l, const uint8_t *buf, uint64_t len);
+
+/* Every argument exists: OA_EUSAGE naming the first that does not. */
+int oa_corpus_check_inputs(const char *const *inputs, int ninputs, oa_err *err);
+/* Arguments i with i % nparts == part: files join c, directories `dirs`. */
+int oa_corpus_add_inputs(oa_corpus *c, const char *const *inputs, int ninputs, int part, int nparts,
+                         oa_dirlist *dirs);
+/* One directory, not its subdirectories: its audio files join c (stat'ed;
+ * other files cost no stat where the file system gives entry types), its
+ * subdirectories join `more` (links to directories are not followed).
+ * An unreadable directory is a failed entry. -1: out of memory. */
+int oa_corpus_read_dir(oa_corpus *c, const char *dir, const char *rel, oa_dirlist *more);
+/* The list file's paths k with k % nparts == part (each rank stats its share). */
+int oa_corpus_read_list(oa_corpus *c, const char *list_file, int part, int nparts, oa_err *err);
+/* --root/--prefix naming of the entries (any part of the corpus). */
+int oa_corpus_name(oa_corpus *c, const oa_corpus_naming *naming, oa_err *err);
+/* The whole list: sorted by name, rows numbered, duplicate names and
+ * files reached twice marked failed. */
+int oa_corpus_finish(oa_corpus *c, oa_err *err);
+/* Appends a message's entries (oa_corpus_serialize) to c. */
+int oa_corpus_append_message(oa_corpus *c, const uint8_t *buf, uint64_t len, oa_err *err);
 void oa_corpus_free(oa_corpus *c);
 /* Keeps the entries i with keep[i] set, in order (rows renumbered from 0);
  * frees the others. */

@@ -1,0 +1,128 @@
+#include "opusarc/corpuswalk.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opusarc/mpiutil.h"
+
+static int no_memory(oa_err *err) { return oa_err_set(err, OA_ENOMEM, "out of memory while scanning the corpus"); }
+
+/* Every rank's directories found this round, in rank order, appended to
+ * `all`: the next round's list, the same on every rank. */
+static int share_dirs(MPI_Comm comm, int size, const oa_dirlist *found, oa_dirlist *all, oa_err *err) {
+  uint8_t *mine = NULL, *buf = NULL;
+  uint64_t len = 0, total = 0;
+  uint64_t *lens = calloc((size_t)size, sizeof *lens);
+  int *counts = calloc((size_t)size, sizeof *counts), *displs = calloc((size_t)size, sizeof *displs);
+  int ok = lens && counts && displs && oa_dirlist_serialize(found, &mine, &len) == 0;
+  if (oa_mpi_agree(comm, ok)) {
+    MPI_Allgather(&len, 1, MPI_UINT64_T, lens, 1, MPI_UINT64_T, comm);
+    for (int r = 0; r < size; r++) total += lens[r];
+    ok = total <= INT_MAX && (buf = malloc(total ? total : 1)) != NULL;
+  }
+  int rc = OA_OK;
+  if (!oa_mpi_agree(comm, ok)) {
+    rc = total > INT_MAX ? oa_err_set(err, OA_EUSAGE, "one depth of the corpus tree has over 2 GB of directory "
+                                      "paths, more than MPI sends at once")
+                         : no_memory(err);
+  } else {
+    for (int r = 0, at = 0; r < size; r++) counts[r] = (int)lens[r], displs[r] = at, at += counts[r];
+    MPI_Allgatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, comm);
+    ok = oa_dirlist_append_message(all, buf, total) == 0;
+    if (!oa_mpi_agree(comm, ok)) rc = no_memory(err);
+  }
+  free(mine), free(buf), free(lens), free(counts), free(displs);
+  return rc;
+}
+
+/* Depth by depth: each rank reads the directories i % size == rank of
+ * the level, the subdirectories found make the next. */
+static int walk_levels(MPI_Comm comm, int rank, int size, oa_corpus *mine, oa_dirlist *level, oa_err *err) {
+  int rc = OA_OK;
+  while (rc == OA_OK && level->count > 0) {
+    oa_dirlist found = {0};
+    int ok = 1;
+    for (size_t i = (size_t)rank; ok && i < level->count; i += (size_t)size)
+      ok = oa_corpus_read_dir(mine, level->items[i].dir, level->items[i].rel, &found) == 0;
+    oa_dirlist_free(level);
+    rc = oa_mpi_agree(comm, ok) ? share_dirs(comm, size, &found, level, err) : no_memory(err);
+    oa_dirlist_free(&found);
+  }
+  return rc;
+}
+
+/* Rank 0 receives every rank's entries into c (its own moved there); the
+ * sizes go first and its buffer exists before any rank sends. */
+static int gather_to_root(MPI_Comm comm, int rank, int size, oa_corpus *mine, oa_corpus *c, oa_err *err) {
+  uint8_t *buf = NULL;
+  uint64_t len = 0, most = 0;
+  uint64_t *lens = rank == 0 ? calloc((size_t)size, sizeof *lens) : NULL;
+  int ok = rank == 0 ? lens != NULL : oa_corpus_serialize(mine, NULL, 0, &buf, &len) == 0 && len <= INT_MAX;
+  if (!oa_mpi_agree(comm, ok)) {
+    free(buf), free(lens);
+    return oa_err_set(err, OA_ENOMEM, "out of memory (or a rank's share over 2 GB) gathering the corpus list");
+  }
+  MPI_Gather(&len, 1, MPI_UINT64_T, lens, 1, MPI_UINT64_T, 0, comm);
+  if (rank == 0) {
+    for (int r = 1; r < size; r++) most = lens[r] > most ? lens[r] : most;
+    ok = (buf = malloc(most ? most : 1)) != NULL;
+  }
+  if (!oa_mpi_agree(comm, ok)) {
+    free(buf), free(lens);
+    return no_memory(err);
+  }
+  if (rank == 0) {
+    *c = *mine;
+    memset(mine, 0, sizeof *mine);
+    for (int r = 1; r < size; r++) { /* every message is received, even after a failure */
+      MPI_Recv(buf, (int)lens[r], MPI_BYTE, r, 0, comm, MPI_STATUS_IGNORE);
+      if (ok) ok = oa_corpus_append_message(c, buf, lens[r], err) == OA_OK;
+    }
+  } else {
+    MPI_Send(buf, (int)len, MPI_BYTE, 0, 0, comm);
+  }
+  free(buf), free(lens);
+  return oa_mpi_agree_err(comm, ok, err) ? OA_OK : OA_EMPI;
+}
+
+/* The ranks' shares: arguments, the tree under the directory arguments,
+ * the list's lines, each named; agreed step by step. */
+static int scan_shares(MPI_Comm comm, int rank, int size, const char *const *inputs, int ninputs, const char *list_file,
+                       const oa_corpus_naming *naming, oa_corpus *mine, oa_err *err) {
+  oa_dirlist found = {0}, level = {0};
+  int ok = oa_corpus_add_inputs(mine, inputs, ninputs, rank, size, &found) == 0;
+  int rc = oa_mpi_agree(comm, ok) ? share_dirs(comm, size, &found, &level, err) : no_memory(err);
+  oa_dirlist_free(&found);
+  if (rc == OA_OK) rc = walk_levels(comm, rank, size, mine, &level, err);
+  oa_dirlist_free(&level);
+  if (rc == OA_OK && list_file) {
+    ok = oa_corpus_read_list(mine, list_file, rank, size, err) == OA_OK;
+    if (!oa_mpi_agree_err(comm, ok, err)) rc = err->code;
+  }
+  if (rc == OA_OK) {
+    ok = oa_corpus_name(mine, naming, err) == OA_OK;
+    if (!oa_mpi_agree_err(comm, ok, err)) rc = err->code;
+  }
+  return rc;
+}
+
+int oa_corpus_walk(MPI_Comm comm, const char *const *inputs, int ninputs, const char *list_file,
+                   const oa_corpus_naming *naming, oa_corpus *c, oa_err *err) {
+  memset(c, 0, sizeof *c);
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int ok = rank != 0 || oa_corpus_check_inputs(inputs, ninputs, err) == OA_OK;
+  if (!oa_mpi_agree_err(comm, ok, err)) return err->code ? err->code : OA_EUSAGE;
+  oa_corpus mine = {0};
+  int rc = scan_shares(comm, rank, size, inputs, ninputs, list_file, naming, &mine, err);
+  if (rc == OA_OK) rc = gather_to_root(comm, rank, size, &mine, c, err);
+  oa_corpus_free(&mine);
+  if (rc == OA_OK) {
+    ok = rank != 0 || oa_corpus_finish(c, err) == OA_OK;
+    if (!oa_mpi_agree_err(comm, ok, err)) rc = err->code ? err->code : OA_ENOMEM;
+  }
+  if (rc != OA_OK) oa_corpus_free(c);
+  return rc;
+}
