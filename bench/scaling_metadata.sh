@@ -94,7 +94,7 @@ printf '| %-9s | %5s | %9s | %-40s | %6s |\n' N ranks seconds "peak MB per rank 
 printf '|%s|\n' "-----------|-------|-----------|------------------------------------------|--------"
 one=""
 for np in $INDEX_RANKS; do
-  rm -f "$O/i.h5" "$O"/rss.*
+  rm -f "$O/i.h5" "$O/i.h5".partial* "$O/i.h5.lock" "$O"/rss.*
   t0=$(date +%s.%N)
   mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" index -q --batch-mb "$3" -o "$0/i.h5" "$2" > /dev/null' \
     "$O" "$PWD/$B/opusarc" "$C/tree" "$INDEX_BATCH_MB"

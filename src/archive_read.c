@@ -210,8 +210,9 @@ typedef struct scan_adapter {
 
 static int adapt_row(void *ctx, uint64_t i, const oa_rec_row *r, const char *const *str) {
   const scan_adapter *s = ctx;
-  (void)str;
-  return s->fn(s->ctx, s->base + i, r);
+  const oa_row_texts tx = {str[OA_STR_NAME], str[OA_STR_PATH],  str[OA_STR_ERROR],
+                           str[OA_STR_START], str[OA_STR_TAGS], str[OA_STR_RECORDER]};
+  return s->fn(s->ctx, s->base + i, r, &tx);
 }
 
 int oa_archive_scan(const oa_archive *a, oa_archive_row_fn fn, void *ctx) {

@@ -36,9 +36,9 @@ static const char *status_name(const oa_rec_row *r) {
   return r->status == OA_REC_OK ? "ok" : r->status == OA_REC_DAMAGED ? "damaged" : "failed";
 }
 
-static int count_row(void *ctx, uint64_t i, const oa_rec_row *r) {
+static int count_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
   info_totals *it = ctx;
-  (void)i;
+  (void)i, (void)tx;
   it->damaged += r->status == OA_REC_DAMAGED;
   it->lost_samples += r->lost_samples;
   if (OA_REC_READABLE(r)) it->ok++, it->samples += r->samples, it->seconds += (double)r->samples / oa_rec_row_rate(r);
@@ -78,11 +78,10 @@ typedef struct rec_times {
   char start_local[48], end_local[48], offset[16], start_utc[48], end_utc[48];
 } rec_times;
 
-static void times_of(const oa_archive *a, uint64_t i, rec_times *t) {
-  const oa_rec_row *r = oa_archive_recording(a, i);
+static void times_of(const oa_rec_row *r, rec_times *t) {
   memset(t, 0, sizeof *t);
   if (r->start_zone == OA_ZONE_NONE) return;
-  int64_t end = r->start_us + (int64_t)llround((double)r->samples / oa_archive_samples_per_second(a, i) * 1e6);
+  int64_t end = r->start_us + (int64_t)llround((double)r->samples / oa_rec_row_rate(r) * 1e6);
   int zone_known = r->start_zone == OA_ZONE_KNOWN;
   int64_t shift = zone_known ? (int64_t)r->utc_offset_s * OA_US_PER_S : 0;
   oa_time_format(r->start_us + shift, 0, OA_ZONE_LOCAL, t->start_local, sizeof t->start_local);
@@ -105,7 +104,55 @@ static double overhead(const info_totals *it) {
   return p > 0 ? 100.0 * ((double)it->file_bytes - p) / p : 0.0;
 }
 
-static void print_json(const oa_archive *a, const info_totals *it, int summary_only) {
+/* One recording of `info --json` (rows streamed: a block at a time). */
+static int json_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
+  (void)ctx;
+  printf("%s\n  {\"name\": ", i ? "," : "");
+  cli_json_string(stdout, tx->name);
+  printf(", \"path\": ");
+  cli_json_string(stdout, tx->path);
+  printf(", \"status\": \"%s\", \"channels\": %d, \"samples\": %lld, \"seconds\": %.6f, \"links\": %llu, "
+         "\"packets\": %llu, \"intervals\": %llu, \"payload_bytes\": %llu, \"source_bytes\": %llu, "
+         "\"first_interval\": %llu, \"data_offset\": %llu, \"data_size\": %llu",
+         status_name(r), r->channels, (long long)r->samples, (double)r->samples / oa_rec_row_rate(r),
+         (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
+         (unsigned long long)r->interval_count, (unsigned long long)r->payload_bytes,
+         (unsigned long long)r->source_size, (unsigned long long)r->first_interval,
+         (unsigned long long)r->data_offset, (unsigned long long)r->data_size);
+  static const char *const modes[] = {"opus", "native", "resampled", "time-expanded"};
+  printf(", \"source_rate\": %d, \"source_frames\": %lld, \"source_format\": %d, \"rate_mode\": \"%s\"",
+         r->source_rate, (long long)r->source_frames, r->source_format, modes[r->rate_mode & 3]);
+  rec_times tm;
+  times_of(r, &tm);
+  printf(", \"start\": ");
+  cli_json_string(stdout, tx->start);
+  printf(", \"start_utc\": ");
+  json_or_null(tm.start_utc);
+  printf(", \"end_utc\": ");
+  json_or_null(tm.end_utc);
+  printf(", \"start_local\": ");
+  json_or_null(tm.start_local);
+  printf(", \"end_local\": ");
+  json_or_null(tm.end_local);
+  printf(", \"utc_offset\": ");
+  json_or_null(tm.offset);
+  printf(", \"start_source\": \"%s\", \"recorder\": ", START_SOURCES[r->start_source]);
+  cli_json_string(stdout, tx->recorder);
+  printf(", \"tags\": ");
+  cli_json_string(stdout, tx->tags);
+  if (r->status == OA_REC_DAMAGED) {
+    printf(", \"lost_samples\": %lld, \"damage\": ", (long long)r->lost_samples);
+    cli_json_string(stdout, tx->error);
+  } else if (r->status != OA_REC_OK) {
+    printf(", \"failed_packet\": %lld, \"error\": ", (long long)r->failed_packet);
+    cli_json_string(stdout, tx->error);
+  }
+  printf("}");
+  return 0;
+}
+
+/* 0, or -1 when the rows could not all be read (out of memory). */
+static int print_json(const oa_archive *a, const info_totals *it, int summary_only) {
   const oa_archive_meta *m = oa_archive_get_meta(a);
   printf("{\"format_version\": %d, \"created\": ", m->format_version);
   cli_json_string(stdout, m->created);
@@ -134,58 +181,35 @@ static void print_json(const oa_archive *a, const info_totals *it, int summary_o
          (unsigned long long)it->file_bytes, overhead(it), oa_archive_segment_count(a));
   if (!summary_only) {
     printf(",\n \"recordings\": [");
-    uint64_t n = oa_archive_recording_count(a);
-    for (uint64_t i = 0; i < n; i++) {
-      const oa_rec_row *r = oa_archive_recording(a, i);
-      printf("%s\n  {\"name\": ", i ? "," : "");
-      cli_json_string(stdout, oa_archive_recording_name(a, i));
-      printf(", \"path\": ");
-      cli_json_string(stdout, oa_archive_recording_path(a, i));
-      printf(", \"status\": \"%s\", \"channels\": %d, \"samples\": %lld, \"seconds\": %.6f, \"links\": %llu, "
-             "\"packets\": %llu, \"intervals\": %llu, \"payload_bytes\": %llu, \"source_bytes\": %llu, "
-             "\"first_interval\": %llu, \"data_offset\": %llu, \"data_size\": %llu",
-             status_name(r), r->channels, (long long)r->samples,
-             (double)r->samples / oa_archive_samples_per_second(a, i), (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
-             (unsigned long long)r->interval_count, (unsigned long long)r->payload_bytes,
-             (unsigned long long)r->source_size, (unsigned long long)r->first_interval,
-             (unsigned long long)r->data_offset,
-             (unsigned long long)r->data_size);
-      static const char *const modes[] = {"opus", "native", "resampled", "time-expanded"};
-      printf(", \"source_rate\": %d, \"source_frames\": %lld, \"source_format\": %d, \"rate_mode\": \"%s\"",
-             r->source_rate, (long long)r->source_frames, r->source_format, modes[r->rate_mode & 3]);
-      rec_times tm;
-      times_of(a, i, &tm);
-      printf(", \"start\": ");
-      cli_json_string(stdout, oa_archive_recording_start(a, i));
-      printf(", \"start_utc\": ");
-      json_or_null(tm.start_utc);
-      printf(", \"end_utc\": ");
-      json_or_null(tm.end_utc);
-      printf(", \"start_local\": ");
-      json_or_null(tm.start_local);
-      printf(", \"end_local\": ");
-      json_or_null(tm.end_local);
-      printf(", \"utc_offset\": ");
-      json_or_null(tm.offset);
-      printf(", \"start_source\": \"%s\", \"recorder\": ", START_SOURCES[r->start_source]);
-      cli_json_string(stdout, oa_archive_recording_recorder(a, i));
-      printf(", \"tags\": ");
-      cli_json_string(stdout, oa_archive_recording_tags(a, i));
-      if (r->status == OA_REC_DAMAGED) {
-        printf(", \"lost_samples\": %lld, \"damage\": ", (long long)r->lost_samples);
-        cli_json_string(stdout, oa_archive_recording_error(a, i));
-      } else if (r->status != OA_REC_OK) {
-        printf(", \"failed_packet\": %lld, \"error\": ", (long long)r->failed_packet);
-        cli_json_string(stdout, oa_archive_recording_error(a, i));
-      }
-      printf("}");
-    }
+    if (oa_archive_scan(a, json_row, NULL) < 0) return -1;
     printf("\n ]");
   }
   printf("}\n");
+  return 0;
 }
 
-static void print_text(const oa_archive *a, const char *path, const info_totals *it, int summary_only) {
+/* One recording of the text table (rows streamed: a block at a time). */
+static int text_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
+  (void)ctx, (void)i;
+  rec_times tm;
+  times_of(r, &tm);
+  printf("%-8s %4d %12.3f %-23s %-23s %-7s %6llu %9llu %9llu  ",
+         r->status == OA_REC_OK ? "ok" : r->status == OA_REC_DAMAGED ? "DAMAGED" : "FAILED", r->channels,
+         (double)r->samples / oa_rec_row_rate(r), tm.start_local[0] ? tm.start_local : "-",
+         tm.end_local[0] ? tm.end_local : "-", tm.offset[0] ? tm.offset : tm.start_local[0] ? "unknown" : "-",
+         (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
+         (unsigned long long)r->interval_count);
+  cli_text_safe(stdout, tx->name);
+  putchar('\n');
+  if (r->status != OA_REC_OK) {
+    fputs(r->status == OA_REC_DAMAGED ? "         " : "         reason: ", stdout);
+    cli_text_safe(stdout, tx->error);
+    putchar('\n');
+  }
+  return 0;
+}
+
+static int print_text(const oa_archive *a, const char *path, const info_totals *it, int summary_only) {
   const oa_archive_meta *m = oa_archive_get_meta(a);
   printf("archive      %s (format %d, created %s by %s)\n", path, m->format_version, m->created, m->tool_version);
   printf("libopus      %s, decoder %d/%d bytes, code %016llx, arch %d, %s\n", m->build.version,
@@ -219,28 +243,10 @@ static void print_text(const oa_archive *a, const char *path, const info_totals 
   if (oa_archive_stale_segments(a))
     printf("segments     %s.segments is stale (it lists %zu segments of an archive since replaced under this "
            "name): ignored\n", path, oa_archive_stale_segments(a));
-  if (summary_only) return;
+  if (summary_only) return 0;
   printf("\n%-8s %4s %12s %-23s %-23s %-7s %6s %9s %9s  %s\n", "status", "ch", "seconds", "start (local)",
          "end (local)", "offset", "links", "packets", "intervals", "name");
-  uint64_t n = oa_archive_recording_count(a);
-  for (uint64_t i = 0; i < n; i++) {
-    const oa_rec_row *r = oa_archive_recording(a, i);
-    rec_times tm;
-    times_of(a, i, &tm);
-    printf("%-8s %4d %12.3f %-23s %-23s %-7s %6llu %9llu %9llu  ",
-           r->status == OA_REC_OK ? "ok" : r->status == OA_REC_DAMAGED ? "DAMAGED" : "FAILED",
-           r->channels, (double)r->samples / oa_archive_samples_per_second(a, i), tm.start_local[0] ? tm.start_local : "-",
-           tm.end_local[0] ? tm.end_local : "-", tm.offset[0] ? tm.offset : tm.start_local[0] ? "unknown" : "-",
-           (unsigned long long)r->link_count, (unsigned long long)r->packet_count,
-           (unsigned long long)r->interval_count);
-    cli_text_safe(stdout, oa_archive_recording_name(a, i));
-    putchar('\n');
-    if (r->status != OA_REC_OK) {
-      fputs(r->status == OA_REC_DAMAGED ? "         " : "         reason: ", stdout);
-      cli_text_safe(stdout, oa_archive_recording_error(a, i));
-      putchar('\n');
-    }
-  }
+  return oa_archive_scan(a, text_row, NULL) < 0 ? -1 : 0;
 }
 
 int cmd_info(cli_ctx *cx, int argc, char **argv) {
@@ -267,8 +273,12 @@ int cmd_info(cli_ctx *cx, int argc, char **argv) {
     oa_archive_close(a);
     return EXIT_FAILED;
   }
-  if (json) print_json(a, &it, summary);
-  else print_text(a, path, &it, summary);
+  int printed = json ? print_json(a, &it, summary) : print_text(a, path, &it, summary);
   oa_archive_close(a);
+  if (printed != 0) {
+    fflush(stdout);
+    OA_LOG(&cx->log, ERROR, "%s: out of memory reading the recordings rows: the listing above is incomplete", path);
+    return EXIT_FAILED;
+  }
   return EXIT_OK;
 }

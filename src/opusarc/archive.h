@@ -258,11 +258,15 @@ typedef struct oa_archive_totals {
 /* packets and payload_bytes are sums over every row: the first call reads
  * them all (a block at a time, none kept). */
 void oa_archive_get_totals(const oa_archive *a, oa_archive_totals *t);
-/* Calls fn(ctx, i, row) for every recording in order, reading the rows a
- * block at a time without keeping them (a pass over 10^6 rows holds one
- * block); fn returns nonzero to stop. Returns that value, 0, or -1 when
- * out of memory. */
-typedef int (*oa_archive_row_fn)(void *ctx, uint64_t i, const oa_rec_row *r);
+/* A row's texts as a scan passes them (valid during the call only). */
+typedef struct oa_row_texts {
+  const char *name, *path, *error, *start, *tags, *recorder;
+} oa_row_texts;
+/* Calls fn(ctx, i, row, texts) for every recording in order, reading the
+ * rows a block at a time without keeping them (a pass over 10^6 rows holds
+ * one block); fn returns nonzero to stop. Returns that value, 0, or -1
+ * when out of memory. */
+typedef int (*oa_archive_row_fn)(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx);
 int oa_archive_scan(const oa_archive *a, oa_archive_row_fn fn, void *ctx);
 /* Blocks of recordings rows read so far (rows load on first use). */
 uint64_t oa_archive_blocks_loaded(const oa_archive *a);
