@@ -181,11 +181,15 @@ static int block_text(oa_seg *a, const oa_rec_row *rows, size_t n, uint8_t *bad,
       total += (uint64_t)len[f] + 1;
     }
   }
+  qsort(refs, nrefs, sizeof *refs, by_offset);
+  /* No run is longer than the block's strings span (usually its text). */
+  uint64_t span = 0;
+  for (size_t r = 0; r < nrefs; r++)
+    if (refs[r].off + refs[r].len - refs[0].off > span) span = refs[r].off + refs[r].len - refs[0].off;
   blk->text = malloc(total ? total : 1);
   blk->str = calloc(n * OA_STR_COUNT, sizeof *blk->str);
-  uint8_t *run = malloc(RUN_MAX);
+  uint8_t *run = malloc(span < RUN_MAX ? (span ? span : 1) : RUN_MAX);
   int rc = blk->text && blk->str && run ? 0 : -1;
-  qsort(refs, nrefs, sizeof *refs, by_offset);
   char *at = blk->text;
   for (size_t r = 0; rc == 0 && r < nrefs;) {
     /* refs[r, e) lie in [lo, hi): one read (a longer string: a read of its own). */

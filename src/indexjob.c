@@ -137,6 +137,9 @@ static int share_work(job_ctx *j, oa_err *err) {
   ok = oa_corpus_deserialize(buf, len, &j->mine, err) == OA_OK;
   free(buf);
   if (!oa_mpi_agree_err(j->comm, ok, err)) return oa_err_prefix(err, "cannot share the corpus list: "), OA_EMPI;
+  /* Rank 0's whole list has served (the writer's checks, the split): while
+   * indexing it holds only its share, like every rank. */
+  oa_corpus_free(&j->corpus);
   return OA_OK;
 }
 
