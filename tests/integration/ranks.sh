@@ -53,6 +53,19 @@ for np in 2 3 8; do
   rows "$WORK/l$np.h5" | cmp -s - "$WORK/r1.rows" || fail "$np ranks with --list: rows differ from the walk's"
 done
 
+# A sweep at 8 ranks writes what one process writes: every recording whole
+# as files, and 0.25 s windows (hop 0.2 s) into one clips file.
+mpi 8 "$OPUSARC" extract -q "$WORK/r1.h5" --queries "$WORK/q.csv" --out-dir "$WORK/sweep8" --format f32 > /dev/null
+diff -r "$WORK/s1" "$WORK/sweep8" > /dev/null || fail "a sweep at 8 ranks differs from one process's"
+for np in 1 8; do
+  mpi "$np" "$OPUSARC" extract -q "$WORK/r1.h5" --windows 0.25 --hop 0.2 --units seconds --out "$WORK/w$np.h5" > /dev/null
+  h5dump -d /clips -b LE -o "$WORK/w$np.bin" "$WORK/w$np.h5" > /dev/null
+  h5dump -d /queries "$WORK/w$np.h5" | grep -v "HDF5 \"" > "$WORK/w$np.queries"
+done
+[ -s "$WORK/w1.bin" ] || fail "no windows written"
+cmp -s "$WORK/w1.bin" "$WORK/w8.bin" || fail "windows at 8 ranks: /clips differs from 1 rank's"
+cmp -s "$WORK/w1.queries" "$WORK/w8.queries" || fail "windows at 8 ranks: /queries differs from 1 rank's"
+
 # Interrupted at 8 ranks after some commits, resumed at 3: the same archive.
 OPUSARC_FAULT=slow@0 mpi 8 "$OPUSARC" "${IDX[@]}" -o "$WORK/k.h5" "$C/deep" "$C/wide" > /dev/null 2>&1 &
 run=$!
@@ -73,4 +86,4 @@ mpi 1 "$OPUSARC" "${IDX[@]}" --append -o "$WORK/a1.h5" "$C/more"
 rows "$WORK/a8.h5" > "$WORK/a8.rows"
 [ "$(jq length "$WORK/a8.rows")" = 79 ] || fail "after the append: $(jq length "$WORK/a8.rows") rows, not 79"
 rows "$WORK/a1.h5" | cmp -s - "$WORK/a8.rows" || fail "an append at 8 ranks differs from one at 1 rank"
-echo "ranks: rows and samples identical at 1, 2, 3 and 8 ranks (walk, --list, resume, append) on a deep and wide tree"
+echo "ranks: rows and samples identical at 1, 2, 3 and 8 ranks (walk, --list, resume, append, sweeps) on a deep and wide tree"
