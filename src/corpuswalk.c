@@ -43,10 +43,11 @@ static int walk_levels(MPI_Comm comm, int rank, int size, oa_corpus *mine, oa_di
   while (rc == OA_OK && level->count > 0) {
     oa_dirlist found = {0};
     int ok = 1;
+    if (oa_fault("walk")) ok = 0, oa_err_set(err, OA_EIO, "cannot walk the corpus (injected fault)");
     for (size_t i = (size_t)rank; ok && i < level->count; i += (size_t)size)
-      ok = oa_corpus_read_dir(mine, level->items[i].dir, level->items[i].rel, &found) == 0;
+      if (oa_corpus_read_dir(mine, level->items[i].dir, level->items[i].rel, &found) != 0) ok = 0, no_memory(err);
     oa_dirlist_free(level);
-    rc = oa_mpi_agree(comm, ok) ? share_dirs(comm, size, &found, level, err) : no_memory(err);
+    rc = oa_mpi_agree_err(comm, ok, err) ? share_dirs(comm, size, &found, level, err) : err->code;
     oa_dirlist_free(&found);
   }
   return rc;

@@ -134,7 +134,8 @@ static int share_work(job_ctx *j, oa_err *err) {
     MPI_Recv(buf, (int)len, MPI_BYTE, 0, SHARE_TAG, j->comm, MPI_STATUS_IGNORE);
   }
   work_split_free(&s);
-  ok = oa_corpus_deserialize(buf, len, &j->mine, err) == OA_OK;
+  if (oa_fault("share")) ok = 0, oa_err_set(err, OA_EMPI, "this rank's share not received (injected fault)");
+  else ok = oa_corpus_deserialize(buf, len, &j->mine, err) == OA_OK;
   free(buf);
   if (!oa_mpi_agree_err(j->comm, ok, err)) return oa_err_prefix(err, "cannot share the corpus list: "), OA_EMPI;
   /* Rank 0's whole list has served (the writer's checks, the split): while

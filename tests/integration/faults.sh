@@ -38,6 +38,13 @@ for np in 2 3; do
     [ "$(errors)" = 1 ] || { cat "$WORK/err.txt"; fail "$fault on rank $victim of $np: expected exactly one error line"; }
     [ ! -e "$WORK/x.h5" ] && [ ! -e "$WORK/x.h5.partial" ] || fail "$fault on rank $victim of $np: output left behind"
   done
+  # Indexing: one rank fails in the shared walk, or cannot receive its share of the list.
+  rm -f "$WORK"/x.h5*
+  run "walk@$last" "$np" 1 "cannot walk the corpus (injected fault)" "$OPUSARC" index -q -o "$WORK/x.h5" "$C"
+  [ "$(errors)" = 1 ] || { cat "$WORK/err.txt"; fail "walk fault at np $np: expected exactly one error line"; }
+  run "share@$last" "$np" 1 "cannot share the corpus list: .*(injected fault)" "$OPUSARC" index -q -o "$WORK/x.h5" "$C"
+  [ "$(errors)" = 1 ] || { cat "$WORK/err.txt"; fail "share fault at np $np: expected exactly one error line"; }
+  [ ! -e "$WORK/x.h5" ] && [ ! -e "$WORK/x.h5.partial" ] || fail "share fault at np $np: output left behind"
   # Indexing: one rank cannot read its files; the others' recordings are kept.
   rm -f "$WORK"/x.h5*
   run "source@1" "$np" 3 "failed [1-9]" "$OPUSARC" index -q -o "$WORK/x.h5" "$C"
