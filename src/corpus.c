@@ -124,7 +124,7 @@ static int add_file(oa_corpus *c, const char *name, const char *path) {
   return add_entry(c, name, path, &st, S_ISREG(st.st_mode) ? NULL : "not a regular file");
 }
 
-int oa_corpus_read_dir(oa_corpus *c, const char *dir, const char *rel, oa_dirlist *more) {
+int oa_corpus_read_dir(oa_corpus *c, const char *dir, const char *rel, oa_dirlist *more, oa_dirlist *files) {
   DIR *d = opendir(dir);
   if (!d) {
     char why[300];
@@ -141,12 +141,18 @@ int oa_corpus_read_dir(oa_corpus *c, const char *dir, const char *rel, oa_dirlis
     if (!path || !sub) rc = -1;
     else kind = is_directory(de, path);
     if (rc == 0 && kind == 1) rc = oa_dirlist_add(more, path, sub);
-    else if (rc == 0 && kind == 0 && audio) rc = add_file(c, sub, path);
+    else if (rc == 0 && kind == 0 && audio) rc = files ? oa_dirlist_add(files, path, sub) : add_file(c, sub, path);
     free(path);
     free(sub);
   }
   closedir(d);
   return rc;
+}
+
+int oa_corpus_add_files(oa_corpus *c, const oa_dirlist *files) {
+  for (size_t k = 0; k < files->count; k++)
+    if (add_file(c, files->items[k].rel, files->items[k].dir) != 0) return -1;
+  return 0;
 }
 
 int oa_corpus_check_inputs(const char *const *inputs, int ninputs, oa_err *err) {
@@ -305,7 +311,7 @@ int oa_corpus_scan(const char *const *inputs, int ninputs, const char *list_file
   while (rc == OA_OK && todo.count > 0) { /* depth first: the last directory found is read next */
     oa_dir d = todo.items[--todo.count];
     char *dir = d.dir, *rel = d.rel;
-    if (oa_corpus_read_dir(c, dir, rel, &todo) != 0) rc = oa_err_set(err, OA_ENOMEM, "out of memory while scanning %s", dir);
+    if (oa_corpus_read_dir(c, dir, rel, &todo, NULL) != 0) rc = oa_err_set(err, OA_ENOMEM, "out of memory while scanning %s", dir);
     free(dir), free(rel);
   }
   oa_dirlist_free(&todo);

@@ -36,18 +36,85 @@ static int share_dirs(MPI_Comm comm, int size, const oa_dirlist *found, oa_dirli
   return rc;
 }
 
+/* The audio files a rank found this round, dealt out to every rank
+ * (file k to rank (rank + k) % size), which stats what it receives: a
+ * directory of many files costs its reader one readdir, not every stat. */
+typedef struct deal {
+  uint8_t *out, *in;
+  uint64_t *sendlen, *recvlen;
+  int *scount, *sdispl, *rcount, *rdispl;
+} deal;
+
+static void deal_free(deal *d) {
+  free(d->out), free(d->in), free(d->sendlen), free(d->recvlen);
+  free(d->scount), free(d->sdispl), free(d->rcount), free(d->rdispl);
+}
+
+/* The send buffer: each destination's files as one oa_dirlist message. */
+static int deal_pack(deal *d, int rank, int size, const oa_dirlist *files) {
+  const size_t n = (size_t)size;
+  d->sendlen = calloc(n, sizeof *d->sendlen), d->recvlen = calloc(n, sizeof *d->recvlen);
+  d->scount = calloc(n, sizeof *d->scount), d->sdispl = calloc(n, sizeof *d->sdispl);
+  d->rcount = calloc(n, sizeof *d->rcount), d->rdispl = calloc(n, sizeof *d->rdispl);
+  if (!d->sendlen || !d->recvlen || !d->scount || !d->sdispl || !d->rcount || !d->rdispl) return -1;
+  uint64_t total = 0;
+  for (size_t k = 0; k < files->count; k++) {
+    uint64_t bytes = strlen(files->items[k].dir) + strlen(files->items[k].rel) + 2;
+    d->sendlen[((size_t)rank + k) % n] += bytes, total += bytes;
+  }
+  if (total > INT_MAX || !(d->out = malloc(total ? total : 1))) return -1;
+  uint64_t *at = calloc(n, sizeof *at);
+  if (!at) return -1;
+  for (size_t r = 0, pos = 0; r < n; pos += d->sendlen[r], r++) {
+    d->sdispl[r] = (int)pos, d->scount[r] = (int)d->sendlen[r];
+    at[r] = pos;
+  }
+  for (size_t k = 0; k < files->count; k++) {
+    size_t r = ((size_t)rank + k) % n, a = strlen(files->items[k].dir) + 1, b = strlen(files->items[k].rel) + 1;
+    memcpy(d->out + at[r], files->items[k].dir, a);
+    memcpy(d->out + at[r] + a, files->items[k].rel, b);
+    at[r] += a + b;
+  }
+  free(at);
+  return 0;
+}
+
+static int deal_files(MPI_Comm comm, int rank, int size, const oa_dirlist *files, oa_corpus *mine, oa_err *err) {
+  deal d = {0};
+  uint64_t total = 0;
+  int rc = oa_mpi_agree(comm, deal_pack(&d, rank, size, files) == 0) ? OA_OK : no_memory(err);
+  if (rc == OA_OK) {
+    MPI_Alltoall(d.sendlen, 1, MPI_UINT64_T, d.recvlen, 1, MPI_UINT64_T, comm);
+    for (int r = 0; r < size; r++) d.rcount[r] = (int)d.recvlen[r], d.rdispl[r] = (int)total, total += d.recvlen[r];
+    int ready = total <= INT_MAX && (d.in = malloc(total ? total : 1)) != NULL;
+    if (!oa_mpi_agree(comm, ready)) rc = no_memory(err);
+  }
+  if (rc == OA_OK) {
+    MPI_Alltoallv(d.out, d.scount, d.sdispl, MPI_BYTE, d.in, d.rcount, d.rdispl, MPI_BYTE, comm);
+    oa_dirlist got = {0};
+    int ok = oa_dirlist_append_message(&got, d.in, total) == 0 && oa_corpus_add_files(mine, &got) == 0;
+    oa_dirlist_free(&got);
+    if (!oa_mpi_agree(comm, ok)) rc = no_memory(err);
+  }
+  deal_free(&d);
+  return rc;
+}
+
 /* Depth by depth: each rank reads the directories i % size == rank of
  * the level, the subdirectories found make the next. */
 static int walk_levels(MPI_Comm comm, int rank, int size, oa_corpus *mine, oa_dirlist *level, oa_err *err) {
   int rc = OA_OK;
   while (rc == OA_OK && level->count > 0) {
-    oa_dirlist found = {0};
+    oa_dirlist found = {0}, files = {0};
     int ok = 1;
     if (oa_fault("walk")) ok = 0, oa_err_set(err, OA_EIO, "cannot walk the corpus (injected fault)");
     for (size_t i = (size_t)rank; ok && i < level->count; i += (size_t)size)
-      if (oa_corpus_read_dir(mine, level->items[i].dir, level->items[i].rel, &found) != 0) ok = 0, no_memory(err);
+      if (oa_corpus_read_dir(mine, level->items[i].dir, level->items[i].rel, &found, &files) != 0)
+        ok = 0, no_memory(err);
     oa_dirlist_free(level);
-    rc = oa_mpi_agree_err(comm, ok, err) ? share_dirs(comm, size, &found, level, err) : err->code;
+    rc = oa_mpi_agree_err(comm, ok, err) ? deal_files(comm, rank, size, &files, mine, err) : err->code;
+    oa_dirlist_free(&files);
+    if (rc == OA_OK) rc = share_dirs(comm, size, &found, level, err);
     oa_dirlist_free(&found);
   }
   return rc;

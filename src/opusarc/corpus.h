@@ -66,10 +66,14 @@ int oa_corpus_check_inputs(const char *const *inputs, int ninputs, oa_err *err);
 int oa_corpus_add_inputs(oa_corpus *c, const char *const *inputs, int ninputs, int part, int nparts,
                          oa_dirlist *dirs);
 /* One directory, not its subdirectories: its audio files join c (stat'ed;
- * other files cost no stat where the file system gives entry types), its
- * subdirectories join `more` (links to directories are not followed).
- * An unreadable directory is a failed entry. -1: out of memory. */
-int oa_corpus_read_dir(oa_corpus *c, const char *dir, const char *rel, oa_dirlist *more);
+ * other files cost no stat where the file system gives entry types), or,
+ * when `files` is not NULL, join `files` unstat'ed (path as dir, name as
+ * rel: the ranks share the stats); its subdirectories join `more` (links
+ * to directories are not followed). An unreadable directory is a failed
+ * entry. -1: out of memory. */
+int oa_corpus_read_dir(oa_corpus *c, const char *dir, const char *rel, oa_dirlist *more, oa_dirlist *files);
+/* Stats the files of such a list into c. -1: out of memory. */
+int oa_corpus_add_files(oa_corpus *c, const oa_dirlist *files);
 /* The list file's paths k with k % nparts == part (each rank stats its share). */
 int oa_corpus_read_list(oa_corpus *c, const char *list_file, int part, int nparts, oa_err *err);
 /* --root/--prefix naming of the entries (any part of the corpus). */

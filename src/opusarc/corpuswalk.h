@@ -1,8 +1,8 @@
 /* The corpus walk shared by the ranks of an index job, in the spirit of
  * mpifileutils' distributed walk: the directories of each depth are split
- * among the ranks, each reads its own and stats the audio files in them,
- * and the subdirectories found make the next depth's list; the lines of a
- * --list file are split likewise. Rank 0 then gathers the entries and
+ * among the ranks, each reads its own; the audio files found are dealt out
+ * to all ranks, which stat them; the subdirectories found make the next
+ * depth's list; the lines of a --list file are split likewise. Rank 0 then gathers the entries and
  * sorts them (names, rows, duplicates: oa_corpus_finish). */
 #ifndef OPUSARC_CORPUSWALK_H
 #define OPUSARC_CORPUSWALK_H
