@@ -73,18 +73,22 @@ void oa_dirlist_free(oa_dirlist *l) {
   memset(l, 0, sizeof *l);
 }
 
+size_t oa_dir_message_size(const oa_dir *d) { return strlen(d->dir) + strlen(d->rel) + 2; }
+
+size_t oa_dir_write_message(const oa_dir *d, uint8_t *p) {
+  size_t a = strlen(d->dir) + 1, b = strlen(d->rel) + 1;
+  memcpy(p, d->dir, a);
+  memcpy(p + a, d->rel, b);
+  return a + b;
+}
+
 int oa_dirlist_serialize(const oa_dirlist *l, uint8_t **buf, uint64_t *len) {
   uint64_t total = 0;
-  for (size_t i = 0; i < l->count; i++) total += strlen(l->items[i].dir) + strlen(l->items[i].rel) + 2;
+  for (size_t i = 0; i < l->count; i++) total += oa_dir_message_size(&l->items[i]);
   *len = total;
   uint8_t *p = *buf = malloc(total ? total : 1);
   if (!p) return -1;
-  for (size_t i = 0; i < l->count; i++) {
-    size_t a = strlen(l->items[i].dir) + 1, b = strlen(l->items[i].rel) + 1;
-    memcpy(p, l->items[i].dir, a);
-    memcpy(p + a, l->items[i].rel, b);
-    p += a + b;
-  }
+  for (size_t i = 0; i < l->count; i++) p += oa_dir_write_message(&l->items[i], p);
   return 0;
 }
 

@@ -59,7 +59,7 @@ static int deal_pack(deal *d, int rank, int size, const oa_dirlist *files) {
   if (!d->sendlen || !d->recvlen || !d->scount || !d->sdispl || !d->rcount || !d->rdispl) return -1;
   uint64_t total = 0;
   for (size_t k = 0; k < files->count; k++) {
-    uint64_t bytes = strlen(files->items[k].dir) + strlen(files->items[k].rel) + 2;
+    uint64_t bytes = oa_dir_message_size(&files->items[k]);
     d->sendlen[((size_t)rank + k) % n] += bytes, total += bytes;
   }
   if (total > INT_MAX || !(d->out = malloc(total ? total : 1))) return -1;
@@ -70,10 +70,8 @@ static int deal_pack(deal *d, int rank, int size, const oa_dirlist *files) {
     at[r] = pos;
   }
   for (size_t k = 0; k < files->count; k++) {
-    size_t r = ((size_t)rank + k) % n, a = strlen(files->items[k].dir) + 1, b = strlen(files->items[k].rel) + 1;
-    memcpy(d->out + at[r], files->items[k].dir, a);
-    memcpy(d->out + at[r] + a, files->items[k].rel, b);
-    at[r] += a + b;
+    size_t r = ((size_t)rank + k) % n;
+    at[r] += oa_dir_write_message(&files->items[k], d->out + at[r]);
   }
   free(at);
   return 0;

@@ -122,7 +122,7 @@ static int share_work(job_ctx *j, oa_err *err) {
   if (!oa_mpi_agree(j->comm, buf != NULL)) {
     work_split_free(&s);
     free(buf);
-    return oa_err_set(err, OA_ENOMEM, "out of memory for this rank's share of the corpus list");
+    return oa_err_set(err, OA_ENOMEM, "out of memory on a rank for its share of the corpus list");
   }
   if (j->rank == 0) {
     for (int r = 1; r < j->size; r++) {

@@ -1,6 +1,7 @@
-/* Corpus scan and partitioning. Rank 0 walks the inputs and sorts them by
- * name (an entry's place is its /recordings row), splits them by bytes,
- * and sends each rank only its share (src/indexjob.c). */
+/* Corpus scan and partitioning. The scan's steps (the ranks share them:
+ * src/corpuswalk.c), the whole list sorted by name (an entry's place is its
+ * /recordings row), its split by bytes, and the messages that carry a
+ * rank's share (src/indexjob.c). */
 #ifndef OPUSARC_CORPUS_H
 #define OPUSARC_CORPUS_H
 
@@ -56,7 +57,10 @@ typedef struct oa_dirlist {
 int oa_dirlist_add(oa_dirlist *l, const char *dir, const char *rel);
 void oa_dirlist_free(oa_dirlist *l);
 /* As one message (NUL-terminated strings in pairs), and back: appended to
- * l; -1 out of memory, -2 a corrupt message. */
+ * l; -1 out of memory, -2 a corrupt message. One item's part of a message:
+ * its size, and written at p (returns the bytes written). */
+size_t oa_dir_message_size(const oa_dir *d);
+size_t oa_dir_write_message(const oa_dir *d, uint8_t *p);
 int oa_dirlist_serialize(const oa_dirlist *l, uint8_t **buf, uint64_t *len);
 int oa_dirlist_append_message(oa_dirlist *l, const uint8_t *buf, uint64_t len);
 
