@@ -15,40 +15,6 @@
 #include "inputdiff.h"
 #include "outfile.h"
 
-/* ---- batches ---- */
-
-void oa_batch_clear(oa_batch *b) {
-  b->data_len = b->nheads = b->nlinks = b->nintervals = 0;
-  b->state_len = b->strings_len = b->nrecs = 0;
-}
-
-void oa_batch_free(oa_batch *b) {
-  free(b->data);
-  free(b->heads);
-  free(b->links);
-  free(b->intervals);
-  free(b->state);
-  free(b->strings);
-  free(b->recs);
-  free(b->rec_index);
-  memset(b, 0, sizeof *b);
-}
-
-int oa_batch_add_string(oa_batch *b, const char *s, uint64_t *off, uint32_t *len) {
-  size_t n = s ? strlen(s) : 0;
-  if (oa_grow((void **)&b->strings, &b->strings_cap, b->strings_len + n, 1)) return -1;
-  if (n) memcpy(b->strings + b->strings_len, s, n);
-  *off = b->strings_len;
-  *len = (uint32_t)n;
-  b->strings_len += n;
-  return 0;
-}
-
-size_t oa_batch_bytes(const oa_batch *b) {
-  return b->data_len + b->nheads * sizeof *b->heads + b->state_len + b->strings_len + b->nlinks * sizeof(oa_link_row) +
-         b->nintervals * sizeof(oa_interval_row) + b->nrecs * sizeof(oa_rec_row);
-}
-
 /* ---- writer ---- */
 
 enum { DS_STRINGS, DS_LINKS, DS_DATA, DS_INTERVALS, DS_STATE, DS_HEADS, DS_COUNT };
@@ -626,6 +592,25 @@ uint64_t oa_writer_commits(const oa_archive_writer *w) { return w->commit.rounds
 
 void oa_writer_resumed(const oa_archive_writer *w, oa_resumed_totals *t) { *t = w->resumed; }
 
+/* One collective write of `n` elements at `at` (n = 0: this rank writes
+ * nothing but takes part). */
+static int write_slab(oa_archive_writer *w, hid_t ds, hid_t type, uint64_t at, uint64_t n, const void *buf) {
+  hid_t fspace = H5Dget_space(ds);
+  hsize_t start[1] = {at}, count[1] = {n};
+  hid_t mspace = H5Screate_simple(1, count, NULL);
+  if (n > 0) {
+    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+  } else {
+    H5Sselect_none(fspace);
+    H5Sselect_none(mspace);
+  }
+  static const uint8_t dummy[1] = {0};
+  herr_t rc = H5Dwrite(ds, type, mspace, fspace, w->dxpl, n ? buf : dummy);
+  H5Sclose(mspace);
+  H5Sclose(fspace);
+  return rc < 0 ? -1 : 0;
+}
+
 /* Grows one dataset by `total` elements and writes this rank's `local`
  * elements at `cur + before`. Every rank calls it, even with nothing. */
 static int append_dataset(oa_archive_writer *w, hid_t ds, hid_t type, uint64_t cur, uint64_t before,
@@ -633,20 +618,7 @@ static int append_dataset(oa_archive_writer *w, hid_t ds, hid_t type, uint64_t c
   if (total == 0) return 0;
   hsize_t size[1] = {cur + total};
   if (H5Dset_extent(ds, size) < 0) return -1;
-  hid_t fspace = H5Dget_space(ds);
-  hsize_t start[1] = {cur + before}, count[1] = {local};
-  hid_t mspace = H5Screate_simple(1, count, NULL);
-  if (local > 0) {
-    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-  } else {
-    H5Sselect_none(fspace);
-    H5Sselect_none(mspace);
-  }
-  static const uint8_t dummy[1] = {0};
-  herr_t rc = H5Dwrite(ds, type, mspace, fspace, w->dxpl, local ? buf : dummy);
-  H5Sclose(mspace);
-  H5Sclose(fspace);
-  return rc < 0 ? -1 : 0;
+  return write_slab(w, ds, type, cur + before, local, buf);
 }
 
 static int write_recordings(oa_archive_writer *w, oa_batch *b) {
@@ -765,6 +737,71 @@ static int write_fault(int failed) {
   return failed ? (errno ? errno : EIO) : 0;
 }
 
+/* The pieces one rank writes of a dataset that may have spilled: its
+ * chunks of that kind, read back at most PIECE_BYTES at a time, then what
+ * is in memory. */
+#define PIECE_BYTES (4u << 20)
+typedef struct piece_walk {
+  const oa_batch *b;
+  int kind;
+  size_t chunk;       /* next chunk to look at */
+  uint64_t at;        /* elements of b->chunks[chunk] already written */
+  const void *mem;    /* the part in memory, NULL once written */
+  uint64_t mem_count;
+  uint8_t *buf;       /* PIECE_BYTES */
+} piece_walk;
+
+static uint64_t count_pieces(const piece_walk *p) {
+  const uint64_t per = PIECE_BYTES / oa_spill_elem(p->kind);
+  uint64_t n = p->mem_count > 0;
+  for (size_t i = 0; i < p->b->nchunks; i++)
+    if (p->b->chunks[i].kind == p->kind) n += (p->b->chunks[i].count + per - 1) / per;
+  return n;
+}
+
+/* The next piece: *buf and *count (0 when this rank has no more); -1 if a
+ * spilled piece cannot be read back. */
+static int next_piece(piece_walk *p, const void **buf, uint64_t *count) {
+  const uint64_t per = PIECE_BYTES / oa_spill_elem(p->kind);
+  *count = 0;
+  while (p->chunk < p->b->nchunks && (p->b->chunks[p->chunk].kind != p->kind || p->at == p->b->chunks[p->chunk].count))
+    p->chunk++, p->at = 0;
+  if (p->chunk < p->b->nchunks) {
+    const oa_spill_chunk *c = &p->b->chunks[p->chunk];
+    uint64_t n = c->count - p->at < per ? c->count - p->at : per;
+    if (oa_batch_read_spill(p->b, c, p->at, n, p->buf) != 0) return -1;
+    p->at += n;
+    *buf = p->buf, *count = n;
+  } else if (p->mem) {
+    *buf = p->mem, *count = p->mem_count;
+    p->mem = NULL;
+  }
+  return 0;
+}
+
+/* append_dataset for a kind that may have spilled: the extent once, then
+ * as many collective writes as the rank with the most pieces needs (every
+ * rank takes part in each, with nothing when it has no more). */
+static int append_pieces(oa_archive_writer *w, int which, uint64_t before, uint64_t total, piece_walk *p) {
+  if (total == 0) return 0;
+  uint64_t mine[2] = {count_pieces(p), 0}, most[2];
+  for (size_t i = 0; i < p->b->nchunks; i++) mine[1] |= p->b->chunks[i].kind == p->kind;
+  MPI_Allreduce(mine, most, 2, MPI_UINT64_T, MPI_MAX, w->comm);
+  if (!most[1]) /* nothing spilled anywhere: one write, as for any dataset */
+    return append_dataset(w, w->ds[which], dataset_type(w, which), w->cur[which], before, p->mem_count, total, p->mem);
+  hsize_t size[1] = {w->cur[which] + total};
+  int failed = H5Dset_extent(w->ds[which], size) < 0;
+  uint64_t at = w->cur[which] + before;
+  for (uint64_t k = 0; k < most[0]; k++) {
+    const void *buf = NULL;
+    uint64_t n = 0;
+    if (!failed && next_piece(p, &buf, &n) != 0) failed = 1, n = 0;
+    failed |= write_slab(w, w->ds[which], dataset_type(w, which), at, n, buf) != 0;
+    at += n;
+  }
+  return failed ? -1 : 0;
+}
+
 int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
   uint64_t local[DS_COUNT] = {b->strings_len, b->nlinks, b->data_len, b->nintervals, b->state_len, b->nheads};
   uint64_t before[DS_COUNT], total[DS_COUNT], base[DS_COUNT];
@@ -772,6 +809,8 @@ int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
   for (int i = 0; i < DS_COUNT; i++) base[i] = w->cur[i] + before[i];
   rebase(b, base);
   const void *bufs[DS_COUNT] = {b->strings, b->links, b->data, b->intervals, b->state, b->heads};
+  const int spill_kind[DS_COUNT] = {-1, -1, OA_SPILL_DATA, -1, OA_SPILL_STATE, OA_SPILL_HEADS};
+  const uint64_t spilled[DS_COUNT] = {0, 0, b->data_spilled, 0, b->state_spilled, b->heads_spilled};
   uint64_t bytes = total[DS_STRINGS] + total[DS_DATA] + total[DS_STATE] + total[DS_HEADS] * sizeof(uint32_t) +
                    total[DS_LINKS] * sizeof(oa_link_row) +
                    total[DS_INTERVALS] * sizeof(oa_interval_row) + w->meta.recordings / 64 * sizeof(oa_rec_row);
@@ -782,6 +821,7 @@ int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
                       "plus room for HDF5 metadata)", w->partial, strerror(e), (double)reserve_bytes(bytes) / 1e6,
                       (double)bytes / 1e6);
   }
+  uint8_t *piece = b->nchunks ? malloc(PIECE_BYTES) : NULL;
   /* Every rank takes part in every collective call, and all agree after
    * each one: after a failed call (a full disk on one rank) HDF5's ranks
    * are out of step, and the next collective call would hang. */
@@ -790,7 +830,11 @@ int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
   watch_step(w, "writing to", bytes);
   for (int i = 0; i <= DS_COUNT + 1 && !worst; i++) {
     int failed;
-    if (i < DS_COUNT) {
+    if (i < DS_COUNT && spill_kind[i] >= 0) {
+      piece_walk p = {.b = b, .kind = spill_kind[i], .mem = bufs[i], .mem_count = local[i] - spilled[i], .buf = piece};
+      failed = (b->nchunks && !piece) || append_pieces(w, i, before[i], total[i], &p) != 0;
+      w->cur[i] += total[i];
+    } else if (i < DS_COUNT) {
       failed = append_dataset(w, w->ds[i], dataset_type(w, i), w->cur[i], before[i], local[i], total[i], bufs[i]) != 0;
       w->cur[i] += total[i];
     } else if (i == DS_COUNT) {
@@ -801,6 +845,7 @@ int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
     int e = write_fault(failed);
     MPI_Allreduce(&e, &worst, 1, MPI_INT, MPI_MAX, w->comm);
   }
+  free(piece);
   int rc = OA_OK;
   if (worst) {
     w->broken = 1;

@@ -1,5 +1,6 @@
 #include "opusarc/indexer.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +39,9 @@ static batch_mark mark_of(const oa_batch *b) {
 }
 
 static void rollback(oa_batch *b, batch_mark m) {
-  b->data_len = m.data_len;
-  b->nheads = m.nheads;
+  oa_batch_cut(b, m.data_len, m.nheads, m.state_len);
   b->nlinks = m.nlinks;
   b->nintervals = m.nintervals;
-  b->state_len = m.state_len;
 }
 
 /* Everything the indexing of one link works with. The reference output is
@@ -51,13 +50,20 @@ static void rollback(oa_batch *b, batch_mark m) {
  * compared with it sample for sample. */
 typedef struct link_job {
   const oa_demuxed *d;
-  const oa_link *lk;
+  const oa_link *lk;    /* d->links[li]: refreshed before each use (d->links may move as links begin) */
+  size_t li;
   const oa_index_options *opt;
   const oa_opus_build *build;
   oa_batch *b;
   oa_index_stats *stats;
   oa_decoder *seq, *trial;
-  uint64_t *data_off;   /* batch offset of each packet's bytes after its TOC byte */
+  size_t avail;         /* packets of the link with their final places */
+  size_t k;             /* next packet to take */
+  double share;         /* share of the recording read so far, for progress */
+  int64_t next_cp;      /* link position at which the next interval may begin */
+  uint64_t data0;       /* batch offset of packet 0's bytes (a pre-roll from the link start) */
+  uint64_t *data_off;   /* batch offset of packet off_base+i's bytes after its TOC byte */
+  size_t off_base, off_cap;
   float *ref;           /* reference output of packets [anchor, current) */
   size_t ref_len, ref_cap;
   size_t *ref_at;       /* start of packet anchor+i's output in ref */
@@ -71,16 +77,27 @@ typedef struct link_job {
   long last_row;        /* batch row of this link's last interval, -1 if none */
   int64_t interval;     /* nominal interval length, samples */
   uint64_t link_row;
+  uint64_t first_interval, data_start, first_head; /* where the link begins in the batch */
 } link_job;
 
-static const uint8_t *packet_bytes(const link_job *j, size_t k) {
-  return j->d->bytes + j->d->pkt_offset[j->lk->first_packet + k];
+/* Packet k of the link, which the demuxer still holds (see keep_from). */
+static size_t held(const link_job *j, size_t k) {
+  assert(j->lk->first_packet + k >= j->d->base);
+  return j->lk->first_packet + k - j->d->base;
 }
 
-static uint32_t packet_size(const link_job *j, size_t k) { return j->d->pkt_size[j->lk->first_packet + k]; }
+static const uint8_t *packet_bytes(const link_job *j, size_t k) { return j->d->bytes + j->d->pkt_offset[held(j, k)]; }
+
+static uint32_t packet_size(const link_job *j, size_t k) { return j->d->pkt_size[held(j, k)]; }
 
 static int64_t link_pos(const link_job *j, size_t k) {
-  return k < j->lk->packet_count ? j->d->pkt_link_pos[j->lk->first_packet + k] : j->lk->decoded_samples;
+  return k < j->avail ? j->d->pkt_link_pos[held(j, k)] : j->lk->decoded_samples;
+}
+
+static uint64_t data_off(const link_job *j, size_t k) {
+  if (k == 0) return j->data0;
+  assert(k >= j->off_base);
+  return j->data_off[k - j->off_base];
 }
 
 /* Feeds packets [start - r, start) to a fresh trial decoder. */
@@ -151,8 +168,9 @@ static int patch_matches(link_job *j, const oa_interval_row *v, size_t end, oa_e
   oa_err why;
   int rc = feed_preroll(j, (size_t)v->packet, v->preroll, err);
   if (rc < 0) return rc;
-  if (oa_patch_apply(j->trial, j->build, j->b->state + v->state_offset, v->state_size, v->state_raw_size,
-                     v->state_crc32, &why) != OA_OK)
+  const uint8_t *blob = oa_batch_state_at(j->b, v->state_offset);
+  if (!blob) return 0; /* spilled: not read back (a new row has come since, see oa_batch_put_state) */
+  if (oa_patch_apply(j->trial, j->build, blob, v->state_size, v->state_raw_size, v->state_crc32, &why) != OA_OK)
     return why.code == OA_ENOMEM ? oa_err_set(err, OA_ENOMEM, "out of memory") : 0;
   return trial_matches(j, (size_t)v->packet, end, err);
 }
@@ -191,20 +209,15 @@ static void drop_reference_before(link_job *j, size_t p, size_t end) {
 
 /* Stores a snapshot or patch blob as interval v's checkpoint of `kind`. */
 static int store_state(link_job *j, oa_interval_row *v, int kind, oa_snapshot *snap, oa_err *err) {
-  oa_batch *b = j->b;
-  if (oa_grow((void **)&b->state, &b->state_cap, b->state_len + snap->size, 1)) {
-    oa_snapshot_free(snap);
-    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int rc = oa_batch_put_state(j->b, snap->data, snap->size, &v->state_offset, err);
+  if (rc == OA_OK) {
+    v->kind = kind;
+    v->state_size = (uint32_t)snap->size;
+    v->state_raw_size = snap->raw_size;
+    v->state_crc32 = snap->crc32;
   }
-  memcpy(b->state + b->state_len, snap->data, snap->size);
-  v->kind = kind;
-  v->state_offset = b->state_len;
-  v->state_size = (uint32_t)snap->size;
-  v->state_raw_size = snap->raw_size;
-  v->state_crc32 = snap->crc32;
-  b->state_len += snap->size;
   oa_snapshot_free(snap);
-  return OA_OK;
+  return rc;
 }
 
 /* Packets of pre-roll before a patch: enough for the decoder's history
@@ -234,7 +247,7 @@ static int try_patch(link_job *j, oa_interval_row *v, size_t end, const oa_snaps
     return rc < 0 ? rc : 0;
   }
   v->preroll = (uint32_t)r;
-  v->preroll_offset = j->data_off[j->p0 - r];
+  v->preroll_offset = data_off(j, j->p0 - r);
   j->stats->patches++;
   rc = store_state(j, v, OA_CP_PATCH, &patch, err);
   return rc == OA_OK ? 1 : rc;
@@ -265,15 +278,14 @@ static int resolve_interval(link_job *j, size_t end, oa_err *err) {
   v.link = j->link_row;
   v.packet = j->p0;
   v.link_pos = link_pos(j, j->p0);
-  v.data_offset = j->data_off[j->p0];
+  v.data_offset = data_off(j, j->p0);
   v.preroll_offset = v.data_offset;
   v.packet_count = (uint32_t)(end - j->p0);
   v.samples = (uint32_t)((j->ref_len - j->ref_at[j->p0 - j->anchor]) / ch);
   v.crc32 = j->crc;
   v.kind = OA_CP_START;
   if (j->opt->on_interval)
-    j->opt->on_interval(j->opt->on_interval_ctx, v.samples,
-                        (double)(j->lk->first_packet + end) / (double)j->d->npackets);
+    j->opt->on_interval(j->opt->on_interval_ctx, v.samples, j->share);
   int need_snapshot = j->p0 > 0;
   if (need_snapshot && j->opt->mode != OA_CHECKPOINTS_SNAPSHOT) {
     long r = find_preroll(j, end, err);
@@ -287,7 +299,7 @@ static int resolve_interval(link_job *j, size_t end, oa_err *err) {
     if (r >= 0) {
       v.kind = OA_CP_PREROLL;
       v.preroll = (uint32_t)r;
-      v.preroll_offset = j->data_off[j->p0 - (size_t)r];
+      v.preroll_offset = data_off(j, j->p0 - (size_t)r);
       j->last_preroll = (int)(r < j->opt->max_preroll ? r : j->opt->max_preroll);
       j->stats->prerolls++;
       j->stats->preroll_packets += (uint64_t)r;
@@ -318,15 +330,10 @@ static void begin_interval(link_job *j, size_t k) {
  * of its bytes, at *offset in the batch's data. */
 static int store_packet(oa_batch *b, const uint8_t *data, uint32_t size, uint64_t *offset, oa_err *err) {
   if (size > OA_HEAD_MAX_LENGTH) return oa_err_set(err, OA_EFORMAT, "packet of %u bytes is too long to store", size);
-  if (oa_grow((void **)&b->data, &b->data_cap, b->data_len + size, 1) ||
-      oa_grow((void **)&b->heads, &b->heads_cap, b->nheads + 1, sizeof *b->heads))
-    return oa_err_set(err, OA_ENOMEM, "out of memory");
   uint32_t head = oa_head_make(size, size ? data[0] : 0);
   *offset = b->data_len;
-  b->heads[b->nheads++] = head;
-  if (size > 1) memcpy(b->data + b->data_len, data + 1, oa_head_body(head));
-  b->data_len += oa_head_body(head);
-  return OA_OK;
+  int rc = oa_batch_put_head(b, head, err);
+  return rc == OA_OK ? oa_batch_put_data(b, size > 1 ? data + 1 : data, oa_head_body(head), err) : rc;
 }
 
 /* Validates, decodes and stores one packet, extending the reference. */
@@ -348,39 +355,187 @@ static int take_packet(link_job *j, size_t k, oa_err *err) {
   j->ref_at[i] = j->ref_len;
   j->crc = oa_crc_f32le(j->crc, j->ref + j->ref_len, (size_t)n * ch);
   j->ref_len += (size_t)n * ch;
-  return store_packet(j->b, data, size, &j->data_off[k], err);
+  if (oa_grow((void **)&j->data_off, &j->off_cap, k - j->off_base + 1, sizeof *j->data_off))
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  rc = store_packet(j->b, data, size, &j->data_off[k - j->off_base], err);
+  if (k == 0) j->data0 = j->data_off[0];
+  return rc;
 }
 
 /* Packet k follows a hole: its place is past the end of packet k - 1. An
  * interval never holds one (its samples are decoded contiguously). */
 static int after_hole(const link_job *j, size_t k) {
-  const size_t i = j->lk->first_packet + k;
-  return k > 0 && j->d->pkt_link_pos[i] != j->d->pkt_link_pos[i - 1] + (int64_t)j->d->pkt_duration[i - 1];
+  if (k == 0) return 0;
+  const size_t i = held(j, k);
+  return j->d->pkt_link_pos[i] != j->d->pkt_link_pos[i - 1] + (int64_t)j->d->pkt_duration[i - 1];
 }
 
-static int run_link(link_job *j, int64_t *bad_packet, oa_err *err) {
-  const oa_link *lk = j->lk;
-  int64_t interval = (int64_t)(j->opt->checkpoint_every * (double)OA_SAMPLE_RATE);
-  if (interval < 1) interval = 1;
-  j->interval = interval;
-  j->last_row = -1;
-  const int64_t useful_end = (int64_t)lk->head.pre_skip + lk->out_samples;
-  int64_t next_cp = interval;
+/* Takes the link's packets up to `avail` (those with final places),
+ * cutting intervals as their positions pass each checkpoint. */
+static int feed_link(link_job *j, size_t avail, int64_t *bad_packet, oa_err *err) {
+  j->avail = avail;
   int rc = OA_OK;
-  begin_interval(j, 0);
-  for (size_t k = 0; k < lk->packet_count && rc == OA_OK; k++) {
-    int64_t pos = j->d->pkt_link_pos[lk->first_packet + k];
-    *bad_packet = (int64_t)(lk->first_packet + k);
-    if (k > 0 && ((pos >= next_cp && pos < useful_end) || after_hole(j, k))) {
+  for (; j->k < avail && rc == OA_OK; j->k++) {
+    const size_t k = j->k;
+    int64_t pos = link_pos(j, k);
+    *bad_packet = (int64_t)(j->lk->first_packet + k);
+    if (k > 0 && (pos >= j->next_cp || after_hole(j, k))) {
       rc = resolve_interval(j, k, err);
       if (rc != OA_OK) break;
       begin_interval(j, k);
-      while (next_cp <= pos) next_cp += interval;
+      while (j->next_cp <= pos) j->next_cp += j->interval;
     }
     rc = take_packet(j, k, err);
-    if (rc != OA_OK && rc != OA_ENOMEM) oa_err_prefix(err, "packet %zu: ", lk->first_packet + k);
+    if (rc != OA_OK && rc != OA_ENOMEM) oa_err_prefix(err, "packet %zu: ", j->lk->first_packet + k);
   }
-  if (rc == OA_OK && lk->packet_count > 0) rc = resolve_interval(j, lk->packet_count, err);
+  return rc;
+}
+
+/* The first packet the link's job may still read: the pre-roll of the
+ * interval being built (up to twice the bound: find_preroll may overshoot
+ * it once; a patch's 16), and in auto mode that of the last row, which a
+ * later interval may extend. Packet 0 is never needed: a pre-roll from the
+ * link start is the sequential decode and is not decoded again. */
+static size_t keep_from(const link_job *j) {
+  size_t back = 2 * (size_t)(j->opt->max_preroll > 8 ? j->opt->max_preroll : 8), low = j->p0 > back ? j->p0 - back : 0;
+  if (j->opt->mode == OA_CHECKPOINTS_AUTO && j->last_row >= 0) {
+    const oa_interval_row *last = &j->b->intervals[j->last_row];
+    size_t from = (size_t)last->packet > last->preroll ? (size_t)last->packet - last->preroll : 0;
+    if (from < low) low = from;
+  }
+  return low < j->off_base ? j->off_base : low;
+}
+
+/* Drops the batch offsets of packets before `low` once they are the
+ * larger part of the window (so the moves cost O(1) per packet). */
+static void release_offsets(link_job *j, size_t low) {
+  size_t drop = low - j->off_base, held_n = j->k - j->off_base;
+  if (drop == 0 || drop < held_n - drop) return;
+  memmove(j->data_off, j->data_off + drop, (held_n - drop) * sizeof *j->data_off);
+  j->off_base = low;
+}
+
+static int add_link_row(oa_batch *b, const oa_link *lk, uint64_t row, uint64_t first_interval, uint64_t data_start,
+                        uint64_t first_head, int64_t out_start);
+
+static void free_job(link_job *j) {
+  oa_decoder_free(j->seq);
+  oa_decoder_free(j->trial);
+  free(j->data_off);
+  free(j->ref);
+  free(j->ref_at);
+  free(j->scratch);
+  free(j->state);
+  memset(j, 0, sizeof *j);
+}
+
+/* Starts the job of link li, whose header is known. */
+static int open_link(link_job *j, const oa_demuxed *d, size_t li, const oa_index_options *opt,
+                     const oa_opus_build *build, oa_batch *b, oa_index_stats *stats, int last_preroll, oa_err *err) {
+  *j = (link_job){.d = d, .lk = &d->links[li], .li = li, .opt = opt, .build = build, .b = b, .stats = stats,
+                  .last_preroll = last_preroll, .link_row = b->nlinks, .last_row = -1,
+                  .first_interval = b->nintervals, .data_start = b->data_len, .first_head = b->nheads};
+  int rc = oa_decoder_create(&j->lk->head, &j->seq, err);
+  if (rc == OA_OK) rc = oa_decoder_create(&j->lk->head, &j->trial, err);
+  if (rc != OA_OK) return oa_err_prefix(err, "link %zu: ", li);
+  j->interval = (int64_t)(opt->checkpoint_every * (double)OA_SAMPLE_RATE);
+  if (j->interval < 1) j->interval = 1;
+  j->next_cp = j->interval;
+  j->scratch = malloc(sizeof(float) * OA_MAX_PACKET_FRAMES * (size_t)j->lk->head.channels);
+  j->state = malloc(oa_decoder_state_size(j->seq));
+  if (!j->scratch || !j->state) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  /* Family 3: the link's data starts with its demixing matrix (a link row
+   * has room for a mapping table only). */
+  if (j->lk->head.mapping_family == 3) {
+    int rc = oa_batch_put_data(b, j->lk->head.demixing, (size_t)j->lk->head.demixing_size, err);
+    if (rc != OA_OK) return rc;
+  }
+  begin_interval(j, 0);
+  return OA_OK;
+}
+
+/* Ends link li (every packet taken): its last interval and its row. */
+static int close_link(link_job *j, uint64_t row, int *last_preroll, oa_err *err) {
+  const oa_demuxed *d = j->d;
+  const oa_link *lk = &d->links[j->li];
+  int rc = lk->packet_count > 0 ? resolve_interval(j, lk->packet_count, err) : OA_OK;
+  *last_preroll = j->last_preroll;
+  int64_t out_start = 0;
+  for (size_t i = 0; i < j->li; i++) out_start += d->links[i].out_samples;
+  if (rc == OA_OK && add_link_row(j->b, lk, row, j->first_interval, j->data_start, j->first_head, out_start))
+    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  return rc;
+}
+
+/* Where a recording's packets come from: all at once (a demuxed
+ * recording), or page by page from an Ogg file (`ogg`). */
+typedef struct rec_source {
+  oa_demuxed *d;
+  oa_ogg_reader *ogg;
+  uint64_t file_size;
+} rec_source;
+
+/* Feeds every link whose packets are ready, closing those that ended.
+ * *open says whether `j` holds link *li's job. */
+static int feed_ready(rec_source *s, link_job *j, int *open, size_t *li, uint64_t row, const oa_index_options *opt,
+                      const oa_opus_build *build, oa_batch *b, oa_index_stats *stats, int *last_preroll,
+                      int64_t *bad_packet, oa_err *err) {
+  oa_demuxed *d = s->d;
+  const int ended = !s->ogg || oa_ogg_ended(s->ogg);
+  const size_t ready = s->ogg ? oa_ogg_ready(s->ogg) : d->npackets;
+  const double share = s->ogg ? (double)oa_ogg_bytes_read(s->ogg) / (double)(s->file_size ? s->file_size : 1)
+                              : 1.0;
+  while (*li < d->nlinks) {
+    const oa_link *lk = &d->links[*li];
+    const int finished = *li + 1 < d->nlinks || ended;
+    size_t avail = finished ? lk->packet_count : ready > lk->first_packet ? ready - lk->first_packet : 0;
+    if (!*open && !finished && avail == 0) return OA_OK; /* its header may still be on its way */
+    if (!*open) {
+      *open = 1;
+      int rc = open_link(j, d, *li, opt, build, b, stats, *last_preroll, err);
+      if (rc != OA_OK) return rc;
+    }
+    j->lk = lk;
+    j->share = share;
+    int rc = feed_link(j, avail, bad_packet, err);
+    if (rc != OA_OK || !finished) return rc;
+    rc = close_link(j, row, last_preroll, err);
+    free_job(j);
+    *open = 0;
+    (*li)++;
+    if (rc != OA_OK) return rc;
+  }
+  return OA_OK;
+}
+
+/* Indexes a recording's links as its packets become ready; an Ogg file is
+ * read a page at a time and only the packets the job may still need are
+ * kept. *demux_failed tells a reading error from an indexing one. */
+static int index_links(rec_source *s, uint64_t row, const oa_index_options *opt, const oa_opus_build *build,
+                       oa_batch *b, oa_index_stats *stats, int64_t *bad_packet, int *demux_failed, oa_err *err) {
+  link_job j;
+  memset(&j, 0, sizeof j);
+  int open = 0, last_preroll = 0, rc = OA_OK;
+  size_t li = 0;
+  *demux_failed = 0;
+  for (;;) {
+    int more = s->ogg ? oa_ogg_read(s->ogg, err) : 0;
+    if (more < 0) {
+      rc = more;
+      *demux_failed = 1;
+      break;
+    }
+    rc = feed_ready(s, &j, &open, &li, row, opt, build, b, stats, &last_preroll, bad_packet, err);
+    if (rc != OA_OK || !more) break;
+    if (open) {
+      size_t low = keep_from(&j);
+      release_offsets(&j, low);
+      oa_demuxed_release(s->d, j.lk->first_packet + low);
+    } else {
+      oa_demuxed_release(s->d, oa_ogg_ready(s->ogg));
+    }
+  }
+  if (open) free_job(&j);
   return rc;
 }
 
@@ -407,49 +562,6 @@ static int add_link_row(oa_batch *b, const oa_link *lk, uint64_t row, uint64_t f
   l->gain_q8 = lk->head.gain_q8;
   memcpy(l->mapping, lk->head.mapping, sizeof l->mapping);
   return 0;
-}
-
-static void free_job(link_job *j) {
-  oa_decoder_free(j->seq);
-  oa_decoder_free(j->trial);
-  free(j->data_off);
-  free(j->ref);
-  free(j->ref_at);
-  free(j->scratch);
-  free(j->state);
-}
-
-static int index_link(const oa_demuxed *d, size_t li, uint64_t row, const oa_index_options *opt,
-                      const oa_opus_build *build, oa_batch *b, oa_index_stats *stats, int *last_preroll,
-                      int64_t *bad_packet, oa_err *err) {
-  link_job j = {.d = d, .lk = &d->links[li], .opt = opt, .build = build, .b = b, .stats = stats,
-                .last_preroll = *last_preroll, .link_row = b->nlinks};
-  int rc = oa_decoder_create(&j.lk->head, &j.seq, err);
-  if (rc == OA_OK) rc = oa_decoder_create(&j.lk->head, &j.trial, err);
-  if (rc != OA_OK) {
-    free_job(&j);
-    return oa_err_prefix(err, "link %zu: ", li);
-  }
-  j.data_off = malloc((j.lk->packet_count + 1) * sizeof *j.data_off);
-  j.scratch = malloc(sizeof(float) * OA_MAX_PACKET_FRAMES * (size_t)j.lk->head.channels);
-  j.state = malloc(oa_decoder_state_size(j.seq));
-  if (!j.data_off || !j.scratch || !j.state) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-  const uint64_t first_interval = b->nintervals, data_start = b->data_len, first_head = b->nheads;
-  /* Family 3: the link's data starts with its demixing matrix (a link row
-   * has room for a mapping table only). */
-  if (rc == OA_OK && j.lk->head.mapping_family == 3) {
-    size_t n = (size_t)j.lk->head.demixing_size;
-    if (oa_grow((void **)&b->data, &b->data_cap, b->data_len + n, 1)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-    else memcpy(b->data + b->data_len, j.lk->head.demixing, n), b->data_len += n;
-  }
-  if (rc == OA_OK) rc = run_link(&j, bad_packet, err);
-  *last_preroll = j.last_preroll;
-  free_job(&j);
-  int64_t out_start = 0;
-  for (size_t i = 0; i < li; i++) out_start += d->links[i].out_samples;
-  if (rc == OA_OK && add_link_row(b, &d->links[li], row, first_interval, data_start, first_head, out_start))
-    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-  return rc;
 }
 
 static int add_rec_row(oa_batch *b, uint64_t row, const oa_rec_row *r) {
@@ -512,36 +624,98 @@ static int starts_as_ogg(const char *path) {
   return n == sizeof magic && memcmp(magic, "OggS", 4) == 0;
 }
 
-static int read_opus(const char *path, oa_demuxed *d, uint64_t *size, oa_err *why) {
-  if (oa_is_container_path(path)) return oa_demux_container(path, d, size, why);
-  if (oa_is_import_path(path)) return OA_ENOTOPUS;
-  int rc = oa_demux_file(path, d, size, why);
+/* A file with no Opus in it (`why` says what the Opus reader found, if
+ * anything): other audio, decoded by libavcodec and encoded here. */
+static int import_other(const char *path, const oa_index_options *opt, oa_demuxed *d, oa_source_info *src,
+                        uint64_t *size, oa_err *why) {
+  oa_err found = *why; /* what the file holds, where the Opus reader said it */
+  oa_err_clear(why);
+  int rc = oa_import_audio(path, &opt->encode, d, src, size, why);
+  /* A refusal (lossy, a rate above 48 kHz) says why, not what the Opus reader saw. */
+  const int refused = rc == OA_EUSAGE || rc == OA_ELOSSY || rc == OA_EHIGHRATE;
+  if (rc != OA_OK && !refused && found.msg[0]) oa_err_prefix(why, "%s; cannot import it: ", found.msg);
+  return rc;
+}
+
+/* After the Ogg reader failed with `rc`: a file that does not start like
+ * Ogg (a WebM saved as .opus) is tried as another container before the Ogg
+ * error stands; one holding no Opus is imported. */
+static int read_other(const char *path, int rc, const oa_index_options *opt, oa_demuxed *d, oa_source_info *src,
+                      uint64_t *size, oa_err *why) {
   if (rc == OA_EFORMAT && *size > 0 && !starts_as_ogg(path)) {
     oa_err other;
     oa_err_clear(&other);
     int again = oa_demux_container(path, d, size, &other);
-    if (again == OA_OK || again == OA_ENOTOPUS) *why = other;
-    if (again == OA_OK || again == OA_ENOTOPUS) return again;
+    if (again == OA_OK || again == OA_ENOTOPUS) *why = other, rc = again;
   }
-  return rc;
+  return rc == OA_ENOTOPUS ? import_other(path, opt, d, src, size, why) : rc;
 }
 
-/* The source's packets: PCM encoded here; Opus (Ogg, or another container
- * through libavformat; a file named like Ogg that is not, e.g. a WebM saved
- * as .opus, is tried as a container before its Ogg error stands) as it is;
- * other audio decoded by libavcodec and encoded here. */
-static int read_source(const char *path, const oa_index_options *opt, oa_demuxed *d, oa_source_info *src,
-                       uint64_t *size, oa_err *why) {
+/* Sources read whole: PCM encoded here, Opus in another container through
+ * libavformat, other audio decoded by libavcodec and encoded here. */
+static int read_whole(const char *path, const oa_index_options *opt, oa_demuxed *d, oa_source_info *src,
+                      uint64_t *size, oa_err *why) {
   if (oa_is_pcm_path(path)) return oa_import_pcm(path, &opt->encode, d, src, size, why);
-  int rc = read_opus(path, d, size, why);
-  if (rc != OA_ENOTOPUS) return rc;
-  oa_err found = *why; /* what the file holds, where the Opus reader said it */
-  oa_err_clear(why);
-  rc = oa_import_audio(path, &opt->encode, d, src, size, why);
-  /* A lossy source refused says all; a failed import follows what was found. */
-  /* A refusal (lossy, a rate above 48 kHz) says why, not what the Opus reader saw. */
-  const int refused = rc == OA_EUSAGE || rc == OA_ELOSSY || rc == OA_EHIGHRATE;
-  if (rc != OA_OK && !refused && found.msg[0]) oa_err_prefix(why, "%s; cannot import it: ", found.msg);
+  int rc = oa_is_container_path(path) ? oa_demux_container(path, d, size, why) : OA_ENOTOPUS;
+  return rc == OA_ENOTOPUS ? import_other(path, opt, d, src, size, why) : rc;
+}
+
+static int is_read_whole(const char *path) {
+  return oa_is_pcm_path(path) || oa_is_container_path(path) || oa_is_import_path(path);
+}
+
+/* What the scan saw is what was read: a file still being copied or
+ * written is not indexed (and --resume compares against the scan). */
+static int check_size(const oa_corpus_entry *e, uint64_t size, oa_err *why) {
+  if (size == e->size) return OA_OK;
+  return oa_err_set(why, OA_EIO, "changed while being indexed (%llu bytes at the scan, %llu when read)",
+                    (unsigned long long)e->size, (unsigned long long)size);
+}
+
+/* After an indexing error: the rest of the file is still read, so a file
+ * the reader refuses says so (as if it had been read first). 1 if it did. */
+static int reader_refuses(oa_ogg_reader *ogg, oa_demuxed *d, oa_err *why) {
+  oa_err late;
+  oa_err_clear(&late);
+  int more;
+  while ((more = oa_ogg_read(ogg, &late)) > 0) oa_demuxed_release(d, oa_ogg_ready(ogg));
+  if (more < 0 && late.code != OA_ENOMEM) *why = late;
+  return more < 0 && late.code != OA_ENOMEM;
+}
+
+/* Reads an Ogg file page by page while indexing it (so a recording of any
+ * length is never held whole); any other source is read whole first.
+ * *bad_packet is the packet an indexing error names (-1 otherwise). */
+static int index_source(const oa_corpus_entry *e, uint64_t row, const oa_index_options *opt,
+                        const oa_opus_build *build, oa_batch *b, const batch_mark mark, oa_index_stats *mine,
+                        oa_demuxed *d, oa_source_info *src, int64_t *bad_packet, oa_err *why) {
+  rec_source s = {.d = d, .file_size = e->size};
+  uint64_t size = 0;
+  int demux_failed = 1, rc;
+  if (!is_read_whole(e->path)) {
+    rc = oa_ogg_open(e->path, d, &s.ogg, why);
+    if (rc == OA_OK) rc = index_links(&s, row, opt, build, b, mine, bad_packet, &demux_failed, why);
+    if (rc != OA_OK && !demux_failed && rc != OA_ENOMEM && reader_refuses(s.ogg, d, why)) rc = why->code, demux_failed = 1;
+    size = s.ogg ? oa_ogg_bytes_read(s.ogg) : 0;
+    oa_ogg_close(s.ogg);
+    s.ogg = NULL;
+    if (rc == OA_ENOMEM) return rc;
+    if (!demux_failed || rc == OA_OK) {
+      int changed = check_size(e, size, why);
+      if (changed != OA_OK) *bad_packet = -1;
+      return changed != OA_OK ? changed : rc;
+    }
+    /* Nothing of it stays: another reader may take the file. */
+    *bad_packet = -1;
+    rollback(b, mark);
+    memset(mine, 0, sizeof *mine);
+    oa_demuxed_free(d);
+    rc = read_other(e->path, rc, opt, d, src, &size, why);
+  } else {
+    rc = read_whole(e->path, opt, d, src, &size, why);
+  }
+  if (rc == OA_OK) rc = check_size(e, size, why);
+  if (rc == OA_OK) rc = index_links(&s, row, opt, build, b, mine, bad_packet, &demux_failed, why);
   return rc;
 }
 
@@ -562,30 +736,20 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   memset(&d, 0, sizeof d);
   int rc = OA_OK;
   oa_source_info src = {.rate = OA_SAMPLE_RATE, .rate_mode = OA_RATE_OPUS};
-  if (e->error) {
-    rc = oa_err_set(&why, OA_EIO, "%s", e->error);
-  } else if (oa_fault("source")) {
-    rc = oa_err_set(&why, OA_EIO, "cannot read: %s (injected fault)", strerror(EIO));
-  } else {
-    uint64_t size = 0;
-    rc = read_source(e->path, opt, &d, &src, &size, &why);
-    /* A file still being copied or written: what was read is not what the
-     * scan saw (and what --resume will compare against). */
-    if (rc == OA_OK && size != e->size)
-      rc = oa_err_set(&why, OA_EIO, "changed while being indexed (%llu bytes at the scan, %llu when read)",
-                      (unsigned long long)e->size, (unsigned long long)size);
-  }
+  int64_t bad_packet = -1;
   r.first_link = b->nlinks;
   r.first_interval = b->nintervals;
   r.data_offset = b->data_len;
-  int64_t bad_packet = -1;
-  int last_preroll = 0;
-  for (size_t li = 0; rc == OA_OK && li < d.nlinks; li++) {
-    rc = index_link(&d, li, row, opt, build, b, &mine, &last_preroll, &bad_packet, &why);
-  }
-  if (rc == OA_ENOMEM) {
+  if (e->error)
+    rc = oa_err_set(&why, OA_EIO, "%s", e->error);
+  else if (oa_fault("source"))
+    rc = oa_err_set(&why, OA_EIO, "cannot read: %s (injected fault)", strerror(EIO));
+  else
+    rc = index_source(e, row, opt, build, b, mark, &mine, &d, &src, &bad_packet, &why);
+  if (rc == OA_ENOMEM || b->spill_failed) {
     oa_demuxed_free(&d);
     rollback(b, mark);
+    if (b->spill_failed) return oa_err_set(err, OA_EIO, "indexing %s: %s", e->path, why.msg);
     return oa_err_set(err, OA_ENOMEM, "out of memory indexing %s", e->path);
   }
   if (rc == OA_OK) {
@@ -600,7 +764,7 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     r.interval_count = b->nintervals - r.first_interval;
     r.data_size = b->data_len - r.data_offset;
     r.packet_count = d.npackets;
-    r.payload_bytes = d.bytes_len;
+    r.payload_bytes = oa_demuxed_payload(&d);
     r.source_rate = src.rate;
     r.source_format = src.format;
     r.rate_mode = src.rate_mode;
@@ -620,7 +784,7 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     mine.starts_local = src.start.zone == OA_ZONE_LOCAL;
     mine.starts_refused = src.start.refused[0] != '\0';
     mine.packets = d.npackets;
-    mine.payload_bytes = d.bytes_len;
+    mine.payload_bytes = oa_demuxed_payload(&d);
     mine.data_bytes = r.data_size;
     mine.state_bytes = b->state_len - mark.state_len;
     mine.samples = d.total_samples;
@@ -630,7 +794,7 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
     memset(&mine, 0, sizeof mine);
     mine.recordings_failed = 1;
     r.status = OA_REC_FAILED;
-    r.failed_packet = d.nlinks ? bad_packet : -1;
+    r.failed_packet = bad_packet;
     r.first_link = b->nlinks, r.first_interval = b->nintervals, r.data_offset = b->data_len;
     if (failure) *failure = why;
   }

@@ -284,6 +284,10 @@ static int index_all(job_ctx *j, oa_archive_writer *w, oa_err *err) {
   opt.on_interval_ctx = &tick;
   oa_batch batch;
   memset(&batch, 0, sizeof batch);
+  /* Past the budget, a long recording's packets wait in a spill file. */
+  oa_err why;
+  if (oa_batch_spill_open(&batch, j->job->output, (size_t)(j->job->batch_mb * 1024 * 1024), &why) != OA_OK)
+    OA_LOG(j->log, WARN, "%s; a recording larger than the batch is held in memory", why.msg);
   double *t = j->res->seconds;
   size_t next = 0;
   for (;;) {

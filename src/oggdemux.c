@@ -1,5 +1,6 @@
 #include "opusarc/oggdemux.h"
 
+#include <errno.h>
 #include <ogg/ogg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +164,7 @@ static const char *codec_name(const unsigned char *body, long len) {
 }
 
 int oa_demuxed_add_packet(oa_demuxed *d, const unsigned char *data, long len, int duration) {
-  size_t n = d->npackets;
+  size_t n = d->npackets - d->base;
   if (oa_grow((void **)&d->bytes, &d->bytes_cap, d->bytes_len + (size_t)len, 1) ||
       oa_grow((void **)&d->pkt_offset, &d->packets_cap, n + 1, sizeof *d->pkt_offset))
     return -1;
@@ -183,8 +184,23 @@ int oa_demuxed_add_packet(oa_demuxed *d, const unsigned char *data, long len, in
   d->pkt_size[n] = (uint32_t)len;
   d->pkt_duration[n] = (uint32_t)duration;
   d->bytes_len += (size_t)len;
-  d->npackets = n + 1;
+  d->npackets++;
   return 0;
+}
+
+void oa_demuxed_release(oa_demuxed *d, size_t upto) {
+  if (upto > d->npackets) upto = d->npackets;
+  if (upto <= d->base) return;
+  size_t drop = upto - d->base, keep = d->npackets - upto;
+  size_t shift = keep ? (size_t)d->pkt_offset[drop] : d->bytes_len;
+  memmove(d->bytes, d->bytes + shift, d->bytes_len - shift);
+  for (size_t i = 0; i < keep; i++) d->pkt_offset[i] = d->pkt_offset[drop + i] - shift;
+  memmove(d->pkt_size, d->pkt_size + drop, keep * sizeof *d->pkt_size);
+  memmove(d->pkt_duration, d->pkt_duration + drop, keep * sizeof *d->pkt_duration);
+  memmove(d->pkt_link_pos, d->pkt_link_pos + drop, keep * sizeof *d->pkt_link_pos);
+  d->bytes_len -= shift;
+  d->base_bytes += shift;
+  d->base = upto;
 }
 
 /* Closes the current link: computes its output length. */
@@ -239,8 +255,9 @@ static int stamp_page(oa_demuxed *d, link_state *ls, int64_t gp, int eos, uint64
     if (eos) ls->eos = 1, ls->kept = ls->decoded;
     return OA_OK;
   }
+  const size_t b = d->base; /* the arrays start at packet b */
   int64_t page_total = 0;
-  for (size_t i = first; i < n; i++) page_total += d->pkt_duration[i];
+  for (size_t i = first; i < n; i++) page_total += d->pkt_duration[i - b];
   if (gp == -1 && ls->prev_gp < 0) return OA_OK; /* wait for a stamped page */
   int64_t before = ls->decoded; /* samples of this link before `first` */
   if (ls->hole >= 0 && ls->prev_gp >= 0 && gp != -1) {
@@ -284,17 +301,17 @@ static int stamp_page(oa_demuxed *d, link_state *ls, int64_t gp, int eos, uint64
     if (room < 0) room = 0;
     int64_t acc = 0;
     keep_n = first;
-    while (keep_n < n && acc < room) acc += d->pkt_duration[keep_n++];
+    while (keep_n < n && acc < room) acc += d->pkt_duration[keep_n++ - b];
     ls->kept = before + room;
   } else {
     ls->kept = before + page_total;
   }
   for (size_t i = first; i < keep_n; i++) {
-    d->pkt_link_pos[i] = pos;
-    pos += d->pkt_duration[i];
+    d->pkt_link_pos[i - b] = pos;
+    pos += d->pkt_duration[i - b];
   }
   if (keep_n < n) {
-    d->bytes_len = d->pkt_offset[keep_n];
+    d->bytes_len = d->pkt_offset[keep_n - b];
     d->npackets = keep_n;
   }
   ls->decoded = pos;
@@ -435,64 +452,150 @@ static int check_links(const oa_demuxed *d, oa_err *err) {
   return OA_OK;
 }
 
-int oa_demux_memory(const uint8_t *data, size_t len, oa_demuxed *out, oa_err *err) {
-  memset(out, 0, sizeof *out);
+/* An Ogg Opus file read a page at a time, from memory or from a file. */
+struct oa_ogg_reader {
+  oa_demuxed *d;
   ogg_sync_state oy;
-  ogg_sync_init(&oy);
   link_state ls;
-  memset(&ls, 0, sizeof ls);
-  size_t fed = 0;
-  uint64_t offset = 0; /* byte offset of the next page */
+  FILE *f;                 /* or NULL: read from mem */
+  const uint8_t *mem;
+  size_t mem_len;
+  const char *path;
+  uint64_t fed;            /* bytes given to libogg */
+  uint64_t offset;         /* byte offset of the next page */
+  uint8_t magic[4];        /* the file's first bytes */
+  size_t magic_len;
+  int ended;
+};
+
+static oa_ogg_reader *reader_new(oa_demuxed *out) {
+  oa_ogg_reader *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  memset(out, 0, sizeof *out);
+  r->d = out;
+  ogg_sync_init(&r->oy);
+  return r;
+}
+
+/* Gives libogg the next bytes: their count, 0 at the end, <0 on error. */
+static long feed(oa_ogg_reader *r, oa_err *err) {
+  size_t chunk = 65536;
+  if (!r->f && r->mem_len - r->fed < chunk) chunk = r->mem_len - r->fed;
+  if (chunk == 0) return 0;
+  char *buf = ogg_sync_buffer(&r->oy, (long)chunk);
+  if (!buf) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  size_t got = chunk;
+  if (r->f) {
+    got = fread(buf, 1, chunk, r->f);
+    if (got == 0 && ferror(r->f)) return oa_err_set(err, OA_EIO, "cannot read: read error: %s", strerror(errno));
+  } else {
+    memcpy(buf, r->mem + r->fed, chunk);
+  }
+  for (size_t i = 0; i < got && r->magic_len < sizeof r->magic; i++) r->magic[r->magic_len++] = (uint8_t)buf[i];
+  ogg_sync_wrote(&r->oy, (long)got);
+  r->fed += got;
+  return (long)got;
+}
+
+/* The file has ended: what is left is damage or an error; links close. */
+static int at_end(oa_ogg_reader *r, oa_err *err) {
+  oa_demuxed *d = r->d;
   int rc = OA_OK;
-  while (rc == OA_OK) {
+  if (r->fed == 0)
+    rc = oa_err_set(err, OA_EFORMAT, "empty file");
+  else if (r->offset == 0 && (r->magic_len < 4 || memcmp(r->magic, "OggS", 4) != 0))
+    rc = oa_err_set(err, OA_EFORMAT, "not an Ogg file (no Ogg page in %llu bytes)", (unsigned long long)r->fed);
+  else if (r->offset < r->fed && add_damage(d, OA_DAMAGE_TRUNCATED, r->offset, r->fed - r->offset))
+    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (rc == OA_OK) rc = finish_link(d, &r->ls, r->offset, err);
+  if (rc == OA_OK) rc = check_links(d, err);
+  r->ended = 1;
+  return rc;
+}
+
+int oa_ogg_read(oa_ogg_reader *r, oa_err *err) {
+  if (r->ended) return 0;
+  for (;;) {
     ogg_page og;
-    long got = ogg_sync_pageseek(&oy, &og);
+    long got = ogg_sync_pageseek(&r->oy, &og);
     if (got > 0) {
-      rc = on_page(out, &ls, &og, offset, err);
-      offset += (uint64_t)got;
-    } else if (got < 0 && offset == 0) {
-      rc = oa_err_set(err, OA_EFORMAT, "not an Ogg file at byte offset 0 (%ld bytes are not a valid Ogg page: "
-                      "bad capture pattern or CRC)", -got);
-    } else if (got < 0) {
-      if (add_damage(out, OA_DAMAGE_CORRUPT, offset, (uint64_t)-got)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-      offset += (uint64_t)-got;
-    } else if (fed < len) {
-      size_t chunk = len - fed < 65536 ? len - fed : 65536;
-      char *buf = ogg_sync_buffer(&oy, (long)chunk);
-      if (!buf) {
-        rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-        break;
-      }
-      memcpy(buf, data + fed, chunk);
-      ogg_sync_wrote(&oy, (long)chunk);
-      fed += chunk;
-    } else {
-      if (len == 0)
-        rc = oa_err_set(err, OA_EFORMAT, "empty file");
-      else if (offset == 0 && (len < 4 || memcmp(data, "OggS", 4) != 0))
-        rc = oa_err_set(err, OA_EFORMAT, "not an Ogg file (no Ogg page in %zu bytes)", len);
-      else if (offset < len && add_damage(out, OA_DAMAGE_TRUNCATED, offset, len - offset))
-        rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-      break;
+      int rc = on_page(r->d, &r->ls, &og, r->offset, err);
+      r->offset += (uint64_t)got;
+      return rc == OA_OK ? 1 : rc;
+    }
+    if (got < 0 && r->offset == 0)
+      return oa_err_set(err, OA_EFORMAT, "not an Ogg file at byte offset 0 (%ld bytes are not a valid Ogg page: "
+                        "bad capture pattern or CRC)", -got);
+    if (got < 0) {
+      if (add_damage(r->d, OA_DAMAGE_CORRUPT, r->offset, (uint64_t)-got)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+      r->offset += (uint64_t)-got;
+      continue;
+    }
+    long fed = feed(r, err);
+    if (fed < 0) return (int)fed;
+    if (fed == 0) {
+      int rc = at_end(r, err);
+      return rc == OA_OK ? 0 : rc;
     }
   }
-  if (rc == OA_OK) rc = finish_link(out, &ls, offset, err);
-  if (rc == OA_OK) rc = check_links(out, err);
-  if (ls.active) ogg_stream_clear(&ls.os);
-  ogg_sync_clear(&oy);
+}
+
+size_t oa_ogg_ready(const oa_ogg_reader *r) { return r->ls.active ? r->ls.unstamped : r->d->npackets; }
+
+int oa_ogg_ended(const oa_ogg_reader *r) { return r->ended; }
+
+uint64_t oa_ogg_bytes_read(const oa_ogg_reader *r) { return r->fed; }
+
+int oa_ogg_open(const char *path, oa_demuxed *out, oa_ogg_reader **reader, oa_err *err) {
+  *reader = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    memset(out, 0, sizeof *out);
+    return oa_err_set(err, OA_EIO, "cannot read: %s", strerror(errno));
+  }
+  oa_ogg_reader *r = reader_new(out);
+  if (!r) {
+    fclose(f);
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  r->f = f;
+  r->path = path;
+  *reader = r;
+  return OA_OK;
+}
+
+void oa_ogg_close(oa_ogg_reader *r) {
+  if (!r) return;
+  if (r->ls.active) ogg_stream_clear(&r->ls.os);
+  ogg_sync_clear(&r->oy);
+  if (r->f) fclose(r->f);
+  free(r);
+}
+
+/* Reads to the end, keeping every packet. */
+static int read_all(oa_ogg_reader *r, oa_err *err) {
+  int rc;
+  while ((rc = oa_ogg_read(r, err)) > 0) {}
+  return rc;
+}
+
+int oa_demux_memory(const uint8_t *data, size_t len, oa_demuxed *out, oa_err *err) {
+  oa_ogg_reader *r = reader_new(out);
+  if (!r) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  r->mem = data;
+  r->mem_len = len;
+  int rc = read_all(r, err);
+  oa_ogg_close(r);
   if (rc != OA_OK) oa_demuxed_free(out);
   return rc;
 }
 
 int oa_demux_file(const char *path, oa_demuxed *out, uint64_t *file_size, oa_err *err) {
-  uint8_t *data;
-  size_t len;
-  char why[256];
-  memset(out, 0, sizeof *out);
-  if (oa_read_file(path, &data, &len, why, sizeof why) != 0)
-    return oa_err_set(err, OA_EIO, "cannot read: %s", why);
-  if (file_size) *file_size = len;
-  int rc = oa_demux_memory(data, len, out, err);
-  free(data);
+  oa_ogg_reader *r;
+  int rc = oa_ogg_open(path, out, &r, err);
+  if (rc == OA_OK) rc = read_all(r, err);
+  if (file_size) *file_size = r ? oa_ogg_bytes_read(r) : 0;
+  oa_ogg_close(r);
+  if (rc != OA_OK) oa_demuxed_free(out);
   return rc;
 }

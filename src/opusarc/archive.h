@@ -133,9 +133,25 @@ typedef struct oa_rule_diff {
 } oa_rule_diff;
 int oa_meta_rules_differ(const oa_archive_meta *a, const oa_archive_meta *b, oa_rule_diff *d);
 
+/* A run of a batch's packets, heads or checkpoint blobs moved to its
+ * spill file: `count` elements at `file_offset`. */
+enum { OA_SPILL_DATA, OA_SPILL_HEADS, OA_SPILL_STATE, OA_SPILL_KINDS };
+typedef struct oa_spill_chunk {
+  int kind;
+  uint64_t file_offset, count;
+} oa_spill_chunk;
+
 /* Rows a rank has produced since the last append. Indexes and offsets in
  * them are local (relative to this batch) until oa_writer_append rebases
- * them. */
+ * them.
+ *
+ * A batch may spill (oa_batch_spill_open): once its packets and heads pass
+ * `spill_at` bytes in memory they go to an unlinked temporary file, and so
+ * do its checkpoint blobs before a new one is added, so a recording of any
+ * length is indexed in a bounded batch. data[], heads[] and state[] then
+ * hold only what follows their first data_spilled / heads_spilled /
+ * state_spilled elements (data_len, nheads and state_len count all), and
+ * the writer reads the chunks back a piece at a time. */
 typedef struct oa_batch {
   uint8_t *data; size_t data_len, data_cap;   /* packets without their first (TOC) byte */
   uint32_t *heads; size_t nheads, heads_cap;  /* per packet: oa_head_make(length, TOC byte) */
@@ -145,6 +161,13 @@ typedef struct oa_batch {
   char *strings; size_t strings_len, strings_cap;
   oa_rec_row *recs; size_t nrecs, recs_cap;
   uint64_t *rec_index; size_t rec_index_cap; /* corpus row of each recs[i] */
+  size_t spill_at;                            /* 0: never spill */
+  int spill_fd;
+  char *spill_name;                           /* for messages (the file is unlinked at once) */
+  int spill_failed;                           /* a spill write failed: the job cannot go on */
+  uint64_t spill_end;                         /* bytes written to the spill file */
+  size_t data_spilled, heads_spilled, state_spilled;
+  oa_spill_chunk *chunks; size_t nchunks, chunks_cap;
 } oa_batch;
 
 /* Real seconds per sample of a row: 48000, or a time-expanded source's rate. */
@@ -154,7 +177,25 @@ void oa_batch_clear(oa_batch *b);
 void oa_batch_free(oa_batch *b);
 /* Appends a string to the batch's string blob; returns its local offset. */
 int oa_batch_add_string(oa_batch *b, const char *s, uint64_t *off, uint32_t *len);
+/* The batch's bytes, spilled ones included: what a round will write. */
 size_t oa_batch_bytes(const oa_batch *b);
+/* Lets the batch spill past `at` bytes (at > 0) into an unlinked file made
+ * next to `near` (the output: it has room for what the batch will write). */
+int oa_batch_spill_open(oa_batch *b, const char *near, size_t at, oa_err *err);
+/* Append packet bytes, one packet head, or a checkpoint blob (its batch
+ * offset in *offset); each may spill first. */
+int oa_batch_put_data(oa_batch *b, const void *p, size_t n, oa_err *err);
+int oa_batch_put_head(oa_batch *b, uint32_t head, oa_err *err);
+int oa_batch_put_state(oa_batch *b, const void *p, size_t n, uint64_t *offset, oa_err *err);
+/* The checkpoint blob at batch offset `off`, or NULL if it was spilled. */
+const uint8_t *oa_batch_state_at(const oa_batch *b, uint64_t off);
+/* Cuts the packets, heads and blobs back to these lengths (a recording
+ * undone), spilled ones included. */
+void oa_batch_cut(oa_batch *b, size_t data_len, size_t nheads, size_t state_len);
+/* Reads `count` elements of spilled chunk c from element `at` into buf. */
+int oa_batch_read_spill(const oa_batch *b, const oa_spill_chunk *c, uint64_t at, uint64_t count, void *buf);
+/* Bytes per element of each spill kind. */
+size_t oa_spill_elem(int kind);
 
 typedef struct oa_archive_writer oa_archive_writer;
 

@@ -74,7 +74,10 @@ typedef struct oa_demuxed {
   uint32_t *pkt_size;
   uint32_t *pkt_duration; /* 48 kHz samples, from the TOC */
   int64_t *pkt_link_pos;  /* place of this packet on its link's timeline */
-  size_t npackets, packets_cap;
+  size_t npackets, packets_cap; /* npackets counts released packets too */
+  size_t base;           /* packets [0, base) were released (oa_demuxed_release): the arrays
+                          * and bytes hold packets base..npackets-1, at index i - base */
+  uint64_t base_bytes;   /* the released packets' bytes */
   oa_link *links;
   size_t nlinks, links_cap;
   int64_t total_samples; /* sum of links' out_samples */
@@ -87,6 +90,30 @@ typedef struct oa_demuxed {
 
 /* One line naming every damage (at most `len` bytes, "..." when cut). */
 void oa_damage_describe(const oa_demuxed *d, char *buf, size_t len);
+
+/* Every packet's bytes, released ones included. */
+static inline uint64_t oa_demuxed_payload(const oa_demuxed *d) { return d->base_bytes + d->bytes_len; }
+
+/* Frees packets [base, upto): a reader that streams keeps only the packets
+ * it may still need. */
+void oa_demuxed_release(oa_demuxed *d, size_t upto);
+
+/* Reading an Ogg Opus file a page at a time, so a long recording is never
+ * held whole: the packets arrive in `out` as pages are read, and the caller
+ * releases those it no longer needs. */
+typedef struct oa_ogg_reader oa_ogg_reader;
+/* Opens `path` (out is emptied). On error *r is NULL. */
+int oa_ogg_open(const char *path, oa_demuxed *out, oa_ogg_reader **r, oa_err *err);
+/* Reads until a page is taken: 1 while the file goes on, 0 once it has
+ * ended (every link closed and checked), or an error (`out` is left to the
+ * caller to free). */
+int oa_ogg_read(oa_ogg_reader *r, oa_err *err);
+/* Packets [0, n) have their final places (link positions, end trimming):
+ * what a consumer may take. */
+size_t oa_ogg_ready(const oa_ogg_reader *r);
+int oa_ogg_ended(const oa_ogg_reader *r);
+uint64_t oa_ogg_bytes_read(const oa_ogg_reader *r);
+void oa_ogg_close(oa_ogg_reader *r);
 
 /* Parse an Ogg Opus file held in memory. On error, `out` is freed and err
  * names the byte offset of the problem. */

@@ -87,6 +87,7 @@ for case in "2 1 0" "2 1 1" "2 1 2" "3 0 0" "3 0 1" "3 0 2"; do
   [ "$rc" != 124 ] || fail "EIO after $after writes on rank $victim of $np: the job hung until the test's limit"
   if grep -q "has not finished after 5 s" "$WORK/err.txt"; then stuck=$((stuck + 1));
   elif grep -q "writing to .*x.h5.partial failed: Input/output error" "$WORK/err.txt"; then clean=$((clean + 1));
+  elif grep -q "cannot write the batch's spill file .*x.h5.spill-.*: Input/output error" "$WORK/err.txt"; then clean=$((clean + 1));
   elif [ "$rc" != 0 ]; then cat "$WORK/err.txt"; fail "EIO after $after writes on rank $victim of $np: exit $rc without a reason"; fi
   [ "$rc" = 0 ] || [ ! -e "$WORK/x.h5" ] || fail "EIO after $after writes on rank $victim of $np: an archive presented as complete"
   mpi "$np" "$OPUSARC" index -q --resume --batch-mb 0.02 -o "$WORK/x.h5" "$C" > /dev/null ||
