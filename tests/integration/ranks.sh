@@ -20,6 +20,11 @@ for i in $(seq 1 60); do
 done
 for i in 1 2 3 4 5; do "$MKOPUS" --seconds 0.5 --seed $((200 + i)) "$C/more/m$i.opus" > /dev/null; done
 head -c 900 "$C/wide/w07.opus" > "$C/wide/cut.opus" # one damaged file among them
+# A longer chained recording (two links): with --batch-mb 0.02 its packets,
+# heads and checkpoints spill and are written back in many pieces.
+"$MKOPUS" --seconds 12 --seed 300 "$WORK/a.opus" > /dev/null
+"$MKOPUS" --seconds 9 --seed 302 "$WORK/c.opus" > /dev/null
+cat "$WORK/a.opus" "$WORK/c.opus" > "$C/wide/chained.opus"
 ln -s "$C/deep/level1" "$C/wide/linked-dir"      # a link to a directory: not followed
 ln -s "$C/wide/w01.opus" "$C/wide/zz-link.opus"  # a link to a file of the corpus: one file, indexed once
 echo "not audio" > "$C/wide/notes.txt"
@@ -40,10 +45,22 @@ samples() { # samples ARCHIVE DIR: every recording whole, as f32
 IDX=(index -q --allow-damaged --allow-failures --root "$C" --batch-mb 0.02)
 mpi 1 "$OPUSARC" "${IDX[@]}" -o "$WORK/r1.h5" "$C/deep" "$C/wide"
 rows "$WORK/r1.h5" > "$WORK/r1.rows"
-[ "$(jq length "$WORK/r1.rows")" = 74 ] || fail "the 1-rank archive holds $(jq length "$WORK/r1.rows") rows, not 74"
+[ "$(jq length "$WORK/r1.rows")" = 75 ] || fail "the 1-rank archive holds $(jq length "$WORK/r1.rows") rows, not 75"
 jq -e '.[] | select(.name == "wide/zz-link.opus") | .error | test("the same file as wide/w01.opus")' "$WORK/r1.rows" \
   > /dev/null || fail "the link to a file of the corpus is not marked as the same file"
 samples "$WORK/r1.h5" "$WORK/s1"
+# The same without spilling (a batch that holds everything): spilled
+# packets, heads and checkpoints come back in order.
+mpi 1 "$OPUSARC" index -q --allow-damaged --allow-failures --root "$C" -o "$WORK/whole.h5" "$C/deep" "$C/wide"
+rows "$WORK/whole.h5" | cmp -s - "$WORK/r1.rows" || fail "spilled batches: rows differ from a batch held whole"
+samples "$WORK/whole.h5" "$WORK/swhole"
+diff -r "$WORK/s1" "$WORK/swhole" > /dev/null || fail "spilled batches: samples differ from a batch held whole"
+for ds in /packets/data /packets/heads /checkpoints/state; do
+  h5dump -d "$ds" -b LE -o "$WORK/spill.bin" "$WORK/r1.h5" > /dev/null
+  h5dump -d "$ds" -b LE -o "$WORK/whole.bin" "$WORK/whole.h5" > /dev/null
+  cmp -s "$WORK/spill.bin" "$WORK/whole.bin" || fail "spilled batches: $ds differs from a batch held whole"
+done
+ls "$WORK"/r1.h5.spill-* > /dev/null 2>&1 && fail "a spill file was left behind"
 for np in 2 3 8; do
   mpi "$np" "$OPUSARC" "${IDX[@]}" -o "$WORK/r$np.h5" "$C/deep" "$C/wide"
   rows "$WORK/r$np.h5" | cmp -s - "$WORK/r1.rows" || fail "$np ranks: rows differ from 1 rank's"
@@ -84,6 +101,6 @@ cp "$WORK/r1.h5" "$WORK/a1.h5"
 mpi 8 "$OPUSARC" "${IDX[@]}" --append -o "$WORK/a8.h5" "$C/more"
 mpi 1 "$OPUSARC" "${IDX[@]}" --append -o "$WORK/a1.h5" "$C/more"
 rows "$WORK/a8.h5" > "$WORK/a8.rows"
-[ "$(jq length "$WORK/a8.rows")" = 79 ] || fail "after the append: $(jq length "$WORK/a8.rows") rows, not 79"
+[ "$(jq length "$WORK/a8.rows")" = 80 ] || fail "after the append: $(jq length "$WORK/a8.rows") rows, not 80"
 rows "$WORK/a1.h5" | cmp -s - "$WORK/a8.rows" || fail "an append at 8 ranks differs from one at 1 rank"
 echo "ranks: rows and samples identical at 1, 2, 3 and 8 ranks (walk, --list, resume, append, sweeps) on a deep and wide tree"
