@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -415,6 +417,67 @@ static void test_opus_head_rules(void **state) {
   assert_int_equal(oa_parse_opus_head(p, 24, &h, &err), OA_EFORMAT); /* zero streams */
 }
 
+/* Read from a file a page at a time, releasing each packet once it is
+ * ready: every packet arrives once, in order, with the place and bytes the
+ * whole-file demux gives it, and never before its place is final (the end
+ * trimming of the last page may still drop packets until then). */
+static void test_reader_streams_and_releases(void **state) {
+  (void)state;
+  tbuf b = {0};
+  add_link(&b, 1, 40, 3, 312, 0, 0);
+  add_link(&b, 2, 27, 4, 0, 0, 1500); /* a second link, trimmed at its end */
+  /* A third whose first audio page has no granule position: its packets
+   * have no place until the next page comes. */
+  tstream s3;
+  tstream_init(&s3, 3);
+  write_headers(&s3, &b, 2, 0, 0);
+  for (int k = 0; k < 9; k++) {
+    tstream_packet(&s3, PKT20, sizeof PKT20, k < 3 ? -1 : 960LL * (k + 1), k == 8);
+    if (k % 3 == 2) tstream_flush(&s3, &b);
+  }
+  tstream_clear(&s3);
+  oa_demuxed whole, d;
+  oa_err err;
+  assert_int_equal(oa_demux_memory(b.data, b.len, &whole, &err), OA_OK);
+  char path[] = "/tmp/test_demux_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, b.data, b.len), (ssize_t)b.len);
+  close(fd);
+  oa_ogg_reader *r;
+  assert_int_equal(oa_ogg_open(path, &d, &r, &err), OA_OK);
+  size_t taken = 0;
+  int more, steps = 0;
+  do {
+    more = oa_ogg_read(r, &err);
+    assert_true(more >= 0);
+    size_t ready = oa_ogg_ready(r);
+    assert_true(ready <= whole.npackets);
+    for (; taken < ready; taken++) {
+      size_t i = taken - d.base;
+      assert_int_equal(d.pkt_link_pos[i], whole.pkt_link_pos[taken]);
+      assert_int_equal(d.pkt_size[i], whole.pkt_size[taken]);
+      assert_memory_equal(d.bytes + d.pkt_offset[i], whole.bytes + whole.pkt_offset[taken], d.pkt_size[i]);
+    }
+    oa_demuxed_release(&d, ready);
+    assert_int_equal(d.base, ready);
+    steps++;
+  } while (more > 0);
+  assert_true(steps > 10); /* it really went page by page */
+  assert_int_equal(taken, whole.npackets);
+  assert_int_equal(d.npackets, whole.npackets);
+  assert_int_equal(d.nlinks, 3);
+  assert_int_equal(d.links[1].out_samples, whole.links[1].out_samples);
+  assert_int_equal(d.total_samples, whole.total_samples);
+  assert_int_equal(oa_demuxed_payload(&d), oa_demuxed_payload(&whole));
+  assert_int_equal(oa_ogg_bytes_read(r), b.len);
+  oa_ogg_close(r);
+  unlink(path);
+  oa_demuxed_free(&d);
+  oa_demuxed_free(&whole);
+  tbuf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_single_link_timing),   cmocka_unit_test(test_end_trimming_drops_whole_packets),
@@ -425,6 +488,7 @@ int main(void) {
       cmocka_unit_test(test_lost_link_start),                 cmocka_unit_test(test_not_opus),
       cmocka_unit_test(test_missing_tags),         cmocka_unit_test(test_negative_start_granule),
       cmocka_unit_test(test_opus_head_rules),      cmocka_unit_test(test_granule_backwards),
+      cmocka_unit_test(test_reader_streams_and_releases),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
