@@ -32,10 +32,15 @@ static uint32_t lcg(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
 
 /* Deterministic test signals: sines with vibrato, noise, chirps, and a
  * "speech-like" signal of voiced bursts and pauses. */
-static void make_signal(const options *o, int link, float *pcm, long frames) {
-  uint32_t s = o->seed * 7919u + (uint32_t)link * 104729u + 1;
+static uint32_t signal_seed(const options *o, int link) { return o->seed * 7919u + (uint32_t)link * 104729u + 1; }
+
+/* Samples [from, from + frames) of the link's signal; *s carries the noise
+ * state from one call to the next, so a day-long file is made a frame at a
+ * time with the samples it would have had made whole. */
+static void make_signal(const options *o, int link, float *pcm, long from, long frames, uint32_t *state) {
+  uint32_t s = *state;
   for (long i = 0; i < frames; i++) {
-    double t = i / 48000.0;
+    double t = (double)(from + i) / 48000.0;
     for (int c = 0; c < o->channels; c++) {
       double v;
       double f0 = 110.0 * (1 + c) + 40.0 * link;
@@ -56,6 +61,7 @@ static void make_signal(const options *o, int link, float *pcm, long frames) {
       pcm[i * o->channels + c] = (float)v;
     }
   }
+  *state = s;
 }
 
 static void put16(unsigned char *p, int v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
@@ -161,12 +167,13 @@ static int write_link(const options *o, int link, FILE *f, int *mode_counts) {
   const int frame = (int)lround(o->frame_ms * 48.0);
   const long total = (long)(o->seconds * 48000.0);
   long nframes = (total + frame - 1) / frame;
-  float *pcm = malloc(sizeof(float) * (size_t)(nframes * frame) * (size_t)o->channels);
-  make_signal(o, link, pcm, nframes * frame);
+  float *pcm = malloc(sizeof(float) * (size_t)frame * (size_t)o->channels);
+  uint32_t noise = signal_seed(o, link);
   unsigned char packet[1275 * 255 * 6 + 256];
   int64_t granule = o->start_granule;
   for (long k = 0; k < nframes; k++) {
-    const float *in = pcm + (size_t)k * frame * o->channels;
+    make_signal(o, link, pcm, k * frame, frame, &noise);
+    const float *in = pcm;
     int n = e.pr ? opus_projection_encode_float(e.pr, in, frame, packet, sizeof packet)
                  : opus_multistream_encode_float(e.ms, in, frame, packet, sizeof packet);
     if (n < 0) {
