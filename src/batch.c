@@ -99,11 +99,31 @@ static int spill_kind(oa_batch *b, int kind, void *mem, size_t count, oa_err *er
   return OA_OK;
 }
 
+/* What one recording may hold in memory before the batch spills, whatever
+ * the batch's budget: a day-long recording is indexed in tens of MB, while
+ * a batch of short ones never touches the spill file. */
+#define RECORDING_IN_MEMORY ((size_t)16 << 20)
+
+void oa_batch_begin_recording(oa_batch *b) {
+  b->rec_data = b->data_len;
+  b->rec_heads = b->nheads;
+  b->rec_state = b->state_len;
+}
+
+/* Elements of one kind added since `from` that are still in memory. */
+static size_t in_memory_since(size_t len, size_t spilled, size_t from) {
+  size_t first = from > spilled ? from : spilled;
+  return len > first ? len - first : 0;
+}
+
 /* Packets and heads are never read back while indexing: they go as soon
- * as they pass the limit. */
+ * as the batch passes its budget or the recording its share. */
 static int maybe_spill_packets(oa_batch *b, oa_err *err) {
   size_t data_mem = b->data_len - b->data_spilled, heads_mem = b->nheads - b->heads_spilled;
-  if (!b->spill_at || data_mem + heads_mem * sizeof *b->heads < b->spill_at) return OA_OK;
+  size_t rec_mem = in_memory_since(b->data_len, b->data_spilled, b->rec_data) +
+                   in_memory_since(b->nheads, b->heads_spilled, b->rec_heads) * sizeof *b->heads;
+  if (!b->spill_at || (data_mem + heads_mem * sizeof *b->heads < b->spill_at && rec_mem < RECORDING_IN_MEMORY))
+    return OA_OK;
   int rc = spill_kind(b, OA_SPILL_DATA, b->data, data_mem, err);
   if (rc == OA_OK) rc = spill_kind(b, OA_SPILL_HEADS, b->heads, heads_mem, err);
   if (rc == OA_OK) b->data_spilled = b->data_len, b->heads_spilled = b->nheads;
@@ -131,7 +151,8 @@ int oa_batch_put_head(oa_batch *b, uint32_t head, oa_err *err) {
  * may read the last one back (patch_matches) until the next row. */
 int oa_batch_put_state(oa_batch *b, const void *p, size_t n, uint64_t *offset, oa_err *err) {
   size_t used = b->state_len - b->state_spilled;
-  if (b->spill_at && used >= b->spill_at / 4) {
+  size_t rec_mem = in_memory_since(b->state_len, b->state_spilled, b->rec_state);
+  if (b->spill_at && (used >= b->spill_at / 4 || rec_mem >= RECORDING_IN_MEMORY / 4)) {
     int rc = spill_kind(b, OA_SPILL_STATE, b->state, used, err);
     if (rc != OA_OK) return rc;
     b->state_spilled = b->state_len;

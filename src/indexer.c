@@ -728,6 +728,7 @@ int oa_index_entry(const oa_corpus_entry *e, uint64_t row, const oa_index_option
   r.source_mtime_ns = e->mtime_ns;
   r.source_inode = e->ino;
   const batch_mark mark = mark_of(b);
+  oa_batch_begin_recording(b);
   oa_index_stats mine;
   memset(&mine, 0, sizeof mine);
   oa_err why;

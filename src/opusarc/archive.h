@@ -146,9 +146,10 @@ typedef struct oa_spill_chunk {
  * them.
  *
  * A batch may spill (oa_batch_spill_open): once its packets and heads pass
- * `spill_at` bytes in memory they go to an unlinked temporary file, and so
- * do its checkpoint blobs before a new one is added, so a recording of any
- * length is indexed in a bounded batch. data[], heads[] and state[] then
+ * `spill_at` bytes in memory, or those of the recording being added pass
+ * 16 MiB, they go to an unlinked temporary file, and so do its checkpoint
+ * blobs before a new one is added (past a quarter of those), so a recording
+ * of any length is indexed in bounded memory. data[], heads[] and state[] then
  * hold only what follows their first data_spilled / heads_spilled /
  * state_spilled elements (data_len, nheads and state_len count all), and
  * the writer reads the chunks back a piece at a time. */
@@ -167,6 +168,7 @@ typedef struct oa_batch {
   int spill_failed;                           /* a spill write failed: the job cannot go on */
   uint64_t spill_end;                         /* bytes written to the spill file */
   size_t data_spilled, heads_spilled, state_spilled;
+  size_t rec_data, rec_heads, rec_state;      /* where the recording being added began */
   oa_spill_chunk *chunks; size_t nchunks, chunks_cap;
 } oa_batch;
 
@@ -182,6 +184,9 @@ size_t oa_batch_bytes(const oa_batch *b);
 /* Lets the batch spill past `at` bytes (at > 0) into an unlinked file made
  * next to `near` (the output: it has room for what the batch will write). */
 int oa_batch_spill_open(oa_batch *b, const char *near, size_t at, oa_err *err);
+/* Marks the start of a recording (what it may hold in memory is counted
+ * from here). */
+void oa_batch_begin_recording(oa_batch *b);
 /* Append packet bytes, one packet head, or a checkpoint blob (its batch
  * offset in *offset); each may spill first. */
 int oa_batch_put_data(oa_batch *b, const void *p, size_t n, oa_err *err);
