@@ -467,76 +467,98 @@ static int close_link(link_job *j, uint64_t row, int *last_preroll, oa_err *err)
   return rc;
 }
 
-/* Where a recording's packets come from: all at once (a demuxed
- * recording), or page by page from an Ogg file (`ogg`). */
-typedef struct rec_source {
+/* The indexing of one recording as its packets arrive: from an Ogg file
+ * read a page at a time, from samples encoded a chunk at a time (the
+ * encoder calls back), or all at once. Only the packets the job of the
+ * current link may still read are kept. */
+typedef struct rec_job {
   oa_demuxed *d;
-  oa_ogg_reader *ogg;
-  uint64_t file_size;
-} rec_source;
+  uint64_t row;
+  const oa_index_options *opt;
+  const oa_opus_build *build;
+  oa_batch *b;
+  oa_index_stats *stats;
+  int64_t *bad_packet;
+  link_job j;
+  int open;          /* j holds link li's job */
+  size_t li;
+  int last_preroll;
+  int failed;        /* an indexing error (not the source's) ended it */
+  oa_err why;        /* that error */
+} rec_job;
 
-/* Feeds every link whose packets are ready, closing those that ended.
- * *open says whether `j` holds link *li's job. */
-static int feed_ready(rec_source *s, link_job *j, int *open, size_t *li, uint64_t row, const oa_index_options *opt,
-                      const oa_opus_build *build, oa_batch *b, oa_index_stats *stats, int *last_preroll,
-                      int64_t *bad_packet, oa_err *err) {
-  oa_demuxed *d = s->d;
-  const int ended = !s->ogg || oa_ogg_ended(s->ogg);
-  const size_t ready = s->ogg ? oa_ogg_ready(s->ogg) : d->npackets;
-  const double share = s->ogg ? (double)oa_ogg_bytes_read(s->ogg) / (double)(s->file_size ? s->file_size : 1)
-                              : 1.0;
-  while (*li < d->nlinks) {
-    const oa_link *lk = &d->links[*li];
-    const int finished = *li + 1 < d->nlinks || ended;
+/* Feeds every link whose packets are ready (packets [0, ready) have final
+ * places; `ended`: the source has no more), closing those that ended. */
+static int feed_ready(rec_job *r, size_t ready, int ended, double share, oa_err *err) {
+  oa_demuxed *d = r->d;
+  link_job *j = &r->j;
+  while (r->li < d->nlinks) {
+    const oa_link *lk = &d->links[r->li];
+    const int finished = r->li + 1 < d->nlinks || ended;
     size_t avail = finished ? lk->packet_count : ready > lk->first_packet ? ready - lk->first_packet : 0;
-    if (!*open && !finished && avail == 0) return OA_OK; /* its header may still be on its way */
-    if (!*open) {
-      *open = 1;
-      int rc = open_link(j, d, *li, opt, build, b, stats, *last_preroll, err);
+    if (!r->open && !finished && avail == 0) return OA_OK; /* its header may still be on its way */
+    if (!r->open) {
+      r->open = 1;
+      int rc = open_link(j, d, r->li, r->opt, r->build, r->b, r->stats, r->last_preroll, err);
       if (rc != OA_OK) return rc;
     }
     j->lk = lk;
     j->share = share;
-    int rc = feed_link(j, avail, bad_packet, err);
+    int rc = feed_link(j, avail, r->bad_packet, err);
     if (rc != OA_OK || !finished) return rc;
-    rc = close_link(j, row, last_preroll, err);
+    rc = close_link(j, r->row, &r->last_preroll, err);
     free_job(j);
-    *open = 0;
-    (*li)++;
+    r->open = 0;
+    r->li++;
     if (rc != OA_OK) return rc;
   }
   return OA_OK;
 }
 
-/* Indexes a recording's links as its packets become ready; an Ogg file is
- * read a page at a time and only the packets the job may still need are
- * kept. *demux_failed tells a reading error from an indexing one. */
-static int index_links(rec_source *s, uint64_t row, const oa_index_options *opt, const oa_opus_build *build,
-                       oa_batch *b, oa_index_stats *stats, int64_t *bad_packet, int *demux_failed, oa_err *err) {
-  link_job j;
-  memset(&j, 0, sizeof j);
-  int open = 0, last_preroll = 0, rc = OA_OK;
-  size_t li = 0;
+/* Takes what is ready, then lets the source drop what no job will read. */
+static int rec_feed(rec_job *r, size_t ready, int ended, double share, oa_err *err) {
+  int rc = feed_ready(r, ready, ended, share, err);
+  if (rc != OA_OK) {
+    r->failed = 1;
+    return rc;
+  }
+  if (r->open) {
+    size_t low = keep_from(&r->j);
+    release_offsets(&r->j, low);
+    oa_demuxed_release(r->d, r->j.lk->first_packet + low);
+  } else {
+    oa_demuxed_release(r->d, ready);
+  }
+  return OA_OK;
+}
+
+static void rec_end(rec_job *r) {
+  if (r->open) free_job(&r->j);
+  r->open = 0;
+}
+
+/* The encoder's call after each chunk of samples (oa_encode_options). */
+static int on_encoded(void *ctx, oa_demuxed *d, int ended, oa_err *err) {
+  rec_job *r = ctx;
+  int rc = rec_feed(r, d->npackets, ended, 0.0, err);
+  if (rc != OA_OK) r->why = *err;
+  return rc;
+}
+
+/* An Ogg file, page by page. *demux_failed tells a reading error from an
+ * indexing one. */
+static int index_ogg(rec_job *r, oa_ogg_reader *ogg, uint64_t file_size, int *demux_failed, oa_err *err) {
   *demux_failed = 0;
   for (;;) {
-    int more = s->ogg ? oa_ogg_read(s->ogg, err) : 0;
+    int more = oa_ogg_read(ogg, err);
     if (more < 0) {
-      rc = more;
       *demux_failed = 1;
-      break;
+      return more;
     }
-    rc = feed_ready(s, &j, &open, &li, row, opt, build, b, stats, &last_preroll, bad_packet, err);
-    if (rc != OA_OK || !more) break;
-    if (open) {
-      size_t low = keep_from(&j);
-      release_offsets(&j, low);
-      oa_demuxed_release(s->d, j.lk->first_packet + low);
-    } else {
-      oa_demuxed_release(s->d, oa_ogg_ready(s->ogg));
-    }
+    double share = (double)oa_ogg_bytes_read(ogg) / (double)(file_size ? file_size : 1);
+    int rc = rec_feed(r, oa_ogg_ready(ogg), !more, share, err);
+    if (rc != OA_OK || !more) return rc;
   }
-  if (open) free_job(&j);
-  return rc;
 }
 
 static int add_link_row(oa_batch *b, const oa_link *lk, uint64_t row, uint64_t first_interval, uint64_t data_start,
@@ -683,22 +705,28 @@ static int reader_refuses(oa_ogg_reader *ogg, oa_demuxed *d, oa_err *why) {
   return more < 0 && late.code != OA_ENOMEM;
 }
 
-/* Reads an Ogg file page by page while indexing it (so a recording of any
- * length is never held whole); any other source is read whole first.
+/* Reads an Ogg file page by page while indexing it, and encodes PCM and
+ * other audio a chunk at a time while indexing it (so a recording of any
+ * length is never held whole); Opus in other containers is read whole.
  * *bad_packet is the packet an indexing error names (-1 otherwise). */
 static int index_source(const oa_corpus_entry *e, uint64_t row, const oa_index_options *opt,
                         const oa_opus_build *build, oa_batch *b, const batch_mark mark, oa_index_stats *mine,
                         oa_demuxed *d, oa_source_info *src, int64_t *bad_packet, oa_err *why) {
-  rec_source s = {.d = d, .file_size = e->size};
+  rec_job r = {.d = d, .row = row, .opt = opt, .build = build, .b = b, .stats = mine, .bad_packet = bad_packet};
+  oa_index_options streamed = *opt;
+  streamed.encode.on_packets = on_encoded;
+  streamed.encode.on_packets_ctx = &r;
   uint64_t size = 0;
-  int demux_failed = 1, rc;
+  int rc;
   if (!is_read_whole(e->path)) {
-    rc = oa_ogg_open(e->path, d, &s.ogg, why);
-    if (rc == OA_OK) rc = index_links(&s, row, opt, build, b, mine, bad_packet, &demux_failed, why);
-    if (rc != OA_OK && !demux_failed && rc != OA_ENOMEM && reader_refuses(s.ogg, d, why)) rc = why->code, demux_failed = 1;
-    size = s.ogg ? oa_ogg_bytes_read(s.ogg) : 0;
-    oa_ogg_close(s.ogg);
-    s.ogg = NULL;
+    oa_ogg_reader *ogg = NULL;
+    int demux_failed = 1;
+    rc = oa_ogg_open(e->path, d, &ogg, why);
+    if (rc == OA_OK) rc = index_ogg(&r, ogg, e->size, &demux_failed, why);
+    rec_end(&r);
+    if (rc != OA_OK && !demux_failed && rc != OA_ENOMEM && reader_refuses(ogg, d, why)) rc = why->code, demux_failed = 1;
+    size = ogg ? oa_ogg_bytes_read(ogg) : 0;
+    oa_ogg_close(ogg);
     if (rc == OA_ENOMEM) return rc;
     if (!demux_failed || rc == OA_OK) {
       int changed = check_size(e, size, why);
@@ -710,12 +738,14 @@ static int index_source(const oa_corpus_entry *e, uint64_t row, const oa_index_o
     rollback(b, mark);
     memset(mine, 0, sizeof *mine);
     oa_demuxed_free(d);
-    rc = read_other(e->path, rc, opt, d, src, &size, why);
+    rc = read_other(e->path, rc, &streamed, d, src, &size, why);
   } else {
-    rc = read_whole(e->path, opt, d, src, &size, why);
+    rc = read_whole(e->path, &streamed, d, src, &size, why);
   }
+  if (r.failed) *why = r.why; /* the encoder stopped on an indexing error */
+  if (rc == OA_OK && !r.failed && r.li == 0) rc = rec_feed(&r, d->npackets, 1, 1.0, why); /* read whole */
+  rec_end(&r);
   if (rc == OA_OK) rc = check_size(e, size, why);
-  if (rc == OA_OK) rc = index_links(&s, row, opt, build, b, mine, bad_packet, &demux_failed, why);
   return rc;
 }
 

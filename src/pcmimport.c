@@ -85,7 +85,7 @@ static int encode_frame(encoder *e, const float *pcm, oa_err *err) {
   if (n < 0) return oa_err_set(err, OA_EDECODE, "libopus encoder: %s", opus_strerror(n));
   oa_demuxed *d = e->d;
   if (oa_demuxed_add_packet(d, e->packet, n, e->dur48) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  d->pkt_link_pos[d->npackets - 1] = (int64_t)(d->npackets - 1) * e->dur48;
+  d->pkt_link_pos[d->npackets - 1 - d->base] = (int64_t)(d->npackets - 1) * e->dur48;
   return OA_OK;
 }
 
@@ -182,6 +182,14 @@ int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa
     sox = soxr_create(src->rate, OA_SAMPLE_RATE, (unsigned)src->channels, &se, &io, &q, NULL);
     if (!sox) rc = oa_err_set(err, OA_EUSAGE, "libsoxr: %s", se);
   }
+  /* The link begins now, so packets can be taken as they come. */
+  if (rc == OA_OK && oa_grow((void **)&d->links, &d->links_cap, 1, sizeof *d->links))
+    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (rc == OA_OK) {
+    memset(&d->links[0], 0, sizeof d->links[0]);
+    d->links[0].head = head;
+    d->nlinks = 1;
+  }
   const size_t chunk = 4096, ch = (size_t)src->channels;
   float *in = malloc(chunk * ch * sizeof *in);
   size_t out_cap = (size_t)(chunk * (double)OA_SAMPLE_RATE / src->rate) + 64;
@@ -214,6 +222,7 @@ int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa
       rc = feed(&e, in, (size_t)got, err);
       produced += got;
     }
+    if (rc == OA_OK && got > 0 && o->on_packets) rc = o->on_packets(o->on_packets_ctx, d, 0, err);
     if (got == 0) break;
   }
   if (rc == OA_OK && info->frames == 0) rc = oa_err_set(err, OA_EFORMAT, "no audio: the file holds 0 sample frames");
@@ -227,18 +236,15 @@ int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa
     rc = z ? feed(&e, z, zeros, err) : oa_err_set(err, OA_ENOMEM, "out of memory");
     free(z);
   }
-  if (rc == OA_OK && oa_grow((void **)&d->links, &d->links_cap, 1, sizeof *d->links))
-    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   if (rc == OA_OK) {
     oa_link *lk = &d->links[0];
-    memset(lk, 0, sizeof *lk);
-    lk->head = head;
     lk->packet_count = d->npackets;
     lk->decoded_samples = (int64_t)d->npackets * e.dur48;
     lk->out_samples = produced * (OA_SAMPLE_RATE / rate);
     d->nlinks = 1;
     d->total_samples = lk->out_samples;
   }
+  if (rc == OA_OK && o->on_packets) rc = o->on_packets(o->on_packets_ctx, d, 1, err);
   free(in);
   free(out);
   free(e.pending);

@@ -1,6 +1,8 @@
 /* Ogg Opus demultiplexer (RFC 7845) on top of libogg.
  *
- * A file is read whole and split into links (chained streams). Each link
+ * A file is read a page at a time (oa_ogg_reader: the indexer keeps only the
+ * packets it still needs) or from memory, and split into links (chained
+ * streams). Each link
  * keeps its OpusHead and its audio packets; the number of samples the link
  * contributes is computed exactly as opusfile's linear reader presents it:
  * the first pre_skip decoded samples are dropped, and only the final (EOS)

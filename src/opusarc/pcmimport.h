@@ -30,6 +30,13 @@ typedef struct oa_encode_options {
   int application;  /* OPUS_APPLICATION_AUDIO or OPUS_APPLICATION_VOIP */
   int high_rate;    /* enum oa_high_rate, for sources above 48 kHz */
   int import_lossy; /* 1: encode lossy sources (MP3, AAC, Vorbis, ...) too */
+  /* Called after each chunk of samples is encoded, and once more with
+   * `ended` when the link is complete, so the indexer takes the packets as
+   * they come and releases them (oa_demuxed_release): a long recording is
+   * never held whole. A non-zero return stops the encoding with that
+   * error. NULL: the recording is only complete at the end. */
+  int (*on_packets)(void *ctx, oa_demuxed *d, int ended, oa_err *err);
+  void *on_packets_ctx;
 } oa_encode_options;
 
 void oa_encode_options_default(oa_encode_options *o);
@@ -52,7 +59,8 @@ typedef struct oa_sample_source {
   void *ctx;
 } oa_sample_source;
 
-/* Encodes everything `src` gives with libopus into `out` (one link): at
+/* Encodes everything `src` gives with libopus into `out` (one link, begun
+ * at once with its head; its lengths are set at the end): at
  * the source rate where Opus has it, else resampled to 48 kHz or (above
  * 48 kHz, --high-rate) time-expanded; sets info's frames and rate_mode.
  * Refuses NaN and infinite samples and sources without any. */
