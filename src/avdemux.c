@@ -115,11 +115,25 @@ static int trim_packet(trim_state *t, const AVPacket *pk, int duration, size_t i
   return OA_OK;
 }
 
-static int read_packets(AVFormatContext *fc, const AVStream *st, oa_demuxed *d, trim_state *t, oa_err *err) {
+/* Packets up to the last one with kept samples are final: those after it
+ * may still be dropped by an end trim. */
+static size_t ready_packets(const trim_state *t) { return t->first >= 0 ? t->last_kept + 1 : 0; }
+
+/* Packets handed on in groups, so the consumer's work per call is not per packet. */
+#define PACKETS_PER_CALL 256
+
+static int read_packets(AVFormatContext *fc, const AVStream *st, oa_demuxed *d, trim_state *t, oa_packets_fn on_packets,
+                        void *ctx, oa_err *err) {
   AVPacket *pk = av_packet_alloc();
   if (!pk) return oa_err_set(err, OA_ENOMEM, "out of memory");
   int rc = OA_OK, got;
+  size_t handed = 0;
   while (rc == OA_OK && (got = av_read_frame(fc, pk)) >= 0) {
+    if (on_packets && ready_packets(t) >= handed + PACKETS_PER_CALL) {
+      handed = ready_packets(t);
+      rc = on_packets(ctx, d, handed, 0, err);
+      if (rc != OA_OK) break;
+    }
     if (pk->stream_index == st->index) {
       int duration = pk->size > 0 ? oa_packet_duration(pk->data, (size_t)pk->size) : 0;
       if (duration <= 0)
@@ -127,39 +141,46 @@ static int read_packets(AVFormatContext *fc, const AVStream *st, oa_demuxed *d, 
       else if (oa_demuxed_add_packet(d, pk->data, pk->size, duration) != 0)
         rc = oa_err_set(err, OA_ENOMEM, "out of memory");
       else {
-        d->pkt_link_pos[d->npackets - 1] = t->decoded;
+        d->pkt_link_pos[d->npackets - 1 - d->base] = t->decoded;
         rc = trim_packet(t, pk, duration, d->npackets - 1, err);
       }
     }
     av_packet_unref(pk);
   }
   if (rc == OA_OK && got != AVERROR_EOF) rc = oa_av_fail(err, OA_EFORMAT, "reading the container", got);
+  if (rc != OA_OK && pk->data) av_packet_unref(pk);
   av_packet_free(&pk);
   return rc;
 }
 
-/* One link of the packets read, trimmed as FFmpeg trims them. */
-static int make_link(oa_demuxed *d, const oa_opus_head *h, const trim_state *t, oa_err *err) {
-  if (t->first < 0) return oa_err_set(err, OA_EFORMAT, "the Opus stream has no audio samples after trimming");
+/* The one link, begun before its packets come. */
+static int begin_link(oa_demuxed *d, const oa_opus_head *h, oa_err *err) {
   if (oa_grow((void **)&d->links, &d->links_cap, 1, sizeof *d->links)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  memset(&d->links[0], 0, sizeof d->links[0]);
+  d->links[0].head = *h;
+  d->nlinks = 1;
+  return OA_OK;
+}
+
+/* The link's lengths, trimmed as FFmpeg trims them. */
+static int end_link(oa_demuxed *d, const trim_state *t, oa_err *err) {
+  if (t->first < 0) return oa_err_set(err, OA_EFORMAT, "the Opus stream has no audio samples after trimming");
   /* Packets after the last kept sample carry no output (as the Ogg
    * demuxer drops them past an end trim). */
   size_t keep = t->last_kept + 1;
-  d->bytes_len = keep < d->npackets ? d->pkt_offset[keep] : d->bytes_len;
+  d->bytes_len = keep < d->npackets ? d->pkt_offset[keep - d->base] : d->bytes_len;
   d->npackets = keep;
   oa_link *lk = &d->links[0];
-  memset(lk, 0, sizeof *lk);
-  lk->head = *h;
   lk->head.pre_skip = (int)t->first;
   lk->packet_count = keep;
-  lk->decoded_samples = d->pkt_link_pos[keep - 1] + d->pkt_duration[keep - 1];
+  lk->decoded_samples = d->pkt_link_pos[keep - 1 - d->base] + d->pkt_duration[keep - 1 - d->base];
   lk->out_samples = t->end - t->first;
-  d->nlinks = 1;
   d->total_samples = lk->out_samples;
   return OA_OK;
 }
 
-int oa_demux_container(const char *path, oa_demuxed *out, uint64_t *file_size, oa_err *err) {
+int oa_demux_container(const char *path, oa_demuxed *out, uint64_t *file_size, oa_packets_fn on_packets, void *ctx,
+                       oa_err *err) {
   memset(out, 0, sizeof *out);
   if (oa_avlib_load(err) != OA_OK) return err->code;
   AVFormatContext *fc = NULL;
@@ -185,11 +206,12 @@ int oa_demux_container(const char *path, oa_demuxed *out, uint64_t *file_size, o
   oa_opus_head head;
   trim_state t = {.first = -1};
   if (rc == OA_OK) rc = head_of(fc->streams[index]->codecpar, &head, err);
+  if (rc == OA_OK) rc = begin_link(out, &head, err);
   if (rc == OA_OK) {
     t.skip = head.pre_skip;
-    rc = read_packets(fc, fc->streams[index], out, &t, err);
+    rc = read_packets(fc, fc->streams[index], out, &t, on_packets, ctx, err);
   }
-  if (rc == OA_OK) rc = make_link(out, &head, &t, err);
+  if (rc == OA_OK) rc = end_link(out, &t, err);
   if (rc == OA_OK) {
     out->ignored_streams = fc->nb_streams - 1;
     char first_line[128];
@@ -199,6 +221,7 @@ int oa_demux_container(const char *path, oa_demuxed *out, uint64_t *file_size, o
     int64_t size = fc->pb ? avio_size(fc->pb) : -1;
     if (file_size) *file_size = size >= 0 ? (uint64_t)size : 0;
   }
+  if (rc == OA_OK && on_packets) rc = on_packets(ctx, out, out->npackets, 1, err);
   avformat_close_input(&fc);
   if (rc != OA_OK) oa_demuxed_free(out);
   return rc;

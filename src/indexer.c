@@ -537,10 +537,12 @@ static void rec_end(rec_job *r) {
   r->open = 0;
 }
 
-/* The encoder's call after each chunk of samples (oa_encode_options). */
-static int on_encoded(void *ctx, oa_demuxed *d, int ended, oa_err *err) {
+/* The call of an encoder after each chunk of samples (oa_encode_options),
+ * or of the container reader after each group of packets. */
+static int on_packets(void *ctx, oa_demuxed *d, size_t ready, int ended, oa_err *err) {
   rec_job *r = ctx;
-  int rc = rec_feed(r, d->npackets, ended, 0.0, err);
+  (void)d; /* the job's own, r->d */
+  int rc = rec_feed(r, ready, ended, 0.0, err);
   if (rc != OA_OK) r->why = *err;
   return rc;
 }
@@ -667,22 +669,25 @@ static int read_other(const char *path, int rc, const oa_index_options *opt, oa_
   if (rc == OA_EFORMAT && *size > 0 && !starts_as_ogg(path)) {
     oa_err other;
     oa_err_clear(&other);
-    int again = oa_demux_container(path, d, size, &other);
+    int again = oa_demux_container(path, d, size, opt->encode.on_packets, opt->encode.on_packets_ctx, &other);
     if (again == OA_OK || again == OA_ENOTOPUS) *why = other, rc = again;
   }
   return rc == OA_ENOTOPUS ? import_other(path, opt, d, src, size, why) : rc;
 }
 
-/* Sources read whole: PCM encoded here, Opus in another container through
- * libavformat, other audio decoded by libavcodec and encoded here. */
-static int read_whole(const char *path, const oa_index_options *opt, oa_demuxed *d, oa_source_info *src,
+/* Sources other than Ogg, by name: PCM encoded here, Opus in another
+ * container through libavformat, other audio decoded by libavcodec and
+ * encoded here. */
+static int read_not_ogg(const char *path, const oa_index_options *opt, oa_demuxed *d, oa_source_info *src,
                       uint64_t *size, oa_err *why) {
   if (oa_is_pcm_path(path)) return oa_import_pcm(path, &opt->encode, d, src, size, why);
-  int rc = oa_is_container_path(path) ? oa_demux_container(path, d, size, why) : OA_ENOTOPUS;
+  int rc = oa_is_container_path(path)
+               ? oa_demux_container(path, d, size, opt->encode.on_packets, opt->encode.on_packets_ctx, why)
+               : OA_ENOTOPUS;
   return rc == OA_ENOTOPUS ? import_other(path, opt, d, src, size, why) : rc;
 }
 
-static int is_read_whole(const char *path) {
+static int not_ogg_by_name(const char *path) {
   return oa_is_pcm_path(path) || oa_is_container_path(path) || oa_is_import_path(path);
 }
 
@@ -705,20 +710,21 @@ static int reader_refuses(oa_ogg_reader *ogg, oa_demuxed *d, oa_err *why) {
   return more < 0 && late.code != OA_ENOMEM;
 }
 
-/* Reads an Ogg file page by page while indexing it, and encodes PCM and
- * other audio a chunk at a time while indexing it (so a recording of any
- * length is never held whole); Opus in other containers is read whole.
+/* Indexes a recording while it is read: an Ogg file page by page, Opus in
+ * other containers a group of packets at a time, PCM and other audio as
+ * each chunk is encoded (the readers call back), so a recording of any
+ * length is never held whole.
  * *bad_packet is the packet an indexing error names (-1 otherwise). */
 static int index_source(const oa_corpus_entry *e, uint64_t row, const oa_index_options *opt,
                         const oa_opus_build *build, oa_batch *b, const batch_mark mark, oa_index_stats *mine,
                         oa_demuxed *d, oa_source_info *src, int64_t *bad_packet, oa_err *why) {
   rec_job r = {.d = d, .row = row, .opt = opt, .build = build, .b = b, .stats = mine, .bad_packet = bad_packet};
   oa_index_options streamed = *opt;
-  streamed.encode.on_packets = on_encoded;
+  streamed.encode.on_packets = on_packets;
   streamed.encode.on_packets_ctx = &r;
   uint64_t size = 0;
   int rc;
-  if (!is_read_whole(e->path)) {
+  if (!not_ogg_by_name(e->path)) {
     oa_ogg_reader *ogg = NULL;
     int demux_failed = 1;
     rc = oa_ogg_open(e->path, d, &ogg, why);
@@ -740,10 +746,9 @@ static int index_source(const oa_corpus_entry *e, uint64_t row, const oa_index_o
     oa_demuxed_free(d);
     rc = read_other(e->path, rc, &streamed, d, src, &size, why);
   } else {
-    rc = read_whole(e->path, &streamed, d, src, &size, why);
+    rc = read_not_ogg(e->path, &streamed, d, src, &size, why);
   }
-  if (r.failed) *why = r.why; /* the encoder stopped on an indexing error */
-  if (rc == OA_OK && !r.failed && r.li == 0) rc = rec_feed(&r, d->npackets, 1, 1.0, why); /* read whole */
+  if (r.failed) *why = r.why; /* the reader stopped on an indexing error */
   rec_end(&r);
   if (rc == OA_OK) rc = check_size(e, size, why);
   return rc;

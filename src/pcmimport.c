@@ -222,7 +222,7 @@ int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa
       rc = feed(&e, in, (size_t)got, err);
       produced += got;
     }
-    if (rc == OA_OK && got > 0 && o->on_packets) rc = o->on_packets(o->on_packets_ctx, d, 0, err);
+    if (rc == OA_OK && got > 0 && o->on_packets) rc = o->on_packets(o->on_packets_ctx, d, d->npackets, 0, err);
     if (got == 0) break;
   }
   if (rc == OA_OK && info->frames == 0) rc = oa_err_set(err, OA_EFORMAT, "no audio: the file holds 0 sample frames");
@@ -244,7 +244,7 @@ int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa
     d->nlinks = 1;
     d->total_samples = lk->out_samples;
   }
-  if (rc == OA_OK && o->on_packets) rc = o->on_packets(o->on_packets_ctx, d, 1, err);
+  if (rc == OA_OK && o->on_packets) rc = o->on_packets(o->on_packets_ctx, d, d->npackets, 1, err);
   free(in);
   free(out);
   free(e.pending);

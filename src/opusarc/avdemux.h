@@ -21,6 +21,9 @@ int oa_is_container_path(const char *path);
 /* Reads the first Opus audio stream of `path` into `out` (one link); its
  * tags start with "container=<libavformat's name>". A file holding no Opus
  * audio fails with a message naming what it holds. */
-int oa_demux_container(const char *path, oa_demuxed *out, uint64_t *file_size, oa_err *err);
+/* on_packets (may be NULL) takes the packets as they are read: the link is
+ * begun at once, its lengths set at the end. */
+int oa_demux_container(const char *path, oa_demuxed *out, uint64_t *file_size, oa_packets_fn on_packets, void *ctx,
+                       oa_err *err);
 
 #endif

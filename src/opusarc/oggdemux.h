@@ -93,6 +93,12 @@ typedef struct oa_demuxed {
 /* One line naming every damage (at most `len` bytes, "..." when cut). */
 void oa_damage_describe(const oa_demuxed *d, char *buf, size_t len);
 
+/* A consumer of packets as a reader produces them (encoders, containers):
+ * packets [0, ready) have their final places, `ended` once the recording
+ * is complete; it may release what it has taken. A non-zero return stops
+ * the reader with that error. */
+typedef int (*oa_packets_fn)(void *ctx, oa_demuxed *d, size_t ready, int ended, oa_err *err);
+
 /* Every packet's bytes, released ones included. */
 static inline uint64_t oa_demuxed_payload(const oa_demuxed *d) { return d->base_bytes + d->bytes_len; }
 

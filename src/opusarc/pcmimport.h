@@ -35,7 +35,7 @@ typedef struct oa_encode_options {
    * they come and releases them (oa_demuxed_release): a long recording is
    * never held whole. A non-zero return stops the encoding with that
    * error. NULL: the recording is only complete at the end. */
-  int (*on_packets)(void *ctx, oa_demuxed *d, int ended, oa_err *err);
+  oa_packets_fn on_packets;
   void *on_packets_ctx;
 } oa_encode_options;
 
