@@ -128,10 +128,12 @@ static int read_packets(AVFormatContext *fc, const AVStream *st, oa_demuxed *d, 
   if (!pk) return oa_err_set(err, OA_ENOMEM, "out of memory");
   int rc = OA_OK, got;
   size_t handed = 0;
+  const int64_t size = fc->pb ? avio_size(fc->pb) : -1;
   while (rc == OA_OK && (got = av_read_frame(fc, pk)) >= 0) {
     if (on_packets && ready_packets(t) >= handed + PACKETS_PER_CALL) {
       handed = ready_packets(t);
-      rc = on_packets(ctx, d, handed, 0, err);
+      double share = size > 0 && pk->pos >= 0 && pk->pos <= size ? (double)pk->pos / (double)size : 0.0;
+      rc = on_packets(ctx, d, handed, 0, share, err);
       if (rc != OA_OK) break;
     }
     if (pk->stream_index == st->index) {
@@ -221,7 +223,7 @@ int oa_demux_container(const char *path, oa_demuxed *out, uint64_t *file_size, o
     int64_t size = fc->pb ? avio_size(fc->pb) : -1;
     if (file_size) *file_size = size >= 0 ? (uint64_t)size : 0;
   }
-  if (rc == OA_OK && on_packets) rc = on_packets(ctx, out, out->npackets, 1, err);
+  if (rc == OA_OK && on_packets) rc = on_packets(ctx, out, out->npackets, 1, 1.0, err);
   avformat_close_input(&fc);
   if (rc != OA_OK) oa_demuxed_free(out);
   return rc;

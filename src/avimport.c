@@ -173,7 +173,8 @@ int oa_import_audio(const char *path, const oa_encode_options *opt, oa_demuxed *
   if (rc == OA_OK) {
     info->rate = s.rate;
     info->tags = tags_of(&s);
-    oa_sample_source source = {s.rate, s.channels, av_read, &s};
+    int64_t frames = s.fc->duration > 0 ? (int64_t)((double)s.fc->duration * s.rate / AV_TIME_BASE) : 0;
+    oa_sample_source source = {s.rate, s.channels, frames, av_read, &s};
     rc = oa_encode_source(&source, opt, out, info, err);
   }
   free(s.buf);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "opusarc/archive.h"
+#include "opusarc/mpiutil.h"
 #include "opusarc/util.h"
 
 void oa_batch_clear(oa_batch *b) {
@@ -89,7 +90,9 @@ static int spill_kind(oa_batch *b, int kind, void *mem, size_t count, oa_err *er
   size_t bytes = count * oa_spill_elem(kind);
   if (oa_grow((void **)&b->chunks, &b->chunks_cap, b->nchunks + 1, sizeof *b->chunks))
     return oa_err_set(err, OA_ENOMEM, "out of memory");
-  if (write_all(b->spill_fd, mem, bytes, b->spill_end) != 0) {
+  const int injected = oa_fault("spill"); /* tests */
+  if (injected) errno = EIO;
+  if (injected || write_all(b->spill_fd, mem, bytes, b->spill_end) != 0) {
     b->spill_failed = 1;
     return oa_err_set(err, OA_EIO, "cannot write the batch's spill file %s: %s", b->spill_name,
                       strerror(errno ? errno : EIO));

@@ -386,7 +386,7 @@ static int feed_link(link_job *j, size_t avail, int64_t *bad_packet, oa_err *err
       while (j->next_cp <= pos) j->next_cp += j->interval;
     }
     rc = take_packet(j, k, err);
-    if (rc != OA_OK && rc != OA_ENOMEM) oa_err_prefix(err, "packet %zu: ", j->lk->first_packet + k);
+    if (rc != OA_OK && rc != OA_ENOMEM && !j->b->spill_failed) oa_err_prefix(err, "packet %zu: ", j->lk->first_packet + k);
   }
   return rc;
 }
@@ -539,10 +539,10 @@ static void rec_end(rec_job *r) {
 
 /* The call of an encoder after each chunk of samples (oa_encode_options),
  * or of the container reader after each group of packets. */
-static int on_packets(void *ctx, oa_demuxed *d, size_t ready, int ended, oa_err *err) {
+static int on_packets(void *ctx, oa_demuxed *d, size_t ready, int ended, double share, oa_err *err) {
   rec_job *r = ctx;
   (void)d; /* the job's own, r->d */
-  int rc = rec_feed(r, ready, ended, 0.0, err);
+  int rc = rec_feed(r, ready, ended, share, err);
   if (rc != OA_OK) r->why = *err;
   return rc;
 }

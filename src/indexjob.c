@@ -296,7 +296,7 @@ static int index_all(job_ctx *j, oa_archive_writer *w, oa_err *err) {
     double t1 = MPI_Wtime();
     t[OA_PHASE_DECODE] += t1 - t0;
     if (!oa_mpi_agree(j->comm, local_ok)) {
-      rc = oa_err_set(err, OA_ENOMEM, "a rank ran out of memory");
+      rc = oa_err_set(err, OA_EIO, "a rank could not go on indexing (its error says why)");
       break;
     }
     rc = oa_writer_append(w, &batch, err);

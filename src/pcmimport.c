@@ -165,6 +165,13 @@ static int encoder_rate(int rate, int high_rate, int *mode, oa_err *err) {
                     "(low-pass to 48 kHz) or time-expanded (the samples stored as if at 48 kHz)", rate);
 }
 
+/* How much of the source is read, for progress. */
+static double read_share(const oa_sample_source *src, const oa_source_info *info) {
+  if (src->frames <= 0) return 0.0;
+  double share = (double)info->frames / (double)src->frames;
+  return share < 1.0 ? share : 1.0;
+}
+
 int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa_demuxed *d, oa_source_info *info,
                      oa_err *err) {
   int mode = 0;
@@ -222,7 +229,7 @@ int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa
       rc = feed(&e, in, (size_t)got, err);
       produced += got;
     }
-    if (rc == OA_OK && got > 0 && o->on_packets) rc = o->on_packets(o->on_packets_ctx, d, d->npackets, 0, err);
+    if (rc == OA_OK && got > 0 && o->on_packets) rc = o->on_packets(o->on_packets_ctx, d, d->npackets, 0, read_share(src, info), err);
     if (got == 0) break;
   }
   if (rc == OA_OK && info->frames == 0) rc = oa_err_set(err, OA_EFORMAT, "no audio: the file holds 0 sample frames");
@@ -244,7 +251,7 @@ int oa_encode_source(const oa_sample_source *src, const oa_encode_options *o, oa
     d->nlinks = 1;
     d->total_samples = lk->out_samples;
   }
-  if (rc == OA_OK && o->on_packets) rc = o->on_packets(o->on_packets_ctx, d, d->npackets, 1, err);
+  if (rc == OA_OK && o->on_packets) rc = o->on_packets(o->on_packets_ctx, d, d->npackets, 1, 1.0, err);
   free(in);
   free(out);
   free(e.pending);
@@ -300,7 +307,7 @@ int oa_import_pcm(const char *path, const oa_encode_options *o, oa_demuxed *out,
   if (rc == OA_OK) rc = check_promised_length(sf, &si, err);
   if (rc == OA_OK) {
     read_metadata(sf, info);
-    oa_sample_source source = {si.samplerate, si.channels, sndfile_read, sf};
+    oa_sample_source source = {si.samplerate, si.channels, si.frames, sndfile_read, sf};
     rc = oa_encode_source(&source, o, out, info, err);
   }
   sf_close(sf);

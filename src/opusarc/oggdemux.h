@@ -95,9 +95,10 @@ void oa_damage_describe(const oa_demuxed *d, char *buf, size_t len);
 
 /* A consumer of packets as a reader produces them (encoders, containers):
  * packets [0, ready) have their final places, `ended` once the recording
- * is complete; it may release what it has taken. A non-zero return stops
- * the reader with that error. */
-typedef int (*oa_packets_fn)(void *ctx, oa_demuxed *d, size_t ready, int ended, oa_err *err);
+ * is complete, `share` how much of the source is read (0..1, 0 when not
+ * known; for progress); it may release what it has taken. A non-zero
+ * return stops the reader with that error. */
+typedef int (*oa_packets_fn)(void *ctx, oa_demuxed *d, size_t ready, int ended, double share, oa_err *err);
 
 /* Every packet's bytes, released ones included. */
 static inline uint64_t oa_demuxed_payload(const oa_demuxed *d) { return d->base_bytes + d->bytes_len; }

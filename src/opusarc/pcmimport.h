@@ -53,6 +53,7 @@ typedef struct oa_source_info {
 /* Interleaved float samples from a decoder (libsndfile, libavcodec). */
 typedef struct oa_sample_source {
   int rate, channels;
+  int64_t frames; /* frames the source says it holds (for progress), 0 if not known */
   /* Reads up to `frames` frames into buf: frames read, 0 at the end, or
    * an oa_code with err set. */
   long (*read)(void *ctx, float *buf, size_t frames, oa_err *err);

@@ -18,9 +18,9 @@ run() {
   local fault=$1 np=$2 want=$3 pattern=$4; shift 4
   local rc=0
   OPUSARC_FAULT=$fault timeout 120 "$MPIEXEC" -np "$np" "$@" > "$WORK/out.txt" 2> "$WORK/err.txt" || rc=$?
-  [ "$rc" != 124 ] || fail "$fault on rank $victim of $np: the job hung (killed by timeout): $*"
-  [ "$rc" = "$want" ] || { cat "$WORK/err.txt"; fail "$fault on rank $victim of $np: exit $rc, expected $want: $*"; }
-  grep -q -- "$pattern" "$WORK/err.txt" "$WORK/out.txt" || { cat "$WORK/err.txt"; fail "$fault on rank $victim of $np: no '$pattern'"; }
+  [ "$rc" != 124 ] || fail "$fault at np $np: the job hung (killed by timeout): $*"
+  [ "$rc" = "$want" ] || { cat "$WORK/err.txt"; fail "$fault at np $np: exit $rc, expected $want: $*"; }
+  grep -q -- "$pattern" "$WORK/err.txt" "$WORK/out.txt" || { cat "$WORK/err.txt"; fail "$fault at np $np: no '$pattern'"; }
 }
 errors() { grep -c "error:" "$WORK/err.txt" || true; }
 
@@ -35,9 +35,16 @@ for np in 2 3; do
       commit*) msg="cannot write .*x.h5.partial.commit" ;;
     esac
     run "$fault" "$np" 1 "$msg" "$OPUSARC" index -q -o "$WORK/x.h5" "$C"
-    [ "$(errors)" = 1 ] || { cat "$WORK/err.txt"; fail "$fault on rank $victim of $np: expected exactly one error line"; }
-    [ ! -e "$WORK/x.h5" ] && [ ! -e "$WORK/x.h5.partial" ] || fail "$fault on rank $victim of $np: output left behind"
+    [ "$(errors)" = 1 ] || { cat "$WORK/err.txt"; fail "$fault at np $np: expected exactly one error line"; }
+    [ ! -e "$WORK/x.h5" ] && [ ! -e "$WORK/x.h5.partial" ] || fail "$fault at np $np: output left behind"
   done
+  # Indexing: one rank cannot write its batch's spill file (batches of 20 KB spill at once).
+  rm -f "$WORK"/x.h5*
+  run "spill@$last" "$np" 1 "cannot write the batch's spill file .*x.h5.spill-.*: Input/output error" \
+    "$OPUSARC" index -q --batch-mb 0.02 -o "$WORK/x.h5" "$C"
+  [ "$(errors)" = 1 ] || { cat "$WORK/err.txt"; fail "spill fault at np $np: expected exactly one error line"; }
+  [ ! -e "$WORK/x.h5" ] || fail "spill fault at np $np: an archive presented as complete"
+  ls "$WORK"/x.h5.spill-* > /dev/null 2>&1 && fail "spill fault at np $np: a spill file was left behind"
   # Indexing: one rank fails in the shared walk, or cannot receive its share of the list.
   rm -f "$WORK"/x.h5*
   run "walk@$last" "$np" 1 "cannot walk the corpus (injected fault)" "$OPUSARC" index -q -o "$WORK/x.h5" "$C"
@@ -53,15 +60,15 @@ for np in 2 3; do
   # Extraction sweep: one rank cannot read the archive; its queries fail, the others are written.
   rm -rf "$WORK/out"
   run "read@1" "$np" 1 "failed [1-9]" "$OPUSARC" extract "$WORK/good.h5" --queries "$WORK/q.csv" --out-dir "$WORK/out" --format f32
-  [ "$(ls "$WORK/out" | wc -l)" -ge 1 ] || fail "read fault on rank $victim of $np: no query written by the healthy ranks"
-  ls "$WORK/out" | grep partial > /dev/null && fail "read fault on rank $victim of $np: partial output left"
+  [ "$(ls "$WORK/out" | wc -l)" -ge 1 ] || fail "read fault at np $np: no query written by the healthy ranks"
+  ls "$WORK/out" | grep partial > /dev/null && fail "read fault at np $np: partial output left"
   # Sweep into one HDF5 clips file: no file presented as complete.
   rm -f "$WORK/clips.h5"
   run "read@$last" "$np" 1 "failed [1-9]" "$OPUSARC" extract "$WORK/good.h5" --queries "$WORK/q.csv" --out "$WORK/clips.h5"
   # One rank cannot open the archive: one message, nothing written.
   rm -rf "$WORK/out2"
   run "open@$last" "$np" 1 "cannot open archive (injected fault)" "$OPUSARC" extract "$WORK/good.h5" --queries "$WORK/q.csv" --out-dir "$WORK/out2" --format f32
-  [ ! -e "$WORK/out2" ] || [ -z "$(ls "$WORK/out2")" ] || fail "open fault on rank $victim of $np: output written"
+  [ ! -e "$WORK/out2" ] || [ -z "$(ls "$WORK/out2")" ] || fail "open fault at np $np: output written"
   # Verify: one rank's reads fail; reported, not hung.
   run "read@1" "$np" 1 "recordings unreadable" "$OPUSARC" verify -q "$WORK/good.h5"
   run "open@1" "$np" 1 "cannot open archive (injected fault)" "$OPUSARC" verify -q "$WORK/good.h5"
