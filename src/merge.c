@@ -189,11 +189,11 @@ static int copy_intervals(oa_archive *a, const char *input, uint64_t i, oa_batch
     v->data_offset = v->data_offset - r->data_offset + b->data_len;
     v->preroll_offset = v->preroll_offset - r->data_offset + b->data_len;
     if (!OA_CP_HAS_STATE(v->kind)) continue;
-    if (oa_grow((void **)&b->state, &b->state_cap, b->state_len + v->state_size, 1))
-      return oa_err_set(err, OA_ENOMEM, "out of memory");
-    rc = oa_archive_read_state(a, v->state_offset, v->state_size, b->state + b->state_len, err);
-    v->state_offset = b->state_len;
-    b->state_len += v->state_size;
+    uint8_t *blob = malloc(v->state_size ? v->state_size : 1);
+    rc = blob ? oa_archive_read_state(a, v->state_offset, v->state_size, blob, err)
+              : oa_err_set(err, OA_ENOMEM, "out of memory");
+    if (rc == OA_OK) rc = oa_batch_put_state(b, blob, v->state_size, &v->state_offset, err);
+    free(blob);
   }
   if (rc == OA_OK) b->nintervals += r->interval_count;
   return rc;
@@ -216,14 +216,15 @@ static uint64_t moved_offset(const uint64_t *from, const uint64_t *to, size_t n,
  * *rd reads ahead of *wr), and its intervals' offsets moved with them. */
 static int split_link(oa_link_row *l, oa_batch *b, uint64_t start, uint64_t total, uint64_t *rd, uint64_t *wr,
                       oa_interval_row *iv, size_t niv, uint64_t link, uint64_t *from, uint64_t *to) {
-  uint8_t *d = b->data + start;
+  uint8_t *d = b->data + (start - b->data_spilled); /* in memory: see copy_prefixed */
   uint64_t end = *rd + l->data_size, matrix = 0, first = *wr;
   if (l->data_offset != start + *rd || l->data_size > total - *rd) return -1;
   if (l->mapping_family == 3) matrix = 2 * (uint64_t)l->channels * (uint64_t)(l->streams + l->coupled);
   if (matrix > l->data_size) return -1;
   memmove(d + *wr, d + *rd, matrix);
   *rd += matrix, *wr += matrix;
-  if (oa_grow((void **)&b->heads, &b->heads_cap, b->nheads + l->packet_count, sizeof *b->heads)) return -1;
+  if (oa_grow((void **)&b->heads, &b->heads_cap, b->nheads - b->heads_spilled + l->packet_count, sizeof *b->heads))
+    return -1;
   l->first_packet = b->nheads;
   for (uint64_t p = 0; p < l->packet_count; p++) {
     uint32_t len;
@@ -232,7 +233,7 @@ static int split_link(oa_link_row *l, oa_batch *b, uint64_t start, uint64_t tota
     uint32_t head = oa_head_make(len, len ? d[*rd + used] : 0);
     from[p] = start + *rd, to[p] = start + *wr;
     memmove(d + *wr, d + *rd + used + (len > 0), oa_head_body(head));
-    b->heads[b->nheads++] = head;
+    b->heads[b->nheads++ - b->heads_spilled] = head;
     *rd += used + len, *wr += oa_head_body(head);
   }
   if (*rd != end) return -1;
@@ -246,6 +247,52 @@ static int split_link(oa_link_row *l, oa_batch *b, uint64_t start, uint64_t tota
   return 0;
 }
 
+/* Heads and bytes are copied a piece at a time, so the batch may spill a
+ * long recording instead of holding it. */
+#define PIECE ((size_t)1 << 20)
+
+static int copy_heads(oa_archive *a, uint64_t first, uint64_t n, oa_batch *b, oa_err *err) {
+  uint32_t *heads = malloc(PIECE * sizeof *heads);
+  if (!heads) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int rc = OA_OK;
+  for (uint64_t at = 0; rc == OA_OK && at < n; at += PIECE) {
+    uint64_t k = n - at < PIECE ? n - at : PIECE;
+    rc = oa_archive_read_heads(a, first + at, k, heads, err);
+    for (uint64_t h = 0; rc == OA_OK && h < k; h++) rc = oa_batch_put_head(b, heads[h], err);
+  }
+  free(heads);
+  return rc;
+}
+
+static int copy_data(oa_archive *a, uint64_t offset, uint64_t n, oa_batch *b, oa_err *err) {
+  uint8_t *bytes = malloc(PIECE);
+  if (!bytes) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int rc = OA_OK;
+  for (uint64_t at = 0; rc == OA_OK && at < n; at += PIECE) {
+    uint64_t k = n - at < PIECE ? n - at : PIECE;
+    rc = oa_archive_read_data(a, offset + at, k, bytes, err);
+    if (rc == OA_OK) rc = oa_batch_put_data(b, bytes, (size_t)k, err);
+  }
+  free(bytes);
+  return rc;
+}
+
+/* A recording from a file before format 7 (packets behind length
+ * prefixes) is read whole into memory and split there (split_link): the
+ * batch does not spill meanwhile (nothing but oa_batch_put_* spills). */
+static int copy_prefixed(oa_archive *a, uint64_t offset, uint64_t n, oa_batch *b, oa_err *err) {
+  size_t used = b->data_len - b->data_spilled;
+  if (oa_grow((void **)&b->data, &b->data_cap, used + n, 1)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  return oa_archive_read_data(a, offset, n, b->data + used, err);
+}
+
+/* Whether every link of the recording just copied has its heads (format 7). */
+static int has_heads(const oa_batch *b, const oa_rec_row *r) {
+  for (uint64_t k = 0; k < r->link_count; k++)
+    if (b->links[b->nlinks - r->link_count + k].first_packet == OA_NO_HEADS) return 0;
+  return 1;
+}
+
 /* The packets of a recording just copied (rows and bytes at the end of the
  * batch) get their heads: read from a format-7 file, or split out of the
  * length prefixes of an older one. *size becomes its bytes in the batch. */
@@ -257,12 +304,10 @@ static int move_heads(oa_archive *a, const char *input, uint64_t i, const oa_rec
   for (uint64_t k = 0; k < r->link_count; k++) {
     oa_link_row *l = &links[k];
     if (l->first_packet != OA_NO_HEADS) {
-      if (oa_grow((void **)&b->heads, &b->heads_cap, b->nheads + l->packet_count, sizeof *b->heads))
-        return oa_err_set(err, OA_ENOMEM, "out of memory");
-      int rc = oa_archive_read_heads(a, l->first_packet, l->packet_count, b->heads + b->nheads, err);
-      if (rc != OA_OK) return rc;
+      uint64_t from = l->first_packet;
       l->first_packet = b->nheads;
-      b->nheads += l->packet_count;
+      int rc = copy_heads(a, from, l->packet_count, b, err);
+      if (rc != OA_OK) return rc;
       continue;
     }
     uint64_t *from = malloc((l->packet_count + 1) * sizeof *from), *to = malloc((l->packet_count + 1) * sizeof *to);
@@ -282,17 +327,24 @@ static int move_heads(oa_archive *a, const char *input, uint64_t i, const oa_rec
  * them. On error the batch is not used again (the merge stops). */
 static int copy_recording(oa_archive *a, const char *input, uint64_t i, uint64_t row, oa_batch *b, oa_err *err) {
   oa_rec_row r = *oa_archive_recording(a, i);
+  oa_batch_begin_recording(b);
   r.first_link = b->nlinks, r.first_interval = b->nintervals, r.data_offset = b->data_len;
   int rc = copy_links(a, input, i, row, b, err);
   if (rc == OA_OK) b->nlinks += r.link_count;
   if (rc == OA_OK) rc = copy_intervals(a, input, i, b, err);
-  if (rc == OA_OK && oa_grow((void **)&b->data, &b->data_cap, b->data_len + r.data_size, 1))
-    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-  if (rc == OA_OK) rc = oa_archive_read_data(a, oa_archive_recording(a, i)->data_offset, r.data_size,
-                                            b->data + b->data_len, err);
-  if (rc == OA_OK) rc = move_heads(a, input, i, &r, b, &r.data_size, err);
+  const uint64_t from = oa_archive_recording(a, i)->data_offset;
+  if (rc == OA_OK && has_heads(b, &r)) {
+    rc = copy_data(a, from, r.data_size, b, err);
+    if (rc == OA_OK) rc = move_heads(a, input, i, &r, b, &r.data_size, err);
+  } else if (rc == OA_OK) {
+    const size_t spill_at = b->spill_at;
+    b->spill_at = 0; /* its bytes are split in memory: no spill meanwhile, whatever its rows say */
+    rc = copy_prefixed(a, from, r.data_size, b, err);
+    if (rc == OA_OK) rc = move_heads(a, input, i, &r, b, &r.data_size, err);
+    if (rc == OA_OK) b->data_len += r.data_size;
+    b->spill_at = spill_at;
+  }
   if (rc != OA_OK) return rc;
-  b->data_len += r.data_size;
   if (oa_batch_add_string(b, oa_archive_recording_name(a, i), &r.name_off, &r.name_len) ||
       oa_batch_add_string(b, oa_archive_recording_path(a, i), &r.path_off, &r.path_len) ||
       oa_batch_add_string(b, oa_archive_recording_error(a, i), &r.error_off, &r.error_len) ||
@@ -313,6 +365,10 @@ static int copy_all(merge_ctx *m, oa_archive_writer *w, oa_err *err) {
   const size_t budget = (size_t)(m->job->batch_mb * 1024 * 1024);
   oa_batch batch;
   memset(&batch, 0, sizeof batch);
+  /* A long recording's bytes wait in a spill file past the budget (as in index). */
+  oa_err why;
+  if (oa_batch_spill_open(&batch, m->job->output, budget, &why) != OA_OK)
+    OA_LOG(m->log, WARN, "%s; a recording larger than the batch is held in memory", why.msg);
   size_t next = 0;
   int rc = OA_OK;
   for (;;) {
