@@ -790,7 +790,8 @@ static int append_pieces(oa_archive_writer *w, int which, uint64_t before, uint6
   if (!most[1]) /* nothing spilled anywhere: one write, as for any dataset */
     return append_dataset(w, w->ds[which], dataset_type(w, which), w->cur[which], before, p->mem_count, total, p->mem);
   hsize_t size[1] = {w->cur[which] + total};
-  int failed = H5Dset_extent(w->ds[which], size) < 0;
+  /* A rank without a piece buffer still takes part in every write, with nothing. */
+  int failed = H5Dset_extent(w->ds[which], size) < 0 || (mine[1] && !p->buf);
   uint64_t at = w->cur[which] + before;
   for (uint64_t k = 0; k < most[0]; k++) {
     const void *buf = NULL;
@@ -832,7 +833,7 @@ int oa_writer_append(oa_archive_writer *w, oa_batch *b, oa_err *err) {
     int failed;
     if (i < DS_COUNT && spill_kind[i] >= 0) {
       piece_walk p = {.b = b, .kind = spill_kind[i], .mem = bufs[i], .mem_count = local[i] - spilled[i], .buf = piece};
-      failed = (b->nchunks && !piece) || append_pieces(w, i, before[i], total[i], &p) != 0;
+      failed = append_pieces(w, i, before[i], total[i], &p) != 0; /* collective: called by every rank */
       w->cur[i] += total[i];
     } else if (i < DS_COUNT) {
       failed = append_dataset(w, w->ds[i], dataset_type(w, i), w->cur[i], before[i], local[i], total[i], bufs[i]) != 0;
