@@ -355,10 +355,12 @@ static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t lin
   if (rc == OA_OK && x->use_checkpoints) rc = find_interval(&c, from, &k, err);
   if (rc == OA_OK && k > 0 && !x->trust_snapshots) rc = start_without_snapshots(&c, to, &k, err);
   int64_t sent = from; /* the range is complete up to here */
+  int next_after = 0;   /* an interval starts at or after `to`: what is not sent lies in a hole */
   for (; rc == OA_OK && k < l->interval_count; k++) {
     oa_interval_row v;
     uint64_t end_offset;
     rc = cursor_get(&c, k, &v, &end_offset, err);
+    if (rc == OA_OK && v.link_pos >= to) next_after = 1;
     if (rc != OA_OK || v.link_pos >= to) break;
     if (sent < v.link_pos) rc = send_silence(&g, v.link_pos - sent, err);
     int forbidden =
@@ -378,7 +380,9 @@ static int decode_link_range(oa_extractor *x, const oa_link_row *l, uint64_t lin
       }
     }
   }
-  if (rc == OA_OK && sent < to)
+  /* A range that ends inside the silence of a hole: the rest is silence. */
+  if (rc == OA_OK && sent < to && next_after) rc = send_silence(&g, to - sent, err);
+  else if (rc == OA_OK && sent < to)
     rc = oa_err_set(err, OA_EARCHIVE, "link %llu ends at decoded sample %lld, before %lld",
                     (unsigned long long)link_index, (long long)sent, (long long)to);
   oa_decoder_free(g.dec);

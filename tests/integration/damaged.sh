@@ -124,6 +124,18 @@ for kind in preroll snapshot; do
     mpi "$np" "$OPUSARC" verify -q "$WORK/a.h5" || fail "$kind np $np: verify"
   done
 done
+# One range that ends inside the silence of a hole, and one inside it
+# entirely (each alone: a sweep may serve them with a wider decode).
+while read -r start n; do
+  for r in "$((start - 30000)):$((start + 5))" "$((start + 2)):$((start + n / 2))"; do
+    a=${r%:*} b=${r#*:}
+    "$OPUSARC" extract -q "$WORK/a.h5" --recording two_holes.opus --start "$a" --end "$b" --format f32 \
+      -o "$WORK/one.f32" --force || fail "range $r of two_holes.opus"
+    dd if="$WORK/two_holes.ref.f32" of="$WORK/want.f32" bs="$((4 * CH[two_holes]))" skip="$a" count=$((b - a)) \
+      status=none
+    cmp -s "$WORK/one.f32" "$WORK/want.f32" || fail "range $r of two_holes.opus differs from the reference"
+  done
+done < "$WORK/two_holes.lost"
 # info: the damage and the silence, in the numbers oggcut measured.
 for name in one_hole two_holes hole_cut; do
   lost=$(awk '{s += $2} END {print s}' "$WORK/$name.lost")

@@ -17,6 +17,8 @@ mkdir -p "$C"
 # encoded by opusenc --speech (SILK) at 12 and 16 kbit/s. (Synthetic
 # speech from mkopus converges under pre-roll and gives no patches.)
 SPEECH=/usr/share/asterisk/sounds/en
+# The package's own directory where nothing links "en" to it.
+[ -d "$SPEECH" ] || SPEECH=/usr/share/asterisk/sounds/en_US_f_Allison
 [ -d "$SPEECH" ] && command -v opusenc > /dev/null || fail "needs asterisk-core-sounds-en-wav and opus-tools (scripts/install-deps.sh)"
 mapfile -t prompts < <(find -L "$SPEECH" -name '*.wav' | sort | head -200)
 sox "${prompts[@]}" "$WORK/speech.wav"
