@@ -65,34 +65,53 @@ static int prepare_file(oa_clips_file *cf, uint64_t bytes, oa_err *err) {
   return e;
 }
 
-/* Refused before anything is written; the same answer on every rank: the
- * list and the rates are. */
-int oa_clips_check_fixed_shape(const oa_query_list *ql, oa_err *err) {
-  if (ql->n == 0) return oa_err_set(err, OA_EUSAGE, "fixed-shape clips: no queries");
-  const oa_query *a = &ql->q[0];
-  for (size_t i = 0; i < ql->n; i++) {
+/* The shape every clip must have: the whole list's first query's (the
+ * first rank holding queries sends it). */
+static void first_shape(MPI_Comm comm, const oa_query_list *ql, oa_query *first) {
+  int rank, size, holder;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int mine = ql->n ? rank : size;
+  MPI_Allreduce(&mine, &holder, 1, MPI_INT, MPI_MIN, comm);
+  if (holder == size) return;
+  if (rank == holder) *first = ql->q[0];
+  MPI_Bcast(first, sizeof *first, MPI_BYTE, holder, comm);
+}
+
+/* Refused before anything is written (collective): each rank checks its
+ * share against the whole list's first clip. */
+int oa_clips_check_fixed_shape(MPI_Comm comm, const oa_query_list *ql, oa_err *err) {
+  oa_query a = {.out_frames = -1};
+  first_shape(comm, ql, &a);
+  if (a.out_frames < 0) return oa_err_set(err, OA_EUSAGE, "fixed-shape clips: no queries");
+  int ok = 1;
+  for (size_t i = 0; i < ql->n && ok; i++) {
     const oa_query *b = &ql->q[i];
-    if (b->out_frames == a->out_frames && b->out_channels == a->out_channels && b->out_frames > 0) continue;
-    return oa_err_set(err, OA_EUSAGE, "fixed-shape clips need one length and channel count: %s is %lld frames "
-                      "x %d, %s is %lld x %d (use windows, one channel, one output rate, or flat clips)", a->id,
-                      (long long)a->out_frames, a->out_channels, b->id, (long long)b->out_frames, b->out_channels);
+    if (b->out_frames == a.out_frames && b->out_channels == a.out_channels && b->out_frames > 0) continue;
+    ok = 0;
+    oa_err_set(err, OA_EUSAGE, "fixed-shape clips need one length and channel count: %s is %lld frames x %d, %s is "
+               "%lld x %d (use windows, one channel, one output rate, or flat clips)", a.id, (long long)a.out_frames,
+               a.out_channels, b->id, (long long)b->out_frames, b->out_channels);
   }
-  return OA_OK;
+  return oa_mpi_agree_err_as_is(comm, ok, err) ? OA_OK : OA_EUSAGE;
 }
 
 /* The dataspace of /clips, and its chunks for --shape fixed: one row (one
  * clip) per chunk, cut along frames past 4 MiB, so a reader of one clip
  * reads only it. */
-static hid_t clips_space(const oa_query_list *ql, int fixed, uint64_t total, hid_t dcpl, oa_clips_file *cf) {
+static hid_t clips_space(const oa_query_list *ql, int fixed, uint64_t total, uint64_t rows, hid_t dcpl,
+                         oa_clips_file *cf) {
   cf->ndims = 1;
   if (!fixed) {
     hsize_t dims[1] = {total};
     return H5Screate_simple(1, dims, NULL);
   }
-  hsize_t frames = (hsize_t)ql->q[0].out_frames, ch = (hsize_t)ql->q[0].out_channels;
+  oa_query first = {0};
+  first_shape(cf->comm, ql, &first); /* every clip's, checked before */
+  hsize_t frames = (hsize_t)first.out_frames, ch = (hsize_t)first.out_channels;
   cf->ndims = ch == 1 ? 2 : 3;
   cf->row_floats = frames * ch;
-  hsize_t dims[3] = {ql->n, frames, ch}, chunk[3] = {1, frames, ch};
+  hsize_t dims[3] = {rows, frames, ch}, chunk[3] = {1, frames, ch};
   const hsize_t max_floats = (4u << 20) / sizeof(float);
   if (frames * ch > max_floats) chunk[1] = max_floats / ch ? max_floats / ch : 1;
   H5Pset_chunk(dcpl, cf->ndims, chunk);
@@ -107,60 +126,35 @@ static hid_t string_type(size_t size, H5T_cset_t cset) {
   return t;
 }
 
-/* Each label column is as wide as its longest value (with its NUL). */
-static int label_widths(const oa_query_list *ql, oa_clips_file *cf) {
-  cf->row_bytes = sizeof(clip_row) + cf->name_len;
-  cf->label_width = calloc(ql->nlabels ? ql->nlabels : 1, sizeof *cf->label_width);
-  if (!cf->label_width) return -1;
-  for (size_t k = 0; k < ql->nlabels; k++) {
-    size_t w = 2;
-    for (size_t i = 0; i < ql->n; i++)
-      if (strlen(oa_query_label(ql, i, k)) + 1 > w) w = strlen(oa_query_label(ql, i, k)) + 1;
-    cf->label_width[k] = w;
-    cf->row_bytes += w;
+/* Each label column is as wide as its longest value (with its NUL) over
+ * every rank's share; recording names as the longest a query names.
+ * Collective. */
+static int label_widths(const oa_query_list *ql, const oa_archive *a, oa_clips_file *cf) {
+  size_t n = ql->nlabels + 1;
+  uint64_t *w = calloc(n, sizeof *w);
+  cf->label_width = calloc(n, sizeof *cf->label_width);
+  int ok = oa_mpi_agree(cf->comm, w && cf->label_width);
+  if (!ok) return free(w), -1;
+  w[0] = 1;
+  for (size_t i = 0; i < ql->n; i++) {
+    size_t l = strlen(oa_archive_recording_name(a, ql->q[i].rec));
+    if (l > w[0]) w[0] = l;
   }
+  for (size_t k = 0; k < ql->nlabels; k++) {
+    w[k + 1] = 2;
+    for (size_t i = 0; i < ql->n; i++)
+      if (strlen(oa_query_label(ql, i, k)) + 1 > w[k + 1]) w[k + 1] = strlen(oa_query_label(ql, i, k)) + 1;
+  }
+  MPI_Allreduce(MPI_IN_PLACE, w, (int)n, MPI_UINT64_T, MPI_MAX, cf->comm);
+  cf->name_len = (size_t)w[0] + 1;
+  cf->row_bytes = sizeof(clip_row) + cf->name_len;
+  for (size_t k = 0; k < ql->nlabels; k++) cf->label_width[k] = (size_t)w[k + 1], cf->row_bytes += (size_t)w[k + 1];
+  free(w);
   return 0;
 }
 
-int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_archive *a, oa_query_list *ql,
-                    oa_err *err) {
-  memset(cf, 0, sizeof *cf);
-  cf->comm = cfg->comm;
-  MPI_Comm_rank(cf->comm, &cf->rank);
-  cf->path = cfg->path;
-  cf->overwrite = cfg->overwrite;
-  cf->io_timeout = cfg->io_timeout;
-  cf->watchdog = cfg->watchdog;
-  uint64_t total = 0;
-  for (size_t i = 0; i < ql->n; i++) {
-    ql->q[i].clip_offset = total;
-    total += (uint64_t)ql->q[i].out_frames * (uint64_t)ql->q[i].out_channels;
-  }
-  size_t longest = 1;
-  for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
-    size_t l = strlen(oa_archive_recording_name(a, i));
-    if (l > longest) longest = l;
-  }
-  cf->name_len = longest + 1;
-  if (!oa_mpi_agree(cf->comm, label_widths(ql, cf) == 0)) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  if (prepare_file(cf, total * sizeof(float) + ql->n * cf->row_bytes, err)) return OA_EIO;
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_fapl_mpio(fapl, cf->comm, MPI_INFO_NULL);
-  watch(cf, "creating");
-  cf->file = H5Fcreate(cf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
-  if (!oa_mpi_agree(cf->comm, cf->file >= 0)) {
-    oa_watchdog_disarm(cf->watchdog);
-    if (cf->rank == 0) unlink(cf->tmp);
-    return oa_err_set(err, OA_EIO, "cannot create %s", cf->tmp);
-  }
-  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  hid_t space = clips_space(ql, cfg->fixed_shape, total, dcpl, cf);
-  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
-  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
-  cf->clips = H5Dcreate2(cf->file, "clips", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  H5Pclose(dcpl);
-  H5Sclose(space);
+/* The compound type of a /queries row: clip_row, the recording, the labels. */
+static void make_row_type(oa_clips_file *cf, const oa_query_list *ql) {
   cf->rec_type = string_type(cf->name_len, H5T_CSET_ASCII);
   hid_t id_type = string_type(sizeof ((clip_row *)0)->id, H5T_CSET_ASCII);
   cf->row_type = H5Tcreate(H5T_COMPOUND, cf->row_bytes);
@@ -182,15 +176,57 @@ int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_arch
   H5Tinsert(cf->row_type, "gap_frames", HOFFSET(clip_row, gap_frames), H5T_NATIVE_INT64);
   H5Tinsert(cf->row_type, "rate", HOFFSET(clip_row, rate), H5T_NATIVE_INT32);
   H5Tinsert(cf->row_type, "recording", sizeof(clip_row), cf->rec_type);
-  size_t at = sizeof(clip_row) + cf->name_len;
+  size_t col = sizeof(clip_row) + cf->name_len;
   for (size_t k = 0; k < ql->nlabels; k++) { /* the queries table's own columns, as strings */
     hid_t t = string_type(cf->label_width[k], H5T_CSET_UTF8); /* species names, comments: as the table had them */
-    H5Tinsert(cf->row_type, ql->label_names[k], at, t);
+    H5Tinsert(cf->row_type, ql->label_names[k], col, t);
     H5Tclose(t);
-    at += cf->label_width[k];
+    col += cf->label_width[k];
   }
   H5Tclose(id_type), H5Tclose(time_type), H5Tclose(utc_type);
-  hsize_t rows[1] = {ql->n};
+}
+
+int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_archive *a, oa_query_list *ql,
+                    oa_err *err) {
+  memset(cf, 0, sizeof *cf);
+  cf->comm = cfg->comm;
+  MPI_Comm_rank(cf->comm, &cf->rank);
+  cf->path = cfg->path;
+  cf->overwrite = cfg->overwrite;
+  cf->io_timeout = cfg->io_timeout;
+  cf->watchdog = cfg->watchdog;
+  /* Clips lie in the order of the whole list: this share's start after
+   * the floats of the ranks before. */
+  uint64_t mine[2] = {0, ql->n}, before[2], all[2];
+  for (size_t i = 0; i < ql->n; i++) mine[0] += (uint64_t)ql->q[i].out_frames * (uint64_t)ql->q[i].out_channels;
+  oa_mpi_offsets(cf->comm, mine, before, all, 2);
+  uint64_t total = all[0], at = before[0];
+  cf->rows = all[1];
+  for (size_t i = 0; i < ql->n; i++) {
+    ql->q[i].clip_offset = at;
+    at += (uint64_t)ql->q[i].out_frames * (uint64_t)ql->q[i].out_channels;
+  }
+  if (label_widths(ql, a, cf) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (prepare_file(cf, total * sizeof(float) + cf->rows * cf->row_bytes, err)) return OA_EIO;
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, cf->comm, MPI_INFO_NULL);
+  watch(cf, "creating");
+  cf->file = H5Fcreate(cf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  if (!oa_mpi_agree(cf->comm, cf->file >= 0)) {
+    oa_watchdog_disarm(cf->watchdog);
+    if (cf->rank == 0) unlink(cf->tmp);
+    return oa_err_set(err, OA_EIO, "cannot create %s", cf->tmp);
+  }
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  hid_t space = clips_space(ql, cfg->fixed_shape, total, cf->rows, dcpl, cf);
+  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+  cf->clips = H5Dcreate2(cf->file, "clips", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  make_row_type(cf, ql);
+  hsize_t rows[1] = {cf->rows};
   space = H5Screate_simple(1, rows, NULL);
   cf->table = H5Dcreate2(cf->file, "queries", cf->row_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   H5Sclose(space);
@@ -200,13 +236,14 @@ int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_arch
   return OA_OK;
 }
 
-static int write_table(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql, const uint8_t *failed) {
-  size_t row = cf->row_bytes, n = cf->rank == 0 ? ql->n : 0;
+/* This rank's rows of /queries: its share, at its place in the whole list. */
+static uint8_t *table_rows(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql,
+                           const uint8_t *failed) {
+  size_t row = cf->row_bytes, n = ql->n;
   uint8_t *rows = calloc(n ? n : 1, row);
-  int ok = rows != NULL;
-  for (size_t i = 0; ok && i < n; i++) {
+  for (size_t i = 0; rows && i < n; i++) {
     const oa_query *q = &ql->q[i];
-    clip_row r = {.start = q->start, .end = q->end, .channels = q->out_channels, .status = failed[i],
+    clip_row r = {.start = q->start, .end = q->end, .channels = q->out_channels, .status = failed[i] ? 1 : 0,
                   .offset = q->clip_offset, .length = q->out_frames, .rate = q->out_rate, .start_utc_us = q->start_us,
                   .start_zone = q->start_zone, .parts = q->nparts ? (int32_t)q->nparts : 1, .gaps = (int32_t)q->gaps,
                   .gap_frames = q->gap_frames};
@@ -221,32 +258,43 @@ static int write_table(const oa_clips_file *cf, const oa_archive *a, const oa_qu
       at += cf->label_width[k];
     }
   }
+  return rows;
+}
+
+static int write_table(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql, const uint8_t *failed) {
+  uint8_t *rows = table_rows(cf, a, ql, failed);
   /* Agree before the collective write: a rank without memory must not
    * leave the others inside it. */
+  int ok = rows != NULL;
   if (!oa_mpi_agree(cf->comm, ok)) {
     free(rows);
     return 0;
   }
   hid_t fs = H5Dget_space(cf->table);
-  hsize_t count[1] = {n};
+  hsize_t start[1] = {ql->first}, count[1] = {ql->n};
   hid_t ms = H5Screate_simple(1, count, NULL);
-  if (n) H5Sselect_all(fs);
+  if (ql->n) H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
   else H5Sselect_none(fs), H5Sselect_none(ms);
   hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-  if (ql->n && H5Dwrite(cf->table, cf->row_type, ms, fs, dxpl, rows) < 0) ok = 0;
+  if (cf->rows && H5Dwrite(cf->table, cf->row_type, ms, fs, dxpl, rows) < 0) ok = 0;
   H5Pclose(dxpl);
   H5Sclose(ms), H5Sclose(fs);
   free(rows);
   return oa_mpi_agree(cf->comm, ok);
 }
 
-/* The rate every clip shares, or 0 when they differ (the rate column says). */
-static int32_t common_rate(const oa_query_list *ql) {
-  int32_t rate = ql->n ? ql->q[0].out_rate : OA_SAMPLE_RATE;
-  for (size_t i = 1; i < ql->n; i++)
-    if (ql->q[i].out_rate != rate) return 0;
-  return rate;
+/* The rate every clip shares, or 0 when they differ (the rate column
+ * says). Collective. */
+static int32_t common_rate(MPI_Comm comm, const oa_query_list *ql) {
+  int32_t r[2] = {INT32_MAX, INT32_MAX}; /* the lowest rate, minus the highest */
+  for (size_t i = 0; i < ql->n; i++) {
+    if (ql->q[i].out_rate < r[0]) r[0] = ql->q[i].out_rate;
+    if (-ql->q[i].out_rate < r[1]) r[1] = -ql->q[i].out_rate;
+  }
+  MPI_Allreduce(MPI_IN_PLACE, r, 2, MPI_INT32_T, MPI_MIN, comm);
+  if (r[0] == INT32_MAX) return OA_SAMPLE_RATE;
+  return r[0] == -r[1] ? r[0] : 0;
 }
 
 static int write_int_attr(hid_t file, const char *name, int32_t value) {
@@ -279,7 +327,7 @@ int oa_clips_finish(oa_clips_file *cf, const oa_archive *a, const oa_query_list 
                     int *broken, oa_err *err) {
   watch(cf, "finishing");
   int ok = write_table(cf, a, ql, failed);
-  ok = oa_mpi_agree(cf->comm, ok && write_clip_attrs(cf, common_rate(ql)));
+  ok = oa_mpi_agree(cf->comm, ok && write_clip_attrs(cf, common_rate(cf->comm, ql)));
   H5Dclose(cf->clips), H5Dclose(cf->table), H5Tclose(cf->row_type), H5Tclose(cf->rec_type);
   if (ok) ok = oa_mpi_agree(cf->comm, H5Fclose(cf->file) >= 0);
   else *broken = 1; /* the file stays open: closing it collectively could block */

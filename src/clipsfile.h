@@ -29,6 +29,7 @@ typedef struct oa_clips_file {
   size_t *label_width;      /* per label column of the queries table (string bytes with the NUL) */
   int ndims;                /* /clips: 1 (flat), 2 [n, frames] or 3 [n, frames, channels] (--shape fixed) */
   uint64_t row_floats;      /* ndims > 1: floats per row */
+  uint64_t rows;            /* queries over every rank's share */
 } oa_clips_file;
 
 typedef struct oa_clips_config {
@@ -39,10 +40,11 @@ typedef struct oa_clips_config {
   oa_watchdog *watchdog;      /* may be NULL */
 } oa_clips_config;
 
-/* --shape fixed: every clip has the first one's frames and channels, or an
- * error names one that differs. */
-int oa_clips_check_fixed_shape(const oa_query_list *ql, oa_err *err);
-/* Collective: sets each query's clip_offset and creates the file and its
+/* --shape fixed (collective): every clip has the whole list's first one's
+ * frames and channels, or an error names one that differs. */
+int oa_clips_check_fixed_shape(MPI_Comm comm, const oa_query_list *ql, oa_err *err);
+/* Collective: sets each query's clip_offset (ql is this rank's share,
+ * ql->first its place in the whole list) and creates the file and its
  * datasets. The same result on every rank. */
 int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_archive *a, oa_query_list *ql,
                     oa_err *err);

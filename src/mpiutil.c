@@ -53,7 +53,7 @@ int oa_mpi_agree(MPI_Comm comm, int local_ok) {
   return all;
 }
 
-int oa_mpi_agree_err(MPI_Comm comm, int local_ok, oa_err *err) {
+static int agree_err(MPI_Comm comm, int local_ok, oa_err *err, int name_rank) {
   if (OA_SOLO(comm)) return local_ok != 0;
   int rank, size, first;
   MPI_Comm_rank(comm, &rank);
@@ -64,12 +64,16 @@ int oa_mpi_agree_err(MPI_Comm comm, int local_ok, oa_err *err) {
   oa_err shared;
   if (rank == first) {
     shared = *err;
-    if (first != 0) oa_err_prefix(&shared, "rank %d: ", first);
+    if (first != 0 && name_rank) oa_err_prefix(&shared, "rank %d: ", first);
   }
   MPI_Bcast(&shared, (int)sizeof shared, MPI_BYTE, first, comm);
   *err = shared;
   return 0;
 }
+
+int oa_mpi_agree_err(MPI_Comm comm, int local_ok, oa_err *err) { return agree_err(comm, local_ok, err, 1); }
+
+int oa_mpi_agree_err_as_is(MPI_Comm comm, int local_ok, oa_err *err) { return agree_err(comm, local_ok, err, 0); }
 
 int oa_mpi_bcast_bytes(MPI_Comm comm, int root, uint8_t **buf, uint64_t *len) {
   if (OA_SOLO(comm)) return 0;

@@ -11,6 +11,7 @@
 
 #include "opusarc/clock.h"
 #include "opusarc/extract.h"
+#include "opusarc/mpiutil.h"
 #include "opusarc/resample.h"
 #include "opusarc/sweep.h"
 #include "opusarc/util.h"
@@ -39,13 +40,13 @@ void oa_query_list_free(oa_query_list *l) {
   memset(l, 0, sizeof *l);
 }
 
-void oa_query_set_clock(const oa_archive *a, oa_query *q) {
-  const oa_rec_row *r = oa_archive_recording(a, q->rec);
+void oa_query_clock_of(const oa_rec_row *r, oa_query *q) {
   q->start_zone = r->start_zone;
   q->start_offset_s = r->utc_offset_s;
-  q->start_us = r->start_zone == OA_ZONE_NONE ? 0
-                : r->start_us + llround((double)q->start / oa_archive_samples_per_second(a, q->rec) * 1e6);
+  q->start_us = r->start_zone == OA_ZONE_NONE ? 0 : r->start_us + llround((double)q->start / oa_rec_row_rate(r) * 1e6);
 }
+
+void oa_query_set_clock(const oa_archive *a, oa_query *q) { oa_query_clock_of(oa_archive_recording(a, q->rec), q); }
 
 int oa_query_rates(const oa_archive *a, const oa_query_list *ql, oa_query *q, int32_t rate, oa_err *err) {
   int32_t base = (int32_t)oa_archive_samples_per_second(a, q->rec);
@@ -108,61 +109,200 @@ int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *
   return rc;
 }
 
-int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_list *out, oa_window_stats *st,
-                       oa_err *err) {
-  const oa_query q0 = {0};
-  memset(out, 0, sizeof *out);
-  memset(st, 0, sizeof *st);
-  uint64_t total = 0;
-  for (int pass = 0; pass < 2; pass++) {
-    for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
-      const oa_rec_row *r = oa_archive_recording(a, i);
-      const char *name = oa_archive_recording_name(a, i);
-      if (!OA_REC_READABLE(r) || (w->glob && fnmatch(w->glob, name, 0) != 0)) continue;
-      double scale = w->seconds ? oa_archive_samples_per_second(a, i) : 1.0;
-      int64_t len = llround(w->length * scale), hop = llround(w->hop * scale);
-      if (len <= 0 || hop <= 0) {
-        oa_query_list_free(out);
-        return oa_err_set(err, OA_EUSAGE, "window length and hop must be at least one sample");
-      }
-      int64_t n = r->samples >= len ? (r->samples - len) / hop + 1 : 0;
-      int64_t covered = n ? (n - 1) * hop + len : 0, tail_start = n * hop;
-      /* With pad/keep one more window starts at n * hop when audio is left there. */
-      int extra = w->tail != OA_TAIL_DROP && tail_start < r->samples && covered < r->samples;
-      if (pass == 0) {
-        st->recordings++;
-        total += (uint64_t)(n + extra);
-        if (extra && w->tail == OA_TAIL_PAD) st->padded++;
-        else if (extra) st->short_windows++;
-        else if (n == 0) st->short_recordings++, st->uncovered_seconds += (double)r->samples / scale;
-        else if (covered < r->samples) st->tails++, st->uncovered_seconds += (double)(r->samples - covered) / scale;
-        continue;
-      }
-      char stem[sizeof q0.id - 22]; /* room for "_" and 20 digits of the start */
-      oa_name_stem(name, stem, sizeof stem);
-      for (int64_t k = 0; k < n + extra; k++) {
-        int64_t s = k * hop, e = s + len < r->samples ? s + len : r->samples;
-        oa_query q = {.rec = i, .start = s, .end = e, .frames = e - s, .channels = r->channels};
-        oa_query_part pad[2] = {{i, s, e, 0}, {OA_GAP_REC, 0, len - (e - s), e - s}};
-        int padded = w->tail == OA_TAIL_PAD && e - s < len;
-        if (padded) q.frames = len; /* the window's samples, then zeros to its length */
-        oa_query_set_clock(a, &q);
-        snprintf(q.id, sizeof q.id, "%s_%" PRId64, stem, s);
-        if (oa_query_list_add(out, &q, padded ? pad : NULL, padded ? 2 : 0)) {
-          oa_query_list_free(out);
-          return oa_err_set(err, OA_ENOMEM, "out of memory for %" PRIu64 " windows", total);
-        }
-      }
-    }
-    if (pass == 0 && st->recordings == 0)
-      return oa_err_set(err, OA_EUSAGE, w->glob ? "the name pattern '%s' matches no indexed recording" :
-                        "the archive holds no indexed recording%s", w->glob ? w->glob : "");
-    if (pass == 0 && w->max_windows && total > w->max_windows)
-      return oa_err_set(err, OA_EUSAGE, "%" PRIu64 " windows (about %.0f MB of query list on every rank) is more "
-                        "than the window limit, %" PRIu64 ": use a longer hop, a name pattern, or raise the limit", total,
-                        (double)total * (sizeof(oa_query) + 64) / 1e6, w->max_windows);
-    st->windows = total;
-  }
-  return oa_queries_check_unique(out, "windows", err);
+/* One id sent to the rank that checks it. */
+typedef struct id_line {
+  const char *id;
+  int64_t line;
+} id_line;
+
+static int by_id_line(const void *x, const void *y) {
+  const id_line *a = x, *b = y;
+  int r = strcmp(a->id, b->id);
+  return r ? r : (a->line > b->line) - (a->line < b->line);
 }
 
+static int duplicate_error(const id_line *a, const id_line *b, const char *source, oa_err *err) {
+  if (a->line)
+    return oa_err_set(err, OA_EUSAGE, "%s:%lld and %s:%lld: duplicate id \"%s\" (an id names the query's output and "
+                      "must be unique); nothing was extracted", source, (long long)a->line, source,
+                      (long long)b->line, a->id);
+  return oa_err_set(err, OA_EUSAGE, "two windows have the id \"%s\"; nothing was extracted", a->id);
+}
+
+/* Each id goes to the rank its hash names ([line][id NUL] records): `send`
+ * holds them grouped by rank, `counts`/`displs` per rank. */
+static uint8_t *pack_ids(const oa_query_list *l, int size, int *counts, int *displs) {
+  uint64_t *bytes = calloc((size_t)size, sizeof *bytes);
+  int *dest = malloc((l->n ? l->n : 1) * sizeof *dest);
+  uint8_t *send = NULL;
+  if (!bytes || !dest) goto out;
+  for (size_t i = 0; i < l->n; i++) {
+    size_t len = strlen(l->q[i].id) + 1;
+    dest[i] = (int)(oa_fnv1a(1469598103934665603ull, (const uint8_t *)l->q[i].id, len) % (uint64_t)size);
+    bytes[dest[i]] += 8 + len;
+  }
+  uint64_t total = 0;
+  for (int r = 0; r < size; r++) {
+    if (bytes[r] > INT32_MAX || total > INT32_MAX) goto out; /* MPI counts are int */
+    displs[r] = (int)total, counts[r] = 0, total += bytes[r];
+  }
+  if (total > INT32_MAX || !(send = malloc(total ? total : 1))) goto out;
+  for (size_t i = 0; i < l->n; i++) {
+    uint8_t *p = send + displs[dest[i]] + counts[dest[i]];
+    int64_t line = l->q[i].line;
+    size_t len = strlen(l->q[i].id) + 1;
+    memcpy(p, &line, 8), memcpy(p + 8, l->q[i].id, len);
+    counts[dest[i]] += (int)(8 + len);
+  }
+out:
+  free(bytes), free(dest);
+  return send;
+}
+
+/* The ids this rank received: sorted, neighbours compared. */
+static int check_received(const uint8_t *buf, size_t len, const char *source, oa_err *err) {
+  size_t n = 0, cap = 0;
+  id_line *v = NULL;
+  for (size_t at = 0; at + 8 < len;) {
+    if (oa_grow((void **)&v, &cap, n + 1, sizeof *v)) return free(v), oa_err_set(err, OA_ENOMEM, "out of memory");
+    memcpy(&v[n].line, buf + at, 8);
+    v[n].id = (const char *)buf + at + 8;
+    at += 8 + strlen(v[n].id) + 1;
+    n++;
+  }
+  if (n > 1) qsort(v, n, sizeof *v, by_id_line);
+  int rc = OA_OK;
+  for (size_t i = 1; i < n && rc == OA_OK; i++)
+    if (strcmp(v[i - 1].id, v[i].id) == 0) rc = duplicate_error(&v[i - 1], &v[i], source, err);
+  free(v);
+  return rc;
+}
+
+int oa_queries_check_unique_all(MPI_Comm comm, const oa_query_list *l, const char *source, oa_err *err) {
+  if (OA_SOLO(comm)) return oa_queries_check_unique(l, source, err);
+  int rank, size;
+  oa_mpi_rank_size(comm, &rank, &size);
+  int *sc = calloc((size_t)size * 4, sizeof *sc), *sd = sc ? sc + size : NULL, *rcount = sc ? sc + 2 * size : NULL,
+      *rd = sc ? sc + 3 * size : NULL;
+  uint8_t *send = sc ? pack_ids(l, size, sc, sd) : NULL, *recv = NULL;
+  int ok = send != NULL;
+  if (!oa_mpi_agree(comm, ok)) {
+    free(sc), free(send);
+    return oa_err_set(err, OA_ENOMEM, "out of memory checking that query ids are unique");
+  }
+  MPI_Alltoall(sc, 1, MPI_INT, rcount, 1, MPI_INT, comm);
+  uint64_t total = 0;
+  for (int r = 0; r < size; r++) rd[r] = (int)total, total += (uint64_t)rcount[r];
+  ok = total <= INT32_MAX && (recv = malloc(total ? total : 1)) != NULL;
+  if (!oa_mpi_agree(comm, ok)) {
+    free(sc), free(send), free(recv);
+    return oa_err_set(err, OA_ENOMEM, "out of memory checking that query ids are unique");
+  }
+  MPI_Alltoallv(send, sc, sd, MPI_BYTE, recv, rcount, rd, MPI_BYTE, comm);
+  free(send);
+  ok = check_received(recv, total, source, err) == OA_OK;
+  free(recv), free(sc);
+  return oa_mpi_agree_err_as_is(comm, ok, err) ? OA_OK : err->code;
+}
+
+/* One pass over the rows for --windows: pass 0 counts every matching
+ * recording's windows (the same on every rank), pass 1 makes those of
+ * this share, [lo, hi) of the whole list's. */
+typedef struct window_pass {
+  const oa_window_spec *w;
+  int pass;
+  uint64_t total, lo, hi, at; /* windows: all, this share's, the next one's index */
+  oa_window_stats *st;
+  oa_query_list *out;
+  int rc;
+  oa_err *err;
+} window_pass;
+
+/* Windows of one recording: n whole ones, and with pad/keep one more at
+ * n * hop when audio is left there (*extra). */
+static int64_t window_count(const oa_window_spec *w, const oa_rec_row *r, int64_t len, int64_t hop, int *extra) {
+  int64_t n = r->samples >= len ? (r->samples - len) / hop + 1 : 0;
+  int64_t covered = n ? (n - 1) * hop + len : 0;
+  *extra = w->tail != OA_TAIL_DROP && n * hop < r->samples && covered < r->samples;
+  return n;
+}
+
+static void count_windows(window_pass *p, const oa_rec_row *r, int64_t len, int64_t hop, double scale) {
+  int extra;
+  int64_t n = window_count(p->w, r, len, hop, &extra), covered = n ? (n - 1) * hop + len : 0;
+  oa_window_stats *st = p->st;
+  st->recordings++;
+  p->total += (uint64_t)(n + extra);
+  if (extra && p->w->tail == OA_TAIL_PAD) st->padded++;
+  else if (extra) st->short_windows++;
+  else if (n == 0) st->short_recordings++, st->uncovered_seconds += (double)r->samples / scale;
+  else if (covered < r->samples) st->tails++, st->uncovered_seconds += (double)(r->samples - covered) / scale;
+}
+
+static int make_windows(window_pass *p, uint64_t i, const oa_rec_row *r, const char *name, int64_t len,
+                        int64_t hop) {
+  int extra;
+  int64_t n = window_count(p->w, r, len, hop, &extra) + extra;
+  uint64_t first = p->at;
+  p->at += (uint64_t)n;
+  if (p->at <= p->lo) return 0;
+  char stem[sizeof ((oa_query *)0)->id - 22]; /* room for "_" and 20 digits of the start */
+  oa_name_stem(name, stem, sizeof stem);
+  for (int64_t k = first < p->lo ? (int64_t)(p->lo - first) : 0; k < n && first + (uint64_t)k < p->hi; k++) {
+    int64_t s = k * hop, e = s + len < r->samples ? s + len : r->samples;
+    oa_query q = {.rec = i, .start = s, .end = e, .frames = e - s, .channels = r->channels};
+    oa_query_part pad[2] = {{i, s, e, 0}, {OA_GAP_REC, 0, len - (e - s), e - s}};
+    int padded = p->w->tail == OA_TAIL_PAD && e - s < len;
+    if (padded) q.frames = len; /* the window's samples, then zeros to its length */
+    oa_query_clock_of(r, &q);
+    snprintf(q.id, sizeof q.id, "%s_%" PRId64, stem, s);
+    if (oa_query_list_add(p->out, &q, padded ? pad : NULL, padded ? 2 : 0)) {
+      p->rc = oa_err_set(p->err, OA_ENOMEM, "out of memory for %" PRIu64 " windows", p->hi - p->lo);
+      return 1;
+    }
+  }
+  return p->at >= p->hi; /* past this share: the pass can stop */
+}
+
+static int window_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
+  window_pass *p = ctx;
+  const oa_window_spec *w = p->w;
+  if (!OA_REC_READABLE(r) || (w->glob && fnmatch(w->glob, tx->name, 0) != 0)) return 0;
+  double scale = w->seconds ? oa_rec_row_rate(r) : 1.0;
+  int64_t len = llround(w->length * scale), hop = llround(w->hop * scale);
+  if (len <= 0 || hop <= 0) {
+    p->rc = oa_err_set(p->err, OA_EUSAGE, "window length and hop must be at least one sample");
+    return 1;
+  }
+  if (p->pass == 0) {
+    count_windows(p, r, len, hop, scale);
+    return 0;
+  }
+  return make_windows(p, i, r, tx->name, len, hop);
+}
+
+int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_list *out, oa_window_stats *st,
+                       oa_err *err) {
+  memset(out, 0, sizeof *out);
+  memset(st, 0, sizeof *st);
+  window_pass p = {.w = w, .st = st, .out = out, .err = err};
+  if (oa_archive_scan(a, window_row, &p) < 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (p.rc != OA_OK) return p.rc;
+  if (st->recordings == 0)
+    return oa_err_set(err, OA_EUSAGE, w->glob ? "the name pattern '%s' matches no indexed recording" :
+                      "the archive holds no indexed recording%s", w->glob ? w->glob : "");
+  int parts = w->parts > 0 ? w->parts : 1;
+  if (w->max_windows && p.total > w->max_windows)
+    return oa_err_set(err, OA_EUSAGE, "%" PRIu64 " windows (about %.0f MB of query list on each of %d rank%s) is more "
+                      "than the window limit, %" PRIu64 ": use a longer hop, a name pattern, or raise the limit",
+                      p.total, (double)p.total / parts * (sizeof(oa_query) + 64) / 1e6, parts, parts == 1 ? "" : "s",
+                      w->max_windows);
+  st->windows = p.total;
+  p.pass = 1;
+  p.lo = p.total * (uint64_t)w->part / (uint64_t)parts;
+  p.hi = p.total * (uint64_t)(w->part + 1) / (uint64_t)parts;
+  if (p.hi > p.lo && oa_archive_scan(a, window_row, &p) < 0) p.rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (p.rc == OA_OK) p.rc = oa_queries_check_unique(out, "windows", err);
+  if (p.rc != OA_OK) oa_query_list_free(out);
+  return p.rc;
+}

@@ -347,6 +347,17 @@ static int other_view(layout *t, char **f, int nf) {
   return t->first_view && strcmp(f[t->view], t->first_view) != 0;
 }
 
+/* A share of a table keeps the View of the table's first row (not of its
+ * own first row). */
+static int keep_view_of(layout *t, const char *first_row) {
+  if (!t->detector || t->view < 0 || !first_row) return OA_OK;
+  char *copy = strdup(first_row), **f = malloc(MAX_COLUMNS * sizeof *f);
+  int nf = copy && f ? split(t, copy, f) : -2;
+  if (nf > t->view) t->first_view = strdup(f[t->view]);
+  free(copy), free(f);
+  return nf == -2 ? OA_ENOMEM : OA_OK;
+}
+
 static void free_layout(layout *t) {
   free(t->header);
   free(t->names_buf);
@@ -367,9 +378,14 @@ int oa_queries_from_table(const oa_archive *a, const char *source, const char *t
   /* Only detector tables name files by path or name: a CSV names recordings. */
   int need_index = opt->format != OA_TABLE_CSV;
   int rc = fields && (!need_index || build_index(a, &c.ix) == 0) ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
+  int have_header = 0;
   while (rc == OA_OK && oa_csv_next_line(text, len, &pos, &line, &cap)) {
-    if (++lineno == 1) {
+    lineno++;
+    if (!have_header) {
+      have_header = 1;
       rc = read_header(&t, line, opt, source, out, err);
+      if (rc == OA_OK && keep_view_of(&t, opt->first_row) != OA_OK) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+      lineno += opt->line_base;
       continue;
     }
     if (line[0] == '\0') continue;
@@ -394,7 +410,7 @@ int oa_queries_from_table(const oa_archive *a, const char *source, const char *t
     out->bad++;
     if (log) OA_LOG(log, ERROR, "%s:%ld: %s", source, lineno, why.msg);
   }
-  if (rc == OA_OK && lineno == 0) rc = oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", source);
+  if (rc == OA_OK && !have_header) rc = oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", source);
   if (rc == OA_OK && views_skipped && log)
     OA_LOG(log, INFO, "%s: %llu rows of other views (View is not \"%s\") skipped", source,
            (unsigned long long)views_skipped, t.first_view ? t.first_view : "");

@@ -36,26 +36,55 @@ typedef oa_plan_member member;
 typedef oa_plan_unit unit;
 typedef oa_plan plan;
 
+/* A unit to run, with copies of its members and their queries (member i's
+ * `query` is i), taken from this rank's plan or read from another rank's. */
+typedef struct work {
+  unit u;
+  member *m;
+  oa_query *q;
+} work;
+
+enum { FAILED = 1, NOT_RUN = 2 };
+
+/* What a rank tells another at the end: one of its queries failed (or was
+ * not run) here, or one of its units was claimed here but not run. */
+enum report_kind { QUERY_FAILED = FAILED, QUERY_NOT_RUN = NOT_RUN, UNIT_NOT_RUN, UNIT_LOST };
+typedef struct report {
+  uint64_t kind, value; /* value: the query's index in the whole list, or the unit in its rank's plan */
+  int dest;
+} report;
+
 typedef struct sweep {
   MPI_Comm comm;
   int rank, size;
   oa_archive *a;
   oa_extractor *x;
-  oa_query_list *ql;
+  oa_query_list *ql;  /* this rank's share: queries ql->first .. ql->first + ql->n - 1 */
+  uint64_t total;     /* queries over every rank */
+  uint64_t *firsts;   /* per rank (and one past): the first query of its share */
   const oa_sweep_options *opt;
   const oa_logger *log;
-  plan p;
+  plan p;             /* of this rank's share */
   oa_clips_file cf;
-  uint8_t *failed;   /* per query */
+  uint8_t *failed;    /* per query of the share: FAILED or NOT_RUN */
+  report *remote;     /* for other ranks: their queries that failed here, their units not run */
+  size_t nremote, remote_cap;
+  int reports_lost;   /* a report could not be kept (no memory): every query counts as failed */
+  /* Other ranks read this rank's queue through one window: its counter
+   * (the next unit: one-sided fetch-and-add by any rank), then copies of
+   * its units, their members and its queries (win_create would need
+   * MPI_THREAD_MULTIPLE for pt2pt; memory from win_allocate works with
+   * every one-sided component). */
   MPI_Win win;
-  int64_t solo_next; /* next unit of a process running without MPI (no window) */
-  int64_t *counters; /* on rank 0: the next unit */
+  uint8_t *wbase;
+  int64_t solo_next;  /* what this rank has claimed of its own queue; alone, the counter itself */
+  uint64_t *units_of, *members_of; /* per rank: units and members in its plan */
   oa_progress *progress;
   double t0;
   long tag;             /* rank 0's process id: names this run's temporary files */
   oa_watchdog *watchdog;
-  uint8_t *unit_done;   /* per unit: it ran (on any rank, after mark_not_run) */
   uint64_t clipped;     /* samples clipped by an integer format, this rank */
+  uint64_t taken;       /* units this rank ran from other ranks' queues */
 } sweep;
 
 /* ---------------------------------------------------------------- outputs */
@@ -73,8 +102,8 @@ static void path_of(const oa_sweep_options *opt, const oa_query *q, long tag, ch
  * clips file (--rate: the range is resampled in one go at the end). */
 static int resampled(const oa_query *q) { return q->in_rate != q->out_rate; }
 
-static int staged(const sweep *s, size_t qi) {
-  return s->p.pieces_gt1[qi] && (s->opt->output == OA_SWEEP_DIR || resampled(&s->ql->q[qi]));
+static int staged(const sweep *s, const oa_query *q) {
+  return q->pieced && (s->opt->output == OA_SWEEP_DIR || resampled(q));
 }
 
 /* A staged query's temporary file holds raw float32 at the decode's rate,
@@ -86,18 +115,19 @@ static int staged_as_final(const sweep *s, const oa_query *q) {
 }
 
 /* DIR/ID.FMT.partial.<tag>, or beside a clips file CLIPS.h5.<query>.partial.<tag>. */
-static void stage_path(const sweep *s, size_t qi, char *buf, size_t len) {
-  if (s->opt->output == OA_SWEEP_HDF5) snprintf(buf, len, "%s.%zu.partial.%ld", s->opt->path, qi, s->tag);
-  else path_of(s->opt, &s->ql->q[qi], s->tag, buf, len);
+static void stage_path(const sweep *s, const oa_query *q, char *buf, size_t len) {
+  if (s->opt->output == OA_SWEEP_HDF5)
+    snprintf(buf, len, "%s.%" PRIu64 ".partial.%ld", s->opt->path, q->index, s->tag);
+  else path_of(s->opt, q, s->tag, buf, len);
 }
 
 /* The piece's samples at their place in the query's temporary file
  * (several ranks may write pieces of one query). */
-static int write_piece(sweep *s, size_t qi, int64_t out_frame, const float *pcm, size_t frames, oa_err *err) {
-  const oa_query *q = &s->ql->q[qi];
+static int write_piece(sweep *s, const oa_query *q, int64_t out_frame, const float *pcm, size_t frames,
+                       oa_err *err) {
   char path[4096];
-  stage_path(s, qi, path, sizeof path);
-  int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC); /* created by rank 0 before the sweep */
+  stage_path(s, q, path, sizeof path);
+  int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC); /* created by the query's rank before the sweep */
   if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", path, strerror(errno));
   int as_s16 = staged_as_final(s, q) && s->opt->format == OA_PCM_S16;
   size_t n = frames * (size_t)q->out_channels, width = as_s16 ? 2 : 4;
@@ -148,10 +178,9 @@ static int write_whole(const oa_archive *a, const oa_sweep_options *opt, const o
 
 /* A member's samples to their place: a staged piece, a piece of a clip, or
  * a whole output (resampled first with --rate). */
-static int deliver(sweep *s, const member *m, const float *pcm, size_t frames, oa_err *err) {
-  const oa_query *q = &s->ql->q[m->query];
-  if (staged(s, m->query)) return write_piece(s, m->query, m->out_frame, pcm, frames, err);
-  if (s->p.pieces_gt1[m->query]) return oa_clips_write(&s->cf, q, m->out_frame, pcm, frames, err);
+static int deliver(sweep *s, const oa_query *q, const member *m, const float *pcm, size_t frames, oa_err *err) {
+  if (staged(s, q)) return write_piece(s, q, m->out_frame, pcm, frames, err);
+  if (q->pieced) return oa_clips_write(&s->cf, q, m->out_frame, pcm, frames, err);
   const float *out = pcm;
   float *resampled_pcm = NULL;
   size_t n = frames;
@@ -169,9 +198,7 @@ static int deliver(sweep *s, const member *m, const float *pcm, size_t frames, o
 /* ------------------------------------------------------------- execution */
 
 typedef struct fanout {
-  const plan *p;
-  const unit *u;
-  const oa_query_list *ql;
+  const work *w;
   float **buf;   /* per member */
   int64_t pos;   /* next sample the sink receives */
 } fanout;
@@ -180,8 +207,8 @@ static int fanout_sink(void *ctx, const float *pcm, size_t frames, int channels,
   (void)err;
   fanout *f = ctx;
   int64_t a = f->pos, b = f->pos + (int64_t)frames;
-  for (size_t i = 0; i < f->u->n; i++) {
-    const member *m = &f->p->m[f->u->first + i];
+  for (size_t i = 0; i < f->w->u.n; i++) {
+    const member *m = &f->w->m[i];
     int64_t lo = a > m->from ? a : m->from, hi = b < m->to ? b : m->to;
     if (lo < hi)
       memcpy(f->buf[i] + (size_t)(lo - m->from) * (size_t)channels, pcm + (size_t)(lo - a) * (size_t)channels,
@@ -191,60 +218,109 @@ static int fanout_sink(void *ctx, const float *pcm, size_t frames, int channels,
   return OA_OK;
 }
 
-static void fail_query(sweep *s, size_t qi, const oa_err *err) {
-  if (s->failed[qi]) return;
-  s->failed[qi] = 1;
-  const oa_query *q = &s->ql->q[qi];
+static int mine(const sweep *s, const oa_query *q) {
+  return q->index >= s->ql->first && q->index - s->ql->first < s->ql->n;
+}
+
+static int owner_of(const sweep *s, uint64_t index) {
+  int lo = 0, hi = s->size - 1; /* the last rank whose share starts at or before index */
+  while (lo < hi) {
+    int mid = (lo + hi + 1) / 2;
+    if (s->firsts[mid] <= index) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+static void add_report(sweep *s, int dest, uint64_t kind, uint64_t value) {
+  if (s->nremote && s->remote[s->nremote - 1].dest == dest && s->remote[s->nremote - 1].kind == kind &&
+      s->remote[s->nremote - 1].value == value)
+    return;
+  if (oa_grow((void **)&s->remote, &s->remote_cap, s->nremote + 1, sizeof *s->remote) == 0)
+    s->remote[s->nremote++] = (report){kind, value, dest};
+  else s->reports_lost = 1;
+}
+
+/* Query i of this rank's share failed or was not run (the first verdict stays). */
+static int mark(sweep *s, size_t i, int how) {
+  if (s->failed[i]) return 0;
+  s->failed[i] = (uint8_t)how;
+  return 1;
+}
+
+/* A query failed (FAILED: named here, by the rank that ran it) or was not
+ * run (NOT_RUN: a stop). A query of another rank's share is reported to
+ * that rank at the end (exchange_reports). */
+static void fail_query(sweep *s, const oa_query *q, const oa_err *err, int how) {
+  if (mine(s, q)) {
+    if (!mark(s, q->index - s->ql->first, how)) return;
+  } else {
+    add_report(s, owner_of(s, q->index), (uint64_t)how, q->index);
+  }
+  if (how != FAILED) return;
   const char *hint = oa_log_hint(s->log, err->code);
   if (q->line) OA_LOG(s->log, ERROR, "%s:%ld: %s%s", s->opt->source, q->line, err->msg, hint);
   else OA_LOG(s->log, ERROR, "window %s: %s%s", q->id, err->msg, hint);
 }
 
-static void run_unit(sweep *s, const unit *u) {
-  const oa_query *q0 = &s->ql->q[s->p.m[u->first].query];
-  float **buf = calloc(u->n, sizeof *buf);
+/* Unit k of this rank's plan did not run: its queries are not written. */
+static void unit_not_run(sweep *s, size_t k, int how) {
+  const unit *u = &s->p.u[k];
+  for (size_t i = 0; i < u->n; i++) mark(s, s->p.m[u->first + i].query, how);
+}
+
+/* The member's samples, as written: --mono / --channels make a new buffer
+ * from the exact decode (*buf is replaced). */
+static int shape_channels(sweep *s, const oa_query *q, float **buf, size_t frames, oa_err *err) {
+  if (!s->opt->channels || !(s->opt->channels->mono || s->opt->channels->n)) return OA_OK;
+  float *out = malloc(frames * (size_t)q->out_channels * sizeof *out);
+  if (!out) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  oa_channel_apply(s->opt->channels, *buf, frames, q->channels, out);
+  free(*buf);
+  *buf = out;
+  return OA_OK;
+}
+
+/* A failure in a shared decode (e.g. a damaged interval under --verify)
+ * must not take down members that do not need that part: each member is
+ * retried on its own (own[i]: 1 done, -1 failed with own_err[i]). */
+static void retry_members(sweep *s, const work *w, float **buf, int *own, oa_err *own_err) {
+  for (size_t i = 0; i < w->u.n; i++) {
+    const member *m = &w->m[i];
+    work one = {{w->u.rec, m->from, m->to, 0, 1}, (member *)m, &w->q[i]};
+    fanout g = {&one, &buf[i], m->from};
+    own[i] = oa_extract_range(s->x, w->u.rec, m->from, m->to, fanout_sink, &g, NULL, &own_err[i]) == OA_OK ? 1 : -1;
+  }
+}
+
+static void run_unit(sweep *s, const work *w) {
+  size_t n = w->u.n;
+  float **buf = calloc(n, sizeof *buf);
   oa_err err;
   oa_err_clear(&err);
   int rc = buf ? OA_OK : oa_err_set(&err, OA_ENOMEM, "out of memory");
-  for (size_t i = 0; rc == OA_OK && i < u->n; i++) {
-    const member *m = &s->p.m[u->first + i];
-    size_t n = (size_t)(m->to - m->from) * (size_t)q0->channels;
-    buf[i] = u->rec == OA_GAP_REC ? calloc(n ? n : 1, sizeof(float)) : malloc(n * sizeof(float));
+  for (size_t i = 0; rc == OA_OK && i < n; i++) {
+    size_t floats = (size_t)(w->m[i].to - w->m[i].from) * (size_t)w->q[0].channels;
+    buf[i] = w->u.rec == OA_GAP_REC ? calloc(floats ? floats : 1, sizeof(float)) : malloc(floats * sizeof(float));
     if (!buf[i]) rc = oa_err_set(&err, OA_ENOMEM, "out of memory");
   }
-  fanout f = {&s->p, u, s->ql, buf, u->start};
+  fanout f = {w, buf, w->u.start};
   /* A gap between the files of a joined output is silence: nothing to decode. */
-  if (rc == OA_OK && u->rec != OA_GAP_REC)
-    rc = oa_extract_range(s->x, u->rec, u->start, u->end, fanout_sink, &f, NULL, &err);
-  /* A failure in a shared decode (e.g. a damaged interval under --verify)
-   * must not take down members that do not need that part: retry each
-   * member on its own. */
-  int *own = calloc(u->n, sizeof *own);
-  oa_err *own_err = calloc(u->n, sizeof *own_err);
-  for (size_t i = 0; rc != OA_OK && rc != OA_ENOMEM && u->n > 1 && own && own_err && i < u->n; i++) {
-    const member *m = &s->p.m[u->first + i];
-    unit one = {u->rec, m->from, m->to, u->first + i, 1};
-    fanout g = {&s->p, &one, s->ql, &buf[i], m->from};
-    own[i] = oa_extract_range(s->x, u->rec, m->from, m->to, fanout_sink, &g, NULL, &own_err[i]) == OA_OK ? 1 : -1;
-  }
-  for (size_t i = 0; i < u->n; i++) {
-    const member *m = &s->p.m[u->first + i];
-    const oa_query *q = &s->ql->q[m->query];
+  if (rc == OA_OK && w->u.rec != OA_GAP_REC)
+    rc = oa_extract_range(s->x, w->u.rec, w->u.start, w->u.end, fanout_sink, &f, NULL, &err);
+  int *own = calloc(n, sizeof *own);
+  oa_err *own_err = calloc(n, sizeof *own_err);
+  if (rc != OA_OK && rc != OA_ENOMEM && n > 1 && own && own_err) retry_members(s, w, buf, own, own_err);
+  for (size_t i = 0; i < n; i++) {
+    const oa_query *q = &w->q[i];
     oa_err werr = own && own[i] < 0 ? own_err[i] : err;
     int wrc = own && own[i] ? (own[i] > 0 ? OA_OK : werr.code) : rc;
-    size_t frames = (size_t)(m->to - m->from);
-    if (s->failed[m->query]) { /* refused before the sweep (a channel it lacks): nothing to write */
-      if (buf) free(buf[i]);
-      continue;
+    size_t frames = (size_t)(w->m[i].to - w->m[i].from);
+    if (!q->refused) { /* refused before the sweep (a channel it lacks): nothing to write */
+      if (wrc == OA_OK) wrc = shape_channels(s, q, &buf[i], frames, &werr);
+      if (wrc == OA_OK) wrc = deliver(s, q, &w->m[i], buf[i], frames, &werr);
+      if (wrc != OA_OK) fail_query(s, q, &werr, FAILED);
     }
-    if (wrc == OA_OK && s->opt->channels && (s->opt->channels->mono || s->opt->channels->n)) {
-      /* --mono / --channels: a transformation of the exact decode into a new buffer. */
-      float *out = malloc(frames * (size_t)q->out_channels * sizeof *out);
-      if (!out) wrc = oa_err_set(&werr, OA_ENOMEM, "out of memory");
-      else oa_channel_apply(s->opt->channels, buf[i], frames, q->channels, out), free(buf[i]), buf[i] = out;
-    }
-    if (wrc == OA_OK) wrc = deliver(s, m, buf[i], frames, &werr);
-    if (wrc != OA_OK) fail_query(s, m->query, &werr);
     if (buf) free(buf[i]);
   }
   free(buf);
@@ -252,52 +328,114 @@ static void run_unit(sweep *s, const unit *u) {
   free(own_err);
 }
 
-/* Self-scheduling: take chunks of units from a counter on rank 0 with
- * one-sided fetch-and-add; chunks shrink as the queue empties. Progress
- * goes through oa_progress, published at most twice a second per rank.
- * After SIGTERM/SIGINT a rank takes no more units. */
-static void run_units(sweep *s) {
-  int64_t seen = 0;
-  while (!oa_stop_requested()) {
-    int64_t left = (int64_t)s->p.nu - seen;
-    int64_t chunk = left / (4 * (int64_t)s->size);
-    if (chunk < 1) chunk = 1;
-    if (chunk > 16) chunk = 16;
-    int64_t first = s->solo_next;
-    if (OA_SOLO(s->comm)) {
-      s->solo_next += chunk;
-    } else {
-      MPI_Fetch_and_op(&chunk, &first, MPI_INT64_T, 0, 0, MPI_SUM, s->win);
-      MPI_Win_flush(0, s->win);
+static void work_free(work *w) {
+  free(w->m), free(w->q);
+  w->m = NULL, w->q = NULL;
+}
+
+static int work_alloc(work *w) {
+  w->m = malloc((w->u.n ? w->u.n : 1) * sizeof *w->m);
+  w->q = malloc((w->u.n ? w->u.n : 1) * sizeof *w->q);
+  if (w->m && w->q) return 0;
+  work_free(w);
+  return -1;
+}
+
+/* Unit k of this rank's plan. */
+static int work_local(const sweep *s, size_t k, work *w) {
+  w->u = s->p.u[k];
+  if (work_alloc(w)) return -1;
+  for (size_t i = 0; i < w->u.n; i++) {
+    w->m[i] = s->p.m[w->u.first + i];
+    w->q[i] = s->ql->q[w->m[i].query];
+    w->m[i].query = i;
+  }
+  return 0;
+}
+
+/* Where rank r's units, members and queries lie in its window. */
+static MPI_Aint unit_at(const sweep *s, int r, uint64_t k) {
+  (void)s, (void)r;
+  return (MPI_Aint)(sizeof(int64_t) + k * sizeof(unit));
+}
+static MPI_Aint member_at(const sweep *s, int r, uint64_t k) {
+  return unit_at(s, r, s->units_of[r]) + (MPI_Aint)(k * sizeof(member));
+}
+static MPI_Aint query_at(const sweep *s, int r, uint64_t k) {
+  return member_at(s, r, s->members_of[r]) + (MPI_Aint)(k * sizeof(oa_query));
+}
+
+/* Unit k of rank r's plan, read from its window (passive one-sided reads:
+ * r goes on with its own units meanwhile). */
+static int work_remote(sweep *s, int r, int64_t k, work *w) {
+  MPI_Get(&w->u, sizeof w->u, MPI_BYTE, r, unit_at(s, r, (uint64_t)k), sizeof w->u, MPI_BYTE, s->win);
+  MPI_Win_flush(r, s->win);
+  if (work_alloc(w)) return -1;
+  int bytes = (int)(w->u.n * sizeof *w->m);
+  MPI_Get(w->m, bytes, MPI_BYTE, r, member_at(s, r, w->u.first), bytes, MPI_BYTE, s->win);
+  MPI_Win_flush(r, s->win);
+  for (size_t i = 0; i < w->u.n; i++) {
+    MPI_Get(&w->q[i], sizeof *w->q, MPI_BYTE, r, query_at(s, r, w->m[i].query), sizeof *w->q, MPI_BYTE, s->win);
+    w->m[i].query = i;
+  }
+  MPI_Win_flush(r, s->win);
+  return 0;
+}
+
+/* Units [first, first + chunk) of rank r's queue, claimed with a
+ * fetch-and-add on its counter (chunks shrink as the queue empties).
+ * Returns 0 when the queue is empty. */
+static int claim(sweep *s, int r, int64_t *first, int64_t *chunk) {
+  int64_t nu = (int64_t)s->units_of[r];
+  int64_t left = nu - (r == s->rank ? (int64_t)s->solo_next : 0);
+  *chunk = left / (4 * (int64_t)s->size);
+  if (*chunk < 1) *chunk = 1;
+  if (*chunk > 16) *chunk = 16;
+  if (r != s->rank) *chunk = 1; /* another's tail: its shortest units */
+  if (OA_SOLO(s->comm)) {
+    *first = s->solo_next;
+    s->solo_next += *chunk;
+  } else {
+    MPI_Fetch_and_op(chunk, first, MPI_INT64_T, r, 0, MPI_SUM, s->win);
+    MPI_Win_flush(r, s->win);
+    if (r == s->rank) s->solo_next = *first + *chunk; /* what this rank has seen of its own queue */
+  }
+  return *first < nu;
+}
+
+/* Runs the claimed units; after a stop, the claimed ones it did not run
+ * are marked (their queries are not written), as are units that could not
+ * be read for want of memory. */
+static void run_claimed(sweep *s, int r, int64_t first, int64_t chunk) {
+  int64_t end = first + chunk < (int64_t)s->units_of[r] ? first + chunk : (int64_t)s->units_of[r];
+  for (int64_t k = first; k < end; k++) {
+    int stop = oa_stop_requested();
+    work w = {0};
+    int got = stop ? -1 : r == s->rank ? work_local(s, (size_t)k, &w) : work_remote(s, r, k, &w);
+    if (got != 0) {
+      if (!stop) OA_LOG(s->log, ERROR, "out of memory for a work unit: its queries are not written");
+      if (r == s->rank) unit_not_run(s, (size_t)k, stop ? NOT_RUN : FAILED);
+      else add_report(s, r, stop ? UNIT_NOT_RUN : UNIT_LOST, (uint64_t)k);
+      continue;
     }
-    if (first >= (int64_t)s->p.nu) break;
-    seen = first + chunk;
-    for (int64_t k = first; k < first + chunk && k < (int64_t)s->p.nu; k++) {
-      const unit *u = &s->p.u[k];
-      if (oa_stop_requested()) break;
-      run_unit(s, u);
-      s->unit_done[k] = 1;
-      if (oa_fault("slow")) usleep(50000); /* tests: a sweep long enough to be signalled */
-      oa_progress_add(s->progress, 1, 0, u->end - u->start);
-      oa_progress_poll(s->progress);
-    }
+    run_unit(s, &w);
+    work_free(&w);
+    if (r != s->rank) s->taken++;
+    if (oa_fault("slow")) usleep(50000); /* tests: a sweep long enough to be signalled */
+    oa_progress_add(s->progress, 1, 0, w.u.end - w.u.start);
+    oa_progress_poll(s->progress);
   }
 }
 
-/* Every rank learns which units ran anywhere; queries with a part in a unit
- * that did not run (a stop) are not written. Returns how many. */
-static uint64_t mark_not_run(sweep *s) {
-  oa_mpi_max_bytes(s->comm, s->unit_done, s->p.nu);
-  uint64_t n = 0;
-  for (size_t k = 0; k < s->p.nu; k++) {
-    if (s->unit_done[k]) continue;
-    const unit *u = &s->p.u[k];
-    for (size_t i = 0; i < u->n; i++) {
-      size_t q = s->p.m[u->first + i].query;
-      if (!s->failed[q]) s->failed[q] = 1, n++;
-    }
+/* Self-scheduling: a rank takes chunks of its own units, longest first,
+ * then single units from the other ranks' queues until every queue is
+ * empty. After SIGTERM/SIGINT a rank takes no more units. */
+static void run_units(sweep *s) {
+  for (int step = 0; step < s->size && !oa_stop_requested(); step++) {
+    int r = (s->rank + step) % s->size;
+    int64_t first, chunk;
+    while (!oa_stop_requested() && claim(s, r, &first, &chunk)) run_claimed(s, r, first, chunk);
   }
-  return n;
 }
 
 /* An oa_pcm_sink into a query's clip, from its first frame on. */
@@ -342,8 +480,7 @@ static int stream_raw(int fd, const char *tmp, const oa_query *q, oa_pcm_sink si
 
 /* A staged query whose temporary file holds raw float32: its samples
  * become the output (a file with its start time, or the clip) here. */
-static int finish_staged_query(sweep *s, size_t qi, const char *tmp, oa_err *err) {
-  const oa_query *q = &s->ql->q[qi];
+static int finish_staged_query(sweep *s, const oa_query *q, const char *tmp, oa_err *err) {
   int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return oa_err_set(err, OA_EIO, "%s: %s", tmp, strerror(errno));
   if (s->opt->output == OA_SWEEP_HDF5) {
@@ -368,26 +505,66 @@ static int finish_staged_query(sweep *s, size_t qi, const char *tmp, oa_err *err
   return rc;
 }
 
-/* Staged queries are finished, spread over the ranks (query i on rank
- * i mod size): moved into place (raw f32 and s16 as written), or made into
- * their output from raw float32, or removed if any piece failed (or did not run)
- * anywhere. Every rank has the same `failed` flags here. */
+/* Each rank finishes the staged queries of its share, once every piece
+ * anywhere is written and reported: moved into place (raw f32 and s16 as
+ * written), made into their output from raw float32, or removed if any
+ * piece failed or did not run. */
 static void finish_staged(sweep *s) {
   for (size_t i = 0; i < s->ql->n; i++) {
-    if (!staged(s, i) || (int)(i % (size_t)s->size) != s->rank) continue;
     const oa_query *q = &s->ql->q[i];
+    if (!staged(s, q)) continue;
     char tmp[4096], final[4096];
-    stage_path(s, i, tmp, sizeof tmp);
+    stage_path(s, q, tmp, sizeof tmp);
     path_of(s->opt, q, 0, final, sizeof final);
     oa_err e;
     oa_err_clear(&e);
     int rc = OA_OK;
     if (!s->failed[i])
       rc = staged_as_final(s, q) ? oa_out_publish(tmp, final, s->opt->overwrite, &e)
-                                 : finish_staged_query(s, i, tmp, &e);
-    if (rc != OA_OK) fail_query(s, i, &e);
+                                 : finish_staged_query(s, q, tmp, &e);
+    if (rc != OA_OK) fail_query(s, q, &e, FAILED);
     unlink(tmp); /* gone after a rename; removed otherwise */
   }
+}
+
+/* Every rank tells the others what it saw of their queries and units
+ * (collective): a query failed or not run, a claimed unit not run. */
+static int exchange_reports(sweep *s) {
+  if (OA_SOLO(s->comm)) return s->reports_lost ? -1 : 0; /* alone, every query is this process's */
+  int *counts = calloc((size_t)s->size * 4, sizeof *counts);
+  uint64_t *send = malloc((s->nremote ? s->nremote : 1) * 2 * sizeof *send), *recv = NULL;
+  int ok = counts && send && !s->reports_lost;
+  if (!oa_mpi_agree(s->comm, ok)) return free(counts), free(send), -1;
+  int *sd = counts + s->size, *rc = counts + 2 * s->size, *rd = counts + 3 * s->size;
+  for (size_t i = 0; i < s->nremote; i++) counts[s->remote[i].dest] += 2;
+  for (int r = 0, at = 0; r < s->size; r++) sd[r] = at, at += counts[r], counts[r] = 0;
+  for (size_t i = 0; i < s->nremote; i++) {
+    const report *e = &s->remote[i];
+    uint64_t *p = send + sd[e->dest] + counts[e->dest];
+    p[0] = e->kind, p[1] = e->value;
+    counts[e->dest] += 2;
+  }
+  MPI_Alltoall(counts, 1, MPI_INT, rc, 1, MPI_INT, s->comm);
+  int total = 0;
+  for (int r = 0; r < s->size; r++) rd[r] = total, total += rc[r];
+  recv = malloc((total ? (size_t)total : 1) * sizeof *recv);
+  if (!oa_mpi_agree(s->comm, recv != NULL)) return free(counts), free(send), free(recv), -1;
+  MPI_Alltoallv(send, counts, sd, MPI_UINT64_T, recv, rc, rd, MPI_UINT64_T, s->comm);
+  for (int i = 0; i + 1 < total; i += 2) {
+    uint64_t kind = recv[i], v = recv[i + 1];
+    if (kind == UNIT_NOT_RUN || kind == UNIT_LOST) {
+      if (v < s->p.nu) unit_not_run(s, (size_t)v, kind == UNIT_LOST ? FAILED : NOT_RUN);
+    } else if (v >= s->ql->first && v - s->ql->first < s->ql->n) {
+      mark(s, (size_t)(v - s->ql->first), (int)kind);
+    }
+  }
+  free(counts), free(send), free(recv);
+  return 0;
+}
+
+/* Units of this rank's queue that no rank claimed (a stop): not run. */
+static void mark_unclaimed(sweep *s) {
+  for (size_t k = (size_t)(s->solo_next < 0 ? 0 : s->solo_next); k < s->p.nu; k++) unit_not_run(s, k, NOT_RUN);
 }
 
 /* The sweep's inputs, which no output may be: the archive and the
@@ -399,24 +576,24 @@ static size_t sweep_inputs(const oa_sweep_options *opt, oa_file_id *ids) {
   return n;
 }
 
-/* The stage files of queries [0, upto). */
+/* The stage files of this rank's queries [0, upto). */
 static void remove_stage_files(sweep *s, size_t upto) {
   for (size_t i = 0; i < upto; i++) {
-    if (!staged(s, i)) continue;
+    if (!staged(s, &s->ql->q[i])) continue;
     char tmp[4096];
-    stage_path(s, i, tmp, sizeof tmp);
+    stage_path(s, &s->ql->q[i], tmp, sizeof tmp);
     unlink(tmp);
   }
 }
 
-/* Rank 0: the temporary files of staged queries, created afresh
- * (O_EXCL|O_NOFOLLOW) at full size. */
+/* The temporary files of this rank's staged queries, created afresh
+ * (O_EXCL|O_NOFOLLOW) at full size before any rank decodes. */
 static int create_stage_files(sweep *s, oa_err *err) {
   for (size_t i = 0; i < s->ql->n; i++) {
-    if (!staged(s, i)) continue;
     const oa_query *q = &s->ql->q[i];
+    if (!staged(s, q)) continue;
     char tmp[4096];
-    stage_path(s, i, tmp, sizeof tmp);
+    stage_path(s, q, tmp, sizeof tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     int width = staged_as_final(s, q) && s->opt->format == OA_PCM_S16 ? 2 : 4;
     off_t size = (off_t)((uint64_t)q->frames * (uint64_t)q->out_channels * (uint64_t)width);
@@ -432,38 +609,58 @@ static int create_stage_files(sweep *s, oa_err *err) {
   return OA_OK;
 }
 
-/* Rank 0, before any decoding: the output directory exists and takes
- * files; no output would replace the archive or an existing file (unless
- * --force); the shared temporary files of pieced queries are created
- * afresh at full size. */
-static int check_dir_outputs(sweep *s, oa_err *err) {
-  const oa_sweep_options *opt = s->opt;
-  int rc = oa_out_dir_ready(opt->path, err);
-  oa_file_id input[2];
-  size_t ninputs = sweep_inputs(opt, input);
-  uint64_t existing = 0;
-  char first[4096] = "";
-  for (size_t i = 0; rc == OA_OK && i < s->ql->n; i++) {
-    char path[4096];
-    path_of(opt, &s->ql->q[i], 0, path, sizeof path);
-    oa_err why;
-    oa_err_clear(&why);
-    if (oa_out_check(path, opt->overwrite, input, ninputs, "output", &why) == OA_OK) continue;
-    if (opt->overwrite || why.code != OA_EEXIST) rc = oa_err_set(err, why.code, "%s", why.msg);
-    else if (existing++ == 0) snprintf(first, sizeof first, "%s", path);
-  }
-  if (rc == OA_OK && existing == 1)
-    rc = oa_err_set(err, OA_EEXIST, "%s already exists; nothing was extracted", first);
-  else if (rc == OA_OK && existing)
-    rc = oa_err_set(err, OA_EEXIST, "%s already exists and so do %llu other output%s; nothing was extracted", first,
-                    (unsigned long long)(existing - 1), existing == 2 ? "" : "s");
-  return rc == OA_OK ? create_stage_files(s, err) : rc;
+/* Collective, every rank for its share: the staged files are made, or
+ * none is left. */
+static int make_stage_files(sweep *s, oa_err *err) {
+  int ok = create_stage_files(s, err) == OA_OK;
+  if (oa_mpi_agree_err_as_is(s->comm, ok, err)) return OA_OK;
+  if (ok) remove_stage_files(s, s->ql->n);
+  return err->code ? err->code : OA_EIO;
 }
 
-/* A query refused before any decoding: named on rank 0, flagged everywhere. */
+/* This rank's outputs: none would replace an input or (without --force)
+ * an existing file. Returns how many exist; *err holds another refusal, or
+ * names the first that exists. */
+static uint64_t check_own_outputs(sweep *s, char *first, size_t len, oa_err *err) {
+  oa_file_id input[2];
+  size_t ninputs = sweep_inputs(s->opt, input);
+  uint64_t existing = 0;
+  for (size_t i = 0; i < s->ql->n && !err->msg[0]; i++) {
+    char path[4096];
+    path_of(s->opt, &s->ql->q[i], 0, path, sizeof path);
+    oa_err why;
+    oa_err_clear(&why);
+    if (oa_out_check(path, s->opt->overwrite, input, ninputs, "output", &why) == OA_OK) continue;
+    if (s->opt->overwrite || why.code != OA_EEXIST) *err = why;
+    else if (existing++ == 0) snprintf(first, len, "%s", path);
+  }
+  return existing;
+}
+
+/* Before any decoding (collective): the output directory exists and takes
+ * files (rank 0 looks); no output would replace the archive or an existing
+ * file (unless --force): each rank looks at its share's. */
+static int check_dir_outputs(sweep *s, oa_err *err) {
+  int ok = s->rank != 0 || oa_out_dir_ready(s->opt->path, err) == OA_OK;
+  if (!oa_mpi_agree_err_as_is(s->comm, ok, err)) return err->code;
+  char first[4096] = "";
+  oa_err_clear(err);
+  uint64_t existing = check_own_outputs(s, first, sizeof first, err);
+  if (!oa_mpi_agree_err_as_is(s->comm, !err->msg[0], err)) return err->code;
+  uint64_t all = oa_mpi_sum_u64(s->comm, existing);
+  if (existing == all && all == 1)
+    oa_err_set(err, OA_EEXIST, "%s already exists; nothing was extracted", first);
+  else if (existing)
+    oa_err_set(err, OA_EEXIST, "%s already exists and so do %llu other output%s; nothing was extracted", first,
+               (unsigned long long)(all - 1), all == 2 ? "" : "s");
+  if (!oa_mpi_agree_err_as_is(s->comm, existing == 0, err)) return OA_EEXIST;
+  return make_stage_files(s, err);
+}
+
+/* A query refused before any decoding: named by the rank that holds it. */
 static void refuse_query(sweep *s, size_t qi, const oa_err *e) {
-  if (s->rank == 0) fail_query(s, qi, e);
-  else s->failed[qi] = 1;
+  s->ql->q[qi].refused = 1;
+  fail_query(s, &s->ql->q[qi], e, FAILED);
 }
 
 /* The rate a query is decoded at, written at, and its frames written
@@ -473,12 +670,15 @@ static void set_out_rate(sweep *s, size_t qi) {
   if (oa_query_rates(s->a, s->ql, &s->ql->q[qi], s->opt->rate, &e) != OA_OK) refuse_query(s, qi, &e);
 }
 
-/* The channels and rate each query writes (--mono, --channels, --rate); a
- * query asking for a channel its recording lacks fails here, before any
- * decoding. */
+/* Each query's place in the whole list, whether it was cut into pieces,
+ * the channels and rate it writes (--mono, --channels, --rate); a query
+ * asking for a channel its recording lacks fails here, before any decoding. */
 static void set_outputs(sweep *s) {
   for (size_t i = 0; i < s->ql->n; i++) {
     oa_query *q = &s->ql->q[i];
+    q->index = s->ql->first + i;
+    q->pieced = s->p.pieces_gt1[i];
+    q->refused = 0;
     set_out_rate(s, i);
     int oc = oa_channel_spec_out(s->opt->channels, q->channels);
     q->out_channels = oc > 0 ? oc : q->channels;
@@ -491,64 +691,121 @@ static void set_outputs(sweep *s) {
   }
 }
 
+/* Where each rank's share starts in the whole list, and how many units
+ * each plan holds (every rank learns all: any may take another's units).
+ * Collective; the arrays exist. */
+static void share_layout(sweep *s) {
+  uint64_t n = s->ql->n, before, total;
+  oa_mpi_offsets(s->comm, &n, &before, &total, 1);
+  s->ql->first = before;
+  s->total = total;
+  s->units_of[0] = s->p.nu, s->members_of[0] = s->p.nm;
+  if (!OA_SOLO(s->comm)) {
+    uint64_t nu = s->p.nu, nm = s->p.nm;
+    MPI_Allgather(&before, 1, MPI_UINT64_T, s->firsts, 1, MPI_UINT64_T, s->comm);
+    MPI_Allgather(&nu, 1, MPI_UINT64_T, s->units_of, 1, MPI_UINT64_T, s->comm);
+    MPI_Allgather(&nm, 1, MPI_UINT64_T, s->members_of, 1, MPI_UINT64_T, s->comm);
+  }
+  s->firsts[s->size] = total;
+}
+
+/* The clips file: the path is checked by rank 0, the shape by every rank
+ * for its share, then the file is made (its offsets follow the whole list). */
+static int prepare_clips(sweep *s, oa_err *err) {
+  const oa_sweep_options *opt = s->opt;
+  if (OA_SOLO(s->comm)) /* parallel HDF5 writes need MPI: the caller starts it */
+    return oa_err_set(err, OA_EUSAGE, "a clips file is written with MPI started");
+  int ok = 1;
+  if (s->rank == 0) {
+    oa_file_id input[2];
+    size_t ninputs = sweep_inputs(opt, input);
+    ok = oa_out_check(opt->path, opt->overwrite, input, ninputs, "clips file", err) == OA_OK;
+  }
+  if (!oa_mpi_agree_err_as_is(s->comm, ok, err)) return err->code;
+  if (opt->fixed_shape && oa_clips_check_fixed_shape(s->comm, s->ql, err) != OA_OK) return err->code;
+  int rc = make_stage_files(s, err);
+  if (rc != OA_OK) return rc;
+  oa_clips_config cc = {.comm = s->comm, .path = opt->path, .overwrite = opt->overwrite,
+                        .fixed_shape = opt->fixed_shape, .io_timeout = opt->io_timeout, .watchdog = s->watchdog};
+  rc = oa_clips_create(&s->cf, &cc, s->a, s->ql, err);
+  if (rc != OA_OK) remove_stage_files(s, s->ql->n);
+  return rc;
+}
+
 /* Everything before the first decode; collective. */
 static int sweep_prepare(sweep *s, oa_err *err) {
   const oa_sweep_options *opt = s->opt;
   oa_err local;
   oa_err_clear(&local);
   int ok = oa_extractor_create(s->a, opt->flags, &s->x, &local) == OA_OK;
-  size_t n = s->ql->n ? s->ql->n : 1;
-  s->failed = calloc(n, 1);
-  if (ok && !(s->failed && oa_plan_make(s->ql, opt->piece, &s->p) == 0))
+  s->failed = calloc(s->ql->n ? s->ql->n : 1, 1);
+  s->firsts = calloc((size_t)s->size + 1, sizeof *s->firsts);
+  s->units_of = calloc((size_t)s->size, sizeof *s->units_of);
+  s->members_of = calloc((size_t)s->size, sizeof *s->members_of);
+  if (ok && !(s->failed && s->firsts && s->units_of && s->members_of && oa_plan_make(s->ql, opt->piece, &s->p) == 0))
     ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
-  s->unit_done = calloc(s->p.nu ? s->p.nu : 1, 1);
-  if (ok && !s->unit_done) ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
-  if (ok) set_outputs(s);
   if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
+  share_layout(s);
+  set_outputs(s);
   long tag = (long)getpid();
   if (!OA_SOLO(s->comm)) MPI_Bcast(&tag, 1, MPI_LONG, 0, s->comm);
   s->tag = tag;
   if (opt->io_timeout > 0) oa_watchdog_start(s->log, &s->watchdog);
-  if (opt->output == OA_SWEEP_HDF5) {
-    if (OA_SOLO(s->comm)) /* parallel HDF5 writes need MPI: the caller starts it */
-      return oa_err_set(err, OA_EUSAGE, "a clips file is written with MPI started");
-    ok = 1;
-    if (s->rank == 0) {
-      oa_file_id input[2];
-      size_t ninputs = sweep_inputs(opt, input);
-      ok = oa_out_check(opt->path, opt->overwrite, input, ninputs, "clips file", &local) == OA_OK;
-    }
-    if (ok && opt->fixed_shape) ok = oa_clips_check_fixed_shape(s->ql, &local) == OA_OK;
-    if (ok && s->rank == 0) ok = create_stage_files(s, &local) == OA_OK;
-    if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
-    oa_clips_config cc = {.comm = s->comm, .path = opt->path, .overwrite = opt->overwrite,
-                          .fixed_shape = opt->fixed_shape, .io_timeout = opt->io_timeout, .watchdog = s->watchdog};
-    int rc = oa_clips_create(&s->cf, &cc, s->a, s->ql, err);
-    if (rc != OA_OK && s->rank == 0) remove_stage_files(s, s->ql->n);
-    return rc;
-  }
-  ok = s->rank != 0 || check_dir_outputs(s, &local) == OA_OK;
-  return oa_mpi_agree_err(s->comm, ok, &local) ? OA_OK : oa_err_set(err, local.code, "%s", local.msg);
+  return opt->output == OA_SWEEP_HDF5 ? prepare_clips(s, err) : check_dir_outputs(s, err);
+}
+
+/* The window other ranks read this rank's queue through (collective). */
+static int open_window(sweep *s) {
+  MPI_Aint bytes = query_at(s, s->rank, s->ql->n);
+  MPI_Win_allocate(bytes, 1, MPI_INFO_NULL, s->comm, &s->wbase, &s->win);
+  int64_t zero = 0;
+  memcpy(s->wbase, &zero, sizeof zero);
+  if (s->p.nu) memcpy(s->wbase + unit_at(s, s->rank, 0), s->p.u, s->p.nu * sizeof *s->p.u);
+  if (s->p.nm) memcpy(s->wbase + member_at(s, s->rank, 0), s->p.m, s->p.nm * sizeof *s->p.m);
+  if (s->ql->n) memcpy(s->wbase + query_at(s, s->rank, 0), s->ql->q, s->ql->n * sizeof *s->ql->q);
+  MPI_Barrier(s->comm);
+  MPI_Win_lock_all(0, s->win);
+  return 0;
+}
+
+/* After every rank has stopped taking units: this rank's counter says how
+ * far its queue was claimed. */
+static void close_window(sweep *s) {
+  MPI_Win_unlock_all(s->win);
+  MPI_Barrier(s->comm);
+  memcpy(&s->solo_next, s->wbase, sizeof s->solo_next);
+  MPI_Win_free(&s->win);
 }
 
 static void sweep_execute(sweep *s) {
-  oa_progress_spec spec = {.what = "work units", .total_items = (int64_t)s->p.nu, .every = s->opt->progress_every,
-                           .bar = s->opt->progress_bar};
-  for (size_t i = 0; i < s->p.nu; i++) spec.total_samples += s->p.u[i].end - s->p.u[i].start;
+  oa_progress_spec spec = {.what = "work units", .every = s->opt->progress_every, .bar = s->opt->progress_bar};
+  uint64_t mine[2] = {s->p.nu, 0}, before[2], all[2];
+  for (size_t i = 0; i < s->p.nu; i++) mine[1] += (uint64_t)(s->p.u[i].end - s->p.u[i].start);
+  oa_mpi_offsets(s->comm, mine, before, all, 2);
+  spec.total_items = (int64_t)all[0], spec.total_samples = (int64_t)all[1];
   oa_progress_create(s->comm, &spec, s->log, &s->progress);
-  if (OA_SOLO(s->comm)) {
-    run_units(s);
-    oa_progress_free(s->progress);
-    return;
-  }
-  MPI_Win_allocate(s->rank == 0 ? sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL, s->comm, &s->counters, &s->win);
-  if (s->rank == 0) *s->counters = 0;
-  MPI_Barrier(s->comm);
-  MPI_Win_lock_all(0, s->win);
+  if (!OA_SOLO(s->comm)) open_window(s);
   run_units(s);
-  MPI_Win_unlock_all(s->win);
-  MPI_Win_free(&s->win);
+  if (!OA_SOLO(s->comm)) close_window(s);
   oa_progress_free(s->progress);
+}
+
+/* The counts of the result over every rank's share. */
+static void count_results(sweep *s, int ran, oa_sweep_result *res) {
+  uint64_t mine[4] = {0, 0, s->ql->bad, 0}, before[4], all[4]; /* failed, not run, bad rows, written */
+  double seconds = 0;
+  for (size_t i = 0; i < s->ql->n; i++) {
+    if (!ran || s->failed[i]) mine[0]++;
+    else mine[3]++, seconds += (double)s->ql->q[i].frames / oa_archive_samples_per_second(s->a, s->ql->q[i].rec);
+    if (ran && s->failed[i] == NOT_RUN) mine[1]++;
+  }
+  oa_mpi_offsets(s->comm, mine, before, all, 4);
+  res->failed = all[0] + all[2];
+  res->not_run = all[1];
+  res->ok = all[3];
+  res->audio_seconds = oa_mpi_sum_double(s->comm, seconds);
+  res->units = oa_mpi_sum_u64(s->comm, s->p.nu);
+  res->units_taken = oa_mpi_sum_u64(s->comm, s->taken);
 }
 
 int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep_options *opt,
@@ -560,29 +817,24 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
   int rc = sweep_prepare(&s, err);
   if (rc == OA_OK) {
     sweep_execute(&s);
-    /* Every rank learns which queries failed, or did not run, anywhere. */
-    oa_mpi_max_bytes(comm, s.failed, ql->n);
-    res->not_run = mark_not_run(&s);
     res->stopped = oa_mpi_max_int(comm, oa_stop_requested());
+    mark_unclaimed(&s);
+    if (exchange_reports(&s) != 0) /* without them no query can be said to be written */
+      memset(s.failed, FAILED, ql->n), OA_LOG(log, ERROR, "out of memory collecting the sweep's failures");
     finish_staged(&s);
-    oa_mpi_max_bytes(comm, s.failed, ql->n);
     if (opt->output == OA_SWEEP_HDF5) rc = oa_clips_finish(&s.cf, s.a, ql, s.failed, &res->broken, err);
-    oa_mpi_max_bytes(comm, s.failed, ql->n);
     res->clipped = oa_mpi_sum_u64(comm, s.clipped);
   }
-  int ran = rc == OA_OK;
-  for (size_t i = 0; i < ql->n; i++) {
-    if (!ran || s.failed[i]) res->failed++;
-    else res->ok++, res->audio_seconds += (double)ql->q[i].frames / oa_archive_samples_per_second(a, ql->q[i].rec);
-  }
-  res->failed += ql->bad;
-  res->units = s.p.nu;
+  count_results(&s, rc == OA_OK, res);
   res->wall_seconds = oa_wtime() - s.t0;
   if (!res->broken) oa_watchdog_stop(s.watchdog);
   oa_plan_free(&s.p);
   oa_clips_free(&s.cf);
   free(s.failed);
-  free(s.unit_done);
+  free(s.remote);
+  free(s.firsts);
+  free(s.units_of);
+  free(s.members_of);
   oa_extractor_free(s.x);
   return rc;
 }

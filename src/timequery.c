@@ -390,7 +390,8 @@ static void parse_time_row(const oa_archive *a, char *line, int with_rec, oa_tim
   if (sp->to_us <= sp->from_us) oa_err_set(why, OA_EUSAGE, "end_utc is not after start_utc");
 }
 
-int oa_time_csv(const oa_archive *a, const char *source, const char *text, size_t len, const oa_logger *log,
+int oa_time_csv(const oa_archive *a, const char *source, const char *text, size_t len, long line_base,
+                const oa_logger *log,
                 oa_time_span **spans, size_t *n, uint64_t *bad, oa_err *err) {
   *spans = NULL, *n = 0, *bad = 0;
   size_t pos = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0, cap = 0, scap = 0;
@@ -398,7 +399,7 @@ int oa_time_csv(const oa_archive *a, const char *source, const char *text, size_
   if (!oa_csv_next_line(text, len, &pos, &line, &cap)) return free(line), 0;
   int with_rec = strcmp(line, "id,recording,start_utc,end_utc") == 0;
   if (!with_rec && strcmp(line, "id,start_utc,end_utc") != 0) return free(line), 0;
-  long lineno = 1;
+  long lineno = 1 + line_base;
   int rc = 1;
   while (rc == 1 && oa_csv_next_line(text, len, &pos, &line, &cap)) {
     lineno++;

@@ -8,6 +8,7 @@
 #include "opusarc/extract.h"
 #include "opusarc/pcmout.h"
 #include "opusarc/querytable.h"
+#include "opusarc/queryshare.h"
 #include "opusarc/sweep.h"
 #include "opusarc/timequery.h"
 #include "opusarc/clock.h"
@@ -462,28 +463,6 @@ static int run_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_ar
   return EXIT_OK;
 }
 
-/* Rank 0 reads the queries file (stdin, a FIFO, a file only it can see)
- * and every rank receives the same bytes: ranks never read it apart. */
-static int share_queries_text(cli_ctx *cx, const char *path, uint8_t **text, uint64_t *len, oa_err *err) {
-  *text = NULL;
-  *len = 0;
-  int ok = 1;
-  if (cx->rank == 0) {
-    size_t n = 0;
-    char why[256];
-    ok = oa_read_file(path, text, &n, why, sizeof why) == 0;
-    if (!ok) oa_err_set(err, OA_EIO, "%s: cannot read queries file: %s", path, why);
-    *len = n;
-  }
-  if (!oa_mpi_agree_err(cx->comm, ok, err)) {
-    free(*text);
-    *text = NULL;
-    return OA_EIO;
-  }
-  if (oa_mpi_bcast_bytes(cx->comm, 0, text, len) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  return OA_OK;
-}
-
 /* --daily HH:MM-HH:MM over --days (default: the days matching recordings
  * cover) on the clock of --tz. */
 static int daily_spans(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_time_span **spans, size_t *n,
@@ -546,8 +525,8 @@ static int from_to_span(cli_ctx *cx, const extract_args *a, oa_time_span **spans
 }
 
 /* Rank 0: what the spans found, for the summary. */
-static void say_time_stats(cli_ctx *cx, const oa_time_stats *st, int wall_clock) {
-  if (cx->rank != 0) return;
+static void say_time_stats(cli_ctx *cx, int rank, const oa_time_stats *st, int wall_clock) {
+  if (rank != 0) return;
   OA_LOG(&cx->log, SUMMARY, "time spans: %llu, giving %llu outputs (%llu spans overlap no recording)",
          (unsigned long long)st->spans, (unsigned long long)st->outputs, (unsigned long long)st->spans_empty);
   if (st->zone_unknown && !wall_clock)
@@ -563,69 +542,97 @@ static void say_time_stats(cli_ctx *cx, const oa_time_stats *st, int wall_clock)
            (unsigned long long)st->refused);
 }
 
-/* Time queries: spans from --from/--to, --daily or a time CSV become
- * queries (each overlap, or with --join each run of a recorder's files). */
-static int make_time_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_time_span *spans, size_t n,
-                             oa_query_list *ql, oa_err *err) {
-  oa_time_options o = {.glob = a->match, .join = a->join, .max_gap = a->max_gap};
-  oa_time_stats st;
-  int rc = oa_time_queries(ar, spans, n, &o, cx->rank == 0 ? &cx->log : NULL, ql, &st, err);
-  if (rc != OA_OK) return EXIT_FAILED;
-  int wall = n > 0 && spans[0].wall_clock;
-  say_time_stats(cx, &st, wall);
-  if (ql->n == 0) {
-    oa_err_set(err, OA_EUSAGE, "no %srecording overlaps the time span%s: nothing to extract", a->match ? "matching " : "",
-               n == 1 ? "" : "s");
-    return EXIT_FAILED;
-  }
-  return oa_queries_check_unique(ql, a->queries ? a->queries : "time spans", err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+/* The spans' counts over every rank's share (the recordings that cannot
+ * be placed are counted alike on every rank: rank 0's stand). */
+static void sum_time_stats(MPI_Comm comm, oa_time_stats *st) {
+  uint64_t v[8] = {st->spans, st->outputs, st->spans_empty, st->gaps, st->overlaps, (uint64_t)st->gap_frames,
+                   (uint64_t)st->overlap_frames, st->refused}, before[8], all[8];
+  oa_mpi_offsets(comm, v, before, all, 8);
+  st->spans = all[0], st->outputs = all[1], st->spans_empty = all[2], st->gaps = all[3], st->overlaps = all[4];
+  st->gap_frames = (int64_t)all[5], st->overlap_frames = (int64_t)all[6], st->refused = all[7];
 }
 
-static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_query_list *ql, oa_err *err) {
-  memset(ql, 0, sizeof *ql);
+/* The queries over every rank's share: an id used twice anywhere is an error. */
+static int check_share(MPI_Comm comm, const oa_query_list *ql, const char *source, oa_err *err) {
+  return oa_queries_check_unique_all(comm, ql, source, err);
+}
+
+/* Time queries: spans from --from/--to, --daily or a time CSV (this rank's
+ * share of them) become queries (each overlap, or with --join each run of
+ * a recorder's files). */
+static int make_time_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar,
+                             const oa_time_span *spans, size_t n, oa_query_list *ql, oa_err *err) {
+  int rank, size;
+  oa_mpi_rank_size(comm, &rank, &size);
+  oa_time_options o = {.glob = a->match, .join = a->join, .max_gap = a->max_gap};
+  oa_time_stats st;
+  int ok = oa_time_queries(ar, spans, n, &o, &cx->log, ql, &st, err) == OA_OK;
+  if (!oa_mpi_agree_err(comm, ok, err)) return EXIT_FAILED;
+  int wall = n > 0 && spans[0].wall_clock;
+  sum_time_stats(comm, &st);
+  say_time_stats(cx, rank, &st, wall);
+  if (oa_mpi_sum_u64(comm, ql->n) == 0) {
+    oa_err_set(err, OA_EUSAGE, "no %srecording overlaps the time span%s: nothing to extract", a->match ? "matching " : "",
+               st.spans == 1 ? "" : "s");
+    return EXIT_FAILED;
+  }
+  return check_share(comm, ql, a->queries ? a->queries : "time spans", err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+}
+
+/* Spans the same on every rank (--from/--to, --daily): this rank takes its
+ * share, in order. */
+static int share_spans(MPI_Comm comm, oa_time_span **spans, size_t *n) {
+  int rank, size;
+  oa_mpi_rank_size(comm, &rank, &size);
+  size_t lo = *n * (size_t)rank / (size_t)size, hi = *n * (size_t)(rank + 1) / (size_t)size;
+  memmove(*spans, *spans + lo, (hi - lo) * sizeof **spans);
+  *n = hi - lo;
+  return EXIT_OK;
+}
+
+/* A queries file, this rank's share of its rows: a time CSV, or a table. */
+static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, oa_query_list *ql,
+                         oa_err *err) {
+  oa_text_share sh;
+  if (oa_text_share_read(comm, a->queries, &sh, err) != OA_OK) return EXIT_FAILED;
   oa_time_span *spans = NULL;
   size_t nspans = 0;
-  if (time_mode(a)) {
-    int rc = a->from ? from_to_span(cx, a, &spans, &nspans) : daily_spans(cx, a, ar, &spans, &nspans, err);
-    if (rc == EXIT_OK) rc = make_time_queries(cx, a, ar, spans, nspans, ql, err);
+  uint64_t bad = 0;
+  int rc = a->table_format != OA_TABLE_CSV ? 0 : oa_time_csv(ar, a->queries, sh.text, sh.len, sh.line_base, &cx->log,
+                                                             &spans, &nspans, &bad, err);
+  if (rc == 1) {
+    oa_text_share_free(&sh);
+    rc = make_time_queries(cx, comm, a, ar, spans, nspans, ql, err);
+    ql->bad += bad;
     free(spans);
     return rc;
   }
-  if (a->queries) {
-    uint8_t *text;
-    uint64_t len;
-    if (share_queries_text(cx, a->queries, &text, &len, err) != OA_OK) return EXIT_FAILED;
-    uint64_t bad = 0;
-    int rc = a->table_format != OA_TABLE_CSV ? 0 : oa_time_csv(ar, a->queries, (const char *)text, (size_t)len,
-                                                               cx->rank == 0 ? &cx->log : NULL, &spans, &nspans,
-                                                               &bad, err);
-    if (rc == 1) {
-      free(text);
-      rc = make_time_queries(cx, a, ar, spans, nspans, ql, err);
-      ql->bad += bad;
-      free(spans);
-      return rc;
-    }
-    if (rc < 0) {
-      free(text);
-      return EXIT_FAILED;
-    }
-    if (a->join || a->max_gap != 10) {
-      free(text);
-      oa_err_set(err, OA_EUSAGE, "%s: --join needs a time CSV (header id,recording,start_utc,end_utc)", a->queries);
-      return EXIT_USAGE;
-    }
-    oa_table_options topt = {.format = a->table_format, .flags = query_flags(a), .pad_seconds = a->pad_seconds};
-    rc = oa_queries_from_table(ar, a->queries, (const char *)text, (size_t)len, &topt,
-                               cx->rank == 0 ? &cx->log : NULL, ql, err);
-    if (rc == OA_OK && ql->nlabels && a->out_dir && cx->rank == 0)
-      OA_LOG(&cx->log, INFO, "%s: %zu label column%s (first: %s) are kept in clips files (--out) only", a->queries,
-             ql->nlabels, ql->nlabels == 1 ? "" : "s", ql->label_names[0]);
-    free(text);
-    return rc == OA_OK ? EXIT_OK : EXIT_FAILED;
+  if (rc < 0 || a->join || a->max_gap != 10) {
+    oa_text_share_free(&sh);
+    if (rc < 0) return EXIT_FAILED;
+    oa_err_set(err, OA_EUSAGE, "%s: --join needs a time CSV (header id,recording,start_utc,end_utc)", a->queries);
+    return EXIT_USAGE;
   }
+  oa_table_options topt = {.format = a->table_format, .flags = query_flags(a), .pad_seconds = a->pad_seconds,
+                           .line_base = sh.line_base, .first_row = sh.first_row};
+  int ok = oa_queries_from_table(ar, a->queries, sh.text, sh.len, &topt, &cx->log, ql, err) == OA_OK;
+  oa_text_share_free(&sh);
+  if (!oa_mpi_agree_err(comm, ok, err)) return EXIT_FAILED;
+  int rank;
+  oa_mpi_rank_size(comm, &rank, &(int){0});
+  if (ql->nlabels && a->out_dir && rank == 0)
+    OA_LOG(&cx->log, INFO, "%s: %zu label column%s (first: %s) are kept in clips files (--out) only", a->queries,
+           ql->nlabels, ql->nlabels == 1 ? "" : "s", ql->label_names[0]);
+  return check_share(comm, ql, a->queries, err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+}
+
+/* --windows: this rank's share of the windows, made from the rows. */
+static int window_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, oa_query_list *ql,
+                          oa_err *err) {
+  int rank, size;
+  oa_mpi_rank_size(comm, &rank, &size);
   oa_window_spec spec = {.seconds = a->seconds, .glob = a->match, .max_windows = (uint64_t)a->max_windows,
-                         .tail = a->tail};
+                         .tail = a->tail, .part = rank, .parts = size};
   if (oa_parse_double(a->window, &spec.length) != 0 || oa_parse_double(a->hop, &spec.hop) != 0 ||
       spec.length <= 0 || spec.hop <= 0 ||
       (!a->seconds && (spec.length != (int64_t)spec.length || spec.hop != (int64_t)spec.hop))) {
@@ -633,13 +640,14 @@ static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_q
     return EXIT_USAGE;
   }
   oa_window_stats st;
-  if (oa_queries_windows(ar, &spec, ql, &st, err) != OA_OK) return EXIT_FAILED;
-  if (cx->rank == 0 && (st.short_recordings || st.tails))
+  int ok = oa_queries_windows(ar, &spec, ql, &st, err) == OA_OK;
+  if (!oa_mpi_agree_err(comm, ok, err)) return EXIT_FAILED;
+  if (rank == 0 && (st.short_recordings || st.tails))
     OA_LOG(&cx->log, SUMMARY, "windows: %llu over %llu recordings; not covered: %llu recording%s shorter than a "
            "window and the tails of %llu (%.1f s of audio in all)", (unsigned long long)st.windows,
            (unsigned long long)st.recordings, (unsigned long long)st.short_recordings,
            st.short_recordings == 1 ? "" : "s", (unsigned long long)st.tails, st.uncovered_seconds);
-  if (cx->rank == 0 && (st.padded || st.short_windows))
+  if (rank == 0 && (st.padded || st.short_windows))
     OA_LOG(&cx->log, SUMMARY, "windows: %llu over %llu recordings; %llu last windows padded with zeros to the full "
            "length, %llu shorter last windows kept", (unsigned long long)st.windows,
            (unsigned long long)st.recordings, (unsigned long long)st.padded, (unsigned long long)st.short_windows);
@@ -650,7 +658,23 @@ static int make_queries(cli_ctx *cx, const extract_args *a, oa_archive *ar, oa_q
     oa_query_list_free(ql);
     return EXIT_FAILED;
   }
-  return EXIT_OK;
+  return check_share(comm, ql, "windows", err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+}
+
+/* This rank's share of the queries (collective over comm; MPI_COMM_NULL:
+ * all of them): the shares in rank order are the whole list. */
+static int make_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, oa_query_list *ql,
+                        oa_err *err) {
+  memset(ql, 0, sizeof *ql);
+  if (a->queries) return table_queries(cx, comm, a, ar, ql, err);
+  if (!time_mode(a)) return window_queries(cx, comm, a, ar, ql, err);
+  oa_time_span *spans = NULL;
+  size_t nspans = 0;
+  int rc = a->from ? from_to_span(cx, a, &spans, &nspans) : daily_spans(cx, a, ar, &spans, &nspans, err);
+  if (rc == EXIT_OK) rc = share_spans(comm, &spans, &nspans);
+  if (rc == EXIT_OK) rc = make_time_queries(cx, comm, a, ar, spans, nspans, ql, err);
+  free(spans);
+  return rc;
 }
 
 /* A time query with -o: it must give exactly one output (rank 0). */
@@ -659,7 +683,7 @@ static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, 
   oa_query_list ql;
   oa_err err;
   oa_err_clear(&err);
-  int rc = make_queries(cx, a, ar, &ql, &err);
+  int rc = make_queries(cx, MPI_COMM_NULL, a, ar, &ql, &err);
   oa_file_id input;
   size_t ninputs = oa_file_id_of(a->archive, &input) == 0;
   if (rc == EXIT_OK && ql.n != 1)
@@ -693,7 +717,7 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   oa_query_list ql;
   oa_err err;
   oa_err_clear(&err);
-  int rc = make_queries(cx, a, ar, &ql, &err);
+  int rc = make_queries(cx, cx->comm, a, ar, &ql, &err);
   if (rc != EXIT_OK) {
     if (cx->rank == 0 && err.msg[0]) cli_log_error(cx, &err);
     return rc;
@@ -717,6 +741,9 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   if (cx->rank == 0 && res.clipped)
     OA_LOG(&cx->log, SUMMARY, "%llu samples clipped to the %d-bit range (|x| >= 1.0 in the decode)",
            (unsigned long long)res.clipped, oa_pcm_format_bits(a->format));
+  if (cx->rank == 0 && res.units_taken && !a->quiet)
+    OA_LOG(&cx->log, INFO, "work units: %llu, %llu of them run by a rank other than the one holding their queries",
+           (unsigned long long)res.units, (unsigned long long)res.units_taken);
   if (cx->rank == 0 && res.stopped)
     OA_LOG(&cx->log, SUMMARY, "stopped by %s: %llu queries written, %llu not extracted (temporary files removed)",
            oa_stop_name(res.stopped), (unsigned long long)res.ok, (unsigned long long)res.not_run);

@@ -33,6 +33,9 @@ int oa_mpi_agree(MPI_Comm comm, int local_ok);
  * it is not 0), so rank 0 can report it: output of a failing rank may not
  * reach the job log before the launcher tears the job down. */
 int oa_mpi_agree_err(MPI_Comm comm, int local_ok, oa_err *err);
+/* The same without the rank in the message: for errors about the data a
+ * rank holds a share of (a query's line names it), not about the rank. */
+int oa_mpi_agree_err_as_is(MPI_Comm comm, int local_ok, oa_err *err);
 /* Broadcast a byte buffer of any size from root; non-roots get a malloc'd copy. */
 int oa_mpi_bcast_bytes(MPI_Comm comm, int root, uint8_t **buf, uint64_t *len);
 /* Exclusive prefix sums (rank 0 gets zeros) and totals of n counters. */

@@ -35,6 +35,12 @@ typedef struct oa_table_options {
   int format;         /* enum oa_table_format */
   unsigned flags;     /* OA_QUERY_SECONDS (csv; detector tables are in seconds), OA_QUERY_CLAMP */
   double pad_seconds; /* widen each range by this much on both sides, cut at the recording's edges */
+  /* A share of a longer table (each rank parses its own lines): the text
+   * is the header line, then lines line_base + 2, line_base + 3... of the
+   * table; first_row is the table's first non-empty row after the header
+   * (NULL: the text's own), whose View a detector table keeps. */
+  long line_base;
+  const char *first_row;
 } oa_table_options;
 
 /* "csv", "raven", "birdnet": 0, else -1. */
@@ -43,8 +49,8 @@ int oa_table_format_parse(const char *name, int *format);
 /* Parses a table (a UTF-8 byte-order mark is skipped); `source` names it
  * in messages. Bad rows are logged with their line number and counted in
  * out->bad, not returned. Returns an error if the header lacks a needed
- * column or two accepted rows share an id. Every rank parses the same
- * text (rank 0 reads it and broadcasts it). */
+ * column or two accepted rows of the text share an id (over the shares of
+ * several ranks: oa_queries_check_unique_all). */
 int oa_queries_from_table(const oa_archive *a, const char *source, const char *text, size_t len,
                           const oa_table_options *opt, const oa_logger *log, oa_query_list *out, oa_err *err);
 

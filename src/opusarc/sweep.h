@@ -51,11 +51,17 @@ typedef struct oa_query {
   size_t first_part, nparts;
   uint32_t gaps;      /* gaps filled with silence */
   int64_t gap_frames; /* their frames */
+  /* Set by the sweep: the query's place in the whole list (over every
+   * rank's share), whether it was cut into several units (its pieces may
+   * be decoded on other ranks), whether it was refused before decoding. */
+  uint64_t index;
+  uint8_t pieced, refused;
 } oa_query;
 
 typedef struct oa_query_list {
   oa_query *q;
   size_t n, cap;
+  uint64_t first; /* set by the sweep: the whole list's index of q[0] (ranks hold shares) */
   oa_query_part *parts;
   size_t nparts, parts_cap;
   uint64_t bad; /* rows rejected while parsing */
@@ -76,8 +82,10 @@ const char *oa_query_label(const oa_query_list *l, size_t i, size_t k);
 
 /* Appends a query (and for a joined one, its parts: q->first_part is set). */
 int oa_query_list_add(oa_query_list *l, const oa_query *q, const oa_query_part *parts, size_t nparts);
-/* Sets q's absolute start from its recording's start and q->start. */
+/* Sets q's absolute start from its recording's start and q->start (the
+ * recording's row r, or q->rec's). */
 void oa_query_set_clock(const oa_archive *a, oa_query *q);
+void oa_query_clock_of(const oa_rec_row *r, oa_query *q);
 
 enum { OA_QUERY_SECONDS = 1, /* positions were given in seconds: messages say seconds */
        OA_QUERY_CLAMP = 2 }; /* a range crossing the recording's edges is cut to it */
@@ -100,6 +108,8 @@ typedef struct oa_window_spec {
   int tail;               /* enum oa_tail: the audio after the last whole window (and a recording
                            * shorter than a window): dropped (counted), a window padded with zeros
                            * to the full length, or a shorter last window */
+  int part, parts;        /* make only share `part` of `parts` (0, 0: all), [W part/parts, W (part+1)/parts) of
+                           * the W windows in order: the rows are read twice, no block of them is kept */
 } oa_window_spec;
 
 typedef struct oa_window_stats {
@@ -111,7 +121,7 @@ typedef struct oa_window_stats {
 } oa_window_stats;
 
 /* Windows [s, s+len) for s = 0, hop, 2 hop, ... over every matching
- * recording. Ids are unique by construction: the name with '/' as '~' (and
+ * recording (or this rank's share of them: spec->part). Ids are unique by construction: the name with '/' as '~' (and
  * '~', '%', control bytes as %XX) plus "_<start sample>"; over-long names
  * keep their start and a fingerprint of the whole name. Fails when nothing
  * matches or when there would be more than max_windows. */
@@ -119,6 +129,9 @@ int oa_queries_windows(const oa_archive *a, const oa_window_spec *spec, oa_query
                        oa_err *err);
 /* OA_EUSAGE naming both CSV lines when two queries share an id. */
 int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *err);
+/* The same over every rank's share (collective): each id is checked on the
+ * rank its hash names, so no rank holds every id. */
+int oa_queries_check_unique_all(MPI_Comm comm, const oa_query_list *l, const char *source, oa_err *err);
 void oa_query_list_free(oa_query_list *l);
 
 enum oa_sweep_output { OA_SWEEP_DIR = 0, OA_SWEEP_HDF5 = 1 };
@@ -145,13 +158,19 @@ typedef struct oa_sweep_result {
   uint64_t ok, failed;  /* queries (failed includes rows rejected while parsing) */
   double audio_seconds, wall_seconds;
   uint64_t units;
+  uint64_t units_taken; /* units run by a rank other than the one whose share they came from */
   int stopped;          /* a signal (SIGTERM, SIGINT) stopped the sweep early: its number */
   uint64_t not_run;     /* queries not extracted because of that stop (counted in failed) */
   uint64_t clipped;     /* samples clipped by an integer format (s16, wav16, wav24, flac) */
   int broken;           /* a collective HDF5 step failed: leave without MPI_Finalize */
 } oa_sweep_result;
 
-/* Collective over comm. Every rank passes the same query list. */
+/* Collective over comm. Each rank passes its share of the queries: the
+ * shares, in rank order, make the whole list (so query k of the whole list
+ * is the same whatever the rank count). A rank holds only its share: it
+ * plans its units, and ranks that run out of their own take units from the
+ * others' queues (one-sided reads of the unit, its members and queries).
+ * Outputs, ids, clip offsets and the clips table follow the whole list. */
 int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *queries, const oa_sweep_options *opt,
                  const oa_logger *log, oa_sweep_result *result, oa_err *err);
 

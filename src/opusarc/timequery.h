@@ -75,8 +75,10 @@ int oa_time_days_covered(const oa_archive *a, const char *glob, int wall_clock, 
 /* A time CSV (header id,recording,start_utc,end_utc or id,start_utc,end_utc;
  * times ISO 8601 with a zone; an empty recording: every matching recording
  * that overlaps). Returns 1 if the header is one of these (and parses the
- * rows into spans: bad rows logged, counted in *bad), 0 if not. */
-int oa_time_csv(const oa_archive *a, const char *source, const char *text, size_t len, const oa_logger *log,
+ * rows into spans: bad rows logged, counted in *bad), 0 if not. A share
+ * of a longer CSV: the header line, then lines line_base + 2... */
+int oa_time_csv(const oa_archive *a, const char *source, const char *text, size_t len, long line_base,
+                const oa_logger *log,
                 oa_time_span **spans, size_t *n, uint64_t *bad, oa_err *err);
 
 #endif

@@ -1,0 +1,25 @@
+/* A queries table read once and shared out (sweeps): each rank gets the
+ * header line and its own part of the rows, whole lines split by bytes, in
+ * order, so the shares in rank order make the table. */
+#ifndef OPUSARC_QUERYSHARE_H
+#define OPUSARC_QUERYSHARE_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "opusarc/error.h"
+
+typedef struct oa_text_share {
+  char *text;      /* the header line, then this rank's rows (NUL-terminated) */
+  size_t len;
+  long line_base;  /* rows of the table before this rank's (its first is line line_base + 2) */
+  char *first_row; /* the table's first non-empty row after the header, NULL if none */
+} oa_text_share;
+
+/* Collective (MPI_COMM_NULL: the whole file). A regular file every rank
+ * sees alike is read in parts, each rank its own; anything else (stdin, a
+ * FIFO, a file only rank 0 sees) is read by rank 0, which sends the parts. */
+int oa_text_share_read(MPI_Comm comm, const char *path, oa_text_share *s, oa_err *err);
+void oa_text_share_free(oa_text_share *s);
+
+#endif

@@ -1,0 +1,258 @@
+/* A queries table read once, in shares (queryshare.h): each rank reads the
+ * header and the lines that begin in its part of the bytes after it, so no
+ * rank holds the whole table. A file not every rank can read alike (stdin,
+ * a FIFO, a file on one node's disk) is read by rank 0 and its shares sent. */
+#include "opusarc/queryshare.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "opusarc/mpiutil.h"
+#include "opusarc/util.h"
+
+enum { SHARE_TAG = 4343 };
+
+void oa_text_share_free(oa_text_share *s) {
+  free(s->text);
+  free(s->first_row);
+  memset(s, 0, sizeof *s);
+}
+
+/* Every rank opened the same regular file (its size and identity agree):
+ * then each reads its own part. */
+static int readable_alike(MPI_Comm comm, const char *path, int *fd, uint64_t *size) {
+  struct stat st;
+  *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block here */
+  int ok = *fd >= 0 && fstat(*fd, &st) == 0 && S_ISREG(st.st_mode);
+  uint64_t v[4] = {ok ? (uint64_t)st.st_size : UINT64_MAX, ok ? (uint64_t)st.st_ino : UINT64_MAX, 0, 0};
+  v[2] = ~v[0], v[3] = ~v[1];
+  if (!OA_SOLO(comm)) MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_UINT64_T, MPI_MAX, comm);
+  ok = oa_mpi_agree(comm, ok) && v[0] == ~v[2] && v[1] == ~v[3];
+  if (!ok && *fd >= 0) close(*fd), *fd = -1;
+  *size = v[0];
+  return ok;
+}
+
+/* ------------------------------------------------------- lines in a buffer */
+
+/* Where the header ends (after its '\n') and the first non-empty row after
+ * it (a copy, or NULL); *whole: both lines end inside t[0, n). */
+static int header_of(const char *t, size_t n, size_t *hdr_end, char **first_row, int *whole) {
+  const char *nl = memchr(t, '\n', n);
+  *hdr_end = nl ? (size_t)(nl - t) + 1 : n;
+  *first_row = NULL;
+  *whole = 0;
+  for (size_t at = *hdr_end; nl && at < n;) {
+    const char *e = memchr(t + at, '\n', n - at);
+    size_t len = e ? (size_t)(e - (t + at)) : n - at;
+    while (len && t[at + len - 1] == '\r') len--;
+    if (len) {
+      *whole = e != NULL;
+      return (*first_row = strndup(t + at, len)) ? 0 : -1;
+    }
+    at += (e ? (size_t)(e - (t + at)) + 1 : n - at);
+  }
+  return 0;
+}
+
+/* The first line start at or after pos (lines of text[hdr_end, n)). */
+static size_t line_start(const char *t, size_t n, size_t hdr_end, size_t pos) {
+  if (pos <= hdr_end) return hdr_end;
+  if (pos >= n) return n;
+  if (t[pos - 1] == '\n') return pos;
+  const char *nl = memchr(t + pos, '\n', n - pos);
+  return nl ? (size_t)(nl - t) + 1 : n;
+}
+
+static long count_lines(const char *t, size_t n) {
+  long lines = 0;
+  for (const char *p = t; (p = memchr(p, '\n', n - (size_t)(p - t))) != NULL; p++) lines++;
+  return lines + (n && t[n - 1] != '\n');
+}
+
+/* The header (with a line end) then body[0, n). */
+static int compose(oa_text_share *s, const char *hdr, size_t hlen, const char *body, size_t n) {
+  int add_nl = hlen && hdr[hlen - 1] != '\n';
+  s->text = malloc(hlen + (size_t)add_nl + n + 1);
+  if (!s->text) return -1;
+  memcpy(s->text, hdr, hlen);
+  if (add_nl) s->text[hlen] = '\n';
+  memcpy(s->text + hlen + add_nl, body, n);
+  s->len = hlen + (size_t)add_nl + n;
+  s->text[s->len] = '\0';
+  return 0;
+}
+
+/* --------------------------------------------------------- each rank reads */
+
+/* Reads [off, off + n) of fd into a new buffer. */
+static char *read_at(int fd, uint64_t off, size_t n) {
+  char *b = malloc(n + 1);
+  for (size_t got = 0; b && got < n;) {
+    ssize_t r = pread(fd, b + got, n - got, (off_t)(off + got));
+    if (r <= 0) return free(b), NULL;
+    got += (size_t)r;
+  }
+  return b;
+}
+
+/* The header and first row, from the file's start (read until both are
+ * found, doubling). */
+static int read_head(int fd, uint64_t size, char **head, size_t *hlen, char **first_row) {
+  for (size_t want = 65536;; want *= 2) {
+    size_t n = want < size ? want : (size_t)size;
+    char *b = read_at(fd, 0, n);
+    if (!b) return -1;
+    size_t hdr_end;
+    int whole;
+    if (header_of(b, n, &hdr_end, first_row, &whole) != 0) return free(b), -1;
+    if (n == size || whole) {
+      *head = b, *hlen = hdr_end;
+      return 0;
+    }
+    free(*first_row), free(b);
+  }
+}
+
+/* The first line start at or after pos in the file. */
+static int file_line_start(int fd, uint64_t size, uint64_t hdr_end, uint64_t pos, uint64_t *out) {
+  if (pos <= hdr_end || pos >= size) return *out = pos <= hdr_end ? hdr_end : size, 0;
+  char buf[65536];
+  for (uint64_t at = pos - 1; at < size;) {
+    size_t n = size - at < sizeof buf ? (size_t)(size - at) : sizeof buf;
+    ssize_t r = pread(fd, buf, n, (off_t)at);
+    if (r <= 0) return -1;
+    const char *nl = memchr(buf, '\n', (size_t)r); /* from pos - 1: a line ending there starts one at pos */
+    if (nl) return *out = at + (uint64_t)(nl - buf) + 1, 0;
+    at += (uint64_t)r;
+  }
+  return *out = size, 0;
+}
+
+static int read_own(MPI_Comm comm, int fd, uint64_t size, oa_text_share *s, oa_err *err, const char *path) {
+  int rank, nranks;
+  oa_mpi_rank_size(comm, &rank, &nranks);
+  char *head = NULL;
+  size_t hlen = 0;
+  int ok = read_head(fd, size, &head, &hlen, &s->first_row) == 0;
+  uint64_t body = size - hlen, lo = 0, hi = 0;
+  ok = ok && file_line_start(fd, size, hlen, hlen + body * (uint64_t)rank / (uint64_t)nranks, &lo) == 0 &&
+       file_line_start(fd, size, hlen, hlen + body * (uint64_t)(rank + 1) / (uint64_t)nranks, &hi) == 0;
+  char *mine = ok ? read_at(fd, lo, (size_t)(hi - lo)) : NULL;
+  ok = mine && compose(s, head, hlen, mine, (size_t)(hi - lo)) == 0;
+  uint64_t lines = ok ? (uint64_t)count_lines(mine, (size_t)(hi - lo)) : 0, before, total;
+  free(head), free(mine);
+  if (!ok) oa_err_set(err, OA_EIO, "%s: cannot read its share of the queries: %s", path,
+                      errno ? strerror(errno) : "out of memory");
+  if (!oa_mpi_agree_err(comm, ok, err)) return err->code;
+  oa_mpi_offsets(comm, &lines, &before, &total, 1);
+  s->line_base = (long)before;
+  return OA_OK;
+}
+
+/* ------------------------------------------------- rank 0 reads, then sends */
+
+/* Rank 0: the whole text cut into the ranks' messages (header + lines);
+ * cuts[r] .. cuts[r + 1] are rank r's body, base[r] its lines before. */
+static int plan_cuts(const char *t, size_t n, size_t hdr_end, int nranks, size_t *cuts, uint64_t *base) {
+  size_t body = n - hdr_end;
+  for (int r = 0; r <= nranks; r++) cuts[r] = line_start(t, n, hdr_end, hdr_end + body * (size_t)r / (size_t)nranks);
+  base[0] = 0;
+  for (int r = 0; r < nranks; r++) {
+    if (cuts[r + 1] - cuts[r] + hdr_end + 1 > INT_MAX) return -1; /* MPI counts are int */
+    if (r + 1 < nranks) base[r + 1] = base[r] + (uint64_t)count_lines(t + cuts[r], cuts[r + 1] - cuts[r]);
+  }
+  return 0;
+}
+
+static int send_shares(MPI_Comm comm, const char *path, oa_text_share *s, oa_err *err) {
+  int rank, nranks;
+  oa_mpi_rank_size(comm, &rank, &nranks);
+  uint8_t *all = NULL;
+  size_t n = 0, hdr_end = 0;
+  size_t *cuts = calloc((size_t)nranks + 1, sizeof *cuts);
+  uint64_t *base = calloc((size_t)nranks, sizeof *base);
+  int ok = cuts && base, whole;
+  if (ok && rank == 0) {
+    char why[256];
+    ok = oa_read_file(path, &all, &n, why, sizeof why) == 0;
+    if (!ok) oa_err_set(err, OA_EIO, "%s: cannot read queries file: %s", path, why);
+    else ok = header_of((char *)all, n, &hdr_end, &s->first_row, &whole) == 0 &&
+              plan_cuts((char *)all, n, hdr_end, nranks, cuts, base) == 0;
+    if (ok == 0 && !err->msg[0]) oa_err_set(err, OA_EUSAGE, "%s: a rank's share is over 2 GB: run on more ranks", path);
+  }
+  if (!oa_mpi_agree_err(comm, ok, err)) return free(all), free(cuts), free(base), err->code;
+  uint64_t mine[2] = {0, 0}, *sizes = calloc((size_t)nranks * 2, sizeof *sizes);
+  for (int r = 0; sizes && rank == 0 && r < nranks; r++) sizes[2 * r] = hdr_end + cuts[r + 1] - cuts[r], sizes[2 * r + 1] = base[r];
+  ok = sizes != NULL;
+  if (!oa_mpi_agree(comm, ok)) return free(all), free(cuts), free(base), free(sizes), oa_err_set(err, OA_ENOMEM, "out of memory");
+  MPI_Scatter(sizes, 2, MPI_UINT64_T, mine, 2, MPI_UINT64_T, 0, comm);
+  s->line_base = (long)mine[1];
+  s->text = malloc(mine[0] + 2);
+  if (!oa_mpi_agree(comm, s->text != NULL)) return free(all), free(cuts), free(base), free(sizes), oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (rank == 0) {
+    for (int r = 1; r < nranks; r++) {
+      char *msg = NULL;
+      oa_text_share tmp = {0};
+      if (compose(&tmp, (char *)all, hdr_end, (char *)all + cuts[r], cuts[r + 1] - cuts[r]) == 0) msg = tmp.text;
+      /* Out of memory here: the rank gets an empty share of the same size (its rows are lost, said below). */
+      MPI_Send(msg ? msg : s->text, msg ? (int)sizes[2 * r] : 0, MPI_BYTE, r, SHARE_TAG, comm);
+      free(msg);
+    }
+    free(s->text);
+    s->text = NULL;
+    ok = compose(s, (char *)all, hdr_end, (char *)all + cuts[0], cuts[1] - cuts[0]) == 0;
+  } else {
+    MPI_Status st;
+    int got = 0;
+    MPI_Recv(s->text, (int)mine[0], MPI_BYTE, 0, SHARE_TAG, comm, &st);
+    MPI_Get_count(&st, MPI_BYTE, &got);
+    ok = (uint64_t)got == mine[0];
+    s->len = (size_t)got;
+    s->text[s->len] = '\0';
+  }
+  free(all), free(cuts), free(base), free(sizes);
+  if (!ok) oa_err_set(err, OA_ENOMEM, "out of memory sharing the queries");
+  if (!oa_mpi_agree_err(comm, ok, err)) return err->code;
+  uint8_t *row = (uint8_t *)s->first_row;
+  uint64_t rlen = row ? strlen(s->first_row) + 1 : 0;
+  if (oa_mpi_bcast_bytes(comm, 0, &row, &rlen) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  s->first_row = rlen ? (char *)row : (free(row), NULL);
+  return OA_OK;
+}
+
+/* A process alone reads it whole. */
+static int read_whole(const char *path, oa_text_share *s, oa_err *err) {
+  uint8_t *all;
+  size_t n, hdr_end;
+  char why[256];
+  int whole;
+  if (oa_read_file(path, &all, &n, why, sizeof why) != 0)
+    return oa_err_set(err, OA_EIO, "%s: cannot read queries file: %s", path, why);
+  int ok = header_of((char *)all, n, &hdr_end, &s->first_row, &whole) == 0 &&
+           compose(s, (char *)all, hdr_end, (char *)all + hdr_end, n - hdr_end) == 0;
+  free(all);
+  return ok ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
+}
+
+int oa_text_share_read(MPI_Comm comm, const char *path, oa_text_share *s, oa_err *err) {
+  memset(s, 0, sizeof *s);
+  if (OA_SOLO(comm)) {
+    int rc = read_whole(path, s, err);
+    if (rc != OA_OK) oa_text_share_free(s);
+    return rc;
+  }
+  int fd;
+  uint64_t size;
+  int rc = readable_alike(comm, path, &fd, &size) ? read_own(comm, fd, size, s, err, path)
+                                                 : send_shares(comm, path, s, err);
+  if (fd >= 0) close(fd);
+  if (rc != OA_OK) oa_text_share_free(s);
+  return rc;
+}
