@@ -15,7 +15,7 @@
 # ranks (default "1 2 4 8"): wall time and each rank's peak RSS (issue 18's
 # goal: per-rank memory falling as ranks grow).
 #   bench/scaling_metadata.sh [MAX_EXPONENT]      (default 6: up to 10^6)
-# INDEX_N=0 skips the index part.
+# INDEX_N=0 skips the index part; SWEEP_Q="" the sweep part (see there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/opusarc-bench}
@@ -92,9 +92,10 @@ if [ -n "${LONG_HOURS:-}" ]; then
 fi
 
 INDEX_N=${INDEX_N:-10000}
+SWEEP_Q=${SWEEP_Q-20000 200000}
+index_part() {
 INDEX_RANKS=${INDEX_RANKS:-1 2 4 8}
 INDEX_BATCH_MB=${INDEX_BATCH_MB:-8} # small, so the rows batch does not hide what grows with N
-[ "$INDEX_N" -gt 0 ] || exit 0
 C=$O/clips$INDEX_N
 if [ ! -f "$C/.done" ]; then
   # 100 distinct 1 s clips (tests/mkopus), copied under INDEX_N names in 100
@@ -136,3 +137,49 @@ for np in $INDEX_RANKS; do
   fi
   printf '| %-9s | %5s | %9.2f | %-40s | %6s |\n' "$INDEX_N" "$np" "$(echo "$t1 - $t0" | bc -l)" "$rss" "$others"
 done
+}
+
+sweep_part() {
+# Sweeps: SWEEP_Q queries (default "20000 200000"; 2 ms ranges of random
+# recordings of the 10^4-recording synthetic archive) into one clips file at
+# SWEEP_RANKS ranks (default "1 2 4 8"): wall time and each rank's peak RSS.
+# Each rank reads only its part of the CSV and plans it (issue 18: memory
+# per rank that does not grow with the whole list); 'x Q' is the mean RSS
+# against the smallest Q at the same rank count.
+SWEEP_RANKS=${SWEEP_RANKS:-1 2 4 8}
+a=$O/n10000.h5
+[ -f "$a" ] || "$B/bench/mkmany" 10000 "$a" "$O/source.opus" > /dev/null
+echo
+echo "extract --queries Q.csv --out clips.h5 (2 ms ranges over $a): peak RSS of each rank"
+printf '| %-8s | %5s | %9s | %-44s | %6s |\n' queries ranks seconds "peak MB per rank (rank 0 first)" "x Q"
+printf '|%s|\n' "----------|-------|-----------|----------------------------------------------|--------"
+declare -A SMALL
+for q in $SWEEP_Q; do
+  python3 - "$q" > "$O/q$q.csv" <<'PY'
+import random, sys
+random.seed(18)
+print("id,recording,start,end")
+for i in range(int(sys.argv[1])):
+    s = random.randrange(0, 3 * 48000 - 312 - 96)  # mkmany rows: 3 s less the pre-skip
+    print(f"q{i},r{random.randrange(10000):07d}.opus,{s},{s + 96}")
+PY
+  for np in $SWEEP_RANKS; do
+    rm -f "$O/clips.h5" "$O"/rss.*
+    t0=$(date +%s.%N)
+    mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" extract -q "$2" --queries "$3" --out "$0/clips.h5" > /dev/null' \
+      "$O" "$PWD/$B/opusarc" "$a" "$O/q$q.csv"
+    t1=$(date +%s.%N)
+    rss=$(for r in $(seq 0 $((np - 1))); do printf '%.1f ' "$(echo "$(tail -1 "$O/rss.$r") / 1024" | bc -l)"; done)
+    mean=$(for r in $(seq 0 $((np - 1))); do tail -1 "$O/rss.$r"; done | awk '{ s += $1 } END { print s / NR }')
+    [ -n "${SMALL[$np]:-}" ] || SMALL[$np]=$mean
+    printf '| %-8s | %5s | %9.2f | %-44s | %5.2fx |\n' "$q" "$np" "$(echo "$t1 - $t0" | bc -l)" "$rss" \
+      "$(echo "$mean / ${SMALL[$np]}" | bc -l)"
+  done
+done
+rm -f "$O/clips.h5"
+}
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+[ "$INDEX_N" -gt 0 ] && index_part
+[ -n "$SWEEP_Q" ] && sweep_part
+exit 0

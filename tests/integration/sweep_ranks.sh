@@ -39,7 +39,7 @@ run() {
   echo "exit $?" > "$WORK/$name.sum"
   set -e
   grep -o "extracted [0-9]*, failed [0-9]* queries" "$WORK/$name.out" >> "$WORK/$name.sum" || true
-  grep -o "q.csv:[0-9]*: .*\|window .*" "$WORK/$name.err.raw" | sort > "$WORK/$name.err" || true
+  grep -o "[a-z]*.csv:[0-9]*: .*\|window .*" "$WORK/$name.err.raw" | sed 's/^[a-z]*.csv/q.csv/' | sort > "$WORK/$name.err" || true
 }
 same() { # same NAME NP: NAME at NP ranks against NAME at 1 rank
   cmp -s "$WORK/$1-1.sum" "$WORK/$1-$2.sum" || { cat "$WORK/$1-1.sum" "$WORK/$1-$2.sum"; fail "$1: summary at $2 ranks"; }
@@ -65,6 +65,14 @@ for np in 2 3 8; do
 done
 ls "$WORK/d8" "$WORK/y8" "$WORK" | grep partial && fail "temporary files left"
 "$REFCHECK" "$C" <(grep -v '^bad' "$WORK/q.csv" | cut -d, -f1-4) "$WORK/d8" f32 || fail "8-rank outputs differ from opusfile"
+
+# CRLF line ends, blank lines and no line end at the end: the same rows and
+# line numbers at 8 ranks as at 1.
+{ head -n 40 "$WORK/q.csv"; echo; echo; sed -n '41,$p' "$WORK/q.csv"; } | sed 's/$/\r/' | head -c -2 > "$WORK/crlf.csv"
+for np in 1 8; do run crlf-$np "$np" --queries "$WORK/crlf.csv" --out-dir "$WORK/crlf$np" --format f32; done
+same crlf 8
+diff -r "$WORK/d1" "$WORK/crlf8" > /dev/null || fail "a CRLF table at 8 ranks differs"
+grep -q "q.csv:606: range" "$WORK/crlf-8.err" || { cat "$WORK/crlf-8.err"; fail "line numbers past blank lines"; }
 
 # An id used twice, in the shares of rank 0 and rank 7: refused before any
 # output, both lines named.
