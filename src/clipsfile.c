@@ -236,13 +236,15 @@ int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_arch
   return OA_OK;
 }
 
-/* This rank's rows of /queries: its share, at its place in the whole list. */
+/* Rows [from, from + n) of this rank's share of /queries. */
 static uint8_t *table_rows(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql,
-                           const uint8_t *failed) {
-  size_t row = cf->row_bytes, n = ql->n;
+                           const uint8_t *failed, size_t from, size_t n) {
+  size_t row = cf->row_bytes;
   uint8_t *rows = calloc(n ? n : 1, row);
-  for (size_t i = 0; rows && i < n; i++) {
+  for (size_t j = 0; rows && j < n; j++) {
+    size_t i = from + j;
     const oa_query *q = &ql->q[i];
+    uint8_t *out = rows + j * row;
     clip_row r = {.start = q->start, .end = q->end, .channels = q->out_channels, .status = failed[i] ? 1 : 0,
                   .offset = q->clip_offset, .length = q->out_frames, .rate = q->out_rate, .start_utc_us = q->start_us,
                   .start_zone = q->start_zone, .parts = q->nparts ? (int32_t)q->nparts : 1, .gaps = (int32_t)q->gaps,
@@ -250,19 +252,21 @@ static uint8_t *table_rows(const oa_clips_file *cf, const oa_archive *a, const o
     snprintf(r.id, sizeof r.id, "%s", q->id);
     oa_time_format(q->start_us, q->start_offset_s, q->start_zone, r.start_time, sizeof r.start_time);
     if (q->start_zone == OA_ZONE_KNOWN) oa_time_format_utc(q->start_us, r.start_utc, sizeof r.start_utc);
-    memcpy(rows + i * row, &r, sizeof r);
-    snprintf((char *)rows + i * row + sizeof r, cf->name_len, "%s", oa_archive_recording_name(a, q->rec));
+    memcpy(out, &r, sizeof r);
+    snprintf((char *)out + sizeof r, cf->name_len, "%s", oa_archive_recording_name(a, q->rec));
     size_t at = sizeof r + cf->name_len;
     for (size_t k = 0; k < ql->nlabels; k++) {
-      memcpy(rows + i * row + at, oa_query_label(ql, i, k), strlen(oa_query_label(ql, i, k)) + 1);
+      memcpy(out + at, oa_query_label(ql, i, k), strlen(oa_query_label(ql, i, k)) + 1);
       at += cf->label_width[k];
     }
   }
   return rows;
 }
 
-static int write_table(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql, const uint8_t *failed) {
-  uint8_t *rows = table_rows(cf, a, ql, failed);
+/* One collective write of rows [from, from + n) of this rank's share (n may be 0). */
+static int write_rows(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql, const uint8_t *failed,
+                      size_t from, size_t n) {
+  uint8_t *rows = table_rows(cf, a, ql, failed, from, n);
   /* Agree before the collective write: a rank without memory must not
    * leave the others inside it. */
   int ok = rows != NULL;
@@ -271,9 +275,9 @@ static int write_table(const oa_clips_file *cf, const oa_archive *a, const oa_qu
     return 0;
   }
   hid_t fs = H5Dget_space(cf->table);
-  hsize_t start[1] = {ql->first}, count[1] = {ql->n};
+  hsize_t start[1] = {ql->first + from}, count[1] = {n};
   hid_t ms = H5Screate_simple(1, count, NULL);
-  if (ql->n) H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  if (n) H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
   else H5Sselect_none(fs), H5Sselect_none(ms);
   hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
@@ -282,6 +286,22 @@ static int write_table(const oa_clips_file *cf, const oa_archive *a, const oa_qu
   H5Sclose(ms), H5Sclose(fs);
   free(rows);
   return oa_mpi_agree(cf->comm, ok);
+}
+
+/* Each rank writes its rows, TABLE_CHUNK at a time (so the rows made for
+ * writing stay small); every rank joins as many collective writes as the
+ * rank with the most rows. */
+enum { TABLE_CHUNK = 65536 };
+static int write_table(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql, const uint8_t *failed) {
+  size_t chunk = oa_fault("table") ? 7 : TABLE_CHUNK; /* tests: many rounds, different on each rank */
+  uint64_t rounds = (ql->n + chunk - 1) / chunk;
+  MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_UINT64_T, MPI_MAX, cf->comm);
+  int ok = 1;
+  for (uint64_t k = 0; k < rounds && ok; k++) {
+    size_t from = (size_t)k * chunk, n = from < ql->n ? ql->n - from : 0;
+    ok = write_rows(cf, a, ql, failed, from, n < chunk ? n : chunk);
+  }
+  return ok;
 }
 
 /* The rate every clip shares, or 0 when they differ (the rate column

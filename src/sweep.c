@@ -77,6 +77,7 @@ typedef struct sweep {
    * every one-sided component). */
   MPI_Win win;
   uint8_t *wbase;
+  int window_open;
   int64_t solo_next;  /* what this rank has claimed of its own queue; alone, the counter itself */
   uint64_t *units_of, *members_of; /* per rank: units and members in its plan */
   oa_progress *progress;
@@ -754,7 +755,9 @@ static int sweep_prepare(sweep *s, oa_err *err) {
   return opt->output == OA_SWEEP_HDF5 ? prepare_clips(s, err) : check_dir_outputs(s, err);
 }
 
-/* The window other ranks read this rank's queue through (collective). */
+/* The window other ranks read this rank's queue through (collective). The
+ * queries move into it (one copy of them, not two): ql->q points there
+ * until release_window. */
 static int open_window(sweep *s) {
   MPI_Aint bytes = query_at(s, s->rank, s->ql->n);
   MPI_Win_allocate(bytes, 1, MPI_INFO_NULL, s->comm, &s->wbase, &s->win);
@@ -763,6 +766,10 @@ static int open_window(sweep *s) {
   if (s->p.nu) memcpy(s->wbase + unit_at(s, s->rank, 0), s->p.u, s->p.nu * sizeof *s->p.u);
   if (s->p.nm) memcpy(s->wbase + member_at(s, s->rank, 0), s->p.m, s->p.nm * sizeof *s->p.m);
   if (s->ql->n) memcpy(s->wbase + query_at(s, s->rank, 0), s->ql->q, s->ql->n * sizeof *s->ql->q);
+  free(s->ql->q);
+  s->ql->q = (oa_query *)(void *)(s->wbase + query_at(s, s->rank, 0));
+  s->ql->cap = s->ql->n;
+  s->window_open = 1;
   MPI_Barrier(s->comm);
   MPI_Win_lock_all(0, s->win);
   return 0;
@@ -774,7 +781,14 @@ static void close_window(sweep *s) {
   MPI_Win_unlock_all(s->win);
   MPI_Barrier(s->comm);
   memcpy(&s->solo_next, s->wbase, sizeof s->solo_next);
+}
+
+/* At the very end (collective): the queries leave with the window. */
+static void release_window(sweep *s) {
+  if (!s->window_open) return;
   MPI_Win_free(&s->win);
+  s->ql->q = NULL;
+  s->ql->n = s->ql->cap = 0;
 }
 
 static void sweep_execute(sweep *s) {
@@ -826,6 +840,7 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
     res->clipped = oa_mpi_sum_u64(comm, s.clipped);
   }
   count_results(&s, rc == OA_OK, res);
+  release_window(&s);
   res->wall_seconds = oa_wtime() - s.t0;
   if (!res->broken) oa_watchdog_stop(s.watchdog);
   oa_plan_free(&s.p);

@@ -722,8 +722,9 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
     if (cx->rank == 0 && err.msg[0]) cli_log_error(cx, &err);
     return rc;
   }
-  if (cx->rank == 0 && ql.clamped)
-    OA_LOG(&cx->log, SUMMARY, "%llu ranges cut to their recording (--clamp)", (unsigned long long)ql.clamped);
+  uint64_t clamped = oa_mpi_sum_u64(cx->comm, ql.clamped); /* each rank counted its share */
+  if (cx->rank == 0 && clamped)
+    OA_LOG(&cx->log, SUMMARY, "%llu ranges cut to their recording (--clamp)", (unsigned long long)clamped);
   oa_sweep_options opt = {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
       .format = a->format, .overwrite = a->force, .progress_bar = cli_is_terminal(cx),

@@ -170,7 +170,10 @@ typedef struct oa_sweep_result {
  * is the same whatever the rank count). A rank holds only its share: it
  * plans its units, and ranks that run out of their own take units from the
  * others' queues (one-sided reads of the unit, its members and queries).
- * Outputs, ids, clip offsets and the clips table follow the whole list. */
+ * Outputs, ids, clip offsets and the clips table follow the whole list.
+ * Under MPI the queries' array moves into the memory other ranks read and
+ * is released with it: on return ql->q is NULL and ql->n 0 (labels and
+ * parts stay; oa_query_list_free frees them). */
 int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *queries, const oa_sweep_options *opt,
                  const oa_logger *log, oa_sweep_result *result, oa_err *err);
 
