@@ -15,7 +15,8 @@
 # ranks (default "1 2 4 8"): wall time and each rank's peak RSS (issue 18's
 # goal: per-rank memory falling as ranks grow).
 #   bench/scaling_metadata.sh [MAX_EXPONENT]      (default 6: up to 10^6)
-# INDEX_N=0 skips the index part; SWEEP_Q="" the sweep part (see there).
+# INDEX_N=0 skips the index part; SWEEP_Q="" the sweep part; LIST_N=1000000 adds the
+# corpus list's own cost (see each part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/opusarc-bench}
@@ -92,10 +93,10 @@ if [ -n "${LONG_HOURS:-}" ]; then
 fi
 
 INDEX_N=${INDEX_N:-10000}
-SWEEP_Q=${SWEEP_Q-20000 200000}
-index_part() {
 INDEX_RANKS=${INDEX_RANKS:-1 2 4 8}
 INDEX_BATCH_MB=${INDEX_BATCH_MB:-8} # small, so the rows batch does not hide what grows with N
+SWEEP_Q=${SWEEP_Q-20000 200000}
+index_part() {
 C=$O/clips$INDEX_N
 if [ ! -f "$C/.done" ]; then
   # 100 distinct 1 s clips (tests/mkopus), copied under INDEX_N names in 100
@@ -179,7 +180,34 @@ done
 rm -f "$O/clips.h5"
 }
 
+# The corpus list alone: LIST_N (default 0; e.g. 1000000) --list lines naming files that do
+# not exist, indexed at INDEX_RANKS ranks. Every entry is walked (a failed stat), sorted,
+# split and written as a failed row, with no audio to decode: what is left is the list's own
+# cost per rank (issue 18: rank 0 still holds the whole list between the walk and the split).
+LIST_N=${LIST_N:-0}
+list_part() {
+  local list=$O/list$LIST_N.txt one=""
+  [ -f "$list" ] || python3 -c "
+import sys
+for i in range($LIST_N): print(f'/nonexistent/opusarc-bench/d{i % 1000}/c{i}.opus')" > "$list"
+  echo
+  echo "index --batch-mb $INDEX_BATCH_MB --list of $LIST_N missing files: peak RSS of each rank (rank 0 first)"
+  printf '| %-9s | %5s | %9s | %-46s |\n' entries ranks seconds "peak MB per rank (rank 0 first)"
+  printf '|%s|\n' "-----------|-------|-----------|------------------------------------------------"
+  for np in $INDEX_RANKS; do
+    rm -f "$O/l.h5" "$O/l.h5".partial* "$O/l.h5.lock" "$O"/rss.*
+    t0=$(date +%s.%N)
+    mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" index -q --batch-mb "$3" -o "$0/l.h5" --list "$2" > /dev/null 2>&1 || true' \
+      "$O" "$PWD/$B/opusarc" "$list" "$INDEX_BATCH_MB" # exit 3 (every recording failed, as meant) must not stop mpirun
+    t1=$(date +%s.%N)
+    rss=$(for r in $(seq 0 $((np - 1))); do printf '%.1f ' "$(echo "$(tail -1 "$O/rss.$r") / 1024" | bc -l)"; done)
+    printf '| %-9s | %5s | %9.2f | %-46s |\n' "$LIST_N" "$np" "$(echo "$t1 - $t0" | bc -l)" "$rss"
+  done
+  rm -f "$O/l.h5"
+}
+
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 [ "$INDEX_N" -gt 0 ] && index_part
+[ "$LIST_N" -gt 0 ] && list_part
 [ -n "$SWEEP_Q" ] && sweep_part
 exit 0
