@@ -1,9 +1,12 @@
-/* Sweeps (oa_sweep_run): the planner's work units (sweepplan.c) run by
- * one-sided self-scheduling over the ranks; each unit decoded once and its
- * samples delivered to per-query files, staged pieces, or the clips file
- * (clipsfile.c). Query lists are querylist.c's. */
+/* Sweeps (oa_sweep_run): each rank plans its share of the queries
+ * (sweepplan.c) and runs its units, then other ranks' (sweepqueue.c);
+ * each unit decoded once and its samples delivered to per-query files,
+ * staged pieces, or the clips file (clipsfile.c). Failures and units left
+ * unrun are reported to the rank holding the query at the end. Query lists
+ * are querylist.c's, shares of queries files queryshare.c's. */
 #include "opusarc/sweep.h"
 #include "sweepplan.h"
+#include "sweepqueue.h"
 #include "clipsfile.h"
 #include "opusarc/progress.h"
 
@@ -36,13 +39,7 @@ typedef oa_plan_member member;
 typedef oa_plan_unit unit;
 typedef oa_plan plan;
 
-/* A unit to run, with copies of its members and their queries (member i's
- * `query` is i), taken from this rank's plan or read from another rank's. */
-typedef struct work {
-  unit u;
-  member *m;
-  oa_query *q;
-} work;
+typedef oa_sweep_work work;
 
 enum { FAILED = 1, NOT_RUN = 2 };
 
@@ -70,16 +67,7 @@ typedef struct sweep {
   report *remote;     /* for other ranks: their queries that failed here, their units not run */
   size_t nremote, remote_cap;
   int reports_lost;   /* a report could not be kept (no memory): every query counts as failed */
-  /* Other ranks read this rank's queue through one window: its counter
-   * (the next unit: one-sided fetch-and-add by any rank), then copies of
-   * its units, their members and its queries (win_create would need
-   * MPI_THREAD_MULTIPLE for pt2pt; memory from win_allocate works with
-   * every one-sided component). */
-  MPI_Win win;
-  uint8_t *wbase;
-  int window_open;
-  int64_t solo_next;  /* what this rank has claimed of its own queue; alone, the counter itself */
-  uint64_t *units_of, *members_of; /* per rank: units and members in its plan */
+  oa_sweep_queue qu;  /* this rank's units, and the way to the others' (sweepqueue.h) */
   oa_progress *progress;
   double t0;
   long tag;             /* rank 0's process id: names this run's temporary files */
@@ -329,90 +317,15 @@ static void run_unit(sweep *s, const work *w) {
   free(own_err);
 }
 
-static void work_free(work *w) {
-  free(w->m), free(w->q);
-  w->m = NULL, w->q = NULL;
-}
-
-static int work_alloc(work *w) {
-  w->m = malloc((w->u.n ? w->u.n : 1) * sizeof *w->m);
-  w->q = malloc((w->u.n ? w->u.n : 1) * sizeof *w->q);
-  if (w->m && w->q) return 0;
-  work_free(w);
-  return -1;
-}
-
-/* Unit k of this rank's plan. */
-static int work_local(const sweep *s, size_t k, work *w) {
-  w->u = s->p.u[k];
-  if (work_alloc(w)) return -1;
-  for (size_t i = 0; i < w->u.n; i++) {
-    w->m[i] = s->p.m[w->u.first + i];
-    w->q[i] = s->ql->q[w->m[i].query];
-    w->m[i].query = i;
-  }
-  return 0;
-}
-
-/* Where rank r's units, members and queries lie in its window. */
-static MPI_Aint unit_at(const sweep *s, int r, uint64_t k) {
-  (void)s, (void)r;
-  return (MPI_Aint)(sizeof(int64_t) + k * sizeof(unit));
-}
-static MPI_Aint member_at(const sweep *s, int r, uint64_t k) {
-  return unit_at(s, r, s->units_of[r]) + (MPI_Aint)(k * sizeof(member));
-}
-static MPI_Aint query_at(const sweep *s, int r, uint64_t k) {
-  return member_at(s, r, s->members_of[r]) + (MPI_Aint)(k * sizeof(oa_query));
-}
-
-/* Unit k of rank r's plan, read from its window (passive one-sided reads:
- * r goes on with its own units meanwhile). */
-static int work_remote(sweep *s, int r, int64_t k, work *w) {
-  MPI_Get(&w->u, sizeof w->u, MPI_BYTE, r, unit_at(s, r, (uint64_t)k), sizeof w->u, MPI_BYTE, s->win);
-  MPI_Win_flush(r, s->win);
-  if (work_alloc(w)) return -1;
-  int bytes = (int)(w->u.n * sizeof *w->m);
-  MPI_Get(w->m, bytes, MPI_BYTE, r, member_at(s, r, w->u.first), bytes, MPI_BYTE, s->win);
-  MPI_Win_flush(r, s->win);
-  for (size_t i = 0; i < w->u.n; i++) {
-    MPI_Get(&w->q[i], sizeof *w->q, MPI_BYTE, r, query_at(s, r, w->m[i].query), sizeof *w->q, MPI_BYTE, s->win);
-    w->m[i].query = i;
-  }
-  MPI_Win_flush(r, s->win);
-  return 0;
-}
-
-/* Units [first, first + chunk) of rank r's queue, claimed with a
- * fetch-and-add on its counter (chunks shrink as the queue empties).
- * Returns 0 when the queue is empty. */
-static int claim(sweep *s, int r, int64_t *first, int64_t *chunk) {
-  int64_t nu = (int64_t)s->units_of[r];
-  int64_t left = nu - (r == s->rank ? (int64_t)s->solo_next : 0);
-  *chunk = left / (4 * (int64_t)s->size);
-  if (*chunk < 1) *chunk = 1;
-  if (*chunk > 16) *chunk = 16;
-  if (r != s->rank) *chunk = 1; /* another's tail: its shortest units */
-  if (OA_SOLO(s->comm)) {
-    *first = s->solo_next;
-    s->solo_next += *chunk;
-  } else {
-    MPI_Fetch_and_op(chunk, first, MPI_INT64_T, r, 0, MPI_SUM, s->win);
-    MPI_Win_flush(r, s->win);
-    if (r == s->rank) s->solo_next = *first + *chunk; /* what this rank has seen of its own queue */
-  }
-  return *first < nu;
-}
-
 /* Runs the claimed units; after a stop, the claimed ones it did not run
  * are marked (their queries are not written), as are units that could not
  * be read for want of memory. */
 static void run_claimed(sweep *s, int r, int64_t first, int64_t chunk) {
-  int64_t end = first + chunk < (int64_t)s->units_of[r] ? first + chunk : (int64_t)s->units_of[r];
+  int64_t nu = (int64_t)s->qu.units_of[r], end = first + chunk < nu ? first + chunk : nu;
   for (int64_t k = first; k < end; k++) {
     int stop = oa_stop_requested();
     work w = {0};
-    int got = stop ? -1 : r == s->rank ? work_local(s, (size_t)k, &w) : work_remote(s, r, k, &w);
+    int got = stop ? -1 : oa_queue_take(&s->qu, r, k, &w);
     if (got != 0) {
       if (!stop) OA_LOG(s->log, ERROR, "out of memory for a work unit: its queries are not written");
       if (r == s->rank) unit_not_run(s, (size_t)k, stop ? NOT_RUN : FAILED);
@@ -420,7 +333,7 @@ static void run_claimed(sweep *s, int r, int64_t first, int64_t chunk) {
       continue;
     }
     run_unit(s, &w);
-    work_free(&w);
+    oa_sweep_work_free(&w);
     if (r != s->rank) s->taken++;
     if (oa_fault("slow")) usleep(50000); /* tests: a sweep long enough to be signalled */
     oa_progress_add(s->progress, 1, 0, w.u.end - w.u.start);
@@ -435,7 +348,7 @@ static void run_units(sweep *s) {
   for (int step = 0; step < s->size && !oa_stop_requested(); step++) {
     int r = (s->rank + step) % s->size;
     int64_t first, chunk;
-    while (!oa_stop_requested() && claim(s, r, &first, &chunk)) run_claimed(s, r, first, chunk);
+    while (!oa_stop_requested() && oa_queue_claim(&s->qu, r, &first, &chunk)) run_claimed(s, r, first, chunk);
   }
 }
 
@@ -565,7 +478,7 @@ static int exchange_reports(sweep *s) {
 
 /* Units of this rank's queue that no rank claimed (a stop): not run. */
 static void mark_unclaimed(sweep *s) {
-  for (size_t k = (size_t)(s->solo_next < 0 ? 0 : s->solo_next); k < s->p.nu; k++) unit_not_run(s, k, NOT_RUN);
+  for (size_t k = (size_t)(s->qu.own_next < 0 ? 0 : s->qu.own_next); k < s->p.nu; k++) unit_not_run(s, k, NOT_RUN);
 }
 
 /* The sweep's inputs, which no output may be: the archive and the
@@ -692,21 +605,14 @@ static void set_outputs(sweep *s) {
   }
 }
 
-/* Where each rank's share starts in the whole list, and how many units
- * each plan holds (every rank learns all: any may take another's units).
- * Collective; the arrays exist. */
+/* Where each rank's share starts in the whole list (every rank learns
+ * all: a query's failure elsewhere is reported to its rank). Collective. */
 static void share_layout(sweep *s) {
   uint64_t n = s->ql->n, before, total;
   oa_mpi_offsets(s->comm, &n, &before, &total, 1);
   s->ql->first = before;
   s->total = total;
-  s->units_of[0] = s->p.nu, s->members_of[0] = s->p.nm;
-  if (!OA_SOLO(s->comm)) {
-    uint64_t nu = s->p.nu, nm = s->p.nm;
-    MPI_Allgather(&before, 1, MPI_UINT64_T, s->firsts, 1, MPI_UINT64_T, s->comm);
-    MPI_Allgather(&nu, 1, MPI_UINT64_T, s->units_of, 1, MPI_UINT64_T, s->comm);
-    MPI_Allgather(&nm, 1, MPI_UINT64_T, s->members_of, 1, MPI_UINT64_T, s->comm);
-  }
+  if (!OA_SOLO(s->comm)) MPI_Allgather(&before, 1, MPI_UINT64_T, s->firsts, 1, MPI_UINT64_T, s->comm);
   s->firsts[s->size] = total;
 }
 
@@ -741,11 +647,10 @@ static int sweep_prepare(sweep *s, oa_err *err) {
   int ok = oa_extractor_create(s->a, opt->flags, &s->x, &local) == OA_OK;
   s->failed = calloc(s->ql->n ? s->ql->n : 1, 1);
   s->firsts = calloc((size_t)s->size + 1, sizeof *s->firsts);
-  s->units_of = calloc((size_t)s->size, sizeof *s->units_of);
-  s->members_of = calloc((size_t)s->size, sizeof *s->members_of);
-  if (ok && !(s->failed && s->firsts && s->units_of && s->members_of && oa_plan_make(s->ql, opt->piece, &s->p) == 0))
+  if (ok && !(s->failed && s->firsts && oa_plan_make(s->ql, opt->piece, &s->p) == 0))
     ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
   if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
+  if (oa_queue_init(&s->qu, s->comm, &s->p, s->ql) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
   share_layout(s);
   set_outputs(s);
   long tag = (long)getpid();
@@ -755,42 +660,6 @@ static int sweep_prepare(sweep *s, oa_err *err) {
   return opt->output == OA_SWEEP_HDF5 ? prepare_clips(s, err) : check_dir_outputs(s, err);
 }
 
-/* The window other ranks read this rank's queue through (collective). The
- * queries move into it (one copy of them, not two): ql->q points there
- * until release_window. */
-static int open_window(sweep *s) {
-  MPI_Aint bytes = query_at(s, s->rank, s->ql->n);
-  MPI_Win_allocate(bytes, 1, MPI_INFO_NULL, s->comm, &s->wbase, &s->win);
-  int64_t zero = 0;
-  memcpy(s->wbase, &zero, sizeof zero);
-  if (s->p.nu) memcpy(s->wbase + unit_at(s, s->rank, 0), s->p.u, s->p.nu * sizeof *s->p.u);
-  if (s->p.nm) memcpy(s->wbase + member_at(s, s->rank, 0), s->p.m, s->p.nm * sizeof *s->p.m);
-  if (s->ql->n) memcpy(s->wbase + query_at(s, s->rank, 0), s->ql->q, s->ql->n * sizeof *s->ql->q);
-  free(s->ql->q);
-  s->ql->q = (oa_query *)(void *)(s->wbase + query_at(s, s->rank, 0));
-  s->ql->cap = s->ql->n;
-  s->window_open = 1;
-  MPI_Barrier(s->comm);
-  MPI_Win_lock_all(0, s->win);
-  return 0;
-}
-
-/* After every rank has stopped taking units: this rank's counter says how
- * far its queue was claimed. */
-static void close_window(sweep *s) {
-  MPI_Win_unlock_all(s->win);
-  MPI_Barrier(s->comm);
-  memcpy(&s->solo_next, s->wbase, sizeof s->solo_next);
-}
-
-/* At the very end (collective): the queries leave with the window. */
-static void release_window(sweep *s) {
-  if (!s->window_open) return;
-  MPI_Win_free(&s->win);
-  s->ql->q = NULL;
-  s->ql->n = s->ql->cap = 0;
-}
-
 static void sweep_execute(sweep *s) {
   oa_progress_spec spec = {.what = "work units", .every = s->opt->progress_every, .bar = s->opt->progress_bar};
   uint64_t mine[2] = {s->p.nu, 0}, before[2], all[2];
@@ -798,9 +667,9 @@ static void sweep_execute(sweep *s) {
   oa_mpi_offsets(s->comm, mine, before, all, 2);
   spec.total_items = (int64_t)all[0], spec.total_samples = (int64_t)all[1];
   oa_progress_create(s->comm, &spec, s->log, &s->progress);
-  if (!OA_SOLO(s->comm)) open_window(s);
+  if (!OA_SOLO(s->comm)) oa_queue_open(&s->qu);
   run_units(s);
-  if (!OA_SOLO(s->comm)) close_window(s);
+  oa_queue_close(&s->qu);
   oa_progress_free(s->progress);
 }
 
@@ -840,7 +709,7 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
     res->clipped = oa_mpi_sum_u64(comm, s.clipped);
   }
   count_results(&s, rc == OA_OK, res);
-  release_window(&s);
+  oa_queue_release(&s.qu);
   res->wall_seconds = oa_wtime() - s.t0;
   if (!res->broken) oa_watchdog_stop(s.watchdog);
   oa_plan_free(&s.p);
@@ -848,8 +717,7 @@ int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep
   free(s.failed);
   free(s.remote);
   free(s.firsts);
-  free(s.units_of);
-  free(s.members_of);
+  oa_queue_free(&s.qu);
   oa_extractor_free(s.x);
   return rc;
 }
