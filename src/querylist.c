@@ -83,33 +83,7 @@ int oa_query_fit(const oa_archive *a, oa_query *q, unsigned flags, int *clamped,
   return OA_OK;
 }
 
-static int by_id(const void *x, const void *y) {
-  const oa_query *a = *(const oa_query *const *)x, *b = *(const oa_query *const *)y;
-  int r = strcmp(a->id, b->id);
-  return r ? r : (a->line > b->line) - (a->line < b->line);
-}
-
-int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *err) {
-  if (l->n < 2) return OA_OK;
-  const oa_query **order = malloc(l->n * sizeof *order);
-  if (!order) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  for (size_t i = 0; i < l->n; i++) order[i] = &l->q[i];
-  qsort(order, l->n, sizeof *order, by_id);
-  int rc = OA_OK;
-  for (size_t i = 1; i < l->n && rc == OA_OK; i++) {
-    const oa_query *a = order[i - 1], *b = order[i];
-    if (strcmp(a->id, b->id) != 0) continue;
-    if (a->line)
-      rc = oa_err_set(err, OA_EUSAGE, "%s:%ld and %s:%ld: duplicate id \"%s\" (an id names the query's output and "
-                      "must be unique); nothing was extracted", source, a->line, source, b->line, a->id);
-    else
-      rc = oa_err_set(err, OA_EUSAGE, "two windows have the id \"%s\"; nothing was extracted", a->id);
-  }
-  free(order);
-  return rc;
-}
-
-/* One id sent to the rank that checks it. */
+/* An id and its CSV line (0 for windows and time spans). */
 typedef struct id_line {
   const char *id;
   int64_t line;
@@ -121,12 +95,28 @@ static int by_id_line(const void *x, const void *y) {
   return r ? r : (a->line > b->line) - (a->line < b->line);
 }
 
-static int duplicate_error(const id_line *a, const id_line *b, const char *source, oa_err *err) {
-  if (a->line)
-    return oa_err_set(err, OA_EUSAGE, "%s:%lld and %s:%lld: duplicate id \"%s\" (an id names the query's output and "
-                      "must be unique); nothing was extracted", source, (long long)a->line, source,
-                      (long long)b->line, a->id);
-  return oa_err_set(err, OA_EUSAGE, "two windows have the id \"%s\"; nothing was extracted", a->id);
+/* Sorts v and names the first id that appears twice. */
+static int check_ids(id_line *v, size_t n, const char *source, oa_err *err) {
+  if (n > 1) qsort(v, n, sizeof *v, by_id_line);
+  for (size_t i = 1; i < n; i++) {
+    const id_line *a = &v[i - 1], *b = &v[i];
+    if (strcmp(a->id, b->id) != 0) continue;
+    if (a->line)
+      return oa_err_set(err, OA_EUSAGE, "%s:%lld and %s:%lld: duplicate id \"%s\" (an id names the query's output "
+                        "and must be unique); nothing was extracted", source, (long long)a->line, source,
+                        (long long)b->line, a->id);
+    return oa_err_set(err, OA_EUSAGE, "two windows have the id \"%s\"; nothing was extracted", a->id);
+  }
+  return OA_OK;
+}
+
+int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *err) {
+  id_line *v = malloc((l->n ? l->n : 1) * sizeof *v);
+  if (!v) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  for (size_t i = 0; i < l->n; i++) v[i] = (id_line){l->q[i].id, l->q[i].line};
+  int rc = check_ids(v, l->n, source, err);
+  free(v);
+  return rc;
 }
 
 /* Each id goes to the rank its hash names ([line][id NUL] records): `send`
@@ -159,7 +149,7 @@ out:
   return send;
 }
 
-/* The ids this rank received: sorted, neighbours compared. */
+/* The ids this rank received ([line][id NUL] records), checked. */
 static int check_received(const uint8_t *buf, size_t len, const char *source, oa_err *err) {
   size_t n = 0, cap = 0;
   id_line *v = NULL;
@@ -170,10 +160,7 @@ static int check_received(const uint8_t *buf, size_t len, const char *source, oa
     at += 8 + strlen(v[n].id) + 1;
     n++;
   }
-  if (n > 1) qsort(v, n, sizeof *v, by_id_line);
-  int rc = OA_OK;
-  for (size_t i = 1; i < n && rc == OA_OK; i++)
-    if (strcmp(v[i - 1].id, v[i].id) == 0) rc = duplicate_error(&v[i - 1], &v[i], source, err);
+  int rc = check_ids(v, n, source, err);
   free(v);
   return rc;
 }
@@ -302,7 +289,6 @@ int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_li
   p.lo = p.total * (uint64_t)w->part / (uint64_t)parts;
   p.hi = p.total * (uint64_t)(w->part + 1) / (uint64_t)parts;
   if (p.hi > p.lo && oa_archive_scan(a, window_row, &p) < 0) p.rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-  if (p.rc == OA_OK) p.rc = oa_queries_check_unique(out, "windows", err);
   if (p.rc != OA_OK) oa_query_list_free(out);
   return p.rc;
 }

@@ -414,7 +414,6 @@ int oa_queries_from_table(const oa_archive *a, const char *source, const char *t
   if (rc == OA_OK && views_skipped && log)
     OA_LOG(log, INFO, "%s: %llu rows of other views (View is not \"%s\") skipped", source,
            (unsigned long long)views_skipped, t.first_view ? t.first_view : "");
-  if (rc == OA_OK) rc = oa_queries_check_unique(out, source, err);
   free(line);
   free(fields);
   free(c.ix.e);

@@ -552,11 +552,6 @@ static void sum_time_stats(MPI_Comm comm, oa_time_stats *st) {
   st->gap_frames = (int64_t)all[5], st->overlap_frames = (int64_t)all[6], st->refused = all[7];
 }
 
-/* The queries over every rank's share: an id used twice anywhere is an error. */
-static int check_share(MPI_Comm comm, const oa_query_list *ql, const char *source, oa_err *err) {
-  return oa_queries_check_unique_all(comm, ql, source, err);
-}
-
 /* Time queries: spans from --from/--to, --daily or a time CSV (this rank's
  * share of them) become queries (each overlap, or with --join each run of
  * a recorder's files). */
@@ -576,7 +571,7 @@ static int make_time_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, 
                st.spans == 1 ? "" : "s");
     return EXIT_FAILED;
   }
-  return check_share(comm, ql, a->queries ? a->queries : "time spans", err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+  return oa_queries_check_unique_all(comm, ql, a->queries ? a->queries : "time spans", err) == OA_OK ? EXIT_OK : EXIT_FAILED;
 }
 
 /* Spans the same on every rank (--from/--to, --daily): this rank takes its
@@ -623,7 +618,7 @@ static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_a
   if (ql->nlabels && a->out_dir && rank == 0)
     OA_LOG(&cx->log, INFO, "%s: %zu label column%s (first: %s) are kept in clips files (--out) only", a->queries,
            ql->nlabels, ql->nlabels == 1 ? "" : "s", ql->label_names[0]);
-  return check_share(comm, ql, a->queries, err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+  return oa_queries_check_unique_all(comm, ql, a->queries, err) == OA_OK ? EXIT_OK : EXIT_FAILED;
 }
 
 /* --windows: this rank's share of the windows, made from the rows. */
@@ -658,7 +653,7 @@ static int window_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_
     oa_query_list_free(ql);
     return EXIT_FAILED;
   }
-  return check_share(comm, ql, "windows", err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+  return oa_queries_check_unique_all(comm, ql, "windows", err) == OA_OK ? EXIT_OK : EXIT_FAILED;
 }
 
 /* This rank's share of the queries (collective over comm; MPI_COMM_NULL:

@@ -49,8 +49,8 @@ int oa_table_format_parse(const char *name, int *format);
 /* Parses a table (a UTF-8 byte-order mark is skipped); `source` names it
  * in messages. Bad rows are logged with their line number and counted in
  * out->bad, not returned. Returns an error if the header lacks a needed
- * column or two accepted rows of the text share an id (over the shares of
- * several ranks: oa_queries_check_unique_all). */
+ * column. Ids are not checked here: the caller checks them over every
+ * rank's share (oa_queries_check_unique_all). */
 int oa_queries_from_table(const oa_archive *a, const char *source, const char *text, size_t len,
                           const oa_table_options *opt, const oa_logger *log, oa_query_list *out, oa_err *err);
 

@@ -123,8 +123,9 @@ typedef struct oa_window_stats {
 /* Windows [s, s+len) for s = 0, hop, 2 hop, ... over every matching
  * recording (or this rank's share of them: spec->part). Ids are unique by construction: the name with '/' as '~' (and
  * '~', '%', control bytes as %XX) plus "_<start sample>"; over-long names
- * keep their start and a fingerprint of the whole name. Fails when nothing
- * matches or when there would be more than max_windows. */
+ * keep their start and a fingerprint of the whole name (the caller still
+ * checks them over every share). Fails when nothing matches or when there
+ * would be more than max_windows. */
 int oa_queries_windows(const oa_archive *a, const oa_window_spec *spec, oa_query_list *out, oa_window_stats *st,
                        oa_err *err);
 /* OA_EUSAGE naming both CSV lines when two queries share an id. */
