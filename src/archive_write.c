@@ -284,6 +284,9 @@ static int verify_rows(oa_archive_writer *w, const oa_rec_row *rows, oa_err *err
 static int compare_inputs(oa_archive_writer *w, const oa_writer_config *cfg, const oa_rec_row *rows,
                           const char *strings, oa_err *err) {
   uint64_t n = w->meta.recordings, k = 0;
+  if (!cfg->corpus) /* the job saw no partial when it began, so it did not gather its list */
+    return oa_err_set(err, OA_ECHANGED, "cannot resume %s: it appeared after this job began; run the command again",
+                      w->partial);
   oa_recorded_source *rec = calloc(n ? n : 1, sizeof *rec);
   char **names = calloc(2 * (n ? n : 1), sizeof *names);
   int rc = rec && names ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
@@ -395,10 +398,12 @@ enum start_action { START_FRESH, START_RESUME, START_CHECK_COMPLETE };
 /* Rank 0: PATH and PATH.partial are not inputs and not directories etc. */
 static int check_not_inputs(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
   const oa_corpus *c = cfg->corpus;
-  size_t n = c ? c->count : 0;
+  size_t n = (c ? c->count : 0) + cfg->n_inputs;
   oa_file_id *ids = calloc(n ? n : 1, sizeof *ids);
   if (!ids) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  for (size_t i = 0; i < n; i++) ids[i] = (oa_file_id){c->entries[i].dev, c->entries[i].ino};
+  for (size_t i = 0; i < cfg->n_inputs; i++) ids[i] = cfg->inputs[i];
+  for (size_t i = cfg->n_inputs; i < n; i++) ids[i] = (oa_file_id){c->entries[i - cfg->n_inputs].dev,
+                                                                  c->entries[i - cfg->n_inputs].ino};
   int rc = oa_out_check(w->path, 1, ids, n, "archive", err);
   if (rc == OA_OK) rc = oa_out_check(w->partial, 1, ids, n, "archive", err);
   free(ids);
@@ -432,6 +437,9 @@ static int choose_start(oa_archive_writer *w, const oa_writer_config *cfg, int *
 
 /* Rank 0: PATH is complete; does it hold exactly these inputs? */
 static int compare_complete(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
+  if (!cfg->corpus)
+    return oa_err_set(err, OA_EUSAGE, "%s appeared after this job began; it was not changed: run the command again",
+                      w->path);
   oa_archive *a;
   int rc = oa_archive_open(w->path, &a, err);
   if (rc != OA_OK) return oa_err_set(err, OA_EUSAGE, "%s exists but cannot be read (%s); it was not changed", w->path,

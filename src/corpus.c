@@ -213,7 +213,7 @@ static int by_file(const void *a, const void *b, void *ctx) {
 /* One file reached under two names (a.opus and ./a.opus, a hard link, a
  * symlink to a file of the corpus): indexed once, under the name that
  * sorts first; the others become failed entries that say so. */
-static int mark_same_files(oa_corpus *c) {
+int oa_corpus_mark_same_files(oa_corpus *c) {
   size_t *order = malloc((c->count ? c->count : 1) * sizeof *order);
   if (!order) return -1;
   for (size_t i = 0; i < c->count; i++) order[i] = i;
@@ -289,16 +289,25 @@ int oa_corpus_name(oa_corpus *c, const oa_corpus_naming *nm, oa_err *err) {
   return rc;
 }
 
-int oa_corpus_finish(oa_corpus *c, oa_err *err) {
+void oa_corpus_sort(oa_corpus *c) {
   if (c->count > 0) qsort(c->entries, c->count, sizeof *c->entries, by_name);
-  for (size_t i = 0; i < c->count; i++) c->entries[i].row = i;
+}
+
+int oa_corpus_mark_duplicates(oa_corpus *c) {
   for (size_t i = 1; i < c->count; i++) {
     if (strcmp(c->entries[i].name, c->entries[i - 1].name) != 0 || c->entries[i].error) continue;
     char why[512];
     snprintf(why, sizeof why, "duplicate recording name (also %s)", c->entries[i - 1].path);
-    if (!(c->entries[i].error = strdup(why))) return oa_err_set(err, OA_ENOMEM, "out of memory");
+    if (!(c->entries[i].error = strdup(why))) return -1;
   }
-  if (mark_same_files(c) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  return 0;
+}
+
+int oa_corpus_finish(oa_corpus *c, oa_err *err) {
+  oa_corpus_sort(c);
+  for (size_t i = 0; i < c->count; i++) c->entries[i].row = i;
+  if (oa_corpus_mark_duplicates(c) != 0 || oa_corpus_mark_same_files(c) != 0)
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
   return OA_OK;
 }
 
@@ -517,8 +526,7 @@ int oa_partition_by_size(const uint64_t *sizes, size_t n, int nranks, int *owner
   return 0;
 }
 
-uint64_t oa_corpus_hash(const oa_corpus *c) {
-  uint64_t h = 1469598103934665603ull;
+uint64_t oa_corpus_hash_from(uint64_t h, const oa_corpus *c) {
   for (size_t i = 0; i < c->count; i++) {
     const oa_corpus_entry *e = &c->entries[i];
     uint8_t size[24];
@@ -533,6 +541,8 @@ uint64_t oa_corpus_hash(const oa_corpus *c) {
   }
   return h;
 }
+
+uint64_t oa_corpus_hash(const oa_corpus *c) { return oa_corpus_hash_from(OA_CORPUS_HASH_START, c); }
 
 int oa_corpus_partition(const oa_corpus *c, int nranks, int *owner) {
   uint64_t *sizes = malloc((c->count ? c->count : 1) * sizeof *sizes);

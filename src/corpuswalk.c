@@ -38,63 +38,40 @@ static int share_dirs(MPI_Comm comm, int size, const oa_dirlist *found, oa_dirli
 
 /* The audio files a rank found this round, dealt out to every rank
  * (file k to rank (rank + k) % size), which stats what it receives: a
- * directory of many files costs its reader one readdir, not every stat. */
-typedef struct deal {
-  uint8_t *out, *in;
-  uint64_t *sendlen, *recvlen;
-  int *scount, *sdispl, *rcount, *rdispl;
-} deal;
-
-static void deal_free(deal *d) {
-  free(d->out), free(d->in), free(d->sendlen), free(d->recvlen);
-  free(d->scount), free(d->sdispl), free(d->rcount), free(d->rdispl);
-}
-
-/* The send buffer: each destination's files as one oa_dirlist message. */
-static int deal_pack(deal *d, int rank, int size, const oa_dirlist *files) {
+ * directory of many files costs its reader one readdir, not every stat.
+ * The send buffer holds each destination's files as one oa_dirlist message. */
+static uint8_t *deal_pack(int rank, int size, const oa_dirlist *files, uint64_t *lens) {
   const size_t n = (size_t)size;
-  d->sendlen = calloc(n, sizeof *d->sendlen), d->recvlen = calloc(n, sizeof *d->recvlen);
-  d->scount = calloc(n, sizeof *d->scount), d->sdispl = calloc(n, sizeof *d->sdispl);
-  d->rcount = calloc(n, sizeof *d->rcount), d->rdispl = calloc(n, sizeof *d->rdispl);
-  if (!d->sendlen || !d->recvlen || !d->scount || !d->sdispl || !d->rcount || !d->rdispl) return -1;
   uint64_t total = 0;
   for (size_t k = 0; k < files->count; k++) {
     uint64_t bytes = oa_dir_message_size(&files->items[k]);
-    d->sendlen[((size_t)rank + k) % n] += bytes, total += bytes;
+    lens[((size_t)rank + k) % n] += bytes, total += bytes;
   }
-  if (total > INT_MAX || !(d->out = malloc(total ? total : 1))) return -1;
+  uint8_t *out = malloc(total ? total : 1);
   uint64_t *at = calloc(n, sizeof *at);
-  if (!at) return -1;
-  for (size_t r = 0, pos = 0; r < n; pos += d->sendlen[r], r++) {
-    d->sdispl[r] = (int)pos, d->scount[r] = (int)d->sendlen[r];
-    at[r] = pos;
-  }
+  if (!out || !at) return free(out), free(at), NULL;
+  for (size_t r = 1; r < n; r++) at[r] = at[r - 1] + lens[r - 1];
   for (size_t k = 0; k < files->count; k++) {
     size_t r = ((size_t)rank + k) % n;
-    at[r] += oa_dir_write_message(&files->items[k], d->out + at[r]);
+    at[r] += oa_dir_write_message(&files->items[k], out + at[r]);
   }
   free(at);
-  return 0;
+  return out;
 }
 
 static int deal_files(MPI_Comm comm, int rank, int size, const oa_dirlist *files, oa_corpus *mine, oa_err *err) {
-  deal d = {0};
-  uint64_t total = 0;
-  int rc = oa_mpi_agree(comm, deal_pack(&d, rank, size, files) == 0) ? OA_OK : no_memory(err);
+  uint64_t *lens = calloc((size_t)size * 2, sizeof *lens), total = 0;
+  uint8_t *out = lens ? deal_pack(rank, size, files, lens) : NULL, *in = NULL;
+  int rc = oa_mpi_agree(comm, out != NULL) ? oa_mpi_exchange(comm, out, lens, &in, lens + size, &total, err)
+                                           : no_memory(err);
+  free(out);
   if (rc == OA_OK) {
-    MPI_Alltoall(d.sendlen, 1, MPI_UINT64_T, d.recvlen, 1, MPI_UINT64_T, comm);
-    for (int r = 0; r < size; r++) d.rcount[r] = (int)d.recvlen[r], d.rdispl[r] = (int)total, total += d.recvlen[r];
-    int ready = total <= INT_MAX && (d.in = malloc(total ? total : 1)) != NULL;
-    if (!oa_mpi_agree(comm, ready)) rc = no_memory(err);
-  }
-  if (rc == OA_OK) {
-    MPI_Alltoallv(d.out, d.scount, d.sdispl, MPI_BYTE, d.in, d.rcount, d.rdispl, MPI_BYTE, comm);
     oa_dirlist got = {0};
-    int ok = oa_dirlist_append_message(&got, d.in, total) == 0 && oa_corpus_add_files(mine, &got) == 0;
+    int ok = oa_dirlist_append_message(&got, in, total) == 0 && oa_corpus_add_files(mine, &got) == 0;
     oa_dirlist_free(&got);
     if (!oa_mpi_agree(comm, ok)) rc = no_memory(err);
   }
-  deal_free(&d);
+  free(in), free(lens);
   return rc;
 }
 
@@ -116,40 +93,6 @@ static int walk_levels(MPI_Comm comm, int rank, int size, oa_corpus *mine, oa_di
     oa_dirlist_free(&found);
   }
   return rc;
-}
-
-/* Rank 0 receives every rank's entries into c (its own moved there); the
- * sizes go first and its buffer exists before any rank sends. */
-static int gather_to_root(MPI_Comm comm, int rank, int size, oa_corpus *mine, oa_corpus *c, oa_err *err) {
-  uint8_t *buf = NULL;
-  uint64_t len = 0, most = 0;
-  uint64_t *lens = rank == 0 ? calloc((size_t)size, sizeof *lens) : NULL;
-  int ok = rank == 0 ? lens != NULL : oa_corpus_serialize(mine, NULL, 0, &buf, &len) == 0 && len <= INT_MAX;
-  if (!oa_mpi_agree(comm, ok)) {
-    free(buf), free(lens);
-    return oa_err_set(err, OA_ENOMEM, "out of memory (or a rank's share over 2 GB) gathering the corpus list");
-  }
-  MPI_Gather(&len, 1, MPI_UINT64_T, lens, 1, MPI_UINT64_T, 0, comm);
-  if (rank == 0) {
-    for (int r = 1; r < size; r++) most = lens[r] > most ? lens[r] : most;
-    ok = (buf = malloc(most ? most : 1)) != NULL;
-  }
-  if (!oa_mpi_agree(comm, ok)) {
-    free(buf), free(lens);
-    return no_memory(err);
-  }
-  if (rank == 0) {
-    *c = *mine;
-    memset(mine, 0, sizeof *mine);
-    for (int r = 1; r < size; r++) { /* every message is received, even after a failure */
-      MPI_Recv(buf, (int)lens[r], MPI_BYTE, r, 0, comm, MPI_STATUS_IGNORE);
-      if (ok) ok = oa_corpus_append_message(c, buf, lens[r], err) == OA_OK;
-    }
-  } else {
-    MPI_Send(buf, (int)len, MPI_BYTE, 0, 0, comm);
-  }
-  free(buf), free(lens);
-  return oa_mpi_agree_err(comm, ok, err) ? OA_OK : OA_EMPI;
 }
 
 /* The ranks' shares: arguments, the tree under the directory arguments,
@@ -183,12 +126,7 @@ int oa_corpus_walk(MPI_Comm comm, const char *const *inputs, int ninputs, const 
   if (!oa_mpi_agree_err(comm, ok, err)) return err->code ? err->code : OA_EUSAGE;
   oa_corpus mine = {0};
   int rc = scan_shares(comm, rank, size, inputs, ninputs, list_file, naming, &mine, err);
-  if (rc == OA_OK) rc = gather_to_root(comm, rank, size, &mine, c, err);
+  if (rc == OA_OK) rc = oa_corpus_sort_across(comm, &mine, c, err);
   oa_corpus_free(&mine);
-  if (rc == OA_OK) {
-    ok = rank != 0 || oa_corpus_finish(c, err) == OA_OK;
-    if (!oa_mpi_agree_err(comm, ok, err)) rc = err->code ? err->code : OA_ENOMEM;
-  }
-  if (rc != OA_OK) oa_corpus_free(c);
   return rc;
 }

@@ -26,8 +26,8 @@ typedef struct job_ctx {
   const oa_index_job *job;
   const oa_logger *log;
   oa_opus_build build;
-  oa_corpus corpus; /* rank 0: the whole sorted list (input checks, the append plan); others: empty */
-  oa_corpus mine;   /* this rank's share, each entry with its /recordings row */
+  oa_corpus corpus; /* this rank's run of the sorted list (src/corpussort.c), until the split */
+  oa_corpus mine;   /* this rank's share to index, each entry with its /recordings row */
   uint64_t total;   /* recordings in the whole list */
   oa_index_result *res;
   char segment_of[128]; /* --append: identity of the archive extended ("" otherwise) */
@@ -43,104 +43,23 @@ static int check_output_early(job_ctx *j, oa_err *err) {
   return oa_mpi_agree_err(j->comm, ok, err) ? OA_OK : OA_EUSAGE;
 }
 
-/* The ranks walk the inputs together (src/corpuswalk.h); rank 0 holds the
- * sorted list, the others learn how many there are (each receives its
- * share later: share_work). */
+/* The ranks walk the inputs together and sort the list among them
+ * (src/corpuswalk.h): each holds one run of it, none the whole. */
 static int scan_corpus(job_ctx *j, oa_err *err) {
   oa_corpus_naming naming = {j->job->root, j->job->prefix};
   int rc = oa_corpus_walk(j->comm, j->job->inputs, j->job->ninputs, j->job->list, &naming, &j->corpus, err);
   if (rc != OA_OK) return rc;
-  j->total = j->corpus.count;
-  MPI_Bcast(&j->total, 1, MPI_UINT64_T, 0, j->comm);
+  j->total = oa_mpi_sum_u64(j->comm, j->corpus.count);
   return OA_OK;
 }
 
-/* Rank 0: the entries grouped by the rank that indexes them (split by
- * bytes): rank r's are order[first[r]] .. order[first[r + 1] - 1], rows
- * ascending. -1 when memory runs out. */
-static int group_by_rank(const job_ctx *j, size_t **order, size_t **first) {
-  const size_t n = j->corpus.count;
-  int *owner = malloc((n ? n : 1) * sizeof *owner);
-  size_t *cursor = calloc((size_t)j->size + 1, sizeof *cursor);
-  *order = malloc((n ? n : 1) * sizeof **order);
-  *first = calloc((size_t)j->size + 1, sizeof **first);
-  int ok = owner && cursor && *order && *first && oa_corpus_partition(&j->corpus, j->size, owner) == 0;
-  for (size_t i = 0; ok && i < n; i++) (*first)[owner[i] + 1]++;
-  for (int r = 0; ok && r < j->size; r++) cursor[r + 1] = (*first)[r + 1] += (*first)[r];
-  for (size_t i = 0; ok && i < n; i++) (*order)[cursor[owner[i]]++] = i;
-  free(owner);
-  free(cursor);
-  if (ok) return 0;
-  free(*order), free(*first);
-  *order = *first = NULL;
-  return -1;
-}
-
-enum { SHARE_TAG = 4242 };
-
-/* Rank 0's plan of the shares: which entries go where and how big each
- * message is; `scratch` holds the largest, so sending cannot fail. */
-typedef struct work_split {
-  size_t *order, *first;
-  uint64_t *bytes; /* per rank */
-  uint8_t *scratch;
-} work_split;
-
-static void work_split_free(work_split *s) {
-  free(s->order), free(s->first), free(s->bytes), free(s->scratch);
-}
-
-static int plan_shares(const job_ctx *j, work_split *s, oa_err *err) {
-  if (group_by_rank(j, &s->order, &s->first) != 0 || !(s->bytes = calloc((size_t)j->size, sizeof *s->bytes)))
-    return oa_err_set(err, OA_ENOMEM, "out of memory splitting %zu recordings among the ranks", j->corpus.count);
-  uint64_t most = 0;
-  for (int r = 0; r < j->size; r++) {
-    s->bytes[r] = oa_corpus_message_size(&j->corpus, s->order + s->first[r], s->first[r + 1] - s->first[r]);
-    if (s->bytes[r] > INT_MAX)
-      return oa_err_set(err, OA_EUSAGE, "rank %d's share of the corpus list is %.1f GB, over MPI's 2 GB per message: "
-                        "run on more ranks", r, (double)s->bytes[r] / 1e9);
-    if (s->bytes[r] > most) most = s->bytes[r];
-  }
-  if (!(s->scratch = malloc(most))) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  return OA_OK;
-}
-
-/* Rank 0 splits the list by bytes and sends each rank its share: no other
- * rank holds the whole list, so memory per rank falls as ranks are added.
- * Sizes go first and every buffer exists before any entry is sent, so a
- * failure anywhere is agreed on before a rank could wait for a message. */
+/* The runs cut again by bytes, each rank receiving the share it indexes:
+ * memory per rank falls as ranks are added. */
 static int share_work(job_ctx *j, oa_err *err) {
-  work_split s = {0};
-  int ok = j->rank != 0 || plan_shares(j, &s, err) == OA_OK;
-  if (!oa_mpi_agree_err(j->comm, ok, err)) {
-    work_split_free(&s);
-    return err->code ? err->code : OA_ENOMEM;
-  }
-  uint64_t len = 0;
-  MPI_Scatter(s.bytes, 1, MPI_UINT64_T, &len, 1, MPI_UINT64_T, 0, j->comm);
-  uint8_t *buf = malloc(len);
-  if (!oa_mpi_agree(j->comm, buf != NULL)) {
-    work_split_free(&s);
-    free(buf);
-    return oa_err_set(err, OA_ENOMEM, "out of memory on a rank for its share of the corpus list");
-  }
-  if (j->rank == 0) {
-    for (int r = 1; r < j->size; r++) {
-      oa_corpus_write_message(&j->corpus, s.order + s.first[r], s.first[r + 1] - s.first[r], s.scratch);
-      MPI_Send(s.scratch, (int)s.bytes[r], MPI_BYTE, r, SHARE_TAG, j->comm);
-    }
-    oa_corpus_write_message(&j->corpus, s.order, s.first[1], buf);
-  } else {
-    MPI_Recv(buf, (int)len, MPI_BYTE, 0, SHARE_TAG, j->comm, MPI_STATUS_IGNORE);
-  }
-  work_split_free(&s);
-  if (oa_fault("share")) ok = 0, oa_err_set(err, OA_EMPI, "this rank's share not received (injected fault)");
-  else ok = oa_corpus_deserialize(buf, len, &j->mine, err) == OA_OK;
-  free(buf);
+  int rc = oa_corpus_split_bytes(j->comm, &j->corpus, &j->mine, err);
+  int ok = rc == OA_OK;
+  if (ok && oa_fault("share")) ok = 0, oa_err_set(err, OA_EMPI, "this rank's share not received (injected fault)");
   if (!oa_mpi_agree_err(j->comm, ok, err)) return oa_err_prefix(err, "cannot share the corpus list: "), OA_EMPI;
-  /* Rank 0's whole list has served (the writer's checks, the split): while
-   * indexing it holds only its share, like every rank. */
-  oa_corpus_free(&j->corpus);
   return OA_OK;
 }
 
@@ -164,12 +83,12 @@ static int prepare(job_ctx *j, oa_err *err) {
   if (rc == OA_OK) rc = scan_corpus(j, err);
   if (rc != OA_OK) return rc;
   if (j->total == 0) return oa_err_set(err, OA_EUSAGE, "no .opus, .ogg, .oga (any letter case) or PCM (.wav, .flac...) files found in the inputs");
-  if (j->rank == 0 && !j->job->quiet) {
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < j->corpus.count; i++) bytes += j->corpus.entries[i].size;
-    OA_LOG(j->log, INFO, "%zu recordings, %.1f MB, on %d rank%s; libopus: %s", j->corpus.count, (double)bytes / 1e6,
-           j->size, j->size == 1 ? "" : "s", j->build.version);
-  }
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < j->corpus.count; i++) bytes += j->corpus.entries[i].size;
+  bytes = oa_mpi_sum_u64(j->comm, bytes);
+  if (j->rank == 0 && !j->job->quiet)
+    OA_LOG(j->log, INFO, "%llu recordings, %.1f MB, on %d rank%s; libopus: %s", (unsigned long long)j->total,
+           (double)bytes / 1e6, j->size, j->size == 1 ? "" : "s", j->build.version);
   return OA_OK;
 }
 
@@ -345,18 +264,59 @@ static int finish(job_ctx *j, oa_archive_writer *w, int ok, oa_err *err) {
   return rc;
 }
 
+/* What the writer checks the inputs against, without the whole list where
+ * it can: rank 0 learns which of the archive's paths (PATH, PATH.partial)
+ * are inputs now from every rank's run; the whole list goes to rank 0 only
+ * for a resume that finds something to compare it with. */
+typedef struct input_checks {
+  oa_file_id hit[2]; /* rank 0: the identities of those paths that are inputs */
+  size_t nhit;
+  oa_corpus whole; /* rank 0, gathered for a resume */
+  int gathered;
+} input_checks;
+
+static void outputs_among_inputs(job_ctx *j, input_checks *ic) {
+  char partial[4096];
+  snprintf(partial, sizeof partial, "%s.partial", j->job->output);
+  const char *paths[2] = {j->job->output, partial};
+  uint64_t ids[6] = {0}; /* dev, ino, exists, for each */
+  for (int k = 0; j->rank == 0 && k < 2; k++) {
+    oa_file_id id;
+    if (oa_file_id_of(paths[k], &id) == 0) ids[3 * k] = id.dev, ids[3 * k + 1] = id.ino, ids[3 * k + 2] = 1;
+  }
+  MPI_Bcast(ids, 6, MPI_UINT64_T, 0, j->comm);
+  uint8_t found[2] = {0, 0};
+  for (size_t i = 0; i < j->corpus.count; i++)
+    for (int k = 0; k < 2; k++)
+      found[k] |= ids[3 * k + 2] && j->corpus.entries[i].dev == ids[3 * k] && j->corpus.entries[i].ino == ids[3 * k + 1];
+  oa_mpi_max_bytes(j->comm, found, 2);
+  for (int k = 0; k < 2; k++)
+    if (found[k]) ic->hit[ic->nhit++] = (oa_file_id){ids[3 * k], ids[3 * k + 1]};
+  ic->gathered = j->job->resume && (ids[2] || ids[5]);
+}
+
+static int prepare_checks(job_ctx *j, input_checks *ic, oa_err *err) {
+  memset(ic, 0, sizeof *ic);
+  outputs_among_inputs(j, ic);
+  return ic->gathered ? oa_corpus_gather(j->comm, &j->corpus, &ic->whole, err) : OA_OK;
+}
+
 /* The archive, and the rounds into it. */
 static int write_archive(job_ctx *j, oa_err *err) {
   oa_archive_meta meta;
   fill_meta(j, &meta);
   char note[OA_ERRMSG_MAX] = "";
   const oa_index_job *job = j->job;
-  oa_writer_config cfg = {.overwrite = job->force, .resume = job->resume, .corpus = &j->corpus,
-                          .corpus_hash = oa_corpus_hash(&j->corpus), .options = job->options_text, .note = note,
-                          .io_timeout = job->io_timeout, .log = j->log};
+  input_checks ic;
+  int rc = prepare_checks(j, &ic, err);
+  oa_writer_config cfg = {.overwrite = job->force, .resume = job->resume,
+                          .corpus = ic.gathered && j->rank == 0 ? &ic.whole : NULL, .inputs = ic.hit,
+                          .n_inputs = ic.nhit, .corpus_hash = oa_corpus_hash_across(j->comm, &j->corpus),
+                          .options = job->options_text, .note = note, .io_timeout = job->io_timeout, .log = j->log};
   oa_archive_writer *w;
   double tm = MPI_Wtime();
-  int rc = oa_writer_create(j->comm, job->output, &cfg, &meta, &w, &j->res->complete, err);
+  if (rc == OA_OK) rc = oa_writer_create(j->comm, job->output, &cfg, &meta, &w, &j->res->complete, err);
+  oa_corpus_free(&ic.whole); /* the checks are made: every rank holds its run alone again */
   j->res->seconds[OA_PHASE_META] += MPI_Wtime() - tm;
   if (rc != OA_OK) {
     if (j->rank == 0) oa_log_err(j->log, OA_LOG_ERROR, err);
@@ -453,12 +413,12 @@ static int open_for_append(job_ctx *j, append_plan *p, oa_err *err) {
 /* Rank 0: which inputs are new. A name already in the archive is skipped
  * when its source is unchanged and is a conflict (reported, not added)
  * when its size, modification time or inode changed. */
-static int classify(job_ctx *j, append_plan *p, oa_err *err) {
-  p->keep = calloc(j->corpus.count ? j->corpus.count : 1, 1);
+static int classify(job_ctx *j, append_plan *p, const oa_corpus *whole, oa_err *err) {
+  p->keep = calloc(whole->count ? whole->count : 1, 1);
   if (!p->keep) return oa_err_set(err, OA_ENOMEM, "out of memory");
   j->res->held = oa_archive_recording_count(p->archive);
-  for (size_t i = 0; i < j->corpus.count; i++) {
-    const oa_corpus_entry *e = &j->corpus.entries[i];
+  for (size_t i = 0; i < whole->count; i++) {
+    const oa_corpus_entry *e = &whole->entries[i];
     uint64_t at;
     oa_err none;
     if (oa_archive_find(p->archive, e->name, &at, &none) != OA_OK) {
@@ -482,16 +442,16 @@ static int classify(job_ctx *j, append_plan *p, oa_err *err) {
   return OA_OK;
 }
 
-/* Every rank: the decision of rank 0; rank 0 cuts its list down to it
- * (the ranks receive their shares of what is left: share_work). */
+/* Every rank: the decision of rank 0; each rank cuts its run down to it. */
 static int share_plan(job_ctx *j, append_plan *p, int ok, oa_err *err) {
   if (!oa_mpi_agree_err(j->comm, ok, err)) return err->code ? err->code : OA_EUSAGE;
-  if (j->rank == 0) oa_corpus_keep(&j->corpus, p->keep);
-  uint64_t nums[6] = {p->number, j->res->held, j->res->skipped, j->res->conflicts, j->res->adopted, j->corpus.count};
-  MPI_Bcast(nums, 6, MPI_UINT64_T, 0, j->comm);
+  int rc = oa_corpus_keep_across(j->comm, &j->corpus, p->keep, err);
+  if (rc != OA_OK) return rc;
+  uint64_t nums[5] = {p->number, j->res->held, j->res->skipped, j->res->conflicts, j->res->adopted};
+  MPI_Bcast(nums, 5, MPI_UINT64_T, 0, j->comm);
   p->number = (unsigned)nums[0], j->res->held = nums[1], j->res->skipped = nums[2];
   j->res->conflicts = nums[3], j->res->adopted = nums[4];
-  j->total = j->res->added = nums[5];
+  j->total = j->res->added = oa_mpi_sum_u64(j->comm, j->corpus.count);
   MPI_Bcast(j->segment_of, sizeof j->segment_of, MPI_CHAR, 0, j->comm);
   return OA_OK;
 }
@@ -533,17 +493,21 @@ static int append_segment(job_ctx *j, append_plan *p, oa_err *err) {
   return OA_OK;
 }
 
+/* Rank 0 compares the whole list with the archive (gathered for that, and
+ * freed before the segment is written). */
 static int run_append(job_ctx *j, oa_err *err) {
   append_plan p = {0};
-  int ok = 1;
-  if (j->rank == 0) {
+  oa_corpus whole;
+  int ok = oa_corpus_gather(j->comm, &j->corpus, &whole, err) == OA_OK;
+  if (ok && j->rank == 0) {
     char note[OA_ERRMSG_MAX] = "";
     ok = oa_archlock_acquire(j->job->output, &p.lock, note, err) == OA_OK;
     if (note[0]) OA_LOG(j->log, WARN, "%s", note);
-    ok = ok && open_for_append(j, &p, err) == OA_OK && classify(j, &p, err) == OA_OK;
+    ok = ok && open_for_append(j, &p, err) == OA_OK && classify(j, &p, &whole, err) == OA_OK;
     oa_archive_close(p.archive); /* not needed while the segment is written */
     p.archive = NULL;
   }
+  oa_corpus_free(&whole);
   int rc = share_plan(j, &p, ok, err);
   if (rc == OA_OK) oa_segment_path(j->job->output, p.number, j->res->segment, sizeof j->res->segment);
   if (rc == OA_OK && j->total == 0) {

@@ -1,5 +1,6 @@
 #include "opusarc/mpiutil.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,44 @@ int oa_mpi_bcast_bytes(MPI_Comm comm, int root, uint8_t **buf, uint64_t *len) {
     MPI_Bcast(*buf + off, (int)n, MPI_BYTE, root, comm);
   }
   return 0;
+}
+
+/* Why a rank cannot take part in an exchange of `bytes` (sent or received). */
+static int exchange_refused(int rank, const char *side, uint64_t bytes, oa_err *err) {
+  if (bytes > INT_MAX)
+    return oa_err_set(err, OA_EUSAGE, "rank %d would %s %.1f GB at once, over MPI's 2 GB per exchange: run on more "
+                      "ranks", rank, side, (double)bytes / 1e9);
+  return oa_err_set(err, OA_ENOMEM, "out of memory");
+}
+
+int oa_mpi_exchange(MPI_Comm comm, const uint8_t *send, const uint64_t *sendlen, uint8_t **recv, uint64_t *recvlen,
+                    uint64_t *total, oa_err *err) {
+  int rank, size;
+  oa_mpi_rank_size(comm, &rank, &size);
+  *recv = NULL, *total = 0;
+  int *counts = calloc((size_t)size * 4, sizeof *counts);
+  uint64_t sent = 0;
+  for (int r = 0; r < size; r++) sent += sendlen[r];
+  int ok = counts != NULL && sent <= INT_MAX;
+  if (!ok) exchange_refused(rank, "send", sent, err);
+  if (!oa_mpi_agree_err_as_is(comm, ok, err)) return free(counts), err->code;
+  int *sc = counts, *sd = counts + size, *rc = counts + 2 * size, *rd = counts + 3 * size;
+  for (int r = 0, at = 0; r < size; r++) sc[r] = (int)sendlen[r], sd[r] = at, at += sc[r];
+  if (OA_SOLO(comm)) recvlen[0] = sendlen[0];
+  else MPI_Alltoall(sendlen, 1, MPI_UINT64_T, recvlen, 1, MPI_UINT64_T, comm);
+  for (int r = 0; r < size; r++) *total += recvlen[r];
+  ok = *total <= INT_MAX && (*recv = malloc(*total ? *total : 1)) != NULL;
+  if (!ok) exchange_refused(rank, "receive", *total, err);
+  if (!oa_mpi_agree_err_as_is(comm, ok, err)) {
+    free(counts), free(*recv);
+    *recv = NULL;
+    return err->code;
+  }
+  for (int r = 0, at = 0; r < size; r++) rc[r] = (int)recvlen[r], rd[r] = at, at += rc[r];
+  if (OA_SOLO(comm)) memcpy(*recv, send, *total);
+  else MPI_Alltoallv(send, sc, sd, MPI_BYTE, *recv, rc, rd, MPI_BYTE, comm);
+  free(counts);
+  return OA_OK;
 }
 
 void oa_mpi_offsets(MPI_Comm comm, const uint64_t *local, uint64_t *before, uint64_t *total, int n) {

@@ -204,10 +204,15 @@ size_t oa_spill_elem(int kind);
 
 typedef struct oa_archive_writer oa_archive_writer;
 
+struct oa_file_id; /* src/outfile.h */
+
 typedef struct oa_writer_config {
   int overwrite;          /* replace PATH and any PATH.partial */
   int resume;             /* continue PATH.partial from its commit record */
-  const oa_corpus *corpus; /* the inputs: no output may be one of them; --resume compares them */
+  const oa_corpus *corpus; /* rank 0, or NULL: the whole list of inputs, which no output may be and
+                           * --resume compares (needed when PATH or PATH.partial exists) */
+  const struct oa_file_id *inputs; /* rank 0: more identities no output may have (n_inputs of them) */
+  size_t n_inputs;
   uint64_t corpus_hash;   /* oa_corpus_hash of the corpus being indexed */
   const char *options;    /* indexing options as "--name=value;..." and the build; a resume must match */
   char *note;             /* rank 0, OA_ERRMSG_MAX bytes or NULL: what --resume did */

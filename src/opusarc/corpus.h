@@ -83,8 +83,18 @@ int oa_corpus_read_list(oa_corpus *c, const char *list_file, int part, int npart
 /* --root/--prefix naming of the entries (any part of the corpus). */
 int oa_corpus_name(oa_corpus *c, const oa_corpus_naming *naming, oa_err *err);
 /* The whole list: sorted by name, rows numbered, duplicate names and
- * files reached twice marked failed. */
+ * files reached twice marked failed (the three steps below). */
 int oa_corpus_finish(oa_corpus *c, oa_err *err);
+/* By name, then path. */
+void oa_corpus_sort(oa_corpus *c);
+/* In a sorted list (or a run of one that holds every entry of its names):
+ * an entry named like the one before it fails, unless it already has.
+ * -1: out of memory. */
+int oa_corpus_mark_duplicates(oa_corpus *c);
+/* Entries in row order: of the entries with one device and inode (inode 0:
+ * unknown, never grouped), the first keeps the file and each later one
+ * fails, saying so, unless it or the first already failed. -1: out of memory. */
+int oa_corpus_mark_same_files(oa_corpus *c);
 /* Appends a message's entries (oa_corpus_serialize) to c. */
 int oa_corpus_append_message(oa_corpus *c, const uint8_t *buf, uint64_t len, oa_err *err);
 void oa_corpus_free(oa_corpus *c);
@@ -104,6 +114,10 @@ int oa_corpus_deserialize(const uint8_t *buf, uint64_t len, oa_corpus *c, oa_err
 /* Fingerprint of the entries' names, paths, sizes, mtimes and inodes, in order: a resumed
  * run must see the same corpus as the run it continues. */
 uint64_t oa_corpus_hash(const oa_corpus *c);
+/* The same fingerprint continued over more entries: the hash of a list cut
+ * in runs is each run's hash started from the one before (FNV-1a). */
+#define OA_CORPUS_HASH_START 1469598103934665603ull
+uint64_t oa_corpus_hash_from(uint64_t h, const oa_corpus *c);
 
 /* owner[i] = rank that indexes entry i. Largest files first, each to the
  * rank with the fewest bytes so far (ties: lowest rank). */

@@ -38,6 +38,13 @@ int oa_mpi_agree_err(MPI_Comm comm, int local_ok, oa_err *err);
 int oa_mpi_agree_err_as_is(MPI_Comm comm, int local_ok, oa_err *err);
 /* Broadcast a byte buffer of any size from root; non-roots get a malloc'd copy. */
 int oa_mpi_bcast_bytes(MPI_Comm comm, int root, uint8_t **buf, uint64_t *len);
+/* Collective: byte parts to every rank. `send` holds the parts for ranks
+ * 0, 1, ... back to back (sendlen[r] bytes for rank r); *recv (malloc'd)
+ * gets the parts every rank sent this one, in rank order (recvlen[r] from
+ * rank r, *total in all). Agreed: when a rank has no memory or a side of
+ * the exchange passes MPI's 2 GB, every rank returns an error, *recv NULL. */
+int oa_mpi_exchange(MPI_Comm comm, const uint8_t *send, const uint64_t *sendlen, uint8_t **recv, uint64_t *recvlen,
+                    uint64_t *total, oa_err *err);
 /* Exclusive prefix sums (rank 0 gets zeros) and totals of n counters. */
 void oa_mpi_offsets(MPI_Comm comm, const uint64_t *local, uint64_t *before, uint64_t *total, int n);
 

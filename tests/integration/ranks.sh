@@ -103,4 +103,40 @@ mpi 1 "$OPUSARC" "${IDX[@]}" --append -o "$WORK/a1.h5" "$C/more"
 rows "$WORK/a8.h5" > "$WORK/a8.rows"
 [ "$(jq length "$WORK/a8.rows")" = 80 ] || fail "after the append: $(jq length "$WORK/a8.rows") rows, not 80"
 rows "$WORK/a1.h5" | cmp -s - "$WORK/a8.rows" || fail "an append at 8 ranks differs from one at 1 rank"
+# An append that meets recordings the archive holds (skipped) among new
+# ones: each rank cuts its run of the list to what is new.
+mkdir -p "$C/later"
+for i in 1 2 3; do "$MKOPUS" --seconds 0.4 --seed $((400 + i)) "$C/later/n$i.opus" > /dev/null; done
+for np in 1 8; do
+  mpi "$np" "$OPUSARC" "${IDX[@]}" --append -o "$WORK/a$np.h5" "$C/wide" "$C/later" > "$WORK/again$np.txt"
+  rows "$WORK/a$np.h5" > "$WORK/again$np.rows"
+done
+[ "$(jq length "$WORK/again8.rows")" = 83 ] || fail "after the second append: $(jq length "$WORK/again8.rows") rows, not 83"
+cmp -s "$WORK/again1.rows" "$WORK/again8.rows" || fail "an append of old and new inputs at 8 ranks differs from 1 rank's"
+
+# Names that clash, sorted across ranks: two directories with the same file
+# names (duplicates), a hard link under another name (the same file), and
+# a hard link whose first name is itself a duplicate (nothing more marked),
+# a --list path given twice (a duplicate, and the same file as its walked name).
+T=$WORK/twins
+mkdir -p "$T/a" "$T/b"
+for i in $(seq 10 39); do
+  "$MKOPUS" --seconds 0.2 --seed $((500 + i)) "$T/a/t$i.opus" > /dev/null
+  [ $((i % 3)) = 0 ] && "$MKOPUS" --seconds 0.2 --seed $((600 + i)) "$T/b/t$i.opus" > /dev/null
+done
+ln "$T/a/t11.opus" "$T/b/h11.opus"
+ln "$T/a/t14.opus" "$T/b/t13.opus"
+printf '%s\n' "$T/a/t20.opus" "$T/a/t20.opus" > "$WORK/twice.txt" # one path listed twice
+for np in 1 3 8; do
+  mpi "$np" "$OPUSARC" index -q --allow-failures -o "$WORK/t$np.h5" --list "$WORK/twice.txt" "$T/a" "$T/b"
+  rows "$WORK/t$np.h5" > "$WORK/t$np.rows"
+done
+for np in 3 8; do cmp -s "$WORK/t1.rows" "$WORK/t$np.rows" || fail "clashing names at $np ranks: rows differ from 1 rank's"; done
+jq -e '[.[] | select(.error != null and (.error | test("duplicate recording name")))] | length == 12' \
+  "$WORK/t1.rows" > /dev/null || fail "the duplicate names are not all marked"
+jq -e '.[] | select(.name == "t11.opus" and .path == "'"$T"'/a/t11.opus") | .error | test("the same file as h11.opus")' \
+  "$WORK/t1.rows" > /dev/null || fail "a hard link under another name is not marked as the same file"
+jq -e '.[] | select(.name == "t14.opus") | .error == null' "$WORK/t1.rows" > /dev/null \
+  || fail "a file whose first name failed was marked again"
+
 echo "ranks: rows and samples identical at 1, 2, 3 and 8 ranks (walk, --list, resume, append, sweeps) on a deep and wide tree"
