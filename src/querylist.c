@@ -119,33 +119,26 @@ int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *
   return rc;
 }
 
-/* Each id goes to the rank its hash names ([line][id NUL] records): `send`
- * holds them grouped by rank, `counts`/`displs` per rank. */
-static uint8_t *pack_ids(const oa_query_list *l, int size, int *counts, int *displs) {
-  uint64_t *bytes = calloc((size_t)size, sizeof *bytes);
+/* Each id goes to the rank its hash names ([line][id NUL] records): the
+ * records grouped by rank, bytes[r] for rank r. */
+static uint8_t *pack_ids(const oa_query_list *l, int size, uint64_t *bytes) {
   int *dest = malloc((l->n ? l->n : 1) * sizeof *dest);
+  uint64_t *at = calloc((size_t)size, sizeof *at), total = 0;
   uint8_t *send = NULL;
-  if (!bytes || !dest) goto out;
-  for (size_t i = 0; i < l->n; i++) {
+  for (size_t i = 0; dest && at && i < l->n; i++) {
     size_t len = strlen(l->q[i].id) + 1;
     dest[i] = (int)(oa_fnv1a(1469598103934665603ull, (const uint8_t *)l->q[i].id, len) % (uint64_t)size);
-    bytes[dest[i]] += 8 + len;
+    bytes[dest[i]] += 8 + len, total += 8 + len;
   }
-  uint64_t total = 0;
-  for (int r = 0; r < size; r++) {
-    if (bytes[r] > INT32_MAX || total > INT32_MAX) goto out; /* MPI counts are int */
-    displs[r] = (int)total, counts[r] = 0, total += bytes[r];
-  }
-  if (total > INT32_MAX || !(send = malloc(total ? total : 1))) goto out;
-  for (size_t i = 0; i < l->n; i++) {
-    uint8_t *p = send + displs[dest[i]] + counts[dest[i]];
+  for (int r = 1; at && r < size; r++) at[r] = at[r - 1] + bytes[r - 1];
+  if (dest && at) send = malloc(total ? total : 1);
+  for (size_t i = 0; send && i < l->n; i++) {
     int64_t line = l->q[i].line;
     size_t len = strlen(l->q[i].id) + 1;
-    memcpy(p, &line, 8), memcpy(p + 8, l->q[i].id, len);
-    counts[dest[i]] += (int)(8 + len);
+    memcpy(send + at[dest[i]], &line, 8), memcpy(send + at[dest[i]] + 8, l->q[i].id, len);
+    at[dest[i]] += 8 + len;
   }
-out:
-  free(bytes), free(dest);
+  free(at), free(dest);
   return send;
 }
 
@@ -169,26 +162,14 @@ int oa_queries_check_unique_all(MPI_Comm comm, const oa_query_list *l, const cha
   if (OA_SOLO(comm)) return oa_queries_check_unique(l, source, err);
   int rank, size;
   oa_mpi_rank_size(comm, &rank, &size);
-  int *sc = calloc((size_t)size * 4, sizeof *sc), *sd = sc ? sc + size : NULL, *rcount = sc ? sc + 2 * size : NULL,
-      *rd = sc ? sc + 3 * size : NULL;
-  uint8_t *send = sc ? pack_ids(l, size, sc, sd) : NULL, *recv = NULL;
-  int ok = send != NULL;
-  if (!oa_mpi_agree(comm, ok)) {
-    free(sc), free(send);
-    return oa_err_set(err, OA_ENOMEM, "out of memory checking that query ids are unique");
-  }
-  MPI_Alltoall(sc, 1, MPI_INT, rcount, 1, MPI_INT, comm);
-  uint64_t total = 0;
-  for (int r = 0; r < size; r++) rd[r] = (int)total, total += (uint64_t)rcount[r];
-  ok = total <= INT32_MAX && (recv = malloc(total ? total : 1)) != NULL;
-  if (!oa_mpi_agree(comm, ok)) {
-    free(sc), free(send), free(recv);
-    return oa_err_set(err, OA_ENOMEM, "out of memory checking that query ids are unique");
-  }
-  MPI_Alltoallv(send, sc, sd, MPI_BYTE, recv, rcount, rd, MPI_BYTE, comm);
-  free(send);
-  ok = check_received(recv, total, source, err) == OA_OK;
-  free(recv), free(sc);
+  uint64_t *lens = calloc((size_t)size * 2, sizeof *lens), total = 0;
+  uint8_t *send = lens ? pack_ids(l, size, lens) : NULL, *recv = NULL;
+  int rc = oa_mpi_agree(comm, send != NULL) ? oa_mpi_exchange(comm, send, lens, &recv, lens + size, &total, err)
+                                            : oa_err_set(err, OA_ENOMEM, "out of memory");
+  free(send), free(lens);
+  if (rc != OA_OK) return oa_err_prefix(err, "cannot check that query ids are unique: "), rc;
+  int ok = check_received(recv, total, source, err) == OA_OK;
+  free(recv);
   return oa_mpi_agree_err_as_is(comm, ok, err) ? OA_OK : err->code;
 }
 
