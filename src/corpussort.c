@@ -20,9 +20,17 @@ static int no_memory(oa_err *err) { return oa_err_set(err, OA_ENOMEM, "out of me
 
 /* Entries order[first[r]] .. order[first[r + 1] - 1] of c go to rank r
  * (order NULL: entries first[r] ..); what every rank sent this one is
- * appended to out, in rank order. Collective, agreed. */
-static int send_entries(MPI_Comm comm, int size, const oa_corpus *c, const size_t *order, const size_t *first,
-                        oa_corpus *out, oa_err *err) {
+ * appended to out, in rank order. `given` is c when the caller gives it
+ * up (else NULL): it is freed once packed, so a rank holds at most two
+ * copies of its entries at a time. Collective, agreed. */
+static int send_entries(MPI_Comm comm, int size, const oa_corpus *c, oa_corpus *given, const size_t *order,
+                        const size_t *first, oa_corpus *out, oa_err *err) {
+  if (size == 1 && given && !order && out->count == 0) { /* alone: the entries stay where they are */
+    oa_corpus_free(out);
+    *out = *given;
+    memset(given, 0, sizeof *given);
+    return OA_OK;
+  }
   size_t *pick = order ? NULL : malloc((c->count ? c->count : 1) * sizeof *pick);
   uint64_t *lens = calloc((size_t)size * 2, sizeof *lens), *got = lens ? lens + size : NULL, total = 0, at = 0;
   for (size_t i = 0; pick && i < c->count; i++) pick[i] = i;
@@ -33,6 +41,7 @@ static int send_entries(MPI_Comm comm, int size, const oa_corpus *c, const size_
   for (int r = 0; buf && r < size; at += lens[r], r++)
     oa_corpus_write_message(c, by + first[r], first[r + 1] - first[r], buf + at);
   free(pick);
+  if (given) oa_corpus_free(given);
   int rc = oa_mpi_agree(comm, buf != NULL) ? oa_mpi_exchange(comm, buf, lens, &in, got, &total, err) : no_memory(err);
   free(buf);
   ok = rc == OA_OK;
@@ -140,7 +149,7 @@ static int sort_across(MPI_Comm comm, int rank, int size, oa_corpus *mine, oa_co
   size_t *first = malloc(((size_t)size + 1) * sizeof *first);
   int ok = split && first;
   if (ok) cut_by_name(mine, split, nsplit, size, first);
-  rc = oa_mpi_agree(comm, ok) ? send_entries(comm, size, mine, NULL, first, run, err) : no_memory(err);
+  rc = oa_mpi_agree(comm, ok) ? send_entries(comm, size, mine, mine, NULL, first, run, err) : no_memory(err);
   free(split), free(first), free(packed);
   oa_corpus_free(mine);
   if (rc == OA_OK) oa_corpus_sort(run);
@@ -202,7 +211,7 @@ static int send_claims(MPI_Comm comm, int size, const oa_corpus *run, oa_corpus 
     dest[i] = e->ino ? (int)(file_hash(e) % (uint64_t)size) : -1;
   }
   ok = ok && group(&claims, dest, size, &g) == 0;
-  int rc = oa_mpi_agree(comm, ok) ? send_entries(comm, size, &claims, g.order, g.first, got, err) : no_memory(err);
+  int rc = oa_mpi_agree(comm, ok) ? send_entries(comm, size, &claims, NULL, g.order, g.first, got, err) : no_memory(err);
   free(claims.entries), free(dest), free(g.order), free(g.first);
   return rc;
 }
@@ -226,7 +235,7 @@ static int judge_claims(MPI_Comm comm, int size, oa_corpus *got, const uint64_t 
   for (size_t i = 0; ok && i < got->count; i++)
     dest[i] = !failed[i] && got->entries[i].error ? holder_of(starts, size, got->entries[i].row) : -1;
   ok = ok && group(got, dest, size, &g) == 0;
-  int rc = oa_mpi_agree(comm, ok) ? send_entries(comm, size, got, g.order, g.first, verdicts, err) : no_memory(err);
+  int rc = oa_mpi_agree(comm, ok) ? send_entries(comm, size, got, NULL, g.order, g.first, verdicts, err) : no_memory(err);
   free(failed), free(dest), free(g.order), free(g.first);
   return rc;
 }
@@ -308,7 +317,7 @@ int oa_corpus_split_bytes(MPI_Comm comm, oa_corpus *run, oa_corpus *mine, oa_err
     before += w;
   }
   for (int r = 0; r < size; r++) first[r + 1] += first[r];
-  int rc = send_entries(comm, size, run, NULL, first, mine, err);
+  int rc = send_entries(comm, size, run, run, NULL, first, mine, err);
   free(first);
   oa_corpus_free(run);
   return rc;
@@ -322,7 +331,7 @@ int oa_corpus_gather(MPI_Comm comm, const oa_corpus *run, oa_corpus *whole, oa_e
   if (!oa_mpi_agree(comm, first != NULL)) return free(first), no_memory(err);
   first[0] = 0;
   for (int r = 1; r <= size; r++) first[r] = run->count; /* everything to rank 0 */
-  int rc = send_entries(comm, size, run, NULL, first, whole, err);
+  int rc = send_entries(comm, size, run, NULL, NULL, first, whole, err);
   free(first);
   return rc;
 }
