@@ -463,6 +463,7 @@ int oa_corpus_append_message(oa_corpus *c, const uint8_t *buf, uint64_t len, oa_
   oa_corpus part;
   int rc = oa_corpus_deserialize(buf, len, &part, err);
   if (rc != OA_OK) return rc;
+  if (part.count == 0) return oa_corpus_free(&part), OA_OK;
   if (oa_grow((void **)&c->entries, &c->cap, c->count + part.count, sizeof *c->entries)) {
     oa_corpus_free(&part);
     return oa_err_set(err, OA_ENOMEM, "out of memory");

@@ -225,7 +225,7 @@ static int by_row(const void *a, const void *b) {
  * row order, marked; the new marks go back to the rows' holders. */
 static int judge_claims(MPI_Comm comm, int size, oa_corpus *got, const uint64_t *starts, oa_corpus *verdicts,
                         oa_err *err) {
-  qsort(got->entries, got->count, sizeof *got->entries, by_row);
+  if (got->count) qsort(got->entries, got->count, sizeof *got->entries, by_row);
   uint8_t *failed = malloc(got->count ? got->count : 1);
   int *dest = malloc((got->count ? got->count : 1) * sizeof *dest);
   by_rank g = {0};
