@@ -238,12 +238,12 @@ static uint64_t dataset_length(hid_t ds) {
  * same: a chunked dataset whose chunk index only rank 0 looked up leaves
  * HDF5's metadata caches out of step, and cutting that dataset back then
  * hung H5Fclose (integration_resume found it). */
-static int read_on_root(oa_archive_writer *w, hid_t ds, hid_t type, uint64_t n, void *buf, int all) {
-  int root = w->rank == 0 || all;
+/* Collective: elements [at, at + n) of ds into buf on this rank (n 0: none). */
+static int read_slab(oa_archive_writer *w, hid_t ds, hid_t type, uint64_t at, uint64_t n, void *buf) {
   hid_t fspace = H5Dget_space(ds);
-  hsize_t start[1] = {0}, count[1] = {root ? n : 0};
+  hsize_t start[1] = {at}, count[1] = {n};
   hid_t mspace = H5Screate_simple(1, count, NULL);
-  if (root && n) H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+  if (n) H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
   else H5Sselect_none(fspace), H5Sselect_none(mspace);
   herr_t rc = H5Dread(ds, type, mspace, fspace, w->dxpl, buf);
   H5Sclose(mspace);
@@ -251,15 +251,21 @@ static int read_on_root(oa_archive_writer *w, hid_t ds, hid_t type, uint64_t n, 
   return rc < 0 ? -1 : 0;
 }
 
-/* Rank 0: the committed rows check out against the record; their totals. */
-static int verify_rows(oa_archive_writer *w, const oa_rec_row *rows, oa_err *err) {
-  uint32_t check = 0;
+static int read_on_root(oa_archive_writer *w, hid_t ds, hid_t type, uint64_t n, void *buf, int all) {
+  return read_slab(w, ds, type, 0, w->rank == 0 || all ? n : 0, buf);
+}
+
+/* Rows [at, at + n) (in `rows`): the committed ones lie inside the
+ * committed data; their check values are XORed into *check and their
+ * totals added to w->resumed. */
+static int verify_rows(oa_archive_writer *w, const oa_rec_row *rows, uint64_t at, uint64_t n, uint32_t *check,
+                       oa_err *err) {
   const uint64_t *ext = w->commit.extent;
   oa_resumed_totals *t = &w->resumed;
-  for (uint64_t i = 0; i < w->meta.recordings; i++) {
+  for (uint64_t i = at; i < at + n; i++) {
     if (!oa_commit_is_done(&w->commit, i)) continue;
-    const oa_rec_row *r = &rows[i];
-    check ^= oa_rec_row_check(i, r);
+    const oa_rec_row *r = &rows[i - at];
+    *check ^= oa_rec_row_check(i, r);
     int fits = r->first_link <= ext[DS_LINKS] && r->link_count <= ext[DS_LINKS] - r->first_link &&
                r->first_interval <= ext[DS_INTERVALS] && r->interval_count <= ext[DS_INTERVALS] - r->first_interval &&
                r->data_offset <= ext[DS_DATA] && r->data_size <= ext[DS_DATA] - r->data_offset &&
@@ -275,18 +281,50 @@ static int verify_rows(oa_archive_writer *w, const oa_rec_row *rows, oa_err *err
     t->seconds += (double)r->samples / oa_rec_row_rate(r);
     t->data_bytes += r->data_size, t->intervals += r->interval_count;
   }
+  return OA_OK;
+}
+
+enum { ROWS_PER_READ = 65536 };
+
+/* Collective: every rank checks its even share of the committed rows, a
+ * bounded block at a time; the check values and totals are combined. */
+static int verify_committed(oa_archive_writer *w, oa_err *err) {
+  int size;
+  MPI_Comm_size(w->comm, &size);
+  uint64_t n = w->meta.recordings, lo = n * (uint64_t)w->rank / (uint64_t)size;
+  uint64_t hi = n * (uint64_t)(w->rank + 1) / (uint64_t)size, most = (n + (uint64_t)size - 1) / (uint64_t)size;
+  oa_rec_row *rows = malloc(ROWS_PER_READ * sizeof *rows);
+  uint32_t check = 0;
+  memset(&w->resumed, 0, sizeof w->resumed);
+  int ok = oa_mpi_agree(w->comm, rows != NULL);
+  if (!ok) oa_err_set(err, OA_ENOMEM, "out of memory");
+  for (uint64_t at = lo; ok && at < lo + most; at += ROWS_PER_READ) { /* every rank the same number of reads */
+    uint64_t k = at < hi ? (hi - at < ROWS_PER_READ ? hi - at : ROWS_PER_READ) : 0;
+    int good = read_slab(w, w->recs, w->types.rec, at, k, rows) == 0;
+    if (!good) oa_err_set(err, OA_EARCHIVE, "cannot read /recordings");
+    else good = verify_rows(w, rows, at, k, &check, err) == OA_OK;
+    ok = oa_mpi_agree_err(w->comm, good, err);
+  }
+  free(rows);
+  if (!ok) return err->code ? err->code : OA_EARCHIVE;
+  oa_resumed_totals *t = &w->resumed;
+  uint64_t sums[9] = {t->ok, t->failed, t->damaged, t->packets, t->payload_bytes, t->data_bytes, t->intervals,
+                      (uint64_t)t->samples, (uint64_t)t->lost_samples};
+  MPI_Allreduce(MPI_IN_PLACE, sums, 9, MPI_UINT64_T, MPI_SUM, w->comm);
+  MPI_Allreduce(MPI_IN_PLACE, &t->seconds, 1, MPI_DOUBLE, MPI_SUM, w->comm);
+  MPI_Allreduce(MPI_IN_PLACE, &check, 1, MPI_UINT32_T, MPI_BXOR, w->comm);
+  *t = (oa_resumed_totals){sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], (int64_t)sums[7],
+                           (int64_t)sums[8], t->seconds};
   if (check != w->commit.rows_check)
     return oa_err_set(err, OA_EARCHIVE, "committed /recordings rows do not match the commit record");
   return OA_OK;
 }
 
-/* Rank 0: the committed sources against the inputs of this run. */
-static int compare_inputs(oa_archive_writer *w, const oa_writer_config *cfg, const oa_rec_row *rows,
-                          const char *strings, oa_err *err) {
+/* Rank 0: the committed sources against the whole list of this run's
+ * inputs, which differ (their fingerprint or count): what differs. */
+static int compare_inputs(oa_archive_writer *w, const oa_corpus *list, const oa_rec_row *rows, const char *strings,
+                          oa_err *err) {
   uint64_t n = w->meta.recordings, k = 0;
-  if (!cfg->corpus) /* the job saw no partial when it began, so it did not gather its list */
-    return oa_err_set(err, OA_ECHANGED, "cannot resume %s: it appeared after this job began; run the command again",
-                      w->partial);
   oa_recorded_source *rec = calloc(n ? n : 1, sizeof *rec);
   char **names = calloc(2 * (n ? n : 1), sizeof *names);
   int rc = rec && names ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
@@ -300,12 +338,11 @@ static int compare_inputs(oa_archive_writer *w, const oa_writer_config *cfg, con
   }
   if (rc == OA_OK) {
     char diff[900];
-    uint64_t nd = oa_input_diff(cfg->corpus, rec, k, 0, diff, sizeof diff);
-    if (nd || cfg->corpus_hash != w->commit.corpus_hash || cfg->corpus->count != w->commit.entries)
-      rc = oa_err_set(err, OA_ECHANGED, "cannot resume %s: the inputs differ from the interrupted run's (%llu "
-                      "recordings then, %zu now%s%s); its %llu committed recordings are kept", w->partial,
-                      (unsigned long long)w->commit.entries,
-                      cfg->corpus->count, nd ? "; " : "", nd ? diff : "", (unsigned long long)k);
+    uint64_t nd = oa_input_diff(list, rec, k, 0, diff, sizeof diff);
+    rc = oa_err_set(err, OA_ECHANGED, "cannot resume %s: the inputs differ from the interrupted run's (%llu "
+                    "recordings then, %llu now%s%s); its %llu committed recordings are kept", w->partial,
+                    (unsigned long long)w->commit.entries, (unsigned long long)n, nd ? "; " : "", nd ? diff : "",
+                    (unsigned long long)k);
   }
   for (uint64_t i = 0; names && i < 2 * k; i++) free(names[i]);
   free(names);
@@ -313,27 +350,50 @@ static int compare_inputs(oa_archive_writer *w, const oa_writer_config *cfg, con
   return rc;
 }
 
-/* Rank 0 reads every /recordings row back and checks the committed ones
- * against the record (check value, offsets inside committed data) and
- * their sources against this run's inputs. */
-static int check_committed_rows(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
+/* Collective: rank 0 gets the whole list of inputs (cfg->corpus, or
+ * gathered into *whole by cfg->gather). */
+static int whole_list(const oa_writer_config *cfg, oa_corpus *whole, const oa_corpus **list, oa_err *err) {
+  memset(whole, 0, sizeof *whole);
+  *list = cfg->corpus;
+  if (!cfg->gather) return OA_OK;
+  *list = whole;
+  return cfg->gather(cfg->gather_ctx, whole, err);
+}
+
+/* Collective, when the inputs are not the interrupted run's: rank 0 reads
+ * the committed rows and names what differs (a refusal, so reading every
+ * row on one rank is the cost of the message). */
+static int refuse_changed_inputs(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
+  oa_corpus whole;
+  const oa_corpus *list;
   uint64_t n = w->meta.recordings, nstr = w->commit.extent[DS_STRINGS];
   int root = w->rank == 0;
+  int ok = whole_list(cfg, &whole, &list, err) == OA_OK;
   oa_rec_row *rows = malloc((root && n ? n : 1) * sizeof *rows);
   char *strings = malloc(nstr ? nstr : 1);
-  int ok = rows && strings;
-  ok = oa_mpi_agree(w->comm, ok);
-  if (ok) ok = read_on_root(w, w->recs, w->types.rec, n, rows, 0) == 0;
-  if (oa_mpi_agree(w->comm, ok)) ok = read_on_root(w, w->ds[DS_STRINGS], H5T_NATIVE_UINT8, nstr, strings, 1) == 0;
-  else ok = 0;
-  memset(&w->resumed, 0, sizeof w->resumed);
-  if (root && !ok) oa_err_set(err, OA_EARCHIVE, "cannot read /recordings");
-  if (root && ok) ok = verify_rows(w, rows, err) == OA_OK;
-  if (root && ok) ok = compare_inputs(w, cfg, rows, strings, err) == OA_OK;
-  free(rows);
-  free(strings);
-  MPI_Bcast(&w->resumed, (int)sizeof w->resumed, MPI_BYTE, 0, w->comm);
-  return oa_mpi_agree_err(w->comm, ok, err) ? OA_OK : err->code;
+  if (ok && (!rows || !strings)) ok = 0, oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (oa_mpi_agree_err(w->comm, ok, err)) {
+    /* Every rank reads the same bytes of /strings (docs/FORMAT.md). */
+    int read_rows = read_on_root(w, w->recs, w->types.rec, n, rows, 0) == 0;
+    ok = read_on_root(w, w->ds[DS_STRINGS], H5T_NATIVE_UINT8, nstr, strings, 1) == 0 && read_rows;
+    if (!ok) oa_err_set(err, OA_EARCHIVE, "cannot read /recordings");
+    else if (root) compare_inputs(w, list, rows, strings, err);
+    ok = 0; /* refused in any case */
+  }
+  free(rows), free(strings);
+  oa_corpus_free(&whole);
+  oa_mpi_agree_err(w->comm, ok, err);
+  return err->code ? err->code : OA_ECHANGED;
+}
+
+/* Collective: the committed rows check out against the record (every rank
+ * its share), and the inputs are the interrupted run's: the same
+ * fingerprint (names, paths, sizes, times, inodes in order) and count. */
+static int check_committed_rows(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
+  int rc = verify_committed(w, err);
+  if (rc != OA_OK) return rc;
+  if (cfg->corpus_hash == w->commit.corpus_hash && w->meta.recordings == w->commit.entries) return OA_OK;
+  return refuse_changed_inputs(w, cfg, err);
 }
 
 /* Collective. Opens PATH.partial and its datasets, each at least as long as
@@ -435,11 +495,9 @@ static int choose_start(oa_archive_writer *w, const oa_writer_config *cfg, int *
   return OA_OK;
 }
 
-/* Rank 0: PATH is complete; does it hold exactly these inputs? */
-static int compare_complete(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
-  if (!cfg->corpus)
-    return oa_err_set(err, OA_EUSAGE, "%s appeared after this job began; it was not changed: run the command again",
-                      w->path);
+/* Rank 0: PATH is complete; does it hold exactly these inputs (the whole
+ * list)? What differs, if anything. */
+static int compare_complete(oa_archive_writer *w, const oa_corpus *list, oa_err *err) {
   oa_archive *a;
   int rc = oa_archive_open(w->path, &a, err);
   if (rc != OA_OK) return oa_err_set(err, OA_EUSAGE, "%s exists but cannot be read (%s); it was not changed", w->path,
@@ -454,13 +512,46 @@ static int compare_complete(oa_archive_writer *w, const oa_writer_config *cfg, o
     rec[i] = (oa_recorded_source){oa_archive_recording_name(a, i), oa_archive_recording_path(a, i),
                                   oa_archive_recording(a, i)};
   char diff[900];
-  uint64_t nd = oa_input_diff(cfg->corpus, rec, n, 1, diff, sizeof diff);
+  uint64_t nd = oa_input_diff(list, rec, n, 1, diff, sizeof diff);
   if (nd)
     rc = oa_err_set(err, OA_ENEWINPUTS, "%s is complete, but the inputs differ from what it holds: %s. It was not "
                     "changed", w->path, diff);
   free(rec);
   oa_archive_close(a);
   return rc;
+}
+
+/* This rank's run of the inputs against the rows of the same places in
+ * PATH (rows are in the inputs' order): 1 when every entry matches its row
+ * (name, path, source) and PATH has as many rows as there are inputs. */
+static int run_matches(const oa_archive_writer *w, const oa_corpus *run) {
+  oa_archive *a;
+  oa_err ignored;
+  if (oa_archive_open(w->path, &a, &ignored) != OA_OK) return 0;
+  int same = oa_archive_recording_count(a) == w->meta.recordings;
+  for (size_t i = 0; same && i < run->count; i++) {
+    const oa_corpus_entry *e = &run->entries[i];
+    const char *name = oa_archive_recording_name(a, e->row), *path = oa_archive_recording_path(a, e->row);
+    const oa_rec_row *r = oa_archive_recording(a, e->row);
+    char what[256] = "";
+    if (r && name && path) oa_source_changes(e, r, what, sizeof what);
+    same = r && name && path && strcmp(name, e->name) == 0 && strcmp(path, e->path) == 0 && !what[0];
+  }
+  oa_archive_close(a);
+  return same;
+}
+
+/* Collective: PATH is complete; does it hold exactly these inputs? With
+ * each rank's run given, every rank checks its own part; the whole list
+ * goes to rank 0 only to say what differs. */
+static int check_complete(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
+  if (cfg->run && oa_mpi_agree(w->comm, run_matches(w, cfg->run))) return OA_OK;
+  oa_corpus whole;
+  const oa_corpus *list;
+  int ok = whole_list(cfg, &whole, &list, err) == OA_OK;
+  if (ok && w->rank == 0) ok = compare_complete(w, list, err) == OA_OK;
+  oa_corpus_free(&whole);
+  return oa_mpi_agree_err(w->comm, ok, err) ? OA_OK : (err->code ? err->code : OA_ENEWINPUTS);
 }
 
 /* Collective: the lock, then the verdict on what is on disk. */
@@ -472,19 +563,18 @@ static int start_checks(oa_archive_writer *w, const oa_writer_config *cfg, int *
     if (ok && oa_fault("stall")) sleep(600); /* tests: a job that holds the lock */
     if (ok) ok = check_not_inputs(w, cfg, err) == OA_OK;
     if (ok) ok = choose_start(w, cfg, action, err) == OA_OK;
-    if (ok && *action == START_CHECK_COMPLETE) {
-      ok = compare_complete(w, cfg, err) == OA_OK;
-      if (ok) {
-        *complete = 1;
-        oa_commit_remove(w->commit_path); /* the record of a run killed after its rename */
-        if (access(w->partial, F_OK) == 0) unlink(w->partial); /* a rebuild killed before its first commit */
-      }
-    }
     if (lock_note[0] && cfg->note) snprintf(cfg->note, OA_ERRMSG_MAX, "%s", lock_note);
   }
   if (!oa_mpi_agree_err(w->comm, ok, err)) return err->code ? err->code : OA_EUSAGE;
   MPI_Bcast(action, 1, MPI_INT, 0, w->comm);
-  MPI_Bcast(complete, 1, MPI_INT, 0, w->comm);
+  if (*action != START_CHECK_COMPLETE) return OA_OK;
+  int rc = check_complete(w, cfg, err);
+  if (rc != OA_OK) return rc;
+  *complete = 1;
+  if (w->rank == 0) {
+    oa_commit_remove(w->commit_path); /* the record of a run killed after its rename */
+    if (access(w->partial, F_OK) == 0) unlink(w->partial); /* a rebuild killed before its first commit */
+  }
   return OA_OK;
 }
 

@@ -264,18 +264,10 @@ static int finish(job_ctx *j, oa_archive_writer *w, int ok, oa_err *err) {
   return rc;
 }
 
-/* What the writer checks the inputs against, without the whole list where
- * it can: rank 0 learns which of the archive's paths (PATH, PATH.partial)
- * are inputs now from every rank's run; the whole list goes to rank 0 only
- * for a resume that finds something to compare it with. */
-typedef struct input_checks {
-  oa_file_id hit[2]; /* rank 0: the identities of those paths that are inputs */
-  size_t nhit;
-  oa_corpus whole; /* rank 0, gathered for a resume */
-  int gathered;
-} input_checks;
-
-static void outputs_among_inputs(job_ctx *j, input_checks *ic) {
+/* Which of the archive's paths (PATH, PATH.partial) are inputs now, from
+ * every rank's run, without the whole list: rank 0 gets their identities
+ * (at most two) for the writer's check. */
+static size_t outputs_among_inputs(job_ctx *j, oa_file_id hit[2]) {
   char partial[4096];
   snprintf(partial, sizeof partial, "%s.partial", j->job->output);
   const char *paths[2] = {j->job->output, partial};
@@ -290,15 +282,16 @@ static void outputs_among_inputs(job_ctx *j, input_checks *ic) {
     for (int k = 0; k < 2; k++)
       found[k] |= ids[3 * k + 2] && j->corpus.entries[i].dev == ids[3 * k] && j->corpus.entries[i].ino == ids[3 * k + 1];
   oa_mpi_max_bytes(j->comm, found, 2);
+  size_t n = 0;
   for (int k = 0; k < 2; k++)
-    if (found[k]) ic->hit[ic->nhit++] = (oa_file_id){ids[3 * k], ids[3 * k + 1]};
-  ic->gathered = j->job->resume && (ids[2] || ids[5]);
+    if (found[k]) hit[n++] = (oa_file_id){ids[3 * k], ids[3 * k + 1]};
+  return n;
 }
 
-static int prepare_checks(job_ctx *j, input_checks *ic, oa_err *err) {
-  memset(ic, 0, sizeof *ic);
-  outputs_among_inputs(j, ic);
-  return ic->gathered ? oa_corpus_gather(j->comm, &j->corpus, &ic->whole, err) : OA_OK;
+/* The writer's way to the whole list, for a refusal that names what differs. */
+static int gather_list(void *ctx, oa_corpus *whole, oa_err *err) {
+  job_ctx *j = ctx;
+  return oa_corpus_gather(j->comm, &j->corpus, whole, err);
 }
 
 /* The archive, and the rounds into it. */
@@ -307,16 +300,15 @@ static int write_archive(job_ctx *j, oa_err *err) {
   fill_meta(j, &meta);
   char note[OA_ERRMSG_MAX] = "";
   const oa_index_job *job = j->job;
-  input_checks ic;
-  int rc = prepare_checks(j, &ic, err);
-  oa_writer_config cfg = {.overwrite = job->force, .resume = job->resume,
-                          .corpus = ic.gathered && j->rank == 0 ? &ic.whole : NULL, .inputs = ic.hit,
-                          .n_inputs = ic.nhit, .corpus_hash = oa_corpus_hash_across(j->comm, &j->corpus),
-                          .options = job->options_text, .note = note, .io_timeout = job->io_timeout, .log = j->log};
+  oa_file_id hit[2];
+  size_t nhit = outputs_among_inputs(j, hit);
+  oa_writer_config cfg = {.overwrite = job->force, .resume = job->resume, .run = &j->corpus, .gather = gather_list,
+                          .gather_ctx = j, .inputs = hit, .n_inputs = nhit,
+                          .corpus_hash = oa_corpus_hash_across(j->comm, &j->corpus), .options = job->options_text,
+                          .note = note, .io_timeout = job->io_timeout, .log = j->log};
   oa_archive_writer *w;
   double tm = MPI_Wtime();
-  if (rc == OA_OK) rc = oa_writer_create(j->comm, job->output, &cfg, &meta, &w, &j->res->complete, err);
-  oa_corpus_free(&ic.whole); /* the checks are made: every rank holds its run alone again */
+  int rc = oa_writer_create(j->comm, job->output, &cfg, &meta, &w, &j->res->complete, err);
   j->res->seconds[OA_PHASE_META] += MPI_Wtime() - tm;
   if (rc != OA_OK) {
     if (j->rank == 0) oa_log_err(j->log, OA_LOG_ERROR, err);

@@ -95,6 +95,30 @@ wait "$run" 2> /dev/null || true
 mpi 3 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/k.h5" "$C/deep" "$C/wide" > "$WORK/resume.txt"
 rows "$WORK/k.h5" | cmp -s - "$WORK/r1.rows" || fail "killed at 8 ranks, resumed at 3: rows differ"
 
+# --resume at 8 ranks on complete archives: the same inputs are found
+# complete (each rank checks its run against the rows); new inputs are
+# refused, named (the list gathered on rank 0 only for the message).
+expect 0 "is complete: nothing to resume" mpi 8 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/r8.h5" "$C/deep" "$C/wide"
+expect 1 "5 new recordings (more/m1.opus, more/m2.opus, more/m3.opus, ...)" \
+  mpi 8 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/r8.h5" "$C/deep" "$C/wide" "$C/more"
+touch -r "$C/wide/w05.opus" "$WORK/w05.stamp" # its times, put back after
+touch -d "2001-01-01" "$C/wide/w05.opus"
+expect 1 "wide/w05.opus: modification time" mpi 3 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/r3.h5" "$C/deep" "$C/wide"
+# An interrupted run resumed at 3 ranks with an input changed: refused, named.
+OPUSARC_FAULT=slow@0 mpi 8 "$OPUSARC" "${IDX[@]}" -o "$WORK/k2.h5" "$C/deep" "$C/wide" > /dev/null 2>&1 &
+run=$!
+for _ in $(seq 1 100); do
+  [ -s "$WORK/k2.h5.partial.commit" ] && break
+  sleep 0.1
+done
+kill_run "$run" 0 all
+wait "$run" 2> /dev/null || true
+touch -d "2002-02-02" "$C/wide/w05.opus"
+expect 1 "the inputs differ from the interrupted run's (75 recordings then, 75 now; 1 source changed since it was indexed (wide/w05.opus: modification time))" \
+  mpi 3 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/k2.h5" "$C/deep" "$C/wide"
+[ -e "$WORK/k2.h5.partial.commit" ] || fail "a refused --resume at 3 ranks discarded the committed work"
+touch -r "$WORK/w05.stamp" "$C/wide/w05.opus"
+
 # An append at 8 ranks: the new rows are the same as a 1-rank append's.
 cp "$WORK/r1.h5" "$WORK/a8.h5"
 cp "$WORK/r1.h5" "$WORK/a1.h5"
