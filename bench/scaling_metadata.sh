@@ -119,8 +119,8 @@ PY
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 echo
-echo "index --batch-mb $INDEX_BATCH_MB of $INDEX_N clips ($C/tree): peak RSS of each rank (the ranks walk together; rank 0 gathers and holds the whole list, the others"
-echo "only their share); 'x' is the mean of ranks 1.. against one rank's RSS"
+echo "index --batch-mb $INDEX_BATCH_MB of $INDEX_N clips ($C/tree): peak RSS of each rank (the ranks walk and sort the list together,"
+echo "none holds it whole); 'x' is the mean of ranks 1.. against one rank's RSS"
 printf '| %-9s | %5s | %9s | %-40s | %6s |\n' N ranks seconds "peak MB per rank (rank 0 first)" "others"
 printf '|%s|\n' "-----------|-------|-----------|------------------------------------------|--------"
 one=""
@@ -183,7 +183,8 @@ rm -f "$O/clips.h5"
 # The corpus list alone: LIST_N (default 0; e.g. 1000000) --list lines naming files that do
 # not exist, indexed at INDEX_RANKS ranks. Every entry is walked (a failed stat), sorted,
 # split and written as a failed row, with no audio to decode: what is left is the list's own
-# cost per rank (issue 18: rank 0 still holds the whole list between the walk and the split).
+# cost per rank (issue 18: it falls as ranks are added, rank 0 included, since the ranks sort
+# the list among them).
 LIST_N=${LIST_N:-0}
 list_part() {
   local list=$O/list$LIST_N.txt one=""

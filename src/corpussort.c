@@ -336,20 +336,7 @@ int oa_corpus_gather(MPI_Comm comm, const oa_corpus *run, oa_corpus *whole, oa_e
   return rc;
 }
 
-int oa_corpus_keep_across(MPI_Comm comm, oa_corpus *run, const uint8_t *keep, oa_err *err) {
-  int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  int n = (int)run->count, *counts = rank == 0 ? calloc((size_t)size * 2, sizeof *counts) : NULL;
-  int *at = counts ? counts + size : NULL;
-  uint8_t *mine = malloc(run->count ? run->count : 1);
-  int ok = mine && (rank != 0 || counts) && run->count <= INT32_MAX;
-  if (!oa_mpi_agree(comm, ok)) return free(counts), free(mine), no_memory(err);
-  MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, comm);
-  for (int r = 0, pos = 0; rank == 0 && r < size; r++) at[r] = pos, pos += counts[r];
-  MPI_Scatterv(keep, counts, at, MPI_UINT8_T, mine, n, MPI_UINT8_T, 0, comm);
-  oa_corpus_keep(run, mine);
+void oa_corpus_keep_across(MPI_Comm comm, oa_corpus *run, const uint8_t *keep) {
+  oa_corpus_keep(run, keep);
   number_rows(comm, run);
-  free(counts), free(mine);
-  return OA_OK;
 }

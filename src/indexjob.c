@@ -336,7 +336,7 @@ typedef struct append_plan {
   oa_seglist list;     /* rank 0: the segments listed, adopted ones included */
   oa_archive *archive; /* rank 0: the archive as it stands */
   unsigned number;     /* of the segment this run writes */
-  uint8_t *keep;       /* corpus entries to add */
+  uint8_t *keep;       /* this rank's run: the entries to add */
 } append_plan;
 
 /* An append keeps the archive's checkpoint rules and libopus build: one
@@ -402,25 +402,25 @@ static int open_for_append(job_ctx *j, append_plan *p, oa_err *err) {
   return rc;
 }
 
-/* Rank 0: which inputs are new. A name already in the archive is skipped
- * when its source is unchanged and is a conflict (reported, not added)
- * when its size, modification time or inode changed. */
-static int classify(job_ctx *j, append_plan *p, const oa_corpus *whole, oa_err *err) {
-  p->keep = calloc(whole->count ? whole->count : 1, 1);
+/* Each rank, for its run: which inputs are new. A name already in the
+ * archive is skipped when its source is unchanged and is a conflict
+ * (reported, not added) when its size, modification time or inode changed. */
+static int classify(job_ctx *j, append_plan *p, const oa_archive *a, oa_err *err) {
+  const oa_corpus *run = &j->corpus;
+  p->keep = calloc(run->count ? run->count : 1, 1);
   if (!p->keep) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  j->res->held = oa_archive_recording_count(p->archive);
-  for (size_t i = 0; i < whole->count; i++) {
-    const oa_corpus_entry *e = &whole->entries[i];
+  for (size_t i = 0; i < run->count; i++) {
+    const oa_corpus_entry *e = &run->entries[i];
     uint64_t at;
     oa_err none;
-    if (oa_archive_find(p->archive, e->name, &at, &none) != OA_OK) {
+    if (oa_archive_find(a, e->name, &at, &none) != OA_OK) {
       p->keep[i] = 1;
       continue;
     }
     /* A copy elsewhere (another path) has another inode by nature: then
      * size and modification time say whether it is the same recording. */
-    oa_rec_row was = *oa_archive_recording(p->archive, at);
-    if (strcmp(oa_archive_recording_path(p->archive, at), e->path) != 0) was.source_inode = 0;
+    oa_rec_row was = *oa_archive_recording(a, at);
+    if (strcmp(oa_archive_recording_path(a, at), e->path) != 0) was.source_inode = 0;
     char what[300];
     oa_source_changes(e, &was, what, sizeof what);
     if (!what[0]) {
@@ -434,17 +434,24 @@ static int classify(job_ctx *j, append_plan *p, const oa_corpus *whole, oa_err *
   return OA_OK;
 }
 
-/* Every rank: the decision of rank 0; each rank cuts its run down to it. */
+/* Every rank: rank 0's plan (the segment's number, what it adopted), then
+ * each rank classifies its run against the archive as it now stands and
+ * cuts the run down to the new inputs; the counts are summed. */
 static int share_plan(job_ctx *j, append_plan *p, int ok, oa_err *err) {
   if (!oa_mpi_agree_err(j->comm, ok, err)) return err->code ? err->code : OA_EUSAGE;
-  int rc = oa_corpus_keep_across(j->comm, &j->corpus, p->keep, err);
-  if (rc != OA_OK) return rc;
-  uint64_t nums[5] = {p->number, j->res->held, j->res->skipped, j->res->conflicts, j->res->adopted};
-  MPI_Bcast(nums, 5, MPI_UINT64_T, 0, j->comm);
-  p->number = (unsigned)nums[0], j->res->held = nums[1], j->res->skipped = nums[2];
-  j->res->conflicts = nums[3], j->res->adopted = nums[4];
-  j->total = j->res->added = oa_mpi_sum_u64(j->comm, j->corpus.count);
+  uint64_t nums[2] = {p->number, j->res->adopted};
+  MPI_Bcast(nums, 2, MPI_UINT64_T, 0, j->comm);
+  p->number = (unsigned)nums[0], j->res->adopted = nums[1];
   MPI_Bcast(j->segment_of, sizeof j->segment_of, MPI_CHAR, 0, j->comm);
+  oa_archive *a = NULL;
+  ok = oa_archive_open(j->job->output, &a, err) == OA_OK && classify(j, p, a, err) == OA_OK;
+  if (a) j->res->held = oa_archive_recording_count(a);
+  oa_archive_close(a);
+  if (!oa_mpi_agree_err(j->comm, ok, err)) return err->code ? err->code : OA_EARCHIVE;
+  oa_corpus_keep_across(j->comm, &j->corpus, p->keep);
+  j->res->skipped = oa_mpi_sum_u64(j->comm, j->res->skipped);
+  j->res->conflicts = oa_mpi_sum_u64(j->comm, j->res->conflicts);
+  j->total = j->res->added = oa_mpi_sum_u64(j->comm, j->corpus.count);
   return OA_OK;
 }
 
@@ -485,21 +492,17 @@ static int append_segment(job_ctx *j, append_plan *p, oa_err *err) {
   return OA_OK;
 }
 
-/* Rank 0 compares the whole list with the archive (gathered for that, and
- * freed before the segment is written). */
 static int run_append(job_ctx *j, oa_err *err) {
   append_plan p = {0};
-  oa_corpus whole;
-  int ok = oa_corpus_gather(j->comm, &j->corpus, &whole, err) == OA_OK;
-  if (ok && j->rank == 0) {
+  int ok = 1;
+  if (j->rank == 0) {
     char note[OA_ERRMSG_MAX] = "";
     ok = oa_archlock_acquire(j->job->output, &p.lock, note, err) == OA_OK;
     if (note[0]) OA_LOG(j->log, WARN, "%s", note);
-    ok = ok && open_for_append(j, &p, err) == OA_OK && classify(j, &p, &whole, err) == OA_OK;
-    oa_archive_close(p.archive); /* not needed while the segment is written */
+    ok = ok && open_for_append(j, &p, err) == OA_OK;
+    oa_archive_close(p.archive); /* each rank opens it to classify its run */
     p.archive = NULL;
   }
-  oa_corpus_free(&whole);
   int rc = share_plan(j, &p, ok, err);
   if (rc == OA_OK) oa_segment_path(j->job->output, p.number, j->res->segment, sizeof j->res->segment);
   if (rc == OA_OK && j->total == 0) {

@@ -33,8 +33,8 @@ int oa_corpus_split_bytes(MPI_Comm comm, oa_corpus *run, oa_corpus *mine, oa_err
 /* Collective: rank 0 gets a copy of the whole list in *whole (the other
  * ranks an empty one), for checks that compare the list as a whole. */
 int oa_corpus_gather(MPI_Comm comm, const oa_corpus *run, oa_corpus *whole, oa_err *err);
-/* Collective: keeps the entries that keep[] (rank 0's, over the whole
- * list) marks, rows numbered again. */
-int oa_corpus_keep_across(MPI_Comm comm, oa_corpus *run, const uint8_t *keep, oa_err *err);
+/* Collective: each rank keeps the entries of its run that its keep[]
+ * marks; rows numbered again over all runs. */
+void oa_corpus_keep_across(MPI_Comm comm, oa_corpus *run, const uint8_t *keep);
 
 #endif

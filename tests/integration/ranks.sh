@@ -137,6 +137,10 @@ for np in 1 8; do
 done
 [ "$(jq length "$WORK/again8.rows")" = 83 ] || fail "after the second append: $(jq length "$WORK/again8.rows") rows, not 83"
 cmp -s "$WORK/again1.rows" "$WORK/again8.rows" || fail "an append of old and new inputs at 8 ranks differs from 1 rank's"
+counts() { grep -o "appended [0-9]* recordings.*: [0-9]* skipped.*, [0-9]* conflicts" "$1" | sed 's/ to .* as .*:/:/'; }
+[ -n "$(counts "$WORK/again1.txt")" ] || fail "no append summary at 1 rank: $(cat "$WORK/again1.txt")"
+[ "$(counts "$WORK/again1.txt")" = "$(counts "$WORK/again8.txt")" ] ||
+  fail "append counts at 8 ranks ($(counts "$WORK/again8.txt")) differ from 1 rank's ($(counts "$WORK/again1.txt"))"
 
 # Names that clash, sorted across ranks: two directories with the same file
 # names (duplicates), a hard link under another name (the same file), and

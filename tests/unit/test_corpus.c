@@ -165,11 +165,50 @@ static void test_partition_balances_bytes(void **state) {
   free(c.entries);
 }
 
+/* FNV-1a 64, written here apart from the library's. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
+  return h;
+}
+
+/* The fingerprint a resume compares is FNV-1a over every entry's name,
+ * path (each with its NUL) and size, mtime, inode (little-endian), in
+ * order; the ranks compute it run after run, so continuing over a run
+ * must give the whole list's value. */
+static void test_hash_continues_over_runs(void **state) {
+  (void)state;
+  oa_corpus_entry e[5];
+  char names[5][16], paths[5][32];
+  uint64_t want = 1469598103934665603ull;
+  for (int i = 0; i < 5; i++) {
+    snprintf(names[i], sizeof names[i], "r%d.opus", i);
+    snprintf(paths[i], sizeof paths[i], "/data/site/r%d.opus", i);
+    e[i] = (oa_corpus_entry){.name = names[i], .path = paths[i], .size = 1000u + (uint64_t)i,
+                             .mtime_ns = 1700000000000000000 + i, .ino = 77u + (uint64_t)i};
+    uint8_t nums[24];
+    for (int k = 0; k < 8; k++) {
+      nums[k] = (uint8_t)(e[i].size >> (8 * k));
+      nums[8 + k] = (uint8_t)((uint64_t)e[i].mtime_ns >> (8 * k));
+      nums[16 + k] = (uint8_t)(e[i].ino >> (8 * k));
+    }
+    want = fnv(want, names[i], strlen(names[i]) + 1);
+    want = fnv(want, paths[i], strlen(paths[i]) + 1);
+    want = fnv(want, nums, sizeof nums);
+  }
+  oa_corpus whole = {.entries = e, .count = 5}, head = {.entries = e, .count = 2}, tail = {.entries = e + 2, .count = 3};
+  oa_corpus none = {.entries = e, .count = 0};
+  assert_true(oa_corpus_hash(&whole) == want);
+  assert_true(oa_corpus_hash_from(oa_corpus_hash(&head), &tail) == want);
+  assert_true(oa_corpus_hash_from(oa_corpus_hash_from(oa_corpus_hash(&head), &none), &tail) == want);
+  assert_true(oa_corpus_hash_from(oa_corpus_hash(&tail), &head) != want); /* order counts */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scan_directory),
       cmocka_unit_test(test_files_lists_and_duplicates),
       cmocka_unit_test(test_partition_balances_bytes),
+      cmocka_unit_test(test_hash_continues_over_runs),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
