@@ -84,14 +84,17 @@ cmp -s "$WORK/w1.bin" "$WORK/w8.bin" || fail "windows at 8 ranks: /clips differs
 cmp -s "$WORK/w1.queries" "$WORK/w8.queries" || fail "windows at 8 ranks: /queries differs from 1 rank's"
 
 # Interrupted at 8 ranks after some commits, resumed at 3: the same archive.
-OPUSARC_FAULT=slow@0 mpi 8 "$OPUSARC" "${IDX[@]}" -o "$WORK/k.h5" "$C/deep" "$C/wide" > /dev/null 2>&1 &
-run=$!
-for _ in $(seq 1 100); do
-  [ -s "$WORK/k.h5.partial.commit" ] && break
-  sleep 0.1
-done
-kill_run "$run" 0 all
-wait "$run" 2> /dev/null || true
+interrupt_at_8() { # interrupt_at_8 ARCHIVE: indexing killed after its first commit
+  OPUSARC_FAULT=slow@0 mpi 8 "$OPUSARC" "${IDX[@]}" -o "$1" "$C/deep" "$C/wide" > /dev/null 2>&1 &
+  local run=$!
+  for _ in $(seq 1 100); do
+    [ -s "$1.partial.commit" ] && break
+    sleep 0.1
+  done
+  kill_run "$run" 0 all
+  wait "$run" 2> /dev/null || true
+}
+interrupt_at_8 "$WORK/k.h5"
 mpi 3 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/k.h5" "$C/deep" "$C/wide" > "$WORK/resume.txt"
 rows "$WORK/k.h5" | cmp -s - "$WORK/r1.rows" || fail "killed at 8 ranks, resumed at 3: rows differ"
 
@@ -105,14 +108,7 @@ touch -r "$C/wide/w05.opus" "$WORK/w05.stamp" # its times, put back after
 touch -d "2001-01-01" "$C/wide/w05.opus"
 expect 1 "wide/w05.opus: modification time" mpi 3 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/r3.h5" "$C/deep" "$C/wide"
 # An interrupted run resumed at 3 ranks with an input changed: refused, named.
-OPUSARC_FAULT=slow@0 mpi 8 "$OPUSARC" "${IDX[@]}" -o "$WORK/k2.h5" "$C/deep" "$C/wide" > /dev/null 2>&1 &
-run=$!
-for _ in $(seq 1 100); do
-  [ -s "$WORK/k2.h5.partial.commit" ] && break
-  sleep 0.1
-done
-kill_run "$run" 0 all
-wait "$run" 2> /dev/null || true
+interrupt_at_8 "$WORK/k2.h5"
 touch -d "2002-02-02" "$C/wide/w05.opus"
 expect 1 "the inputs differ from the interrupted run's (75 recordings then, 75 now; 1 source changed since it was indexed (wide/w05.opus: modification time))" \
   mpi 3 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/k2.h5" "$C/deep" "$C/wide"
