@@ -128,28 +128,68 @@ static int add_file(oa_corpus *c, const char *name, const char *path) {
   return add_entry(c, name, path, &st, S_ISREG(st.st_mode) ? NULL : "not a regular file");
 }
 
-int oa_corpus_read_dir(oa_corpus *c, const char *dir, const char *rel, oa_dirlist *more, oa_dirlist *files) {
+struct oa_dir_reader {
+  DIR *d;
+  char *dir, *rel;
+};
+
+int oa_dir_open(oa_corpus *c, const char *dir, const char *rel, oa_dir_reader **out) {
+  *out = NULL;
   DIR *d = opendir(dir);
   if (!d) {
     char why[300];
     snprintf(why, sizeof why, "cannot open directory: %s", strerror(errno));
     return add_entry(c, rel[0] ? rel : dir, dir, NULL, why);
   }
+  oa_dir_reader *r = calloc(1, sizeof *r);
+  if (r) r->d = d, r->dir = strdup(dir), r->rel = strdup(rel);
+  if (!r || !r->dir || !r->rel) {
+    closedir(d);
+    if (r) free(r->dir), free(r->rel), free(r);
+    return -1;
+  }
+  *out = r;
+  return 0;
+}
+
+void oa_dir_close(oa_dir_reader *r) {
+  if (!r) return;
+  closedir(r->d);
+  free(r->dir), free(r->rel), free(r);
+}
+
+/* One directory entry: a subdirectory joins `more`, an audio file joins
+ * `files` (or c, stat'ed, when files is NULL). */
+static int take_entry(oa_dir_reader *r, const struct dirent *de, oa_corpus *c, oa_dirlist *more, oa_dirlist *files) {
+  if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) return 0;
+  int rc = 0, kind = 0, audio = has_audio_extension(de->d_name);
+  char *path = join(r->dir, de->d_name);
+  char *sub = r->rel[0] ? join(r->rel, de->d_name) : strdup(de->d_name);
+  if (!path || !sub) rc = -1;
+  else kind = is_directory(de, path);
+  if (rc == 0 && kind == 1) rc = oa_dirlist_add(more, path, sub);
+  else if (rc == 0 && kind == 0 && audio) rc = files ? oa_dirlist_add(files, path, sub) : add_file(c, sub, path);
+  free(path);
+  free(sub);
+  return rc;
+}
+
+int oa_dir_read_some(oa_dir_reader *r, size_t most, oa_dirlist *more, oa_dirlist *files, int *done) {
+  struct dirent *de = NULL;
+  size_t had = files->count;
+  while (files->count - had < most && (de = readdir(r->d)) != NULL)
+    if (take_entry(r, de, NULL, more, files) != 0) return -1;
+  *done = de == NULL;
+  return 0;
+}
+
+int oa_corpus_read_dir(oa_corpus *c, const char *dir, const char *rel, oa_dirlist *more, oa_dirlist *files) {
+  oa_dir_reader *r;
+  if (oa_dir_open(c, dir, rel, &r) != 0) return -1;
   int rc = 0;
   struct dirent *de;
-  while (rc == 0 && (de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-    int kind = 0, audio = has_audio_extension(de->d_name);
-    char *path = join(dir, de->d_name);
-    char *sub = rel[0] ? join(rel, de->d_name) : strdup(de->d_name);
-    if (!path || !sub) rc = -1;
-    else kind = is_directory(de, path);
-    if (rc == 0 && kind == 1) rc = oa_dirlist_add(more, path, sub);
-    else if (rc == 0 && kind == 0 && audio) rc = files ? oa_dirlist_add(files, path, sub) : add_file(c, sub, path);
-    free(path);
-    free(sub);
-  }
-  closedir(d);
+  while (r && rc == 0 && (de = readdir(r->d)) != NULL) rc = take_entry(r, de, c, more, files);
+  oa_dir_close(r);
   return rc;
 }
 

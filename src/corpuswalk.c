@@ -75,20 +75,60 @@ static int deal_files(MPI_Comm comm, int rank, int size, const oa_dirlist *files
   return rc;
 }
 
-/* Depth by depth: each rank reads the directories i % size == rank of
- * the level, the subdirectories found make the next. */
+enum { FILES_PER_ROUND = 65536 };
+
+/* One depth's directories, read by the ranks (directory i by rank
+ * i % size) in rounds: a rank reads until it found FILES_PER_ROUND audio
+ * files or ran out, then every rank deals out what it found, so a flat
+ * directory of a million files is never held whole by its reader. The
+ * subdirectories found join `found`. */
+typedef struct level_reader {
+  const oa_dirlist *level;
+  size_t next;        /* this rank's next directory of the level */
+  oa_dir_reader *cur; /* the one being read, or NULL */
+} level_reader;
+
+static int read_round(level_reader *lr, int size, oa_corpus *mine, oa_dirlist *found, oa_dirlist *files) {
+  const size_t most = oa_fault("round") ? 7 : FILES_PER_ROUND; /* tests: many rounds on a small tree */
+  while (files->count < most) {
+    if (!lr->cur) {
+      if (lr->next >= lr->level->count) return 0;
+      const oa_dir *d = &lr->level->items[lr->next];
+      lr->next += (size_t)size;
+      if (oa_dir_open(mine, d->dir, d->rel, &lr->cur) != 0) return -1;
+      continue;
+    }
+    int done = 0;
+    if (oa_dir_read_some(lr->cur, most - files->count, found, files, &done) != 0) return -1;
+    if (done) oa_dir_close(lr->cur), lr->cur = NULL;
+  }
+  return 0;
+}
+
+static int walk_level(MPI_Comm comm, int rank, int size, oa_corpus *mine, const oa_dirlist *level, oa_dirlist *found,
+                      oa_err *err) {
+  level_reader lr = {level, (size_t)rank, NULL};
+  int rc = OA_OK, more = 1;
+  while (rc == OA_OK && more) {
+    oa_dirlist files = {0};
+    int ok = 1;
+    if (oa_fault("walk")) ok = 0, oa_err_set(err, OA_EIO, "cannot walk the corpus (injected fault)");
+    else if (read_round(&lr, size, mine, found, &files) != 0) ok = 0, no_memory(err);
+    rc = oa_mpi_agree_err(comm, ok, err) ? deal_files(comm, rank, size, &files, mine, err) : err->code;
+    oa_dirlist_free(&files);
+    more = oa_mpi_max_int(comm, lr.cur != NULL || lr.next < level->count);
+  }
+  oa_dir_close(lr.cur);
+  return rc;
+}
+
+/* Depth by depth: the subdirectories found make the next. */
 static int walk_levels(MPI_Comm comm, int rank, int size, oa_corpus *mine, oa_dirlist *level, oa_err *err) {
   int rc = OA_OK;
   while (rc == OA_OK && level->count > 0) {
-    oa_dirlist found = {0}, files = {0};
-    int ok = 1;
-    if (oa_fault("walk")) ok = 0, oa_err_set(err, OA_EIO, "cannot walk the corpus (injected fault)");
-    for (size_t i = (size_t)rank; ok && i < level->count; i += (size_t)size)
-      if (oa_corpus_read_dir(mine, level->items[i].dir, level->items[i].rel, &found, &files) != 0)
-        ok = 0, no_memory(err);
+    oa_dirlist found = {0};
+    rc = walk_level(comm, rank, size, mine, level, &found, err);
     oa_dirlist_free(level);
-    rc = oa_mpi_agree_err(comm, ok, err) ? deal_files(comm, rank, size, &files, mine, err) : err->code;
-    oa_dirlist_free(&files);
     if (rc == OA_OK) rc = share_dirs(comm, size, &found, level, err);
     oa_dirlist_free(&found);
   }

@@ -76,6 +76,15 @@ int oa_corpus_add_inputs(oa_corpus *c, const char *const *inputs, int ninputs, i
  * to directories are not followed). An unreadable directory is a failed
  * entry. -1: out of memory. */
 int oa_corpus_read_dir(oa_corpus *c, const char *dir, const char *rel, oa_dirlist *more, oa_dirlist *files);
+/* The same in steps, so that a directory of very many files is dealt out
+ * a part at a time: oa_dir_open (an unreadable directory is a failed entry
+ * in c, *r NULL), then oa_dir_read_some until *done: it adds up to `most`
+ * audio files to `files` (unstat'ed) and the subdirectories met to `more`.
+ * -1: out of memory. */
+typedef struct oa_dir_reader oa_dir_reader;
+int oa_dir_open(oa_corpus *c, const char *dir, const char *rel, oa_dir_reader **r);
+int oa_dir_read_some(oa_dir_reader *r, size_t most, oa_dirlist *more, oa_dirlist *files, int *done);
+void oa_dir_close(oa_dir_reader *r);
 /* Stats the files of such a list into c. -1: out of memory. */
 int oa_corpus_add_files(oa_corpus *c, const oa_dirlist *files);
 /* The list file's paths k with k % nparts == part (each rank stats its share). */

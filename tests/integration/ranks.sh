@@ -69,6 +69,11 @@ for np in 2 3 8; do
   mpi "$np" "$OPUSARC" "${IDX[@]}" --list "$WORK/list.txt" -o "$WORK/l$np.h5"
   rows "$WORK/l$np.h5" | cmp -s - "$WORK/r1.rows" || fail "$np ranks with --list: rows differ from the walk's"
 done
+# A directory is read and dealt out in rounds (65,536 files each; 7 with
+# the fault point `round`, here on two of three ranks, so the ranks need
+# different numbers of rounds): the same rows.
+OPUSARC_FAULT=round@0,round@2 mpi 3 "$OPUSARC" "${IDX[@]}" -o "$WORK/rounds.h5" "$C/deep" "$C/wide"
+rows "$WORK/rounds.h5" | cmp -s - "$WORK/r1.rows" || fail "a walk in rounds of 7 files: rows differ from 1 rank's"
 
 # A sweep at 8 ranks writes what one process writes: every recording whole
 # as files, and 0.25 s windows (hop 0.2 s) into one clips file.
