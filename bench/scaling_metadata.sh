@@ -16,7 +16,7 @@
 # goal: per-rank memory falling as ranks grow).
 #   bench/scaling_metadata.sh [MAX_EXPONENT]      (default 6: up to 10^6)
 # INDEX_N=0 skips the index part; SWEEP_Q="" the sweep part; LIST_N=1000000 adds the
-# corpus list's own cost (see each part).
+# corpus list's own cost, FLAT_N=1000000 the same for one flat directory (see each part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/opusarc-bench}
@@ -180,35 +180,54 @@ done
 rm -f "$O/clips.h5"
 }
 
-# The corpus list alone: LIST_N (default 0; e.g. 1000000) --list lines naming files that do
-# not exist, indexed at INDEX_RANKS ranks. Every entry is walked (a failed stat), sorted,
-# split and written as a failed row, with no audio to decode: what is left is the list's own
-# cost per rank (issue 18: it falls as ranks are added, rank 0 included, since the ranks sort
-# the list among them).
+# The corpus list alone, with no audio to decode, so what is left is the
+# list's own cost per rank (issue 18: it falls as ranks are added, rank 0
+# included, since the ranks sort the list among them). Every entry is
+# walked, sorted, split and written as a failed row:
+#   LIST_N (default 0; e.g. 1000000) --list lines naming files that do not exist;
+#   FLAT_N (default 0; e.g. 1000000) empty .opus files in one directory (made once):
+#     its reader deals the files out in rounds, so it never holds them all.
 LIST_N=${LIST_N:-0}
-list_part() {
-  local list=$O/list$LIST_N.txt one=""
-  [ -f "$list" ] || python3 -c "
-import sys
-for i in range($LIST_N): print(f'/nonexistent/opusarc-bench/d{i % 1000}/c{i}.opus')" > "$list"
+FLAT_N=${FLAT_N:-0}
+failed_part() { # failed_part WHAT N INDEX-ARGS...: a row per rank count
+  local what=$1 n=$2
+  shift 2
   echo
-  echo "index --batch-mb $INDEX_BATCH_MB --list of $LIST_N missing files: peak RSS of each rank (rank 0 first)"
+  echo "index --batch-mb $INDEX_BATCH_MB $what: peak RSS of each rank (rank 0 first)"
   printf '| %-9s | %5s | %9s | %-46s |\n' entries ranks seconds "peak MB per rank (rank 0 first)"
   printf '|%s|\n' "-----------|-------|-----------|------------------------------------------------"
   for np in $INDEX_RANKS; do
     rm -f "$O/l.h5" "$O/l.h5".partial* "$O/l.h5.lock" "$O"/rss.*
     t0=$(date +%s.%N)
-    mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" index -q --batch-mb "$3" -o "$0/l.h5" --list "$2" > /dev/null 2>&1 || true' \
-      "$O" "$PWD/$B/opusarc" "$list" "$INDEX_BATCH_MB" # exit 3 (every recording failed, as meant) must not stop mpirun
+    # exit 3 (every recording failed, as meant) must not stop mpirun
+    mpirun -np "$np" sh -c 'o=$0 bin=$1 mb=$2; shift 2
+      /usr/bin/time -o "$o/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$bin" index -q --batch-mb "$mb" -o "$o/l.h5" "$@" \
+        > /dev/null 2>&1 || true' "$O" "$PWD/$B/opusarc" "$INDEX_BATCH_MB" "$@"
     t1=$(date +%s.%N)
     rss=$(for r in $(seq 0 $((np - 1))); do printf '%.1f ' "$(echo "$(tail -1 "$O/rss.$r") / 1024" | bc -l)"; done)
-    printf '| %-9s | %5s | %9.2f | %-46s |\n' "$LIST_N" "$np" "$(echo "$t1 - $t0" | bc -l)" "$rss"
+    printf '| %-9s | %5s | %9.2f | %-46s |\n' "$n" "$np" "$(echo "$t1 - $t0" | bc -l)" "$rss"
   done
   rm -f "$O/l.h5"
+}
+list_part() {
+  local list=$O/list$LIST_N.txt
+  [ -f "$list" ] || python3 -c "
+for i in range($LIST_N): print(f'/nonexistent/opusarc-bench/d{i % 1000}/c{i}.opus')" > "$list"
+  failed_part "--list of $LIST_N missing files" "$LIST_N" --list "$list"
+}
+flat_part() {
+  local dir=$O/flat$FLAT_N
+  [ -d "$dir" ] || python3 -c "
+import os
+os.makedirs('$dir.tmp', exist_ok=True)
+for i in range($FLAT_N): os.close(os.open(f'$dir.tmp/c{i:07d}.opus', os.O_CREAT | os.O_WRONLY, 0o644))
+os.rename('$dir.tmp', '$dir')"
+  failed_part "of one directory of $FLAT_N empty .opus files" "$FLAT_N" "$dir"
 }
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 [ "$INDEX_N" -gt 0 ] && index_part
 [ "$LIST_N" -gt 0 ] && list_part
+[ "$FLAT_N" -gt 0 ] && flat_part
 [ -n "$SWEEP_Q" ] && sweep_part
 exit 0
