@@ -154,14 +154,19 @@ static int read_header(layout *t, const char *line, const oa_table_options *opt,
 /* --------------------------------------------------------------- file names */
 
 typedef struct name_entry {
-  const char *base; /* the recording name after its last '/' */
+  char *name;       /* the recording's name (a copy) */
+  const char *base; /* the name after its last '/' */
   size_t stem_len;  /* of base without its extension */
   uint64_t rec;
 } name_entry;
 
+/* The recordings whose stems the table's file column uses: only those, so
+ * a table of a few files costs a few entries whatever the archive's size. */
 typedef struct name_index {
   name_entry *e;
-  size_t n;
+  size_t n, cap;
+  char **stems; /* wanted, sorted, each once */
+  size_t nstems;
 } name_index;
 
 static size_t stem_length(const char *base) {
@@ -179,23 +184,88 @@ static int by_stem(const void *x, const void *y) {
   return compare_stems(a->base, a->stem_len, b->base, b->stem_len);
 }
 
-static int build_index(const oa_archive *a, name_index *ix) {
-  ix->n = oa_archive_recording_count(a);
-  ix->e = malloc((ix->n ? ix->n : 1) * sizeof *ix->e);
-  if (!ix->e) return -1;
-  for (uint64_t i = 0; i < ix->n; i++) {
-    const char *name = oa_archive_recording_name(a, i), *slash = strrchr(name, '/');
-    const char *base = slash ? slash + 1 : name;
-    ix->e[i] = (name_entry){base, stem_length(base), i};
+static int by_text(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
+
+/* A file column's value as resolve() reads it: '\\' as '/' (a table
+ * written on Windows), then its last part. */
+static const char *file_base(char *path) {
+  for (char *p = path; *p; p++)
+    if (*p == '\\') *p = '/';
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+static int wanted(const name_index *ix, const char *base, size_t stem) {
+  size_t lo = 0, hi = ix->nstems;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int r = compare_stems(ix->stems[mid], strlen(ix->stems[mid]), base, stem);
+    if (r == 0) return 1;
+    if (r < 0) lo = mid + 1;
+    else hi = mid;
   }
-  qsort(ix->e, ix->n, sizeof *ix->e, by_stem);
   return 0;
+}
+
+static int keep_if_wanted(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
+  (void)r;
+  name_index *ix = ctx;
+  const char *slash = strrchr(tx->name, '/'), *base = slash ? slash + 1 : tx->name;
+  size_t stem = stem_length(base);
+  if (!wanted(ix, base, stem)) return 0;
+  char *copy = strdup(tx->name);
+  if (!copy || oa_grow((void **)&ix->e, &ix->cap, ix->n + 1, sizeof *ix->e)) return free(copy), 1;
+  ix->e[ix->n++] = (name_entry){copy, copy + (base - tx->name), stem, i};
+  return 0;
+}
+
+/* The stems of the file column of every row after the header (text from
+ * pos on), sorted, each once. Rows of other views add stems no row asks
+ * for, which cost entries but change no match. */
+static int want_stems(const layout *t, const char *text, size_t len, size_t pos, name_index *ix) {
+  char *line = NULL, **fields = malloc(MAX_COLUMNS * sizeof *fields);
+  size_t cap = 0, room = 0;
+  int rc = fields ? 0 : -1;
+  while (rc == 0 && oa_csv_next_line(text, len, &pos, &line, &cap)) {
+    int nf = split(t, line, fields);
+    if (nf <= t->file) continue;
+    const char *base = file_base(fields[t->file]);
+    char *stem = strndup(base, stem_length(base));
+    if (!stem || oa_grow((void **)&ix->stems, &room, ix->nstems + 1, sizeof *ix->stems)) rc = -1, free(stem);
+    else ix->stems[ix->nstems++] = stem;
+  }
+  free(line), free(fields);
+  if (rc != 0) return rc;
+  if (ix->nstems) qsort(ix->stems, ix->nstems, sizeof *ix->stems, by_text);
+  size_t kept = 0;
+  for (size_t i = 0; i < ix->nstems; i++) {
+    if (kept && strcmp(ix->stems[kept - 1], ix->stems[i]) == 0) free(ix->stems[i]);
+    else ix->stems[kept++] = ix->stems[i];
+  }
+  ix->nstems = kept;
+  return 0;
+}
+
+/* One pass over the archive's rows (none kept) for the wanted stems. */
+static int build_index(const oa_archive *a, const layout *t, const char *text, size_t len, size_t pos,
+                       name_index *ix) {
+  if (want_stems(t, text, len, pos, ix) != 0) return -1;
+  if (ix->nstems && oa_archive_scan(a, keep_if_wanted, ix) != 0) return -1;
+  if (ix->n) qsort(ix->e, ix->n, sizeof *ix->e, by_stem);
+  return 0;
+}
+
+static void free_index(name_index *ix) {
+  for (size_t i = 0; i < ix->n; i++) free(ix->e[i].name);
+  for (size_t i = 0; i < ix->nstems; i++) free(ix->stems[i]);
+  free(ix->e), free(ix->stems);
+  memset(ix, 0, sizeof *ix);
 }
 
 /* How much of the path (without its extension, plen bytes) the recording's
  * name without its extension ends it, on a '/' boundary: 0 if it does not. */
-static size_t tail_score(const oa_archive *a, const name_entry *e, const char *path, size_t plen) {
-  const char *name = oa_archive_recording_name(a, e->rec);
+static size_t tail_score(const name_entry *e, const char *path, size_t plen) {
+  const char *name = e->name;
   size_t nlen = (size_t)(e->base - name) + e->stem_len;
   if (nlen > plen || memcmp(name, path + plen - nlen, nlen) != 0) return 0;
   return nlen == plen || path[plen - nlen - 1] == '/' ? nlen : 0;
@@ -203,13 +273,11 @@ static size_t tail_score(const oa_archive *a, const name_entry *e, const char *p
 
 /* The recording a detector's file column names (see the header comment). */
 static int resolve(const oa_archive *a, const name_index *ix, char *path, uint64_t *rec, oa_err *why) {
-  for (char *p = path; *p; p++)
-    if (*p == '\\') *p = '/'; /* a table written on Windows */
+  const char *base = file_base(path);
   oa_err ignore;
   if (oa_archive_find(a, path, rec, &ignore) == OA_OK) return OA_OK;
   for (char *p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
     if (p[1] && oa_archive_find(a, p + 1, rec, &ignore) == OA_OK) return OA_OK;
-  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
   size_t stem = stem_length(base), lo = 0, hi = ix->n;
   while (lo < hi) { /* first entry with this stem */
     size_t mid = (lo + hi) / 2;
@@ -219,7 +287,7 @@ static int resolve(const oa_archive *a, const name_index *ix, char *path, uint64
   size_t best = lo, ties = 0, same = 0, plen = (size_t)(base - path) + stem; /* the path without its extension */
   long best_score = -1;
   for (size_t i = lo; i < ix->n && compare_stems(ix->e[i].base, ix->e[i].stem_len, base, stem) == 0; i++, same++) {
-    long score = tail_score(a, &ix->e[i], path, plen) * 2 + (strcmp(ix->e[i].base, base) == 0);
+    long score = tail_score(&ix->e[i], path, plen) * 2 + (strcmp(ix->e[i].base, base) == 0);
     if (score > best_score) best = i, best_score = score, ties = 0;
     else if (score == best_score) ties++;
   }
@@ -230,8 +298,7 @@ static int resolve(const oa_archive *a, const name_index *ix, char *path, uint64
   }
   size_t other = best + 1 < ix->n ? best + 1 : best;
   return oa_err_set(why, OA_EUSAGE, "\"%s\" could be %zu recordings (\"%s\", \"%s\"...): name it by a longer path",
-                    path, ties + 1, oa_archive_recording_name(a, ix->e[best].rec),
-                    oa_archive_recording_name(a, ix->e[other].rec));
+                    path, ties + 1, ix->e[best].name, ix->e[other].name);
 }
 
 /* -------------------------------------------------------------------- rows */
@@ -375,9 +442,7 @@ int oa_queries_from_table(const oa_archive *a, const char *source, const char *t
   uint64_t views_skipped = 0;
   layout t = {0};
   row_ctx c = {.a = a, .t = &t, .opt = opt, .hints_left = 5};
-  /* Only detector tables name files by path or name: a CSV names recordings. */
-  int need_index = opt->format != OA_TABLE_CSV;
-  int rc = fields && (!need_index || build_index(a, &c.ix) == 0) ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
+  int rc = fields ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
   int have_header = 0;
   while (rc == OA_OK && oa_csv_next_line(text, len, &pos, &line, &cap)) {
     lineno++;
@@ -385,6 +450,9 @@ int oa_queries_from_table(const oa_archive *a, const char *source, const char *t
       have_header = 1;
       rc = read_header(&t, line, opt, source, out, err);
       if (rc == OA_OK && keep_view_of(&t, opt->first_row) != OA_OK) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+      /* Only detector tables name files by path or name: a CSV names recordings. */
+      if (rc == OA_OK && t.detector && build_index(a, &t, text, len, pos, &c.ix) != 0)
+        rc = oa_err_set(err, OA_ENOMEM, "out of memory");
       lineno += opt->line_base;
       continue;
     }
@@ -416,7 +484,7 @@ int oa_queries_from_table(const oa_archive *a, const char *source, const char *t
            (unsigned long long)views_skipped, t.first_view ? t.first_view : "");
   free(line);
   free(fields);
-  free(c.ix.e);
+  free_index(&c.ix);
   free_layout(&t);
   if (rc != OA_OK) oa_query_list_free(out);
   return rc;
