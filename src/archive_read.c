@@ -224,6 +224,18 @@ int oa_archive_scan(const oa_archive *a, oa_archive_row_fn fn, void *ctx) {
   return 0;
 }
 
+int oa_archive_scan_range(const oa_archive *a, uint64_t first, uint64_t count, oa_archive_row_fn fn, void *ctx) {
+  for (size_t k = 0; k < a->nseg; k++) {
+    uint64_t lo = a->base[k].recs, hi = a->base[k + 1].recs; /* this file's rows in the union */
+    if (hi <= first || lo >= first + count) continue;
+    scan_adapter s = {fn, ctx, lo};
+    uint64_t from = first > lo ? first - lo : 0, to = (first + count < hi ? first + count : hi) - lo;
+    int rc = oa_seg_scan_range(a->seg[k], from, to, adapt_row, &s);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 uint64_t oa_archive_blocks_loaded(const oa_archive *a) {
   uint64_t n = 0;
   for (size_t k = 0; k < a->nseg; k++) n += a->seg[k]->blocks_loaded;

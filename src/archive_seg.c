@@ -326,11 +326,13 @@ int oa_seg_find(oa_seg *a, const char *name, uint64_t *row) {
 
 /* A whole pass also learns whether the rows are in name order (the last
  * name of each block is kept to compare with the next block's first). */
-int oa_seg_scan(oa_seg *a, oa_seg_row_fn fn, void *ctx) {
-  size_t nblocks = (size_t)((a->nrecs + OA_SEG_BLOCK - 1) / OA_SEG_BLOCK);
+/* Rows [from, to) a block at a time; a pass over every row also learns
+ * whether they are in name order (`whole`). */
+static int scan_rows(oa_seg *a, uint64_t from, uint64_t to, int whole, oa_seg_row_fn fn, void *ctx) {
+  size_t nblocks = (size_t)((to + OA_SEG_BLOCK - 1) / OA_SEG_BLOCK);
   char *last = NULL;
   int in_order = 1, stop = 0;
-  for (size_t b = 0; b < nblocks && !stop; b++) {
+  for (size_t b = (size_t)(from / OA_SEG_BLOCK); b < nblocks && !stop; b++) {
     oa_seg_block tmp, *blk = &a->blocks[b];
     int cached = blk->rows != NULL;
     if (!cached) {
@@ -341,7 +343,7 @@ int oa_seg_scan(oa_seg *a, oa_seg_row_fn fn, void *ctx) {
       blk = &tmp;
     }
     uint64_t first = (uint64_t)b * OA_SEG_BLOCK, n = a->nrecs - first < OA_SEG_BLOCK ? a->nrecs - first : OA_SEG_BLOCK;
-    for (uint64_t k = 0; k < n && !stop; k++) {
+    for (uint64_t k = first < from ? from - first : 0; k < n && first + k < to && !stop; k++) {
       const char *name = blk->str[k * OA_STR_COUNT + OA_STR_NAME];
       const char *prev = k ? blk->str[(k - 1) * OA_STR_COUNT + OA_STR_NAME] : last;
       if (prev && strcmp(prev, name) > 0) in_order = 0;
@@ -353,8 +355,15 @@ int oa_seg_scan(oa_seg *a, oa_seg_row_fn fn, void *ctx) {
     if (!cached) block_free(&tmp);
   }
   free(last);
-  if (!stop) a->order_known = 1, a->in_order = in_order;
+  if (!stop && whole) a->order_known = 1, a->in_order = in_order;
   return stop;
+}
+
+int oa_seg_scan(oa_seg *a, oa_seg_row_fn fn, void *ctx) { return scan_rows(a, 0, a->nrecs, 1, fn, ctx); }
+
+int oa_seg_scan_range(oa_seg *a, uint64_t from, uint64_t to, oa_seg_row_fn fn, void *ctx) {
+  if (to > a->nrecs) to = a->nrecs;
+  return from < to ? scan_rows(a, from, to, 0, fn, ctx) : 0;
 }
 
 int oa_seg_open(const char *path, oa_seg **out, oa_err *err) {

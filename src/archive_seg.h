@@ -65,6 +65,8 @@ const char *oa_seg_string(oa_seg *s, uint64_t i, int field);
 int oa_seg_find(oa_seg *s, const char *name, uint64_t *row);
 typedef int (*oa_seg_row_fn)(void *ctx, uint64_t i, const oa_rec_row *r, const char *const *str);
 int oa_seg_scan(oa_seg *s, oa_seg_row_fn fn, void *ctx);
+/* The same over rows [from, to) only. */
+int oa_seg_scan_range(oa_seg *s, uint64_t from, uint64_t to, oa_seg_row_fn fn, void *ctx);
 /* Rows and bytes by position within this file, checked against its sizes. */
 int oa_seg_read_links(oa_seg *s, uint64_t first, uint64_t n, oa_link_row *rows, oa_err *err);
 int oa_seg_read_intervals(oa_seg *s, uint64_t first, uint64_t n, oa_interval_row *rows, oa_err *err);

@@ -173,13 +173,12 @@ int oa_queries_check_unique_all(MPI_Comm comm, const oa_query_list *l, const cha
   return oa_mpi_agree_err_as_is(comm, ok, err) ? OA_OK : err->code;
 }
 
-/* One pass over the rows for --windows: pass 0 counts every matching
- * recording's windows (the same on every rank), pass 1 makes those of
- * this share, [lo, hi) of the whole list's. */
+/* One pass over this rank's rows for --windows: pass 0 counts their
+ * windows, pass 1 makes them. */
 typedef struct window_pass {
   const oa_window_spec *w;
   int pass;
-  uint64_t total, lo, hi, at; /* windows: all, this share's, the next one's index */
+  uint64_t total; /* windows of this rank's rows */
   oa_window_stats *st;
   oa_query_list *out;
   int rc;
@@ -211,12 +210,9 @@ static int make_windows(window_pass *p, uint64_t i, const oa_rec_row *r, const c
                         int64_t hop) {
   int extra;
   int64_t n = window_count(p->w, r, len, hop, &extra) + extra;
-  uint64_t first = p->at;
-  p->at += (uint64_t)n;
-  if (p->at <= p->lo) return 0;
   char stem[sizeof ((oa_query *)0)->id - 22]; /* room for "_" and 20 digits of the start */
   oa_name_stem(name, stem, sizeof stem);
-  for (int64_t k = first < p->lo ? (int64_t)(p->lo - first) : 0; k < n && first + (uint64_t)k < p->hi; k++) {
+  for (int64_t k = 0; k < n; k++) {
     int64_t s = k * hop, e = s + len < r->samples ? s + len : r->samples;
     oa_query q = {.rec = i, .start = s, .end = e, .frames = e - s, .channels = r->channels};
     oa_query_part pad[2] = {{i, s, e, 0}, {OA_GAP_REC, 0, len - (e - s), e - s}};
@@ -225,11 +221,11 @@ static int make_windows(window_pass *p, uint64_t i, const oa_rec_row *r, const c
     oa_query_clock_of(r, &q);
     snprintf(q.id, sizeof q.id, "%s_%" PRId64, stem, s);
     if (oa_query_list_add(p->out, &q, padded ? pad : NULL, padded ? 2 : 0)) {
-      p->rc = oa_err_set(p->err, OA_ENOMEM, "out of memory for %" PRIu64 " windows", p->hi - p->lo);
+      p->rc = oa_err_set(p->err, OA_ENOMEM, "out of memory for %" PRIu64 " windows", p->total);
       return 1;
     }
   }
-  return p->at >= p->hi; /* past this share: the pass can stop */
+  return 0;
 }
 
 static int window_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
@@ -249,27 +245,42 @@ static int window_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_t
   return make_windows(p, i, r, tx->name, len, hop);
 }
 
-int oa_queries_windows(const oa_archive *a, const oa_window_spec *w, oa_query_list *out, oa_window_stats *st,
-                       oa_err *err) {
+/* The counts of every rank's rows, on every rank. */
+static void sum_window_stats(MPI_Comm comm, oa_window_stats *st, uint64_t *total) {
+  if (OA_SOLO(comm)) return;
+  uint64_t v[6] = {*total, st->recordings, st->padded, st->short_windows, st->short_recordings, st->tails};
+  MPI_Allreduce(MPI_IN_PLACE, v, 6, MPI_UINT64_T, MPI_SUM, comm);
+  MPI_Allreduce(MPI_IN_PLACE, &st->uncovered_seconds, 1, MPI_DOUBLE, MPI_SUM, comm);
+  *total = v[0], st->recordings = v[1], st->padded = v[2], st->short_windows = v[3];
+  st->short_recordings = v[4], st->tails = v[5];
+}
+
+int oa_queries_windows(MPI_Comm comm, const oa_archive *a, const oa_window_spec *w, oa_query_list *out,
+                       oa_window_stats *st, oa_err *err) {
   memset(out, 0, sizeof *out);
   memset(st, 0, sizeof *st);
+  int rank, size;
+  oa_mpi_rank_size(comm, &rank, &size);
+  uint64_t n = oa_archive_recording_count(a), from = n * (uint64_t)rank / (uint64_t)size;
+  uint64_t count = n * (uint64_t)(rank + 1) / (uint64_t)size - from, total = 0;
   window_pass p = {.w = w, .st = st, .out = out, .err = err};
-  if (oa_archive_scan(a, window_row, &p) < 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  if (p.rc != OA_OK) return p.rc;
+  if (oa_archive_scan_range(a, from, count, window_row, &p) < 0) p.rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (!oa_mpi_agree_err_as_is(comm, p.rc == OA_OK, err)) return err->code;
+  total = p.total;
+  sum_window_stats(comm, st, &total);
   if (st->recordings == 0)
     return oa_err_set(err, OA_EUSAGE, w->glob ? "the name pattern '%s' matches no indexed recording" :
                       "the archive holds no indexed recording%s", w->glob ? w->glob : "");
-  int parts = w->parts > 0 ? w->parts : 1;
-  if (w->max_windows && p.total > w->max_windows)
+  if (w->max_windows && total > w->max_windows)
     return oa_err_set(err, OA_EUSAGE, "%" PRIu64 " windows (about %.0f MB of query list on each of %d rank%s) is more "
                       "than the window limit, %" PRIu64 ": use a longer hop, a name pattern, or raise the limit",
-                      p.total, (double)p.total / parts * (sizeof(oa_query) + 64) / 1e6, parts, parts == 1 ? "" : "s",
+                      total, (double)total / size * (sizeof(oa_query) + 64) / 1e6, size, size == 1 ? "" : "s",
                       w->max_windows);
-  st->windows = p.total;
+  st->windows = total;
   p.pass = 1;
-  p.lo = p.total * (uint64_t)w->part / (uint64_t)parts;
-  p.hi = p.total * (uint64_t)(w->part + 1) / (uint64_t)parts;
-  if (p.hi > p.lo && oa_archive_scan(a, window_row, &p) < 0) p.rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (p.total > 0 && oa_archive_scan_range(a, from, count, window_row, &p) < 0)
+    p.rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (!oa_mpi_agree_err_as_is(comm, p.rc == OA_OK, err)) p.rc = err->code;
   if (p.rc != OA_OK) oa_query_list_free(out);
   return p.rc;
 }

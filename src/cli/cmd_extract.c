@@ -624,10 +624,10 @@ static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_a
 /* --windows: this rank's share of the windows, made from the rows. */
 static int window_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, oa_query_list *ql,
                           oa_err *err) {
-  int rank, size;
-  oa_mpi_rank_size(comm, &rank, &size);
+  int rank = 0;
+  if (!OA_SOLO(comm)) MPI_Comm_rank(comm, &rank);
   oa_window_spec spec = {.seconds = a->seconds, .glob = a->match, .max_windows = (uint64_t)a->max_windows,
-                         .tail = a->tail, .part = rank, .parts = size};
+                         .tail = a->tail};
   if (oa_parse_double(a->window, &spec.length) != 0 || oa_parse_double(a->hop, &spec.hop) != 0 ||
       spec.length <= 0 || spec.hop <= 0 ||
       (!a->seconds && (spec.length != (int64_t)spec.length || spec.hop != (int64_t)spec.hop))) {
@@ -635,8 +635,7 @@ static int window_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_
     return EXIT_USAGE;
   }
   oa_window_stats st;
-  int ok = oa_queries_windows(ar, &spec, ql, &st, err) == OA_OK;
-  if (!oa_mpi_agree_err(comm, ok, err)) return EXIT_FAILED;
+  if (oa_queries_windows(comm, ar, &spec, ql, &st, err) != OA_OK) return EXIT_FAILED;
   if (rank == 0 && (st.short_recordings || st.tails))
     OA_LOG(&cx->log, SUMMARY, "windows: %llu over %llu recordings; not covered: %llu recording%s shorter than a "
            "window and the tails of %llu (%.1f s of audio in all)", (unsigned long long)st.windows,

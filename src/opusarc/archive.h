@@ -327,6 +327,8 @@ typedef struct oa_row_texts {
  * when out of memory. */
 typedef int (*oa_archive_row_fn)(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx);
 int oa_archive_scan(const oa_archive *a, oa_archive_row_fn fn, void *ctx);
+/* The same over recordings [first, first + count) only. */
+int oa_archive_scan_range(const oa_archive *a, uint64_t first, uint64_t count, oa_archive_row_fn fn, void *ctx);
 /* Blocks of recordings rows read so far (rows load on first use). */
 uint64_t oa_archive_blocks_loaded(const oa_archive *a);
 

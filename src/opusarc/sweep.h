@@ -108,8 +108,6 @@ typedef struct oa_window_spec {
   int tail;               /* enum oa_tail: the audio after the last whole window (and a recording
                            * shorter than a window): dropped (counted), a window padded with zeros
                            * to the full length, or a shorter last window */
-  int part, parts;        /* make only share `part` of `parts` (0, 0: all), [W part/parts, W (part+1)/parts) of
-                           * the W windows in order: the rows are read twice, no block of them is kept */
 } oa_window_spec;
 
 typedef struct oa_window_stats {
@@ -121,13 +119,17 @@ typedef struct oa_window_stats {
 } oa_window_stats;
 
 /* Windows [s, s+len) for s = 0, hop, 2 hop, ... over every matching
- * recording (or this rank's share of them: spec->part). Ids are unique by construction: the name with '/' as '~' (and
- * '~', '%', control bytes as %XX) plus "_<start sample>"; over-long names
- * keep their start and a fingerprint of the whole name (the caller still
- * checks them over every share). Fails when nothing matches or when there
- * would be more than max_windows. */
-int oa_queries_windows(const oa_archive *a, const oa_window_spec *spec, oa_query_list *out, oa_window_stats *st,
-                       oa_err *err);
+ * recording. Collective over comm (MPI_COMM_NULL: alone): each rank reads
+ * an even share of the rows (twice, a block at a time, none kept) and
+ * makes the windows of those; the shares in rank order are the whole list,
+ * and *st counts all of them on every rank. Ids are unique by
+ * construction: the name with '/' as '~' (and '~', '%', control bytes as
+ * %XX) plus "_<start sample>"; over-long names keep their start and a
+ * fingerprint of the whole name (the caller still checks them over every
+ * share). Fails (agreed) when nothing matches or when there would be more
+ * than max_windows. */
+int oa_queries_windows(MPI_Comm comm, const oa_archive *a, const oa_window_spec *spec, oa_query_list *out,
+                       oa_window_stats *st, oa_err *err);
 /* OA_EUSAGE naming both CSV lines when two queries share an id. */
 int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *err);
 /* The same over every rank's share (collective): each id is checked on the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sweeps in shares (issue 18): each rank reads only its part of the queries
-# file (or makes its share of the windows and time spans), plans it, and
+# file, or makes the windows of its share of the rows, or its share of the
+# time spans), plans it, and
 # ranks that run out take units from the others' queues. Whatever the rank
 # count (1, 2, 3, 8) the outputs are the same: directories byte for byte,
 # clips files dataset by dataset (h5diff), the counts of the summary and
@@ -64,6 +65,21 @@ for np in 2 3 8; do
   for name in dir clips win time daily; do same "$name" "$np"; done
 done
 ls "$WORK/d8" "$WORK/y8" "$WORK" | grep partial && fail "temporary files left"
+# Windows at 8 ranks over 4 recordings: each rank reads its share of the
+# rows, so most read one or none. Windows of the one recording a pattern
+# names (on the last rank) are those one rank makes; the errors are agreed.
+for np in 1 8; do
+  mpi "$np" "$OPUSARC" extract -q "$WORK/a.h5" --windows 2 --hop 2 --units seconds --match 'site2/*' \
+    --out "$WORK/wm$np.h5" > /dev/null
+done
+h5diff "$WORK/wm1.h5" "$WORK/wm8.h5" > /dev/null || fail "windows of one matched recording at 8 ranks differ"
+expect 1 "more than the window limit, 10" mpi 8 "$OPUSARC" extract "$WORK/a.h5" --windows 1 --hop 1 --units seconds \
+  --max-windows 10 --out "$WORK/wmax.h5"
+expect 1 "matches no indexed recording" mpi 8 "$OPUSARC" extract "$WORK/a.h5" --windows 1 --hop 1 --units seconds \
+  --match 'nothing/*' --out "$WORK/wnone.h5"
+expect 1 "no window fits" mpi 8 "$OPUSARC" extract "$WORK/a.h5" --windows 600 --hop 600 --units seconds \
+  --out "$WORK/wfit.h5"
+[ ! -e "$WORK/wmax.h5" ] && [ ! -e "$WORK/wnone.h5" ] && [ ! -e "$WORK/wfit.h5" ] || fail "a refused window sweep wrote"
 # /queries written 7 rows at a time on ranks 0 and 2, at once on rank 1
 # (test builds: fault point "table"): the same table.
 OPUSARC_FAULT=table@0,table@2 run clips7-3 3 --queries "$WORK/q.csv" --out "$WORK/c7.h5" --piece 1
