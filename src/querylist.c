@@ -178,7 +178,7 @@ int oa_queries_check_unique_all(MPI_Comm comm, const oa_query_list *l, const cha
 typedef struct window_pass {
   const oa_window_spec *w;
   int pass;
-  uint64_t total; /* windows of this rank's rows */
+  uint64_t total, made; /* windows of this rank's rows: all, made so far (pass 1) */
   oa_window_stats *st;
   oa_query_list *out;
   int rc;
@@ -225,7 +225,8 @@ static int make_windows(window_pass *p, uint64_t i, const oa_rec_row *r, const c
       return 1;
     }
   }
-  return 0;
+  p->made += (uint64_t)n;
+  return p->made >= p->total; /* the rest of the rows hold none: the pass can stop */
 }
 
 static int window_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
