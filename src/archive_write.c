@@ -456,18 +456,40 @@ static int writer_alloc(MPI_Comm comm, const char *path, const oa_archive_meta *
 enum start_action { START_FRESH, START_RESUME, START_CHECK_COMPLETE };
 
 /* Rank 0: PATH and PATH.partial are not inputs and not directories etc. */
-static int check_not_inputs(oa_archive_writer *w, const oa_writer_config *cfg, oa_err *err) {
+static int check_not_inputs(oa_archive_writer *w, const oa_writer_config *cfg, const oa_file_id *hit, size_t nhit,
+                            oa_err *err) {
   const oa_corpus *c = cfg->corpus;
-  size_t n = (c ? c->count : 0) + cfg->n_inputs;
+  size_t n = (c ? c->count : 0) + nhit;
   oa_file_id *ids = calloc(n ? n : 1, sizeof *ids);
   if (!ids) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  for (size_t i = 0; i < cfg->n_inputs; i++) ids[i] = cfg->inputs[i];
-  for (size_t i = cfg->n_inputs; i < n; i++) ids[i] = (oa_file_id){c->entries[i - cfg->n_inputs].dev,
-                                                                  c->entries[i - cfg->n_inputs].ino};
+  for (size_t i = 0; i < nhit; i++) ids[i] = hit[i];
+  for (size_t i = nhit; i < n; i++) ids[i] = (oa_file_id){c->entries[i - nhit].dev, c->entries[i - nhit].ino};
   int rc = oa_out_check(w->path, 1, ids, n, "archive", err);
   if (rc == OA_OK) rc = oa_out_check(w->partial, 1, ids, n, "archive", err);
   free(ids);
   return rc;
+}
+
+/* Collective, with each rank's run of the inputs: which of PATH and
+ * PATH.partial are inputs now, found without the whole list (each rank
+ * looks in its run); rank 0 gets their identities, at most two. */
+static size_t paths_among_runs(oa_archive_writer *w, const oa_corpus *run, oa_file_id hit[2]) {
+  const char *paths[2] = {w->path, w->partial};
+  uint64_t ids[6] = {0}; /* dev, ino, exists, for each */
+  for (int k = 0; w->rank == 0 && k < 2; k++) {
+    oa_file_id id;
+    if (oa_file_id_of(paths[k], &id) == 0) ids[3 * k] = id.dev, ids[3 * k + 1] = id.ino, ids[3 * k + 2] = 1;
+  }
+  MPI_Bcast(ids, 6, MPI_UINT64_T, 0, w->comm);
+  uint8_t found[2] = {0, 0};
+  for (size_t i = 0; i < run->count; i++)
+    for (int k = 0; k < 2; k++)
+      found[k] |= ids[3 * k + 2] && run->entries[i].dev == ids[3 * k] && run->entries[i].ino == ids[3 * k + 1];
+  oa_mpi_max_bytes(w->comm, found, 2);
+  size_t n = 0;
+  for (int k = 0; k < 2; k++)
+    if (found[k]) hit[n++] = (oa_file_id){ids[3 * k], ids[3 * k + 1]};
+  return n;
 }
 
 /* Rank 0 looks at what exists on disk (under the lock) and chooses. */
@@ -558,10 +580,12 @@ static int check_complete(oa_archive_writer *w, const oa_writer_config *cfg, oa_
 static int start_checks(oa_archive_writer *w, const oa_writer_config *cfg, int *action, int *complete, oa_err *err) {
   int ok = 1;
   char lock_note[OA_ERRMSG_MAX] = "";
+  oa_file_id hit[2];
+  size_t nhit = cfg->run ? paths_among_runs(w, cfg->run, hit) : 0;
   if (w->rank == 0) {
     ok = oa_archlock_acquire(w->path, &w->lock, lock_note, err) == OA_OK;
     if (ok && oa_fault("stall")) sleep(600); /* tests: a job that holds the lock */
-    if (ok) ok = check_not_inputs(w, cfg, err) == OA_OK;
+    if (ok) ok = check_not_inputs(w, cfg, hit, nhit, err) == OA_OK;
     if (ok) ok = choose_start(w, cfg, action, err) == OA_OK;
     if (lock_note[0] && cfg->note) snprintf(cfg->note, OA_ERRMSG_MAX, "%s", lock_note);
   }

@@ -4,8 +4,8 @@
  * runs (equal names meet on one rank; one file's names meet on the rank
  * its device and inode hash to), the fingerprint along the runs, and the
  * moves the index job needs: to the ranks that index them (by bytes), to
- * rank 0 (a resume or an append compares the whole list), and the cut of
- * an append. */
+ * rank 0 (only for a refusal that names what differs), and the cut of an
+ * append. */
 #include "opusarc/corpuswalk.h"
 
 #include <stdlib.h>

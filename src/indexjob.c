@@ -264,30 +264,6 @@ static int finish(job_ctx *j, oa_archive_writer *w, int ok, oa_err *err) {
   return rc;
 }
 
-/* Which of the archive's paths (PATH, PATH.partial) are inputs now, from
- * every rank's run, without the whole list: rank 0 gets their identities
- * (at most two) for the writer's check. */
-static size_t outputs_among_inputs(job_ctx *j, oa_file_id hit[2]) {
-  char partial[4096];
-  snprintf(partial, sizeof partial, "%s.partial", j->job->output);
-  const char *paths[2] = {j->job->output, partial};
-  uint64_t ids[6] = {0}; /* dev, ino, exists, for each */
-  for (int k = 0; j->rank == 0 && k < 2; k++) {
-    oa_file_id id;
-    if (oa_file_id_of(paths[k], &id) == 0) ids[3 * k] = id.dev, ids[3 * k + 1] = id.ino, ids[3 * k + 2] = 1;
-  }
-  MPI_Bcast(ids, 6, MPI_UINT64_T, 0, j->comm);
-  uint8_t found[2] = {0, 0};
-  for (size_t i = 0; i < j->corpus.count; i++)
-    for (int k = 0; k < 2; k++)
-      found[k] |= ids[3 * k + 2] && j->corpus.entries[i].dev == ids[3 * k] && j->corpus.entries[i].ino == ids[3 * k + 1];
-  oa_mpi_max_bytes(j->comm, found, 2);
-  size_t n = 0;
-  for (int k = 0; k < 2; k++)
-    if (found[k]) hit[n++] = (oa_file_id){ids[3 * k], ids[3 * k + 1]};
-  return n;
-}
-
 /* The writer's way to the whole list, for a refusal that names what differs. */
 static int gather_list(void *ctx, oa_corpus *whole, oa_err *err) {
   job_ctx *j = ctx;
@@ -300,11 +276,8 @@ static int write_archive(job_ctx *j, oa_err *err) {
   fill_meta(j, &meta);
   char note[OA_ERRMSG_MAX] = "";
   const oa_index_job *job = j->job;
-  oa_file_id hit[2];
-  size_t nhit = outputs_among_inputs(j, hit);
   oa_writer_config cfg = {.overwrite = job->force, .resume = job->resume, .run = &j->corpus, .gather = gather_list,
-                          .gather_ctx = j, .inputs = hit, .n_inputs = nhit,
-                          .corpus_hash = oa_corpus_hash_across(j->comm, &j->corpus), .options = job->options_text,
+                          .gather_ctx = j, .corpus_hash = oa_corpus_hash_across(j->comm, &j->corpus), .options = job->options_text,
                           .note = note, .io_timeout = job->io_timeout, .log = j->log};
   oa_archive_writer *w;
   double tm = MPI_Wtime();

@@ -204,23 +204,18 @@ size_t oa_spill_elem(int kind);
 
 typedef struct oa_archive_writer oa_archive_writer;
 
-struct oa_file_id; /* src/outfile.h */
-
 typedef struct oa_writer_config {
   int overwrite;          /* replace PATH and any PATH.partial */
   int resume;             /* continue PATH.partial from its commit record */
   /* The inputs, which no output may be and --resume compares: either the
    * whole list on rank 0 (corpus), or each rank's run of the sorted list
-   * (run: entries with their rows) with `gather`, a collective call that
-   * puts the whole list on rank 0 when a refusal must say what differs,
-   * and the identities among the inputs of PATH and PATH.partial (inputs:
-   * rank 0, n_inputs of them). */
+   * (run: entries with their rows; each rank checks its own) with
+   * `gather`, a collective call that puts the whole list on rank 0 when a
+   * refusal must say what differs. */
   const oa_corpus *corpus;
   const oa_corpus *run;
   int (*gather)(void *ctx, oa_corpus *whole, oa_err *err);
   void *gather_ctx;
-  const struct oa_file_id *inputs;
-  size_t n_inputs;
   uint64_t corpus_hash;   /* oa_corpus_hash of the corpus being indexed */
   const char *options;    /* indexing options as "--name=value;..." and the build; a resume must match */
   char *note;             /* rank 0, OA_ERRMSG_MAX bytes or NULL: what --resume did */

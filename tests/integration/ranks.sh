@@ -103,6 +103,12 @@ interrupt_at_8 "$WORK/k.h5"
 mpi 3 "$OPUSARC" "${IDX[@]}" --resume -o "$WORK/k.h5" "$C/deep" "$C/wide" > "$WORK/resume.txt"
 rows "$WORK/k.h5" | cmp -s - "$WORK/r1.rows" || fail "killed at 8 ranks, resumed at 3: rows differ"
 
+# An output that is one of the inputs, found on whichever rank holds it in
+# its run of the list: refused, the input untouched.
+cp "$C/wide/w03.opus" "$WORK/w03.copy"
+expect 1 "is an input of this command" mpi 8 "$OPUSARC" "${IDX[@]}" --force -o "$C/wide/w03.opus" "$C/deep" "$C/wide"
+cmp -s "$C/wide/w03.opus" "$WORK/w03.copy" || fail "an input named as the output was changed"
+
 # --resume at 8 ranks on complete archives: the same inputs are found
 # complete (each rank checks its run against the rows); new inputs are
 # refused, named (the list gathered on rank 0 only for the message).
