@@ -65,41 +65,75 @@ static int prepare_file(oa_clips_file *cf, uint64_t bytes, oa_err *err) {
   return e;
 }
 
+void oa_clips_measure(oa_clips_layout *l, const oa_archive *a, const oa_query_list *ql) {
+  if (!l->width_cap) {
+    l->nlabels = ql->nlabels;
+    l->label_names = calloc(ql->nlabels ? ql->nlabels : 1, sizeof *l->label_names);
+    l->width = calloc(ql->nlabels + 1, sizeof *l->width);
+    l->failed = !l->label_names || !l->width;
+    for (size_t k = 0; !l->failed && k < ql->nlabels; k++)
+      if (!(l->label_names[k] = strdup(ql->label_names[k]))) l->failed = 1;
+    if (l->failed) return;
+    l->width_cap = 1, l->width[0] = 1, l->rate_lo = INT32_MAX, l->rate_hi = INT32_MIN;
+    for (size_t k = 0; k < ql->nlabels; k++) l->width[k + 1] = 2;
+  }
+  for (size_t i = 0; i < ql->n; i++) {
+    const oa_query *q = &ql->q[i];
+    l->floats += (uint64_t)q->out_frames * (uint64_t)q->out_channels;
+    size_t w = strlen(oa_archive_recording_name(a, q->rec));
+    if (w > l->width[0]) l->width[0] = w;
+    for (size_t k = 0; k < ql->nlabels && k < l->nlabels; k++)
+      if (strlen(oa_query_label(ql, i, k)) + 1 > l->width[k + 1]) l->width[k + 1] = strlen(oa_query_label(ql, i, k)) + 1;
+    if (q->out_rate < l->rate_lo) l->rate_lo = q->out_rate;
+    if (q->out_rate > l->rate_hi) l->rate_hi = q->out_rate;
+    if (!l->rows++) l->first = *q;
+    else if (!l->has_odd && (q->out_frames != l->first.out_frames || q->out_channels != l->first.out_channels))
+      l->odd = *q, l->has_odd = 1;
+  }
+}
+
+void oa_clips_layout_free(oa_clips_layout *l) {
+  for (size_t k = 0; l->label_names && k < l->nlabels; k++) free(l->label_names[k]);
+  free(l->label_names), free(l->width);
+  memset(l, 0, sizeof *l);
+}
+
 /* The shape every clip must have: the whole list's first query's (the
  * first rank holding queries sends it). */
-static void first_shape(MPI_Comm comm, const oa_query_list *ql, oa_query *first) {
+static void first_shape(MPI_Comm comm, const oa_clips_layout *l, oa_query *first) {
   int rank, size, holder;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  int mine = ql->n ? rank : size;
+  int mine = l->rows ? rank : size;
   MPI_Allreduce(&mine, &holder, 1, MPI_INT, MPI_MIN, comm);
   if (holder == size) return;
-  if (rank == holder) *first = ql->q[0];
+  if (rank == holder) *first = l->first;
   MPI_Bcast(first, sizeof *first, MPI_BYTE, holder, comm);
 }
 
 /* Refused before anything is written (collective): each rank checks its
- * share against the whole list's first clip. */
-int oa_clips_check_fixed_shape(MPI_Comm comm, const oa_query_list *ql, oa_err *err) {
+ * share (its first clip, and the first that differs from it) against the
+ * whole list's first clip. */
+int oa_clips_check_fixed_shape(MPI_Comm comm, const oa_clips_layout *l, oa_err *err) {
   oa_query a = {.out_frames = -1};
-  first_shape(comm, ql, &a);
+  first_shape(comm, l, &a);
   if (a.out_frames < 0) return oa_err_set(err, OA_EUSAGE, "fixed-shape clips: no queries");
-  int ok = 1;
-  for (size_t i = 0; i < ql->n && ok; i++) {
-    const oa_query *b = &ql->q[i];
-    if (b->out_frames == a.out_frames && b->out_channels == a.out_channels && b->out_frames > 0) continue;
-    ok = 0;
+  const oa_query *b = NULL;
+  if (l->rows && (l->first.out_frames != a.out_frames || l->first.out_channels != a.out_channels ||
+                  l->first.out_frames <= 0))
+    b = &l->first;
+  else if (l->has_odd) b = &l->odd;
+  if (b)
     oa_err_set(err, OA_EUSAGE, "fixed-shape clips need one length and channel count: %s is %lld frames x %d, %s is "
                "%lld x %d (use windows, one channel, one output rate, or flat clips)", a.id, (long long)a.out_frames,
                a.out_channels, b->id, (long long)b->out_frames, b->out_channels);
-  }
-  return oa_mpi_agree_err_as_is(comm, ok, err) ? OA_OK : OA_EUSAGE;
+  return oa_mpi_agree_err_as_is(comm, b == NULL, err) ? OA_OK : OA_EUSAGE;
 }
 
 /* The dataspace of /clips, and its chunks for --shape fixed: one row (one
  * clip) per chunk, cut along frames past 4 MiB, so a reader of one clip
  * reads only it. */
-static hid_t clips_space(const oa_query_list *ql, int fixed, uint64_t total, uint64_t rows, hid_t dcpl,
+static hid_t clips_space(const oa_clips_layout *l, int fixed, uint64_t total, uint64_t rows, hid_t dcpl,
                          oa_clips_file *cf) {
   cf->ndims = 1;
   if (!fixed) {
@@ -107,7 +141,7 @@ static hid_t clips_space(const oa_query_list *ql, int fixed, uint64_t total, uin
     return H5Screate_simple(1, dims, NULL);
   }
   oa_query first = {0};
-  first_shape(cf->comm, ql, &first); /* every clip's, checked before */
+  first_shape(cf->comm, l, &first); /* every clip's, checked before */
   hsize_t frames = (hsize_t)first.out_frames, ch = (hsize_t)first.out_channels;
   cf->ndims = ch == 1 ? 2 : 3;
   cf->row_floats = frames * ch;
@@ -129,32 +163,25 @@ static hid_t string_type(size_t size, H5T_cset_t cset) {
 /* Each label column is as wide as its longest value (with its NUL) over
  * every rank's share; recording names as the longest a query names.
  * Collective. */
-static int label_widths(const oa_query_list *ql, const oa_archive *a, oa_clips_file *cf) {
-  size_t n = ql->nlabels + 1;
+static int label_widths(const oa_clips_layout *l, oa_clips_file *cf) {
+  size_t n = l->nlabels + 1;
   uint64_t *w = calloc(n, sizeof *w);
   cf->label_width = calloc(n, sizeof *cf->label_width);
-  int ok = oa_mpi_agree(cf->comm, w && cf->label_width);
+  int ok = oa_mpi_agree(cf->comm, w && cf->label_width && !l->failed);
   if (!ok) return free(w), -1;
   w[0] = 1;
-  for (size_t i = 0; i < ql->n; i++) {
-    size_t l = strlen(oa_archive_recording_name(a, ql->q[i].rec));
-    if (l > w[0]) w[0] = l;
-  }
-  for (size_t k = 0; k < ql->nlabels; k++) {
-    w[k + 1] = 2;
-    for (size_t i = 0; i < ql->n; i++)
-      if (strlen(oa_query_label(ql, i, k)) + 1 > w[k + 1]) w[k + 1] = strlen(oa_query_label(ql, i, k)) + 1;
-  }
+  for (size_t k = 0; k < l->nlabels; k++) w[k + 1] = 2;
+  for (size_t k = 0; l->width_cap && k < n; k++) w[k] = l->width[k];
   MPI_Allreduce(MPI_IN_PLACE, w, (int)n, MPI_UINT64_T, MPI_MAX, cf->comm);
   cf->name_len = (size_t)w[0] + 1;
   cf->row_bytes = sizeof(clip_row) + cf->name_len;
-  for (size_t k = 0; k < ql->nlabels; k++) cf->label_width[k] = (size_t)w[k + 1], cf->row_bytes += (size_t)w[k + 1];
+  for (size_t k = 0; k < l->nlabels; k++) cf->label_width[k] = (size_t)w[k + 1], cf->row_bytes += (size_t)w[k + 1];
   free(w);
   return 0;
 }
 
 /* The compound type of a /queries row: clip_row, the recording, the labels. */
-static void make_row_type(oa_clips_file *cf, const oa_query_list *ql) {
+static void make_row_type(oa_clips_file *cf, const oa_clips_layout *l) {
   cf->rec_type = string_type(cf->name_len, H5T_CSET_ASCII);
   hid_t id_type = string_type(sizeof ((clip_row *)0)->id, H5T_CSET_ASCII);
   cf->row_type = H5Tcreate(H5T_COMPOUND, cf->row_bytes);
@@ -177,17 +204,16 @@ static void make_row_type(oa_clips_file *cf, const oa_query_list *ql) {
   H5Tinsert(cf->row_type, "rate", HOFFSET(clip_row, rate), H5T_NATIVE_INT32);
   H5Tinsert(cf->row_type, "recording", sizeof(clip_row), cf->rec_type);
   size_t col = sizeof(clip_row) + cf->name_len;
-  for (size_t k = 0; k < ql->nlabels; k++) { /* the queries table's own columns, as strings */
+  for (size_t k = 0; k < l->nlabels; k++) { /* the queries table's own columns, as strings */
     hid_t t = string_type(cf->label_width[k], H5T_CSET_UTF8); /* species names, comments: as the table had them */
-    H5Tinsert(cf->row_type, ql->label_names[k], col, t);
+    H5Tinsert(cf->row_type, l->label_names[k], col, t);
     H5Tclose(t);
     col += cf->label_width[k];
   }
   H5Tclose(id_type), H5Tclose(time_type), H5Tclose(utc_type);
 }
 
-int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_archive *a, oa_query_list *ql,
-                    oa_err *err) {
+int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_clips_layout *l, oa_err *err) {
   memset(cf, 0, sizeof *cf);
   cf->comm = cfg->comm;
   MPI_Comm_rank(cf->comm, &cf->rank);
@@ -197,16 +223,15 @@ int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_arch
   cf->watchdog = cfg->watchdog;
   /* Clips lie in the order of the whole list: this share's start after
    * the floats of the ranks before. */
-  uint64_t mine[2] = {0, ql->n}, before[2], all[2];
-  for (size_t i = 0; i < ql->n; i++) mine[0] += (uint64_t)ql->q[i].out_frames * (uint64_t)ql->q[i].out_channels;
+  uint64_t mine[2] = {l->floats, l->rows}, before[2], all[2];
   oa_mpi_offsets(cf->comm, mine, before, all, 2);
-  uint64_t total = all[0], at = before[0];
+  uint64_t total = all[0];
+  cf->next_offset = before[0];
   cf->rows = all[1];
-  for (size_t i = 0; i < ql->n; i++) {
-    ql->q[i].clip_offset = at;
-    at += (uint64_t)ql->q[i].out_frames * (uint64_t)ql->q[i].out_channels;
-  }
-  if (label_widths(ql, a, cf) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  int32_t r[2] = {l->rows ? l->rate_lo : INT32_MAX, l->rows ? -l->rate_hi : INT32_MAX}; /* lowest, minus highest */
+  MPI_Allreduce(MPI_IN_PLACE, r, 2, MPI_INT32_T, MPI_MIN, cf->comm);
+  cf->rate = r[0] == INT32_MAX ? OA_SAMPLE_RATE : r[0] == -r[1] ? r[0] : 0;
+  if (label_widths(l, cf) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
   if (prepare_file(cf, total * sizeof(float) + cf->rows * cf->row_bytes, err)) return OA_EIO;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, cf->comm, MPI_INFO_NULL);
@@ -219,13 +244,13 @@ int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_arch
     return oa_err_set(err, OA_EIO, "cannot create %s", cf->tmp);
   }
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  hid_t space = clips_space(ql, cfg->fixed_shape, total, cf->rows, dcpl, cf);
+  hid_t space = clips_space(l, cfg->fixed_shape, total, cf->rows, dcpl, cf);
   H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
   H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
   cf->clips = H5Dcreate2(cf->file, "clips", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   H5Pclose(dcpl);
   H5Sclose(space);
-  make_row_type(cf, ql);
+  make_row_type(cf, l);
   hsize_t rows[1] = {cf->rows};
   space = H5Screate_simple(1, rows, NULL);
   cf->table = H5Dcreate2(cf->file, "queries", cf->row_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -236,7 +261,14 @@ int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_arch
   return OA_OK;
 }
 
-/* Rows [from, from + n) of this rank's share of /queries. */
+void oa_clips_place(oa_clips_file *cf, oa_query_list *ql) {
+  for (size_t i = 0; i < ql->n; i++) {
+    ql->q[i].clip_offset = cf->next_offset;
+    cf->next_offset += (uint64_t)ql->q[i].out_frames * (uint64_t)ql->q[i].out_channels;
+  }
+}
+
+/* Rows [from, from + n) of this batch of /queries. */
 static uint8_t *table_rows(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql,
                            const uint8_t *failed, size_t from, size_t n) {
   size_t row = cf->row_bytes;
@@ -263,7 +295,7 @@ static uint8_t *table_rows(const oa_clips_file *cf, const oa_archive *a, const o
   return rows;
 }
 
-/* One collective write of rows [from, from + n) of this rank's share (n may be 0). */
+/* One collective write of rows [from, from + n) of this batch (n may be 0). */
 static int write_rows(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql, const uint8_t *failed,
                       size_t from, size_t n) {
   uint8_t *rows = table_rows(cf, a, ql, failed, from, n);
@@ -288,11 +320,13 @@ static int write_rows(const oa_clips_file *cf, const oa_archive *a, const oa_que
   return oa_mpi_agree(cf->comm, ok);
 }
 
-/* Each rank writes its rows, TABLE_CHUNK at a time (so the rows made for
- * writing stay small); every rank joins as many collective writes as the
- * rank with the most rows. */
+/* Each rank writes its batch's rows, TABLE_CHUNK at a time (so the rows
+ * made for writing stay small); every rank joins as many collective writes
+ * as the rank with the most rows. */
 enum { TABLE_CHUNK = 65536 };
-static int write_table(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql, const uint8_t *failed) {
+int oa_clips_write_rows(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql,
+                        const uint8_t *failed) {
+  watch(cf, "writing the table of");
   size_t chunk = oa_fault("table") ? 7 : TABLE_CHUNK; /* tests: many rounds, different on each rank */
   uint64_t rounds = (ql->n + chunk - 1) / chunk;
   MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_UINT64_T, MPI_MAX, cf->comm);
@@ -301,20 +335,8 @@ static int write_table(const oa_clips_file *cf, const oa_archive *a, const oa_qu
     size_t from = (size_t)k * chunk, n = from < ql->n ? ql->n - from : 0;
     ok = write_rows(cf, a, ql, failed, from, n < chunk ? n : chunk);
   }
+  oa_watchdog_disarm(cf->watchdog);
   return ok;
-}
-
-/* The rate every clip shares, or 0 when they differ (the rate column
- * says). Collective. */
-static int32_t common_rate(MPI_Comm comm, const oa_query_list *ql) {
-  int32_t r[2] = {INT32_MAX, INT32_MAX}; /* the lowest rate, minus the highest */
-  for (size_t i = 0; i < ql->n; i++) {
-    if (ql->q[i].out_rate < r[0]) r[0] = ql->q[i].out_rate;
-    if (-ql->q[i].out_rate < r[1]) r[1] = -ql->q[i].out_rate;
-  }
-  MPI_Allreduce(MPI_IN_PLACE, r, 2, MPI_INT32_T, MPI_MIN, comm);
-  if (r[0] == INT32_MAX) return OA_SAMPLE_RATE;
-  return r[0] == -r[1] ? r[0] : 0;
 }
 
 static int write_int_attr(hid_t file, const char *name, int32_t value) {
@@ -343,11 +365,9 @@ static int write_clip_attrs(const oa_clips_file *cf, int32_t rate) {
 /* Collective: the table and attributes are written, the file closed and
  * given its name. A rank whose collective step failed ends the process
  * without MPI_Finalize (sets *broken): HDF5 could not close the file. */
-int oa_clips_finish(oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql, const uint8_t *failed,
-                    int *broken, oa_err *err) {
+int oa_clips_finish(oa_clips_file *cf, int rows_ok, int keep, int *broken, oa_err *err) {
   watch(cf, "finishing");
-  int ok = write_table(cf, a, ql, failed);
-  ok = oa_mpi_agree(cf->comm, ok && write_clip_attrs(cf, common_rate(cf->comm, ql)));
+  int ok = oa_mpi_agree(cf->comm, rows_ok && write_clip_attrs(cf, cf->rate));
   H5Dclose(cf->clips), H5Dclose(cf->table), H5Tclose(cf->row_type), H5Tclose(cf->rec_type);
   if (ok) ok = oa_mpi_agree(cf->comm, H5Fclose(cf->file) >= 0);
   else *broken = 1; /* the file stays open: closing it collectively could block */
@@ -356,7 +376,7 @@ int oa_clips_finish(oa_clips_file *cf, const oa_archive *a, const oa_query_list 
   oa_err_clear(&why);
   int published = 1;
   if (cf->rank == 0) {
-    published = ok && oa_out_sync(cf->tmp, &why) == OA_OK &&
+    published = ok && keep && oa_out_sync(cf->tmp, &why) == OA_OK &&
                 oa_out_publish(cf->tmp, cf->path, cf->overwrite, &why) == OA_OK;
     if (!published) unlink(cf->tmp);
   }

@@ -30,6 +30,8 @@ typedef struct oa_clips_file {
   int ndims;                /* /clips: 1 (flat), 2 [n, frames] or 3 [n, frames, channels] (--shape fixed) */
   uint64_t row_floats;      /* ndims > 1: floats per row */
   uint64_t rows;            /* queries over every rank's share */
+  uint64_t next_offset;     /* in /clips: the next batch's first float */
+  int32_t rate;             /* every clip's rate, or 0 when they differ */
 } oa_clips_file;
 
 typedef struct oa_clips_config {
@@ -40,22 +42,48 @@ typedef struct oa_clips_config {
   oa_watchdog *watchdog;      /* may be NULL */
 } oa_clips_config;
 
+/* What the clips file needs to know of this rank's share before it is
+ * made, measured batch by batch (oa_clips_measure): rows, floats, the
+ * widest recording name and label values, the output rates, and for
+ * --shape fixed its first clip and the first that differs from it. */
+typedef struct oa_clips_layout {
+  uint64_t rows, floats;
+  size_t nlabels;
+  char **label_names;      /* copies of the first batch's */
+  uint64_t *width;         /* [0]: recording names (bytes), [1 + k]: label k (with its NUL) */
+  int width_cap;           /* set once the first batch was measured */
+  int failed;              /* out of memory */
+  int32_t rate_lo, rate_hi;
+  oa_query first, odd;
+  int has_odd;
+} oa_clips_layout;
+
+/* Adds a batch of this rank's share (its out_* fields set). */
+void oa_clips_measure(oa_clips_layout *l, const oa_archive *a, const oa_query_list *ql);
+void oa_clips_layout_free(oa_clips_layout *l);
 /* --shape fixed (collective): every clip has the whole list's first one's
  * frames and channels, or an error names one that differs. */
-int oa_clips_check_fixed_shape(MPI_Comm comm, const oa_query_list *ql, oa_err *err);
-/* Collective: sets each query's clip_offset (ql is this rank's share,
- * ql->first its place in the whole list) and creates the file and its
- * datasets. The same result on every rank. */
-int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_archive *a, oa_query_list *ql,
-                    oa_err *err);
+int oa_clips_check_fixed_shape(MPI_Comm comm, const oa_clips_layout *l, oa_err *err);
+/* Collective: creates the file and its datasets for every rank's share as
+ * measured. The same result on every rank. */
+int oa_clips_create(oa_clips_file *cf, const oa_clips_config *cfg, const oa_clips_layout *l, oa_err *err);
+/* Sets the clip_offset of the next batch of this rank's share (batches in
+ * order; ql->first its place in the whole list). */
+void oa_clips_place(oa_clips_file *cf, oa_query_list *ql);
 /* Frames [out_frame, out_frame + frames) of q's clip (independent I/O). */
 int oa_clips_write(const oa_clips_file *cf, const oa_query *q, int64_t out_frame, const float *pcm, size_t frames,
                    oa_err *err);
-/* Collective: /queries (status from `failed`), attributes, close, rename.
- * Sets *broken when a rank's collective step failed: the file could not be
- * closed and the process must end without MPI_Finalize. */
-int oa_clips_finish(oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql, const uint8_t *failed,
-                    int *broken, oa_err *err);
+/* Collective: the /queries rows of a batch (status from `failed`); every
+ * rank calls it once per round, with an empty batch if it has none. 1 when
+ * every rank wrote its rows. */
+int oa_clips_write_rows(const oa_clips_file *cf, const oa_archive *a, const oa_query_list *ql,
+                        const uint8_t *failed);
+/* Collective, after the last batch: attributes, close, rename (rows_ok: 1
+ * when every batch's rows were written; keep 0: the sweep failed, the
+ * temporary file is removed). Sets *broken when a rank's collective step
+ * failed: the file could not be closed and the process must end without
+ * MPI_Finalize. */
+int oa_clips_finish(oa_clips_file *cf, int rows_ok, int keep, int *broken, oa_err *err);
 void oa_clips_free(oa_clips_file *cf);
 
 #endif

@@ -158,19 +158,107 @@ static int check_received(const uint8_t *buf, size_t len, const char *source, oa
   return rc;
 }
 
-int oa_queries_check_unique_all(MPI_Comm comm, const oa_query_list *l, const char *source, oa_err *err) {
-  if (OA_SOLO(comm)) return oa_queries_check_unique(l, source, err);
+void oa_id_check_init(oa_id_check *c, MPI_Comm comm) {
+  memset(c, 0, sizeof *c);
+  c->comm = comm;
+}
+
+/* Alone, the batch's records are kept as they are. */
+static int keep_own_ids(oa_id_check *c, const oa_query_list *l) {
+  for (size_t i = 0; i < l->n && !c->failed; i++) {
+    int64_t line = l->q[i].line;
+    size_t len = strlen(l->q[i].id) + 1;
+    if (oa_grow((void **)&c->recs, &c->cap, c->len + 8 + len, 1)) c->failed = 1;
+    else memcpy(c->recs + c->len, &line, 8), memcpy(c->recs + c->len + 8, l->q[i].id, len), c->len += 8 + len;
+  }
+  return c->failed ? -1 : 0;
+}
+
+int oa_id_check_add(oa_id_check *c, const oa_query_list *l, oa_err *err) {
+  if (OA_SOLO(c->comm)) return keep_own_ids(c, l) == 0 ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
   int rank, size;
-  oa_mpi_rank_size(comm, &rank, &size);
+  oa_mpi_rank_size(c->comm, &rank, &size);
   uint64_t *lens = calloc((size_t)size * 2, sizeof *lens), total = 0;
   uint8_t *send = lens ? pack_ids(l, size, lens) : NULL, *recv = NULL;
-  int rc = oa_mpi_agree(comm, send != NULL) ? oa_mpi_exchange(comm, send, lens, &recv, lens + size, &total, err)
-                                            : oa_err_set(err, OA_ENOMEM, "out of memory");
+  int rc = oa_mpi_agree(c->comm, send != NULL) ? oa_mpi_exchange(c->comm, send, lens, &recv, lens + size, &total, err)
+                                               : oa_err_set(err, OA_ENOMEM, "out of memory");
   free(send), free(lens);
   if (rc != OA_OK) return oa_err_prefix(err, "cannot check that query ids are unique: "), rc;
-  int ok = check_received(recv, total, source, err) == OA_OK;
+  if (!c->failed && oa_grow((void **)&c->recs, &c->cap, c->len + total, 1)) c->failed = 1;
+  if (!c->failed && total) memcpy(c->recs + c->len, recv, total), c->len += total;
   free(recv);
-  return oa_mpi_agree_err_as_is(comm, ok, err) ? OA_OK : err->code;
+  return oa_mpi_agree(c->comm, !c->failed) ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory checking query ids");
+}
+
+int oa_id_check_finish(oa_id_check *c, const char *source, oa_err *err) {
+  int ok = !c->failed && check_received(c->recs, c->len, source, err) == OA_OK;
+  if (c->failed) oa_err_set(err, OA_ENOMEM, "out of memory checking query ids");
+  return oa_mpi_agree_err_as_is(c->comm, ok, err) ? OA_OK : err->code;
+}
+
+void oa_id_check_free(oa_id_check *c) {
+  free(c->recs);
+  memset(c, 0, sizeof *c);
+}
+
+int oa_queries_check_unique_all(MPI_Comm comm, const oa_query_list *l, const char *source, oa_err *err) {
+  oa_id_check c;
+  oa_id_check_init(&c, comm);
+  int rc = oa_id_check_add(&c, l, err);
+  if (rc == OA_OK) rc = oa_id_check_finish(&c, source, err);
+  oa_id_check_free(&c);
+  return rc;
+}
+
+/* ------------------------------------------------------------ list source */
+
+/* Queries [from, from + n) of l with their parts and labels, appended to out. */
+static int copy_queries(const oa_query_list *l, size_t from, size_t n, oa_query_list *out) {
+  for (size_t i = from; i < from + n; i++) {
+    const oa_query *q = &l->q[i];
+    if (oa_query_list_add(out, q, q->nparts ? l->parts + q->first_part : NULL, q->nparts)) return -1;
+    if (!l->nlabels) continue;
+    if (oa_grow((void **)&out->label_at, &out->label_at_cap, out->n * l->nlabels, sizeof *out->label_at)) return -1;
+    for (size_t k = 0; k < l->nlabels; k++) {
+      const char *v = oa_query_label(l, i, k);
+      size_t len = strlen(v) + 1;
+      if (oa_grow((void **)&out->label_text, &out->label_cap, out->label_len + len, 1)) return -1;
+      memcpy(out->label_text + out->label_len, v, len);
+      out->label_at[(out->n - 1) * l->nlabels + k] = out->label_len;
+      out->label_len += len;
+    }
+  }
+  return 0;
+}
+
+static int copy_label_names(const oa_query_list *l, oa_query_list *out) {
+  if (!l->nlabels) return 0;
+  out->label_names = calloc(l->nlabels, sizeof *out->label_names);
+  if (!out->label_names) return -1;
+  out->nlabels = l->nlabels;
+  for (size_t k = 0; k < l->nlabels; k++)
+    if (!(out->label_names[k] = strdup(l->label_names[k]))) return -1;
+  return 0;
+}
+
+static int list_next(void *ctx, int pass, size_t max, oa_query_list *out, oa_err *err) {
+  oa_list_source *src = ctx;
+  if (pass != src->pass) src->pass = pass, src->at = 0;
+  const oa_query_list *l = src->ql;
+  size_t n = l->n - src->at < max ? l->n - src->at : max;
+  memset(out, 0, sizeof *out);
+  if (src->at == 0) out->bad = l->bad, out->clamped = l->clamped; /* counted once, with the first batch */
+  if (copy_label_names(l, out) || copy_queries(l, src->at, n, out)) {
+    oa_query_list_free(out);
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  }
+  src->at += n;
+  return OA_OK;
+}
+
+oa_query_source oa_list_source_of(oa_list_source *ctx, const oa_query_list *ql) {
+  *ctx = (oa_list_source){.ql = ql, .at = 0, .pass = -1};
+  return (oa_query_source){list_next, ctx};
 }
 
 /* One pass over this rank's rows for --windows: pass 0 counts their

@@ -256,3 +256,43 @@ int oa_text_share_read(MPI_Comm comm, const char *path, oa_text_share *s, oa_err
   if (rc != OA_OK) oa_text_share_free(s);
   return rc;
 }
+
+/* ------------------------------------------------------ a sweep's source */
+
+struct oa_table_source {
+  oa_text_share sh;
+  oa_table_reader *r;
+  const oa_logger *log;
+  int pass;
+};
+
+static int table_next(void *ctx, int pass, size_t max, oa_query_list *out, oa_err *err) {
+  oa_table_source *t = ctx;
+  if (pass != t->pass) t->pass = pass, oa_table_reader_rewind(t->r);
+  return oa_table_reader_next(t->r, max, pass == 0 ? t->log : NULL, out, err);
+}
+
+int oa_table_source_open(const oa_archive *a, const char *source, oa_text_share *sh, const oa_table_options *opt,
+                         const oa_logger *log, oa_table_source **out, oa_query_source *src, oa_err *err) {
+  oa_table_source *t = calloc(1, sizeof *t);
+  *out = NULL;
+  if (!t) return oa_text_share_free(sh), oa_err_set(err, OA_ENOMEM, "out of memory");
+  t->sh = *sh, t->log = log, t->pass = -1;
+  memset(sh, 0, sizeof *sh);
+  oa_table_options o = *opt;
+  o.line_base = t->sh.line_base, o.first_row = t->sh.first_row;
+  int rc = oa_table_reader_open(a, source, t->sh.text, t->sh.len, &o, &t->r, err);
+  if (rc != OA_OK) return oa_table_source_free(t), rc;
+  *out = t;
+  *src = (oa_query_source){table_next, t};
+  return OA_OK;
+}
+
+const oa_table_reader *oa_table_source_reader(const oa_table_source *t) { return t->r; }
+
+void oa_table_source_free(oa_table_source *t) {
+  if (!t) return;
+  oa_table_reader_free(t->r);
+  oa_text_share_free(&t->sh);
+  free(t);
+}

@@ -431,62 +431,126 @@ static void free_layout(layout *t) {
   free(t->first_view);
 }
 
+struct oa_table_reader {
+  const oa_archive *a;
+  const char *source, *text;
+  size_t len;
+  oa_table_options opt;
+  layout t;
+  row_ctx c;
+  oa_query_list names;  /* the label columns' names (no queries) */
+  size_t body, pos;     /* where the rows start; the next line */
+  long line_at_body, lineno;
+  uint64_t views_skipped;
+  char *line, **fields;
+  size_t cap;
+};
+
+void oa_table_reader_free(oa_table_reader *r) {
+  if (!r) return;
+  free(r->line);
+  free(r->fields);
+  free_index(&r->c.ix);
+  free_layout(&r->t);
+  oa_query_list_free(&r->names);
+  free(r);
+}
+
+/* The header line, and a detector's index of the recordings it names. */
+static int open_header(oa_table_reader *r, oa_err *err) {
+  if (!oa_csv_next_line(r->text, r->len, &r->pos, &r->line, &r->cap))
+    return oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", r->source);
+  int rc = read_header(&r->t, r->line, &r->opt, r->source, &r->names, err);
+  if (rc == OA_OK && keep_view_of(&r->t, r->opt.first_row) != OA_OK) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  /* Only detector tables name files by path or name: a CSV names recordings. */
+  if (rc == OA_OK && r->t.detector && build_index(r->a, &r->t, r->text, r->len, r->pos, &r->c.ix) != 0)
+    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  r->body = r->pos;
+  r->line_at_body = r->lineno = 1 + r->opt.line_base;
+  return rc;
+}
+
+int oa_table_reader_open(const oa_archive *a, const char *source, const char *text, size_t len,
+                         const oa_table_options *opt, oa_table_reader **out, oa_err *err) {
+  oa_table_reader *r = calloc(1, sizeof *r);
+  *out = NULL;
+  if (!r || !(r->fields = malloc(MAX_COLUMNS * sizeof *r->fields)))
+    return free(r), oa_err_set(err, OA_ENOMEM, "out of memory");
+  *r = (oa_table_reader){.a = a, .source = source, .text = text, .len = len, .opt = *opt, .fields = r->fields};
+  r->c = (row_ctx){.a = a, .t = &r->t, .opt = &r->opt, .hints_left = 5};
+  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) r->pos = 3; /* UTF-8 byte-order mark (Excel "CSV UTF-8") */
+  int rc = open_header(r, err);
+  if (rc != OA_OK) return oa_table_reader_free(r), rc;
+  *out = r;
+  return OA_OK;
+}
+
+size_t oa_table_reader_labels(const oa_table_reader *r, const char **first) {
+  *first = r->names.nlabels ? r->names.label_names[0] : NULL;
+  return r->names.nlabels;
+}
+
+void oa_table_reader_rewind(oa_table_reader *r) {
+  r->pos = r->body, r->lineno = r->line_at_body, r->views_skipped = 0;
+}
+
+/* The label names of every batch: copies of the header's. */
+static int name_labels(const oa_table_reader *r, oa_query_list *out) {
+  out->nlabels = r->names.nlabels;
+  out->label_names = calloc(out->nlabels ? out->nlabels : 1, sizeof *out->label_names);
+  if (!out->label_names) return -1;
+  for (size_t k = 0; k < out->nlabels; k++)
+    if (!(out->label_names[k] = strdup(r->names.label_names[k]))) return -1;
+  return 0;
+}
+
+/* One row: a query added to out, or counted there as bad (and logged). */
+static int take_row(oa_table_reader *r, const oa_logger *log, oa_query_list *out, oa_err *err) {
+  int nf = split(&r->t, r->line, r->fields);
+  if (nf > 0 && r->t.detector && other_view(&r->t, r->fields, nf)) {
+    r->views_skipped++;
+    return OA_OK;
+  }
+  oa_query q;
+  oa_err why;
+  oa_err_clear(&why);
+  int clamped = 0;
+  if (nf < 0) oa_err_set(&why, OA_EUSAGE, "more than %d fields, or an unclosed quote", MAX_COLUMNS);
+  else parse_row(&r->c, r->fields, nf, r->lineno, &q, &clamped, &why);
+  if (why.msg[0]) {
+    out->bad++;
+    if (log) OA_LOG(log, ERROR, "%s:%ld: %s", r->source, r->lineno, why.msg);
+    return OA_OK;
+  }
+  if (oa_query_list_add(out, &q, NULL, 0) || add_labels(out, r->fields, nf, r->t.label_col))
+    return oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (clamped) out->clamped++;
+  if (clamped && log) OA_LOG(log, INFO, "%s:%ld: %s cut to the recording (clamped)", r->source, r->lineno, q.id);
+  return OA_OK;
+}
+
+int oa_table_reader_next(oa_table_reader *r, size_t max, const oa_logger *log, oa_query_list *out, oa_err *err) {
+  memset(out, 0, sizeof *out);
+  int rc = name_labels(r, out) == 0 ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
+  int more = 0;
+  while (rc == OA_OK && out->n < max && (more = oa_csv_next_line(r->text, r->len, &r->pos, &r->line, &r->cap) != NULL)) {
+    r->lineno++;
+    if (r->line[0] != '\0') rc = take_row(r, log, out, err);
+  }
+  if (rc == OA_OK && !more && r->views_skipped && log)
+    OA_LOG(log, INFO, "%s: %llu rows of other views (View is not \"%s\") skipped", r->source,
+           (unsigned long long)r->views_skipped, r->t.first_view ? r->t.first_view : "");
+  if (rc != OA_OK) oa_query_list_free(out);
+  return rc;
+}
+
 int oa_queries_from_table(const oa_archive *a, const char *source, const char *text, size_t len,
                           const oa_table_options *opt, const oa_logger *log, oa_query_list *out, oa_err *err) {
   memset(out, 0, sizeof *out);
-  size_t pos = 0;
-  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) pos = 3; /* UTF-8 byte-order mark (Excel "CSV UTF-8") */
-  char *line = NULL, **fields = malloc(MAX_COLUMNS * sizeof *fields);
-  size_t cap = 0;
-  long lineno = 0;
-  uint64_t views_skipped = 0;
-  layout t = {0};
-  row_ctx c = {.a = a, .t = &t, .opt = opt, .hints_left = 5};
-  int rc = fields ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
-  int have_header = 0;
-  while (rc == OA_OK && oa_csv_next_line(text, len, &pos, &line, &cap)) {
-    lineno++;
-    if (!have_header) {
-      have_header = 1;
-      rc = read_header(&t, line, opt, source, out, err);
-      if (rc == OA_OK && keep_view_of(&t, opt->first_row) != OA_OK) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-      /* Only detector tables name files by path or name: a CSV names recordings. */
-      if (rc == OA_OK && t.detector && build_index(a, &t, text, len, pos, &c.ix) != 0)
-        rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-      lineno += opt->line_base;
-      continue;
-    }
-    if (line[0] == '\0') continue;
-    int nf = split(&t, line, fields);
-    if (nf > 0 && t.detector && other_view(&t, fields, nf)) {
-      views_skipped++;
-      continue;
-    }
-    oa_query q;
-    oa_err why;
-    oa_err_clear(&why);
-    int clamped = 0;
-    if (nf < 0) oa_err_set(&why, OA_EUSAGE, "more than %d fields, or an unclosed quote", MAX_COLUMNS);
-    else parse_row(&c, fields, nf, lineno, &q, &clamped, &why);
-    if (!why.msg[0]) {
-      if (oa_query_list_add(out, &q, NULL, 0) || add_labels(out, fields, nf, t.label_col))
-        rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-      if (clamped) out->clamped++;
-      if (clamped && log) OA_LOG(log, INFO, "%s:%ld: %s cut to the recording (clamped)", source, lineno, q.id);
-      continue;
-    }
-    out->bad++;
-    if (log) OA_LOG(log, ERROR, "%s:%ld: %s", source, lineno, why.msg);
-  }
-  if (rc == OA_OK && !have_header) rc = oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", source);
-  if (rc == OA_OK && views_skipped && log)
-    OA_LOG(log, INFO, "%s: %llu rows of other views (View is not \"%s\") skipped", source,
-           (unsigned long long)views_skipped, t.first_view ? t.first_view : "");
-  free(line);
-  free(fields);
-  free_index(&c.ix);
-  free_layout(&t);
-  if (rc != OA_OK) oa_query_list_free(out);
+  oa_table_reader *r;
+  int rc = oa_table_reader_open(a, source, text, len, opt, &r, err);
+  if (rc == OA_OK) rc = oa_table_reader_next(r, SIZE_MAX, log, out, err);
+  oa_table_reader_free(r);
   return rc;
 }
 

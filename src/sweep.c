@@ -56,9 +56,25 @@ typedef struct sweep {
   int rank, size;
   oa_archive *a;
   oa_extractor *x;
-  oa_query_list *ql;  /* this rank's share: queries ql->first .. ql->first + ql->n - 1 */
+  const oa_query_source *src; /* this rank's share of the queries, batch by batch */
+  size_t batch;       /* queries per batch (the last may be shorter) */
+  uint64_t rounds;    /* batches of the rank with the most (every rank joins every round) */
+  oa_query_list *ql;  /* this round's batch: queries ql->first .. ql->first + ql->n - 1 */
   uint64_t total;     /* queries over every rank */
   uint64_t *firsts;   /* per rank (and one past): the first query of its share */
+  uint64_t share_first, share_n, done; /* this rank's share: its place, size, queries run so far */
+  /* From the survey: rows rejected while parsing, ranges clamped, frames
+   * asked for; the clips file's layout, or outputs that already exist. */
+  uint64_t bad, clamped, survey_frames;
+  oa_clips_layout layout;
+  uint64_t existing;
+  char first_existing[4096];
+  oa_err out_refusal;
+  /* Results over the rounds, this rank's share. */
+  uint64_t n_ok, n_failed, n_not_run, units;
+  double seconds;
+  int rows_ok;        /* every round's /queries rows were written */
+  int stopped;
   const oa_sweep_options *opt;
   const oa_logger *log;
   plan p;             /* of this rank's share */
@@ -333,10 +349,12 @@ static void run_claimed(sweep *s, int r, int64_t first, int64_t chunk) {
       continue;
     }
     run_unit(s, &w);
+    int64_t asked = 0; /* the samples its queries asked for (progress counts those) */
+    for (size_t i = 0; i < w.u.n; i++) asked += w.m[i].to - w.m[i].from;
     oa_sweep_work_free(&w);
     if (r != s->rank) s->taken++;
     if (oa_fault("slow")) usleep(50000); /* tests: a sweep long enough to be signalled */
-    oa_progress_add(s->progress, 1, 0, w.u.end - w.u.start);
+    oa_progress_add(s->progress, 0, 0, asked);
     oa_progress_poll(s->progress);
   }
 }
@@ -532,88 +550,133 @@ static int make_stage_files(sweep *s, oa_err *err) {
   return err->code ? err->code : OA_EIO;
 }
 
-/* This rank's outputs: none would replace an input or (without --force)
- * an existing file. Returns how many exist; *err holds another refusal, or
- * names the first that exists. */
-static uint64_t check_own_outputs(sweep *s, char *first, size_t len, oa_err *err) {
+/* This rank's outputs in batch b: none would replace an input or (without
+ * --force) an existing file. Adds how many exist to *existing and names
+ * the first in `first`; *err holds another refusal. */
+static void check_own_outputs(sweep *s, const oa_query_list *b, uint64_t *existing, char *first, size_t len,
+                              oa_err *err) {
   oa_file_id input[2];
   size_t ninputs = sweep_inputs(s->opt, input);
-  uint64_t existing = 0;
-  for (size_t i = 0; i < s->ql->n && !err->msg[0]; i++) {
+  for (size_t i = 0; i < b->n && !err->msg[0]; i++) {
     char path[4096];
-    path_of(s->opt, &s->ql->q[i], 0, path, sizeof path);
+    path_of(s->opt, &b->q[i], 0, path, sizeof path);
     oa_err why;
     oa_err_clear(&why);
     if (oa_out_check(path, s->opt->overwrite, input, ninputs, "output", &why) == OA_OK) continue;
     if (s->opt->overwrite || why.code != OA_EEXIST) *err = why;
-    else if (existing++ == 0) snprintf(first, len, "%s", path);
+    else if ((*existing)++ == 0) snprintf(first, len, "%s", path);
   }
-  return existing;
 }
 
-/* Before any decoding (collective): the output directory exists and takes
- * files (rank 0 looks); no output would replace the archive or an existing
- * file (unless --force): each rank looks at its share's. */
-static int check_dir_outputs(sweep *s, oa_err *err) {
+/* Before the survey (collective): the output directory exists and takes
+ * files (rank 0 looks, and makes it). */
+static int check_out_dir(sweep *s, oa_err *err) {
   int ok = s->rank != 0 || oa_out_dir_ready(s->opt->path, err) == OA_OK;
-  if (!oa_mpi_agree_err_as_is(s->comm, ok, err)) return err->code;
-  char first[4096] = "";
-  oa_err_clear(err);
-  uint64_t existing = check_own_outputs(s, first, sizeof first, err);
+  return oa_mpi_agree_err_as_is(s->comm, ok, err) ? OA_OK : err->code;
+}
+
+/* Before any decoding (collective): no output would replace the archive
+ * or an existing file (unless --force): each rank looked at its share's in
+ * the survey. */
+static int check_dir_outputs(sweep *s, oa_err *err) {
+  *err = s->out_refusal;
   if (!oa_mpi_agree_err_as_is(s->comm, !err->msg[0], err)) return err->code;
-  uint64_t all = oa_mpi_sum_u64(s->comm, existing);
+  uint64_t existing = s->existing, all = oa_mpi_sum_u64(s->comm, existing);
   if (existing == all && all == 1)
-    oa_err_set(err, OA_EEXIST, "%s already exists; nothing was extracted", first);
+    oa_err_set(err, OA_EEXIST, "%s already exists; nothing was extracted", s->first_existing);
   else if (existing)
-    oa_err_set(err, OA_EEXIST, "%s already exists and so do %llu other output%s; nothing was extracted", first,
-               (unsigned long long)(all - 1), all == 2 ? "" : "s");
-  if (!oa_mpi_agree_err_as_is(s->comm, existing == 0, err)) return OA_EEXIST;
-  return make_stage_files(s, err);
+    oa_err_set(err, OA_EEXIST, "%s already exists and so do %llu other output%s; nothing was extracted",
+               s->first_existing, (unsigned long long)(all - 1), all == 2 ? "" : "s");
+  return oa_mpi_agree_err_as_is(s->comm, existing == 0, err) ? OA_OK : OA_EEXIST;
 }
 
-/* A query refused before any decoding: named by the rank that holds it. */
-static void refuse_query(sweep *s, size_t qi, const oa_err *e) {
-  s->ql->q[qi].refused = 1;
-  fail_query(s, &s->ql->q[qi], e, FAILED);
-}
-
-/* The rate a query is decoded at, written at, and its frames written
- * (--rate); a joined query's parts must share one time base. */
-static void set_out_rate(sweep *s, size_t qi) {
-  oa_err e;
-  if (oa_query_rates(s->a, s->ql, &s->ql->q[qi], s->opt->rate, &e) != OA_OK) refuse_query(s, qi, &e);
+/* The rate a query is decoded at and written at, its frames written
+ * (--rate) and its channels written (--mono, --channels). Fails, naming
+ * why, when the parts of a joined query differ in time base or the
+ * channel selection names a channel its recording lacks. */
+static int query_outputs(const sweep *s, const oa_query_list *b, oa_query *q, oa_err *e) {
+  if (oa_query_rates(s->a, b, q, s->opt->rate, e) != OA_OK) return -1;
+  int oc = oa_channel_spec_out(s->opt->channels, q->channels);
+  q->out_channels = oc > 0 ? oc : q->channels;
+  if (oc > 0) return 0;
+  oa_err_set(e, OA_EUSAGE, "the channel selection names a channel that recording \"%s\" (%d channel%s) does not have",
+             oa_archive_recording_name(s->a, q->rec), q->channels, q->channels == 1 ? "" : "s");
+  return -1;
 }
 
 /* Each query's place in the whole list, whether it was cut into pieces,
- * the channels and rate it writes (--mono, --channels, --rate); a query
- * asking for a channel its recording lacks fails here, before any decoding. */
+ * its outputs; a query that cannot be written as asked fails here, before
+ * any decoding, named by the rank that holds it. */
 static void set_outputs(sweep *s) {
   for (size_t i = 0; i < s->ql->n; i++) {
     oa_query *q = &s->ql->q[i];
     q->index = s->ql->first + i;
     q->pieced = s->p.pieces_gt1[i];
     q->refused = 0;
-    set_out_rate(s, i);
-    int oc = oa_channel_spec_out(s->opt->channels, q->channels);
-    q->out_channels = oc > 0 ? oc : q->channels;
-    if (oc > 0) continue;
     oa_err e;
-    oa_err_set(&e, OA_EUSAGE,
-               "the channel selection names a channel that recording \"%s\" (%d channel%s) does not have",
-               oa_archive_recording_name(s->a, q->rec), q->channels, q->channels == 1 ? "" : "s");
-    refuse_query(s, i, &e);
+    oa_err_clear(&e);
+    if (query_outputs(s, s->ql, q, &e) == 0) continue;
+    q->refused = 1;
+    fail_query(s, q, &e, FAILED);
   }
 }
 
-/* Where each rank's share starts in the whole list (every rank learns
- * all: a query's failure elsewhere is reported to its rank). Collective. */
-static void share_layout(sweep *s) {
-  uint64_t n = s->ql->n, before, total;
+/* ------------------------------------------------------------ the rounds */
+
+/* The next batch of this rank's share (empty once it has none: every
+ * rank takes part in every round). Collective: a source's failure on any
+ * rank ends the pass on all. */
+static int next_batch(sweep *s, int pass, int *more, oa_query_list *b, oa_err *err) {
+  memset(b, 0, sizeof *b);
+  oa_err local;
+  oa_err_clear(&local);
+  int ok = !*more || s->src->next(s->src->ctx, pass, s->batch, b, &local) == OA_OK;
+  if (*more && ok) *more = b->n == s->batch;
+  if (oa_mpi_agree_err(s->comm, ok, &local)) return OA_OK;
+  oa_query_list_free(b);
+  return oa_err_set(err, local.code ? local.code : OA_EIO, "%s", local.msg);
+}
+
+/* One batch of the survey: counted, its outputs measured (clips) or looked
+ * for (files), its ids sent to be checked. */
+static int survey_batch(sweep *s, oa_query_list *b, oa_id_check *ids, oa_err *err) {
+  s->share_n += b->n, s->bad += b->bad, s->clamped += b->clamped;
+  for (size_t i = 0; i < b->n; i++) {
+    oa_err e;
+    query_outputs(s, b, &b->q[i], &e);
+    s->survey_frames += (uint64_t)b->q[i].frames;
+  }
+  if (s->opt->output == OA_SWEEP_HDF5) oa_clips_measure(&s->layout, s->a, b);
+  else check_own_outputs(s, b, &s->existing, s->first_existing, sizeof s->first_existing, &s->out_refusal);
+  return oa_id_check_add(ids, b, err);
+}
+
+/* Pass 0 (collective): every batch of every rank's share is read once and
+ * dropped, leaving what the run needs before it starts: the share's size
+ * and place in the whole list, the rounds, the clips file's layout or the
+ * outputs that exist, and ids checked unique over the whole list. */
+static int survey(sweep *s, oa_err *err) {
+  oa_id_check ids;
+  oa_id_check_init(&ids, s->comm);
+  int more = 1, rc = OA_OK;
+  s->rounds = 0;
+  while (rc == OA_OK && oa_mpi_max_int(s->comm, more)) {
+    oa_query_list b;
+    rc = next_batch(s, 0, &more, &b, err);
+    if (rc == OA_OK) rc = survey_batch(s, &b, &ids, err);
+    oa_query_list_free(&b);
+    s->rounds++;
+  }
+  if (rc == OA_OK) rc = oa_id_check_finish(&ids, s->opt->source, err);
+  oa_id_check_free(&ids);
+  if (rc != OA_OK) return rc;
+  uint64_t n = s->share_n, before, total;
   oa_mpi_offsets(s->comm, &n, &before, &total, 1);
-  s->ql->first = before;
+  s->share_first = before;
   s->total = total;
   if (!OA_SOLO(s->comm)) MPI_Allgather(&before, 1, MPI_UINT64_T, s->firsts, 1, MPI_UINT64_T, s->comm);
   s->firsts[s->size] = total;
+  return OA_OK;
 }
 
 /* The clips file: the path is checked by rank 0, the shape by every rank
@@ -629,30 +692,24 @@ static int prepare_clips(sweep *s, oa_err *err) {
     ok = oa_out_check(opt->path, opt->overwrite, input, ninputs, "clips file", err) == OA_OK;
   }
   if (!oa_mpi_agree_err_as_is(s->comm, ok, err)) return err->code;
-  if (opt->fixed_shape && oa_clips_check_fixed_shape(s->comm, s->ql, err) != OA_OK) return err->code;
-  int rc = make_stage_files(s, err);
-  if (rc != OA_OK) return rc;
+  if (opt->fixed_shape && oa_clips_check_fixed_shape(s->comm, &s->layout, err) != OA_OK) return err->code;
   oa_clips_config cc = {.comm = s->comm, .path = opt->path, .overwrite = opt->overwrite,
                         .fixed_shape = opt->fixed_shape, .io_timeout = opt->io_timeout, .watchdog = s->watchdog};
-  rc = oa_clips_create(&s->cf, &cc, s->a, s->ql, err);
-  if (rc != OA_OK) remove_stage_files(s, s->ql->n);
-  return rc;
+  return oa_clips_create(&s->cf, &cc, &s->layout, err);
 }
 
-/* Everything before the first decode; collective. */
+/* Everything before the first round; collective. */
 static int sweep_prepare(sweep *s, oa_err *err) {
   const oa_sweep_options *opt = s->opt;
   oa_err local;
   oa_err_clear(&local);
   int ok = oa_extractor_create(s->a, opt->flags, &s->x, &local) == OA_OK;
-  s->failed = calloc(s->ql->n ? s->ql->n : 1, 1);
   s->firsts = calloc((size_t)s->size + 1, sizeof *s->firsts);
-  if (ok && !(s->failed && s->firsts && oa_plan_make(s->ql, opt->piece, &s->p) == 0))
-    ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
+  if (ok && !s->firsts) ok = 0, oa_err_set(&local, OA_ENOMEM, "out of memory");
   if (!oa_mpi_agree_err(s->comm, ok, &local)) return oa_err_set(err, local.code, "%s", local.msg);
-  if (oa_queue_init(&s->qu, s->comm, &s->p, s->ql) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  share_layout(s);
-  set_outputs(s);
+  int rc = opt->output == OA_SWEEP_DIR ? check_out_dir(s, err) : OA_OK;
+  if (rc == OA_OK) rc = survey(s, err);
+  if (rc != OA_OK) return rc;
   long tag = (long)getpid();
   if (!OA_SOLO(s->comm)) MPI_Bcast(&tag, 1, MPI_LONG, 0, s->comm);
   s->tag = tag;
@@ -660,64 +717,137 @@ static int sweep_prepare(sweep *s, oa_err *err) {
   return opt->output == OA_SWEEP_HDF5 ? prepare_clips(s, err) : check_dir_outputs(s, err);
 }
 
-static void sweep_execute(sweep *s) {
-  oa_progress_spec spec = {.what = "work units", .every = s->opt->progress_every, .bar = s->opt->progress_bar};
-  uint64_t mine[2] = {s->p.nu, 0}, before[2], all[2];
-  for (size_t i = 0; i < s->p.nu; i++) mine[1] += (uint64_t)(s->p.u[i].end - s->p.u[i].start);
+/* Progress counts queries and the samples they ask for (the units of a
+ * round exist only in that round). */
+static void start_progress(sweep *s) {
+  oa_progress_spec spec = {.what = "queries", .every = s->opt->progress_every, .bar = s->opt->progress_bar};
+  uint64_t mine[2] = {s->share_n, s->survey_frames}, before[2], all[2];
   oa_mpi_offsets(s->comm, mine, before, all, 2);
   spec.total_items = (int64_t)all[0], spec.total_samples = (int64_t)all[1];
   oa_progress_create(s->comm, &spec, s->log, &s->progress);
-  if (!OA_SOLO(s->comm)) oa_queue_open(&s->qu);
-  run_units(s);
-  oa_queue_close(&s->qu);
+}
+
+/* A round's plan, queue and query records; collective. */
+static int round_prepare(sweep *s, oa_err *err) {
+  s->failed = calloc(s->ql->n ? s->ql->n : 1, 1);
+  int ok = s->failed && oa_plan_make(s->ql, s->opt->piece, &s->p) == 0;
+  if (!oa_mpi_agree(s->comm, ok)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (oa_queue_init(&s->qu, s->comm, &s->p, s->ql) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  set_outputs(s);
+  if (s->opt->output == OA_SWEEP_HDF5) oa_clips_place(&s->cf, s->ql);
+  return make_stage_files(s, err);
+}
+
+/* The counts of a round's batch. */
+static void count_round(sweep *s, int ran) {
+  for (size_t i = 0; i < s->ql->n; i++) {
+    if (!ran || s->failed[i]) s->n_failed++;
+    else s->n_ok++, s->seconds += (double)s->ql->q[i].frames / oa_archive_samples_per_second(s->a, s->ql->q[i].rec);
+    if (ran && s->failed[i] == NOT_RUN) s->n_not_run++;
+  }
+  s->units += s->p.nu;
+}
+
+static void round_free(sweep *s) {
+  oa_queue_release(&s->qu);
+  oa_queue_free(&s->qu);
+  oa_plan_free(&s->p);
+  memset(&s->p, 0, sizeof s->p);
+  free(s->failed);
+  s->failed = NULL;
+  s->nremote = 0;
+}
+
+/* One round (collective): the batch's units run on every rank, failures
+ * reported, staged queries finished, its /queries rows written. */
+static int run_round(sweep *s, oa_query_list *b, oa_err *err) {
+  s->ql = b;
+  b->first = s->share_first + s->done;
+  int rc = round_prepare(s, err);
+  if (rc == OA_OK) {
+    if (!OA_SOLO(s->comm)) oa_queue_open(&s->qu);
+    run_units(s);
+    oa_queue_close(&s->qu);
+    int stop = oa_mpi_max_int(s->comm, oa_stop_requested());
+    if (stop) s->stopped = stop;
+    mark_unclaimed(s);
+    if (exchange_reports(s) != 0) { /* without them no query can be said to be written */
+      memset(s->failed, FAILED, b->n);
+      OA_LOG(s->log, ERROR, "out of memory collecting the sweep's failures");
+    }
+    finish_staged(s);
+    if (s->opt->output == OA_SWEEP_HDF5) s->rows_ok &= oa_clips_write_rows(&s->cf, s->a, b, s->failed);
+    oa_progress_add(s->progress, (int64_t)b->n, 0, 0);
+  }
+  count_round(s, rc == OA_OK);
+  s->done += b->n;
+  round_free(s);
+  s->ql = NULL;
+  return rc;
+}
+
+/* Pass 1: the same batches again, each run in its round. After a failed
+ * round (out of memory, stage files), the rest are counted as failed. */
+static int sweep_rounds(sweep *s, oa_err *err) {
+  start_progress(s);
+  int more = 1, rc = OA_OK;
+  for (uint64_t r = 0; r < s->rounds && rc == OA_OK; r++) {
+    oa_query_list b;
+    rc = next_batch(s, 1, &more, &b, err);
+    if (rc == OA_OK) rc = run_round(s, &b, err);
+    oa_query_list_free(&b);
+  }
   oa_progress_free(s->progress);
+  s->progress = NULL;
+  if (s->done < s->share_n) s->n_failed += s->share_n - s->done; /* never run */
+  return rc;
 }
 
 /* The counts of the result over every rank's share. */
-static void count_results(sweep *s, int ran, oa_sweep_result *res) {
-  uint64_t mine[4] = {0, 0, s->ql->bad, 0}, before[4], all[4]; /* failed, not run, bad rows, written */
-  double seconds = 0;
-  for (size_t i = 0; i < s->ql->n; i++) {
-    if (!ran || s->failed[i]) mine[0]++;
-    else mine[3]++, seconds += (double)s->ql->q[i].frames / oa_archive_samples_per_second(s->a, s->ql->q[i].rec);
-    if (ran && s->failed[i] == NOT_RUN) mine[1]++;
-  }
-  oa_mpi_offsets(s->comm, mine, before, all, 4);
+static void count_results(sweep *s, oa_sweep_result *res) {
+  uint64_t mine[6] = {s->n_failed, s->n_not_run, s->bad, s->n_ok, s->units, s->taken}, before[6], all[6];
+  oa_mpi_offsets(s->comm, mine, before, all, 6);
   res->failed = all[0] + all[2];
   res->not_run = all[1];
   res->ok = all[3];
-  res->audio_seconds = oa_mpi_sum_double(s->comm, seconds);
-  res->units = oa_mpi_sum_u64(s->comm, s->p.nu);
-  res->units_taken = oa_mpi_sum_u64(s->comm, s->taken);
+  res->units = all[4];
+  res->units_taken = all[5];
+  res->audio_seconds = oa_mpi_sum_double(s->comm, s->seconds);
+  res->clamped = oa_mpi_sum_u64(s->comm, s->clamped);
+  res->queries = s->total;
 }
 
-int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *ql, const oa_sweep_options *opt,
+/* Queries per round and rank: a round's plan, window and records stay
+ * this size whatever the length of the list. */
+enum { BATCH = 65536 };
+
+int oa_sweep_run(MPI_Comm comm, oa_archive *a, const oa_query_source *src, const oa_sweep_options *opt,
                  const oa_logger *log, oa_sweep_result *res, oa_err *err) {
   memset(res, 0, sizeof *res);
-  sweep s = {.comm = comm, .a = a, .ql = ql, .opt = opt, .log = log, .t0 = oa_wtime()};
+  sweep s = {.comm = comm, .a = a, .src = src, .opt = opt, .log = log, .t0 = oa_wtime(), .rows_ok = 1};
+  s.batch = oa_fault("batch") ? 3 : BATCH; /* tests: many rounds */
   oa_mpi_rank_size(comm, &s.rank, &s.size);
   oa_stop_install();
   int rc = sweep_prepare(&s, err);
   if (rc == OA_OK) {
-    sweep_execute(&s);
-    res->stopped = oa_mpi_max_int(comm, oa_stop_requested());
-    mark_unclaimed(&s);
-    if (exchange_reports(&s) != 0) /* without them no query can be said to be written */
-      memset(s.failed, FAILED, ql->n), OA_LOG(log, ERROR, "out of memory collecting the sweep's failures");
-    finish_staged(&s);
-    if (opt->output == OA_SWEEP_HDF5) rc = oa_clips_finish(&s.cf, s.a, ql, s.failed, &res->broken, err);
+    oa_err round_err;
+    oa_err_clear(&round_err);
+    int rrc = sweep_rounds(&s, &round_err);
+    res->stopped = s.stopped;
+    if (opt->output == OA_SWEEP_HDF5) rc = oa_clips_finish(&s.cf, s.rows_ok, rrc == OA_OK, &res->broken, err);
+    if (rrc != OA_OK) rc = rrc, *err = round_err; /* the first cause, not the file it left unwritten */
     res->clipped = oa_mpi_sum_u64(comm, s.clipped);
+    res->partial = rrc != OA_OK && opt->output == OA_SWEEP_DIR && oa_mpi_sum_u64(comm, s.n_ok) > 0;
+  } else {
+    s.n_failed = s.share_n;
   }
-  count_results(&s, rc == OA_OK, res);
-  oa_queue_release(&s.qu);
+  count_results(&s, res);
   res->wall_seconds = oa_wtime() - s.t0;
   if (!res->broken) oa_watchdog_stop(s.watchdog);
-  oa_plan_free(&s.p);
   oa_clips_free(&s.cf);
-  free(s.failed);
+  oa_clips_layout_free(&s.layout);
   free(s.remote);
   free(s.firsts);
-  oa_queue_free(&s.qu);
   oa_extractor_free(s.x);
   return rc;
 }

@@ -571,7 +571,7 @@ static int make_time_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, 
                st.spans == 1 ? "" : "s");
     return EXIT_FAILED;
   }
-  return oa_queries_check_unique_all(comm, ql, a->queries ? a->queries : "time spans", err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+  return EXIT_OK; /* ids are checked over every rank's share by the sweep */
 }
 
 /* Spans the same on every rank (--from/--to, --daily): this rank takes its
@@ -585,9 +585,25 @@ static int share_spans(MPI_Comm comm, oa_time_span **spans, size_t *n) {
   return EXIT_OK;
 }
 
+/* A sweep's queries: a list made whole (windows, time spans), or a
+ * table parsed a batch at a time. */
+typedef struct sweep_input {
+  oa_query_list ql;
+  oa_list_source held;
+  oa_table_source *table;
+  oa_query_source src;
+} sweep_input;
+
+static void sweep_input_free(sweep_input *in) {
+  oa_query_list_free(&in->ql);
+  oa_table_source_free(in->table);
+  in->table = NULL;
+}
+
 /* A queries file, this rank's share of its rows: a time CSV, or a table. */
-static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, oa_query_list *ql,
+static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, sweep_input *in,
                          oa_err *err) {
+  oa_query_list *ql = &in->ql;
   oa_text_share sh;
   if (oa_text_share_read(comm, a->queries, &sh, err) != OA_OK) return EXIT_FAILED;
   oa_time_span *spans = NULL;
@@ -608,17 +624,17 @@ static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_a
     oa_err_set(err, OA_EUSAGE, "%s: --join needs a time CSV (header id,recording,start_utc,end_utc)", a->queries);
     return EXIT_USAGE;
   }
-  oa_table_options topt = {.format = a->table_format, .flags = query_flags(a), .pad_seconds = a->pad_seconds,
-                           .line_base = sh.line_base, .first_row = sh.first_row};
-  int ok = oa_queries_from_table(ar, a->queries, sh.text, sh.len, &topt, &cx->log, ql, err) == OA_OK;
-  oa_text_share_free(&sh);
+  oa_table_options topt = {.format = a->table_format, .flags = query_flags(a), .pad_seconds = a->pad_seconds};
+  int ok = oa_table_source_open(ar, a->queries, &sh, &topt, &cx->log, &in->table, &in->src, err) == OA_OK;
   if (!oa_mpi_agree_err(comm, ok, err)) return EXIT_FAILED;
   int rank;
   oa_mpi_rank_size(comm, &rank, &(int){0});
-  if (ql->nlabels && a->out_dir && rank == 0)
+  const char *first;
+  size_t nlabels = oa_table_reader_labels(oa_table_source_reader(in->table), &first);
+  if (nlabels && a->out_dir && rank == 0)
     OA_LOG(&cx->log, INFO, "%s: %zu label column%s (first: %s) are kept in clips files (--out) only", a->queries,
-           ql->nlabels, ql->nlabels == 1 ? "" : "s", ql->label_names[0]);
-  return oa_queries_check_unique_all(comm, ql, a->queries, err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+           nlabels, nlabels == 1 ? "" : "s", first);
+  return EXIT_OK;
 }
 
 /* --windows: this rank's share of the windows, made from the rows. */
@@ -652,32 +668,40 @@ static int window_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_
     oa_query_list_free(ql);
     return EXIT_FAILED;
   }
-  return oa_queries_check_unique_all(comm, ql, "windows", err) == OA_OK ? EXIT_OK : EXIT_FAILED;
+  return EXIT_OK;
 }
 
 /* This rank's share of the queries (collective over comm; MPI_COMM_NULL:
  * all of them): the shares in rank order are the whole list. */
-static int make_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, oa_query_list *ql,
+static int list_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, sweep_input *in,
                         oa_err *err) {
-  memset(ql, 0, sizeof *ql);
-  if (a->queries) return table_queries(cx, comm, a, ar, ql, err);
-  if (!time_mode(a)) return window_queries(cx, comm, a, ar, ql, err);
+  if (a->queries) return table_queries(cx, comm, a, ar, in, err);
+  if (!time_mode(a)) return window_queries(cx, comm, a, ar, &in->ql, err);
   oa_time_span *spans = NULL;
   size_t nspans = 0;
   int rc = a->from ? from_to_span(cx, a, &spans, &nspans) : daily_spans(cx, a, ar, &spans, &nspans, err);
   if (rc == EXIT_OK) rc = share_spans(comm, &spans, &nspans);
-  if (rc == EXIT_OK) rc = make_time_queries(cx, comm, a, ar, spans, nspans, ql, err);
+  if (rc == EXIT_OK) rc = make_time_queries(cx, comm, a, ar, spans, nspans, &in->ql, err);
   free(spans);
+  return rc;
+}
+
+static int make_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, sweep_input *in,
+                        oa_err *err) {
+  memset(in, 0, sizeof *in);
+  int rc = list_queries(cx, comm, a, ar, in, err);
+  if (rc == EXIT_OK && !in->table) in->src = oa_list_source_of(&in->held, &in->ql);
   return rc;
 }
 
 /* A time query with -o: it must give exactly one output (rank 0). */
 static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, oa_archive *ar) {
   if (cx->rank != 0) return EXIT_OK;
-  oa_query_list ql;
+  sweep_input in;
   oa_err err;
   oa_err_clear(&err);
-  int rc = make_queries(cx, MPI_COMM_NULL, a, ar, &ql, &err);
+  int rc = make_queries(cx, MPI_COMM_NULL, a, ar, &in, &err);
+  oa_query_list ql = in.ql;
   oa_file_id input;
   size_t ninputs = oa_file_id_of(a->archive, &input) == 0;
   if (rc == EXIT_OK && ql.n != 1)
@@ -702,23 +726,21 @@ static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, 
            ql.q[0].gaps, ql.q[0].gaps == 1 ? "" : "s",
            a->output);
   }
-  oa_query_list_free(&ql);
+  sweep_input_free(&in);
   return rc;
 }
 
 /* Many ranges: the sweep engine spreads them over the ranks. */
 static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
-  oa_query_list ql;
+  sweep_input in;
   oa_err err;
   oa_err_clear(&err);
-  int rc = make_queries(cx, cx->comm, a, ar, &ql, &err);
+  int rc = make_queries(cx, cx->comm, a, ar, &in, &err);
   if (rc != EXIT_OK) {
     if (cx->rank == 0 && err.msg[0]) cli_log_error(cx, &err);
+    sweep_input_free(&in);
     return rc;
   }
-  uint64_t clamped = oa_mpi_sum_u64(cx->comm, ql.clamped); /* each rank counted its share */
-  if (cx->rank == 0 && clamped)
-    OA_LOG(&cx->log, SUMMARY, "%llu ranges cut to their recording (--clamp)", (unsigned long long)clamped);
   oa_sweep_options opt = {
       .output = a->out_h5 ? OA_SWEEP_HDF5 : OA_SWEEP_DIR, .path = a->out_h5 ? a->out_h5 : a->out_dir,
       .format = a->format, .overwrite = a->force, .progress_bar = cli_is_terminal(cx),
@@ -730,9 +752,11 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
    * (a joined query is assembled from its parts at the end). */
   opt.piece = oa_pcm_format_is_file(a->format) && !a->out_h5 ? INT64_MAX / 4 : (int64_t)(a->piece * (double)OA_SAMPLE_RATE);
   oa_sweep_result res;
-  rc = oa_sweep_run(cx->comm, ar, &ql, &opt, &cx->log, &res, &err);
+  rc = oa_sweep_run(cx->comm, ar, &in.src, &opt, &cx->log, &res, &err);
   cx->skip_finalize = res.broken;
   if (rc != OA_OK && cx->rank == 0) cli_log_error(cx, &err);
+  if (cx->rank == 0 && res.clamped)
+    OA_LOG(&cx->log, SUMMARY, "%llu ranges cut to their recording (--clamp)", (unsigned long long)res.clamped);
   if (cx->rank == 0 && res.clipped)
     OA_LOG(&cx->log, SUMMARY, "%llu samples clipped to the %d-bit range (|x| >= 1.0 in the decode)",
            (unsigned long long)res.clipped, oa_pcm_format_bits(a->format));
@@ -749,8 +773,8 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
            (unsigned long long)res.ok, (unsigned long long)res.failed, res.audio_seconds, res.wall_seconds, cx->size,
            cx->size == 1 ? "" : "s", res.wall_seconds > 0 ? (double)res.ok / res.wall_seconds : 0.0,
            res.wall_seconds > 0 ? res.audio_seconds / res.wall_seconds : 0.0,
-           rc == OA_OK ? opt.path : "nothing written");
-  oa_query_list_free(&ql);
+           rc == OA_OK ? opt.path : res.partial ? "some files written, the rest not (see above)" : "nothing written");
+  sweep_input_free(&in);
   return rc != OA_OK || res.failed ? EXIT_FAILED : EXIT_OK;
 }
 

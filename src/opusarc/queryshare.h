@@ -8,6 +8,8 @@
 #include <stddef.h>
 
 #include "opusarc/error.h"
+#include "opusarc/querytable.h"
+#include "opusarc/sweep.h"
 
 typedef struct oa_text_share {
   char *text;      /* the header line, then this rank's rows (NUL-terminated) */
@@ -21,5 +23,15 @@ typedef struct oa_text_share {
  * FIFO, a file only rank 0 sees) is read by rank 0, which sends the parts. */
 int oa_text_share_read(MPI_Comm comm, const char *path, oa_text_share *s, oa_err *err);
 void oa_text_share_free(oa_text_share *s);
+
+/* This rank's share of a queries table as a sweep's source: the share
+ * (taken over: *sh is emptied) is parsed a batch at a time, bad rows
+ * logged to log in the sweep's first pass. opt's line_base and first_row
+ * come from the share. Fails when the header lacks a needed column. */
+typedef struct oa_table_source oa_table_source;
+int oa_table_source_open(const oa_archive *a, const char *source, oa_text_share *sh, const oa_table_options *opt,
+                         const oa_logger *log, oa_table_source **out, oa_query_source *src, oa_err *err);
+const oa_table_reader *oa_table_source_reader(const oa_table_source *t);
+void oa_table_source_free(oa_table_source *t);
 
 #endif

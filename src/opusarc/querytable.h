@@ -54,6 +54,20 @@ int oa_table_format_parse(const char *name, int *format);
 int oa_queries_from_table(const oa_archive *a, const char *source, const char *text, size_t len,
                           const oa_table_options *opt, const oa_logger *log, oa_query_list *out, oa_err *err);
 
+/* The same, batch by batch (sweeps in rounds): open reads the header (and
+ * for a detector table indexes the recordings it names); next parses the
+ * next at most `max` rows into *out (emptied first; fewer than max: the
+ * end), logging bad rows to log when it is not NULL; rewind starts again
+ * at the first row. text must outlive the reader. */
+typedef struct oa_table_reader oa_table_reader;
+int oa_table_reader_open(const oa_archive *a, const char *source, const char *text, size_t len,
+                         const oa_table_options *opt, oa_table_reader **out, oa_err *err);
+int oa_table_reader_next(oa_table_reader *r, size_t max, const oa_logger *log, oa_query_list *out, oa_err *err);
+void oa_table_reader_rewind(oa_table_reader *r);
+void oa_table_reader_free(oa_table_reader *r);
+/* How many label columns the header has (*first: the first's name, or NULL). */
+size_t oa_table_reader_labels(const oa_table_reader *r, const char **first);
+
 /* The csv format with no padding (the table's original entry). */
 int oa_queries_from_csv(const oa_archive *a, const char *source, const char *text, size_t len, unsigned flags,
                         const oa_logger *log, oa_query_list *out, oa_err *err);

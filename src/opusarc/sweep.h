@@ -130,12 +130,47 @@ typedef struct oa_window_stats {
  * than max_windows. */
 int oa_queries_windows(MPI_Comm comm, const oa_archive *a, const oa_window_spec *spec, oa_query_list *out,
                        oa_window_stats *st, oa_err *err);
+/* Ids checked unique batch by batch over every rank's share (collective
+ * calls): each id is sent to the rank its hash names, which keeps it
+ * ([line][id] bytes) until finish sorts them. */
+typedef struct oa_id_check {
+  MPI_Comm comm;
+  uint8_t *recs;
+  size_t len, cap;
+  int failed; /* out of memory */
+} oa_id_check;
+void oa_id_check_init(oa_id_check *c, MPI_Comm comm);
+int oa_id_check_add(oa_id_check *c, const oa_query_list *batch, oa_err *err);
+/* OA_EUSAGE (agreed) naming both lines of an id given twice. */
+int oa_id_check_finish(oa_id_check *c, const char *source, oa_err *err);
+void oa_id_check_free(oa_id_check *c);
+
 /* OA_EUSAGE naming both CSV lines when two queries share an id. */
 int oa_queries_check_unique(const oa_query_list *l, const char *source, oa_err *err);
 /* The same over every rank's share (collective): each id is checked on the
  * rank its hash names, so no rank holds every id. */
 int oa_queries_check_unique_all(MPI_Comm comm, const oa_query_list *l, const char *source, oa_err *err);
 void oa_query_list_free(oa_query_list *l);
+
+/* This rank's share of a sweep's queries, batch by batch. next() fills
+ * *out (empty on entry; the caller frees it) with the next at most `max`
+ * queries of the share, in order: a batch shorter than max is the last.
+ * The sweep reads the share twice, pass 0 then pass 1 (the first call of a
+ * pass starts at the beginning), and both passes must give the same
+ * batches; pass 0 reports bad rows (out->bad, out->clamped count them),
+ * pass 1 is silent. */
+typedef struct oa_query_source {
+  int (*next)(void *ctx, int pass, size_t max, oa_query_list *out, oa_err *err);
+  void *ctx;
+} oa_query_source;
+
+/* A source over a list held whole (windows, time spans, tests). */
+typedef struct oa_list_source {
+  const oa_query_list *ql;
+  size_t at;
+  int pass;
+} oa_list_source;
+oa_query_source oa_list_source_of(oa_list_source *ctx, const oa_query_list *ql);
 
 enum oa_sweep_output { OA_SWEEP_DIR = 0, OA_SWEEP_HDF5 = 1 };
 
@@ -158,7 +193,10 @@ typedef struct oa_sweep_options {
 } oa_sweep_options;
 
 typedef struct oa_sweep_result {
+  uint64_t queries;     /* in the whole list */
   uint64_t ok, failed;  /* queries (failed includes rows rejected while parsing) */
+  uint64_t clamped;     /* ranges cut to their recording (--clamp), counted while reading */
+  int partial;          /* a round failed after earlier rounds wrote their files (directories) */
   double audio_seconds, wall_seconds;
   uint64_t units;
   uint64_t units_taken; /* units run by a rank other than the one whose share they came from */
@@ -168,16 +206,17 @@ typedef struct oa_sweep_result {
   int broken;           /* a collective HDF5 step failed: leave without MPI_Finalize */
 } oa_sweep_result;
 
-/* Collective over comm. Each rank passes its share of the queries: the
- * shares, in rank order, make the whole list (so query k of the whole list
- * is the same whatever the rank count). A rank holds only its share: it
- * plans its units, and ranks that run out of their own take units from the
- * others' queues (one-sided reads of the unit, its members and queries).
- * Outputs, ids, clip offsets and the clips table follow the whole list.
- * Under MPI the queries' array moves into the memory other ranks read and
- * is released with it: on return ql->q is NULL and ql->n 0 (labels and
- * parts stay; oa_query_list_free frees them). */
-int oa_sweep_run(MPI_Comm comm, oa_archive *a, oa_query_list *queries, const oa_sweep_options *opt,
+/* Collective over comm. Each rank passes its share of the queries as a
+ * source: the shares, in rank order, make the whole list (so query k of
+ * the whole list is the same whatever the rank count). A survey reads
+ * every batch once (sizes, clip offsets, label widths, outputs that exist,
+ * ids unique over the whole list) and keeps none; then the batches run in
+ * rounds, every rank joining each: a rank plans its batch's units, and
+ * ranks that run out of their own take units from the others' queues
+ * (one-sided reads of the unit, its members and queries). Memory follows
+ * the batch, not the list. Outputs, ids, clip offsets and the clips table
+ * follow the whole list. */
+int oa_sweep_run(MPI_Comm comm, oa_archive *a, const oa_query_source *src, const oa_sweep_options *opt,
                  const oa_logger *log, oa_sweep_result *result, oa_err *err);
 
 #endif

@@ -86,6 +86,28 @@ OPUSARC_FAULT=table@0,table@2 run clips7-3 3 --queries "$WORK/q.csv" --out "$WOR
 h5diff "$WORK/c1.h5" "$WORK/c7.h5" > /dev/null || fail "a table written in rounds differs"
 "$REFCHECK" "$C" <(grep -v '^bad' "$WORK/q.csv" | cut -d, -f1-4) "$WORK/d8" f32 || fail "8-rank outputs differ from opusfile"
 
+# Sweeps in rounds (test builds: fault point "batch" makes a rank's batches
+# 3 queries, so ~100 rounds here): at 1 rank, and at 3 ranks where ranks 0
+# and 2 run in batches of 3 and rank 1 in one. The same outputs, counts and
+# named rows; an id used twice in two batches of one rank is still found.
+for np in 1 3; do
+  f=batch@0; [ "$np" = 3 ] && f=batch@0,batch@2
+  OPUSARC_FAULT=$f run bdir-$np "$np" --queries "$WORK/q.csv" --out-dir "$WORK/bd$np" --format f32 --piece 1
+  OPUSARC_FAULT=$f run bclips-$np "$np" --queries "$WORK/q.csv" --out "$WORK/bc$np.h5" --piece 1
+  OPUSARC_FAULT=$f run bwin-$np "$np" --windows 1 --hop 0.7 --units seconds --tail pad --out "$WORK/bw$np.h5"
+  OPUSARC_FAULT=$f run btime-$np "$np" --from 2024-05-01T05:00:05Z --to 2024-05-01T05:00:50Z --join --out "$WORK/bt$np.h5"
+  diff -r "$WORK/d1" "$WORK/bd$np" > /dev/null || fail "outputs in batches of 3 at $np ranks differ"
+  for k in c w t; do h5diff "$WORK/${k}1.h5" "$WORK/b$k$np.h5" > /dev/null || fail "b$k$np.h5 differs from one round"; done
+  for name in dir clips win time; do
+    cmp -s "$WORK/$name-1.sum" "$WORK/b$name-$np.sum" || fail "$name in rounds at $np ranks: summary"
+    cmp -s "$WORK/$name-1.err" "$WORK/b$name-$np.err" || fail "$name in rounds at $np ranks: named rows"
+  done
+done
+{ head -n 3 "$WORK/q0.csv"; sed -n '4,$p' "$WORK/q0.csv"; echo "q000002,long_20240501_060000.opus,0,480,z"; } > "$WORK/dup2.csv"
+OPUSARC_FAULT=batch@0 expect 1 "dup2.csv:3 and $WORK/dup2.csv:$(wc -l < "$WORK/dup2.csv"): duplicate id \"q000002\"" \
+  mpi 1 "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/dup2.csv" --out-dir "$WORK/dup2" --format f32
+[ -z "$(ls -A "$WORK/dup2" 2> /dev/null)" ] || fail "outputs written despite a duplicate id in another batch"
+
 # CRLF line ends, blank lines and no line end at the end: the same rows and
 # line numbers at 8 ranks as at 1.
 { head -n 40 "$WORK/q.csv"; echo; echo; sed -n '41,$p' "$WORK/q.csv"; } | sed 's/$/\r/' | head -c -2 > "$WORK/crlf.csv"
