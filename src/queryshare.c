@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "opusarc/mpiutil.h"
+#include "querytext.h"
 #include "opusarc/util.h"
 
 enum { SHARE_TAG = 4343 };
@@ -21,7 +22,9 @@ enum { SHARE_TAG = 4343 };
 void oa_text_share_free(oa_text_share *s) {
   free(s->text);
   free(s->first_row);
+  if (s->fd >= 0) close(s->fd);
   memset(s, 0, sizeof *s);
+  s->fd = -1;
 }
 
 /* Every rank opened the same regular file (its size and identity agree):
@@ -135,6 +138,32 @@ static int file_line_start(int fd, uint64_t size, uint64_t hdr_end, uint64_t pos
   return *out = size, 0;
 }
 
+/* Lines in the file's bytes [lo, hi), read a block at a time. */
+static int count_file_lines(int fd, uint64_t lo, uint64_t hi, uint64_t *lines) {
+  char *buf = malloc(1 << 20);
+  *lines = 0;
+  for (uint64_t at = lo; buf && at < hi;) {
+    size_t n = hi - at < (1u << 20) ? (size_t)(hi - at) : (1u << 20);
+    ssize_t r = pread(fd, buf, n, (off_t)at);
+    if (r <= 0) return free(buf), -1;
+    *lines += (uint64_t)count_lines(buf, (size_t)r) - (buf[r - 1] != '\n'); /* a line cut by the block counts once */
+    at += (uint64_t)r;
+    if (at == hi && buf[r - 1] != '\n') (*lines)++;
+  }
+  if (!buf) return -1;
+  free(buf);
+  return 0;
+}
+
+/* The header (with a line end) alone: the rows stay in the file, read a
+ * block at a time by whoever parses them. */
+static int keep_rows_in_file(oa_text_share *s, int fd, const char *head, size_t hlen, uint64_t lo, uint64_t hi) {
+  if (compose(s, head, hlen, "", 0) != 0) return -1;
+  s->fd = dup(fd);
+  s->from = lo, s->to = hi;
+  return s->fd >= 0 ? 0 : -1;
+}
+
 static int read_own(MPI_Comm comm, int fd, uint64_t size, oa_text_share *s, oa_err *err, const char *path) {
   int rank, nranks;
   oa_mpi_rank_size(comm, &rank, &nranks);
@@ -144,10 +173,9 @@ static int read_own(MPI_Comm comm, int fd, uint64_t size, oa_text_share *s, oa_e
   uint64_t body = size - hlen, lo = 0, hi = 0;
   ok = ok && file_line_start(fd, size, hlen, hlen + body * (uint64_t)rank / (uint64_t)nranks, &lo) == 0 &&
        file_line_start(fd, size, hlen, hlen + body * (uint64_t)(rank + 1) / (uint64_t)nranks, &hi) == 0;
-  char *mine = ok ? read_at(fd, lo, (size_t)(hi - lo)) : NULL;
-  ok = mine && compose(s, head, hlen, mine, (size_t)(hi - lo)) == 0;
-  uint64_t lines = ok ? (uint64_t)count_lines(mine, (size_t)(hi - lo)) : 0, before, total;
-  free(head), free(mine);
+  uint64_t lines = 0, before, total;
+  ok = ok && keep_rows_in_file(s, fd, head, hlen, lo, hi) == 0 && count_file_lines(fd, lo, hi, &lines) == 0;
+  free(head);
   if (!ok) oa_err_set(err, OA_EIO, "%s: cannot read its share of the queries: %s", path,
                       errno ? strerror(errno) : "out of memory");
   if (!oa_mpi_agree_err(comm, ok, err)) return err->code;
@@ -243,15 +271,16 @@ static int read_whole(const char *path, oa_text_share *s, oa_err *err) {
 
 int oa_text_share_read(MPI_Comm comm, const char *path, oa_text_share *s, oa_err *err) {
   memset(s, 0, sizeof *s);
-  if (OA_SOLO(comm)) {
+  s->fd = -1;
+  int fd;
+  uint64_t size;
+  int alike = readable_alike(comm, path, &fd, &size); /* alone: a regular file */
+  if (OA_SOLO(comm) && !alike) {
     int rc = read_whole(path, s, err);
     if (rc != OA_OK) oa_text_share_free(s);
     return rc;
   }
-  int fd;
-  uint64_t size;
-  int rc = readable_alike(comm, path, &fd, &size) ? read_own(comm, fd, size, s, err, path)
-                                                 : send_shares(comm, path, s, err);
+  int rc = alike ? read_own(comm, fd, size, s, err, path) : send_shares(comm, path, s, err);
   if (fd >= 0) close(fd);
   if (rc != OA_OK) oa_text_share_free(s);
   return rc;
@@ -281,10 +310,31 @@ int oa_table_source_open(const oa_archive *a, const char *source, oa_text_share 
   memset(sh, 0, sizeof *sh);
   oa_table_options o = *opt;
   o.line_base = t->sh.line_base, o.first_row = t->sh.first_row;
-  int rc = oa_table_reader_open(a, source, t->sh.text, t->sh.len, &o, &t->r, err);
+  int rc;
+  if (t->sh.fd >= 0) { /* rows read from the file a block at a time */
+    oa_lines rows;
+    oa_lines_file(&rows, t->sh.fd, t->sh.from, t->sh.to);
+    t->sh.fd = -1; /* the reader's now */
+    rc = oa_table_reader_open_lines(a, source, t->sh.text, t->sh.len, &rows, &o, &t->r, err);
+  } else {
+    rc = oa_table_reader_open(a, source, t->sh.text, t->sh.len, &o, &t->r, err);
+  }
   if (rc != OA_OK) return oa_table_source_free(t), rc;
   *out = t;
   *src = (oa_query_source){table_next, t};
+  return OA_OK;
+}
+
+int oa_text_share_load(oa_text_share *s, oa_err *err) {
+  if (s->fd < 0) return OA_OK;
+  size_t n = (size_t)(s->to - s->from);
+  char *rows = read_at(s->fd, s->from, n), *text = rows ? realloc(s->text, s->len + n + 1) : NULL;
+  if (!text) return free(rows), oa_err_set(err, OA_EIO, "cannot read the queries: %s", errno ? strerror(errno) : "out of memory");
+  memcpy(text + s->len, rows, n);
+  s->text = text, s->len += n, s->text[s->len] = '\0';
+  free(rows);
+  close(s->fd);
+  s->fd = -1;
   return OA_OK;
 }
 

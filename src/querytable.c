@@ -222,11 +222,12 @@ static int keep_if_wanted(void *ctx, uint64_t i, const oa_rec_row *r, const oa_r
 /* The stems of the file column of every row after the header (text from
  * pos on), sorted, each once. Rows of other views add stems no row asks
  * for, which cost entries but change no match. */
-static int want_stems(const layout *t, const char *text, size_t len, size_t pos, name_index *ix) {
+static int want_stems(const layout *t, oa_lines *rows, name_index *ix) {
   char *line = NULL, **fields = malloc(MAX_COLUMNS * sizeof *fields);
   size_t cap = 0, room = 0;
   int rc = fields ? 0 : -1;
-  while (rc == 0 && oa_csv_next_line(text, len, &pos, &line, &cap)) {
+  uint64_t body = rows->at;
+  while (rc == 0 && oa_lines_next(rows, &line, &cap)) {
     int nf = split(t, line, fields);
     if (nf <= t->file) continue;
     const char *base = file_base(fields[t->file]);
@@ -235,6 +236,8 @@ static int want_stems(const layout *t, const char *text, size_t len, size_t pos,
     else ix->stems[ix->nstems++] = stem;
   }
   free(line), free(fields);
+  if (rows->error) rc = -1;
+  rows->at = body;
   if (rc != 0) return rc;
   if (ix->nstems) qsort(ix->stems, ix->nstems, sizeof *ix->stems, by_text);
   size_t kept = 0;
@@ -247,9 +250,8 @@ static int want_stems(const layout *t, const char *text, size_t len, size_t pos,
 }
 
 /* One pass over the archive's rows (none kept) for the wanted stems. */
-static int build_index(const oa_archive *a, const layout *t, const char *text, size_t len, size_t pos,
-                       name_index *ix) {
-  if (want_stems(t, text, len, pos, ix) != 0) return -1;
+static int build_index(const oa_archive *a, const layout *t, oa_lines *rows, name_index *ix) {
+  if (want_stems(t, rows, ix) != 0) return -1;
   if (ix->nstems && oa_archive_scan(a, keep_if_wanted, ix) != 0) return -1;
   if (ix->n) qsort(ix->e, ix->n, sizeof *ix->e, by_stem);
   return 0;
@@ -433,13 +435,13 @@ static void free_layout(layout *t) {
 
 struct oa_table_reader {
   const oa_archive *a;
-  const char *source, *text;
-  size_t len;
+  const char *source;
+  oa_lines rows;        /* the table's lines after the header */
   oa_table_options opt;
   layout t;
   row_ctx c;
   oa_query_list names;  /* the label columns' names (no queries) */
-  size_t body, pos;     /* where the rows start; the next line */
+  uint64_t body;        /* where the rows start */
   long line_at_body, lineno;
   uint64_t views_skipped;
   char *line, **fields;
@@ -450,39 +452,58 @@ void oa_table_reader_free(oa_table_reader *r) {
   if (!r) return;
   free(r->line);
   free(r->fields);
+  oa_lines_free(&r->rows);
   free_index(&r->c.ix);
   free_layout(&r->t);
   oa_query_list_free(&r->names);
   free(r);
 }
 
-/* The header line, and a detector's index of the recordings it names. */
-static int open_header(oa_table_reader *r, oa_err *err) {
-  if (!oa_csv_next_line(r->text, r->len, &r->pos, &r->line, &r->cap))
-    return oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", r->source);
+/* The header line (head's first, or the rows' first when head is
+ * NULL), and a detector's index of the recordings it names. */
+static int open_header(oa_table_reader *r, const char *head, size_t hlen, oa_err *err) {
+  oa_lines h;
+  oa_lines_memory(&h, head, hlen);
+  oa_lines *from = head ? &h : &r->rows;
+  if (from->fd < 0 && from->to >= 3 && memcmp(from->text, "\xEF\xBB\xBF", 3) == 0)
+    from->at = 3; /* UTF-8 byte-order mark (Excel "CSV UTF-8") */
+  if (!oa_lines_next(from, &r->line, &r->cap))
+    return r->rows.error ? oa_err_set(err, OA_EIO, "%s: %s", r->source, strerror(r->rows.error))
+                         : oa_err_set(err, OA_EUSAGE, "%s: empty file (no header)", r->source);
   int rc = read_header(&r->t, r->line, &r->opt, r->source, &r->names, err);
   if (rc == OA_OK && keep_view_of(&r->t, r->opt.first_row) != OA_OK) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   /* Only detector tables name files by path or name: a CSV names recordings. */
-  if (rc == OA_OK && r->t.detector && build_index(r->a, &r->t, r->text, r->len, r->pos, &r->c.ix) != 0)
-    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-  r->body = r->pos;
+  if (rc == OA_OK && r->t.detector && build_index(r->a, &r->t, &r->rows, &r->c.ix) != 0)
+    rc = r->rows.error ? oa_err_set(err, OA_EIO, "%s: %s", r->source, strerror(r->rows.error))
+                       : oa_err_set(err, OA_ENOMEM, "out of memory");
+  r->body = r->rows.at;
   r->line_at_body = r->lineno = 1 + r->opt.line_base;
   return rc;
 }
 
-int oa_table_reader_open(const oa_archive *a, const char *source, const char *text, size_t len,
-                         const oa_table_options *opt, oa_table_reader **out, oa_err *err) {
+int oa_table_reader_open_lines(const oa_archive *a, const char *source, const char *head, size_t hlen,
+                               oa_lines *rows, const oa_table_options *opt, oa_table_reader **out, oa_err *err) {
   oa_table_reader *r = calloc(1, sizeof *r);
   *out = NULL;
-  if (!r || !(r->fields = malloc(MAX_COLUMNS * sizeof *r->fields)))
+  if (!r || !(r->fields = malloc(MAX_COLUMNS * sizeof *r->fields))) {
+    oa_lines_free(rows);
     return free(r), oa_err_set(err, OA_ENOMEM, "out of memory");
-  *r = (oa_table_reader){.a = a, .source = source, .text = text, .len = len, .opt = *opt, .fields = r->fields};
+  }
+  *r = (oa_table_reader){.a = a, .source = source, .rows = *rows, .opt = *opt, .fields = r->fields};
   r->c = (row_ctx){.a = a, .t = &r->t, .opt = &r->opt, .hints_left = 5};
-  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) r->pos = 3; /* UTF-8 byte-order mark (Excel "CSV UTF-8") */
-  int rc = open_header(r, err);
+  memset(rows, 0, sizeof *rows);
+  rows->fd = -1;
+  int rc = open_header(r, head, hlen, err);
   if (rc != OA_OK) return oa_table_reader_free(r), rc;
   *out = r;
   return OA_OK;
+}
+
+int oa_table_reader_open(const oa_archive *a, const char *source, const char *text, size_t len,
+                         const oa_table_options *opt, oa_table_reader **out, oa_err *err) {
+  oa_lines rows;
+  oa_lines_memory(&rows, text, len);
+  return oa_table_reader_open_lines(a, source, NULL, 0, &rows, opt, out, err);
 }
 
 size_t oa_table_reader_labels(const oa_table_reader *r, const char **first) {
@@ -491,7 +512,7 @@ size_t oa_table_reader_labels(const oa_table_reader *r, const char **first) {
 }
 
 void oa_table_reader_rewind(oa_table_reader *r) {
-  r->pos = r->body, r->lineno = r->line_at_body, r->views_skipped = 0;
+  r->rows.at = r->body, r->lineno = r->line_at_body, r->views_skipped = 0;
 }
 
 /* The label names of every batch: copies of the header's. */
@@ -533,10 +554,12 @@ int oa_table_reader_next(oa_table_reader *r, size_t max, const oa_logger *log, o
   memset(out, 0, sizeof *out);
   int rc = name_labels(r, out) == 0 ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
   int more = 0;
-  while (rc == OA_OK && out->n < max && (more = oa_csv_next_line(r->text, r->len, &r->pos, &r->line, &r->cap) != NULL)) {
+  while (rc == OA_OK && out->n < max && (more = oa_lines_next(&r->rows, &r->line, &r->cap) != NULL)) {
     r->lineno++;
     if (r->line[0] != '\0') rc = take_row(r, log, out, err);
   }
+  if (rc == OA_OK && r->rows.error)
+    rc = oa_err_set(err, OA_EIO, "%s: cannot read its rows: %s", r->source, strerror(r->rows.error));
   if (rc == OA_OK && !more && r->views_skipped && log)
     OA_LOG(log, INFO, "%s: %llu rows of other views (View is not \"%s\") skipped", r->source,
            (unsigned long long)r->views_skipped, r->t.first_view ? r->t.first_view : "");

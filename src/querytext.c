@@ -1,10 +1,12 @@
 /* Query text: CSV lines and fields, ids that are file names. */
 #include "querytext.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "opusarc/util.h"
 
@@ -70,6 +72,57 @@ char *oa_csv_next_line(const char *text, size_t len, size_t *pos, char **buf, si
   memcpy(*buf, start, n);
   (*buf)[n] = '\0';
   return *buf;
+}
+
+void oa_lines_memory(oa_lines *l, const char *text, size_t len) {
+  *l = (oa_lines){.text = text, .fd = -1, .from = 0, .to = len, .at = 0};
+}
+
+void oa_lines_file(oa_lines *l, int fd, uint64_t from, uint64_t to) {
+  *l = (oa_lines){.fd = fd, .from = from, .to = to, .at = from};
+}
+
+void oa_lines_free(oa_lines *l) {
+  if (l->fd >= 0) close(l->fd);
+  free(l->buf);
+  memset(l, 0, sizeof *l);
+  l->fd = -1;
+}
+
+enum { LINES_BLOCK = 1 << 20 };
+
+/* The file's bytes from l->at on are in the buffer, up to a line end or
+ * the end of the range (a line longer than a block grows the buffer). */
+static int fill_line(oa_lines *l) {
+  for (;;) {
+    size_t off = (size_t)(l->at - l->buf_at);
+    if (l->at >= l->buf_at && l->at <= l->buf_at + l->buf_len &&
+        ((l->buf_len > off && memchr(l->buf + off, '\n', l->buf_len - off)) || l->buf_at + l->buf_len >= l->to))
+      return 0;
+    int fresh = l->at < l->buf_at || l->at > l->buf_at + l->buf_len; /* a rewind: start a new block */
+    size_t keep = fresh ? 0 : l->buf_len - off;
+    if (!fresh && keep) memmove(l->buf, l->buf + off, keep);
+    uint64_t want = l->to - (l->at + keep) < LINES_BLOCK ? l->to - (l->at + keep) : LINES_BLOCK;
+    if (oa_grow((void **)&l->buf, &l->buf_cap, keep + (size_t)want + 1, 1)) return l->error = ENOMEM, -1;
+    ssize_t r = pread(l->fd, l->buf + keep, (size_t)want, (off_t)(l->at + keep));
+    if (r <= 0) return l->error = r < 0 ? errno : EIO, -1; /* the file got shorter */
+    l->buf_at = l->at, l->buf_len = keep + (size_t)r;
+  }
+}
+
+char *oa_lines_next(oa_lines *l, char **line, size_t *cap) {
+  if (l->at >= l->to || l->error) return NULL;
+  if (l->fd < 0) {
+    size_t pos = (size_t)l->at;
+    char *got = oa_csv_next_line(l->text, (size_t)l->to, &pos, line, cap);
+    l->at = pos;
+    return got;
+  }
+  if (fill_line(l)) return NULL;
+  size_t off = (size_t)(l->at - l->buf_at), pos = off;
+  char *got = oa_csv_next_line(l->buf, l->buf_len, &pos, line, cap);
+  l->at += pos - off;
+  return got;
 }
 
 /* A window's id: the recording name made a file name one to one ('/' as

@@ -609,8 +609,15 @@ static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_a
   oa_time_span *spans = NULL;
   size_t nspans = 0;
   uint64_t bad = 0;
+  /* The header says whether it is a time CSV; its rows are then read whole. */
   int rc = a->table_format != OA_TABLE_CSV ? 0 : oa_time_csv(ar, a->queries, sh.text, sh.len, sh.line_base, &cx->log,
                                                              &spans, &nspans, &bad, err);
+  if (rc == 1 && sh.fd >= 0) {
+    free(spans), spans = NULL, nspans = 0, bad = 0;
+    rc = oa_text_share_load(&sh, err) != OA_OK ? -1
+         : oa_time_csv(ar, a->queries, sh.text, sh.len, sh.line_base, &cx->log, &spans, &nspans, &bad, err);
+  }
+  if (!oa_mpi_agree_err(comm, rc >= 0, err)) return oa_text_share_free(&sh), free(spans), EXIT_FAILED;
   if (rc == 1) {
     oa_text_share_free(&sh);
     rc = make_time_queries(cx, comm, a, ar, spans, nspans, ql, err);

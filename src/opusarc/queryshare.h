@@ -6,6 +6,7 @@
 
 #include <mpi.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "opusarc/error.h"
 #include "opusarc/querytable.h"
@@ -14,6 +15,11 @@
 typedef struct oa_text_share {
   char *text;      /* the header line, then this rank's rows (NUL-terminated) */
   size_t len;
+  /* fd >= 0: text is the header line alone, and this rank's rows are the
+   * bytes [from, to) of fd (a regular file: read a block at a time, never
+   * held whole; oa_text_share_load reads them into text). */
+  int fd;
+  uint64_t from, to;
   long line_base;  /* rows of the table before this rank's (its first is line line_base + 2) */
   char *first_row; /* the table's first non-empty row after the header, NULL if none */
 } oa_text_share;
@@ -23,6 +29,8 @@ typedef struct oa_text_share {
  * FIFO, a file only rank 0 sees) is read by rank 0, which sends the parts. */
 int oa_text_share_read(MPI_Comm comm, const char *path, oa_text_share *s, oa_err *err);
 void oa_text_share_free(oa_text_share *s);
+/* The rows into text, when they were left in the file. */
+int oa_text_share_load(oa_text_share *s, oa_err *err);
 
 /* This rank's share of a queries table as a sweep's source: the share
  * (taken over: *sh is emptied) is parsed a batch at a time, bad rows

@@ -62,6 +62,12 @@ int oa_queries_from_table(const oa_archive *a, const char *source, const char *t
 typedef struct oa_table_reader oa_table_reader;
 int oa_table_reader_open(const oa_archive *a, const char *source, const char *text, size_t len,
                          const oa_table_options *opt, oa_table_reader **out, oa_err *err);
+/* The same over the lines `rows` (taken over), the header being head's
+ * first line (NULL: the rows' first). */
+struct oa_lines;
+int oa_table_reader_open_lines(const oa_archive *a, const char *source, const char *head, size_t hlen,
+                               struct oa_lines *rows, const oa_table_options *opt, oa_table_reader **out,
+                               oa_err *err);
 int oa_table_reader_next(oa_table_reader *r, size_t max, const oa_logger *log, oa_query_list *out, oa_err *err);
 void oa_table_reader_rewind(oa_table_reader *r);
 void oa_table_reader_free(oa_table_reader *r);
