@@ -2,12 +2,14 @@
  * its recording, output rates and clocks, unique ids, and the windows of
  * --windows. Parsing CSV and detector tables is querytable.c's; turning
  * queries into work units sweepplan.c's. */
+#include <errno.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "opusarc/clock.h"
 #include "opusarc/extract.h"
@@ -142,63 +144,207 @@ static uint8_t *pack_ids(const oa_query_list *l, int size, uint64_t *bytes) {
   return send;
 }
 
-/* The ids this rank received ([line][id NUL] records), checked. */
-static int check_received(const uint8_t *buf, size_t len, const char *source, oa_err *err) {
-  size_t n = 0, cap = 0;
-  id_line *v = NULL;
-  for (size_t at = 0; at + 8 < len;) {
-    if (oa_grow((void **)&v, &cap, n + 1, sizeof *v)) return free(v), oa_err_set(err, OA_ENOMEM, "out of memory");
-    memcpy(&v[n].line, buf + at, 8);
-    v[n].id = (const char *)buf + at + 8;
-    at += 8 + strlen(v[n].id) + 1;
-    n++;
-  }
-  int rc = check_ids(v, n, source, err);
-  free(v);
-  return rc;
-}
+/* ------------------------------------------------------------- id checks */
+
+/* Ids past this many bytes on a rank are sorted and spilled to a temporary
+ * file as a run; finish merges the runs. So a rank holds a bounded number
+ * of ids whatever the length of the list. */
+enum { ID_SPILL_BYTES = 64 << 20, ID_READ_BLOCK = 64 << 10 };
 
 void oa_id_check_init(oa_id_check *c, MPI_Comm comm) {
   memset(c, 0, sizeof *c);
   c->comm = comm;
+  c->spill = -1;
+  c->limit = oa_fault("ids") ? 256 : ID_SPILL_BYTES; /* tests: many runs */
 }
 
-/* Alone, the batch's records are kept as they are. */
-static int keep_own_ids(oa_id_check *c, const oa_query_list *l) {
-  for (size_t i = 0; i < l->n && !c->failed; i++) {
-    int64_t line = l->q[i].line;
-    size_t len = strlen(l->q[i].id) + 1;
-    if (oa_grow((void **)&c->recs, &c->cap, c->len + 8 + len, 1)) c->failed = 1;
-    else memcpy(c->recs + c->len, &line, 8), memcpy(c->recs + c->len + 8, l->q[i].id, len), c->len += 8 + len;
+/* The records of buf[0, len) as (id, line), in order. */
+static id_line *parse_records(const uint8_t *buf, size_t len, size_t *n) {
+  size_t cap = 0;
+  id_line *v = NULL;
+  *n = 0;
+  for (size_t at = 0; at + 8 < len;) {
+    if (oa_grow((void **)&v, &cap, *n + 1, sizeof *v)) return free(v), NULL;
+    memcpy(&v[*n].line, buf + at, 8);
+    v[*n].id = (const char *)buf + at + 8;
+    at += 8 + strlen(v[*n].id) + 1;
+    (*n)++;
   }
-  return c->failed ? -1 : 0;
+  return v ? v : malloc(1);
+}
+
+/* A temporary file in $TMPDIR (or /tmp), gone once closed. */
+static int spill_file(oa_err *err) {
+  const char *dir = getenv("TMPDIR");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/opusarc-ids-XXXXXX", dir && *dir ? dir : "/tmp");
+  int fd = mkstemp(path);
+  if (fd < 0) return oa_err_set(err, OA_EIO, "cannot make a temporary file to check query ids (%s): %s", path,
+                                strerror(errno)), -1;
+  unlink(path);
+  return fd;
+}
+
+static int write_all(int fd, const void *p, size_t n) {
+  for (const uint8_t *b = p; n;) {
+    ssize_t w = write(fd, b, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    b += w, n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* The kept records, sorted, appended to the spill file as one run. */
+static int spill_run(oa_id_check *c, oa_err *err) {
+  size_t n;
+  id_line *v = parse_records(c->recs, c->len, &n);
+  if (!v) return oa_err_set(err, OA_ENOMEM, "out of memory checking query ids");
+  if (n > 1) qsort(v, n, sizeof *v, by_id_line);
+  if (c->spill < 0 && (c->spill = spill_file(err)) < 0) return free(v), err->code;
+  uint8_t *out = malloc(c->len ? c->len : 1);
+  size_t at = 0;
+  for (size_t i = 0; out && i < n; i++) {
+    size_t len = strlen(v[i].id) + 1;
+    memcpy(out + at, &v[i].line, 8), memcpy(out + at + 8, v[i].id, len);
+    at += 8 + len;
+  }
+  free(v);
+  int ok = out && write_all(c->spill, out, at) == 0 &&
+           oa_grow((void **)&c->runs, &c->runs_cap, c->nruns + 2, sizeof *c->runs) == 0;
+  free(out);
+  if (!ok) return oa_err_set(err, OA_EIO, "cannot write the temporary file of query ids: %s",
+                             errno ? strerror(errno) : "out of memory");
+  if (c->nruns == 0) c->runs[0] = 0;
+  c->runs[c->nruns + 1] = c->runs[c->nruns] + at;
+  c->nruns++;
+  c->len = 0;
+  return OA_OK;
+}
+
+/* Keeps records (spilling a run when there are too many). */
+static int keep_records(oa_id_check *c, const uint8_t *recs, size_t len, oa_err *err) {
+  if (oa_grow((void **)&c->recs, &c->cap, c->len + len, 1)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (len) memcpy(c->recs + c->len, recs, len);
+  c->len += len;
+  return c->len > c->limit ? spill_run(c, err) : OA_OK;
+}
+
+/* A record made of a query's id and line. */
+static size_t pack_record(const oa_query *q, uint8_t *out) {
+  int64_t line = q->line;
+  size_t len = strlen(q->id) + 1;
+  memcpy(out, &line, 8), memcpy(out + 8, q->id, len);
+  return 8 + len;
 }
 
 int oa_id_check_add(oa_id_check *c, const oa_query_list *l, oa_err *err) {
-  if (OA_SOLO(c->comm)) return keep_own_ids(c, l) == 0 ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
-  int rank, size;
-  oa_mpi_rank_size(c->comm, &rank, &size);
-  uint64_t *lens = calloc((size_t)size * 2, sizeof *lens), total = 0;
-  uint8_t *send = lens ? pack_ids(l, size, lens) : NULL, *recv = NULL;
-  int rc = oa_mpi_agree(c->comm, send != NULL) ? oa_mpi_exchange(c->comm, send, lens, &recv, lens + size, &total, err)
-                                               : oa_err_set(err, OA_ENOMEM, "out of memory");
-  free(send), free(lens);
-  if (rc != OA_OK) return oa_err_prefix(err, "cannot check that query ids are unique: "), rc;
-  if (!c->failed && oa_grow((void **)&c->recs, &c->cap, c->len + total, 1)) c->failed = 1;
-  if (!c->failed && total) memcpy(c->recs + c->len, recv, total), c->len += total;
-  free(recv);
-  return oa_mpi_agree(c->comm, !c->failed) ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory checking query ids");
+  oa_err mine;
+  oa_err_clear(&mine);
+  int rc = OA_OK;
+  if (OA_SOLO(c->comm)) {
+    uint8_t rec[8 + sizeof l->q->id];
+    for (size_t i = 0; i < l->n && rc == OA_OK && !c->failed; i++) rc = keep_records(c, rec, pack_record(&l->q[i], rec), &mine);
+  } else {
+    int rank, size;
+    oa_mpi_rank_size(c->comm, &rank, &size);
+    uint64_t *lens = calloc((size_t)size * 2, sizeof *lens), total = 0;
+    uint8_t *send = lens ? pack_ids(l, size, lens) : NULL, *recv = NULL;
+    rc = oa_mpi_agree(c->comm, send != NULL) ? oa_mpi_exchange(c->comm, send, lens, &recv, lens + size, &total, err)
+                                             : oa_err_set(err, OA_ENOMEM, "out of memory");
+    free(send), free(lens);
+    if (rc != OA_OK) return oa_err_prefix(err, "cannot check that query ids are unique: "), rc;
+    if (!c->failed) rc = keep_records(c, recv, (size_t)total, &mine);
+    free(recv);
+  }
+  if (rc != OA_OK && !c->failed) c->failed = 1, c->why = mine;
+  if (oa_mpi_agree_err(c->comm, !c->failed, &mine)) return OA_OK;
+  *err = mine;
+  return err->code ? err->code : OA_EIO;
+}
+
+/* One sorted run of the spill file, read a block at a time. */
+typedef struct run_reader {
+  uint64_t at, end;  /* in the file */
+  uint8_t *buf;
+  size_t len, pos;   /* bytes in buf, next record */
+  id_line head;      /* the current record (id into buf), or id NULL at the end */
+} run_reader;
+
+static int run_next(int fd, run_reader *r) {
+  r->head.id = NULL;
+  size_t left = r->len - r->pos;
+  const uint8_t *p = r->buf + r->pos;
+  if (left < 9 || !memchr(p + 8, '\0', left - 8)) { /* refill: a record is at most 8 + 128 bytes */
+    memmove(r->buf, p, left);
+    size_t want = ID_READ_BLOCK - left;
+    if (want > r->end - r->at) want = (size_t)(r->end - r->at);
+    ssize_t got = want ? pread(fd, r->buf + left, want, (off_t)r->at) : 0;
+    if (got < 0 || (size_t)got != want) return -1;
+    r->at += want, r->len = left + want, r->pos = 0, p = r->buf, left = r->len;
+    if (left == 0) return 0;
+    if (left < 9 || !memchr(p + 8, '\0', left - 8)) return -1; /* a torn record: the file changed */
+  }
+  memcpy(&r->head.line, p, 8);
+  r->head.id = (const char *)p + 8;
+  r->pos += 8 + strlen(r->head.id) + 1;
+  return 0;
+}
+
+/* The runs merged in (id, line) order: the first id met twice is named,
+ * as a sort of every id would name it. */
+static int merge_runs(oa_id_check *c, const char *source, oa_err *err) {
+  run_reader *rr = calloc(c->nruns, sizeof *rr);
+  int rc = rr ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory checking query ids");
+  for (size_t k = 0; rc == OA_OK && k < c->nruns; k++) {
+    rr[k] = (run_reader){.at = c->runs[k], .end = c->runs[k + 1], .buf = malloc(ID_READ_BLOCK)};
+    if (!rr[k].buf || run_next(c->spill, &rr[k]) != 0) rc = oa_err_set(err, OA_EIO, "reading query ids back failed");
+  }
+  char last[sizeof ((oa_query *)0)->id + 1] = "";
+  int64_t last_line = 0;
+  int have_last = 0;
+  while (rc == OA_OK) {
+    size_t min = c->nruns;
+    for (size_t k = 0; k < c->nruns; k++)
+      if (rr[k].head.id && (min == c->nruns || by_id_line(&rr[k].head, &rr[min].head) < 0)) min = k;
+    if (min == c->nruns) break;
+    id_line *h = &rr[min].head;
+    if (have_last && strcmp(last, h->id) == 0) {
+      id_line pair[2] = {{last, last_line}, *h};
+      rc = check_ids(pair, 2, source, err);
+      break;
+    }
+    snprintf(last, sizeof last, "%s", h->id);
+    last_line = h->line, have_last = 1;
+    if (run_next(c->spill, &rr[min]) != 0) rc = oa_err_set(err, OA_EIO, "reading query ids back failed");
+  }
+  for (size_t k = 0; rr && k < c->nruns; k++) free(rr[k].buf);
+  free(rr);
+  return rc;
 }
 
 int oa_id_check_finish(oa_id_check *c, const char *source, oa_err *err) {
-  int ok = !c->failed && check_received(c->recs, c->len, source, err) == OA_OK;
-  if (c->failed) oa_err_set(err, OA_ENOMEM, "out of memory checking query ids");
-  return oa_mpi_agree_err_as_is(c->comm, ok, err) ? OA_OK : err->code;
+  oa_err_clear(err);
+  int rc = c->failed ? (*err = c->why, err->code ? err->code : OA_EIO) : OA_OK;
+  if (rc == OA_OK && c->nruns && c->len) rc = spill_run(c, err);
+  if (rc == OA_OK) {
+    if (c->nruns) rc = merge_runs(c, source, err);
+    else {
+      size_t n;
+      id_line *v = parse_records(c->recs, c->len, &n);
+      rc = v ? check_ids(v, n, source, err) : oa_err_set(err, OA_ENOMEM, "out of memory checking query ids");
+      free(v);
+    }
+  }
+  return oa_mpi_agree_err_as_is(c->comm, rc == OA_OK, err) ? OA_OK : err->code;
 }
 
 void oa_id_check_free(oa_id_check *c) {
   free(c->recs);
+  free(c->runs);
+  if (c->spill >= 0) close(c->spill);
   memset(c, 0, sizeof *c);
+  c->spill = -1;
 }
 
 int oa_queries_check_unique_all(MPI_Comm comm, const oa_query_list *l, const char *source, oa_err *err) {

@@ -132,12 +132,17 @@ int oa_queries_windows(MPI_Comm comm, const oa_archive *a, const oa_window_spec 
                        oa_window_stats *st, oa_err *err);
 /* Ids checked unique batch by batch over every rank's share (collective
  * calls): each id is sent to the rank its hash names, which keeps it
- * ([line][id] bytes) until finish sorts them. */
+ * ([line][id] bytes); past 64 MB they are sorted and spilled to a
+ * temporary file ($TMPDIR) as a run, and finish merges the runs. */
 typedef struct oa_id_check {
   MPI_Comm comm;
-  uint8_t *recs;
-  size_t len, cap;
-  int failed; /* out of memory */
+  uint8_t *recs;      /* received, not yet spilled */
+  size_t len, cap, limit;
+  int spill;          /* a temporary file of sorted runs (-1: none yet) */
+  uint64_t *runs;     /* run k is the file's bytes [runs[k], runs[k + 1]) */
+  size_t nruns, runs_cap;
+  int failed;         /* out of memory, or the file could not be written: why */
+  oa_err why;
 } oa_id_check;
 void oa_id_check_init(oa_id_check *c, MPI_Comm comm);
 int oa_id_check_add(oa_id_check *c, const oa_query_list *batch, oa_err *err);

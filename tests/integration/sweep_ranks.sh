@@ -87,11 +87,13 @@ h5diff "$WORK/c1.h5" "$WORK/c7.h5" > /dev/null || fail "a table written in round
 "$REFCHECK" "$C" <(grep -v '^bad' "$WORK/q.csv" | cut -d, -f1-4) "$WORK/d8" f32 || fail "8-rank outputs differ from opusfile"
 
 # Sweeps in rounds (test builds: fault point "batch" makes a rank's batches
-# 3 queries, so ~100 rounds here): at 1 rank, and at 3 ranks where ranks 0
-# and 2 run in batches of 3 and rank 1 in one. The same outputs, counts and
-# named rows; an id used twice in two batches of one rank is still found.
+# 3 queries, so ~100 rounds here; "ids" spills a rank's ids to a temporary
+# file past 256 bytes, so in many sorted runs): at 1 rank, and at 3 ranks
+# where ranks 0 and 2 run in batches of 3 and rank 1 in one. The same
+# outputs, counts and named rows; an id used twice in two batches of one
+# rank is still found, spilled or not.
 for np in 1 3; do
-  f=batch@0; [ "$np" = 3 ] && f=batch@0,batch@2
+  f=batch@0,ids@0; [ "$np" = 3 ] && f=batch@0,batch@2,ids@1,ids@2
   OPUSARC_FAULT=$f run bdir-$np "$np" --queries "$WORK/q.csv" --out-dir "$WORK/bd$np" --format f32 --piece 1
   OPUSARC_FAULT=$f run bclips-$np "$np" --queries "$WORK/q.csv" --out "$WORK/bc$np.h5" --piece 1
   OPUSARC_FAULT=$f run bwin-$np "$np" --windows 1 --hop 0.7 --units seconds --tail pad --out "$WORK/bw$np.h5"
@@ -104,9 +106,14 @@ for np in 1 3; do
   done
 done
 { head -n 3 "$WORK/q0.csv"; sed -n '4,$p' "$WORK/q0.csv"; echo "q000002,long_20240501_060000.opus,0,480,z"; } > "$WORK/dup2.csv"
-OPUSARC_FAULT=batch@0 expect 1 "dup2.csv:3 and $WORK/dup2.csv:$(wc -l < "$WORK/dup2.csv"): duplicate id \"q000002\"" \
-  mpi 1 "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/dup2.csv" --out-dir "$WORK/dup2" --format f32
-[ -z "$(ls -A "$WORK/dup2" 2> /dev/null)" ] || fail "outputs written despite a duplicate id in another batch"
+for f in batch@0 batch@0,ids@0; do
+  OPUSARC_FAULT=$f expect 1 "dup2.csv:3 and $WORK/dup2.csv:$(wc -l < "$WORK/dup2.csv"): duplicate id \"q000002\"" \
+    mpi 1 "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/dup2.csv" --out-dir "$WORK/dup2" --format f32
+  [ -z "$(ls -A "$WORK/dup2" 2> /dev/null)" ] || fail "outputs written despite a duplicate id in another batch ($f)"
+done
+# Spilled at 3 ranks: the two lines of an id given twice meet on one rank.
+OPUSARC_FAULT=ids@0,ids@1,ids@2 expect 1 "duplicate id \"q000002\"" \
+  mpi 3 "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/dup2.csv" --out-dir "$WORK/dup3" --format f32
 
 # CRLF line ends, blank lines and no line end at the end: the same rows and
 # line numbers at 8 ranks as at 1.
