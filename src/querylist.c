@@ -32,6 +32,16 @@ int oa_query_list_add(oa_query_list *l, const oa_query *q, const oa_query_part *
   return 0;
 }
 
+int oa_query_list_label(oa_query_list *l, size_t k, const char *value) {
+  if (k == 0 && oa_grow((void **)&l->label_at, &l->label_at_cap, l->n * l->nlabels, sizeof *l->label_at)) return -1;
+  size_t n = strlen(value) + 1;
+  if (oa_grow((void **)&l->label_text, &l->label_cap, l->label_len + n, 1)) return -1;
+  memcpy(l->label_text + l->label_len, value, n);
+  l->label_at[(l->n - 1) * l->nlabels + k] = l->label_len;
+  l->label_len += n;
+  return 0;
+}
+
 void oa_query_list_free(oa_query_list *l) {
   free(l->q);
   free(l->parts);
@@ -149,7 +159,7 @@ static uint8_t *pack_ids(const oa_query_list *l, int size, uint64_t *bytes) {
 /* Ids past this many bytes on a rank are sorted and spilled to a temporary
  * file as a run; finish merges the runs. So a rank holds a bounded number
  * of ids whatever the length of the list. */
-enum { ID_SPILL_BYTES = 64 << 20, ID_READ_BLOCK = 64 << 10 };
+enum { ID_SPILL_BYTES = 16 << 20, ID_READ_BLOCK = 64 << 10 };
 
 void oa_id_check_init(oa_id_check *c, MPI_Comm comm) {
   memset(c, 0, sizeof *c);
@@ -363,16 +373,8 @@ static int copy_queries(const oa_query_list *l, size_t from, size_t n, oa_query_
   for (size_t i = from; i < from + n; i++) {
     const oa_query *q = &l->q[i];
     if (oa_query_list_add(out, q, q->nparts ? l->parts + q->first_part : NULL, q->nparts)) return -1;
-    if (!l->nlabels) continue;
-    if (oa_grow((void **)&out->label_at, &out->label_at_cap, out->n * l->nlabels, sizeof *out->label_at)) return -1;
-    for (size_t k = 0; k < l->nlabels; k++) {
-      const char *v = oa_query_label(l, i, k);
-      size_t len = strlen(v) + 1;
-      if (oa_grow((void **)&out->label_text, &out->label_cap, out->label_len + len, 1)) return -1;
-      memcpy(out->label_text + out->label_len, v, len);
-      out->label_at[(out->n - 1) * l->nlabels + k] = out->label_len;
-      out->label_len += len;
-    }
+    for (size_t k = 0; k < l->nlabels; k++)
+      if (oa_query_list_label(out, k, oa_query_label(l, i, k))) return -1;
   }
   return 0;
 }
@@ -407,13 +409,15 @@ oa_query_source oa_list_source_of(oa_list_source *ctx, const oa_query_list *ql) 
   return (oa_query_source){list_next, ctx};
 }
 
-/* One pass over this rank's rows for --windows: pass 0 counts their
- * windows, pass 1 makes them. */
+/* One pass over rows of this rank's share for --windows: pass 0 counts
+ * their windows, pass 1 makes the next batch of them, from the cursor on. */
 typedef struct window_pass {
   const oa_window_spec *w;
   int pass;
-  uint64_t total, made; /* windows of this rank's rows: all, made so far (pass 1) */
+  uint64_t total;       /* windows of this rank's rows (pass 0) */
   oa_window_stats *st;
+  oa_window_source *src; /* pass 1: its cursor moves */
+  size_t max;           /* pass 1: windows in the batch */
   oa_query_list *out;
   int rc;
   oa_err *err;
@@ -440,13 +444,20 @@ static void count_windows(window_pass *p, const oa_rec_row *r, int64_t len, int6
   else if (covered < r->samples) st->tails++, st->uncovered_seconds += (double)(r->samples - covered) / scale;
 }
 
+/* Windows k = cursor.. of row i into the batch; 1 (stop) once it is full,
+ * the cursor then naming the next window. */
 static int make_windows(window_pass *p, uint64_t i, const oa_rec_row *r, const char *name, int64_t len,
                         int64_t hop) {
   int extra;
   int64_t n = window_count(p->w, r, len, hop, &extra) + extra;
   char stem[sizeof ((oa_query *)0)->id - 22]; /* room for "_" and 20 digits of the start */
   oa_name_stem(name, stem, sizeof stem);
-  for (int64_t k = 0; k < n; k++) {
+  oa_window_source *src = p->src;
+  for (int64_t k = src->row == i ? src->k : 0; k < n; k++) {
+    if (p->out->n == p->max) {
+      src->row = i, src->k = k;
+      return 1;
+    }
     int64_t s = k * hop, e = s + len < r->samples ? s + len : r->samples;
     oa_query q = {.rec = i, .start = s, .end = e, .frames = e - s, .channels = r->channels};
     oa_query_part pad[2] = {{i, s, e, 0}, {OA_GAP_REC, 0, len - (e - s), e - s}};
@@ -455,12 +466,12 @@ static int make_windows(window_pass *p, uint64_t i, const oa_rec_row *r, const c
     oa_query_clock_of(r, &q);
     snprintf(q.id, sizeof q.id, "%s_%" PRId64, stem, s);
     if (oa_query_list_add(p->out, &q, padded ? pad : NULL, padded ? 2 : 0)) {
-      p->rc = oa_err_set(p->err, OA_ENOMEM, "out of memory for %" PRIu64 " windows", p->total);
+      p->rc = oa_err_set(p->err, OA_ENOMEM, "out of memory");
       return 1;
     }
   }
-  p->made += (uint64_t)n;
-  return p->made >= p->total; /* the rest of the rows hold none: the pass can stop */
+  src->row = i + 1, src->k = 0;
+  return 0;
 }
 
 static int window_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
@@ -490,32 +501,40 @@ static void sum_window_stats(MPI_Comm comm, oa_window_stats *st, uint64_t *total
   st->short_recordings = v[4], st->tails = v[5];
 }
 
-int oa_queries_windows(MPI_Comm comm, const oa_archive *a, const oa_window_spec *w, oa_query_list *out,
-                       oa_window_stats *st, oa_err *err) {
-  memset(out, 0, sizeof *out);
+int oa_windows_open(MPI_Comm comm, const oa_archive *a, const oa_window_spec *w, oa_window_source *src,
+                    oa_window_stats *st, oa_err *err) {
   memset(st, 0, sizeof *st);
   int rank, size;
   oa_mpi_rank_size(comm, &rank, &size);
   uint64_t n = oa_archive_recording_count(a), from = n * (uint64_t)rank / (uint64_t)size;
-  uint64_t count = n * (uint64_t)(rank + 1) / (uint64_t)size - from, total = 0;
-  window_pass p = {.w = w, .st = st, .out = out, .err = err};
-  if (oa_archive_scan_range(a, from, count, window_row, &p) < 0) p.rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  *src = (oa_window_source){.a = a, .w = w, .from = from, .count = n * (uint64_t)(rank + 1) / (uint64_t)size - from,
+                            .row = from, .pass = -1};
+  window_pass p = {.w = w, .st = st, .err = err};
+  if (oa_archive_scan_range(a, src->from, src->count, window_row, &p) < 0)
+    p.rc = oa_err_set(err, OA_ENOMEM, "out of memory");
   if (!oa_mpi_agree_err_as_is(comm, p.rc == OA_OK, err)) return err->code;
-  total = p.total;
+  uint64_t total = p.total;
   sum_window_stats(comm, st, &total);
   if (st->recordings == 0)
     return oa_err_set(err, OA_EUSAGE, w->glob ? "the name pattern '%s' matches no indexed recording" :
                       "the archive holds no indexed recording%s", w->glob ? w->glob : "");
   if (w->max_windows && total > w->max_windows)
-    return oa_err_set(err, OA_EUSAGE, "%" PRIu64 " windows (about %.0f MB of query list on each of %d rank%s) is more "
-                      "than the window limit, %" PRIu64 ": use a longer hop, a name pattern, or raise the limit",
-                      total, (double)total / size * (sizeof(oa_query) + 64) / 1e6, size, size == 1 ? "" : "s",
-                      w->max_windows);
+    return oa_err_set(err, OA_EUSAGE, "%" PRIu64 " windows is more than the window limit, %" PRIu64 ": use a longer "
+                      "hop, a name pattern, or raise the limit (--max-windows)", total, w->max_windows);
   st->windows = total;
-  p.pass = 1;
-  if (p.total > 0 && oa_archive_scan_range(a, from, count, window_row, &p) < 0)
+  return OA_OK;
+}
+
+static int window_next(void *ctx, int pass, size_t max, oa_query_list *out, oa_err *err) {
+  oa_window_source *src = ctx;
+  if (pass != src->pass) src->pass = pass, src->row = src->from, src->k = 0;
+  memset(out, 0, sizeof *out);
+  window_pass p = {.w = src->w, .pass = 1, .src = src, .max = max, .out = out, .err = err};
+  uint64_t end = src->from + src->count;
+  if (src->row < end && oa_archive_scan_range(src->a, src->row, end - src->row, window_row, &p) < 0)
     p.rc = oa_err_set(err, OA_ENOMEM, "out of memory");
-  if (!oa_mpi_agree_err_as_is(comm, p.rc == OA_OK, err)) p.rc = err->code;
   if (p.rc != OA_OK) oa_query_list_free(out);
   return p.rc;
 }
+
+oa_query_source oa_window_source_of(oa_window_source *src) { return (oa_query_source){window_next, src}; }

@@ -140,10 +140,11 @@ static int file_line_start(int fd, uint64_t size, uint64_t hdr_end, uint64_t pos
 
 /* Lines in the file's bytes [lo, hi), read a block at a time. */
 static int count_file_lines(int fd, uint64_t lo, uint64_t hi, uint64_t *lines) {
-  char *buf = malloc(1 << 20);
+  size_t block = oa_lines_block();
+  char *buf = malloc(block);
   *lines = 0;
   for (uint64_t at = lo; buf && at < hi;) {
-    size_t n = hi - at < (1u << 20) ? (size_t)(hi - at) : (1u << 20);
+    size_t n = hi - at < block ? (size_t)(hi - at) : block;
     ssize_t r = pread(fd, buf, n, (off_t)at);
     if (r <= 0) return free(buf), -1;
     *lines += (uint64_t)count_lines(buf, (size_t)r) - (buf[r - 1] != '\n'); /* a line cut by the block counts once */

@@ -30,15 +30,8 @@ const char *oa_query_label(const oa_query_list *l, size_t i, size_t k) {
 
 /* The labels of the query just added (the last one). */
 static int add_labels(oa_query_list *l, char **values, int nvalues, const int *columns) {
-  if (oa_grow((void **)&l->label_at, &l->label_at_cap, l->n * l->nlabels, sizeof *l->label_at)) return -1;
-  for (size_t k = 0; k < l->nlabels; k++) {
-    const char *v = columns[k] < nvalues ? values[columns[k]] : "";
-    size_t n = strlen(v) + 1;
-    if (oa_grow((void **)&l->label_text, &l->label_cap, l->label_len + n, 1)) return -1;
-    memcpy(l->label_text + l->label_len, v, n);
-    l->label_at[(l->n - 1) * l->nlabels + k] = l->label_len;
-    l->label_len += n;
-  }
+  for (size_t k = 0; k < l->nlabels; k++)
+    if (oa_query_list_label(l, k, columns[k] < nvalues ? values[columns[k]] : "")) return -1;
   return 0;
 }
 

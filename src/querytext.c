@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "opusarc/mpiutil.h"
 #include "opusarc/util.h"
 
 /* Splits one CSV line into fields; handles "quoted, fields". Returns the
@@ -89,7 +90,8 @@ void oa_lines_free(oa_lines *l) {
   l->fd = -1;
 }
 
-enum { LINES_BLOCK = 1 << 20 };
+/* Bytes read at a time (tests: 61, so lines cross blocks). */
+size_t oa_lines_block(void) { return oa_fault("lines") ? 61 : 1u << 20; }
 
 /* The file's bytes from l->at on are in the buffer, up to a line end or
  * the end of the range (a line longer than a block grows the buffer). */
@@ -102,7 +104,8 @@ static int fill_line(oa_lines *l) {
     int fresh = l->at < l->buf_at || l->at > l->buf_at + l->buf_len; /* a rewind: start a new block */
     size_t keep = fresh ? 0 : l->buf_len - off;
     if (!fresh && keep) memmove(l->buf, l->buf + off, keep);
-    uint64_t want = l->to - (l->at + keep) < LINES_BLOCK ? l->to - (l->at + keep) : LINES_BLOCK;
+    uint64_t block = oa_lines_block();
+    uint64_t want = l->to - (l->at + keep) < block ? l->to - (l->at + keep) : block;
     if (oa_grow((void **)&l->buf, &l->buf_cap, keep + (size_t)want + 1, 1)) return l->error = ENOMEM, -1;
     ssize_t r = pread(l->fd, l->buf + keep, (size_t)want, (off_t)(l->at + keep));
     if (r <= 0) return l->error = r < 0 ? errno : EIO, -1; /* the file got shorter */

@@ -33,6 +33,8 @@ void oa_lines_file(oa_lines *l, int fd, uint64_t from, uint64_t to);
  * (grown as needed); NULL at the end, or on a read error (l->error). */
 char *oa_lines_next(oa_lines *l, char **line, size_t *cap);
 void oa_lines_free(oa_lines *l);
+/* How many bytes oa_lines reads at a time (1 MiB; fault point "lines": 61). */
+size_t oa_lines_block(void);
 
 /* An id can name a file: not empty, ".", "..", no '/', under 128 bytes. */
 int oa_id_is_safe(const char *id);

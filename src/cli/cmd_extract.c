@@ -98,7 +98,8 @@ static const char *HELP =
     "  --max-gap SECONDS    a longer gap between files ends a joined output and\n"
     "                       starts the next (default 10)\n"
     "  --max-windows N      refuse --windows that would make more than N queries\n"
-    "                       (default 5000000; each costs ~240 bytes on every rank)\n"
+    "                       (default 5000000: a guard against a mistyped hop; windows\n"
+    "                       are made a batch at a time, so memory does not grow with N)\n"
     "  --out-dir DIR        one file per query: DIR/<id>.<format> (ids must be unique;\n"
     "                       window ids: the name with '/' as '~', '_<start sample>')\n"
     "  --out CLIPS.h5       one HDF5 file: /clips (float32, concatenated) and\n"
@@ -591,6 +592,9 @@ typedef struct sweep_input {
   oa_query_list ql;
   oa_list_source held;
   oa_table_source *table;
+  oa_window_spec spec;
+  oa_window_source windows;
+  int made;               /* src is set (a table or windows): not the list */
   oa_query_source src;
 } sweep_input;
 
@@ -634,6 +638,7 @@ static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_a
   oa_table_options topt = {.format = a->table_format, .flags = query_flags(a), .pad_seconds = a->pad_seconds};
   int ok = oa_table_source_open(ar, a->queries, &sh, &topt, &cx->log, &in->table, &in->src, err) == OA_OK;
   if (!oa_mpi_agree_err(comm, ok, err)) return EXIT_FAILED;
+  in->made = 1;
   int rank;
   oa_mpi_rank_size(comm, &rank, &(int){0});
   const char *first;
@@ -644,21 +649,23 @@ static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_a
   return EXIT_OK;
 }
 
-/* --windows: this rank's share of the windows, made from the rows. */
-static int window_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, oa_query_list *ql,
+/* --windows: this rank's share of the windows, made from the rows a batch
+ * at a time. */
+static int window_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, sweep_input *in,
                           oa_err *err) {
   int rank = 0;
   if (!OA_SOLO(comm)) MPI_Comm_rank(comm, &rank);
-  oa_window_spec spec = {.seconds = a->seconds, .glob = a->match, .max_windows = (uint64_t)a->max_windows,
-                         .tail = a->tail};
-  if (oa_parse_double(a->window, &spec.length) != 0 || oa_parse_double(a->hop, &spec.hop) != 0 ||
-      spec.length <= 0 || spec.hop <= 0 ||
-      (!a->seconds && (spec.length != (int64_t)spec.length || spec.hop != (int64_t)spec.hop))) {
+  oa_window_spec *spec = &in->spec; /* the source reads it batch by batch */
+  *spec = (oa_window_spec){.seconds = a->seconds, .glob = a->match, .max_windows = (uint64_t)a->max_windows,
+                           .tail = a->tail};
+  if (oa_parse_double(a->window, &spec->length) != 0 || oa_parse_double(a->hop, &spec->hop) != 0 ||
+      spec->length <= 0 || spec->hop <= 0 ||
+      (!a->seconds && (spec->length != (int64_t)spec->length || spec->hop != (int64_t)spec->hop))) {
     cli_usage_error(cx, "extract", "--windows and --hop need positive %s", a->seconds ? "seconds" : "sample counts");
     return EXIT_USAGE;
   }
   oa_window_stats st;
-  if (oa_queries_windows(comm, ar, &spec, ql, &st, err) != OA_OK) return EXIT_FAILED;
+  if (oa_windows_open(comm, ar, spec, &in->windows, &st, err) != OA_OK) return EXIT_FAILED;
   if (rank == 0 && (st.short_recordings || st.tails))
     OA_LOG(&cx->log, SUMMARY, "windows: %llu over %llu recordings; not covered: %llu recording%s shorter than a "
            "window and the tails of %llu (%.1f s of audio in all)", (unsigned long long)st.windows,
@@ -672,9 +679,10 @@ static int window_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_
     oa_err_set(err, OA_EUSAGE, "no window fits: every matching recording is shorter than %s %s (--tail pad or keep "
                "makes one window of each)", a->window,
                a->seconds ? "s" : "samples");
-    oa_query_list_free(ql);
     return EXIT_FAILED;
   }
+  in->src = oa_window_source_of(&in->windows);
+  in->made = 1;
   return EXIT_OK;
 }
 
@@ -683,7 +691,7 @@ static int window_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_
 static int list_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, sweep_input *in,
                         oa_err *err) {
   if (a->queries) return table_queries(cx, comm, a, ar, in, err);
-  if (!time_mode(a)) return window_queries(cx, comm, a, ar, &in->ql, err);
+  if (!time_mode(a)) return window_queries(cx, comm, a, ar, in, err);
   oa_time_span *spans = NULL;
   size_t nspans = 0;
   int rc = a->from ? from_to_span(cx, a, &spans, &nspans) : daily_spans(cx, a, ar, &spans, &nspans, err);
@@ -697,7 +705,7 @@ static int make_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_ar
                         oa_err *err) {
   memset(in, 0, sizeof *in);
   int rc = list_queries(cx, comm, a, ar, in, err);
-  if (rc == EXIT_OK && !in->table) in->src = oa_list_source_of(&in->held, &in->ql);
+  if (rc == EXIT_OK && !in->made) in->src = oa_list_source_of(&in->held, &in->ql);
   return rc;
 }
 

@@ -1,13 +1,15 @@
 /* Extraction sweeps: many range queries spread over MPI ranks.
  *
- * Queries come from a CSV (id,recording,start,end) or from fixed windows
- * over every recording. Rank 0 parses and validates them and turns them
+ * Queries come from a table (CSV, Raven, BirdNET), from fixed windows over
+ * the recordings, or from time spans. Each rank holds a share of them and
+ * gives it to the sweep batch by batch (oa_query_source), twice: a survey
+ * that keeps nothing, then rounds. In a round each rank turns its batch
  * into work units: overlapping or adjacent queries of one recording are
  * grouped so one decode serves them all, and long queries are cut into
- * pieces that different ranks decode. Ranks take units from a shared
- * counter (MPI one-sided fetch-and-add, chunk sizes shrinking as the queue
- * empties), so no rank waits for rank 0. Outputs are one file per query or
- * one HDF5 file of clips; a query's output appears only when all of it was
+ * pieces that different ranks decode. Ranks take units from their own
+ * queue, then the others' (MPI one-sided fetch-and-add, chunk sizes
+ * shrinking as the queue empties). Outputs are one file per query or one
+ * HDF5 file of clips; a query's output appears only when all of it was
  * written. */
 #ifndef OPUSARC_SWEEP_H
 #define OPUSARC_SWEEP_H
@@ -80,6 +82,8 @@ typedef struct oa_query_list {
 /* Query i's value of label column k ("" when there are none). */
 const char *oa_query_label(const oa_query_list *l, size_t i, size_t k);
 
+/* Sets label column k of the last query added (columns in order, 0 first). */
+int oa_query_list_label(oa_query_list *l, size_t k, const char *value);
 /* Appends a query (and for a joined one, its parts: q->first_part is set). */
 int oa_query_list_add(oa_query_list *l, const oa_query *q, const oa_query_part *parts, size_t nparts);
 /* Sets q's absolute start from its recording's start and q->start (the
@@ -119,20 +123,30 @@ typedef struct oa_window_stats {
 } oa_window_stats;
 
 /* Windows [s, s+len) for s = 0, hop, 2 hop, ... over every matching
- * recording. Collective over comm (MPI_COMM_NULL: alone): each rank reads
- * an even share of the rows (twice, a block at a time, none kept) and
- * makes the windows of those; the shares in rank order are the whole list,
- * and *st counts all of them on every rank. Ids are unique by
- * construction: the name with '/' as '~' (and '~', '%', control bytes as
- * %XX) plus "_<start sample>"; over-long names keep their start and a
- * fingerprint of the whole name (the caller still checks them over every
- * share). Fails (agreed) when nothing matches or when there would be more
- * than max_windows. */
-int oa_queries_windows(MPI_Comm comm, const oa_archive *a, const oa_window_spec *spec, oa_query_list *out,
-                       oa_window_stats *st, oa_err *err);
+ * recording, made a batch at a time (never held whole). Collective over
+ * comm (MPI_COMM_NULL: alone): each rank counts the windows of an even
+ * share of the rows (a block at a time, none kept), and *st counts all of
+ * them on every rank; the shares in rank order are the whole list. Ids
+ * are unique by construction: the name with '/' as '~' (and '~', '%',
+ * control bytes as %XX) plus "_<start sample>"; over-long names keep their
+ * start and a fingerprint of the whole name (the sweep still checks them).
+ * Fails (agreed) when nothing matches or when there would be more than
+ * max_windows. *src is then this rank's share as a sweep's source
+ * (oa_window_source_of); spec and a must outlive it. */
+typedef struct oa_window_source {
+  const oa_archive *a;
+  const oa_window_spec *w;
+  uint64_t from, count; /* this rank's rows */
+  uint64_t row;         /* the cursor: the next window is window k of row `row` */
+  int64_t k;
+  int pass;
+} oa_window_source;
+int oa_windows_open(MPI_Comm comm, const oa_archive *a, const oa_window_spec *spec, oa_window_source *src,
+                    oa_window_stats *st, oa_err *err);
+
 /* Ids checked unique batch by batch over every rank's share (collective
  * calls): each id is sent to the rank its hash names, which keeps it
- * ([line][id] bytes); past 64 MB they are sorted and spilled to a
+ * ([line][id] bytes); past 16 MB they are sorted and spilled to a
  * temporary file ($TMPDIR) as a run, and finish merges the runs. */
 typedef struct oa_id_check {
   MPI_Comm comm;
@@ -176,6 +190,8 @@ typedef struct oa_list_source {
   int pass;
 } oa_list_source;
 oa_query_source oa_list_source_of(oa_list_source *ctx, const oa_query_list *ql);
+/* The windows of oa_windows_open, a batch at a time. */
+oa_query_source oa_window_source_of(oa_window_source *src);
 
 enum oa_sweep_output { OA_SWEEP_DIR = 0, OA_SWEEP_HDF5 = 1 };
 

@@ -88,12 +88,13 @@ h5diff "$WORK/c1.h5" "$WORK/c7.h5" > /dev/null || fail "a table written in round
 
 # Sweeps in rounds (test builds: fault point "batch" makes a rank's batches
 # 3 queries, so ~100 rounds here; "ids" spills a rank's ids to a temporary
-# file past 256 bytes, so in many sorted runs): at 1 rank, and at 3 ranks
+# file past 256 bytes, so in many sorted runs; "lines" reads the queries
+# file 61 bytes at a time, so rows cross blocks): at 1 rank, and at 3 ranks
 # where ranks 0 and 2 run in batches of 3 and rank 1 in one. The same
 # outputs, counts and named rows; an id used twice in two batches of one
 # rank is still found, spilled or not.
 for np in 1 3; do
-  f=batch@0,ids@0; [ "$np" = 3 ] && f=batch@0,batch@2,ids@1,ids@2
+  f=batch@0,ids@0,lines@0; [ "$np" = 3 ] && f=batch@0,batch@2,ids@1,ids@2,lines@1,lines@2
   OPUSARC_FAULT=$f run bdir-$np "$np" --queries "$WORK/q.csv" --out-dir "$WORK/bd$np" --format f32 --piece 1
   OPUSARC_FAULT=$f run bclips-$np "$np" --queries "$WORK/q.csv" --out "$WORK/bc$np.h5" --piece 1
   OPUSARC_FAULT=$f run bwin-$np "$np" --windows 1 --hop 0.7 --units seconds --tail pad --out "$WORK/bw$np.h5"
@@ -118,7 +119,10 @@ OPUSARC_FAULT=ids@0,ids@1,ids@2 expect 1 "duplicate id \"q000002\"" \
 # CRLF line ends, blank lines and no line end at the end: the same rows and
 # line numbers at 8 ranks as at 1.
 { head -n 40 "$WORK/q.csv"; echo; echo; sed -n '41,$p' "$WORK/q.csv"; } | sed 's/$/\r/' | head -c -2 > "$WORK/crlf.csv"
-for np in 1 8; do run crlf-$np "$np" --queries "$WORK/crlf.csv" --out-dir "$WORK/crlf$np" --format f32; done
+# (Rank 0 and rank 5 read it 61 bytes at a time: lines and CR LF pairs cross blocks.)
+for np in 1 8; do
+  OPUSARC_FAULT=lines@0,lines@5 run crlf-$np "$np" --queries "$WORK/crlf.csv" --out-dir "$WORK/crlf$np" --format f32
+done
 same crlf 8
 diff -r "$WORK/d1" "$WORK/crlf8" > /dev/null || fail "a CRLF table at 8 ranks differs"
 grep -q "q.csv:606: range" "$WORK/crlf-8.err" || { cat "$WORK/crlf-8.err"; fail "line numbers past blank lines"; }
