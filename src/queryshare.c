@@ -294,10 +294,22 @@ struct oa_table_source {
   oa_table_reader *r;
   const oa_logger *log;
   int pass;
+  const char *path;   /* rows read from this file: it must not change between passes */
+  struct stat was;
 };
+
+static int changed(const struct stat *a, const struct stat *b) {
+  return a->st_size != b->st_size || a->st_ino != b->st_ino || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+         a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
 
 static int table_next(void *ctx, int pass, size_t max, oa_query_list *out, oa_err *err) {
   oa_table_source *t = ctx;
+  struct stat now;
+  if (pass != t->pass && pass > 0 && t->path && (stat(t->path, &now) != 0 || changed(&now, &t->was))) {
+    memset(out, 0, sizeof *out);
+    return oa_err_set(err, OA_EIO, "%s changed while the sweep read it (between its survey and its run)", t->path);
+  }
   if (pass != t->pass) t->pass = pass, oa_table_reader_rewind(t->r);
   return oa_table_reader_next(t->r, max, pass == 0 ? t->log : NULL, out, err);
 }
@@ -313,6 +325,7 @@ int oa_table_source_open(const oa_archive *a, const char *source, oa_text_share 
   o.line_base = t->sh.line_base, o.first_row = t->sh.first_row;
   int rc;
   if (t->sh.fd >= 0) { /* rows read from the file a block at a time */
+    if (fstat(t->sh.fd, &t->was) == 0) t->path = source;
     oa_lines rows;
     oa_lines_file(&rows, t->sh.fd, t->sh.from, t->sh.to);
     t->sh.fd = -1; /* the reader's now */

@@ -632,6 +632,9 @@ static int next_batch(sweep *s, int pass, int *more, oa_query_list *b, oa_err *e
   oa_err_clear(&local);
   int ok = !*more || s->src->next(s->src->ctx, pass, s->batch, b, &local) == OA_OK;
   if (*more && ok) *more = b->n == s->batch;
+  if (ok && pass == 1 && (s->done + b->n > s->share_n || (!*more && s->done + b->n < s->share_n)))
+    ok = 0, oa_err_set(&local, OA_EIO, "%s: the queries changed between the sweep's survey and its run",
+                       s->opt->source);
   if (oa_mpi_agree_err(s->comm, ok, &local)) return OA_OK;
   oa_query_list_free(b);
   return oa_err_set(err, local.code ? local.code : OA_EIO, "%s", local.msg);
