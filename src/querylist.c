@@ -368,17 +368,6 @@ int oa_queries_check_unique_all(MPI_Comm comm, const oa_query_list *l, const cha
 
 /* ------------------------------------------------------------ list source */
 
-/* Queries [from, from + n) of l with their parts and labels, appended to out. */
-static int copy_queries(const oa_query_list *l, size_t from, size_t n, oa_query_list *out) {
-  for (size_t i = from; i < from + n; i++) {
-    const oa_query *q = &l->q[i];
-    if (oa_query_list_add(out, q, q->nparts ? l->parts + q->first_part : NULL, q->nparts)) return -1;
-    for (size_t k = 0; k < l->nlabels; k++)
-      if (oa_query_list_label(out, k, oa_query_label(l, i, k))) return -1;
-  }
-  return 0;
-}
-
 static int copy_label_names(const oa_query_list *l, oa_query_list *out) {
   if (!l->nlabels) return 0;
   out->label_names = calloc(l->nlabels, sizeof *out->label_names);
@@ -389,6 +378,17 @@ static int copy_label_names(const oa_query_list *l, oa_query_list *out) {
   return 0;
 }
 
+int oa_query_list_copy(const oa_query_list *l, size_t from, size_t n, oa_query_list *out) {
+  if (!out->label_names && copy_label_names(l, out)) return -1;
+  for (size_t i = from; i < from + n; i++) {
+    const oa_query *q = &l->q[i];
+    if (oa_query_list_add(out, q, q->nparts ? l->parts + q->first_part : NULL, q->nparts)) return -1;
+    for (size_t k = 0; k < l->nlabels; k++)
+      if (oa_query_list_label(out, k, oa_query_label(l, i, k))) return -1;
+  }
+  return 0;
+}
+
 static int list_next(void *ctx, int pass, size_t max, oa_query_list *out, oa_err *err) {
   oa_list_source *src = ctx;
   if (pass != src->pass) src->pass = pass, src->at = 0;
@@ -396,7 +396,7 @@ static int list_next(void *ctx, int pass, size_t max, oa_query_list *out, oa_err
   size_t n = l->n - src->at < max ? l->n - src->at : max;
   memset(out, 0, sizeof *out);
   if (src->at == 0) out->bad = l->bad, out->clamped = l->clamped; /* counted once, with the first batch */
-  if (copy_label_names(l, out) || copy_queries(l, src->at, n, out)) {
+  if (oa_query_list_copy(l, src->at, n, out)) {
     oa_query_list_free(out);
     return oa_err_set(err, OA_ENOMEM, "out of memory");
   }

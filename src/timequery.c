@@ -293,8 +293,26 @@ static void count_unplaced(const oa_archive *a, const oa_time_span *spans, size_
   }
 }
 
-int oa_time_queries(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
-                    const oa_logger *log, oa_query_list *out, oa_time_stats *st, oa_err *err) {
+/* The outputs of one span, appended to out (buf: room for every recording). */
+static int span_outputs(const oa_archive *a, const oa_time_span *span, const oa_time_options *opt,
+                        const oa_logger *log, oa_query_list *out, oa_time_stats *st, placed *buf) {
+  span_ctx c = {a, span, opt, log, out, st, 0};
+  st->spans++;
+  int rc = one_span(&c, buf);
+  if (rc == 0 && c.made == 0) {
+    st->spans_empty++;
+    if (span->line) {
+      out->bad++;
+      if (log) OA_LOG(log, ERROR, "query %s (line %ld): no recording overlaps its span", span->id, span->line);
+    }
+  }
+  return rc;
+}
+
+/* Every span's outputs, in order; keep 0: each span's are dropped once
+ * counted (a survey that holds one span's outputs at a time). */
+static int all_spans(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
+                     const oa_logger *log, oa_query_list *out, int keep, oa_time_stats *st, oa_err *err) {
   memset(st, 0, sizeof *st);
   uint64_t n = oa_archive_recording_count(a);
   placed *buf = malloc((n ? n : 1) * sizeof *buf);
@@ -302,21 +320,75 @@ int oa_time_queries(const oa_archive *a, const oa_time_span *spans, size_t nspan
   count_unplaced(a, spans, nspans, opt, st);
   int rc = 0;
   for (size_t k = 0; k < nspans && rc == 0; k++) {
-    span_ctx c = {a, &spans[k], opt, log, out, st, 0};
-    st->spans++;
-    rc = one_span(&c, buf);
-    if (rc == 0 && c.made == 0) {
-      st->spans_empty++;
-      if (spans[k].line) {
-        out->bad++;
-        if (log) OA_LOG(log, ERROR, "query %s (line %ld): no recording overlaps its span", spans[k].id, spans[k].line);
-      }
+    rc = span_outputs(a, &spans[k], opt, log, out, st, buf);
+    if (!keep) {
+      uint64_t bad = out->bad;
+      oa_query_list_free(out);
+      out->bad = bad;
     }
   }
   free(buf);
   if (rc != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
   return OA_OK;
 }
+
+int oa_time_queries(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
+                    const oa_logger *log, oa_query_list *out, oa_time_stats *st, oa_err *err) {
+  return all_spans(a, spans, nspans, opt, log, out, 1, st, err);
+}
+
+int oa_time_count(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
+                  const oa_logger *log, oa_time_stats *st, uint64_t *bad, oa_err *err) {
+  oa_query_list scratch = {0};
+  int rc = all_spans(a, spans, nspans, opt, log, &scratch, 0, st, err);
+  *bad = scratch.bad;
+  oa_query_list_free(&scratch);
+  return rc;
+}
+
+/* ------------------------------------------------------ a sweep's source */
+
+/* Spans' outputs until at least max wait (or the spans end). */
+static int fill_pending(oa_time_source *t, size_t max, oa_err *err) {
+  uint64_t n = oa_archive_recording_count(t->a);
+  placed *buf = NULL;
+  int rc = 0;
+  while (rc == 0 && t->pending.n < max && t->next < t->nspans) {
+    if (!buf && !(buf = malloc((n ? n : 1) * sizeof *buf))) return oa_err_set(err, OA_ENOMEM, "out of memory");
+    oa_time_stats st = {0};
+    rc = span_outputs(t->a, &t->spans[t->next++], t->opt, NULL, &t->pending, &st, buf);
+  }
+  free(buf);
+  return rc ? oa_err_set(err, OA_ENOMEM, "out of memory") : OA_OK;
+}
+
+static int time_next(void *ctx, int pass, size_t max, oa_query_list *out, oa_err *err) {
+  oa_time_source *t = ctx;
+  if (pass != t->pass) t->pass = pass, t->next = 0, t->first = 1, oa_query_list_free(&t->pending);
+  memset(out, 0, sizeof *out);
+  int rc = fill_pending(t, max, err);
+  /* The first max move out; the rest stay pending (copied, so the list
+   * never holds more than max plus one span's outputs). */
+  oa_query_list rest = {0};
+  size_t take = t->pending.n < max ? t->pending.n : max;
+  if (rc == OA_OK && (oa_query_list_copy(&t->pending, 0, take, out) ||
+                      oa_query_list_copy(&t->pending, take, t->pending.n - take, &rest)))
+    rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  out->bad = t->pending.bad, rest.bad = 0; /* rows that gave nothing: counted with the batch they fell in */
+  if (t->first) out->bad += t->bad_rows, t->first = 0; /* rows the CSV refused: with the first batch */
+  oa_query_list_free(&t->pending);
+  t->pending = rest;
+  if (rc != OA_OK) oa_query_list_free(out);
+  return rc;
+}
+
+oa_query_source oa_time_source_of(oa_time_source *t, const oa_archive *a, const oa_time_span *spans, size_t nspans,
+                                  const oa_time_options *opt, uint64_t bad_rows) {
+  *t = (oa_time_source){.a = a, .spans = spans, .nspans = nspans, .opt = opt, .pass = -1, .bad_rows = bad_rows};
+  return (oa_query_source){time_next, t};
+}
+
+void oa_time_source_free(oa_time_source *t) { oa_query_list_free(&t->pending); }
 
 int oa_daily_spans(int64_t first_day, int64_t last_day, int64_t clock_from, int64_t clock_to, int wall_clock,
                    int32_t tz_offset_s, oa_time_span **spans, size_t *n, oa_err *err) {

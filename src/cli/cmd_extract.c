@@ -553,21 +553,53 @@ static void sum_time_stats(MPI_Comm comm, oa_time_stats *st) {
   st->gap_frames = (int64_t)all[5], st->overlap_frames = (int64_t)all[6], st->refused = all[7];
 }
 
+/* A sweep's queries: a table parsed, windows or time spans' outputs made,
+ * a batch at a time as the sweep asks (or, for -o, a list made whole). */
+typedef struct sweep_input {
+  oa_query_list ql;
+  oa_list_source held;
+  oa_table_source *table;
+  oa_window_spec spec;
+  oa_window_source windows;
+  oa_time_span *spans;    /* owned */
+  oa_time_options time_opt;
+  oa_time_source times;
+  int whole;              /* -o: the list made whole (one output expected) */
+  int made;               /* src is set (a table or windows): not the list */
+  oa_query_source src;
+} sweep_input;
+
+static void sweep_input_free(sweep_input *in) {
+  oa_query_list_free(&in->ql);
+  oa_time_source_free(&in->times);
+  free(in->spans);
+  in->spans = NULL;
+  oa_table_source_free(in->table);
+  in->table = NULL;
+}
+
 /* Time queries: spans from --from/--to, --daily or a time CSV (this rank's
  * share of them) become queries (each overlap, or with --join each run of
  * a recorder's files). */
 static int make_time_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar,
-                             const oa_time_span *spans, size_t n, oa_query_list *ql, oa_err *err) {
+                             oa_time_span *spans, size_t n, uint64_t bad_rows, sweep_input *in, oa_err *err) {
   int rank, size;
   oa_mpi_rank_size(comm, &rank, &size);
-  oa_time_options o = {.glob = a->match, .join = a->join, .max_gap = a->max_gap};
+  in->spans = spans, in->time_opt = (oa_time_options){.glob = a->match, .join = a->join, .max_gap = a->max_gap};
   oa_time_stats st;
-  int ok = oa_time_queries(ar, spans, n, &o, &cx->log, ql, &st, err) == OA_OK;
+  uint64_t bad = 0;
+  int ok = (in->whole ? oa_time_queries(ar, spans, n, &in->time_opt, &cx->log, &in->ql, &st, err)
+                      : oa_time_count(ar, spans, n, &in->time_opt, &cx->log, &st, &bad, err)) == OA_OK;
   if (!oa_mpi_agree_err(comm, ok, err)) return EXIT_FAILED;
+  in->ql.bad += bad_rows;
+  if (!in->whole) { /* made a span at a time as the sweep asks */
+    in->src = oa_time_source_of(&in->times, ar, spans, n, &in->time_opt, bad_rows);
+    in->made = 1;
+  }
   int wall = n > 0 && spans[0].wall_clock;
   sum_time_stats(comm, &st);
   say_time_stats(cx, rank, &st, wall);
-  if (oa_mpi_sum_u64(comm, ql->n) == 0) {
+  if (st.outputs == 0) {
     oa_err_set(err, OA_EUSAGE, "no %srecording overlaps the time span%s: nothing to extract", a->match ? "matching " : "",
                st.spans == 1 ? "" : "s");
     return EXIT_FAILED;
@@ -586,28 +618,9 @@ static int share_spans(MPI_Comm comm, oa_time_span **spans, size_t *n) {
   return EXIT_OK;
 }
 
-/* A sweep's queries: a list made whole (windows, time spans), or a
- * table parsed a batch at a time. */
-typedef struct sweep_input {
-  oa_query_list ql;
-  oa_list_source held;
-  oa_table_source *table;
-  oa_window_spec spec;
-  oa_window_source windows;
-  int made;               /* src is set (a table or windows): not the list */
-  oa_query_source src;
-} sweep_input;
-
-static void sweep_input_free(sweep_input *in) {
-  oa_query_list_free(&in->ql);
-  oa_table_source_free(in->table);
-  in->table = NULL;
-}
-
 /* A queries file, this rank's share of its rows: a time CSV, or a table. */
 static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, sweep_input *in,
                          oa_err *err) {
-  oa_query_list *ql = &in->ql;
   oa_text_share sh;
   if (oa_text_share_read(comm, a->queries, &sh, err) != OA_OK) return EXIT_FAILED;
   oa_time_span *spans = NULL;
@@ -624,10 +637,7 @@ static int table_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_a
   if (!oa_mpi_agree_err(comm, rc >= 0, err)) return oa_text_share_free(&sh), free(spans), EXIT_FAILED;
   if (rc == 1) {
     oa_text_share_free(&sh);
-    rc = make_time_queries(cx, comm, a, ar, spans, nspans, ql, err);
-    ql->bad += bad;
-    free(spans);
-    return rc;
+    return make_time_queries(cx, comm, a, ar, spans, nspans, bad, in, err);
   }
   if (rc < 0 || a->join || a->max_gap != 10) {
     oa_text_share_free(&sh);
@@ -696,14 +706,15 @@ static int list_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_ar
   size_t nspans = 0;
   int rc = a->from ? from_to_span(cx, a, &spans, &nspans) : daily_spans(cx, a, ar, &spans, &nspans, err);
   if (rc == EXIT_OK) rc = share_spans(comm, &spans, &nspans);
-  if (rc == EXIT_OK) rc = make_time_queries(cx, comm, a, ar, spans, nspans, &in->ql, err);
+  if (rc == EXIT_OK) return make_time_queries(cx, comm, a, ar, spans, nspans, 0, in, err);
   free(spans);
   return rc;
 }
 
 static int make_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, oa_archive *ar, sweep_input *in,
-                        oa_err *err) {
+                        int whole, oa_err *err) {
   memset(in, 0, sizeof *in);
+  in->whole = whole;
   int rc = list_queries(cx, comm, a, ar, in, err);
   if (rc == EXIT_OK && !in->made) in->src = oa_list_source_of(&in->held, &in->ql);
   return rc;
@@ -715,7 +726,7 @@ static int run_time_single(cli_ctx *cx, const extract_args *a, oa_extractor *x, 
   sweep_input in;
   oa_err err;
   oa_err_clear(&err);
-  int rc = make_queries(cx, MPI_COMM_NULL, a, ar, &in, &err);
+  int rc = make_queries(cx, MPI_COMM_NULL, a, ar, &in, 1, &err);
   oa_query_list ql = in.ql;
   oa_file_id input;
   size_t ninputs = oa_file_id_of(a->archive, &input) == 0;
@@ -750,7 +761,7 @@ static int run_sweep(cli_ctx *cx, const extract_args *a, oa_archive *ar) {
   sweep_input in;
   oa_err err;
   oa_err_clear(&err);
-  int rc = make_queries(cx, cx->comm, a, ar, &in, &err);
+  int rc = make_queries(cx, cx->comm, a, ar, &in, 0, &err);
   if (rc != EXIT_OK) {
     if (cx->rank == 0 && err.msg[0]) cli_log_error(cx, &err);
     sweep_input_free(&in);

@@ -84,6 +84,9 @@ const char *oa_query_label(const oa_query_list *l, size_t i, size_t k);
 
 /* Sets label column k of the last query added (columns in order, 0 first). */
 int oa_query_list_label(oa_query_list *l, size_t k, const char *value);
+/* Appends queries [from, from + n) of l with their parts and labels to out
+ * (its label columns are l's: named from l if it has none yet). */
+int oa_query_list_copy(const oa_query_list *l, size_t from, size_t n, oa_query_list *out);
 /* Appends a query (and for a joined one, its parts: q->first_part is set). */
 int oa_query_list_add(oa_query_list *l, const oa_query *q, const oa_query_part *parts, size_t nparts);
 /* Sets q's absolute start from its recording's start and q->start (the

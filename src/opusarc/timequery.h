@@ -59,6 +59,27 @@ typedef struct oa_time_stats {
 int oa_time_queries(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
                     const oa_logger *log, oa_query_list *out, oa_time_stats *st, oa_err *err);
 
+/* The same counts without keeping the outputs (one span's at a time):
+ * stats, and the rows that gave nothing (*bad), logged to log. */
+int oa_time_count(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
+                  const oa_logger *log, oa_time_stats *st, uint64_t *bad, oa_err *err);
+
+/* The outputs of `spans` as a sweep's source, made a span at a time as the
+ * sweep asks for batches (at most a batch plus one span's outputs held;
+ * silent: oa_time_count logs). a, spans and opt must outlive it. */
+typedef struct oa_time_source {
+  const oa_archive *a;
+  const oa_time_span *spans;
+  size_t nspans, next;
+  const oa_time_options *opt;
+  oa_query_list pending;
+  int pass, first;
+  uint64_t bad_rows;        /* rows a time CSV refused: counted with the first batch */
+} oa_time_source;
+oa_query_source oa_time_source_of(oa_time_source *t, const oa_archive *a, const oa_time_span *spans, size_t nspans,
+                                  const oa_time_options *opt, uint64_t bad_rows);
+void oa_time_source_free(oa_time_source *t);
+
 /* Daily windows [clock_from, clock_to) (microseconds after midnight; a
  * window past midnight when clock_to <= clock_from) on each day from
  * first_day to last_day (days since 1970), in UTC shifted by tz_offset_s,

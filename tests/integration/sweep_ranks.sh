@@ -99,9 +99,11 @@ for np in 1 3; do
   OPUSARC_FAULT=$f run bclips-$np "$np" --queries "$WORK/q.csv" --out "$WORK/bc$np.h5" --piece 1
   OPUSARC_FAULT=$f run bwin-$np "$np" --windows 1 --hop 0.7 --units seconds --tail pad --out "$WORK/bw$np.h5"
   OPUSARC_FAULT=$f run btime-$np "$np" --from 2024-05-01T05:00:05Z --to 2024-05-01T05:00:50Z --join --out "$WORK/bt$np.h5"
+  OPUSARC_FAULT=$f run bdaily-$np "$np" --daily 05:00-05:01 --tz +00:00 --format f32 --out-dir "$WORK/by$np" --piece 2
   diff -r "$WORK/d1" "$WORK/bd$np" > /dev/null || fail "outputs in batches of 3 at $np ranks differ"
+  diff -r "$WORK/y1" "$WORK/by$np" > /dev/null || fail "--daily outputs in batches of 3 at $np ranks differ"
   for k in c w t; do h5diff "$WORK/${k}1.h5" "$WORK/b$k$np.h5" > /dev/null || fail "b$k$np.h5 differs from one round"; done
-  for name in dir clips win time; do
+  for name in dir clips win time daily; do
     cmp -s "$WORK/$name-1.sum" "$WORK/b$name-$np.sum" || fail "$name in rounds at $np ranks: summary"
     cmp -s "$WORK/$name-1.err" "$WORK/b$name-$np.err" || fail "$name in rounds at $np ranks: named rows"
   done
