@@ -212,17 +212,18 @@ static int spill_run(oa_id_check *c, oa_err *err) {
   if (!v) return oa_err_set(err, OA_ENOMEM, "out of memory checking query ids");
   if (n > 1) qsort(v, n, sizeof *v, by_id_line);
   if (c->spill < 0 && (c->spill = spill_file(err)) < 0) return free(v), err->code;
-  uint8_t *out = malloc(c->len ? c->len : 1);
-  size_t at = 0;
-  for (size_t i = 0; out && i < n; i++) {
+  uint8_t out[ID_READ_BLOCK]; /* written a block at a time: no second copy of the run */
+  size_t at = 0, fill = 0;
+  int ok = 1;
+  for (size_t i = 0; ok && i < n; i++) {
     size_t len = strlen(v[i].id) + 1;
-    memcpy(out + at, &v[i].line, 8), memcpy(out + at + 8, v[i].id, len);
-    at += 8 + len;
+    if (fill + 8 + len > sizeof out) ok = write_all(c->spill, out, fill) == 0, fill = 0;
+    memcpy(out + fill, &v[i].line, 8), memcpy(out + fill + 8, v[i].id, len);
+    fill += 8 + len, at += 8 + len;
   }
   free(v);
-  int ok = out && write_all(c->spill, out, at) == 0 &&
-           oa_grow((void **)&c->runs, &c->runs_cap, c->nruns + 2, sizeof *c->runs) == 0;
-  free(out);
+  ok = ok && write_all(c->spill, out, fill) == 0 &&
+       oa_grow((void **)&c->runs, &c->runs_cap, c->nruns + 2, sizeof *c->runs) == 0;
   if (!ok) return oa_err_set(err, OA_EIO, "cannot write the temporary file of query ids: %s",
                              errno ? strerror(errno) : "out of memory");
   if (c->nruns == 0) c->runs[0] = 0;
