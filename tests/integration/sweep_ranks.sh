@@ -114,6 +114,12 @@ for f in batch@0 batch@0,ids@0; do
     mpi 1 "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/dup2.csv" --out-dir "$WORK/dup2" --format f32
   [ -z "$(ls -A "$WORK/dup2" 2> /dev/null)" ] || fail "outputs written despite a duplicate id in another batch ($f)"
 done
+# A queries file touched between the survey and the run (test builds: fault
+# point "changed" on rank 1) is refused on every rank; no clips file is left.
+cp "$WORK/q.csv" "$WORK/touched.csv"
+OPUSARC_FAULT=changed@1 expect 1 "touched.csv changed while the sweep read it" \
+  mpi 3 "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/touched.csv" --out "$WORK/touched.h5"
+[ ! -e "$WORK/touched.h5" ] && ! ls "$WORK" | grep "touched.h5.*partial" > /dev/null || fail "a clips file left after a refused run"
 # Spilled at 3 ranks: the two lines of an id given twice meet on one rank.
 OPUSARC_FAULT=ids@0,ids@1,ids@2 expect 1 "duplicate id \"q000002\"" \
   mpi 3 "$OPUSARC" extract "$WORK/a.h5" --queries "$WORK/dup2.csv" --out-dir "$WORK/dup3" --format f32
