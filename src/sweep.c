@@ -595,9 +595,11 @@ static int check_dir_outputs(sweep *s, oa_err *err) {
  * why, when the parts of a joined query differ in time base or the
  * channel selection names a channel its recording lacks. */
 static int query_outputs(const sweep *s, const oa_query_list *b, oa_query *q, oa_err *e) {
-  if (oa_query_rates(s->a, b, q, s->opt->rate, e) != OA_OK) return -1;
+  /* Channels first: a query refused for its rates still reports (and
+   * reserves) its recording's channels, as one refused for nothing. */
   int oc = oa_channel_spec_out(s->opt->channels, q->channels);
   q->out_channels = oc > 0 ? oc : q->channels;
+  if (oa_query_rates(s->a, b, q, s->opt->rate, e) != OA_OK) return -1;
   if (oc > 0) return 0;
   oa_err_set(e, OA_EUSAGE, "the channel selection names a channel that recording \"%s\" (%d channel%s) does not have",
              oa_archive_recording_name(s->a, q->rec), q->channels, q->channels == 1 ? "" : "s");
