@@ -5,7 +5,9 @@
  * each row against the datasets, not against the other rows, so every one
  * of them decodes exactly like the original). Not an archive to keep: it
  * stands for N distinct recordings only where their metadata is concerned.
- *   mkmany N OUT.h5 SOURCE.opus */
+ * With STEP (seconds), recording i starts at 2021-01-01T00:00:00Z + i STEP
+ * (for time queries).
+ *   mkmany N OUT.h5 SOURCE.opus [STEP] */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "opusarc/archive.h"
+#include "opusarc/clock.h"
 #include "opusarc/corpus.h"
 #include "opusarc/indexer.h"
 
@@ -43,8 +46,9 @@ static int index_one(const char *source, oa_batch *b, oa_err *err) {
   return rc;
 }
 
-/* Rows 1..n-1: copies of row 0 under their own names. */
-static int replicate(oa_batch *b, uint64_t n, oa_err *err) {
+/* Rows 1..n-1: copies of row 0 under their own names; step_s > 0 puts
+ * them on a clock, one after another. */
+static int replicate(oa_batch *b, uint64_t n, double step_s, oa_err *err) {
   oa_rec_row proto = b->recs[0];
   b->recs = realloc(b->recs, n * sizeof *b->recs);
   b->rec_index = realloc(b->rec_index, n * sizeof *b->rec_index);
@@ -57,6 +61,10 @@ static int replicate(oa_batch *b, uint64_t n, oa_err *err) {
     if (oa_batch_add_string(b, name, &r.name_off, &r.name_len) != 0 ||
         oa_batch_add_string(b, name, &r.path_off, &r.path_len) != 0)
       return oa_err_set(err, OA_ENOMEM, "out of memory");
+    if (step_s > 0) {
+      r.start_us = INT64_C(1609459200000000) + (int64_t)((double)i * step_s * 1e6);
+      r.start_zone = OA_ZONE_KNOWN, r.utc_offset_s = 0, r.start_source = OA_START_NAME;
+    }
     b->recs[i] = r;
     b->rec_index[i] = i;
   }
@@ -65,8 +73,8 @@ static int replicate(oa_batch *b, uint64_t n, oa_err *err) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4 || atoll(argv[1]) < 1) {
-    fprintf(stderr, "usage: mkmany N OUT.h5 SOURCE.opus\n");
+  if ((argc != 4 && argc != 5) || atoll(argv[1]) < 1) {
+    fprintf(stderr, "usage: mkmany N OUT.h5 SOURCE.opus [STEP_SECONDS]\n");
     return 2;
   }
   MPI_Init(&argc, &argv);
@@ -75,7 +83,7 @@ int main(int argc, char **argv) {
   oa_batch b;
   memset(&b, 0, sizeof b);
   int rc = index_one(argv[3], &b, &err);
-  if (rc == OA_OK) rc = replicate(&b, n, &err);
+  if (rc == OA_OK) rc = replicate(&b, n, argc == 5 ? atof(argv[4]) : 0, &err);
   oa_archive_meta meta;
   memset(&meta, 0, sizeof meta);
   meta.recordings = n;

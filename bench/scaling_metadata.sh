@@ -16,7 +16,8 @@
 # goal: per-rank memory falling as ranks grow).
 #   bench/scaling_metadata.sh [MAX_EXPONENT]      (default 6: up to 10^6)
 # INDEX_N=0 skips the index part; SWEEP_Q="" the sweep part; LIST_N=1000000 adds the
-# corpus list's own cost, FLAT_N=1000000 the same for one flat directory (see each part).
+# corpus list's own cost, FLAT_N=1000000 the same for one flat directory, TIME_N="1000
+# 1000000" time queries against N (see each part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/opusarc-bench}
@@ -228,7 +229,43 @@ os.rename('$dir.tmp', '$dir')"
   failed_part "of one directory of $FLAT_N empty .opus files" "$FLAT_N" "$dir"
 }
 
+# Time queries against N: TIME_N="1000 1000000" (default: none) makes
+# synthetic archives whose recordings follow each other on a clock (mkmany
+# N ... 3: recording i starts 3 i seconds after 2021-01-01T00:00:00Z) and
+# runs, as whole processes without MPI,
+#   span    --from/--to over 10 s in the middle (4 outputs)
+#   daily   --daily 12:00-12:00:06 --tz Z on every day the recordings cover
+# each against the first N. A rank reads the rows a block at a time to find
+# what its spans overlap (one pass for up to 65,536 spans), keeping none.
+TIME_N=${TIME_N:-}
+time_part() {
+  echo
+  echo "time queries (extract --out-dir, f32) on synthetic archives on a clock"
+  printf '| %-9s | %-6s | %9s | %9s | %7s | %7s |\n' N case seconds "peak MB" "x time" "x RSS"
+  printf '|%s|\n' "-----------|--------|-----------|-----------|---------|---------"
+  local n a mid c secs kb
+  declare -A t0 m0
+  for n in $TIME_N; do
+    a=$O/clock$n.h5
+    [ -f "$a" ] || "$B/bench/mkmany" "$n" "$a" "$O/source.opus" 3 > /dev/null
+    mid=$(date -u -d "@$((1609459200 + n * 3 / 2))" +%Y-%m-%dT%H:%M:%SZ)
+    for c in span daily; do
+      rm -rf "$O/time_out"
+      case $c in
+        span) set -- --from "$mid" --to "$(date -u -d "$mid + 10 seconds" +%Y-%m-%dT%H:%M:%SZ)" ;;
+        daily) set -- --daily 12:00-12:00:06 --tz Z ;;
+      esac
+      read -r secs kb < <(measure "$B/opusarc" extract -q "$a" "$@" --format f32 --out-dir "$O/time_out")
+      [ -n "${t0[$c]:-}" ] || { t0[$c]=$secs; m0[$c]=$kb; }
+      printf '| %-9s | %-6s | %9.3f | %9.1f | %7.2f | %7.2f |\n' "$n" "$c" "$secs" "$(echo "$kb / 1024" | bc -l)" \
+        "$(echo "$secs / (${t0[$c]} + 0.001)" | bc -l)" "$(echo "$kb / ${m0[$c]}" | bc -l)"
+    done
+  done
+  rm -rf "$O/time_out"
+}
+
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+[ -n "$TIME_N" ] && time_part
 [ "$INDEX_N" -gt 0 ] && index_part
 [ "$LIST_N" -gt 0 ] && list_part
 [ "$FLAT_N" -gt 0 ] && flat_part

@@ -31,6 +31,12 @@ int oa_mpi_max_int(MPI_Comm comm, int v) {
   return all;
 }
 
+uint64_t oa_mpi_max_u64(MPI_Comm comm, uint64_t v) {
+  uint64_t all = v;
+  if (!OA_SOLO(comm)) MPI_Allreduce(&v, &all, 1, MPI_UINT64_T, MPI_MAX, comm);
+  return all;
+}
+
 uint64_t oa_mpi_sum_u64(MPI_Comm comm, uint64_t v) {
   uint64_t all = v;
   if (!OA_SOLO(comm)) MPI_Allreduce(&v, &all, 1, MPI_UINT64_T, MPI_SUM, comm);

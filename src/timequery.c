@@ -8,55 +8,269 @@
 #include <string.h>
 
 #include "opusarc/clock.h"
+#include "opusarc/mpiutil.h"
 #include "opusarc/util.h"
 #include "querytext.h"
 
 /* A recording placed on the span's axis (UTC, or its own wall clock):
- * audio covers [s, e) microseconds. */
+ * its audio covers [s, e) microseconds. What the outputs need of its row
+ * is kept here, so placing reads each row once, in a pass that keeps no
+ * block of rows. */
 typedef struct placed {
   uint64_t rec;
   int64_t s, e;
   double sps;       /* samples per second of its time base */
-  const char *key;  /* recorder: its id, else its directory */
+  int64_t samples;
+  int channels;
+  char *key;        /* recorder: its id, else its directory (owned when found) */
   size_t key_len;
 } placed;
 
 enum { PLACED = 0, NO_START = -1, ZONE_UNKNOWN = -2, NOT_OK = -3 };
 
-static int place(const oa_archive *a, uint64_t i, int wall_clock, placed *p) {
-  const oa_rec_row *r = oa_archive_recording(a, i);
+/* key points into name or rid: copied (place_keep) before they go. */
+static int place_row(uint64_t i, const oa_rec_row *r, const char *name, const char *rid, int wall_clock, placed *p) {
   if (!OA_REC_READABLE(r)) return NOT_OK;
   if (r->start_zone == OA_ZONE_NONE) return NO_START;
   if (!wall_clock && r->start_zone != OA_ZONE_KNOWN) return ZONE_UNKNOWN;
   p->rec = i;
-  p->sps = oa_archive_samples_per_second(a, i);
+  p->sps = oa_rec_row_rate(r);
+  p->samples = r->samples;
+  p->channels = r->channels;
   p->s = r->start_us + (wall_clock && r->start_zone == OA_ZONE_KNOWN ? (int64_t)r->utc_offset_s * OA_US_PER_S : 0);
   p->e = p->s + llround((double)r->samples / p->sps * 1e6);
-  const char *rid = oa_archive_recording_recorder(a, i), *name = oa_archive_recording_name(a, i);
+  rid = rid ? rid : "", name = name ? name : "";
   if (rid[0]) {
-    p->key = rid, p->key_len = strlen(rid);
+    p->key = (char *)rid, p->key_len = strlen(rid);
   } else {
     const char *slash = strrchr(name, '/');
-    p->key = name, p->key_len = slash ? (size_t)(slash - name) : 0;
+    p->key = (char *)name, p->key_len = slash ? (size_t)(slash - name) : 0;
   }
   return PLACED;
 }
 
-/* Sample position of axis time t in a placed recording, as --units seconds
- * rounds (t - s) seconds, within the recording. */
-static int64_t position(const oa_archive *a, const placed *p, int64_t t) {
-  int64_t v = llround((double)(t - p->s) / 1e6 * p->sps);
-  int64_t n = oa_archive_recording(a, p->rec)->samples;
-  return v < 0 ? 0 : v > n ? n : v;
+static int place(const oa_archive *a, uint64_t i, int wall_clock, placed *p) {
+  return place_row(i, oa_archive_recording(a, i), oa_archive_recording_name(a, i),
+                   oa_archive_recording_recorder(a, i), wall_clock, p);
 }
 
-static int matches(const oa_archive *a, uint64_t i, const oa_time_options *o) {
-  return !o->glob || fnmatch(o->glob, oa_archive_recording_name(a, i), 0) == 0;
+/* p with its own copy of its key. */
+static int place_keep(placed *p) {
+  char *k = malloc(p->key_len + 1);
+  if (!k) return -1;
+  memcpy(k, p->key, p->key_len);
+  k[p->key_len] = '\0';
+  p->key = k;
+  return 0;
+}
+
+/* Sample position of axis time t in a placed recording, as --units seconds
+ * rounds (t - s) seconds, within the recording. */
+static int64_t position(const placed *p, int64_t t) {
+  int64_t v = llround((double)(t - p->s) / 1e6 * p->sps);
+  return v < 0 ? 0 : v > p->samples ? p->samples : v;
+}
+
+static int name_matches(const char *name, const oa_time_options *o) {
+  return !o->glob || fnmatch(o->glob, name ? name : "", 0) == 0;
 }
 
 static int same_key(const placed *x, const placed *y) {
   return x->key_len == y->key_len && memcmp(x->key, y->key, x->key_len) == 0;
 }
+
+/* ------------------------------------------------------------ finding */
+
+/* The recordings each span overlaps, found for a group of spans in one
+ * pass over the rows (a block at a time), so a rank's passes do not grow
+ * with its spans and no pass keeps the rows. A group holds at most
+ * FIND_CAP recordings, except that a joined span's are held whole (they
+ * are sorted by recorder); a span without --join that overlaps more is
+ * found FIND_CAP at a time, each time from the row after the last. */
+enum { FIND_CAP = 65536, GROUP_SPANS = 65536 };
+
+typedef struct found_list {
+  placed *p; /* in row order */
+  size_t n, cap;
+} found_list;
+
+typedef struct span_finder {
+  const oa_archive *a;
+  const oa_time_span *spans;
+  size_t nspans;
+  const oa_time_options *opt;
+  size_t cap;        /* FIND_CAP (smaller in tests) */
+  size_t first, n;   /* the group: spans [first, first + n) */
+  found_list *found; /* per span of the group */
+  placed *anchor;    /* per span: its recording (rec >= 0), placed */
+  char *anchored;    /* per span: 1 when that recording could be placed */
+  size_t *order;     /* the group's spans by from_us (norder: as opened; a cut leaves indices >= n) */
+  size_t norder;
+  int64_t max_len;
+  int clocks;        /* 1: some span in UTC, 2: some in wall-clock time */
+  size_t held;
+  int partial;       /* the group is span `first` alone, found up to row `resume` */
+  uint64_t resume;
+  uint64_t made;     /* outputs of a partial span so far */
+  struct unplaced_pass *unplaced; /* rows are also counted there until a pass reaches the last row */
+} span_finder;
+
+/* Matching recordings a span cannot place (counted once per call). */
+typedef struct unplaced_pass {
+  const oa_time_options *o;
+  int wall_clock;
+  oa_time_stats *st;
+} unplaced_pass;
+
+static int count_unplaced_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
+  unplaced_pass *u = ctx;
+  placed p;
+  if (!name_matches(tx->name, u->o)) return 0;
+  int how = place_row(i, r, tx->name, tx->recorder, u->wall_clock, &p);
+  if (how == NO_START) u->st->no_start++;
+  else if (how == ZONE_UNKNOWN) u->st->zone_unknown++;
+  return 0;
+}
+
+static void found_free(found_list *f) {
+  for (size_t k = 0; k < f->n; k++) free(f->p[k].key);
+  free(f->p);
+  *f = (found_list){0};
+}
+
+static void group_free(span_finder *f) {
+  for (size_t k = 0; f->found && k < f->n; k++) found_free(&f->found[k]);
+  free(f->found), free(f->anchor), free(f->anchored), free(f->order);
+  f->found = NULL, f->anchor = NULL, f->anchored = NULL, f->order = NULL;
+  f->held = 0;
+}
+
+static void finder_init(span_finder *f, const oa_archive *a, const oa_time_span *spans, size_t nspans,
+                        const oa_time_options *opt) {
+  *f = (span_finder){.a = a, .spans = spans, .nspans = nspans, .opt = opt, .cap = FIND_CAP};
+  if (oa_fault("found")) f->cap = 2; /* tests: many groups and partial spans on a small archive */
+}
+
+static const oa_time_span *group_span(const span_finder *f, size_t k) { return &f->spans[f->first + k]; }
+
+static int by_from(const void *x, const void *y, void *ctx) {
+  const span_finder *f = ctx;
+  int64_t a = group_span(f, *(const size_t *)x)->from_us, b = group_span(f, *(const size_t *)y)->from_us;
+  return (a > b) - (a < b);
+}
+
+/* The group's spans, their anchors and their order by start. */
+static int group_open(span_finder *f, size_t n) {
+  f->n = f->norder = n;
+  f->found = calloc(n, sizeof *f->found), f->anchor = calloc(n, sizeof *f->anchor);
+  f->anchored = calloc(n, 1), f->order = malloc(n * sizeof *f->order);
+  if (!f->found || !f->anchor || !f->anchored || !f->order) return -1;
+  f->max_len = 0, f->clocks = 0;
+  for (size_t k = 0; k < n; k++) {
+    const oa_time_span *sp = group_span(f, k);
+    f->order[k] = k;
+    if (sp->to_us - sp->from_us > f->max_len) f->max_len = sp->to_us - sp->from_us;
+    f->clocks |= sp->wall_clock ? 2 : 1;
+    if (sp->rec >= 0 && place(f->a, (uint64_t)sp->rec, sp->wall_clock, &f->anchor[k]) == PLACED) {
+      if (place_keep(&f->anchor[k])) return -1;
+      f->anchored[k] = 1;
+    }
+  }
+  qsort_r(f->order, n, sizeof *f->order, by_from, f);
+  return 0;
+}
+
+/* Whether span k takes recording p (placed on its clock), as a span
+ * alone would: an anchored span its recording (with --join, its
+ * recorder's), any other span the recordings the glob matches. */
+static int span_takes(const span_finder *f, size_t k, const placed *p, int glob_ok) {
+  const oa_time_span *sp = group_span(f, k);
+  if (p->e <= sp->from_us || p->s >= sp->to_us) return 0;
+  if (sp->rec < 0) return glob_ok;
+  if (!f->anchored[k]) return 0;
+  return f->opt->join == OA_JOIN_NONE ? p->rec == (uint64_t)sp->rec : same_key(p, &f->anchor[k]);
+}
+
+/* Keeps the spans of the group's first spans whose recordings fit the
+ * cap (at least one), dropping the others' (found again by a later
+ * group). */
+static void group_cut(span_finder *f) {
+  size_t keep = 1, sum = f->found[0].n;
+  while (keep < f->n && sum + f->found[keep].n <= f->cap) sum += f->found[keep++].n;
+  for (size_t k = keep; k < f->n; k++) found_free(&f->found[k]);
+  f->n = keep, f->held = sum;
+}
+
+typedef struct row_pass {
+  span_finder *f;
+  int failed;
+  uint64_t stopped_at; /* a partial span: the row after its last found */
+} row_pass;
+
+static int take_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
+  row_pass *rp = ctx;
+  span_finder *f = rp->f;
+  if (f->unplaced) count_unplaced_row(f->unplaced, i, r, tx);
+  placed on[2];
+  int ok[2] = {0, 0};
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (int w = 0; w < 2; w++) {
+    if (!(f->clocks & (1 << w)) || place_row(i, r, tx->name, tx->recorder, w, &on[w]) != PLACED) continue;
+    ok[w] = 1;
+    if (on[w].s < lo) lo = on[w].s;
+    if (on[w].e > hi) hi = on[w].e;
+  }
+  if (!ok[0] && !ok[1]) return 0;
+  int glob_ok = name_matches(tx->name, f->opt);
+  /* Spans that start after lo - max_len and before hi may overlap. */
+  size_t a = 0, b = f->norder;
+  while (a < b) {
+    size_t m = a + (b - a) / 2;
+    if (group_span(f, f->order[m])->from_us > lo - f->max_len) b = m;
+    else a = m + 1;
+  }
+  for (size_t j = a; j < f->norder && group_span(f, f->order[j])->from_us < hi; j++) {
+    size_t k = f->order[j];
+    int w = group_span(f, k)->wall_clock ? 1 : 0;
+    if (k >= f->n || !ok[w] || !span_takes(f, k, &on[w], glob_ok)) continue;
+    const placed *p = &on[w];
+    found_list *l = &f->found[k];
+    if (oa_grow((void **)&l->p, &l->cap, l->n + 1, sizeof *l->p)) return rp->failed = 1;
+    l->p[l->n] = *p;
+    if (place_keep(&l->p[l->n])) return rp->failed = 1;
+    l->n++, f->held++;
+  }
+  if (f->held > f->cap && f->n > 1) group_cut(f);
+  if (f->n == 1 && f->held >= f->cap && f->opt->join == OA_JOIN_NONE) {
+    rp->stopped_at = i + 1;
+    return 1; /* this span continues from the next row in the next group */
+  }
+  return 0;
+}
+
+/* The next group's recordings: spans [f->first, f->first + f->n). */
+static int finder_next(span_finder *f, oa_err *err) {
+  uint64_t rows = oa_archive_recording_count(f->a), from = f->partial ? f->resume : 0;
+  size_t left = f->nspans - f->first, n = f->partial ? 1 : left < GROUP_SPANS ? left : GROUP_SPANS;
+  if (group_open(f, n)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  row_pass rp = {f, 0, 0};
+  int rc = oa_archive_scan_range(f->a, from, rows - from, take_row, &rp);
+  if (rc < 0 || rp.failed) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  f->partial = rp.stopped_at > 0 && rp.stopped_at < rows;
+  f->resume = rp.stopped_at;
+  if (!f->partial) f->unplaced = NULL; /* every row counted once */
+  return OA_OK;
+}
+
+/* Done with the group: the next starts after it (or goes on with a
+ * partial span). */
+static void finder_advance(span_finder *f) {
+  if (!f->partial) f->first += f->n;
+  group_free(f);
+  f->n = 0;
+}
+
+static int finder_done(const span_finder *f) { return f->first >= f->nspans; }
 
 /* ------------------------------------------------------------ naming */
 
@@ -109,10 +323,10 @@ static int emit(span_ctx *c, oa_query *q, const oa_query_part *parts, size_t npa
 static int overlap_output(span_ctx *c, const placed *p) {
   int64_t from = c->span->from_us > p->s ? c->span->from_us : p->s;
   int64_t to = c->span->to_us < p->e ? c->span->to_us : p->e;
-  oa_query q = {.rec = p->rec, .start = position(c->a, p, from), .end = position(c->a, p, to), .line = c->span->line};
+  oa_query q = {.rec = p->rec, .start = position(p, from), .end = position(p, to), .line = c->span->line};
   if (q.end <= q.start) return 0;
   q.frames = q.end - q.start;
-  q.channels = oa_archive_recording(c->a, p->rec)->channels;
+  q.channels = p->channels;
   oa_query_set_clock(c->a, &q);
   name_output(c, oa_archive_recording_name(c->a, p->rec), from, q.id, sizeof q.id);
   return emit(c, &q, NULL, 0);
@@ -142,7 +356,7 @@ static int run_add_part(run *r, oa_query_part part) {
 static int run_add_file(span_ctx *c, run *r, const placed *p, const placed *prev) {
   int64_t from = c->span->from_us > p->s ? c->span->from_us : p->s;
   int64_t to = c->span->to_us < p->e ? c->span->to_us : p->e;
-  int64_t start = position(c->a, p, from), end = position(c->a, p, to);
+  int64_t start = position(p, from), end = position(p, to);
   if (end <= start) return 0;
   if (r->n == 0) r->axis_start = from;
   int64_t out = llround((double)(from - r->axis_start) / 1e6 * p->sps);
@@ -235,7 +449,7 @@ static int join_overlaps(span_ctx *c, placed *ps, size_t n) {
     if (k == 0 || !same_key(&ps[k - 1], &ps[k])) first = k;
     const placed *prev = k > first ? &ps[k - 1] : NULL;
     int breaks = !prev || ps[k].s - prev->e > max_gap || ps[k].sps != prev->sps ||
-                 oa_archive_recording(c->a, ps[k].rec)->channels != oa_archive_recording(c->a, prev->rec)->channels;
+                 ps[k].channels != prev->channels;
     if (breaks && r.n) {
       rc = run_emit(c, &r, &ps[first]);
       r.why[0] = '\0', r.gaps = r.overlaps = 0, r.gap_frames = r.overlap_frames = 0;
@@ -253,83 +467,66 @@ static int join_overlaps(span_ctx *c, placed *ps, size_t n) {
 
 /* ------------------------------------------------------------------ spans */
 
-static int one_span(span_ctx *c, placed *buf) {
-  const oa_time_span *sp = c->span;
-  const placed *only = NULL;
-  placed anchor;
-  if (sp->rec >= 0) {
-    if (place(c->a, (uint64_t)sp->rec, sp->wall_clock, &anchor) != PLACED) return 0;
-    only = &anchor;
-  }
-  size_t n = 0;
-  for (uint64_t i = 0; i < oa_archive_recording_count(c->a); i++) {
-    if (only && c->opt->join == OA_JOIN_NONE && i != only->rec) continue;
-    if (!only && !matches(c->a, i, c->opt)) continue;
-    placed p;
-    if (place(c->a, i, sp->wall_clock, &p) != PLACED) continue;
-    if (only && !same_key(&p, only)) continue;
-    if (p.e <= sp->from_us || p.s >= sp->to_us) continue;
-    buf[n++] = p;
-  }
-  c->made = 0;
-  int rc = 0;
-  if (c->opt->join == OA_JOIN_NONE)
-    for (size_t k = 0; k < n && rc == 0; k++) rc = overlap_output(c, &buf[k]);
-  else rc = join_overlaps(c, buf, n);
-  return rc;
-}
-
-/* Matching recordings a span cannot place: counted once per call. */
-static void count_unplaced(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *o,
-                           oa_time_stats *st) {
+/* Recordings the spans' clock cannot place are counted along the
+ * finder's first passes (none without spans: a rank with no share of the
+ * spans reads no row). */
+static unplaced_pass unplaced_of(const oa_time_span *spans, size_t nspans, const oa_time_options *o,
+                                 oa_time_stats *st) {
   int any_utc = 0;
   for (size_t k = 0; k < nspans; k++) any_utc |= !spans[k].wall_clock;
-  for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
-    placed p;
-    if (!matches(a, i, o)) continue;
-    int r = place(a, i, !any_utc, &p);
-    if (r == NO_START) st->no_start++;
-    else if (r == ZONE_UNKNOWN) st->zone_unknown++;
-  }
+  return (unplaced_pass){o, !any_utc, st};
 }
 
-/* The outputs of one span, appended to out (buf: room for every recording). */
-static int span_outputs(const oa_archive *a, const oa_time_span *span, const oa_time_options *opt,
-                        const oa_logger *log, oa_query_list *out, oa_time_stats *st, placed *buf) {
-  span_ctx c = {a, span, opt, log, out, st, 0};
-  st->spans++;
-  int rc = one_span(&c, buf);
-  if (rc == 0 && c.made == 0) {
-    st->spans_empty++;
-    if (span->line) {
-      out->bad++;
-      if (log) OA_LOG(log, ERROR, "query %s (line %ld): no recording overlaps its span", span->id, span->line);
+/* The outputs of span k of the finder's group, appended to out. The
+ * chunks of a partial span carry its outputs' count on (the first is named
+ * after the span); its counts close with its last chunk. */
+static int group_outputs(span_finder *f, size_t k, const oa_logger *log, oa_query_list *out, oa_time_stats *st) {
+  const oa_time_span *span = group_span(f, k);
+  span_ctx c = {f->a, span, f->opt, log, out, st, f->made};
+  found_list *l = &f->found[k];
+  int rc = 0;
+  if (f->opt->join == OA_JOIN_NONE)
+    for (size_t j = 0; j < l->n && rc == 0; j++) rc = overlap_output(&c, &l->p[j]);
+  else rc = join_overlaps(&c, l->p, l->n);
+  int last_chunk = !(f->partial && k == 0);
+  f->made = last_chunk ? 0 : c.made;
+  if (rc == 0 && last_chunk) {
+    st->spans++;
+    if (c.made == 0) {
+      st->spans_empty++;
+      if (span->line) {
+        out->bad++;
+        if (log) OA_LOG(log, ERROR, "query %s (line %ld): no recording overlaps its span", span->id, span->line);
+      }
     }
   }
   return rc;
 }
 
 /* Every span's outputs, in order; keep 0: each span's are dropped once
- * counted (a survey that holds one span's outputs at a time). */
+ * counted (a survey that holds one group's recordings at a time). */
 static int all_spans(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
                      const oa_logger *log, oa_query_list *out, int keep, oa_time_stats *st, oa_err *err) {
   memset(st, 0, sizeof *st);
-  uint64_t n = oa_archive_recording_count(a);
-  placed *buf = malloc((n ? n : 1) * sizeof *buf);
-  if (!buf) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  count_unplaced(a, spans, nspans, opt, st);
-  int rc = 0;
-  for (size_t k = 0; k < nspans && rc == 0; k++) {
-    rc = span_outputs(a, &spans[k], opt, log, out, st, buf);
-    if (!keep) {
-      uint64_t bad = out->bad;
-      oa_query_list_free(out);
-      out->bad = bad;
+  unplaced_pass u = unplaced_of(spans, nspans, opt, st);
+  span_finder f;
+  finder_init(&f, a, spans, nspans, opt);
+  f.unplaced = &u;
+  int rc = OA_OK;
+  while (rc == OA_OK && !finder_done(&f)) {
+    rc = finder_next(&f, err);
+    for (size_t k = 0; rc == OA_OK && k < f.n; k++) {
+      if (group_outputs(&f, k, log, out, st)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+      if (!keep) {
+        uint64_t bad = out->bad;
+        oa_query_list_free(out);
+        out->bad = bad;
+      }
     }
+    finder_advance(&f);
   }
-  free(buf);
-  if (rc != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  return OA_OK;
+  group_free(&f);
+  return rc;
 }
 
 int oa_time_queries(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
@@ -348,25 +545,40 @@ int oa_time_count(const oa_archive *a, const oa_time_span *spans, size_t nspans,
 
 /* ------------------------------------------------------ a sweep's source */
 
-/* Spans' outputs until at least max wait (or the spans end). */
+/* Spans' outputs until at least max wait (or the spans end): a group's
+ * spans one at a time, the next group found when one is used up. */
 static int fill_pending(oa_time_source *t, size_t max, oa_err *err) {
-  uint64_t n = oa_archive_recording_count(t->a);
-  placed *buf = NULL;
-  int rc = 0;
-  while (rc == 0 && t->pending.n < max && t->next < t->nspans) {
-    if (!buf && !(buf = malloc((n ? n : 1) * sizeof *buf))) return oa_err_set(err, OA_ENOMEM, "out of memory");
-    oa_time_stats st = {0};
-    rc = span_outputs(t->a, &t->spans[t->next++], t->opt, NULL, &t->pending, &st, buf);
+  span_finder *f = t->finder;
+  while (t->pending.n < max) {
+    if (t->loaded && t->in_group < f->n) {
+      oa_time_stats st = {0};
+      if (group_outputs(f, t->in_group++, NULL, &t->pending, &st)) return oa_err_set(err, OA_ENOMEM, "out of memory");
+      continue;
+    }
+    if (t->loaded) finder_advance(f), t->loaded = 0;
+    if (finder_done(f)) break;
+    t->loaded = 1, t->in_group = 0;
+    int rc = finder_next(f, err);
+    if (rc != OA_OK) return rc;
   }
-  free(buf);
-  return rc ? oa_err_set(err, OA_ENOMEM, "out of memory") : OA_OK;
+  return OA_OK;
+}
+
+/* A new pass starts from the first span. */
+static int time_rewind(oa_time_source *t, int pass, oa_err *err) {
+  if (!t->finder && !(t->finder = malloc(sizeof *t->finder))) return oa_err_set(err, OA_ENOMEM, "out of memory");
+  if (t->pass != -1) group_free(t->finder);
+  finder_init(t->finder, t->a, t->spans, t->nspans, t->opt);
+  t->pass = pass, t->first = 1, t->loaded = 0, t->in_group = 0;
+  oa_query_list_free(&t->pending);
+  return OA_OK;
 }
 
 static int time_next(void *ctx, int pass, size_t max, oa_query_list *out, oa_err *err) {
   oa_time_source *t = ctx;
-  if (pass != t->pass) t->pass = pass, t->next = 0, t->first = 1, oa_query_list_free(&t->pending);
   memset(out, 0, sizeof *out);
-  int rc = fill_pending(t, max, err);
+  int rc = pass != t->pass ? time_rewind(t, pass, err) : OA_OK;
+  if (rc == OA_OK) rc = fill_pending(t, max, err);
   /* The first max move out; the rest stay pending (copied, so the list
    * never holds more than max plus one span's outputs). */
   oa_query_list rest = {0};
@@ -388,7 +600,12 @@ oa_query_source oa_time_source_of(oa_time_source *t, const oa_archive *a, const 
   return (oa_query_source){time_next, t};
 }
 
-void oa_time_source_free(oa_time_source *t) { oa_query_list_free(&t->pending); }
+void oa_time_source_free(oa_time_source *t) {
+  oa_query_list_free(&t->pending);
+  if (t->finder) group_free(t->finder);
+  free(t->finder);
+  t->finder = NULL;
+}
 
 int oa_daily_spans(int64_t first_day, int64_t last_day, int64_t clock_from, int64_t clock_to, int wall_clock,
                    int32_t tz_offset_s, oa_time_span **spans, size_t *n, oa_err *err) {
@@ -410,20 +627,30 @@ int oa_daily_spans(int64_t first_day, int64_t last_day, int64_t clock_from, int6
 
 static int64_t floor_day(int64_t us) { return us / OA_US_PER_DAY - (us % OA_US_PER_DAY < 0); }
 
+typedef struct days_pass {
+  oa_time_options o;
+  int wall_clock, found;
+  int64_t shift, first, last;
+} days_pass;
+
+static int day_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
+  days_pass *d = ctx;
+  placed p;
+  if (!name_matches(tx->name, &d->o) || place_row(i, r, tx->name, tx->recorder, d->wall_clock, &p) != PLACED) return 0;
+  int64_t d0 = floor_day(p.s + d->shift), d1 = floor_day(p.e - 1 + d->shift);
+  if (!d->found || d0 < d->first) d->first = d0;
+  if (!d->found || d1 > d->last) d->last = d1;
+  d->found = 1;
+  return 0;
+}
+
 int oa_time_days_covered(const oa_archive *a, const char *glob, int wall_clock, int32_t tz_offset_s,
                          int64_t *first_day, int64_t *last_day) {
-  oa_time_options o = {.glob = glob};
-  int found = 0;
-  int64_t shift = wall_clock ? 0 : (int64_t)tz_offset_s * OA_US_PER_S;
-  for (uint64_t i = 0; i < oa_archive_recording_count(a); i++) {
-    placed p;
-    if (!matches(a, i, &o) || place(a, i, wall_clock, &p) != PLACED) continue;
-    int64_t d0 = floor_day(p.s + shift), d1 = floor_day(p.e - 1 + shift);
-    if (!found || d0 < *first_day) *first_day = d0;
-    if (!found || d1 > *last_day) *last_day = d1;
-    found = 1;
-  }
-  return found ? 0 : -1;
+  days_pass d = {.o = {.glob = glob}, .wall_clock = wall_clock,
+                 .shift = wall_clock ? 0 : (int64_t)tz_offset_s * OA_US_PER_S};
+  if (oa_archive_scan(a, day_row, &d) < 0 || !d.found) return -1;
+  *first_day = d.first, *last_day = d.last;
+  return 0;
 }
 
 /* ------------------------------------------------------------------- CSV */

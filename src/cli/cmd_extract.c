@@ -543,9 +543,11 @@ static void say_time_stats(cli_ctx *cx, int rank, const oa_time_stats *st, int w
            (unsigned long long)st->refused);
 }
 
-/* The spans' counts over every rank's share (the recordings that cannot
- * be placed are counted alike on every rank: rank 0's stand). */
+/* The spans' counts over every rank's share. The recordings that cannot
+ * be placed are counted alike on every rank that holds spans, and not on
+ * a rank without: their maximum stands. */
 static void sum_time_stats(MPI_Comm comm, oa_time_stats *st) {
+  st->zone_unknown = oa_mpi_max_u64(comm, st->zone_unknown), st->no_start = oa_mpi_max_u64(comm, st->no_start);
   uint64_t v[8] = {st->spans, st->outputs, st->spans_empty, st->gaps, st->overlaps, (uint64_t)st->gap_frames,
                    (uint64_t)st->overlap_frames, st->refused}, before[8], all[8];
   oa_mpi_offsets(comm, v, before, all, 8);
@@ -596,7 +598,7 @@ static int make_time_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, 
     in->src = oa_time_source_of(&in->times, ar, spans, n, &in->time_opt, bad_rows);
     in->made = 1;
   }
-  int wall = n > 0 && spans[0].wall_clock;
+  int wall = oa_mpi_max_int(comm, n > 0 && spans[0].wall_clock); /* the spans of one command share a clock */
   sum_time_stats(comm, &st);
   say_time_stats(cx, rank, &st, wall);
   if (st.outputs == 0) {

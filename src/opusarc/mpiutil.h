@@ -21,6 +21,7 @@ double oa_wtime(void);
 void oa_mpi_max_bytes(MPI_Comm comm, uint8_t *buf, size_t n);
 /* The maximum of v over the ranks; the sum of v over the ranks. */
 int oa_mpi_max_int(MPI_Comm comm, int v);
+uint64_t oa_mpi_max_u64(MPI_Comm comm, uint64_t v);
 uint64_t oa_mpi_sum_u64(MPI_Comm comm, uint64_t v);
 double oa_mpi_sum_double(MPI_Comm comm, double v);
 /* Rank 0's *v on every rank. */

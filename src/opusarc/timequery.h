@@ -43,6 +43,7 @@ typedef struct oa_time_options {
 typedef struct oa_time_stats {
   uint64_t spans, outputs;
   uint64_t spans_empty;      /* spans no recording overlaps */
+  /* Counted only when there is a span (a rank with no share of the spans reads no row): */
   uint64_t zone_unknown;     /* matching recordings a UTC span could not place (wall-clock start only) */
   uint64_t no_start;         /* matching recordings without a start time */
   uint64_t gaps, overlaps;   /* between joined files */
@@ -65,13 +66,19 @@ int oa_time_count(const oa_archive *a, const oa_time_span *spans, size_t nspans,
                   const oa_logger *log, oa_time_stats *st, uint64_t *bad, oa_err *err);
 
 /* The outputs of `spans` as a sweep's source, made a span at a time as the
- * sweep asks for batches (at most a batch plus one span's outputs held;
- * silent: oa_time_count logs). a, spans and opt must outlive it. */
+ * sweep asks for batches (at most a batch plus one span's outputs held, or
+ * for a span without --join that overlaps many recordings, a batch plus
+ * 65,536 of them; silent: oa_time_count logs). a, spans and opt must
+ * outlive it. */
+struct span_finder;
 typedef struct oa_time_source {
   const oa_archive *a;
   const oa_time_span *spans;
-  size_t nspans, next;
+  size_t nspans;
   const oa_time_options *opt;
+  struct span_finder *finder; /* the spans' recordings, found a group at a time */
+  int loaded;                 /* the finder holds a group; in_group: its next span */
+  size_t in_group;
   oa_query_list pending;
   int pass, first;
   uint64_t bad_rows;        /* rows a time CSV refused: counted with the first batch */
