@@ -440,7 +440,7 @@ static int by_key_then_start(const void *x, const void *y) {
 /* Files of one recorder, in start order: consecutive ones (gaps up to
  * max_gap, same channels and time base) become one output. */
 static int join_overlaps(span_ctx *c, placed *ps, size_t n) {
-  qsort(ps, n, sizeof *ps, by_key_then_start);
+  if (n > 1) qsort(ps, n, sizeof *ps, by_key_then_start); /* ps is NULL when the span found nothing */
   run r = {0};
   int rc = 0;
   const int64_t max_gap = llround(c->opt->max_gap * 1e6);
