@@ -234,7 +234,7 @@ os.rename('$dir.tmp', '$dir')"
 # N ... 3: recording i starts 3 i seconds after 2021-01-01T00:00:00Z) and
 # runs, as whole processes without MPI,
 #   span    --from/--to over 10 s in the middle (4 outputs)
-#   daily   --daily 12:00-12:00:06 --tz Z on every day the recordings cover
+#   daily   --daily 00:10-00:10:06 --tz Z on every day the recordings cover
 # each against the first N. A rank reads the rows a block at a time to find
 # what its spans overlap (one pass for up to 65,536 spans), keeping none.
 TIME_N=${TIME_N:-}
@@ -253,7 +253,7 @@ time_part() {
       rm -rf "$O/time_out"
       case $c in
         span) set -- --from "$mid" --to "$(date -u -d "$mid + 10 seconds" +%Y-%m-%dT%H:%M:%SZ)" ;;
-        daily) set -- --daily 12:00-12:00:06 --tz Z ;;
+        daily) set -- --daily 00:10-00:10:06 --tz Z ;;
       esac
       read -r secs kb < <(measure "$B/opusarc" extract -q "$a" "$@" --format f32 --out-dir "$O/time_out")
       [ -n "${t0[$c]:-}" ] || { t0[$c]=$secs; m0[$c]=$kb; }

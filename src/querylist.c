@@ -185,24 +185,11 @@ static id_line *parse_records(const uint8_t *buf, size_t len, size_t *n) {
 
 /* A temporary file in $TMPDIR (or /tmp), gone once closed. */
 static int spill_file(oa_err *err) {
-  const char *dir = getenv("TMPDIR");
   char path[4096];
-  snprintf(path, sizeof path, "%s/opusarc-ids-XXXXXX", dir && *dir ? dir : "/tmp");
-  int fd = mkstemp(path);
+  int fd = oa_temp_fd("ids", path, sizeof path);
   if (fd < 0) return oa_err_set(err, OA_EIO, "cannot make a temporary file to check query ids (%s): %s", path,
                                 strerror(errno)), -1;
-  unlink(path);
   return fd;
-}
-
-static int write_all(int fd, const void *p, size_t n) {
-  for (const uint8_t *b = p; n;) {
-    ssize_t w = write(fd, b, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    b += w, n -= (size_t)w;
-  }
-  return 0;
 }
 
 /* The kept records, sorted, appended to the spill file as one run. */
@@ -217,12 +204,12 @@ static int spill_run(oa_id_check *c, oa_err *err) {
   int ok = 1;
   for (size_t i = 0; ok && i < n; i++) {
     size_t len = strlen(v[i].id) + 1;
-    if (fill + 8 + len > sizeof out) ok = write_all(c->spill, out, fill) == 0, fill = 0;
+    if (fill + 8 + len > sizeof out) ok = oa_write_all(c->spill, out, fill) == 0, fill = 0;
     memcpy(out + fill, &v[i].line, 8), memcpy(out + fill + 8, v[i].id, len);
     fill += 8 + len, at += 8 + len;
   }
   free(v);
-  ok = ok && write_all(c->spill, out, fill) == 0 &&
+  ok = ok && oa_write_all(c->spill, out, fill) == 0 &&
        oa_grow((void **)&c->runs, &c->runs_cap, c->nruns + 2, sizeof *c->runs) == 0;
   if (!ok) return oa_err_set(err, OA_EIO, "cannot write the temporary file of query ids: %s",
                              errno ? strerror(errno) : "out of memory");

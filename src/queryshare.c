@@ -1,7 +1,8 @@
 /* A queries table read once, in shares (queryshare.h): each rank reads the
  * header and the lines that begin in its part of the bytes after it, so no
  * rank holds the whole table. A file not every rank can read alike (stdin,
- * a FIFO, a file on one node's disk) is read by rank 0 and its shares sent. */
+ * a FIFO, a file on one node's disk) is copied by rank 0 into a temporary
+ * file and its shares sent, a block at a time, into the other ranks'. */
 #include "opusarc/queryshare.h"
 
 #include <errno.h>
@@ -62,15 +63,6 @@ static int header_of(const char *t, size_t n, size_t *hdr_end, char **first_row,
     at += (e ? (size_t)(e - (t + at)) + 1 : n - at);
   }
   return 0;
-}
-
-/* The first line start at or after pos (lines of text[hdr_end, n)). */
-static size_t line_start(const char *t, size_t n, size_t hdr_end, size_t pos) {
-  if (pos <= hdr_end) return hdr_end;
-  if (pos >= n) return n;
-  if (t[pos - 1] == '\n') return pos;
-  const char *nl = memchr(t + pos, '\n', n - pos);
-  return nl ? (size_t)(nl - t) + 1 : n;
 }
 
 static long count_lines(const char *t, size_t n) {
@@ -185,89 +177,171 @@ static int read_own(MPI_Comm comm, int fd, uint64_t size, oa_text_share *s, oa_e
   return OA_OK;
 }
 
-/* ------------------------------------------------- rank 0 reads, then sends */
+/* ------------------------------------------- rank 0 spools, then sends */
 
-/* Rank 0: the whole text cut into the ranks' messages (header + lines);
- * cuts[r] .. cuts[r + 1] are rank r's body, base[r] its lines before. */
-static int plan_cuts(const char *t, size_t n, size_t hdr_end, int nranks, size_t *cuts, uint64_t *base) {
-  size_t body = n - hdr_end;
-  for (int r = 0; r <= nranks; r++) cuts[r] = line_start(t, n, hdr_end, hdr_end + body * (size_t)r / (size_t)nranks);
+/* A file not every rank reads alike (stdin, a FIFO, a file on one node)
+ * is copied by rank 0 into an unlinked temporary file a block at a time;
+ * each other rank gets its part in blocks into a temporary file of its
+ * own. Every rank then reads its rows from its file as if they were the
+ * queries file, a block at a time: no rank holds the table. */
+enum { SPOOL_BLOCK = 1 << 20 };
+
+/* path copied into a temporary file: its fd and size. */
+static int spool(const char *path, int *fd, uint64_t *size, oa_err *err) {
+  char tmp[4096];
+  int in = open(path, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return oa_err_set(err, OA_EIO, "%s: cannot read queries file: %s", path, strerror(errno));
+  *fd = oa_temp_fd("queries", tmp, sizeof tmp);
+  char *buf = *fd >= 0 ? malloc(SPOOL_BLOCK) : NULL;
+  int rc = OA_OK;
+  if (*fd < 0) rc = oa_err_set(err, OA_EIO, "cannot make a temporary file for the queries (%s): %s", tmp, strerror(errno));
+  else if (!buf) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  for (*size = 0; rc == OA_OK;) {
+    ssize_t got = read(in, buf, SPOOL_BLOCK);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) rc = oa_err_set(err, OA_EIO, "%s: cannot read queries file: read error: %s", path, strerror(errno));
+    else if (got == 0) break;
+    else if (oa_write_all(*fd, buf, (size_t)got) != 0)
+      rc = oa_err_set(err, OA_EIO, "cannot copy the queries to a temporary file (%s): %s", tmp, strerror(errno));
+    else *size += (uint64_t)got;
+  }
+  free(buf);
+  close(in);
+  if (rc != OA_OK && *fd >= 0) close(*fd), *fd = -1;
+  return rc;
+}
+
+/* Rank 0: the spooled file's header and where each rank's rows begin
+ * (cuts[r] .. cuts[r + 1]) and how many rows come before (base[r]). */
+static int plan_cuts(int fd, uint64_t size, int nranks, char **head, size_t *hlen, char **first_row, uint64_t *cuts,
+                     uint64_t *base) {
+  if (read_head(fd, size, head, hlen, first_row) != 0) return -1;
+  uint64_t body = size - *hlen;
+  for (int r = 0; r <= nranks; r++)
+    if (file_line_start(fd, size, *hlen, *hlen + body * (uint64_t)r / (uint64_t)nranks, &cuts[r]) != 0) return -1;
   base[0] = 0;
-  for (int r = 0; r < nranks; r++) {
-    if (cuts[r + 1] - cuts[r] + hdr_end + 1 > INT_MAX) return -1; /* MPI counts are int */
-    if (r + 1 < nranks) base[r + 1] = base[r] + (uint64_t)count_lines(t + cuts[r], cuts[r + 1] - cuts[r]);
+  for (int r = 0; r + 1 < nranks; r++) {
+    uint64_t lines;
+    if (count_file_lines(fd, cuts[r], cuts[r + 1], &lines) != 0) return -1;
+    base[r + 1] = base[r] + lines;
   }
   return 0;
+}
+
+/* Rank 0 sends bytes [lo, hi) of fd to rank `to` in blocks (always as many
+ * blocks as the receiver expects: a block it could not read is sent
+ * anyway, and the failure agreed after). */
+static int send_part(MPI_Comm comm, int fd, uint64_t lo, uint64_t hi, int to, char *buf) {
+  int ok = 1;
+  for (uint64_t at = lo; at < hi;) {
+    size_t n = hi - at < SPOOL_BLOCK ? (size_t)(hi - at) : SPOOL_BLOCK;
+    for (size_t got = 0; ok && got < n;) {
+      ssize_t r = pread(fd, buf + got, n - got, (off_t)(at + got));
+      if (r <= 0) ok = 0;
+      else got += (size_t)r;
+    }
+    MPI_Send(buf, (int)n, MPI_BYTE, to, SHARE_TAG, comm);
+    at += n;
+  }
+  return ok;
+}
+
+/* A rank receives its n bytes into a temporary file of its own (every
+ * block received, even when it cannot keep them). */
+static int receive_part(MPI_Comm comm, uint64_t n, int *fd, char *buf) {
+  char tmp[4096];
+  *fd = n ? oa_temp_fd("queries", tmp, sizeof tmp) : -1;
+  int ok = n == 0 || *fd >= 0;
+  for (uint64_t at = 0; at < n;) {
+    size_t want = n - at < SPOOL_BLOCK ? (size_t)(n - at) : SPOOL_BLOCK;
+    MPI_Recv(buf, (int)want, MPI_BYTE, 0, SHARE_TAG, comm, MPI_STATUS_IGNORE);
+    ok = ok && oa_write_all(*fd, buf, want) == 0;
+    at += want;
+  }
+  return ok;
+}
+
+/* What rank 0 found, on every rank: the header and first row (into s)
+ * and each rank's part size and line base (into mine). */
+static int share_plan(MPI_Comm comm, char **head, size_t *hlen, const uint64_t *cuts, const uint64_t *base,
+                      oa_text_share *s, uint64_t mine[2]) {
+  int rank, nranks;
+  oa_mpi_rank_size(comm, &rank, &nranks);
+  uint8_t *h = (uint8_t *)*head, *row = (uint8_t *)(s->first_row || rank != 0 ? s->first_row : strdup(""));
+  uint64_t hl = *hlen, rlen = s->first_row ? strlen(s->first_row) + 1 : 0; /* 0: a table without rows */
+  int ok = oa_mpi_bcast_bytes(comm, 0, &h, &hl) == 0 && oa_mpi_bcast_bytes(comm, 0, &row, &rlen) == 0;
+  *head = (char *)h, *hlen = (size_t)hl;
+  s->first_row = rlen ? (char *)row : (free(row), NULL);
+  uint64_t *sizes = rank == 0 ? calloc((size_t)nranks * 2, sizeof *sizes) : NULL;
+  for (int r = 0; sizes && r < nranks; r++) sizes[2 * r] = cuts[r + 1] - cuts[r], sizes[2 * r + 1] = base[r];
+  ok = oa_mpi_agree(comm, ok && (rank != 0 || sizes));
+  if (ok) MPI_Scatter(sizes, 2, MPI_UINT64_T, mine, 2, MPI_UINT64_T, 0, comm);
+  free(sizes);
+  s->line_base = (long)mine[1];
+  return ok;
+}
+
+/* Rank 0 keeps its rows in the spooled file and sends the others theirs;
+ * each other rank keeps its rows in a file of its own. */
+static int move_parts(MPI_Comm comm, int fd, const uint64_t *cuts, const uint64_t mine[2], const char *head,
+                      size_t hlen, oa_text_share *s, char *buf) {
+  int rank, nranks, ok = 1;
+  oa_mpi_rank_size(comm, &rank, &nranks);
+  if (rank == 0) {
+    for (int r = 1; r < nranks; r++) ok = send_part(comm, fd, cuts[r], cuts[r + 1], r, buf) && ok;
+    return keep_rows_in_file(s, fd, head, hlen, cuts[0], cuts[1]) == 0 && ok;
+  }
+  int own = -1;
+  ok = receive_part(comm, mine[0], &own, buf);
+  ok = ok && (mine[0] ? keep_rows_in_file(s, own, head, hlen, 0, mine[0]) : compose(s, head, hlen, "", 0)) == 0;
+  if (own >= 0) close(own);
+  return ok;
 }
 
 static int send_shares(MPI_Comm comm, const char *path, oa_text_share *s, oa_err *err) {
   int rank, nranks;
   oa_mpi_rank_size(comm, &rank, &nranks);
-  uint8_t *all = NULL;
-  size_t n = 0, hdr_end = 0;
-  size_t *cuts = calloc((size_t)nranks + 1, sizeof *cuts);
-  uint64_t *base = calloc((size_t)nranks, sizeof *base);
-  int ok = cuts && base, whole;
+  int fd = -1;
+  uint64_t size = 0, mine[2] = {0, 0};
+  uint64_t *cuts = calloc((size_t)nranks + 1, sizeof *cuts), *base = calloc((size_t)nranks, sizeof *base);
+  char *head = NULL, *buf = malloc(SPOOL_BLOCK);
+  size_t hlen = 0;
+  s->spooled = 1;
+  int ok = cuts && base && buf;
+  if (!ok) oa_err_set(err, OA_ENOMEM, "out of memory");
   if (ok && rank == 0) {
-    char why[256];
-    ok = oa_read_file(path, &all, &n, why, sizeof why) == 0;
-    if (!ok) oa_err_set(err, OA_EIO, "%s: cannot read queries file: %s", path, why);
-    else ok = header_of((char *)all, n, &hdr_end, &s->first_row, &whole) == 0 &&
-              plan_cuts((char *)all, n, hdr_end, nranks, cuts, base) == 0;
-    if (ok == 0 && !err->msg[0]) oa_err_set(err, OA_EUSAGE, "%s: a rank's share is over 2 GB: run on more ranks", path);
+    ok = spool(path, &fd, &size, err) == OA_OK;
+    if (ok && plan_cuts(fd, size, nranks, &head, &hlen, &s->first_row, cuts, base) != 0)
+      ok = 0, oa_err_set(err, OA_EIO, "cannot read the queries back from their temporary file: %s",
+                         errno ? strerror(errno) : "out of memory");
   }
-  if (!oa_mpi_agree_err(comm, ok, err)) return free(all), free(cuts), free(base), err->code;
-  uint64_t mine[2] = {0, 0}, *sizes = calloc((size_t)nranks * 2, sizeof *sizes);
-  for (int r = 0; sizes && rank == 0 && r < nranks; r++) sizes[2 * r] = hdr_end + cuts[r + 1] - cuts[r], sizes[2 * r + 1] = base[r];
-  ok = sizes != NULL;
-  if (!oa_mpi_agree(comm, ok)) return free(all), free(cuts), free(base), free(sizes), oa_err_set(err, OA_ENOMEM, "out of memory");
-  MPI_Scatter(sizes, 2, MPI_UINT64_T, mine, 2, MPI_UINT64_T, 0, comm);
-  s->line_base = (long)mine[1];
-  s->text = malloc(mine[0] + 2);
-  if (!oa_mpi_agree(comm, s->text != NULL)) return free(all), free(cuts), free(base), free(sizes), oa_err_set(err, OA_ENOMEM, "out of memory");
-  if (rank == 0) {
-    for (int r = 1; r < nranks; r++) {
-      char *msg = NULL;
-      oa_text_share tmp = {0};
-      if (compose(&tmp, (char *)all, hdr_end, (char *)all + cuts[r], cuts[r + 1] - cuts[r]) == 0) msg = tmp.text;
-      /* Out of memory here: the rank gets an empty share of the same size (its rows are lost, said below). */
-      MPI_Send(msg ? msg : s->text, msg ? (int)sizes[2 * r] : 0, MPI_BYTE, r, SHARE_TAG, comm);
-      free(msg);
-    }
-    free(s->text);
-    s->text = NULL;
-    ok = compose(s, (char *)all, hdr_end, (char *)all + cuts[0], cuts[1] - cuts[0]) == 0;
-  } else {
-    MPI_Status st;
-    int got = 0;
-    MPI_Recv(s->text, (int)mine[0], MPI_BYTE, 0, SHARE_TAG, comm, &st);
-    MPI_Get_count(&st, MPI_BYTE, &got);
-    ok = (uint64_t)got == mine[0];
-    s->len = (size_t)got;
-    s->text[s->len] = '\0';
+  if (oa_mpi_agree_err(comm, ok, err)) {
+    ok = share_plan(comm, &head, &hlen, cuts, base, s, mine);
+    if (!ok) oa_err_set(err, OA_ENOMEM, "out of memory sharing the queries");
+    else if (!(ok = move_parts(comm, fd, cuts, mine, head, hlen, s, buf)))
+      oa_err_set(err, OA_EIO, "cannot pass the queries on through temporary files: %s",
+                 errno ? strerror(errno) : "out of memory");
+    ok = oa_mpi_agree_err(comm, ok, err);
   }
-  free(all), free(cuts), free(base), free(sizes);
-  if (!ok) oa_err_set(err, OA_ENOMEM, "out of memory sharing the queries");
-  if (!oa_mpi_agree_err(comm, ok, err)) return err->code;
-  uint8_t *row = (uint8_t *)s->first_row;
-  uint64_t rlen = row ? strlen(s->first_row) + 1 : 0;
-  if (oa_mpi_bcast_bytes(comm, 0, &row, &rlen) != 0) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  s->first_row = rlen ? (char *)row : (free(row), NULL);
-  return OA_OK;
+  if (fd >= 0) close(fd);
+  free(cuts), free(base), free(head), free(buf);
+  return ok ? OA_OK : err->code;
 }
 
-/* A process alone reads it whole. */
+/* A process alone: a file it cannot read twice alike (stdin, a FIFO) is
+ * copied into a temporary file, and its rows read from there. */
 static int read_whole(const char *path, oa_text_share *s, oa_err *err) {
-  uint8_t *all;
-  size_t n, hdr_end;
-  char why[256];
-  int whole;
-  if (oa_read_file(path, &all, &n, why, sizeof why) != 0)
-    return oa_err_set(err, OA_EIO, "%s: cannot read queries file: %s", path, why);
-  int ok = header_of((char *)all, n, &hdr_end, &s->first_row, &whole) == 0 &&
-           compose(s, (char *)all, hdr_end, (char *)all + hdr_end, n - hdr_end) == 0;
-  free(all);
-  return ok ? OA_OK : oa_err_set(err, OA_ENOMEM, "out of memory");
+  int fd;
+  uint64_t size;
+  char *head = NULL;
+  size_t hlen = 0;
+  if (spool(path, &fd, &size, err) != OA_OK) return err->code;
+  int ok = read_head(fd, size, &head, &hlen, &s->first_row) == 0 && keep_rows_in_file(s, fd, head, hlen, hlen, size) == 0;
+  close(fd);
+  free(head);
+  s->spooled = 1;
+  return ok ? OA_OK : oa_err_set(err, OA_EIO, "cannot read the queries back from their temporary file: %s",
+                                 errno ? strerror(errno) : "out of memory");
 }
 
 int oa_text_share_read(MPI_Comm comm, const char *path, oa_text_share *s, oa_err *err) {
@@ -327,7 +401,7 @@ int oa_table_source_open(const oa_archive *a, const char *source, oa_text_share 
   o.line_base = t->sh.line_base, o.first_row = t->sh.first_row;
   int rc;
   if (t->sh.fd >= 0) { /* rows read from the file a block at a time */
-    if (fstat(t->sh.fd, &t->was) == 0) t->path = source;
+    if (!t->sh.spooled && fstat(t->sh.fd, &t->was) == 0) t->path = source; /* a copy of ours cannot change */
     oa_lines rows;
     oa_lines_file(&rows, t->sh.fd, t->sh.from, t->sh.to);
     t->sh.fd = -1; /* the reader's now */

@@ -137,15 +137,6 @@ int oa_seglist_load(const char *archive, oa_seglist *l, int *found, oa_err *err)
   return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n) {
-    ssize_t k = write(fd, p, n);
-    if (k <= 0) return -1;
-    p += k, n -= (size_t)k;
-  }
-  return 0;
-}
-
 /* The directory entry of the rename must reach the disk too. */
 static int sync_dir_of(const char *path) {
   char copy[4096];
@@ -188,7 +179,7 @@ int oa_seglist_save(const char *archive, const oa_seglist *l, oa_err *err) {
   snprintf(end, sizeof end, "end %zu %08x\n", l->n, (unsigned)crc_of(body, len));
   int fd = oa_out_create_temp(path, tmp, sizeof tmp, err);
   int ok = fd >= 0;
-  if (ok) ok = write_all(fd, body, len) == 0 && write_all(fd, end, strlen(end)) == 0 && fsync(fd) == 0;
+  if (ok) ok = oa_write_all(fd, body, len) == 0 && oa_write_all(fd, end, strlen(end)) == 0 && fsync(fd) == 0;
   int e = errno;
   if (fd >= 0 && close(fd) != 0 && ok) ok = 0, e = errno;
   free(body);

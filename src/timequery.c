@@ -112,6 +112,7 @@ typedef struct span_finder {
   int partial;       /* the group is span `first` alone, found up to row `resume` */
   uint64_t resume;
   uint64_t made;     /* outputs of a partial span so far */
+  int whole;         /* the group holds every span's recordings (within the cap): later passes reuse it */
   struct unplaced_pass *unplaced; /* rows are also counted there until a pass reaches the last row */
 } span_finder;
 
@@ -259,6 +260,7 @@ static int finder_next(span_finder *f, oa_err *err) {
   f->partial = rp.stopped_at > 0 && rp.stopped_at < rows;
   f->resume = rp.stopped_at;
   if (!f->partial) f->unplaced = NULL; /* every row counted once */
+  f->whole = from == 0 && f->first == 0 && f->n == f->nspans && !f->partial && f->held <= f->cap;
   return OA_OK;
 }
 
@@ -503,43 +505,39 @@ static int group_outputs(span_finder *f, size_t k, const oa_logger *log, oa_quer
   return rc;
 }
 
-/* Every span's outputs, in order; keep 0: each span's are dropped once
- * counted (a survey that holds one group's recordings at a time). */
-static int all_spans(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
-                     const oa_logger *log, oa_query_list *out, int keep, oa_time_stats *st, oa_err *err) {
+/* Every span's outputs, in order, from a fresh finder; keep 0: each
+ * span's are dropped once counted (a survey that holds one group's
+ * recordings at a time). A group that holds every span's recordings stays
+ * in the finder. */
+static int all_spans(span_finder *f, const oa_logger *log, oa_query_list *out, int keep, oa_time_stats *st,
+                     oa_err *err) {
   memset(st, 0, sizeof *st);
-  unplaced_pass u = unplaced_of(spans, nspans, opt, st);
-  span_finder f;
-  finder_init(&f, a, spans, nspans, opt);
-  f.unplaced = &u;
+  unplaced_pass u = unplaced_of(f->spans, f->nspans, f->opt, st);
+  f->unplaced = &u;
   int rc = OA_OK;
-  while (rc == OA_OK && !finder_done(&f)) {
-    rc = finder_next(&f, err);
-    for (size_t k = 0; rc == OA_OK && k < f.n; k++) {
-      if (group_outputs(&f, k, log, out, st)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
+  while (rc == OA_OK && !finder_done(f)) {
+    rc = finder_next(f, err);
+    for (size_t k = 0; rc == OA_OK && k < f->n; k++) {
+      if (group_outputs(f, k, log, out, st)) rc = oa_err_set(err, OA_ENOMEM, "out of memory");
       if (!keep) {
         uint64_t bad = out->bad;
         oa_query_list_free(out);
         out->bad = bad;
       }
     }
-    finder_advance(&f);
+    if (rc != OA_OK || f->whole) break;
+    finder_advance(f);
   }
-  group_free(&f);
+  f->unplaced = NULL;
   return rc;
 }
 
 int oa_time_queries(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
                     const oa_logger *log, oa_query_list *out, oa_time_stats *st, oa_err *err) {
-  return all_spans(a, spans, nspans, opt, log, out, 1, st, err);
-}
-
-int oa_time_count(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
-                  const oa_logger *log, oa_time_stats *st, uint64_t *bad, oa_err *err) {
-  oa_query_list scratch = {0};
-  int rc = all_spans(a, spans, nspans, opt, log, &scratch, 0, st, err);
-  *bad = scratch.bad;
-  oa_query_list_free(&scratch);
+  span_finder f;
+  finder_init(&f, a, spans, nspans, opt);
+  int rc = all_spans(&f, log, out, 1, st, err);
+  group_free(&f);
   return rc;
 }
 
@@ -555,6 +553,7 @@ static int fill_pending(oa_time_source *t, size_t max, oa_err *err) {
       if (group_outputs(f, t->in_group++, NULL, &t->pending, &st)) return oa_err_set(err, OA_ENOMEM, "out of memory");
       continue;
     }
+    if (f->whole && t->loaded) break; /* every span given; the group stays for the next pass */
     if (t->loaded) finder_advance(f), t->loaded = 0;
     if (finder_done(f)) break;
     t->loaded = 1, t->in_group = 0;
@@ -564,14 +563,35 @@ static int fill_pending(oa_time_source *t, size_t max, oa_err *err) {
   return OA_OK;
 }
 
-/* A new pass starts from the first span. */
-static int time_rewind(oa_time_source *t, int pass, oa_err *err) {
-  if (!t->finder && !(t->finder = malloc(sizeof *t->finder))) return oa_err_set(err, OA_ENOMEM, "out of memory");
-  if (t->pass != -1) group_free(t->finder);
+static int source_finder(oa_time_source *t, oa_err *err) {
+  if (t->finder) return OA_OK;
+  if (!(t->finder = malloc(sizeof *t->finder))) return oa_err_set(err, OA_ENOMEM, "out of memory");
   finder_init(t->finder, t->a, t->spans, t->nspans, t->opt);
-  t->pass = pass, t->first = 1, t->loaded = 0, t->in_group = 0;
+  return OA_OK;
+}
+
+/* A new pass starts from the first span: from the group a pass kept
+ * whole, else with a fresh finder. */
+static int time_rewind(oa_time_source *t, int pass, oa_err *err) {
+  if (source_finder(t, err) != OA_OK) return err->code;
+  t->loaded = t->finder->whole, t->in_group = 0;
+  if (!t->finder->whole) {
+    group_free(t->finder);
+    finder_init(t->finder, t->a, t->spans, t->nspans, t->opt);
+  }
+  t->pass = pass, t->first = 1;
   oa_query_list_free(&t->pending);
   return OA_OK;
+}
+
+int oa_time_source_count(oa_time_source *t, const oa_logger *log, oa_time_stats *st, uint64_t *bad, oa_err *err) {
+  oa_query_list scratch = {0};
+  int rc = time_rewind(t, -1, err);
+  if (rc == OA_OK) rc = all_spans(t->finder, log, &scratch, 0, st, err);
+  *bad = scratch.bad;
+  oa_query_list_free(&scratch);
+  t->pass = -1; /* the sweep's first pass starts over (from the kept group, if whole) */
+  return rc;
 }
 
 static int time_next(void *ctx, int pass, size_t max, oa_query_list *out, oa_err *err) {

@@ -25,6 +25,25 @@ int oa_grow(void **buf, size_t *cap, size_t need, size_t elem_size) {
   return 0;
 }
 
+int oa_write_all(int fd, const void *p, size_t n) {
+  for (const uint8_t *b = p; n;) {
+    ssize_t w = write(fd, b, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -1;
+    if (w == 0) return errno = EIO, -1;
+    b += w, n -= (size_t)w;
+  }
+  return 0;
+}
+
+int oa_temp_fd(const char *tag, char *path, size_t len) {
+  const char *dir = getenv("TMPDIR");
+  snprintf(path, len, "%s/opusarc-%s-XXXXXX", dir && *dir ? dir : "/tmp", tag);
+  int fd = mkstemp(path);
+  if (fd >= 0) unlink(path);
+  return fd;
+}
+
 int oa_read_file(const char *path, uint8_t **data, size_t *len, char *why, size_t why_len) {
   *data = NULL;
   *len = 0;

@@ -590,14 +590,14 @@ static int make_time_queries(cli_ctx *cx, MPI_Comm comm, const extract_args *a, 
   in->spans = spans, in->time_opt = (oa_time_options){.glob = a->match, .join = a->join, .max_gap = a->max_gap};
   oa_time_stats st;
   uint64_t bad = 0;
-  int ok = (in->whole ? oa_time_queries(ar, spans, n, &in->time_opt, &cx->log, &in->ql, &st, err)
-                      : oa_time_count(ar, spans, n, &in->time_opt, &cx->log, &st, &bad, err)) == OA_OK;
-  if (!oa_mpi_agree_err(comm, ok, err)) return EXIT_FAILED;
-  in->ql.bad += bad_rows;
   if (!in->whole) { /* made a span at a time as the sweep asks */
     in->src = oa_time_source_of(&in->times, ar, spans, n, &in->time_opt, bad_rows);
     in->made = 1;
   }
+  int ok = (in->whole ? oa_time_queries(ar, spans, n, &in->time_opt, &cx->log, &in->ql, &st, err)
+                      : oa_time_source_count(&in->times, &cx->log, &st, &bad, err)) == OA_OK;
+  if (!oa_mpi_agree_err(comm, ok, err)) return EXIT_FAILED;
+  in->ql.bad += bad_rows;
   int wall = oa_mpi_max_int(comm, n > 0 && spans[0].wall_clock); /* the spans of one command share a clock */
   sum_time_stats(comm, &st);
   say_time_stats(cx, rank, &st, wall);

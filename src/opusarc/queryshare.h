@@ -20,13 +20,16 @@ typedef struct oa_text_share {
    * held whole; oa_text_share_load reads them into text). */
   int fd;
   uint64_t from, to;
+  int spooled;     /* fd is a temporary copy (stdin, a FIFO, a file only rank 0 sees), not the queries file */
   long line_base;  /* rows of the table before this rank's (its first is line line_base + 2) */
   char *first_row; /* the table's first non-empty row after the header, NULL if none */
 } oa_text_share;
 
 /* Collective (MPI_COMM_NULL: the whole file). A regular file every rank
  * sees alike is read in parts, each rank its own; anything else (stdin, a
- * FIFO, a file only rank 0 sees) is read by rank 0, which sends the parts. */
+ * FIFO, a file only rank 0 sees) is copied by rank 0 into a temporary file
+ * in $TMPDIR, which sends the parts into the other ranks' temporary files
+ * (1 MiB at a time; the files are unlinked at once). */
 int oa_text_share_read(MPI_Comm comm, const char *path, oa_text_share *s, oa_err *err);
 void oa_text_share_free(oa_text_share *s);
 /* The rows into text, when they were left in the file. */

@@ -60,15 +60,10 @@ typedef struct oa_time_stats {
 int oa_time_queries(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
                     const oa_logger *log, oa_query_list *out, oa_time_stats *st, oa_err *err);
 
-/* The same counts without keeping the outputs (one span's at a time):
- * stats, and the rows that gave nothing (*bad), logged to log. */
-int oa_time_count(const oa_archive *a, const oa_time_span *spans, size_t nspans, const oa_time_options *opt,
-                  const oa_logger *log, oa_time_stats *st, uint64_t *bad, oa_err *err);
-
 /* The outputs of `spans` as a sweep's source, made a span at a time as the
  * sweep asks for batches (at most a batch plus one span's outputs held, or
  * for a span without --join that overlaps many recordings, a batch plus
- * 65,536 of them; silent: oa_time_count logs). a, spans and opt must
+ * 65,536 of them; silent: oa_time_source_count logs). a, spans and opt must
  * outlive it. */
 struct span_finder;
 typedef struct oa_time_source {
@@ -85,6 +80,12 @@ typedef struct oa_time_source {
 } oa_time_source;
 oa_query_source oa_time_source_of(oa_time_source *t, const oa_archive *a, const oa_time_span *spans, size_t nspans,
                                   const oa_time_options *opt, uint64_t bad_rows);
+/* The counts of oa_time_queries without keeping the outputs (one group of
+ * spans' recordings at a time): stats, and the rows that gave nothing
+ * (*bad), logged to log. When one pass found every span's recordings
+ * within the cap, the sweep's passes reuse them instead of reading the
+ * rows again. */
+int oa_time_source_count(oa_time_source *t, const oa_logger *log, oa_time_stats *st, uint64_t *bad, oa_err *err);
 void oa_time_source_free(oa_time_source *t);
 
 /* Daily windows [clock_from, clock_to) (microseconds after midnight; a

@@ -31,6 +31,12 @@ int oa_has_extension(const char *path, const char *const *ext, size_t n);
 
 /* Reads a whole file into memory. */
 int oa_read_file(const char *path, uint8_t **data, size_t *len, char *why, size_t why_len);
+/* Writes all n bytes (retrying short writes and EINTR): 0, or -1 with errno. */
+int oa_write_all(int fd, const void *p, size_t n);
+/* A temporary file in $TMPDIR (or /tmp) named opusarc-TAG-XXXXXX, unlinked
+ * at once (gone when closed): its fd, or -1 with errno set. path gets its
+ * name either way, for messages. */
+int oa_temp_fd(const char *tag, char *path, size_t len);
 
 /* CRC-32 (zlib) of float samples taken as little-endian bytes: the byte
  * order of the reference-output CRCs in the archive. */

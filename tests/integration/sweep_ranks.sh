@@ -6,7 +6,8 @@
 # count (1, 2, 3, 8) the outputs are the same: directories byte for byte,
 # clips files dataset by dataset (h5diff), the counts of the summary and
 # the rows named as failed. Also: an id used twice in two ranks' shares, a
-# queries file read by rank 0 alone (stdin) and sent out, a Raven table
+# queries file read by rank 0 alone (stdin, a pipe) and sent out through
+# temporary files, a Raven table
 # whose other ranks' shares begin with a second view, and one query cut into
 # pieces that other ranks decode.
 source "$(dirname "$0")/common.sh"
@@ -147,6 +148,35 @@ expect 1 "dup.csv:2 and $WORK/dup.csv:$last: duplicate id \"q000001\"" mpi 8 "$O
 mpi 8 "$OPUSARC" extract -q "$WORK/a.h5" --queries /dev/stdin --out-dir "$WORK/stdin" --format f32 --piece 1 \
   < "$WORK/q.csv" 2> /dev/null || true
 diff -r "$WORK/d1" "$WORK/stdin" > /dev/null || fail "--queries /dev/stdin at 8 ranks differs"
+# A pipe: rank 0 copies it into a temporary file and sends the other ranks
+# their rows into temporary files of their own, from which they read them
+# like a queries file (here 61 bytes at a time in batches of 3: fault
+# points lines and batch). The same clips file; the bad rows named by their
+# lines in the whole table; no temporary file left.
+mkdir -p "$WORK/tmp"
+bad_lines=$(grep -o "q.csv:[0-9]*" "$WORK/dir-1.err" | cut -d: -f2 | tr '\n' ' ')
+[ -n "$bad_lines" ] || fail "no bad rows to look for"
+set +e
+cat "$WORK/q.csv" | TMPDIR=$WORK/tmp OPUSARC_FAULT=lines@0,lines@1,lines@2,batch@0,batch@2 mpi 3 "$OPUSARC" extract \
+  "$WORK/a.h5" --queries /dev/stdin --out "$WORK/pipe3.h5" --piece 1 > "$WORK/pipe3.txt" 2>&1
+echo "exit $?" >> "$WORK/pipe3.txt"
+cat "$WORK/q.csv" | TMPDIR=$WORK/tmp "$OPUSARC" extract "$WORK/a.h5" --queries /dev/stdin --out-dir "$WORK/pipe1" \
+  --format f32 --piece 1 > "$WORK/pipe1.txt" 2>&1
+echo "exit $?" >> "$WORK/pipe1.txt"
+set -e
+h5diff "$WORK/c1.h5" "$WORK/pipe3.h5" > /dev/null || fail "--queries from a pipe at 3 ranks differs"
+diff -r "$WORK/d1" "$WORK/pipe1" > /dev/null || fail "--queries from a pipe without MPI differs"
+for f in pipe3 pipe1; do
+  grep -q "extracted $((nq - 2)), failed 2 queries" "$WORK/$f.txt" && grep -q "exit 1" "$WORK/$f.txt" ||
+    { cat "$WORK/$f.txt"; fail "$f: summary"; }
+  for l in $bad_lines; do grep -q "/dev/stdin:$l: " "$WORK/$f.txt" || { cat "$WORK/$f.txt"; fail "$f: line $l not named"; }; done
+done
+[ -z "$(ls -A "$WORK/tmp")" ] || { ls "$WORK/tmp"; fail "temporary files left"; }
+# Nowhere to copy the pipe to (TMPDIR under a file; without a launcher, as
+# mpirun makes its own directory in TMPDIR): refused, naming the place.
+cat "$WORK/q.csv" | TMPDIR=$WORK/q.csv/x expect 1 "cannot make a temporary file for the queries ($WORK/q.csv/x/opusarc-queries-" \
+  "$OPUSARC" extract "$WORK/a.h5" --queries /dev/stdin --out-dir "$WORK/pipe-no" --format f32
+[ -z "$(ls -A "$WORK/pipe-no" 2> /dev/null)" ] || fail "a refused sweep wrote outputs"
 
 # A Raven table, each selection in two views, Spectrogram first after the
 # first row: every share keeps the view of the table's first row.
