@@ -97,6 +97,11 @@ INDEX_N=${INDEX_N:-10000}
 INDEX_RANKS=${INDEX_RANKS:-1 2 4 8}
 INDEX_BATCH_MB=${INDEX_BATCH_MB:-8} # small, so the rows batch does not hide what grows with N
 SWEEP_Q=${SWEEP_Q-20000 200000}
+# phases SUMMARY.json: the slowest rank's seconds in each phase of index.
+phases() {
+  python3 -c "import json, sys; p = json.load(open(sys.argv[1]))['phases']
+print(' / '.join('%.2f' % p[k]['max_seconds'] for k in ('scan', 'decode', 'hdf5_write', 'metadata')))" "$1"
+}
 index_part() {
 C=$O/clips$INDEX_N
 if [ ! -f "$C/.done" ]; then
@@ -122,14 +127,15 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 echo
 echo "index --batch-mb $INDEX_BATCH_MB of $INDEX_N clips ($C/tree): peak RSS of each rank (the ranks walk and sort the list together,"
 echo "none holds it whole); 'x' is the mean of ranks 1.. against one rank's RSS"
-printf '| %-9s | %5s | %9s | %-40s | %6s |\n' N ranks seconds "peak MB per rank (rank 0 first)" "others"
-printf '|%s|\n' "-----------|-------|-----------|------------------------------------------|--------"
+printf '| %-9s | %5s | %9s | %-40s | %6s | %-34s |\n' N ranks seconds "peak MB per rank (rank 0 first)" "others" \
+  "slowest rank's s: scan/decode/write/meta"
+printf '|%s|\n' "-----------|-------|-----------|------------------------------------------|--------|------------------------------------"
 one=""
 for np in $INDEX_RANKS; do
   rm -f "$O/i.h5" "$O/i.h5".partial* "$O/i.h5.lock" "$O"/rss.*
   t0=$(date +%s.%N)
-  mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" index -q --batch-mb "$3" -o "$0/i.h5" "$2" > /dev/null' \
-    "$O" "$PWD/$B/opusarc" "$C/tree" "$INDEX_BATCH_MB"
+  mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" index -q --batch-mb "$3" \
+    --summary-json "$0/summary.json" -o "$0/i.h5" "$2" > /dev/null' "$O" "$PWD/$B/opusarc" "$C/tree" "$INDEX_BATCH_MB"
   t1=$(date +%s.%N)
   rss=$(for r in $(seq 0 $((np - 1))); do printf '%.1f ' "$(echo "$(tail -1 "$O/rss.$r") / 1024" | bc -l)"; done)
   [ -n "$one" ] || one=$(echo "$(tail -1 "$O/rss.0") / 1024" | bc -l)
@@ -137,7 +143,8 @@ for np in $INDEX_RANKS; do
   if [ "$np" -gt 1 ]; then
     others=$(for r in $(seq 1 $((np - 1))); do tail -1 "$O/rss.$r"; done | awk -v one="$one" '{ s += $1 } END { printf "%.2fx", s / NR / 1024 / one }')
   fi
-  printf '| %-9s | %5s | %9.2f | %-40s | %6s |\n' "$INDEX_N" "$np" "$(echo "$t1 - $t0" | bc -l)" "$rss" "$others"
+  printf '| %-9s | %5s | %9.2f | %-40s | %6s | %-34s |\n' "$INDEX_N" "$np" "$(echo "$t1 - $t0" | bc -l)" "$rss" "$others" \
+    "$(phases "$O/summary.json")"
 done
 }
 
@@ -150,12 +157,14 @@ sweep_part() {
 # its part of the CSV a block at a time and runs it in rounds of at most
 # 65,536 queries (issue 18: memory per rank that does not grow with the
 # list); 'x Q' is the mean RSS against the smallest Q at the same rank count.
+# SWEEP_STDIN=1: the same CSV on stdin (--queries /dev/stdin), which rank 0
+# copies into a temporary file and sends on in blocks into the other ranks'.
 SWEEP_RANKS=${SWEEP_RANKS:-1 2 4 8}
 SWEEP_RECS=${SWEEP_RECS:-10000}
 a=$O/n10000.h5
 [ -f "$a" ] || "$B/bench/mkmany" 10000 "$a" "$O/source.opus" > /dev/null
 echo
-echo "extract --queries Q.csv --out clips.h5 (2 ms ranges over $SWEEP_RECS recordings of $a): peak RSS of each rank"
+echo "extract --queries ${SWEEP_STDIN:+/dev/stdin < }Q.csv --out clips.h5 (2 ms ranges over $SWEEP_RECS recordings of $a): peak RSS of each rank"
 printf '| %-8s | %5s | %9s | %-44s | %6s |\n' queries ranks seconds "peak MB per rank (rank 0 first)" "x Q"
 printf '|%s|\n' "----------|-------|-----------|----------------------------------------------|--------"
 declare -A SMALL
@@ -171,8 +180,10 @@ PY
   for np in $SWEEP_RANKS; do
     rm -f "$O/clips.h5" "$O"/rss.*
     t0=$(date +%s.%N)
+    qpath=$O/q$q.csv
+    [ -n "${SWEEP_STDIN:-}" ] && qpath=/dev/stdin
     mpirun -np "$np" sh -c '/usr/bin/time -o "$0/rss.${OMPI_COMM_WORLD_RANK:-0}" -f %M "$1" extract -q "$2" --queries "$3" --out "$0/clips.h5" > /dev/null' \
-      "$O" "$PWD/$B/opusarc" "$a" "$O/q$q.csv"
+      "$O" "$PWD/$B/opusarc" "$a" "$qpath" < "$O/q$q.csv"
     t1=$(date +%s.%N)
     rss=$(for r in $(seq 0 $((np - 1))); do printf '%.1f ' "$(echo "$(tail -1 "$O/rss.$r") / 1024" | bc -l)"; done)
     mean=$(for r in $(seq 0 $((np - 1))); do tail -1 "$O/rss.$r"; done | awk '{ s += $1 } END { print s / NR }')
