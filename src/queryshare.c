@@ -86,14 +86,20 @@ static int compose(oa_text_share *s, const char *hdr, size_t hlen, const char *b
 
 /* --------------------------------------------------------- each rank reads */
 
+/* Reads all of [off, off + n) of fd into b: 0, or -1 (an error or the end). */
+static int pread_all(int fd, char *b, size_t n, uint64_t off) {
+  for (size_t got = 0; got < n;) {
+    ssize_t r = pread(fd, b + got, n - got, (off_t)(off + got));
+    if (r <= 0) return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
 /* Reads [off, off + n) of fd into a new buffer. */
 static char *read_at(int fd, uint64_t off, size_t n) {
   char *b = malloc(n + 1);
-  for (size_t got = 0; b && got < n;) {
-    ssize_t r = pread(fd, b + got, n - got, (off_t)(off + got));
-    if (r <= 0) return free(b), NULL;
-    got += (size_t)r;
-  }
+  if (b && pread_all(fd, b, n, off) != 0) free(b), b = NULL;
   return b;
 }
 
@@ -235,11 +241,7 @@ static int send_part(MPI_Comm comm, int fd, uint64_t lo, uint64_t hi, int to, ch
   int ok = 1;
   for (uint64_t at = lo; at < hi;) {
     size_t n = hi - at < SPOOL_BLOCK ? (size_t)(hi - at) : SPOOL_BLOCK;
-    for (size_t got = 0; ok && got < n;) {
-      ssize_t r = pread(fd, buf + got, n - got, (off_t)(at + got));
-      if (r <= 0) ok = 0;
-      else got += (size_t)r;
-    }
+    ok = ok && pread_all(fd, buf, n, at) == 0;
     MPI_Send(buf, (int)n, MPI_BYTE, to, SHARE_TAG, comm);
     at += n;
   }

@@ -123,14 +123,14 @@ typedef struct unplaced_pass {
   oa_time_stats *st;
 } unplaced_pass;
 
-static int count_unplaced_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
-  unplaced_pass *u = ctx;
+/* Row i, whose name the glob matches or not (glob_ok), counted if its
+ * start cannot be placed. */
+static void count_unplaced(unplaced_pass *u, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx, int glob_ok) {
   placed p;
-  if (!name_matches(tx->name, u->o)) return 0;
+  if (!glob_ok) return;
   int how = place_row(i, r, tx->name, tx->recorder, u->wall_clock, &p);
   if (how == NO_START) u->st->no_start++;
   else if (how == ZONE_UNKNOWN) u->st->zone_unknown++;
-  return 0;
 }
 
 static void found_free(found_list *f) {
@@ -211,7 +211,8 @@ typedef struct row_pass {
 static int take_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_texts *tx) {
   row_pass *rp = ctx;
   span_finder *f = rp->f;
-  if (f->unplaced) count_unplaced_row(f->unplaced, i, r, tx);
+  int glob_ok = name_matches(tx->name, f->opt);
+  if (f->unplaced) count_unplaced(f->unplaced, i, r, tx, glob_ok);
   placed on[2];
   int ok[2] = {0, 0};
   int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -222,7 +223,6 @@ static int take_row(void *ctx, uint64_t i, const oa_rec_row *r, const oa_row_tex
     if (on[w].e > hi) hi = on[w].e;
   }
   if (!ok[0] && !ok[1]) return 0;
-  int glob_ok = name_matches(tx->name, f->opt);
   /* Spans that start after lo - max_len and before hi may overlap. */
   size_t a = 0, b = f->norder;
   while (a < b) {
